@@ -1,0 +1,27 @@
+/*
+ * rp_cli.h - the `arenatrace` command line: one function per subcommand,
+ * each taking (argc, argv) after the subcommand name and returning the
+ * process exit status (0 ok, 1 a check failed, 2 bad usage or input).
+ */
+#ifndef ARENATRACE_RP_CLI_H
+#define ARENATRACE_RP_CLI_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+#define RP_EXIT_OK 0
+#define RP_EXIT_CHECK 1
+#define RP_EXIT_USAGE 2
+
+int rp_cmd_info(int argc, char **argv);
+int rp_cmd_dump(int argc, char **argv);
+
+/* One-line error on stderr, "arenatrace: ...". */
+void rp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes s[0..len) as a quoted JSON string. */
+void rp_json_str(FILE *out, const char *s, size_t len);
+/* Writes s[0..len) quoted with C escapes, for dump lines. */
+void rp_c_str(FILE *out, const char *s, size_t len);
+
+#endif

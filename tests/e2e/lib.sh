@@ -1,0 +1,35 @@
+# tests/e2e/lib.sh - TAP helpers for the shell suites (sourced).
+# ARENATRACE_BUILD names the build directory (tests/run.sh sets it).
+B=${ARENATRACE_BUILD:-build}
+AT="$B/arenatrace"
+SYNTH="$B/atr-synth"
+T_N=0
+T_FAIL=0
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
+not_ok() { T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N - $1"; }
+# check DESCRIPTION COMMAND...: passes when COMMAND exits 0
+check() {
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
+done_testing() { echo "1..$T_N"; [ "$T_FAIL" -eq 0 ]; }
+
+# expect_error DESC PATTERN CMD...: exit status 2, exactly one line on
+# stderr, starting "arenatrace: " and containing PATTERN.
+expect_error() {
+	d=$1 pat=$2
+	shift 2
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -q "^arenatrace: .*$pat" "$TMP/err"; then
+		ok "$d"
+	else
+		not_ok "$d (status $rc, $lines lines: $(head -c 300 "$TMP/err"))"
+	fi
+}

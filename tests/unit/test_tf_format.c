@@ -1,0 +1,281 @@
+/*
+ * test_tf_format.c - the trace format round trip: varints, every record
+ * kind with random fields, 10 million events read back identical, time
+ * quantisation, limits and writer errors.
+ */
+#include "tf_testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static void test_varint_edges(void **state)
+{
+	(void)state;
+	static const uint64_t vals[] = {0, 1, 127, 128, 255, 16383, 16384, UINT32_MAX,
+					(1ull << 56) - 1, 1ull << 63, UINT64_MAX};
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		uint8_t buf[10];
+		size_t n = tf_put_varint(buf, vals[i]);
+		assert_true(n >= 1 && n <= 10);
+		const uint8_t *p = buf;
+		uint64_t v;
+		assert_true(tf_get_varint(&p, buf + n, &v));
+		assert_int_equal(v, vals[i]);
+		assert_ptr_equal(p, buf + n);
+		p = buf; /* cut short: must fail, not read past the end */
+		assert_false(n > 1 && tf_get_varint(&p, buf + n - 1, &v));
+	}
+	/* 11 bytes, or a 10th byte with more than one bit, overflow 64 bits */
+	uint8_t over[11];
+	memset(over, 0x80, sizeof(over));
+	over[10] = 0;
+	const uint8_t *p = over;
+	uint64_t v;
+	assert_false(tf_get_varint(&p, over + 11, &v));
+	memset(over, 0xff, 9);
+	over[9] = 2;
+	p = over;
+	assert_false(tf_get_varint(&p, over + 10, &v));
+	for (int64_t s = -1000; s <= 1000; s++)
+		assert_int_equal(tf_unzigzag(tf_zigzag(s)), s);
+	assert_int_equal(tf_unzigzag(tf_zigzag(INT64_MIN)), INT64_MIN);
+	assert_int_equal(tf_unzigzag(tf_zigzag(INT64_MAX)), INT64_MAX);
+}
+
+/* Writes n random records from seed; returns the file contents. */
+static tbuf write_random(uint64_t seed, uint64_t n, const tf_writer_opts *base)
+{
+	int fd = tmp_fd();
+	assert_true(fd >= 0);
+	tf_writer_opts o = *base;
+	o.fd = fd;
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tgen g;
+	tgen_init(&g, seed);
+	tf_record rec;
+	for (uint64_t i = 0; i < n; i++) {
+		tgen_next(&g, &rec);
+		assert_int_equal(tf_writer_put(w, &rec), 0);
+		tgen_accepted(&g, &rec);
+	}
+	assert_int_equal(tf_writer_finish(w, true, 3, 0), 0);
+	tf_writer_stats st;
+	tf_writer_get_stats(w, &st);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	assert_int_equal(st.bytes_compressed, b.len);
+	close(fd);
+	return b;
+}
+
+/* Reads it back, regenerating the same records to compare. */
+static void check_random(const tbuf *b, uint64_t seed, uint64_t n, uint64_t quantum)
+{
+	tf_reader *r;
+	assert_int_equal(tf_reader_open_mem(&r, b->data, b->len), 0);
+	tgen g;
+	tgen_init(&g, seed);
+	tf_record want, got;
+	assert_int_equal(tf_reader_next(r, &got), 1);
+	assert_int_equal(got.kind, TF_HEADER);
+	assert_int_equal(got.u.header.pid, 77);
+	assert_int_equal(got.u.header.quantum_ns, quantum);
+	assert_memory_equal(got.u.header.argv.ptr, "prog\0-x\0", 8);
+	uint64_t i = 0, events = 0;
+	char why[200];
+	int rc;
+	while ((rc = tf_reader_next(r, &got)) == 1) {
+		if (got.kind == TF_TIME || got.kind == TF_SWITCH)
+			continue;
+		if (got.kind == TF_END)
+			break;
+		assert_true(i < n);
+		tgen_next(&g, &want);
+		if (want.kind == TF_STACK)
+			want.u.node.id = g.next_node;
+		if (!trec_equal(&want, &got, quantum, why, sizeof(why)))
+			fail_msg("record %llu: %s", (unsigned long long)i, why);
+		tgen_accepted(&g, &want);
+		events += tf_kind_is_event(want.kind);
+		i++;
+	}
+	assert_int_equal(rc, 1);
+	assert_int_equal(got.kind, TF_END);
+	assert_int_equal(got.u.end.events, events);
+	assert_int_equal(got.u.end.exit_status, 3);
+	assert_int_equal(i, n);
+	assert_int_equal(tf_reader_next(r, &got), 0);
+	tf_reader_status st;
+	tf_reader_get_status(r, &st);
+	assert_true(st.complete);
+	assert_false(st.truncated);
+	assert_int_equal(st.bytes_compressed, b->len);
+	tf_reader_free(r);
+}
+
+static void test_roundtrip_10m_exact(void **state)
+{
+	(void)state;
+	const uint64_t n = 10 * 1000 * 1000;
+	tf_writer_opts o = {.exact_time = true};
+	tbuf b = write_random(12345, n, &o);
+	check_random(&b, 12345, n, 0);
+	free(b.data);
+}
+
+static void test_roundtrip_quantum(void **state)
+{
+	(void)state;
+	tf_writer_opts o = {.quantum_ns = 100000, .frame_bytes = 64 << 10, .level = 3};
+	tbuf b = write_random(99, 500000, &o);
+	check_random(&b, 99, 500000, 100000);
+	free(b.data);
+}
+
+static void test_frames_bounded(void **state)
+{
+	(void)state;
+	/* small frames: many of them, each a complete unit */
+	tf_writer_opts o = {.frame_bytes = 4096};
+	tbuf b = write_random(5, 100000, &o);
+	tf_reader *r;
+	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
+	tf_record rec;
+	while (tf_reader_next(r, &rec) == 1)
+		;
+	tf_reader_status st;
+	tf_reader_get_status(r, &st);
+	assert_true(st.complete);
+	assert_true(st.frames > 100);
+	assert_true(st.bytes_raw / st.frames < 4096 + 64 * 1024);
+	tf_reader_free(r);
+	free(b.data);
+}
+
+static void test_blob_truncated_at_limit(void **state)
+{
+	(void)state;
+	int fd = tmp_fd();
+	tf_writer_opts o = {.fd = fd};
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	size_t big = TF_MAX_BLOB + 1000;
+	char *text = malloc(big);
+	assert_non_null(text);
+	memset(text, 'x', big);
+	tf_record rec = {.kind = TF_SNAPSHOT, .thread = 1};
+	rec.u.label.label = (tf_bytes){"big", 3};
+	rec.u.label.text = (tf_bytes){text, big};
+	assert_int_equal(tf_writer_put(w, &rec), 0);
+	assert_int_equal(tf_writer_finish(w, true, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	tf_reader *r;
+	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
+	assert_int_equal(tf_reader_next(r, &rec), 1);
+	assert_int_equal(tf_reader_next(r, &rec), 1);
+	assert_int_equal(rec.kind, TF_SNAPSHOT);
+	assert_int_equal(rec.u.label.text.len, TF_MAX_BLOB);
+	assert_memory_equal(rec.u.label.text.ptr, text, TF_MAX_BLOB);
+	tf_reader_free(r);
+	free(b.data);
+	free(text);
+	close(fd);
+}
+
+static void test_writer_rejects_misuse(void **state)
+{
+	(void)state;
+	int fd = tmp_fd();
+	tf_writer_opts o = {.fd = fd};
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_record rec = {.kind = TF_MALLOC};
+	rec.u.alloc.stack = 1; /* no node 1 yet */
+	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
+	rec = (tf_record){.kind = TF_STACK};
+	rec.u.node.parent = 5;
+	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
+	rec = (tf_record){.kind = TF_HEADER};
+	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
+	rec = (tf_record){.kind = (tf_kind)0x7e};
+	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
+	assert_int_equal(tf_writer_finish(w, true, 0, 0), 0);
+	rec = (tf_record){.kind = TF_MALLOC};
+	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG); /* after the end */
+	tf_writer_free(w);
+	tf_writer_free(NULL);
+	close(fd);
+	tf_writer_opts bad = {.fd = -1};
+	assert_int_equal(tf_writer_create(&w, &bad, &h), TF_E_ARG);
+	assert_null(w);
+}
+
+static void test_writer_io_error_stops(void **state)
+{
+	(void)state;
+	int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		skip();
+	tf_writer_opts o = {.fd = fd, .frame_bytes = 1024};
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_record rec = {.kind = TF_MALLOC};
+	int rc = 0;
+	for (int i = 0; i < 10000 && rc == 0; i++) {
+		rec.u.alloc.size = (uint64_t)i;
+		rec.u.alloc.addr = 0x1000 + (uint64_t)i * 32;
+		rc = tf_writer_put(w, &rec);
+	}
+	assert_int_equal(rc, TF_E_IO);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(tf_writer_put(w, &rec), TF_E_FAILED);
+	assert_int_equal(tf_writer_flush(w), TF_E_IO);
+	assert_int_equal(tf_writer_finish(w, true, 0, 0), TF_E_FAILED);
+	tf_writer_free(w);
+	close(fd);
+}
+
+static void test_kind_names(void **state)
+{
+	(void)state;
+	assert_string_equal(tf_kind_name(TF_MALLOC), "malloc");
+	assert_string_equal(tf_kind_name(TF_GC_STOP), "gc_stop");
+	assert_null(tf_kind_name(0x7e));
+	assert_null(tf_kind_name(1000));
+	assert_true(tf_kind_is_malloc_fn(TF_PVALLOC));
+	assert_false(tf_kind_is_malloc_fn(TF_PY_OBJ_FREE));
+	assert_true(tf_kind_is_python_fn(TF_PY_OBJ_FREE));
+	assert_true(tf_kind_is_event(TF_SNAPSHOT));
+	assert_false(tf_kind_is_event(TF_STACK));
+	assert_string_equal(tf_strerror(TF_E_CORRUPT), "corrupt trace");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_varint_edges),
+	    cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_roundtrip_10m_exact),
+	    cmocka_unit_test(test_roundtrip_quantum),
+	    cmocka_unit_test(test_frames_bounded),
+	    cmocka_unit_test(test_blob_truncated_at_limit),
+	    cmocka_unit_test(test_writer_rejects_misuse),
+	    cmocka_unit_test(test_writer_io_error_stops),
+	};
+	return cmocka_run_group_tests_name("tf_format", tests, NULL, NULL);
+}

@@ -1,0 +1,150 @@
+/*
+ * tf_codec.c - the record layout table (FORMAT.md §5), varints and names.
+ *
+ * The table is the single definition of every record's fields: the writer
+ * encodes from it, emits it as the schema record, and the reader decodes
+ * known tags with it and skips unknown ones with the file's schema.
+ */
+#include "tf_internal.h"
+
+#include <stddef.h>
+
+#define F(fc, member) {TF_FC_##fc, offsetof(tf_record, member)}
+#define SCRATCH offsetof(tf_record, u.module_unload)
+
+static const tf_field f_state[] = {{TF_FC_U, SCRATCH}};
+static const tf_field f_header[] = {
+    F(U, u.header.version),       F(U, u.header.pid),
+    F(U, u.header.ppid),          F(U, u.header.start_real_ns),
+    F(U, u.header.start_mono_ns), F(U, u.header.page_size),
+    F(U, u.header.pointer_size),  F(U, u.header.quantum_ns),
+    F(B, u.header.clock),         F(B, u.header.tool_version),
+    F(B, u.header.exe),           F(B, u.header.argv),
+    F(B, u.header.python),
+};
+static const tf_field f_thread[] = {F(U, u.thread.tid), F(U, u.thread.os_tid),
+				    F(B, u.thread.name)};
+static const tf_field f_thread_name[] = {F(U, u.thread.tid), F(B, u.thread.name)};
+static const tf_field f_stack[] = {F(PARENT, u.node.parent), F(IP, u.node.ip)};
+static const tf_field f_module[] = {F(U, u.module.id), F(B, u.module.path),
+				    F(U, u.module.base), F(B, u.module.build_id),
+				    F(B, u.module.segments)};
+static const tf_field f_mark[] = {F(B, u.label.label)};
+static const tf_field f_snapshot[] = {F(B, u.label.label), F(B, u.label.text)};
+static const tf_field f_fork[] = {F(U, u.fork.child_pid), F(B, u.fork.child_trace)};
+static const tf_field f_end[] = {F(U, u.end.clean),  F(S, u.end.exit_status),
+				 F(U, u.end.events), F(U, u.end.stacks),
+				 F(U, u.end.threads), F(U, u.end.dropped)};
+
+/* Allocation events: stack first, inputs, then the result address. */
+static const tf_field f_malloc[] = {F(U, u.alloc.stack), F(U, u.alloc.size),
+				   F(ANEW, u.alloc.addr)};
+static const tf_field f_calloc[] = {F(U, u.alloc.stack), F(U, u.alloc.nmemb),
+				   F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
+static const tf_field f_realloc[] = {F(U, u.alloc.stack), F(AOLD, u.alloc.old),
+				    F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
+static const tf_field f_reallocarray[] = {
+    F(U, u.alloc.stack), F(AOLD, u.alloc.old), F(U, u.alloc.nmemb),
+    F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
+static const tf_field f_free[] = {F(U, u.alloc.stack), F(AOLD, u.alloc.addr)};
+static const tf_field f_posix_memalign[] = {F(U, u.alloc.stack), F(U, u.alloc.align),
+					    F(U, u.alloc.size), F(U, u.alloc.ret),
+					    F(ANEW, u.alloc.addr)};
+static const tf_field f_aligned[] = {F(U, u.alloc.stack), F(U, u.alloc.align),
+				    F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
+static const tf_field f_arena[] = {F(U, u.arena.addr), F(U, u.arena.size)};
+static const tf_field f_gc_start[] = {F(U, u.gc.generation)};
+static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected),
+				    F(U, u.gc.uncollectable)};
+
+#define N(a) (uint8_t)(sizeof(a) / sizeof((a)[0])), a
+#define EV TF_RF_EVENT
+#define MA (TF_RF_EVENT | TF_RF_MALLOC | TF_RF_STACK)
+#define PY (TF_RF_EVENT | TF_RF_PYTHON | TF_RF_STACK)
+
+const tf_kinddef tf_kinds[TF_NKINDS] = {
+    [TF_SCHEMA] = {"schema", 0, 0, 0, NULL}, /* fixed layout, FORMAT.md §3 */
+    [TF_HEADER] = {"header", 0, 0, N(f_header)},
+    [TF_THREAD] = {"thread", 0, 0, N(f_thread)},
+    [TF_THREAD_NAME] = {"thread_name", 0, 0, N(f_thread_name)},
+    [TF_SWITCH] = {"switch", 0, 0, N(f_state)},
+    [TF_TIME] = {"time", 0, 0, N(f_state)},
+    [TF_STACK] = {"stack", 0, 0, N(f_stack)},
+    [TF_MODULE] = {"module", 0, 0, N(f_module)},
+    [TF_MODULE_UNLOAD] = {"module_unload", 0, 0, N(f_state)},
+    [TF_MARK] = {"mark", EV, 0, N(f_mark)},
+    [TF_SNAPSHOT] = {"snapshot", EV, 0, N(f_snapshot)},
+    [TF_FORK] = {"fork", EV, 0, N(f_fork)},
+    [TF_END] = {"end", 0, 0, N(f_end)},
+    [TF_MALLOC] = {"malloc", MA, 0, N(f_malloc)},
+    [TF_CALLOC] = {"calloc", MA, 0, N(f_calloc)},
+    [TF_REALLOC] = {"realloc", MA, 0, N(f_realloc)},
+    [TF_REALLOCARRAY] = {"reallocarray", MA, 0, N(f_reallocarray)},
+    [TF_FREE] = {"free", MA, 0, N(f_free)},
+    [TF_POSIX_MEMALIGN] = {"posix_memalign", MA, 0, N(f_posix_memalign)},
+    [TF_ALIGNED_ALLOC] = {"aligned_alloc", MA, 0, N(f_aligned)},
+    [TF_MEMALIGN] = {"memalign", MA, 0, N(f_aligned)},
+    [TF_VALLOC] = {"valloc", MA, 0, N(f_malloc)},
+    [TF_PVALLOC] = {"pvalloc", MA, 0, N(f_malloc)},
+    [TF_PY_MEM_MALLOC] = {"py_mem_malloc", PY, 1, N(f_malloc)},
+    [TF_PY_MEM_CALLOC] = {"py_mem_calloc", PY, 1, N(f_calloc)},
+    [TF_PY_MEM_REALLOC] = {"py_mem_realloc", PY, 1, N(f_realloc)},
+    [TF_PY_MEM_FREE] = {"py_mem_free", PY, 1, N(f_free)},
+    [TF_PY_OBJ_MALLOC] = {"py_obj_malloc", PY, 1, N(f_malloc)},
+    [TF_PY_OBJ_CALLOC] = {"py_obj_calloc", PY, 1, N(f_calloc)},
+    [TF_PY_OBJ_REALLOC] = {"py_obj_realloc", PY, 1, N(f_realloc)},
+    [TF_PY_OBJ_FREE] = {"py_obj_free", PY, 1, N(f_free)},
+    [TF_ARENA_ALLOC] = {"arena_alloc", EV, 0, N(f_arena)},
+    [TF_ARENA_FREE] = {"arena_free", EV, 0, N(f_arena)},
+    [TF_GC_START] = {"gc_start", EV, 0, N(f_gc_start)},
+    [TF_GC_STOP] = {"gc_stop", EV, 0, N(f_gc_stop)},
+};
+
+const char *tf_kind_name(unsigned kind)
+{
+	return kind < TF_NKINDS ? tf_kinds[kind].name : NULL;
+}
+
+bool tf_kind_is_event(unsigned kind)
+{
+	return kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_EVENT);
+}
+
+bool tf_kind_is_malloc_fn(unsigned kind)
+{
+	return kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_MALLOC);
+}
+
+bool tf_kind_is_python_fn(unsigned kind)
+{
+	return kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_PYTHON);
+}
+
+size_t tf_put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+bool tf_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t r = 0;
+	for (unsigned shift = 0; p < end; shift += 7) {
+		uint8_t b = *p++;
+		if (shift == 63 && b > 1)
+			return false; /* more than 64 bits */
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*pp = p;
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,107 @@
+/*
+ * tf_internal.h - what the writer and reader share and nobody else sees:
+ * the record layout table (the schema this library writes) and the
+ * prediction state both sides keep in lockstep (traces/FORMAT.md §4).
+ */
+#ifndef ARENATRACE_TF_INTERNAL_H
+#define ARENATRACE_TF_INTERNAL_H
+
+#include "tf.h"
+
+#include <string.h>
+
+#define TF_MAX_FIELDS 16 /* fields per record in this library's schema */
+#define TF_RING 16       /* entries per address ring (FORMAT.md §4.2) */
+
+/* How a field is coded.  On the wire every codec is one of the schema
+ * types 'u' (LEB128), 's' (zigzag LEB128) or 'b' (length + bytes). */
+typedef enum tf_fc {
+	TF_FC_U,      /* unsigned varint */
+	TF_FC_S,      /* signed zigzag varint */
+	TF_FC_B,      /* varint length, then bytes */
+	TF_FC_ANEW,   /* address an allocation returned, predicted from recent frees */
+	TF_FC_AOLD,   /* address handed back, predicted from recent allocations */
+	TF_FC_PARENT, /* stack node parent, coded as id - parent */
+	TF_FC_IP,     /* stack node ip, zigzag delta from the previous node's ip */
+} tf_fc;
+
+typedef struct tf_field {
+	uint8_t fc;   /* tf_fc */
+	uint16_t off; /* offset of the uint64_t / tf_bytes slot in tf_record */
+} tf_field;
+
+enum {
+	TF_RF_EVENT = 1, /* counts as an event; carries thread (SWITCH) */
+	TF_RF_MALLOC = 2, /* malloc-family function */
+	TF_RF_PYTHON = 4, /* Python domain function */
+	TF_RF_STACK = 8,  /* has a stack field (u.alloc.stack) */
+};
+
+typedef struct tf_kinddef {
+	const char *name;
+	uint8_t flags;   /* TF_RF_* */
+	uint8_t layer;   /* address prediction state: 0 malloc, 1 python */
+	uint8_t nfields;
+	const tf_field *fields;
+} tf_kinddef;
+
+/* Indexed by tag; name == NULL for tags this library does not define. */
+extern const tf_kinddef tf_kinds[TF_NKINDS];
+
+/* Schema type letter of a codec. */
+static inline char tf_fc_type(unsigned fc)
+{
+	return fc == TF_FC_B ? 'b' : (fc == TF_FC_S || fc == TF_FC_IP) ? 's' : 'u';
+}
+
+/* Address prediction state of one layer (FORMAT.md §4.2). */
+typedef struct tf_layer {
+	uint64_t last;            /* last non-NULL address coded */
+	uint64_t allocd[TF_RING]; /* recent allocation results, ring */
+	uint64_t freed[TF_RING];  /* recent freed pointers, ring */
+	unsigned apos, fpos;      /* next ring slot to overwrite */
+} tf_layer;
+
+/* Everything both ends must track identically. */
+typedef struct tf_state {
+	uint64_t time;      /* sum of TIME deltas */
+	uint32_t thread;    /* SWITCH state, starts at 1 */
+	uint64_t next_node; /* id the next STACK record gets, starts at 1 */
+	uint64_t last_ip;   /* ip of the previous STACK record */
+	tf_layer layer[2];
+} tf_state;
+
+static inline void tf_state_init(tf_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->thread = 1;
+	s->next_node = 1;
+}
+
+static inline uint64_t tf_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t tf_unzigzag(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* Address code values (FORMAT.md §4.2). */
+#define TF_AC_NULL 0
+#define TF_AC_RING1 1  /* 1..TF_RING: ring hit, 1 = newest */
+#define TF_AC_ABS (TF_RING + 1)
+#define TF_AC_DELTA (TF_RING + 2)
+
+static inline void tf_ring_push(uint64_t *ring, unsigned *pos, uint64_t a)
+{
+	ring[*pos] = a;
+	*pos = (*pos + 1) % TF_RING;
+}
+
+/* Slot of a record field as a uint64_t / tf_bytes. */
+#define TF_U64(rec, f) (*(uint64_t *)((char *)(rec) + (f)->off))
+#define TF_BYTES(rec, f) (*(tf_bytes *)((char *)(rec) + (f)->off))
+
+#endif
