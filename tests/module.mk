@@ -34,3 +34,11 @@ TEST_SUITES := $(UNIT_BINS) \
 
 test: $(TEST_DEPS)
 	@sh tests/run.sh $(B) $(TEST_SUITES)
+
+# Benchmarks: print ratios against anchors measured in the same run.
+$(B)/tests/bench/bench_format.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
+$(B)/tests/bench_format: $(B)/tests/bench/bench_format.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+
+bench: all $(B)/atr-synth $(B)/tests/bench_format
+	@sh tests/bench/run.sh $(B)

@@ -57,24 +57,26 @@ static const tf_field f_gc_start[] = {F(U, u.gc.generation)};
 static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected),
 				    F(U, u.gc.uncollectable)};
 
-#define N(a) (uint8_t)(sizeof(a) / sizeof((a)[0])), a
+#define NF(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a) (uint8_t)NF(a), a, (uint16_t)(1 + NF(a) * TF_FIELD_MAX)
 #define EV TF_RF_EVENT
+#define BY TF_RF_BYTES
 #define MA (TF_RF_EVENT | TF_RF_MALLOC | TF_RF_STACK)
 #define PY (TF_RF_EVENT | TF_RF_PYTHON | TF_RF_STACK)
 
 const tf_kinddef tf_kinds[TF_NKINDS] = {
     [TF_SCHEMA] = {"schema", 0, 0, 0, NULL}, /* fixed layout, FORMAT.md §3 */
-    [TF_HEADER] = {"header", 0, 0, N(f_header)},
-    [TF_THREAD] = {"thread", 0, 0, N(f_thread)},
-    [TF_THREAD_NAME] = {"thread_name", 0, 0, N(f_thread_name)},
+    [TF_HEADER] = {"header", BY, 0, N(f_header)},
+    [TF_THREAD] = {"thread", BY, 0, N(f_thread)},
+    [TF_THREAD_NAME] = {"thread_name", BY, 0, N(f_thread_name)},
     [TF_SWITCH] = {"switch", 0, 0, N(f_state)},
     [TF_TIME] = {"time", 0, 0, N(f_state)},
     [TF_STACK] = {"stack", 0, 0, N(f_stack)},
-    [TF_MODULE] = {"module", 0, 0, N(f_module)},
+    [TF_MODULE] = {"module", BY, 0, N(f_module)},
     [TF_MODULE_UNLOAD] = {"module_unload", 0, 0, N(f_state)},
-    [TF_MARK] = {"mark", EV, 0, N(f_mark)},
-    [TF_SNAPSHOT] = {"snapshot", EV, 0, N(f_snapshot)},
-    [TF_FORK] = {"fork", EV, 0, N(f_fork)},
+    [TF_MARK] = {"mark", EV | BY, 0, N(f_mark)},
+    [TF_SNAPSHOT] = {"snapshot", EV | BY, 0, N(f_snapshot)},
+    [TF_FORK] = {"fork", EV | BY, 0, N(f_fork)},
     [TF_END] = {"end", 0, 0, N(f_end)},
     [TF_MALLOC] = {"malloc", MA, 0, N(f_malloc)},
     [TF_CALLOC] = {"calloc", MA, 0, N(f_calloc)},
@@ -122,29 +124,10 @@ bool tf_kind_is_python_fn(unsigned kind)
 
 size_t tf_put_varint(uint8_t *p, uint64_t v)
 {
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
+	return tf_put_uv(p, v);
 }
 
 bool tf_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
-	const uint8_t *p = *pp;
-	uint64_t r = 0;
-	for (unsigned shift = 0; p < end; shift += 7) {
-		uint8_t b = *p++;
-		if (shift == 63 && b > 1)
-			return false; /* more than 64 bits */
-		r |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*pp = p;
-			*v = r;
-			return true;
-		}
-	}
-	return false;
+	return tf_get_uv(pp, end, v);
 }

@@ -35,6 +35,7 @@ enum {
 	TF_RF_MALLOC = 2, /* malloc-family function */
 	TF_RF_PYTHON = 4, /* Python domain function */
 	TF_RF_STACK = 8,  /* has a stack field (u.alloc.stack) */
+	TF_RF_BYTES = 16, /* has byte fields */
 };
 
 typedef struct tf_kinddef {
@@ -43,10 +44,15 @@ typedef struct tf_kinddef {
 	uint8_t layer;   /* address prediction state: 0 malloc, 1 python */
 	uint8_t nfields;
 	const tf_field *fields;
+	uint16_t fixed_max; /* encoded size bound without byte-field contents */
 } tf_kinddef;
 
 /* Indexed by tag; name == NULL for tags this library does not define. */
 extern const tf_kinddef tf_kinds[TF_NKINDS];
+
+/* Upper bound of one field's encoding without byte contents: a varint, or
+ * an address escape code plus absolute value. */
+#define TF_FIELD_MAX 11
 
 /* Schema type letter of a codec. */
 static inline char tf_fc_type(unsigned fc)
@@ -98,6 +104,46 @@ static inline void tf_ring_push(uint64_t *ring, unsigned *pos, uint64_t a)
 {
 	ring[*pos] = a;
 	*pos = (*pos + 1) % TF_RING;
+}
+
+/* Inline varint coding for the hot paths (tf_put_varint and
+ * tf_get_varint are the exported forms). */
+static inline size_t tf_put_uv(uint8_t *p, uint64_t v)
+{
+	if (v < 0x80) {
+		*p = (uint8_t)v;
+		return 1;
+	}
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline bool tf_get_uv(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	if (p < end && *p < 0x80) {
+		*v = *p;
+		*pp = p + 1;
+		return true;
+	}
+	uint64_t r = 0;
+	for (unsigned shift = 0; p < end; shift += 7) {
+		uint8_t b = *p++;
+		if (shift == 63 && b > 1)
+			return false; /* more than 64 bits */
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*pp = p;
+			*v = r;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Slot of a record field as a uint64_t / tf_bytes. */

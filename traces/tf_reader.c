@@ -319,7 +319,7 @@ typedef struct cursor {
 
 static bool get_u(cursor *c, uint64_t *v)
 {
-	return tf_get_varint(&c->p, c->end, v);
+	return tf_get_uv(&c->p, c->end, v);
 }
 
 static bool get_bytes(cursor *c, tf_bytes *b)

@@ -54,10 +54,27 @@ static const tf_mem default_mem = {default_alloc, default_free, NULL};
 static uint8_t *put_bytes(uint8_t *p, tf_bytes b)
 {
 	size_t len = b.len > TF_MAX_BLOB ? TF_MAX_BLOB : b.len;
-	p += tf_put_varint(p, len);
+	p += tf_put_uv(p, len);
 	if (len)
 		memcpy(p, b.ptr, len);
 	return p + len;
+}
+
+/* Ring code of a (1 = newest entry) or 0.  Branch-free: compares all
+ * slots, then picks the newest match by rotating the match mask so that
+ * the newest slot is the top bit. */
+static inline uint64_t ring_find(const uint64_t *ring, unsigned pos, uint64_t a)
+{
+	_Static_assert(TF_RING == 16, "mask arithmetic assumes 16 slots");
+	unsigned mask = 0;
+#pragma GCC unroll 16
+	for (unsigned j = 0; j < TF_RING; j++)
+		mask |= (unsigned)(ring[j] == a) << j;
+	if (!mask)
+		return 0;
+	unsigned rot = ((mask << (TF_RING - pos)) | (mask >> pos)) & 0xffff;
+	unsigned k = 31 - (unsigned)__builtin_clz(rot); /* slot (pos + k) % 16 */
+	return TF_AC_RING1 + (TF_RING - 1 - k);
 }
 
 /* FORMAT.md §4.2: NULL, a hit in the opposite ring, or a delta from the
@@ -65,16 +82,8 @@ static uint8_t *put_bytes(uint8_t *p, tf_bytes b)
 static uint8_t *put_addr(uint8_t *p, tf_layer *L, uint64_t a, bool is_new)
 {
 	if (!a)
-		return p + tf_put_varint(p, TF_AC_NULL);
-	const uint64_t *ring = is_new ? L->freed : L->allocd;
-	unsigned pos = is_new ? L->fpos : L->apos;
-	uint64_t code = 0;
-	for (unsigned i = 0; i < TF_RING; i++) {
-		if (ring[(pos + TF_RING - 1 - i) % TF_RING] == a) {
-			code = TF_AC_RING1 + i;
-			break;
-		}
-	}
+		return p + tf_put_uv(p, TF_AC_NULL);
+	uint64_t code = is_new ? ring_find(L->freed, L->fpos, a) : ring_find(L->allocd, L->apos, a);
 	bool abs = false;
 	if (!code) {
 		uint64_t delta = a - L->last;
@@ -88,9 +97,9 @@ static uint8_t *put_addr(uint8_t *p, tf_layer *L, uint64_t a, bool is_new)
 				code = TF_AC_DELTA + (z << 1 | 1);
 		}
 	}
-	p += tf_put_varint(p, code);
+	p += tf_put_uv(p, code);
 	if (abs)
-		p += tf_put_varint(p, a);
+		p += tf_put_uv(p, a);
 	L->last = a;
 	if (is_new)
 		tf_ring_push(L->allocd, &L->apos, a);
@@ -110,10 +119,10 @@ static void encode(tf_writer *w, unsigned tag, const tf_record *rec)
 		uint64_t v = TF_U64(rec, f);
 		switch (f->fc) {
 		case TF_FC_U:
-			p += tf_put_varint(p, v);
+			p += tf_put_uv(p, v);
 			break;
 		case TF_FC_S:
-			p += tf_put_varint(p, tf_zigzag((int64_t)v));
+			p += tf_put_uv(p, tf_zigzag((int64_t)v));
 			break;
 		case TF_FC_B:
 			p = put_bytes(p, TF_BYTES(rec, f));
@@ -123,10 +132,10 @@ static void encode(tf_writer *w, unsigned tag, const tf_record *rec)
 			p = put_addr(p, L, v, f->fc == TF_FC_ANEW);
 			break;
 		case TF_FC_PARENT:
-			p += tf_put_varint(p, rec->u.node.id - v);
+			p += tf_put_uv(p, rec->u.node.id - v);
 			break;
 		case TF_FC_IP:
-			p += tf_put_varint(p, tf_zigzag((int64_t)(v - w->st.last_ip)));
+			p += tf_put_uv(p, tf_zigzag((int64_t)(v - w->st.last_ip)));
 			w->st.last_ip = v;
 			break;
 		}
@@ -188,13 +197,13 @@ static int reserve(tf_writer *w, size_t need)
 	return 0;
 }
 
-static size_t max_size(unsigned tag, const tf_record *rec)
+static size_t max_size(const tf_kinddef *d, const tf_record *rec)
 {
-	const tf_kinddef *d = &tf_kinds[tag];
-	size_t n = 1 + (size_t)d->nfields * 11;
-	for (unsigned i = 0; i < d->nfields; i++)
-		if (d->fields[i].fc == TF_FC_B)
-			n += TF_BYTES(rec, &d->fields[i]).len;
+	size_t n = d->fixed_max;
+	if (d->flags & TF_RF_BYTES)
+		for (unsigned i = 0; i < d->nfields; i++)
+			if (d->fields[i].fc == TF_FC_B)
+				n += TF_BYTES(rec, &d->fields[i]).len;
 	return n;
 }
 
@@ -207,14 +216,14 @@ static void encode_schema(tf_writer *w)
 	for (unsigned t = 0; t < TF_NKINDS; t++)
 		count += tf_kinds[t].name && t != TF_SCHEMA;
 	*p++ = TF_SCHEMA;
-	p += tf_put_varint(p, count);
+	p += tf_put_uv(p, count);
 	for (unsigned t = 0; t < TF_NKINDS; t++) {
 		const tf_kinddef *d = &tf_kinds[t];
 		if (!d->name || t == TF_SCHEMA)
 			continue;
-		p += tf_put_varint(p, t);
+		p += tf_put_uv(p, t);
 		p = put_bytes(p, (tf_bytes){d->name, strlen(d->name)});
-		p += tf_put_varint(p, d->nfields);
+		p += tf_put_uv(p, d->nfields);
 		for (unsigned i = 0; i < d->nfields; i++)
 			*p++ = (uint8_t)tf_fc_type(d->fields[i].fc);
 	}
@@ -302,7 +311,7 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 	    ((d->flags & TF_RF_STACK) && rec->u.alloc.stack >= w->st.next_node))
 		return TF_E_ARG;
 	/* TIME and SWITCH take at most 2 * 11 bytes together */
-	int err = reserve(w, max_size(tag, rec) + 32);
+	int err = reserve(w, max_size(d, rec) + 2 * TF_FIELD_MAX + 2);
 	if (err)
 		return err;
 	if (rec->time > w->st.time && rec->time - w->st.time >= w->quantum) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cmocka.h>
 
@@ -250,6 +251,53 @@ static void test_writer_io_error_stops(void **state)
 	close(fd);
 }
 
+/* The byte-exact example of traces/FORMAT.md §7. */
+static void test_format_md_example(void **state)
+{
+	(void)state;
+	static const uint8_t want[] = {
+	    0x07, 0x01, 0xa0, 0xc4, 0xaa, 0xd5, 0xaa, 0xd5, 0x2a, 0x06, 0xe8, 0x07, 0x10,
+	    0x01, 0x20, 0xba, 0x81, 0xd6, 0xaa, 0xd5, 0xaa, 0x05, 0x10, 0x01, 0x20, 0x1e,
+	    0x14, 0x01, 0x02, 0x10, 0x01, 0x20, 0x01, 0x0f, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00};
+	int fd = tmp_fd();
+	tf_writer_opts o = {.fd = fd, .exact_time = true};
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	assert_int_equal(tf_writer_flush(w), 0); /* prologue in a frame of its own */
+	tf_writer_stats st;
+	tf_writer_get_stats(w, &st);
+	size_t first = st.bytes_compressed;
+	tf_record r = {.kind = TF_STACK, .thread = 1};
+	r.u.node.ip = 0x555555555110;
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	static const struct {
+		tf_kind kind;
+		uint64_t addr;
+	} ev[] = {{TF_MALLOC, 0x5555555602a0},
+		  {TF_MALLOC, 0x5555555602d0},
+		  {TF_FREE, 0x5555555602a0},
+		  {TF_MALLOC, 0x5555555602a0}};
+	for (size_t i = 0; i < 4; i++) {
+		r = (tf_record){.kind = ev[i].kind, .thread = 1, .time = 1000};
+		r.u.alloc.stack = 1;
+		r.u.alloc.size = ev[i].kind == TF_MALLOC ? 32 : 0;
+		r.u.alloc.addr = ev[i].addr;
+		assert_int_equal(tf_writer_put(w, &r), 0);
+	}
+	assert_int_equal(tf_writer_finish(w, true, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	uint8_t raw[256];
+	size_t n = ZSTD_decompress(raw, sizeof(raw), b.data + first, b.len - first);
+	assert_false(ZSTD_isError(n));
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(raw, want, sizeof(want));
+	free(b.data);
+	close(fd);
+}
+
 static void test_kind_names(void **state)
 {
 	(void)state;
@@ -270,6 +318,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_varint_edges),
 	    cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_format_md_example),
 	    cmocka_unit_test(test_roundtrip_10m_exact),
 	    cmocka_unit_test(test_roundtrip_quantum),
 	    cmocka_unit_test(test_frames_bounded),
