@@ -72,6 +72,9 @@ $(B)/%.o: %.c
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
+demo: all $(B)/atr-synth
+	@sh mk/demo.sh $(B)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arenatrace
 	install -m 755 $(B)/arenatrace $(DESTDIR)$(PREFIX)/bin/arenatrace

@@ -58,11 +58,13 @@ static double per_event(const tf_summary *s)
 
 /* ---- text ---- */
 
+/* Arguments separated by spaces (each is stored with a trailing NUL). */
 static void text_argv(const tf_bytes *a)
 {
 	for (size_t i = 0; i < a->len; i++)
-		putchar(a->ptr[i] ? a->ptr[i] : ' ');
-	putchar('\n');
+		putchar(a->ptr[i] ? a->ptr[i] : i + 1 < a->len ? ' ' : '\n');
+	if (!a->len)
+		putchar('\n');
 }
 
 static void text_complete(const tf_summary *s)
@@ -82,7 +84,10 @@ static void text_complete(const tf_summary *s)
 static void text_calls(const char *title, const tf_summary *s, const tf_kind *k, size_t n)
 {
 	char b1[32], b2[32];
-	printf("%s\n", title);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += s->kinds[k[i]];
+	printf("%s%s\n", title, total ? "" : "  none");
 	for (size_t i = 0; i < n; i++) {
 		if (!s->kinds[k[i]])
 			continue;

@@ -42,3 +42,36 @@ $(B)/tests/bench_format: $(B)/tests/bench/bench_format.o $(B)/libtf.a
 
 bench: all $(B)/atr-synth $(B)/tests/bench_format
 	@sh tests/bench/run.sh $(B)
+
+# libFuzzer (clang): both reader targets, a short run each from the seed
+# corpus.  FUZZ_SECONDS per target; new inputs go to build/fuzz/corpus-*.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Itraces
+build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
+build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
+
+.PHONY: fuzz
+fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw $(B)/fuzz-corpus/.done
+	@for t in reader raw; do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+			build/fuzz/corpus-$$t $(B)/fuzz-corpus/$$t 2>&1 | tail -n 12 || exit 1; \
+	done
+
+# Everything: the tests as they are, under ASan and UBSan, the fuzzers when
+# clang is installed, and the long stress variants (ARENATRACE_LONG=1).
+test-all:
+	$(MAKE) test
+	$(MAKE) SAN=address test
+	$(MAKE) SAN=undefined test
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) fuzz; \
+	else echo "test-all: $(FUZZ_CC) not installed, fuzzing skipped (apt-get install clang)"; fi
+	ARENATRACE_LONG=1 $(MAKE) test
