@@ -70,8 +70,10 @@ static void text_argv(const tf_bytes *a)
 static void text_complete(const tf_summary *s)
 {
 	const tf_reader_status *st = &s->status;
-	if (st->complete && s->end.clean)
+	if (st->complete && s->end.clean == TF_END_EXIT)
 		printf("yes (exit status %" PRId64 ")\n", s->end.exit_status);
+	else if (st->complete && s->end.clean == TF_END_EXEC)
+		puts("yes (the process called exec)");
 	else if (st->complete)
 		puts("yes (the process did not exit normally)");
 	else if (st->truncated)
@@ -226,10 +228,14 @@ static void print_json(const tf_summary *s)
 	else
 		fputs(", \"truncated_at\": null", stdout);
 	if (st->complete)
-		printf(", \"clean_exit\": %s, \"exit_status\": %" PRId64 ", \"dropped\": %" PRIu64,
-		       s->end.clean ? "true" : "false", s->end.exit_status, s->end.dropped);
+		printf(", \"clean_exit\": %s, \"exec\": %s, \"exit_status\": %" PRId64
+		       ", \"dropped\": %" PRIu64,
+		       s->end.clean == TF_END_EXIT ? "true" : "false",
+		       s->end.clean == TF_END_EXEC ? "true" : "false", s->end.exit_status,
+		       s->end.dropped);
 	else
-		fputs(", \"clean_exit\": null, \"exit_status\": null, \"dropped\": null", stdout);
+		fputs(", \"clean_exit\": null, \"exec\": null, \"exit_status\": null, \"dropped\": null",
+		      stdout);
 	printf(", \"events\": %" PRIu64 ", \"records\": ", s->events);
 	json_records(s);
 	fputs(", \"calls\": ", stdout);

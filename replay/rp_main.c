@@ -2,6 +2,7 @@
  * rp_main.c - `arenatrace` entry point: dispatches subcommands.
  */
 #include "rp_cli.h"
+#include "tr_record.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@ static const char usage[] =
     "usage: arenatrace COMMAND [OPTIONS] ...\n"
     "\n"
     "commands:\n"
+    "  record [OPTIONS] -- CMD    run CMD with the tracer, writing a trace file\n"
     "  info [--json] TRACE        header facts, counts per record kind and function,\n"
     "                             threads, stacks, modules, time span, sizes\n"
     "  dump [--limit N] TRACE     one line per record\n"
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = {{"info", rp_cmd_info}, {"dump", rp_cmd_dump}};
+	} cmds[] = {{"record", tr_cmd_record}, {"info", rp_cmd_info}, {"dump", rp_cmd_dump}};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return RP_EXIT_USAGE;

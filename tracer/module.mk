@@ -1,8 +1,19 @@
-# tracer/: libarenatrace.so, the LD_PRELOAD recorder; links the writer.
-TR_SRC := tracer/tr_lib.c
+# tracer/: libarenatrace.so, the LD_PRELOAD recorder (links the trace
+# writer and libunwind; exports only the interposed functions and the
+# arenatrace_* API), and the `record` launcher linked into the CLI.
+TR_SRC := tracer/tr_core.c tracer/tr_stack.c tracer/tr_modules.c tracer/tr_python.c \
+	tracer/tr_preload.c
 TR_OBJ := $(TR_SRC:%.c=$(B)/%.o)
-TR_TF_OBJ := $(B)/traces/tf_codec.o $(B)/traces/tf_error.o $(B)/traces/tf_writer.o
-$(TR_OBJ): MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
+# the writer, built again with hidden symbols for the library
+TR_TF_OBJ := $(patsubst traces/%.c,$(B)/tracer/tf/%.o,traces/tf_codec.c traces/tf_error.c \
+	traces/tf_writer.c)
+TR_CFLAGS := -Itraces -fvisibility=hidden $(LIBZSTD_CFLAGS) $(LIBUNWIND_CFLAGS)
+$(TR_OBJ): MOD_CFLAGS := $(TR_CFLAGS)
+$(B)/tracer/tf/%.o: traces/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden $(LIBZSTD_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/libarenatrace.so: $(TR_OBJ) $(TR_TF_OBJ)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,defs -o $@ $^ $(LIBUNWIND_LIBS) $(LIBZSTD_LIBS) -ldl -lpthread
+
+$(B)/tracer/tr_record.o: MOD_CFLAGS := -Itraces

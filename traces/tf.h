@@ -173,7 +173,7 @@ typedef struct tf_fork {
 } tf_fork;
 
 typedef struct tf_end {
-	uint64_t clean;       /* 1: exit()/return from main; 0: tracer shut down otherwise */
+	uint64_t clean;       /* TF_END_EXIT, TF_END_EXEC or TF_END_OTHER */
 	int64_t exit_status;  /* exit() argument when clean */
 	uint64_t events;      /* event records written before this one */
 	uint64_t stacks;      /* stack nodes written */
@@ -229,8 +229,12 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *opts, const tf_heade
 int tf_writer_put(tf_writer *w, tf_record *rec);
 /* Compresses what is buffered into one frame and writes it. */
 int tf_writer_flush(tf_writer *w);
-/* Writes an END record (filling events/stacks/threads), flushes. */
-int tf_writer_finish(tf_writer *w, bool clean, int64_t exit_status, uint64_t dropped);
+/* How the process ended, for the END record. */
+enum { TF_END_OTHER = 0, TF_END_EXIT = 1, TF_END_EXEC = 2 };
+/* Writes an END record (filling events/stacks/threads), flushes.  clean is
+ * TF_END_EXIT (exit or return from main, with its status), TF_END_EXEC
+ * (the image was replaced by exec) or TF_END_OTHER. */
+int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t dropped);
 /* Frees the writer without writing anything more.  NULL is a no-op. */
 void tf_writer_free(tf_writer *w);
 

@@ -331,7 +331,7 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 	return w->used >= w->target ? tf_writer_flush(w) : 0;
 }
 
-int tf_writer_finish(tf_writer *w, bool clean, int64_t exit_status, uint64_t dropped)
+int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t dropped)
 {
 	if (w->err)
 		return TF_E_FAILED;

@@ -116,7 +116,7 @@ static tf_writer_stats write_events(const ev *v, size_t n, uint64_t nstacks, int
 					 v[i].extra, 0};
 		tf_writer_put(w, &rec);
 	}
-	tf_writer_finish(w, true, 0, 0);
+	tf_writer_finish(w, TF_END_EXIT, 0, 0);
 	tf_writer_get_stats(w, &st);
 	tf_writer_free(w);
 	return st;

@@ -40,7 +40,7 @@ static int setup(void **state)
 			return -1;
 		tgen_accepted(&g, &rec);
 	}
-	int rc = tf_writer_finish(w, true, 0, 0);
+	int rc = tf_writer_finish(w, TF_END_EXIT, 0, 0);
 	tf_writer_free(w);
 	rc |= tbuf_from_fd(fd, &trace);
 	close(fd);

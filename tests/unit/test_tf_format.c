@@ -68,7 +68,7 @@ static tbuf write_random(uint64_t seed, uint64_t n, const tf_writer_opts *base)
 		assert_int_equal(tf_writer_put(w, &rec), 0);
 		tgen_accepted(&g, &rec);
 	}
-	assert_int_equal(tf_writer_finish(w, true, 3, 0), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 3, 0), 0);
 	tf_writer_stats st;
 	tf_writer_get_stats(w, &st);
 	tf_writer_free(w);
@@ -180,7 +180,7 @@ static void test_blob_truncated_at_limit(void **state)
 	rec.u.label.label = (tf_bytes){"big", 3};
 	rec.u.label.text = (tf_bytes){text, big};
 	assert_int_equal(tf_writer_put(w, &rec), 0);
-	assert_int_equal(tf_writer_finish(w, true, 0, 0), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
 	tf_writer_free(w);
 	tbuf b;
 	assert_int_equal(tbuf_from_fd(fd, &b), 0);
@@ -215,7 +215,7 @@ static void test_writer_rejects_misuse(void **state)
 	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
 	rec = (tf_record){.kind = (tf_kind)0x7e};
 	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
-	assert_int_equal(tf_writer_finish(w, true, 0, 0), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
 	rec = (tf_record){.kind = TF_MALLOC};
 	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG); /* after the end */
 	tf_writer_free(w);
@@ -247,7 +247,7 @@ static void test_writer_io_error_stops(void **state)
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(tf_writer_put(w, &rec), TF_E_FAILED);
 	assert_int_equal(tf_writer_flush(w), TF_E_IO);
-	assert_int_equal(tf_writer_finish(w, true, 0, 0), TF_E_FAILED);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), TF_E_FAILED);
 	tf_writer_free(w);
 	close(fd);
 }
@@ -286,7 +286,7 @@ static void test_format_md_example(void **state)
 		r.u.alloc.addr = ev[i].addr;
 		assert_int_equal(tf_writer_put(w, &r), 0);
 	}
-	assert_int_equal(tf_writer_finish(w, true, 0, 0), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
 	tf_writer_free(w);
 	tbuf b;
 	assert_int_equal(tbuf_from_fd(fd, &b), 0);

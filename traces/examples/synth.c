@@ -268,7 +268,7 @@ static int run(const opts *o, int fd)
 				put(&g, TF_MARK, 1);
 		}
 	}
-	rc = tf_writer_finish(g.w, true, 0, 0);
+	rc = tf_writer_finish(g.w, TF_END_EXIT, 0, 0);
 	if (rc < 0)
 		fprintf(stderr, "atr-synth: writing %s: %s\n", o->out, tf_strerror(rc));
 	tf_writer_free(g.w);

@@ -1,0 +1,121 @@
+/*
+ * tr_internal.h - the tracer core, shared by the preload shim (tr_preload.c),
+ * the CPython hooks (tr_python.c) and the unit tests.
+ *
+ * Concurrency: one global spinlock (tr_lock) orders every record across
+ * threads.  A free is recorded before the real free and an allocation after
+ * the real call returns, so the free of p always precedes the allocation
+ * that reuses p; realloc holds the lock across the real call (see
+ * tr_preload.c).  Call stacks are unwound before the lock is taken, so the
+ * lock is never held while libunwind takes the loader lock.
+ *
+ * Re-entrancy: a per-thread flag (tr_busy) is set while the tracer runs on a
+ * thread; any allocation made meanwhile (by libunwind, zstd, the real
+ * allocator itself, a signal handler) goes straight to the real function,
+ * unrecorded.
+ */
+#ifndef ARENATRACE_TR_INTERNAL_H
+#define ARENATRACE_TR_INTERNAL_H
+
+#include "tf.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TR_MAX_DEPTH 256
+#define TR_DEFAULT_DEPTH 64
+#define TR_FLUSH_MS 50 /* the flusher thread's period; frames reach the file within 100 ms */
+
+extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
+
+typedef struct tr_config {
+	bool stacks;       /* ARENATRACE_STACKS (default 1) */
+	unsigned depth;    /* ARENATRACE_DEPTH (default 64) */
+	bool follow_fork;  /* ARENATRACE_FOLLOW_FORK (default 1) */
+	bool python;       /* ARENATRACE_PYTHON auto (default) or off */
+	bool fine_clock;   /* ARENATRACE_CLOCK=fine: CLOCK_MONOTONIC, not _COARSE */
+	char output[PATH_MAX];   /* ARENATRACE_OUTPUT, may be empty */
+	char registry[PATH_MAX]; /* ARENATRACE_REGISTRY: file listing trace paths */
+} tr_config;
+
+/* Reads the configuration from the environment. */
+void tr_config_from_env(tr_config *c);
+
+/* Starts recording into a new trace file (per c->output and the naming
+ * rules of tracer/README).  python_version may be NULL.  false if the
+ * trace could not be created (one line on stderr says why). */
+bool tr_start(const tr_config *c, const char *python_version);
+/* Writes the END record and stops; clean is TF_END_EXIT/EXEC/OTHER. */
+void tr_finish(unsigned clean, int exit_status);
+/* Whether events are being recorded now. */
+bool tr_recording(void);
+
+void tr_lock(void);
+void tr_unlock(void);
+
+/* Unwinds the caller's stack into ips (innermost first), skipping the
+ * tracer's own frames.  Returns the number of frames (0 with --no-stacks). */
+int tr_capture(void **ips);
+
+/* Records an allocation-layer event; stack from ips[0..nips).  The
+ * _locked form needs tr_lock held. */
+void tr_event(tf_kind kind, const tf_alloc *a, void **ips, int nips);
+void tr_event_locked(tf_kind kind, const tf_alloc *a, void **ips, int nips);
+/* Any other event (arena, gc, mark, snapshot, fork), no stack. */
+void tr_put(tf_record *rec);
+void tr_put_locked(tf_record *rec);
+
+/* Module map: records loaded objects that are new and unloads of those
+ * gone.  Takes the lock itself; call without it. */
+void tr_modules_rescan(void);
+/* Rescans only if objects were loaded or unloaded since the last scan
+ * (dl_iterate_phdr's dlpi_adds/dlpi_subs).  Called by the flusher thread
+ * and before the END record: the map follows dlopen/dlclose within
+ * TR_FLUSH_MS, without interposing dlopen (which would change the caller
+ * glibc uses for RUNPATH lookups). */
+void tr_modules_poll(void);
+void tr_modules_reset(void);
+
+/* Thread renamed (pthread_setname_np / prctl). */
+void tr_thread_renamed(pthread_t thread, const char *name);
+
+/* fork/exec handling, called by the shim. */
+void tr_fork_prepare(void);
+void tr_fork_parent(pid_t child);
+void tr_fork_child(void);
+void tr_before_exec(void);
+/* In the parent after fork(): a FORK record naming the child's trace. */
+void tr_note_fork(pid_t child);
+
+/* Exit: on_exit handler keeps the status; tr_at_unload (the library's
+ * destructor) writes the END record. */
+void tr_install_exit_handler(void);
+void tr_at_unload(void);
+
+/* ---- stack interning (tr_stack.c), under tr_lock ---- */
+
+/* The node id of the stack ips[0..n) (innermost first), writing STACK
+ * records for new nodes through put.  0 on failure (out of memory). */
+typedef int (*tr_put_fn)(tf_record *rec);
+uint64_t tr_stacks_intern(void *const *ips, int n, tr_put_fn put);
+/* Forgets every node (a new trace numbers them from 1 again). */
+void tr_stacks_reset(void);
+
+/* ---- memory that never comes from the traced heap ---- */
+void *tr_mmap_alloc(void *ctx, size_t size);
+void tr_mmap_free(void *ctx, void *ptr);
+extern const tf_mem tr_mem;
+
+/* One line on stderr, "arenatrace: ...", with write(2). */
+void tr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- CPython (tr_python.c) ---- */
+
+/* Detects CPython and installs the allocator hooks; returns the version
+ * string ("3.12.1") or NULL when this is not a CPython 3.8+ process. */
+const char *tr_python_setup(void);
+
+#endif

@@ -1,0 +1,526 @@
+/*
+ * tr_preload.c - the LD_PRELOAD shim: interposes the malloc family, fork,
+ * exec, thread naming; everything else is in the core (tr_core.c).
+ *
+ * Bootstrapping (in this order):
+ *  1. The real functions are looked up with dlsym(RTLD_NEXT) on the first
+ *     call of any wrapper (resolve()), so an allocator preloaded after us
+ *     (jemalloc, tcmalloc) still does the work.  dlsym may itself call
+ *     malloc or calloc: while resolving, such calls are served from a
+ *     static buffer (boot_buf, zeroed, never reused); free() ignores it and
+ *     realloc() moves out of it.
+ *  2. Calls before the constructor ran (constructors of libraries
+ *     initialised before this one) pass through unrecorded.
+ *  3. The constructor reads the configuration, installs the CPython hooks
+ *     when it finds an interpreter, registers the fork and exit handlers,
+ *     opens the trace and starts recording.
+ * Per thread, tr_busy marks "inside the tracer": nested calls (from the
+ * real allocator, libunwind, zstd, a signal handler) pass through.
+ *
+ * Order: a free is recorded before the real free, an allocation after the
+ * real call, and realloc holds the tracer's lock across the real call (its
+ * old block is released and its new one taken inside it), so the trace
+ * never shows a block allocated twice or freed before it was allocated.
+ *
+ * fork: the child writes its own trace (tr_fork_child) or, with
+ * ARENATRACE_FOLLOW_FORK=0, stops and removes the tracer from its
+ * environment.  exec: the trace gets its END record first; a failed exec
+ * leaves this process untraced from then on.  vfork children never touch
+ * the parent's trace (the core checks the pid).
+ */
+#define UNW_LOCAL_ONLY
+#include "tr_internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <libunwind.h>
+#include <malloc.h> /* memalign, pvalloc */
+
+#define EXPORT __attribute__((visibility("default")))
+
+static struct {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	pid_t (*fork)(void);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*pthread_setname_np)(pthread_t, const char *);
+	int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+} real;
+
+/* ---- bootstrap ---- */
+
+static _Alignas(64) char boot_buf[256 << 10];
+static size_t boot_used;
+static int resolving;
+
+static void *boot_alloc(size_t n, size_t align)
+{
+	size_t at = (boot_used + align - 1) & ~(align - 1);
+	if (at + n > sizeof(boot_buf))
+		return NULL;
+	boot_used = at + n;
+	return boot_buf + at;
+}
+
+static inline bool is_boot(const void *p)
+{
+	return (const char *)p >= boot_buf && (const char *)p < boot_buf + sizeof(boot_buf);
+}
+
+#define LOOKUP(name) (real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name))
+
+static bool resolve(void)
+{
+	if (__atomic_load_n(&real.free, __ATOMIC_ACQUIRE))
+		return true;
+	if (resolving)
+		return false; /* dlsym is allocating: boot_alloc serves it */
+	resolving = 1;
+	LOOKUP(malloc), LOOKUP(calloc), LOOKUP(realloc), LOOKUP(reallocarray);
+	LOOKUP(posix_memalign), LOOKUP(aligned_alloc), LOOKUP(memalign);
+	LOOKUP(valloc), LOOKUP(pvalloc), LOOKUP(fork), LOOKUP(execve), LOOKUP(execvpe);
+	LOOKUP(fexecve), LOOKUP(pthread_setname_np), LOOKUP(prctl);
+	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+	__atomic_store_n(&real.free, f, __ATOMIC_RELEASE);
+	resolving = 0;
+	return real.free != NULL;
+}
+
+/* ---- stacks ---- */
+
+static uintptr_t self_lo, self_hi; /* this library's code */
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_addr != (uintptr_t)arg)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (!self_lo || lo < self_lo)
+			self_lo = lo;
+		if (hi > self_hi)
+			self_hi = hi;
+	}
+	return 1;
+}
+
+static int depth = TR_DEFAULT_DEPTH;
+static bool want_stacks = true;
+
+int tr_capture(void **ips)
+{
+	if (!want_stacks)
+		return 0;
+	void *buf[TR_MAX_DEPTH + 16];
+	int n = unw_backtrace(buf, depth + 16);
+	int skip = 0;
+	while (skip < n && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
+		skip++;
+	n -= skip;
+	if (n > depth)
+		n = depth;
+	if (n > 0)
+		memcpy(ips, buf + skip, (size_t)n * sizeof(void *));
+	return n > 0 ? n : 0;
+}
+
+/* ---- the malloc family ---- */
+
+#define PASS_THROUGH (tr_busy || !tr_recording())
+
+static void record(tf_kind kind, tf_alloc *a, void **ips, int n)
+{
+	tr_event(kind, a, ips, n);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	if (!resolve())
+		return boot_alloc(n, 16);
+	if (PASS_THROUGH)
+		return real.malloc(n);
+	tr_busy = 1;
+	void *ips[TR_MAX_DEPTH];
+	int k = tr_capture(ips);
+	void *p = real.malloc(n);
+	record(TF_MALLOC, &(tf_alloc){.addr = (uintptr_t)p, .size = n}, ips, k);
+	tr_busy = 0;
+	return p;
+}
+
+EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	if (!resolve()) {
+		size_t total;
+		return __builtin_mul_overflow(nmemb, size, &total) ? NULL : boot_alloc(total, 16);
+	}
+	if (PASS_THROUGH)
+		return real.calloc(nmemb, size);
+	tr_busy = 1;
+	void *ips[TR_MAX_DEPTH];
+	int k = tr_capture(ips);
+	void *p = real.calloc(nmemb, size);
+	record(TF_CALLOC, &(tf_alloc){.addr = (uintptr_t)p, .nmemb = nmemb, .size = size}, ips, k);
+	tr_busy = 0;
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	if (is_boot(p) || (!resolve() && !real.free))
+		return;
+	if (PASS_THROUGH) {
+		real.free(p);
+		return;
+	}
+	tr_busy = 1;
+	record(TF_FREE, &(tf_alloc){.addr = (uintptr_t)p}, NULL, 0);
+	real.free(p);
+	tr_busy = 0;
+}
+
+/* Moves a block out of the bootstrap buffer (its size is not kept: copy
+ * what can be copied without reading past the buffer). */
+static void *from_boot(void *old, size_t n)
+{
+	void *p = real.malloc(n);
+	size_t avail = (size_t)(boot_buf + sizeof(boot_buf) - (char *)old);
+	if (p)
+		memcpy(p, old, n < avail ? n : avail);
+	return p;
+}
+
+/* realloc and reallocarray: the lock is held across the real call. */
+static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
+{
+	tr_busy = 1;
+	void *ips[TR_MAX_DEPTH];
+	int k = tr_capture(ips);
+	tr_lock();
+	void *p = kind == TF_REALLOC ? real.realloc(old, size) : real.reallocarray(old, nmemb, size);
+	int e = errno;
+	tr_event_locked(kind,
+			&(tf_alloc){.addr = (uintptr_t)p, .old = (uintptr_t)old, .size = size,
+				    .nmemb = kind == TF_REALLOC ? 0 : nmemb},
+			ips, k);
+	tr_unlock();
+	errno = e;
+	tr_busy = 0;
+	return p;
+}
+
+EXPORT void *realloc(void *old, size_t n)
+{
+	if (!resolve()) {
+		void *p = boot_alloc(n, 16);
+		if (p && old)
+			memcpy(p, old, n); /* both in boot_buf; old is at most n bytes back */
+		return p;
+	}
+	if (is_boot(old))
+		return from_boot(old, n);
+	if (PASS_THROUGH)
+		return real.realloc(old, n);
+	return realloc_common(TF_REALLOC, old, 0, n);
+}
+
+EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
+{
+	size_t total;
+	if (!resolve() || is_boot(old)) {
+		if (__builtin_mul_overflow(nmemb, size, &total)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return realloc(old, total);
+	}
+	if (PASS_THROUGH)
+		return real.reallocarray(old, nmemb, size);
+	return realloc_common(TF_REALLOCARRAY, old, nmemb, size);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (!resolve()) {
+		void *p = boot_alloc(size, align < 16 ? 16 : align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	if (PASS_THROUGH)
+		return real.posix_memalign(out, align, size);
+	tr_busy = 1;
+	void *ips[TR_MAX_DEPTH];
+	int k = tr_capture(ips);
+	int rc = real.posix_memalign(out, align, size);
+	record(TF_POSIX_MEMALIGN,
+	       &(tf_alloc){.addr = rc ? 0 : (uintptr_t)*out, .align = align, .size = size,
+			   .ret = (uint64_t)rc},
+	       ips, k);
+	tr_busy = 0;
+	return rc;
+}
+
+#define ALIGNED_WRAPPER(name, KIND)                                                        \
+	EXPORT void *name(size_t align, size_t size)                                      \
+	{                                                                                  \
+		if (!resolve())                                                            \
+			return boot_alloc(size, align < 16 ? 16 : align);                  \
+		if (PASS_THROUGH)                                                          \
+			return real.name(align, size);                                     \
+		tr_busy = 1;                                                               \
+		void *ips[TR_MAX_DEPTH];                                                   \
+		int k = tr_capture(ips);                                                   \
+		void *p = real.name(align, size);                                          \
+		record(KIND, &(tf_alloc){.addr = (uintptr_t)p, .align = align, .size = size}, \
+		       ips, k);                                                            \
+		tr_busy = 0;                                                               \
+		return p;                                                                  \
+	}
+
+ALIGNED_WRAPPER(aligned_alloc, TF_ALIGNED_ALLOC)
+ALIGNED_WRAPPER(memalign, TF_MEMALIGN)
+
+#define PAGE_WRAPPER(name, KIND)                                                           \
+	EXPORT void *name(size_t size)                                                    \
+	{                                                                                  \
+		if (!resolve())                                                            \
+			return boot_alloc(size, 4096);                                     \
+		if (PASS_THROUGH)                                                          \
+			return real.name(size);                                            \
+		tr_busy = 1;                                                               \
+		void *ips[TR_MAX_DEPTH];                                                   \
+		int k = tr_capture(ips);                                                   \
+		void *p = real.name(size);                                                 \
+		record(KIND, &(tf_alloc){.addr = (uintptr_t)p, .size = size}, ips, k);    \
+		tr_busy = 0;                                                               \
+		return p;                                                                  \
+	}
+
+PAGE_WRAPPER(valloc, TF_VALLOC)
+PAGE_WRAPPER(pvalloc, TF_PVALLOC)
+
+/* ---- processes ---- */
+
+EXPORT pid_t fork(void)
+{
+	resolve();
+	pid_t pid = real.fork();
+	if (pid > 0 && !tr_busy) {
+		int e = errno;
+		tr_busy = 1;
+		tr_note_fork(pid);
+		tr_busy = 0;
+		errno = e;
+	}
+	return pid;
+}
+
+static void before_exec(void)
+{
+	if (tr_busy)
+		return;
+	int e = errno;
+	tr_busy = 1;
+	tr_before_exec();
+	tr_busy = 0;
+	errno = e;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	resolve();
+	before_exec();
+	return real.execve(path, argv, envp);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	resolve();
+	before_exec();
+	return real.execvpe(file, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	resolve();
+	before_exec();
+	return real.fexecve(fd, argv, envp);
+}
+
+/* execl, execlp, execle: collect the arguments, then as above. */
+#define COLLECT_ARGS(arg0, envp_out)                                                       \
+	va_list ap;                                                                        \
+	size_t argc = 1;                                                                   \
+	va_start(ap, arg0);                                                                \
+	while (va_arg(ap, char *))                                                         \
+		argc++;                                                                    \
+	va_end(ap);                                                                        \
+	char **argv = __builtin_alloca((argc + 1) * sizeof(char *));                       \
+	argv[0] = (char *)arg0;                                                            \
+	va_start(ap, arg0);                                                                \
+	for (size_t i = 1; i <= argc; i++)                                                 \
+		argv[i] = va_arg(ap, char *);                                              \
+	envp_out;                                                                          \
+	va_end(ap)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	COLLECT_ARGS(arg, (void)0);
+	return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	COLLECT_ARGS(arg, (void)0);
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **envp;
+	COLLECT_ARGS(arg, envp = va_arg(ap, char **));
+	return execve(path, argv, envp);
+}
+
+/* ---- thread names ---- */
+
+EXPORT int pthread_setname_np(pthread_t thread, const char *name)
+{
+	resolve();
+	int rc = real.pthread_setname_np(thread, name);
+	if (rc == 0 && !tr_busy && tr_recording()) {
+		tr_busy = 1;
+		tr_thread_renamed(thread, name);
+		tr_busy = 0;
+	}
+	return rc;
+}
+
+EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	resolve();
+	int rc = real.prctl(option, a2, a3, a4, a5);
+	if (rc == 0 && option == PR_SET_NAME && !tr_busy && tr_recording()) {
+		int e = errno;
+		char name[17] = {0};
+		strncpy(name, (const char *)a2, 16);
+		tr_busy = 1;
+		tr_thread_renamed(pthread_self(), name);
+		tr_busy = 0;
+		errno = e;
+	}
+	return rc;
+}
+
+/* ---- main: the exit status ---- */
+
+/* Exit handlers run in the reverse order of registration, and the one that
+ * runs the libraries' destructors (_dl_fini) is registered by
+ * __libc_start_main after the constructors ran.  So the handler that keeps
+ * the exit status is registered when main starts: it then runs after the
+ * program's own handlers and before the destructors, the last of which
+ * (ours) writes the END record. */
+typedef int (*main_fn)(int, char **, char **);
+static main_fn real_main;
+
+static int main_wrapper(int argc, char **argv, char **envp)
+{
+	int busy = tr_busy;
+	tr_busy = 1;
+	tr_install_exit_handler();
+	tr_busy = busy;
+	return real_main(argc, argv, envp);
+}
+
+EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+			     void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
+EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+			     void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+	__typeof__(&__libc_start_main) next =
+	    (__typeof__(&__libc_start_main))dlsym(RTLD_NEXT, "__libc_start_main");
+	real_main = main;
+	return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/* ---- constructor and destructor ---- */
+
+static void at_prepare(void)
+{
+	tr_fork_prepare();
+}
+
+static void at_parent(void)
+{
+	tr_fork_parent(0);
+}
+
+static void at_child(void)
+{
+	int busy = tr_busy;
+	tr_busy = 1;
+	tr_fork_child();
+	tr_busy = busy;
+}
+
+__attribute__((constructor)) static void tr_init(void)
+{
+	if (!resolve())
+		return;
+	tr_busy = 1;
+	Dl_info self;
+	if (dladdr((void *)tr_capture, &self))
+		dl_iterate_phdr(find_self, self.dli_fbase);
+	tr_config c;
+	tr_config_from_env(&c);
+	want_stacks = c.stacks;
+	depth = (int)c.depth;
+	const char *py = c.python ? tr_python_setup() : NULL;
+	pthread_atfork(at_prepare, at_parent, at_child);
+	tr_start(&c, py);
+	tr_busy = 0;
+}
+
+__attribute__((destructor)) static void tr_fini(void)
+{
+	tr_busy = 1;
+	tr_at_unload();
+}
