@@ -10,6 +10,16 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 
 E2E_SUITES := $(wildcard tests/e2e/test_*.sh)
 
+# Programs the tracer's end-to-end tests run under the tracer, and a checker.
+PROGS := selfcount threads forker killme
+PROG_BINS := $(PROGS:%=$(B)/tests/progs/%)
+$(B)/tests/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -ldl -lpthread
+$(B)/tests/tools/atr-check.o: MOD_CFLAGS := -Itraces
+$(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+
 # The fuzz entry points, replayed over their seed corpus by a plain driver
 # (any compiler), and built for libFuzzer when clang is there.
 $(B)/tests/fuzz/raw_reader.o: tests/fuzz/fuzz_reader.c
@@ -25,7 +35,8 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	@touch $@
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw
-TEST_DEPS := all $(B)/atr-synth $(UNIT_BINS) $(FUZZ_REPLAY) $(B)/fuzz-corpus/.done
+TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
+	$(B)/fuzz-corpus/.done $(PROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-reader $(B)/fuzz-corpus/reader" \
@@ -33,7 +44,7 @@ TEST_SUITES := $(UNIT_BINS) \
 	$(E2E_SUITES:%="sh %")
 
 test: $(TEST_DEPS)
-	@sh tests/run.sh $(B) $(TEST_SUITES)
+	@ARENATRACE_SAN=$(SAN) sh tests/run.sh $(B) $(TEST_SUITES)
 
 # Benchmarks: print ratios against anchors measured in the same run.
 $(B)/tests/bench/bench_format.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)

@@ -459,6 +459,31 @@ void tr_thread_renamed(pthread_t thread, const char *name)
 
 /* ---- start, finish, fork, exec ---- */
 
+/* Strips the tracer from the environment so that what this process
+ * executes is not traced. */
+static void untrace_environment(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	if (pre) {
+		char keep[4096] = "";
+		const char *p = pre;
+		while (*p) {
+			size_t n = strcspn(p, ": ");
+			if (n && !(n >= 16 && !memcmp(p + n - 16, "libarenatrace.so", 16))) {
+				size_t k = strlen(keep);
+				if (k + n + 2 < sizeof(keep))
+					snprintf(keep + k, sizeof(keep) - k, "%s%.*s", k ? ":" : "",
+						 (int)n, p);
+			}
+			p += n + (p[n] != 0);
+		}
+		if (keep[0])
+			setenv("LD_PRELOAD", keep, 1);
+		else
+			unsetenv("LD_PRELOAD");
+	}
+}
+
 bool tr_start(const tr_config *c, const char *python_version)
 {
 	T.cfg = *c;
@@ -468,10 +493,17 @@ bool tr_start(const tr_config *c, const char *python_version)
 		snprintf(want, sizeof(want), "%s", c->output);
 	else
 		default_output(want, sizeof(want), getpid());
+	if (!c->follow_fork)
+		untrace_environment(); /* children and exec'd programs run untraced */
 	if (!open_writer(want))
 		return false;
 	__atomic_store_n(&T.on, 1, __ATOMIC_RELEASE);
 	tr_modules_rescan();
+	tr_lock();
+	int rc = tf_writer_flush(T.w); /* the header is on disk from the start */
+	if (rc < 0)
+		fail_locked(rc);
+	tr_unlock();
 	start_flusher();
 	return true;
 }
@@ -500,31 +532,6 @@ void tr_fork_parent(pid_t child)
 {
 	(void)child;
 	tr_unlock();
-}
-
-/* Strips the tracer from the environment so that what this process
- * executes is not traced. */
-static void untrace_environment(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-	if (pre) {
-		char keep[4096] = "";
-		const char *p = pre;
-		while (*p) {
-			size_t n = strcspn(p, ": ");
-			if (n && !(n >= 16 && !memcmp(p + n - 16, "libarenatrace.so", 16))) {
-				size_t k = strlen(keep);
-				if (k + n + 2 < sizeof(keep))
-					snprintf(keep + k, sizeof(keep) - k, "%s%.*s", k ? ":" : "",
-						 (int)n, p);
-			}
-			p += n + (p[n] != 0);
-		}
-		if (keep[0])
-			setenv("LD_PRELOAD", keep, 1);
-		else
-			unsetenv("LD_PRELOAD");
-	}
 }
 
 void tr_fork_child(void)

@@ -24,7 +24,7 @@
  *
  * fork: the child writes its own trace (tr_fork_child) or, with
  * ARENATRACE_FOLLOW_FORK=0, stops and removes the tracer from its
- * environment.  exec: the trace gets its END record first; a failed exec
+ * environment.  exec and _exit: the trace gets its END record first; a failed exec
  * leaves this process untraced from then on.  vfork children never touch
  * the parent's trace (the core checks the pid).
  */
@@ -62,6 +62,7 @@ static struct {
 	int (*fexecve)(int, char *const[], char *const[]);
 	int (*pthread_setname_np)(pthread_t, const char *);
 	int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+	void (*_exit)(int) __attribute__((noreturn));
 } real;
 
 /* ---- bootstrap ---- */
@@ -96,7 +97,7 @@ static bool resolve(void)
 	LOOKUP(malloc), LOOKUP(calloc), LOOKUP(realloc), LOOKUP(reallocarray);
 	LOOKUP(posix_memalign), LOOKUP(aligned_alloc), LOOKUP(memalign);
 	LOOKUP(valloc), LOOKUP(pvalloc), LOOKUP(fork), LOOKUP(execve), LOOKUP(execvpe);
-	LOOKUP(fexecve), LOOKUP(pthread_setname_np), LOOKUP(prctl);
+	LOOKUP(fexecve), LOOKUP(pthread_setname_np), LOOKUP(prctl), LOOKUP(_exit);
 	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "free");
 	__atomic_store_n(&real.free, f, __ATOMIC_RELEASE);
 	resolving = 0;
@@ -413,6 +414,33 @@ EXPORT int execle(const char *path, const char *arg, ...)
 	char **envp;
 	COLLECT_ARGS(arg, envp = va_arg(ap, char **));
 	return execve(path, argv, envp);
+}
+
+/* _exit skips exit handlers and destructors: the END record is written
+ * here (in the process that owns the trace: a vfork child has another pid
+ * and leaves it alone). */
+static void before_exit(int status)
+{
+	if (tr_busy || !tr_recording())
+		return;
+	tr_busy = 1;
+	tr_finish(TF_END_EXIT, status);
+}
+
+EXPORT void _exit(int status)
+{
+	resolve();
+	before_exit(status);
+	real._exit(status);
+	__builtin_unreachable();
+}
+
+EXPORT void _Exit(int status)
+{
+	resolve();
+	before_exit(status);
+	real._exit(status);
+	__builtin_unreachable();
 }
 
 /* ---- thread names ---- */

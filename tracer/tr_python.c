@@ -206,12 +206,14 @@ static py_object *gc_callback(py_object *self, py_object *args)
 	py_object *phase = py.tuple_getitem(args, 0), *info = py.tuple_getitem(args, 1);
 	const char *ph = phase ? py.unicode_utf8(phase) : NULL;
 	if (ph && info && tr_recording()) {
-		int busy = tr_busy;
-		tr_busy = 1;
+		/* read the info dict first: its lookups allocate (recorded, as all
+		 * of the interpreter's requests must be) */
 		tf_record rec = {.kind = strcmp(ph, "start") ? TF_GC_STOP : TF_GC_START};
 		rec.u.gc = (tf_gc){(uint64_t)info_long(info, "generation"),
 				   (uint64_t)info_long(info, "collected"),
 				   (uint64_t)info_long(info, "uncollectable")};
+		int busy = tr_busy;
+		tr_busy = 1;
 		tr_put(&rec);
 		tr_busy = busy;
 	}

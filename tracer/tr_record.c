@@ -31,7 +31,8 @@ static const char record_usage[] =
     "                     never overwritten; children get FILE-stem.<pid>.atr\n"
     "  --no-stacks        no call stacks (least overhead)\n"
     "  --depth N          frames per call stack (default 64, at most 256)\n"
-    "  --no-follow-fork   do not trace forked children (nor what they exec)\n"
+    "  --no-follow-fork   trace only CMD's process: not its children (fork,\n"
+    "                     posix_spawn, system) nor programs it executes\n"
     "  --python auto|off  record CPython's allocator domains, arenas and GC\n"
     "                     (auto: when the program is CPython 3.8+)\n"
     "  Exit status: CMD's, or 128+N if signal N killed it; 2 for bad usage.\n";
@@ -176,10 +177,10 @@ int tr_cmd_record(int argc, char **argv)
 {
 	opts o;
 	int rc = parse(argc, argv, &o);
-	if (rc) {
-		fputs(record_usage, rc > 0 ? stdout : stderr);
-		return rc > 0 ? 0 : 2;
-	}
+	if (rc > 0)
+		fputs(record_usage, stdout);
+	if (rc)
+		return rc > 0 ? 0 : 2; /* the error was one line */
 	char lib[PATH_MAX];
 	if (!find_library(lib, sizeof(lib))) {
 		say("record: libarenatrace.so not found next to the arenatrace binary or in "

@@ -1,0 +1,139 @@
+#!/bin/sh
+# End-to-end: `arenatrace record` and libarenatrace.so on the test programs
+# of tests/progs: exact call counts, 8 threads freeing each other's blocks,
+# fork/exec/system/posix_spawn, SIGKILL, options, failures.
+# The preload library cannot run inside programs under ASan: in sanitizer
+# builds this suite only says so (the plain build runs it).
+. "$(dirname "$0")/lib.sh"
+if [ -n "${ARENATRACE_SAN:-}" ]; then
+	skip "tracer end-to-end" "preload library under SAN=$ARENATRACE_SAN"
+	done_testing
+	exit 0
+fi
+P="$B/tests/progs"
+AT=$(realpath "$AT")
+CHECK=$(realpath "$B/atr-check")
+P=$(realpath "$P")
+LIB=$(realpath "$B/libarenatrace.so")
+cd "$TMP" || exit 1
+
+# jq-less JSON access: json FILE EXPR (python3 expression on j)
+json() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# --- exact counts: N iterations minus N = 0 (start-up calls of libc) ---
+"$AT" record -o sc0.atr -- "$P/selfcount" 0 >sc0.out 2>/dev/null
+"$AT" record -o sc.atr -- "$P/selfcount" 50 >sc.out 2>sc.err
+check "selfcount under the tracer: return values and errno unchanged" test $? -eq 0
+"$AT" info --json sc0.atr >sc0.json
+"$AT" info --json sc.atr >sc.json
+python3 - sc0.json sc.json sc.out <<'PY' >py.out 2>&1
+import json, sys
+base, run, want = (json.load(open(f)) for f in sys.argv[1:4])
+for fn in ["malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+           "aligned_alloc", "memalign", "valloc", "pvalloc"]:
+    got = run["calls"][fn] - base["calls"][fn]
+    assert got == want[fn], (fn, got, want[fn])
+assert run["failed"]["malloc"] - base["failed"]["malloc"] == want["failed_malloc"]
+assert run["failed"]["posix_memalign"] == want["failed_posix_memalign"]
+startup = sum(base["calls"].values())
+print("ok start-up calls of libc: %d (%s)" % (startup, {k: v for k, v in base["calls"].items() if v}))
+PY
+if grep -q '^ok' py.out; then ok "info --json counts every call exactly; $(sed 's/^ok //' py.out)"
+else not_ok "info --json counts every call exactly"; sed 's/^/# /' py.out; fi
+
+# --- threads: a correct global order ---
+"$AT" record -o th.atr -- "$P/threads" 20000 >th.out 2>/dev/null
+check "threads: program output unchanged" grep -qx done th.out
+"$CHECK" --after-mark go th.atr >th.check
+check "8 threads, cross-thread frees: no allocation over a live address, no unknown free" \
+	grep -qx 'malloc_free_unknown 0' th.check
+check "8 threads: no allocation over a live address" grep -qx 'malloc_alloc_over_live 0' th.check
+"$AT" info --json th.atr >th.json
+check "threads: 9 threads recorded" test "$(json th.json 'j["threads"]')" -eq 9
+"$AT" dump th.atr | grep -c ' thread tid=.*name="worker-' >th.names
+check "threads: the names set with pthread_setname_np are recorded" test "$(cat th.names)" -eq 8
+
+# --- processes ---
+"$AT" record -o fk.atr -- "$P/forker" >fk.out 2>fk.err
+check "forker: exit status 0 and output unchanged" sh -c "test \$? -eq 0 && grep -q 'forker ok' fk.out"
+n=$(ls fk*.atr | wc -l)
+check "fork, fork+exec, system, posix_spawn: 6 traces ($n)" test "$n" -eq 6
+check "record prints every trace path on stderr" test "$(grep -c 'trace written to' fk.err)" -eq 6
+complete=0
+for f in fk*.atr; do
+	"$AT" info --json "$f" >f.json && [ "$(json f.json 'j["complete"]')" = True ] &&
+		complete=$((complete + 1))
+done
+check "every process's trace is complete ($complete of $n)" test "$complete" -eq "$n"
+"$AT" info --json fk.atr >f.json
+check "the parent's trace has its 2 fork records" test "$(json f.json 'j["forks"]')" -eq 2
+execd=0
+for f in fk.*.atr; do
+	"$AT" info --json "$f" >f.json
+	[ "$(json f.json 'j["exec"]')" = True ] && execd=$((execd + 1))
+done
+check "the child that called exec ends its trace with the exec flag" test "$execd" -eq 1
+"$AT" record --no-follow-fork -o nf.atr -- "$P/forker" >/dev/null 2>&1
+check "--no-follow-fork: only the parent is traced" test "$(ls nf*.atr | wc -l)" -eq 1
+
+# --- SIGKILL: the trace reaches to within ~100 ms of the kill ---
+"$AT" record -o km.atr -- "$P/killme" km.pid >km.out 2>/dev/null &
+launcher=$!
+sleep 1
+kill -9 "$(cat km.pid)"
+wait $launcher
+rc=$?
+check "SIGKILL: record exits 128+9" test "$rc" -eq 137
+last_printed=$(tail -n 1 km.out)
+last_mark=$("$AT" dump km.atr 2>/dev/null | sed -n 's/.* mark label="\([0-9]*\)"$/\1/p' | tail -n 1)
+# one iteration per ~1.1 ms: 100 ms is about 90 iterations
+check "SIGKILL: the trace decodes and reaches mark $last_mark of $last_printed (within ~100 ms)" \
+	test "$last_mark" -ge $((last_printed - 100))
+
+# --- options and exit status ---
+"$AT" record -o ex.atr -- sh -c 'exit 3' 2>/dev/null
+check "record exits with the command's status" test $? -eq 3
+"$AT" record -o sig.atr -- sh -c 'kill -TERM $$' 2>/dev/null
+check "record exits 128+N when signal N killed the command" test $? -eq 143
+expect_error "record -o refuses to overwrite" "exists; not overwriting" "$AT" record -o ex.atr -- true
+expect_error "record without a command" "no command" "$AT" record --no-stacks
+expect_error "record --depth 0" "depth" "$AT" record --depth 0 -- true
+"$AT" record --no-stacks -o ns.atr -- "$P/selfcount" 5 >/dev/null 2>&1
+"$AT" info --json ns.atr >ns.json
+check "--no-stacks: no stack nodes" test "$(json ns.json 'j["stacks"]')" -eq 0
+"$AT" record --depth 1 -o d1.atr -- "$P/selfcount" 5 >/dev/null 2>&1
+check "--depth 1: every stack is one frame" \
+	sh -c "! '$AT' dump d1.atr | grep ' stack id=' | grep -qv 'parent=0 '"
+"$AT" record -o mode.atr -- true 2>/dev/null
+check "traces are created mode 0600" test "$(stat -c %a mode.atr)" = 600
+mkdir dflt && (cd dflt && "$AT" record -- "$P/selfcount" 1 >/dev/null 2>&1)
+check "default name arenatrace.<prog>.<pid>.atr in the current directory" \
+	sh -c 'ls dflt | grep -qE "^arenatrace\.selfcount\.[0-9]+\.atr$"'
+LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$AT" record -o pre.atr -- cat /proc/self/maps >maps.out 2>/dev/null
+check "the user's LD_PRELOAD is kept" sh -c 'grep -q libm.so maps.out && grep -q libarenatrace.so maps.out'
+LD_PRELOAD="$LIB" ARENATRACE_OUTPUT=direct.atr "$P/selfcount" 2 >/dev/null 2>&1
+"$AT" info --json direct.atr >direct.json 2>/dev/null
+check "direct use with LD_PRELOAD and ARENATRACE_OUTPUT" test "$(json direct.json 'j["complete"]')" = True
+
+# --- failures never break the program ---
+"$P/selfcount" 20 >plain.out
+ARENATRACE_OUTPUT=/nonexistent/dir/x.atr LD_PRELOAD="$LIB" \
+	"$P/selfcount" 20 >nodir.out 2>nodir.err
+check "unwritable trace path: the program runs unchanged" sh -c "test \$? -eq 0 && cmp -s plain.out nodir.out"
+check "unwritable trace path: one line on stderr" \
+	sh -c "test \$(wc -l <nodir.err) -eq 1 && grep -q '^arenatrace: cannot create trace' nodir.err"
+if mkdir full && mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
+	"$P/threads" 20000 >plain.out
+	ARENATRACE_OUTPUT=full/x.atr LD_PRELOAD="$LIB" \
+		"$P/threads" 20000 >full.out 2>full.err
+	rc=$?
+	umount full
+	check "disk full: the program runs unchanged" sh -c "test $rc -eq 0 && cmp -s plain.out full.out"
+	check "disk full: one line on stderr, tracing stopped" \
+		sh -c "test \$(wc -l <full.err) -eq 1 && grep -q 'No space left on device; tracing stopped' full.err"
+else
+	skip "disk full: the program runs unchanged" "cannot mount a small tmpfs here"
+	skip "disk full: one line on stderr" "cannot mount a small tmpfs here"
+fi
+
+done_testing

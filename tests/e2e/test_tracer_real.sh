@@ -1,0 +1,78 @@
+#!/bin/sh
+# End-to-end: real programs under `arenatrace record` give the same output
+# and exit status as untraced, and leave complete traces (one per process):
+# python3 running a script, git status, sqlite3, gcc compiling a file, sort
+# of a 1 MB file.  Programs that are not installed are skipped, by name.
+. "$(dirname "$0")/lib.sh"
+if [ -n "${ARENATRACE_SAN:-}" ]; then
+	skip "real programs under the tracer" "preload library under SAN=$ARENATRACE_SAN"
+	done_testing
+	exit 0
+fi
+AT=$(realpath "$AT")
+cd "$TMP" || exit 1
+n=0
+
+# same DESC CMD...: output and status of CMD untraced and traced agree, and
+# every trace the traced run wrote is complete.
+same() {
+	d=$1
+	shift
+	n=$((n + 1))
+	"$@" >plain.out 2>plain.err
+	want=$?
+	"$AT" record -o "run$n.atr" -- "$@" >traced.out 2>traced.err
+	got=$?
+	grep -v '^arenatrace: trace written to' traced.err >traced.err2
+	if [ "$want" -ne "$got" ] || ! cmp -s plain.out traced.out || ! cmp -s plain.err traced.err2; then
+		not_ok "$d: output or status differs (untraced $want, traced $got)"
+		diff plain.out traced.out | head -5 | sed 's/^/# /'
+		return
+	fi
+	total=0 complete=0
+	for f in run$n*.atr; do
+		total=$((total + 1))
+		"$AT" info --json "$f" >i.json 2>/dev/null &&
+			grep -q '"complete": true' i.json && complete=$((complete + 1))
+	done
+	events=$("$AT" info --json "run$n.atr" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+	if [ "$total" -ge 1 ] && [ "$complete" -eq "$total" ] && [ "$events" -gt 0 ]; then
+		ok "$d: same output and status ($got), $total complete trace(s), $events events in the first"
+	else
+		not_ok "$d: $complete of $total traces complete"
+	fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if have python3; then
+	cat >script.py <<'PY'
+import json, collections
+words = ["w%d" % (i % 997) for i in range(200000)]
+c = collections.Counter(words)
+d = {k: [v] * 3 for k, v in c.items()}
+print(len(d), sum(len(v) for v in d.values()), json.dumps(sorted(c.items())[:3]))
+PY
+	same "python3 running a script" "$(python3 -c "import sys; print(sys.executable)")" script.py
+else skip "python3 running a script" "python3 not installed"; fi
+
+if have git; then
+	git init -q repo && (cd repo && echo a >a && echo b >b && git add a &&
+		git -c user.email=t@t -c user.name=t commit -qm init && echo c >>a)
+	same "git status" git -C repo status
+else skip "git status" "git not installed"; fi
+
+if have sqlite3; then
+	same "sqlite3 with a few queries" sqlite3 :memory: \
+		"create table t(a integer, b text); with recursive c(x) as (select 1 union all select x+1 from c where x<5000) insert into t select x, hex(randomblob(20)) from c; select count(*), sum(a) from t; create index i on t(b); select count(distinct substr(b,1,2)) from t;"
+else skip "sqlite3 with a few queries" "sqlite3 not installed"; fi
+
+if have gcc; then
+	printf '#include <stdio.h>\nint main(void) { printf("hi\\n"); return 0; }\n' >hello.c
+	same "gcc compiling a file" gcc -O2 -c hello.c -o hello.o
+else skip "gcc compiling a file" "gcc not installed"; fi
+
+awk 'BEGIN { srand(7); for (i = 0; i < 60000; i++) printf "%08d line %d\n", int(rand() * 1e8), i }' >big.txt
+same "sort of a 1 MB file" sort big.txt
+
+done_testing
