@@ -21,6 +21,7 @@
 #define TF_MAX_BLOB (1u << 20)     /* writer truncates longer byte fields */
 #define TF_DEFAULT_FRAME (1u << 20) /* writer's target frame content size */
 #define TF_DEFAULT_QUANTUM 1000000u /* ns between time records, at most */
+#define TF_DEFAULT_LEVEL 1          /* zstd level (3 is slower, hardly smaller) */
 
 /* Errors: negative codes, one table in tf_error.c. */
 typedef enum tf_err {

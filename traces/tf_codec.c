@@ -37,20 +37,20 @@ static const tf_field f_end[] = {F(U, u.end.clean),  F(S, u.end.exit_status),
 				 F(U, u.end.threads), F(U, u.end.dropped)};
 
 /* Allocation events: stack first, inputs, then the result address. */
-static const tf_field f_malloc[] = {F(U, u.alloc.stack), F(U, u.alloc.size),
+static const tf_field f_malloc[] = {F(K, u.alloc.stack), F(U, u.alloc.size),
 				   F(ANEW, u.alloc.addr)};
-static const tf_field f_calloc[] = {F(U, u.alloc.stack), F(U, u.alloc.nmemb),
+static const tf_field f_calloc[] = {F(K, u.alloc.stack), F(U, u.alloc.nmemb),
 				   F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
-static const tf_field f_realloc[] = {F(U, u.alloc.stack), F(AOLD, u.alloc.old),
+static const tf_field f_realloc[] = {F(K, u.alloc.stack), F(AOLD, u.alloc.old),
 				    F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
 static const tf_field f_reallocarray[] = {
-    F(U, u.alloc.stack), F(AOLD, u.alloc.old), F(U, u.alloc.nmemb),
+    F(K, u.alloc.stack), F(AOLD, u.alloc.old), F(U, u.alloc.nmemb),
     F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
-static const tf_field f_free[] = {F(U, u.alloc.stack), F(AOLD, u.alloc.addr)};
-static const tf_field f_posix_memalign[] = {F(U, u.alloc.stack), F(U, u.alloc.align),
+static const tf_field f_free[] = {F(K, u.alloc.stack), F(AOLD, u.alloc.addr)};
+static const tf_field f_posix_memalign[] = {F(K, u.alloc.stack), F(U, u.alloc.align),
 					    F(U, u.alloc.size), F(U, u.alloc.ret),
 					    F(ANEW, u.alloc.addr)};
-static const tf_field f_aligned[] = {F(U, u.alloc.stack), F(U, u.alloc.align),
+static const tf_field f_aligned[] = {F(K, u.alloc.stack), F(U, u.alloc.align),
 				    F(U, u.alloc.size), F(ANEW, u.alloc.addr)};
 static const tf_field f_arena[] = {F(U, u.arena.addr), F(U, u.arena.size)};
 static const tf_field f_gc_start[] = {F(U, u.gc.generation)};

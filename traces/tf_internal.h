@@ -13,17 +13,21 @@
 #define TF_MAX_FIELDS 16 /* fields per record in this library's schema */
 #define TF_RING 16       /* entries per address ring (FORMAT.md §4.2) */
 
-/* How a field is coded.  On the wire every codec is one of the schema
- * types 'u' (LEB128), 's' (zigzag LEB128) or 'b' (length + bytes). */
+/* How a field is coded, and in which stream of the frame it lives
+ * (FORMAT.md §3).  On the wire every field is a varint, except 'b'. */
 typedef enum tf_fc {
-	TF_FC_U,      /* unsigned varint */
-	TF_FC_S,      /* signed zigzag varint */
-	TF_FC_B,      /* varint length, then bytes */
-	TF_FC_ANEW,   /* address an allocation returned, predicted from recent frees */
-	TF_FC_AOLD,   /* address handed back, predicted from recent allocations */
-	TF_FC_PARENT, /* stack node parent, coded as id - parent */
-	TF_FC_IP,     /* stack node ip, zigzag delta from the previous node's ip */
+	TF_FC_U,      /* unsigned varint, numbers stream ('u') */
+	TF_FC_S,      /* signed zigzag varint, numbers stream ('s') */
+	TF_FC_B,      /* varint length then bytes, bytes stream ('b') */
+	TF_FC_K,      /* stack node id, stacks stream ('k') */
+	TF_FC_ANEW,   /* address an allocation returned, addresses stream ('a') */
+	TF_FC_AOLD,   /* address handed back, addresses stream ('a') */
+	TF_FC_PARENT, /* stack node parent as id - parent, stacks stream ('k') */
+	TF_FC_IP,     /* stack node ip, zigzag delta from the previous one ('s') */
 } tf_fc;
+
+/* The streams of a frame, in frame order. */
+enum { TF_S_TAGS, TF_S_STACKS, TF_S_ADDRS, TF_S_NUMS, TF_S_BYTES, TF_NSTREAMS };
 
 typedef struct tf_field {
 	uint8_t fc;   /* tf_fc */
@@ -57,12 +61,26 @@ extern const tf_kinddef tf_kinds[TF_NKINDS];
 /* Schema type letter of a codec. */
 static inline char tf_fc_type(unsigned fc)
 {
-	return fc == TF_FC_B ? 'b' : (fc == TF_FC_S || fc == TF_FC_IP) ? 's' : 'u';
+	static const char letter[] = {'u', 's', 'b', 'k', 'a', 'a', 'k', 's'};
+	return letter[fc];
+}
+
+/* Stream of a schema type letter, or -1 for a letter v1 does not define. */
+static inline int tf_type_stream(char t)
+{
+	switch (t) {
+	case 'u':
+	case 's': return TF_S_NUMS;
+	case 'k': return TF_S_STACKS;
+	case 'a': return TF_S_ADDRS;
+	case 'b': return TF_S_BYTES;
+	}
+	return -1;
 }
 
 /* Address prediction state of one layer (FORMAT.md §4.2). */
 typedef struct tf_layer {
-	uint64_t last;            /* last non-NULL address coded */
+	uint64_t base;            /* the first address coded by value, 0 = none yet */
 	uint64_t allocd[TF_RING]; /* recent allocation results, ring */
 	uint64_t freed[TF_RING];  /* recent freed pointers, ring */
 	unsigned apos, fpos;      /* next ring slot to overwrite */
@@ -96,9 +114,9 @@ static inline int64_t tf_unzigzag(uint64_t u)
 
 /* Address code values (FORMAT.md §4.2). */
 #define TF_AC_NULL 0
-#define TF_AC_RING1 1  /* 1..TF_RING: ring hit, 1 = newest */
+#define TF_AC_RING1 1 /* 1..TF_RING: ring hit, 1 = newest */
 #define TF_AC_ABS (TF_RING + 1)
-#define TF_AC_DELTA (TF_RING + 2)
+#define TF_AC_VALUE (TF_RING + 2)
 
 static inline void tf_ring_push(uint64_t *ring, unsigned *pos, uint64_t a)
 {

@@ -23,8 +23,13 @@
 #define IN_CHUNK (256u << 10)
 #define MAX_SCHEMA_FIELDS 64
 #define MAX_NAME 64
+#define TF_MAX_STREAMS 16 /* streams a frame may have; v1 writes TF_NSTREAMS */
 
 enum stage { ST_MAGIC, ST_SCHEMA, ST_HEADER, ST_RECORDS, ST_ENDED };
+
+typedef struct cursor {
+	const uint8_t *p, *end;
+} cursor;
 
 typedef struct file_kind {
 	bool present;
@@ -51,6 +56,9 @@ struct tf_reader {
 	uint64_t frame_off; /* file offset where the frame starts */
 	uint64_t raw_off;   /* decompressed offset of frame[0] */
 	bool have_frame;
+	bool frame_open;              /* its stream table was read */
+	cursor cur[TF_NSTREAMS];      /* read positions in the frame's streams */
+	uint64_t frame_records;       /* records read from this frame */
 	enum stage stage;
 	tf_state st;
 	file_kind kinds[TF_NKINDS];
@@ -313,10 +321,6 @@ static int load_frame(tf_reader *r)
 
 /* ---- records ---- */
 
-typedef struct cursor {
-	const uint8_t *p, *end;
-} cursor;
-
 static bool get_u(cursor *c, uint64_t *v)
 {
 	return tf_get_uv(&c->p, c->end, v);
@@ -333,11 +337,14 @@ static bool get_bytes(cursor *c, tf_bytes *b)
 	return true;
 }
 
-static bool skip_field(cursor *c, char type)
+/* Skips one field of schema type t (its stream is known: the schema was
+ * checked). */
+static bool skip_field(tf_reader *r, char t)
 {
 	uint64_t v;
 	tf_bytes b;
-	return type == 'b' ? get_bytes(c, &b) : get_u(c, &v);
+	cursor *c = &r->cur[tf_type_stream(t)];
+	return t == 'b' ? get_bytes(c, &b) : get_u(c, &v);
 }
 
 static bool get_addr(cursor *c, tf_layer *L, bool is_new, uint64_t *out)
@@ -357,13 +364,14 @@ static bool get_addr(cursor *c, tf_layer *L, bool is_new, uint64_t *out)
 		if (!get_u(c, &a))
 			return false;
 	} else {
-		uint64_t u = code - TF_AC_DELTA;
-		int64_t d = tf_unzigzag(u >> 1);
-		a = L->last + ((u & 1) ? (uint64_t)d : (uint64_t)d << 4);
+		uint64_t u = code - TF_AC_VALUE;
+		int64_t v = tf_unzigzag(u >> 1);
+		a = L->base + ((u & 1) ? (uint64_t)v : (uint64_t)v << 4);
 	}
 	if (!a)
 		return false; /* NULL has its own code; an empty ring slot is never hit */
-	L->last = a;
+	if (code >= TF_AC_ABS && !L->base)
+		L->base = a;
 	if (is_new)
 		tf_ring_push(L->allocd, &L->apos, a);
 	else
@@ -372,15 +380,18 @@ static bool get_addr(cursor *c, tf_layer *L, bool is_new, uint64_t *out)
 	return true;
 }
 
-/* Decodes the fields of a tag this library knows, per the file's schema. */
-static bool decode_known(tf_reader *r, cursor *c, unsigned tag, tf_record *rec)
+/* Decodes the fields of a tag this library knows, per the file's schema:
+ * fields the file adds are skipped, fields it lacks stay zero. */
+static bool decode_known(tf_reader *r, unsigned tag, tf_record *rec)
 {
 	const tf_kinddef *d = &tf_kinds[tag];
 	const file_kind *fk = &r->kinds[tag];
 	tf_layer *L = &r->st.layer[d->layer];
+	cursor *k = &r->cur[TF_S_STACKS], *a = &r->cur[TF_S_ADDRS];
+	cursor *n = &r->cur[TF_S_NUMS], *b = &r->cur[TF_S_BYTES];
 	for (unsigned i = 0; i < fk->nfields; i++) {
 		if (i >= d->nfields) {
-			if (!skip_field(c, fk->types[i]))
+			if (!skip_field(r, fk->types[i]))
 				return false;
 			continue;
 		}
@@ -388,30 +399,34 @@ static bool decode_known(tf_reader *r, cursor *c, unsigned tag, tf_record *rec)
 		uint64_t v;
 		switch (f->fc) {
 		case TF_FC_U:
-			if (!get_u(c, &TF_U64(rec, f)))
+			if (!get_u(n, &TF_U64(rec, f)))
 				return false;
 			break;
 		case TF_FC_S:
-			if (!get_u(c, &v))
+			if (!get_u(n, &v))
 				return false;
 			TF_U64(rec, f) = (uint64_t)tf_unzigzag(v);
 			break;
 		case TF_FC_B:
-			if (!get_bytes(c, &TF_BYTES(rec, f)))
+			if (!get_bytes(b, &TF_BYTES(rec, f)))
+				return false;
+			break;
+		case TF_FC_K:
+			if (!get_u(k, &TF_U64(rec, f)))
 				return false;
 			break;
 		case TF_FC_ANEW:
 		case TF_FC_AOLD:
-			if (!get_addr(c, L, f->fc == TF_FC_ANEW, &TF_U64(rec, f)))
+			if (!get_addr(a, L, f->fc == TF_FC_ANEW, &TF_U64(rec, f)))
 				return false;
 			break;
 		case TF_FC_PARENT: /* id - parent, in 1..id */
-			if (!get_u(c, &v) || v == 0 || v > rec->u.node.id)
+			if (!get_u(k, &v) || v == 0 || v > rec->u.node.id)
 				return false;
 			TF_U64(rec, f) = rec->u.node.id - v;
 			break;
 		case TF_FC_IP:
-			if (!get_u(c, &v))
+			if (!get_u(n, &v))
 				return false;
 			r->st.last_ip += (uint64_t)tf_unzigzag(v);
 			TF_U64(rec, f) = r->st.last_ip;
@@ -456,40 +471,49 @@ static bool apply(tf_reader *r, unsigned tag, tf_record *rec)
 	return true;
 }
 
-static int malformed(tf_reader *r, unsigned tag, uint64_t at)
+static int malformed(tf_reader *r, const char *what)
 {
-	const char *name = tf_reader_kind_name(r, tag);
 	if (r->raw)
-		return fail(r, TF_E_CORRUPT, "malformed %s record at byte %" PRIu64, name ? name : "?",
-			    at);
+		return fail(r, TF_E_CORRUPT, "malformed %s (record %" PRIu64 ")", what,
+			    r->frame_records);
 	return fail(r, TF_E_CORRUPT,
-		    "malformed %s record at byte %" PRIu64 " of the frame at byte %" PRIu64,
-		    name ? name : "?", at - r->raw_off, r->frame_off);
+		    "malformed %s (record %" PRIu64 " of the frame at byte %" PRIu64 ")", what,
+		    r->frame_records, r->frame_off);
 }
 
-static bool parse_schema(tf_reader *r, cursor *c)
+static int malformed_record(tf_reader *r, unsigned tag)
 {
-	uint64_t n;
-	if (!get_u(c, &n) || n > TF_NKINDS)
+	char what[MAX_NAME + 16];
+	const char *name = tf_reader_kind_name(r, tag);
+	snprintf(what, sizeof(what), "%s record", name ? name : "?");
+	return malformed(r, what);
+}
+
+/* The schema record (FORMAT.md §6): count, then per kind its tag (numbers),
+ * name and field type letters (bytes). */
+static bool parse_schema(tf_reader *r)
+{
+	cursor *n = &r->cur[TF_S_NUMS], *b = &r->cur[TF_S_BYTES];
+	uint64_t count;
+	if (!get_u(n, &count) || count > TF_NKINDS)
 		return false;
-	for (uint64_t k = 0; k < n; k++) {
-		uint64_t tag, nf;
-		tf_bytes name;
-		if (!get_u(c, &tag) || tag >= TF_NKINDS || tag == TF_SCHEMA ||
-		    r->kinds[tag].present || !get_bytes(c, &name) || name.len > MAX_NAME ||
-		    !get_u(c, &nf) || nf > MAX_SCHEMA_FIELDS || nf > (uint64_t)(c->end - c->p))
+	for (uint64_t k = 0; k < count; k++) {
+		uint64_t tag;
+		tf_bytes name, types;
+		if (!get_u(n, &tag) || tag >= TF_NKINDS || tag == TF_SCHEMA ||
+		    r->kinds[tag].present || !get_bytes(b, &name) || name.len > MAX_NAME ||
+		    !get_bytes(b, &types) || types.len > MAX_SCHEMA_FIELDS)
 			return false;
 		file_kind *fk = &r->kinds[tag];
 		fk->present = true;
-		fk->nfields = (uint8_t)nf;
+		fk->nfields = (uint8_t)types.len;
 		memcpy(fk->name, name.ptr, name.len);
 		fk->name[name.len] = 0;
-		memcpy(fk->types, c->p, nf);
-		c->p += nf;
+		memcpy(fk->types, types.ptr, types.len);
 		const tf_kinddef *d = &tf_kinds[tag];
-		for (unsigned i = 0; i < nf; i++) {
+		for (unsigned i = 0; i < types.len; i++) {
 			char t = fk->types[i];
-			if (t != 'u' && t != 's' && t != 'b')
+			if (tf_type_stream(t) < 0)
 				return false;
 			/* a known record keeps its field types; newer files may only append */
 			if (d->name && i < d->nfields && t != tf_fc_type(d->fields[i].fc))
@@ -524,18 +548,49 @@ static bool keep_header(tf_reader *r, const tf_record *rec)
 	return true;
 }
 
-/* The first record of the stream: magic, schema; then the header. */
-static int read_prologue(tf_reader *r, cursor *c)
+/* Reads a frame's prologue: the magic (first frame only), then the stream
+ * table (FORMAT.md §1); sets the stream cursors. */
+static int open_frame(tf_reader *r)
 {
+	cursor c = {r->frame, r->frame + r->frame_len};
 	if (r->stage == ST_MAGIC) {
-		if ((size_t)(c->end - c->p) < TF_MAGIC_LEN || memcmp(c->p, TF_MAGIC, TF_MAGIC_LEN))
+		if (r->frame_len < TF_MAGIC_LEN || memcmp(c.p, TF_MAGIC, TF_MAGIC_LEN))
 			return fail(r, TF_E_NOT_TRACE,
-				    r->raw ? "not an arenatrace record stream (bad magic)"
+				    r->raw ? "not an arenatrace frame (bad magic)"
 					   : "not an arenatrace trace (zstd data without the "
 					     "arenatrace magic)");
-		c->p += TF_MAGIC_LEN;
+		c.p += TF_MAGIC_LEN;
 		r->stage = ST_SCHEMA;
 	}
+	uint64_t n, len[TF_MAX_STREAMS];
+	if (!get_u(&c, &n) || n < TF_NSTREAMS || n > TF_MAX_STREAMS)
+		return malformed(r, "stream table");
+	uint64_t total = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (!get_u(&c, &len[i]) || len[i] > r->frame_len)
+			return malformed(r, "stream table");
+		total += len[i];
+	}
+	if (total != (uint64_t)(c.end - c.p))
+		return malformed(r, "stream table (lengths do not add up to the frame)");
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		r->cur[i] = (cursor){c.p, c.p + len[i]};
+		c.p += len[i];
+	}
+	r->frame_open = true;
+	r->frame_records = 0;
+	return 0;
+}
+
+/* At the end of a frame's tags every stream must be used up (streams past
+ * the ones v1 defines are ignored). */
+static int close_frame(tf_reader *r)
+{
+	r->frame_open = false;
+	r->have_frame = false;
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		if (r->cur[i].p != r->cur[i].end)
+			return malformed(r, "frame (a stream has bytes no record used)");
 	return 0;
 }
 
@@ -544,7 +599,7 @@ int tf_reader_next(tf_reader *r, tf_record *rec)
 	if (r->err)
 		return r->err;
 	for (;;) {
-		if (!r->have_frame || r->frame_pos == r->frame_len) {
+		if (!r->have_frame) {
 			int k = load_frame(r);
 			if (k < 0)
 				return k;
@@ -559,49 +614,49 @@ int tf_reader_next(tf_reader *r, tf_record *rec)
 				return fail(r, TF_E_TRUNCATED, "trace ends before its header");
 			}
 		}
-		cursor c = {r->frame + r->frame_pos, r->frame + r->frame_len};
-		if (read_prologue(r, &c) < 0)
+		if (!r->frame_open && open_frame(r) < 0)
 			return r->err;
-		uint64_t at = r->raw_off + (uint64_t)(c.p - r->frame);
-		if (c.p == c.end) {
-			r->frame_pos = r->frame_len;
+		cursor *tags = &r->cur[TF_S_TAGS];
+		if (tags->p == tags->end) {
+			if (close_frame(r) < 0)
+				return r->err;
 			continue;
 		}
-		unsigned tag = *c.p++;
+		unsigned tag = *tags->p++;
+		r->frame_records++;
 		if (r->stage == ST_ENDED)
-			return fail(r, TF_E_CORRUPT, "data after the end record at byte %" PRIu64, at);
+			return malformed(r, "trace (a record after the end record)");
 		if (r->stage == ST_SCHEMA) {
-			if (tag != TF_SCHEMA || !parse_schema(r, &c))
-				return fail(r, TF_E_CORRUPT, "missing or malformed schema record at byte %" PRIu64, at);
+			if (tag != TF_SCHEMA || !parse_schema(r))
+				return malformed(r, "or missing schema record");
 			r->stage = ST_HEADER;
-			r->frame_pos = (size_t)(c.p - r->frame);
 			continue;
 		}
-		if (tag == TF_SCHEMA || !r->kinds[tag].present)
-			return fail(r, TF_E_CORRUPT, "record with undeclared tag 0x%02x at byte %" PRIu64,
-				    tag, at);
+		if (tag == TF_SCHEMA || !r->kinds[tag].present) {
+			char what[48];
+			snprintf(what, sizeof(what), "record: undeclared tag 0x%02x", tag);
+			return malformed(r, what);
+		}
 		if ((r->stage == ST_HEADER) != (tag == TF_HEADER))
-			return fail(r, TF_E_CORRUPT, "%s at byte %" PRIu64,
-				    tag == TF_HEADER ? "second header record" : "missing header record",
-				    at);
+			return malformed(r, tag == TF_HEADER ? "trace: a second header record"
+							     : "trace: the header record is missing");
 		memset(rec, 0, sizeof(*rec));
 		rec->kind = (tf_kind)tag;
 		if (!tf_kinds[tag].name) { /* unknown: skip by the file's schema */
 			for (unsigned i = 0; i < r->kinds[tag].nfields; i++)
-				if (!skip_field(&c, r->kinds[tag].types[i]))
-					return malformed(r, tag, at);
+				if (!skip_field(r, r->kinds[tag].types[i]))
+					return malformed_record(r, tag);
 			r->status.unknown_records++;
 			rec->time = r->st.time;
 			rec->thread = r->st.thread;
-		} else {
-			if (tag == TF_STACK)
-				rec->u.node.id = r->st.next_node;
-			if (!decode_known(r, &c, tag, rec) || !apply(r, tag, rec))
-				return malformed(r, tag, at);
-			if (tag == TF_STACK)
-				r->st.next_node++;
+			return 1;
 		}
-		r->frame_pos = (size_t)(c.p - r->frame);
+		if (tag == TF_STACK)
+			rec->u.node.id = r->st.next_node;
+		if (!decode_known(r, tag, rec) || !apply(r, tag, rec))
+			return malformed_record(r, tag);
+		if (tag == TF_STACK)
+			r->st.next_node++;
 		if (tag == TF_HEADER) {
 			if (rec->u.header.version != TF_FORMAT_VERSION)
 				return fail(r, TF_E_VERSION,

@@ -16,18 +16,21 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-/* Worst case of one record: tag, 11 bytes per field (address escape plus
- * absolute), and the header's five byte fields at TF_MAX_BLOB each. */
-#define TF_MAX_RECORD (1 + TF_MAX_FIELDS * 11 + 5 * (size_t)TF_MAX_BLOB)
+/* Room kept in every stream beyond the frame target: the most one record
+ * can put in a stream, byte fields aside (16 fields of 11 bytes). */
+#define TF_SLACK 256
+#define TF_MAX_TARGET (2u << 20)
 
 struct tf_writer {
 	int fd;
-	int err;         /* first error; once set, nothing more is written */
-	bool finished;   /* END written */
+	int err;          /* first error; once set, nothing more is written */
+	bool finished;    /* END written */
+	bool started;     /* the first frame (with the magic) was written */
 	uint64_t quantum; /* ns */
-	uint8_t *buf;    /* raw records of the frame being built */
-	size_t used, target, cap;
-	uint8_t *zbuf;   /* compressed frame */
+	uint8_t *s[TF_NSTREAMS]; /* the frame being built, one buffer per stream */
+	size_t used[TF_NSTREAMS], cap[TF_NSTREAMS];
+	size_t total, target; /* total = sum of used */
+	uint8_t *zbuf;        /* compressed frame */
 	size_t zcap;
 	ZSTD_CCtx *cctx;
 	tf_mem mem;
@@ -48,6 +51,26 @@ static void default_free(void *ctx, void *ptr)
 }
 
 static const tf_mem default_mem = {default_alloc, default_free, NULL};
+
+/* ---- output ---- */
+
+static int write_all(tf_writer *w, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(w->fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = ENOSPC;
+			return w->err = TF_E_IO;
+		}
+		p += k;
+		n -= (size_t)k;
+		w->stats.bytes_compressed += (size_t)k;
+	}
+	return 0;
+}
 
 /* ---- encoding ---- */
 
@@ -77,30 +100,34 @@ static inline uint64_t ring_find(const uint64_t *ring, unsigned pos, uint64_t a)
 	return TF_AC_RING1 + (TF_RING - 1 - k);
 }
 
-/* FORMAT.md §4.2: NULL, a hit in the opposite ring, or a delta from the
- * previous address (in 16-byte units when aligned), or an escape. */
+/* FORMAT.md §4.2: NULL, a hit in the opposite ring, or the address as its
+ * offset from the layer's fixed base (in 16-byte units when aligned), or an
+ * escape.  A fixed base, not the previous address: an address that comes
+ * back (freed after its allocation, reused after its free) repeats its
+ * bytes, which zstd finds; the base only makes them shorter. */
 static uint8_t *put_addr(uint8_t *p, tf_layer *L, uint64_t a, bool is_new)
 {
-	if (!a)
-		return p + tf_put_uv(p, TF_AC_NULL);
+	if (!a) {
+		*p = TF_AC_NULL;
+		return p + 1;
+	}
 	uint64_t code = is_new ? ring_find(L->freed, L->fpos, a) : ring_find(L->allocd, L->apos, a);
 	bool abs = false;
 	if (!code) {
-		uint64_t delta = a - L->last;
-		if (!(delta & 15)) {
-			code = TF_AC_DELTA + (tf_zigzag((int64_t)delta >> 4) << 1);
-		} else {
-			uint64_t z = tf_zigzag((int64_t)delta);
-			if (z >> 62)
-				abs = true, code = TF_AC_ABS;
-			else
-				code = TF_AC_DELTA + (z << 1 | 1);
-		}
+		uint64_t d = a - L->base;
+		uint64_t z = tf_zigzag((int64_t)d);
+		if (!(d & 15))
+			code = TF_AC_VALUE + (tf_zigzag((int64_t)d >> 4) << 1);
+		else if (!(z >> 62))
+			code = TF_AC_VALUE + (z << 1 | 1);
+		else
+			abs = true, code = TF_AC_ABS;
+		if (!L->base)
+			L->base = a;
 	}
 	p += tf_put_uv(p, code);
 	if (abs)
 		p += tf_put_uv(p, a);
-	L->last = a;
 	if (is_new)
 		tf_ring_push(L->allocd, &L->apos, a);
 	else
@@ -112,36 +139,48 @@ static void encode(tf_writer *w, unsigned tag, const tf_record *rec)
 {
 	const tf_kinddef *d = &tf_kinds[tag];
 	tf_layer *L = &w->st.layer[d->layer];
-	uint8_t *p = w->buf + w->used;
-	*p++ = (uint8_t)tag;
+	uint8_t *k = w->s[TF_S_STACKS] + w->used[TF_S_STACKS];
+	uint8_t *a = w->s[TF_S_ADDRS] + w->used[TF_S_ADDRS];
+	uint8_t *n = w->s[TF_S_NUMS] + w->used[TF_S_NUMS];
+	uint8_t *b = w->s[TF_S_BYTES] + w->used[TF_S_BYTES];
+	w->s[TF_S_TAGS][w->used[TF_S_TAGS]++] = (uint8_t)tag;
 	for (unsigned i = 0; i < d->nfields; i++) {
 		const tf_field *f = &d->fields[i];
 		uint64_t v = TF_U64(rec, f);
 		switch (f->fc) {
 		case TF_FC_U:
-			p += tf_put_uv(p, v);
+			n += tf_put_uv(n, v);
 			break;
 		case TF_FC_S:
-			p += tf_put_uv(p, tf_zigzag((int64_t)v));
+			n += tf_put_uv(n, tf_zigzag((int64_t)v));
 			break;
 		case TF_FC_B:
-			p = put_bytes(p, TF_BYTES(rec, f));
+			b = put_bytes(b, TF_BYTES(rec, f));
+			break;
+		case TF_FC_K:
+			k += tf_put_uv(k, v);
 			break;
 		case TF_FC_ANEW:
 		case TF_FC_AOLD:
-			p = put_addr(p, L, v, f->fc == TF_FC_ANEW);
+			a = put_addr(a, L, v, f->fc == TF_FC_ANEW);
 			break;
 		case TF_FC_PARENT:
-			p += tf_put_uv(p, rec->u.node.id - v);
+			k += tf_put_uv(k, rec->u.node.id - v);
 			break;
 		case TF_FC_IP:
-			p += tf_put_uv(p, tf_zigzag((int64_t)(v - w->st.last_ip)));
+			n += tf_put_uv(n, tf_zigzag((int64_t)(v - w->st.last_ip)));
 			w->st.last_ip = v;
 			break;
 		}
 	}
-	w->stats.bytes_raw += (size_t)(p - (w->buf + w->used));
-	w->used = (size_t)(p - w->buf);
+	size_t before = w->total;
+	w->used[TF_S_STACKS] = (size_t)(k - w->s[TF_S_STACKS]);
+	w->used[TF_S_ADDRS] = (size_t)(a - w->s[TF_S_ADDRS]);
+	w->used[TF_S_NUMS] = (size_t)(n - w->s[TF_S_NUMS]);
+	w->used[TF_S_BYTES] = (size_t)(b - w->s[TF_S_BYTES]);
+	w->total = w->used[TF_S_TAGS] + w->used[TF_S_STACKS] + w->used[TF_S_ADDRS] +
+		   w->used[TF_S_NUMS] + w->used[TF_S_BYTES];
+	w->stats.bytes_raw += w->total - before;
 	w->stats.records++;
 }
 
@@ -152,83 +191,103 @@ static void encode_state(tf_writer *w, unsigned tag, uint64_t v)
 	encode(w, tag, &r);
 }
 
-/* ---- output ---- */
-
-static int write_all(tf_writer *w, const uint8_t *p, size_t n)
+/* Compresses the streams as one frame: [magic] nstreams lengths streams. */
+static size_t compress_frame(tf_writer *w)
 {
-	while (n) {
-		ssize_t k = write(w->fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			if (k == 0)
-				errno = ENOSPC;
-			return w->err = TF_E_IO;
-		}
-		p += k;
-		n -= (size_t)k;
-		w->stats.bytes_compressed += (size_t)k;
+	uint8_t head[TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1)];
+	size_t h = 0;
+	if (!w->started) {
+		memcpy(head, TF_MAGIC, TF_MAGIC_LEN);
+		h = TF_MAGIC_LEN;
 	}
-	return 0;
+	h += tf_put_uv(head + h, TF_NSTREAMS);
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		h += tf_put_uv(head + h, w->used[i]);
+	ZSTD_outBuffer out = {w->zbuf, w->zcap, 0};
+	size_t rc = ZSTD_CCtx_setPledgedSrcSize(w->cctx, h + w->total);
+	for (int i = -1; i < TF_NSTREAMS && !ZSTD_isError(rc); i++) {
+		ZSTD_inBuffer in = {i < 0 ? head : w->s[i], i < 0 ? h : w->used[i], 0};
+		ZSTD_EndDirective end = i == TF_NSTREAMS - 1 ? ZSTD_e_end : ZSTD_e_continue;
+		do
+			rc = ZSTD_compressStream2(w->cctx, &out, &in, end);
+		while (!ZSTD_isError(rc) && (in.pos < in.size || (end == ZSTD_e_end && rc)));
+	}
+	w->stats.bytes_raw += h;
+	return ZSTD_isError(rc) ? rc : out.pos;
 }
 
 int tf_writer_flush(tf_writer *w)
 {
 	if (w->err)
 		return w->err;
-	if (!w->used)
+	if (!w->total)
 		return 0;
-	size_t z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, w->buf, w->used);
-	if (ZSTD_isError(z))
+	size_t z = compress_frame(w);
+	if (ZSTD_isError(z)) {
+		ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
 		return w->err = ZSTD_getErrorCode(z) == ZSTD_error_memory_allocation ? TF_E_NOMEM
 										 : TF_E_ARG;
-	w->used = 0;
+	}
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		w->used[i] = 0;
+	w->total = 0;
+	w->started = true;
 	w->stats.frames++;
 	return write_all(w, w->zbuf, z);
 }
 
-/* Makes room for a record of at most `need` bytes. */
-static int reserve(tf_writer *w, size_t need)
+/* Makes room for a record whose byte fields take `blob` bytes. */
+static int reserve(tf_writer *w, size_t blob)
 {
 	if (w->err)
 		return w->err;
-	if (w->used + need > w->cap)
-		return tf_writer_flush(w);
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		if (w->used[i] + TF_SLACK + (i == TF_S_BYTES ? blob : 0) > w->cap[i])
+			return tf_writer_flush(w);
 	return 0;
 }
 
-static size_t max_size(const tf_kinddef *d, const tf_record *rec)
+/* Bytes the byte fields of rec take, lengths included. */
+static size_t blob_size(const tf_kinddef *d, const tf_record *rec)
 {
-	size_t n = d->fixed_max;
+	size_t n = 0;
 	if (d->flags & TF_RF_BYTES)
 		for (unsigned i = 0; i < d->nfields; i++)
-			if (d->fields[i].fc == TF_FC_B)
-				n += TF_BYTES(rec, &d->fields[i]).len;
+			if (d->fields[i].fc == TF_FC_B) {
+				size_t len = TF_BYTES(rec, &d->fields[i]).len;
+				n += 10 + (len > TF_MAX_BLOB ? TF_MAX_BLOB : len);
+			}
 	return n;
 }
 
 /* ---- creation: magic, schema, header ---- */
 
+/* Schema record (FORMAT.md §6): count, then per kind its tag, name and
+ * field type letters. */
 static void encode_schema(tf_writer *w)
 {
-	uint8_t *p = w->buf + w->used;
+	uint8_t *n = w->s[TF_S_NUMS], *b = w->s[TF_S_BYTES];
 	unsigned count = 0;
 	for (unsigned t = 0; t < TF_NKINDS; t++)
 		count += tf_kinds[t].name && t != TF_SCHEMA;
-	*p++ = TF_SCHEMA;
-	p += tf_put_uv(p, count);
+	w->s[TF_S_TAGS][0] = TF_SCHEMA;
+	n += tf_put_uv(n, count);
 	for (unsigned t = 0; t < TF_NKINDS; t++) {
 		const tf_kinddef *d = &tf_kinds[t];
 		if (!d->name || t == TF_SCHEMA)
 			continue;
-		p += tf_put_uv(p, t);
-		p = put_bytes(p, (tf_bytes){d->name, strlen(d->name)});
-		p += tf_put_uv(p, d->nfields);
+		char types[TF_MAX_FIELDS];
 		for (unsigned i = 0; i < d->nfields; i++)
-			*p++ = (uint8_t)tf_fc_type(d->fields[i].fc);
+			types[i] = tf_fc_type(d->fields[i].fc);
+		n += tf_put_uv(n, t);
+		b = put_bytes(b, (tf_bytes){d->name, strlen(d->name)});
+		b = put_bytes(b, (tf_bytes){types, d->nfields});
 	}
-	w->stats.bytes_raw += (size_t)(p - (w->buf + w->used));
-	w->used = (size_t)(p - w->buf);
+	w->used[TF_S_TAGS] = 1;
+	w->used[TF_S_NUMS] = (size_t)(n - w->s[TF_S_NUMS]);
+	w->used[TF_S_BYTES] = (size_t)(b - w->s[TF_S_BYTES]);
+	w->total = w->used[TF_S_TAGS] + w->used[TF_S_NUMS] + w->used[TF_S_BYTES];
+	w->stats.bytes_raw += w->total;
 }
 
 static int setup_zstd(tf_writer *w, int level)
@@ -249,7 +308,7 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	if (!o || !h || o->fd < 0)
 		return TF_E_ARG;
 	size_t target = o->frame_bytes ? o->frame_bytes : TF_DEFAULT_FRAME;
-	if (target > TF_MAX_FRAME - TF_MAX_RECORD)
+	if (target > TF_MAX_TARGET)
 		return TF_E_ARG;
 	const tf_mem *mem = o->mem ? o->mem : &default_mem;
 	tf_writer *w = mem->alloc(mem->ctx, sizeof(*w));
@@ -260,19 +319,25 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	w->fd = o->fd;
 	w->quantum = o->exact_time ? 0 : o->quantum_ns ? o->quantum_ns : TF_DEFAULT_QUANTUM;
 	w->target = target;
-	w->cap = target + TF_MAX_RECORD;
-	w->zcap = ZSTD_compressBound(w->cap);
 	tf_state_init(&w->st);
-	w->buf = mem->alloc(mem->ctx, w->cap);
-	w->zbuf = mem->alloc(mem->ctx, w->zcap);
-	int err = (!w->buf || !w->zbuf) ? TF_E_NOMEM : setup_zstd(w, o->level ? o->level : 1);
+	int err = 0;
+	size_t frame_cap = TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1);
+	for (int i = 0; i < TF_NSTREAMS && !err; i++) {
+		/* the header's five byte fields may each be TF_MAX_BLOB long */
+		w->cap[i] = target + TF_SLACK + (i == TF_S_BYTES ? 5 * (TF_MAX_BLOB + 10) : 0);
+		frame_cap += w->cap[i];
+		if (!(w->s[i] = mem->alloc(mem->ctx, w->cap[i])))
+			err = TF_E_NOMEM;
+	}
+	w->zcap = ZSTD_compressBound(frame_cap);
+	if (!err && !(w->zbuf = mem->alloc(mem->ctx, w->zcap)))
+		err = TF_E_NOMEM;
+	if (!err)
+		err = setup_zstd(w, o->level ? o->level : TF_DEFAULT_LEVEL);
 	if (err) {
 		tf_writer_free(w);
 		return err;
 	}
-	memcpy(w->buf, TF_MAGIC, TF_MAGIC_LEN);
-	w->used = TF_MAGIC_LEN;
-	w->stats.bytes_raw = TF_MAGIC_LEN;
 	encode_schema(w);
 	tf_record r = {.kind = TF_HEADER};
 	r.u.header = *h;
@@ -288,8 +353,9 @@ void tf_writer_free(tf_writer *w)
 	if (!w)
 		return;
 	ZSTD_freeCCtx(w->cctx);
-	if (w->buf)
-		w->mem.free(w->mem.ctx, w->buf);
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		if (w->s[i])
+			w->mem.free(w->mem.ctx, w->s[i]);
 	if (w->zbuf)
 		w->mem.free(w->mem.ctx, w->zbuf);
 	w->mem.free(w->mem.ctx, w);
@@ -310,8 +376,7 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 	if ((tag == TF_STACK && rec->u.node.parent >= w->st.next_node) ||
 	    ((d->flags & TF_RF_STACK) && rec->u.alloc.stack >= w->st.next_node))
 		return TF_E_ARG;
-	/* TIME and SWITCH take at most 2 * 11 bytes together */
-	int err = reserve(w, max_size(d, rec) + 2 * TF_FIELD_MAX + 2);
+	int err = reserve(w, blob_size(d, rec)); /* TIME and SWITCH fit in the slack too */
 	if (err)
 		return err;
 	if (rec->time > w->st.time && rec->time - w->st.time >= w->quantum) {
@@ -328,7 +393,7 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 	w->stats.events += (d->flags & TF_RF_EVENT) != 0;
 	w->stats.threads += tag == TF_THREAD;
 	w->stats.stacks += tag == TF_STACK;
-	return w->used >= w->target ? tf_writer_flush(w) : 0;
+	return w->total >= w->target ? tf_writer_flush(w) : 0;
 }
 
 int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t dropped)
@@ -337,7 +402,7 @@ int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t
 		return TF_E_FAILED;
 	if (w->finished)
 		return TF_E_ARG;
-	int err = reserve(w, 1 + 6 * 11);
+	int err = reserve(w, 0);
 	if (err)
 		return err;
 	tf_record r = {.kind = TF_END};
@@ -355,5 +420,5 @@ void tf_writer_get_stats(const tf_writer *w, tf_writer_stats *st)
 
 size_t tf_writer_pending(const tf_writer *w)
 {
-	return w->used;
+	return w->total;
 }

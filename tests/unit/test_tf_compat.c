@@ -16,21 +16,34 @@
 
 #include <cmocka.h>
 
+/* A frame under construction: one buffer per stream (FORMAT.md §1.1). */
 typedef struct bld {
-	uint8_t b[1 << 16];
+	uint8_t st[TF_NSTREAMS][1 << 14];
+	size_t len[TF_NSTREAMS];
+	uint8_t b[1 << 16]; /* the frame, made by frame() */
 	size_t n;
 } bld;
 
+static void put(bld *s, int stream, uint64_t v)
+{
+	s->len[stream] += tf_put_varint(s->st[stream] + s->len[stream], v);
+}
+
+static void tag(bld *s, unsigned t)
+{
+	s->st[TF_S_TAGS][s->len[TF_S_TAGS]++] = (uint8_t)t;
+}
+
 static void u(bld *s, uint64_t v)
 {
-	s->n += tf_put_varint(s->b + s->n, v);
+	put(s, TF_S_NUMS, v);
 }
 
 static void bytes(bld *s, const char *p, size_t len)
 {
-	u(s, len);
-	memcpy(s->b + s->n, p, len);
-	s->n += len;
+	put(s, TF_S_BYTES, len);
+	memcpy(s->st[TF_S_BYTES] + s->len[TF_S_BYTES], p, len);
+	s->len[TF_S_BYTES] += len;
 }
 
 static void str(bld *s, const char *p)
@@ -38,14 +51,27 @@ static void str(bld *s, const char *p)
 	bytes(s, p, strlen(p));
 }
 
-/* Magic and a schema of this library's kinds, with one kind's field types
- * replaced (override_tag, override_types) and an extra kind (extra_tag). */
-static void prologue(bld *s, unsigned override_tag, const char *override_types,
-		     unsigned extra_tag, const char *extra_types)
+/* Lays the streams out as a first frame: magic, stream table, streams. */
+static void frame(bld *s)
 {
 	memcpy(s->b, TF_MAGIC, TF_MAGIC_LEN);
 	s->n = TF_MAGIC_LEN;
-	s->b[s->n++] = TF_SCHEMA;
+	s->n += tf_put_varint(s->b + s->n, TF_NSTREAMS);
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		s->n += tf_put_varint(s->b + s->n, s->len[i]);
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		memcpy(s->b + s->n, s->st[i], s->len[i]);
+		s->n += s->len[i];
+	}
+}
+
+/* A schema of this library's kinds, with one kind's field types replaced
+ * (override_tag, override_types) and an extra kind (extra_tag). */
+static void prologue(bld *s, unsigned override_tag, const char *override_types,
+		     unsigned extra_tag, const char *extra_types)
+{
+	memset(s->len, 0, sizeof(s->len));
+	tag(s, TF_SCHEMA);
 	unsigned count = extra_tag != 0;
 	for (unsigned t = 0; t < TF_NKINDS; t++)
 		count += tf_kinds[t].name && t != TF_SCHEMA;
@@ -57,23 +83,24 @@ static void prologue(bld *s, unsigned override_tag, const char *override_types,
 		u(s, t);
 		str(s, d->name);
 		if (t == override_tag) {
-			bytes(s, override_types, strlen(override_types));
+			str(s, override_types);
 			continue;
 		}
-		u(s, d->nfields);
+		char types[TF_MAX_FIELDS];
 		for (unsigned i = 0; i < d->nfields; i++)
-			s->b[s->n++] = (uint8_t)tf_fc_type(d->fields[i].fc);
+			types[i] = tf_fc_type(d->fields[i].fc);
+		bytes(s, types, d->nfields);
 	}
 	if (extra_tag) {
 		u(s, extra_tag);
 		str(s, "future_thing");
-		bytes(s, extra_types, strlen(extra_types));
+		str(s, extra_types);
 	}
 }
 
 static void header(bld *s, uint64_t version)
 {
-	s->b[s->n++] = TF_HEADER;
+	tag(s, TF_HEADER);
 	u(s, version);
 	for (int i = 0; i < 7; i++) /* pid … quantum */
 		u(s, 1);
@@ -86,7 +113,7 @@ static void header(bld *s, uint64_t version)
 
 static void end(bld *s, uint64_t events)
 {
-	s->b[s->n++] = TF_END;
+	tag(s, TF_END);
 	u(s, 1);
 	u(s, 0);
 	u(s, events);
@@ -95,19 +122,20 @@ static void end(bld *s, uint64_t events)
 	u(s, 0);
 }
 
-/* malloc(size) -> addr (absolute code), stack 0 */
+/* malloc(size) -> addr (escape code, absolute value), stack 0 */
 static void malloc_rec(bld *s, uint64_t size, uint64_t addr)
 {
-	s->b[s->n++] = TF_MALLOC;
-	u(s, 0);
+	tag(s, TF_MALLOC);
+	put(s, TF_S_STACKS, 0);
 	u(s, size);
-	u(s, TF_AC_ABS);
-	u(s, addr);
+	put(s, TF_S_ADDRS, TF_AC_ABS);
+	put(s, TF_S_ADDRS, addr);
 }
 
-static int read_all(const bld *s, tf_record *recs, int max, tf_reader **keep)
+static int read_all(bld *s, tf_record *recs, int max, tf_reader **keep)
 {
 	tf_reader *r;
+	frame(s);
 	assert_int_equal(tf_reader_open_raw(&r, s->b, s->n), 0);
 	int n = 0, rc;
 	while (n < max && (rc = tf_reader_next(r, &recs[n])) == 1)
@@ -123,13 +151,15 @@ static void test_unknown_tag_skipped(void **state)
 {
 	(void)state;
 	static bld s;
-	prologue(&s, 0, NULL, 0x70, "ubs");
+	prologue(&s, 0, NULL, 0x70, "ubsak");
 	header(&s, 1);
 	malloc_rec(&s, 10, 0x1000);
-	s.b[s.n++] = 0x70; /* u, b, s */
+	tag(&s, 0x70); /* u, b, s, a, k: one field from every stream */
 	u(&s, 123456789);
 	str(&s, "a payload this reader does not understand");
 	u(&s, tf_zigzag(-5));
+	put(&s, TF_S_ADDRS, 77);
+	put(&s, TF_S_STACKS, 5);
 	malloc_rec(&s, 20, 0x2000);
 	end(&s, 2);
 	tf_record rec[8];
@@ -153,7 +183,7 @@ static void test_appended_field_skipped(void **state)
 {
 	(void)state;
 	static bld s;
-	prologue(&s, TF_MALLOC, "uuuub", 0, NULL); /* two new trailing fields */
+	prologue(&s, TF_MALLOC, "kuaub", 0, NULL); /* two new trailing fields */
 	header(&s, 1);
 	malloc_rec(&s, 10, 0x1000);
 	u(&s, 99);
@@ -175,7 +205,7 @@ static void test_missing_field_is_zero(void **state)
 	static bld s;
 	prologue(&s, TF_GC_STOP, "u", 0, NULL); /* an older gc_stop */
 	header(&s, 1);
-	s.b[s.n++] = TF_GC_STOP;
+	tag(&s, TF_GC_STOP);
 	u(&s, 2);
 	end(&s, 1);
 	tf_record rec[4];
@@ -185,7 +215,7 @@ static void test_missing_field_is_zero(void **state)
 	assert_int_equal(rec[1].u.gc.collected, 0);
 }
 
-static int expect_error(const bld *s, int err, const char *needle)
+static int expect_error(bld *s, int err, const char *needle)
 {
 	tf_reader *r;
 	assert_int_equal(tf_reader_open_raw(&r, s->b, s->n), 0);
@@ -201,83 +231,71 @@ static int expect_error(const bld *s, int err, const char *needle)
 	return 0;
 }
 
+/* A valid prologue, then what `extra` adds, as one frame. */
+#define CASE(s, body, err, needle)                                                         \
+	do {                                                                               \
+		prologue(&s, 0, NULL, 0, NULL);                                            \
+		header(&s, 1);                                                             \
+		body;                                                                      \
+		frame(&s);                                                                 \
+		expect_error(&s, err, needle);                                             \
+	} while (0)
+
 static void test_stream_errors(void **state)
 {
 	(void)state;
 	static bld s;
-	prologue(&s, TF_MALLOC, "ubu", 0, NULL); /* a known field changed type */
+	prologue(&s, TF_MALLOC, "kba", 0, NULL); /* a known field changed type */
 	header(&s, 1);
+	frame(&s);
+	expect_error(&s, TF_E_CORRUPT, "schema");
+
+	prologue(&s, 0x60, "", 0x61, "kux"); /* a type letter v1 does not know */
+	header(&s, 1);
+	frame(&s);
 	expect_error(&s, TF_E_CORRUPT, "schema");
 
 	prologue(&s, 0, NULL, 0, NULL);
 	header(&s, 2);
+	frame(&s);
 	expect_error(&s, TF_E_VERSION, "version 2");
 
 	prologue(&s, 0, NULL, 0, NULL);
+	frame(&s);
 	s.b[0] ^= 1;
 	expect_error(&s, TF_E_NOT_TRACE, "magic");
 
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	s.b[s.n++] = 0x71; /* not declared */
-	expect_error(&s, TF_E_CORRUPT, "undeclared tag 0x71");
+	CASE(s, tag(&s, 0x71), TF_E_CORRUPT, "undeclared tag 0x71");
+	CASE(s, tag(&s, TF_HEADER), TF_E_CORRUPT, "second header");
+	CASE(s, (tag(&s, TF_FREE), put(&s, TF_S_STACKS, 3), put(&s, TF_S_ADDRS, 0)),
+	     TF_E_CORRUPT, "malformed free record"); /* stack node 3 never written */
+	CASE(s, (tag(&s, TF_STACK), put(&s, TF_S_STACKS, 2), u(&s, 0)), TF_E_CORRUPT,
+	     "malformed stack record"); /* its parent would be node -1 */
+	CASE(s, (tag(&s, TF_MALLOC), put(&s, TF_S_STACKS, 0)), TF_E_CORRUPT,
+	     "malformed malloc record"); /* its size and address are missing */
+	CASE(s, (tag(&s, TF_MARK), put(&s, TF_S_BYTES, 1000)), TF_E_CORRUPT,
+	     "malformed mark record"); /* a label longer than the stream */
+	CASE(s, (tag(&s, TF_MALLOC), put(&s, TF_S_STACKS, 0), u(&s, 1),
+		 put(&s, TF_S_ADDRS, TF_AC_RING1)),
+	     TF_E_CORRUPT, "malformed malloc record"); /* a hit in an empty ring */
+	CASE(s, (end(&s, 0), malloc_rec(&s, 1, 0x10)), TF_E_CORRUPT, "after the end record");
+	CASE(s, (malloc_rec(&s, 1, 0x10), end(&s, 5)), TF_E_CORRUPT,
+	     "malformed end record"); /* its totals disagree */
+	CASE(s, (malloc_rec(&s, 1, 0x10), u(&s, 7)), TF_E_CORRUPT,
+	     "a stream has bytes no record used");
 
 	prologue(&s, 0, NULL, 0, NULL);
-	malloc_rec(&s, 1, 1); /* before the header */
-	expect_error(&s, TF_E_CORRUPT, "missing header");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	s.b[s.n++] = TF_FREE;
-	u(&s, 3); /* stack node 3 was never written */
-	u(&s, 0);
-	expect_error(&s, TF_E_CORRUPT, "malformed free record at byte");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	s.b[s.n++] = TF_STACK;
-	u(&s, 2); /* parent would be node -1 */
-	u(&s, 0);
-	expect_error(&s, TF_E_CORRUPT, "malformed stack");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	malloc_rec(&s, 1, 0x10);
-	s.n -= 2; /* cut inside the record */
-	expect_error(&s, TF_E_CORRUPT, "malformed malloc");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	s.b[s.n++] = TF_MARK;
-	u(&s, 1000); /* label longer than the stream */
-	expect_error(&s, TF_E_CORRUPT, "malformed mark");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	s.b[s.n++] = TF_MALLOC;
-	u(&s, 0);
-	u(&s, 1);
-	u(&s, TF_AC_RING1); /* a hit in an empty ring */
-	expect_error(&s, TF_E_CORRUPT, "malformed malloc");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	end(&s, 0);
-	malloc_rec(&s, 1, 0x10);
-	expect_error(&s, TF_E_CORRUPT, "after the end record");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	header(&s, 1);
-	malloc_rec(&s, 1, 0x10);
-	end(&s, 5); /* totals disagree */
-	expect_error(&s, TF_E_CORRUPT, "malformed end");
-
-	prologue(&s, 0, NULL, 0, NULL);
-	s.n = TF_MAGIC_LEN + 3; /* schema cut short */
-	expect_error(&s, TF_E_CORRUPT, "schema");
-
-	s.n = TF_MAGIC_LEN;
+	frame(&s); /* no header */
 	expect_error(&s, TF_E_TRUNCATED, "before its header");
+
+	prologue(&s, 0, NULL, 0, NULL);
+	header(&s, 1);
+	frame(&s);
+	s.b[TF_MAGIC_LEN + 1]++; /* the tags stream claims a byte more */
+	expect_error(&s, TF_E_CORRUPT, "stream table");
+
+	s.n = TF_MAGIC_LEN; /* the magic alone */
+	expect_error(&s, TF_E_CORRUPT, "stream table");
 }
 
 static void test_compressed_input_errors(void **state)
