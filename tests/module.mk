@@ -51,8 +51,13 @@ $(B)/tests/bench/bench_format.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
 $(B)/tests/bench_format: $(B)/tests/bench/bench_format.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 
-bench: all $(B)/atr-synth $(B)/tests/bench_format
+$(B)/tests/bench/churn: tests/bench/churn.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
+
+bench: all $(B)/atr-synth $(B)/tests/bench_format $(B)/tests/bench/churn
 	@sh tests/bench/run.sh $(B)
+	@bash tests/bench/tracer.sh $(B)
 
 # libFuzzer (clang): both reader targets, a short run each from the seed
 # corpus.  FUZZ_SECONDS per target; new inputs go to build/fuzz/corpus-*.

@@ -2,8 +2,9 @@
  * tr_internal.h - the tracer core, shared by the preload shim (tr_preload.c),
  * the CPython hooks (tr_python.c) and the unit tests.
  *
- * Concurrency: one global spinlock (tr_lock) orders every record across
- * threads.  A free is recorded before the real free and an allocation after
+ * Concurrency: one global lock (tr_lock, lock-free for the owning thread
+ * while it is the only one recording; see tr_core.c) orders every record
+ * across threads.  A free is recorded before the real free and an allocation after
  * the real call returns, so the free of p always precedes the allocation
  * that reuses p; realloc holds the lock across the real call (see
  * tr_preload.c).  Call stacks are unwound before the lock is taken, so the
@@ -53,8 +54,9 @@ void tr_finish(unsigned clean, int exit_status);
 /* Whether events are being recorded now. */
 bool tr_recording(void);
 
-void tr_lock(void);
-void tr_unlock(void);
+/* Takes the lock; returns the token tr_unlock needs. */
+int tr_lock(void);
+void tr_unlock(int token);
 
 /* Unwinds the caller's stack into ips (innermost first), skipping the
  * tracer's own frames.  Returns the number of frames (0 with --no-stacks). */
@@ -84,7 +86,7 @@ void tr_thread_renamed(pthread_t thread, const char *name);
 
 /* fork/exec handling, called by the shim. */
 void tr_fork_prepare(void);
-void tr_fork_parent(pid_t child);
+void tr_fork_parent(void);
 void tr_fork_child(void);
 void tr_before_exec(void);
 /* In the parent after fork(): a FORK record naming the child's trace. */

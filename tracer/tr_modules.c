@@ -115,7 +115,7 @@ void tr_modules_rescan(void)
 	if (!s.v)
 		return;
 	dl_iterate_phdr(on_object, &s);
-	tr_lock();
+	int lk = tr_lock();
 	if (!M.known)
 		M.known = tr_mmap_alloc(NULL, MAX_MODULES * sizeof(mod));
 	for (size_t k = 0; M.known && k < M.nknown; k++)
@@ -148,7 +148,7 @@ void tr_modules_rescan(void)
 		tr_put_locked(&rec);
 		M.known[k] = M.known[--M.nknown];
 	}
-	tr_unlock();
+	tr_unlock(lk);
 	tr_mmap_free(NULL, s.v);
 }
 

@@ -218,14 +218,14 @@ static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
 	tr_busy = 1;
 	void *ips[TR_MAX_DEPTH];
 	int k = tr_capture(ips);
-	tr_lock();
+	int lk = tr_lock();
 	void *p = kind == TF_REALLOC ? real.realloc(old, size) : real.reallocarray(old, nmemb, size);
 	int e = errno;
 	tr_event_locked(kind,
 			&(tf_alloc){.addr = (uintptr_t)p, .old = (uintptr_t)old, .size = size,
 				    .nmemb = kind == TF_REALLOC ? 0 : nmemb},
 			ips, k);
-	tr_unlock();
+	tr_unlock(lk);
 	errno = e;
 	tr_busy = 0;
 	return p;
@@ -518,7 +518,7 @@ static void at_prepare(void)
 
 static void at_parent(void)
 {
-	tr_fork_parent(0);
+	tr_fork_parent();
 }
 
 static void at_child(void)

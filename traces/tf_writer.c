@@ -376,9 +376,14 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 	if ((tag == TF_STACK && rec->u.node.parent >= w->st.next_node) ||
 	    ((d->flags & TF_RF_STACK) && rec->u.alloc.stack >= w->st.next_node))
 		return TF_E_ARG;
-	int err = reserve(w, blob_size(d, rec)); /* TIME and SWITCH fit in the slack too */
-	if (err)
-		return err;
+	/* Without byte fields a record (with a TIME and a SWITCH before it) fits
+	 * in the slack: total < target after every record, and each stream has
+	 * target + TF_SLACK bytes. */
+	if (d->flags & TF_RF_BYTES) {
+		int err = reserve(w, blob_size(d, rec));
+		if (err)
+			return err;
+	}
 	if (rec->time > w->st.time && rec->time - w->st.time >= w->quantum) {
 		encode_state(w, TF_TIME, rec->time - w->st.time);
 		w->st.time = rec->time;

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_format LABEL TRACE [LEVEL]\n");
 		return 2;
 	}
-	int level = argc > 3 ? atoi(argv[3]) : 1;
+	int level = argc > 3 ? atoi(argv[3]) : TF_DEFAULT_LEVEL;
 	size_t len;
 	void *buf = slurp(argv[2], &len);
 	ev *v = NULL;

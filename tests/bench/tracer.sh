@@ -1,0 +1,92 @@
+#!/bin/bash
+# tests/bench/tracer.sh BUILD_DIR - the tracer's speed and size, as ratios
+# against anchors measured in the same run: the untraced program, and
+# heaptrack (Debian's package) when installed.  CPU time is user + system
+# of the whole process tree (the program, the tracer's flusher thread,
+# heaptrack's interpreter), the median of RUNS runs.
+set -u
+B=$(realpath "$1")
+RUNS=${RUNS:-5}
+AT="$B/arenatrace"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP" || exit 1
+
+# cpu CMD...: prints the CPU seconds of CMD and its children
+cpu() {
+	local TIMEFORMAT='%U %S' t
+	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -n 1)
+	echo "$t" | awk '{printf "%.3f\n", $1 + $2}'
+}
+# median CMD...: median CPU seconds over RUNS runs; cleans traces between runs
+median() {
+	local i
+	for ((i = 0; i < RUNS; i++)); do
+		rm -f ./*.atr ./*.zst
+		cpu "$@"
+	done | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+have_heaptrack=0
+command -v heaptrack >/dev/null 2>&1 && have_heaptrack=1
+
+CHURN="$B/tests/bench/churn"
+echo "== tracer: churn (4 M events: 64 K live slots, 95% of sizes 1-512 B, 5% up to 64 KiB, two call sites)"
+base=$(median "$CHURN")
+ours=$(median "$AT" record -o c.atr -- "$CHURN")
+nost=$(median "$AT" record --no-stacks -o c.atr -- "$CHURN")
+echo "  CPU s: untraced $base, arenatrace $ours, arenatrace --no-stacks $nost (median of $RUNS)"
+echo "  --no-stacks / untraced:           $(ratio "$nost" "$base")   (target <= 1.5)"
+echo "  with stacks / untraced:           $(ratio "$ours" "$base")"
+rm -f ./*.atr
+"$AT" record -o c.atr -- "$CHURN" >/dev/null 2>&1
+"$AT" record --no-stacks -o cn.atr -- "$CHURN" >/dev/null 2>&1
+events=$("$AT" info --json c.atr | sed -n 's/.*"events": \([0-9]*\),.*/\1/p')
+csize=$(size c.atr)
+echo "  trace: $csize bytes with stacks, $(size cn.atr) without; $(ratio "$csize" "$events") bytes/event"
+if [ $have_heaptrack = 1 ]; then
+	ht=$(median heaptrack -o ht "$CHURN")
+	htr=$(median heaptrack --raw -o htr "$CHURN")
+	heaptrack -o ht "$CHURN" >/dev/null 2>&1
+	heaptrack --raw -o htr "$CHURN" >/dev/null 2>&1
+	echo "  CPU s: heaptrack $ht, heaptrack --raw $htr"
+	echo "  with stacks / heaptrack:          $(ratio "$ours" "$ht")   (target <= 0.35)"
+	echo "  with stacks / heaptrack --raw:    $(ratio "$ours" "$htr")"
+	echo "  size / heaptrack .raw.zst:        $(ratio "$csize" "$(size htr.raw.zst)")   (target <= 0.8; $(size htr.raw.zst) bytes)"
+	echo "  size / heaptrack .zst:            $(ratio "$csize" "$(size ht.zst)")   (heaptrack's final file drops addresses; $(size ht.zst) bytes)"
+else
+	echo "  heaptrack not installed: no heaptrack ratios (apt-get install heaptrack)"
+fi
+
+echo "== tracer: gcc compiling a file (its cc1 process, where the allocations are)"
+src="$B/../traces/tf_reader.c"
+[ -f "$src" ] || src=$(ls "$B"/../traces/*.c | head -n 1)
+CC1=$(gcc -print-prog-name=cc1)
+eval "set -- $(gcc -### -O2 -c -I"$(dirname "$src")" "$src" -o x.o 2>&1 | grep '/cc1 ' | sed 's/ -o [^ ]*$//')"
+shift
+rm -f ./*.atr
+"$AT" record -o cc1.atr -- "$CC1" "$@" -o a.s >/dev/null 2>&1
+events=$("$AT" info --json cc1.atr | sed -n 's/.*"events": \([0-9]*\),.*/\1/p')
+echo "  trace: $(size cc1.atr) bytes, $events events, $(ratio "$(size cc1.atr)" "$events") bytes/event"
+if [ $have_heaptrack = 1 ]; then
+	heaptrack --raw -o cc1raw "$CC1" "$@" -o b.s >/dev/null 2>&1
+	heaptrack_interpret=/usr/lib/heaptrack/libexec/heaptrack_interpret
+	echo "  size / heaptrack .raw.zst:        $(ratio "$(size cc1.atr)" "$(size cc1raw.raw.zst)")   (target <= 0.8; $(size cc1raw.raw.zst) bytes)"
+	if [ -x "$heaptrack_interpret" ]; then
+		zstd -dc <cc1raw.raw.zst | "$heaptrack_interpret" 2>/dev/null | zstd -q -c >cc1.zst
+		echo "  size / heaptrack .zst:            $(ratio "$(size cc1.atr)" "$(size cc1.zst)")"
+	fi
+fi
+
+echo "== tracer: Python script building and dropping dicts, lists, strings"
+PY=$(command -v python3)
+PY=$("$PY" -c 'import sys; print(sys.executable)')
+pybase=$(median "$PY" "$B/../tests/bench/pywork.py")
+pyours=$(median "$AT" record -o p.atr -- "$PY" "$B/../tests/bench/pywork.py")
+echo "  CPU s: untraced $pybase, arenatrace (both layers, stacks) $pyours; ratio $(ratio "$pyours" "$pybase")"
+if [ $have_heaptrack = 1 ]; then
+	pyht=$(PYTHONMALLOC=malloc median heaptrack -o pyht "$PY" "$B/../tests/bench/pywork.py")
+	echo "  CPU s: heaptrack with PYTHONMALLOC=malloc $pyht"
+	echo "  arenatrace / heaptrack:           $(ratio "$pyours" "$pyht")   (target <= 1.0)"
+fi
