@@ -72,7 +72,7 @@ $(B)/%.o: %.c
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-demo: all $(B)/atr-synth
+demo: all $(B)/atr-synth $(B)/tests/bench/churn
 	@sh mk/demo.sh $(B)
 
 install: all

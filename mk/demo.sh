@@ -1,23 +1,27 @@
 #!/bin/sh
-# mk/demo.sh BUILD_DIR - `make demo`: the main job on a bundled workload,
-# as far as arenatrace has come.  Today: the trace format.  The workload is
-# traces/examples/synth.c (a churn of malloc/free with a Python layer),
-# written through the same writer the tracer uses; `info` and `dump` then
-# read it back.  Recording real programs, replay and reports are not built
-# yet and the demo says so.
+# mk/demo.sh BUILD_DIR - `make demo`: the main job on the bundled workload,
+# as far as arenatrace has come: record (traces/examples/workload.py under
+# the system python3, or the churn C program without one), then look at the
+# trace with info and dump.  Replay and reports are not built yet; the demo
+# says so.
 set -eu
 B=$1
 OUT=build/demo
 mkdir -p "$OUT"
-rm -f "$OUT/churn.atr"
-echo "== record: the LD_PRELOAD tracer is not built yet; writing the bundled"
-echo "   synthetic workload (traces/examples/synth.c) through the trace writer"
-"$B/atr-synth" -o "$OUT/churn.atr" --events 1000000 --python --threads 2
+rm -f "$OUT"/*.atr
+if command -v python3 >/dev/null 2>&1; then
+	PY=$(python3 -c 'import sys; print(sys.executable)')
+	echo "== arenatrace record -o $OUT/workload.atr -- $PY traces/examples/workload.py"
+	"$B/arenatrace" record -o "$OUT/workload.atr" -- "$PY" traces/examples/workload.py
+else
+	echo "== (no python3) arenatrace record -o $OUT/workload.atr -- $B/tests/bench/churn 200000"
+	"$B/arenatrace" record -o "$OUT/workload.atr" -- "$B/tests/bench/churn" 200000
+fi
 echo
-echo "== arenatrace info $OUT/churn.atr"
-"$B/arenatrace" info "$OUT/churn.atr"
+echo "== arenatrace info $OUT/workload.atr"
+"$B/arenatrace" info "$OUT/workload.atr"
 echo
-echo "== arenatrace dump --limit 16 $OUT/churn.atr"
-"$B/arenatrace" dump --limit 16 "$OUT/churn.atr"
+echo "== arenatrace dump $OUT/workload.atr | grep -m 12 -E ' (arena_alloc|gc_stop|mark|py_obj_malloc) '"
+"$B/arenatrace" dump "$OUT/workload.atr" | grep -m 12 -E ' (arena_alloc|gc_stop|mark|py_obj_malloc) ' | cut -c1-150
 echo
 echo "== replay and report: not built yet (the trace above is their input)"

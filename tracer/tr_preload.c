@@ -540,6 +540,7 @@ __attribute__((constructor)) static void tr_init(void)
 	tr_config c;
 	tr_config_from_env(&c);
 	want_stacks = c.stacks;
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	depth = (int)c.depth;
 	const char *py = c.python ? tr_python_setup() : NULL;
 	pthread_atfork(at_prepare, at_parent, at_child);
