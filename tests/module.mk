@@ -1,12 +1,18 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat
+UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+
+# The tracer core without the preload shim (STYLE.md 7).
+TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o
+$(B)/tests/unit/test_tr_core.o: MOD_CFLAGS := -Itraces -Itracer $(CMOCKA_CFLAGS)
+$(B)/tests/test_tr_core: $(B)/tests/unit/test_tr_core.o $(TR_CORE_OBJ) $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) -lpthread
 
 E2E_SUITES := $(wildcard tests/e2e/test_*.sh)
 

@@ -337,14 +337,15 @@ static bool get_bytes(cursor *c, tf_bytes *b)
 	return true;
 }
 
-/* Skips one field of schema type t (its stream is known: the schema was
- * checked). */
+/* Skips one field of schema type t. */
 static bool skip_field(tf_reader *r, char t)
 {
 	uint64_t v;
 	tf_bytes b;
-	cursor *c = &r->cur[tf_type_stream(t)];
-	return t == 'b' ? get_bytes(c, &b) : get_u(c, &v);
+	int si = tf_type_stream(t);
+	if (si < 0)
+		return false;
+	return t == 'b' ? get_bytes(&r->cur[si], &b) : get_u(&r->cur[si], &v);
 }
 
 static bool get_addr(cursor *c, tf_layer *L, bool is_new, uint64_t *out)

@@ -1,0 +1,151 @@
+/*
+ * test_tr_core.c - the tracer core linked directly, without LD_PRELOAD
+ * (so it also runs under ASan and UBSan): stack interning, and recording
+ * from several threads at once (the owner's lock-free path, the switch to
+ * the spinlock, the flusher) read back complete and in per-thread order.
+ */
+#include "tr_internal.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- stacks ---- */
+
+static tf_record seen[64];
+static int nseen;
+static uint64_t next_id = 1;
+
+static int fake_put(tf_record *rec)
+{
+	rec->u.node.id = next_id++;
+	seen[nseen++] = *rec;
+	return 0;
+}
+
+static void test_stacks_intern(void **state)
+{
+	(void)state;
+	void *a[] = {(void *)0x30, (void *)0x20, (void *)0x10}; /* innermost first */
+	void *b[] = {(void *)0x40, (void *)0x20, (void *)0x10};
+	tr_stacks_reset();
+	next_id = 1, nseen = 0;
+	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3);
+	assert_int_equal(nseen, 3);
+	assert_int_equal(seen[0].u.node.ip, 0x10); /* the root is the outermost frame */
+	assert_int_equal(seen[0].u.node.parent, 0);
+	assert_int_equal(seen[2].u.node.parent, 2);
+	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3); /* cached */
+	assert_int_equal(tr_stacks_intern(b, 3, fake_put), 4); /* shares 0x10 and 0x20 */
+	assert_int_equal(nseen, 4);
+	assert_int_equal(seen[3].u.node.parent, 2);
+	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3); /* from the table */
+	assert_int_equal(tr_stacks_intern(a + 1, 2, fake_put), 2); /* a prefix is a node */
+	assert_int_equal(nseen, 4);
+	/* many distinct stacks: the table grows and keeps every node */
+	void *c[2];
+	for (uintptr_t i = 0; i < 20000; i++) {
+		c[0] = (void *)(0x100000 + i), c[1] = (void *)0x10;
+		nseen = 0;
+		uint64_t id = tr_stacks_intern(c, 2, fake_put);
+		assert_int_equal(id, 5 + i);
+	}
+	c[0] = (void *)0x100000;
+	assert_int_equal(tr_stacks_intern(c, 2, fake_put), 5);
+	tr_stacks_reset();
+	next_id = 1, nseen = 0;
+	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3); /* numbered afresh */
+	assert_int_equal(nseen, 3);
+	tr_stacks_reset();
+}
+
+/* ---- recording from threads ---- */
+
+#define NTHREADS 4
+#define PER_THREAD 20000
+
+static void *worker(void *arg)
+{
+	uintptr_t base = (uintptr_t)arg << 32;
+	for (uintptr_t i = 0; i < PER_THREAD; i++) {
+		tf_alloc a = {.addr = base + 16 * (i + 1), .size = i % 500};
+		tr_event(TF_MALLOC, &a, NULL, 0);
+		tr_event(TF_FREE, &(tf_alloc){.addr = a.addr}, NULL, 0);
+	}
+	return NULL;
+}
+
+static void test_threads_record_in_order(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/tr-core-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	tr_config c;
+	memset(&c, 0, sizeof(c));
+	c.stacks = false;
+	c.follow_fork = true;
+	c.depth = 1;
+	snprintf(c.output, sizeof(c.output), "%s/t.atr", dir);
+	assert_true(tr_start(&c, NULL));
+	worker((void *)1); /* the owner alone: the lock-free path */
+	pthread_t th[NTHREADS];
+	for (uintptr_t i = 0; i < NTHREADS; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(i + 2));
+	worker((void *)(NTHREADS + 2)); /* the owner again, now with others */
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	tr_finish(TF_END_EXIT, 0);
+	assert_false(tr_recording());
+
+	tf_reader *r;
+	char err[256];
+	assert_int_equal(tf_reader_open_file(&r, c.output, err, sizeof(err)), 0);
+	uint64_t next[NTHREADS + 3] = {0}, events = 0;
+	tf_record rec;
+	int rc;
+	bool live[NTHREADS + 3] = {0};
+	while ((rc = tf_reader_next(r, &rec)) == 1) {
+		if (rec.kind != TF_MALLOC && rec.kind != TF_FREE)
+			continue;
+		events++;
+		unsigned who = (unsigned)(rec.u.alloc.addr >> 32);
+		uint64_t i = ((rec.u.alloc.addr & 0xffffffffu) / 16) - 1;
+		assert_true(who >= 1 && who < NTHREADS + 3);
+		/* each worker's events arrive complete and in its program order */
+		if (rec.kind == TF_MALLOC) {
+			assert_false(live[who]);
+			assert_int_equal(i, next[who]);
+			assert_int_equal(rec.u.alloc.size, i % 500);
+			live[who] = true;
+		} else {
+			assert_true(live[who]);
+			assert_int_equal(i, next[who]);
+			live[who] = false;
+			next[who]++;
+		}
+	}
+	assert_int_equal(rc, 0);
+	tf_reader_status st;
+	tf_reader_get_status(r, &st);
+	assert_true(st.complete);
+	assert_int_equal(events, (NTHREADS + 2) * PER_THREAD * 2);
+	tf_reader_free(r);
+	unlink(c.output);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stacks_intern),
+	    cmocka_unit_test(test_threads_record_in_order),
+	};
+	return cmocka_run_group_tests_name("tr_core", tests, NULL, NULL);
+}
