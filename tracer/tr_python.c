@@ -93,8 +93,25 @@ static int gc_hooked;
 /* ---- allocator domains ---- */
 
 /* Recording around a domain call: the nested raw malloc that pymalloc may
- * make is recorded too, so tr_busy is not set across the original call. */
+ * make is recorded too, so tr_busy is set only around the tracer's own work,
+ * not across the original call.  Domain calls are made with the GIL held,
+ * so they are serialised: recording after the call keeps the global order. */
 #define RECORDING (!tr_busy && tr_recording())
+
+static int capture(void **ips)
+{
+	tr_busy = 1;
+	int k = tr_capture(ips);
+	tr_busy = 0;
+	return k;
+}
+
+static void record(tf_kind kind, const tf_alloc *a, void **ips, int k)
+{
+	tr_busy = 1;
+	tr_event(kind, a, ips, k);
+	tr_busy = 0;
+}
 
 static void *d_malloc(void *ctx, size_t n)
 {
@@ -102,13 +119,9 @@ static void *d_malloc(void *ctx, size_t n)
 	if (!RECORDING)
 		return d->orig.malloc(d->orig.ctx, n);
 	void *ips[TR_MAX_DEPTH];
-	tr_busy = 1;
-	int k = tr_capture(ips);
-	tr_busy = 0;
+	int k = capture(ips);
 	void *p = d->orig.malloc(d->orig.ctx, n);
-	tr_busy = 1;
-	tr_event(d->malloc, &(tf_alloc){.addr = (uintptr_t)p, .size = n}, ips, k);
-	tr_busy = 0;
+	record(d->malloc, &(tf_alloc){.addr = (uintptr_t)p, .size = n}, ips, k);
 	return p;
 }
 
@@ -118,74 +131,60 @@ static void *d_calloc(void *ctx, size_t nelem, size_t elsize)
 	if (!RECORDING)
 		return d->orig.calloc(d->orig.ctx, nelem, elsize);
 	void *ips[TR_MAX_DEPTH];
-	tr_busy = 1;
-	int k = tr_capture(ips);
-	tr_busy = 0;
+	int k = capture(ips);
 	void *p = d->orig.calloc(d->orig.ctx, nelem, elsize);
-	tr_busy = 1;
-	tr_event(d->calloc, &(tf_alloc){.addr = (uintptr_t)p, .nmemb = nelem, .size = elsize}, ips,
-		 k);
-	tr_busy = 0;
+	record(d->calloc, &(tf_alloc){.addr = (uintptr_t)p, .nmemb = nelem, .size = elsize}, ips,
+	       k);
 	return p;
 }
 
-/* Domain calls are made with the GIL held, so they are serialised: recording
- * after the call keeps the global order.  A raw realloc pymalloc makes
- * inside is recorded by the malloc-layer hook. */
+/* A raw realloc pymalloc makes inside is recorded by the malloc-layer hook. */
 static void *d_realloc(void *ctx, void *old, size_t n)
 {
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.realloc(d->orig.ctx, old, n);
 	void *ips[TR_MAX_DEPTH];
-	tr_busy = 1;
-	int k = tr_capture(ips);
-	tr_busy = 0;
+	int k = capture(ips);
 	void *p = d->orig.realloc(d->orig.ctx, old, n);
-	tr_busy = 1;
-	tr_event(d->realloc, &(tf_alloc){.addr = (uintptr_t)p, .old = (uintptr_t)old, .size = n},
-		 ips, k);
-	tr_busy = 0;
+	record(d->realloc, &(tf_alloc){.addr = (uintptr_t)p, .old = (uintptr_t)old, .size = n},
+	       ips, k);
 	return p;
 }
 
 static void d_free(void *ctx, void *p)
 {
 	domain *d = ctx;
-	if (RECORDING && p) {
-		tr_busy = 1;
-		tr_event(d->free, &(tf_alloc){.addr = (uintptr_t)p}, NULL, 0);
-		tr_busy = 0;
-	}
+	if (RECORDING && p)
+		record(d->free, &(tf_alloc){.addr = (uintptr_t)p}, NULL, 0);
 	d->orig.free(d->orig.ctx, p);
 }
 
 /* ---- arenas ---- */
 
+static void record_arena(tf_kind kind, void *p, size_t size)
+{
+	if (size != arena_size || !RECORDING)
+		return;
+	tr_busy = 1;
+	tf_record rec = {.kind = kind};
+	rec.u.arena = (tf_arena){(uintptr_t)p, size};
+	tr_put(&rec);
+	tr_busy = 0;
+}
+
 static void *a_alloc(void *ctx, size_t size)
 {
 	(void)ctx;
 	void *p = orig_arena.alloc(orig_arena.ctx, size);
-	if (size == arena_size && RECORDING) {
-		tr_busy = 1;
-		tf_record rec = {.kind = TF_ARENA_ALLOC};
-		rec.u.arena = (tf_arena){(uintptr_t)p, size};
-		tr_put(&rec);
-		tr_busy = 0;
-	}
+	record_arena(TF_ARENA_ALLOC, p, size);
 	return p;
 }
 
 static void a_free(void *ctx, void *p, size_t size)
 {
 	(void)ctx;
-	if (size == arena_size && RECORDING) {
-		tr_busy = 1;
-		tf_record rec = {.kind = TF_ARENA_FREE};
-		rec.u.arena = (tf_arena){(uintptr_t)p, size};
-		tr_put(&rec);
-		tr_busy = 0;
-	}
+	record_arena(TF_ARENA_FREE, p, size);
 	orig_arena.free(orig_arena.ctx, p, size);
 }
 

@@ -52,9 +52,8 @@ struct tf_reader {
 	uint8_t *frame_buf; /* owned, NULL in raw mode */
 	size_t frame_cap;
 	const uint8_t *frame;
-	size_t frame_len, frame_pos;
+	size_t frame_len;
 	uint64_t frame_off; /* file offset where the frame starts */
-	uint64_t raw_off;   /* decompressed offset of frame[0] */
 	bool have_frame;
 	bool frame_open;              /* its stream table was read */
 	cursor cur[TF_NSTREAMS];      /* read positions in the frame's streams */
@@ -263,8 +262,7 @@ static int grow_frame(tf_reader *r)
  * (status.truncated says whether the file ended inside one); <0: error. */
 static int load_frame(tf_reader *r)
 {
-	r->raw_off += r->frame_len;
-	r->frame_len = r->frame_pos = 0;
+	r->frame_len = 0;
 	r->have_frame = false;
 	if (r->raw)
 		return 0;

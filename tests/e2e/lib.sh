@@ -33,3 +33,14 @@ expect_error() {
 		not_ok "$d (status $rc, $lines lines: $(head -c 300 "$TMP/err"))"
 	fi
 }
+
+# skip_under_asan DESC: an ASan-built preload library cannot run inside
+# programs that are not (ASan must come first): under SAN=address a tracer
+# suite only says so and ends.  The plain and UBSan builds run it.
+skip_under_asan() {
+	if [ "${ARENATRACE_SAN:-}" = address ]; then
+		skip "$1" "preload library under SAN=address"
+		done_testing
+		exit 0
+	fi
+}

@@ -2,15 +2,8 @@
 # End-to-end: `arenatrace record` and libarenatrace.so on the test programs
 # of tests/progs: exact call counts, 8 threads freeing each other's blocks,
 # fork/exec/system/posix_spawn, SIGKILL, options, failures.
-# An ASan-built preload library cannot run inside programs that are not
-# (ASan must come first): under SAN=address this suite only says so; the
-# plain and the UBSan builds run it (UBSan's runtime loads with the library).
 . "$(dirname "$0")/lib.sh"
-if [ "${ARENATRACE_SAN:-}" = address ]; then
-	skip "tracer end-to-end" "preload library under SAN=$ARENATRACE_SAN"
-	done_testing
-	exit 0
-fi
+skip_under_asan "tracer end-to-end"
 P="$B/tests/progs"
 AT=$(realpath "$AT")
 CHECK=$(realpath "$B/atr-check")

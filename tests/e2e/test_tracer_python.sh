@@ -5,11 +5,7 @@
 # agree with the arena records; every domain request seen from interpreter
 # start (no free of an unknown block).  Says which versions ran.
 . "$(dirname "$0")/lib.sh"
-if [ "${ARENATRACE_SAN:-}" = address ]; then
-	skip "CPython under the tracer" "preload library under SAN=$ARENATRACE_SAN"
-	done_testing
-	exit 0
-fi
+skip_under_asan "CPython under the tracer"
 AT=$(realpath "$AT")
 CHECK=$(realpath "$B/atr-check")
 cd "$TMP" || exit 1

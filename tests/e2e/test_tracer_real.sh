@@ -4,11 +4,7 @@
 # python3 running a script, git status, sqlite3, gcc compiling a file, sort
 # of a 1 MB file.  Programs that are not installed are skipped, by name.
 . "$(dirname "$0")/lib.sh"
-if [ "${ARENATRACE_SAN:-}" = address ]; then
-	skip "real programs under the tracer" "preload library under SAN=$ARENATRACE_SAN"
-	done_testing
-	exit 0
-fi
+skip_under_asan "real programs under the tracer"
 AT=$(realpath "$AT")
 cd "$TMP" || exit 1
 n=0
