@@ -1,7 +1,7 @@
 # replay/: the arenatrace command line (info, dump; replay later).
-RP_SRC := replay/rp_main.c replay/rp_info.c replay/rp_dump.c
+RP_SRC := replay/rp_main.c replay/rp_info.c replay/rp_dump.c replay/rp_replay.c
 RP_OBJ := $(RP_SRC:%.c=$(B)/%.o)
-$(RP_OBJ): MOD_CFLAGS := -Itraces -Itracer
+$(RP_OBJ): MOD_CFLAGS := -Itraces -Itracer -Iallocator
 
-$(B)/arenatrace: $(RP_OBJ) $(B)/tracer/tr_record.o $(B)/libtf.a
+$(B)/arenatrace: $(RP_OBJ) $(B)/tracer/tr_record.o $(B)/libtf.a $(B)/libpym.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)

@@ -20,6 +20,8 @@ static const char usage[] =
     "  info [--json] TRACE        header facts, counts per record kind and function,\n"
     "                             threads, stacks, modules, time span, sizes\n"
     "  dump [--limit N] TRACE     one line per record\n"
+    "  replay [--model P] [--stats] [--check-snapshots] TRACE\n"
+    "                             CPython requests through the pymalloc model\n"
     "\n"
     "Run 'arenatrace COMMAND --help' for a command's options.\n"
     "Exit status: 0 success, 1 a check failed, 2 bad usage or unreadable input.\n";
@@ -91,7 +93,8 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = {{"record", tr_cmd_record}, {"info", rp_cmd_info}, {"dump", rp_cmd_dump}};
+	} cmds[] = {{"record", tr_cmd_record}, {"info", rp_cmd_info}, {"dump", rp_cmd_dump},
+		    {"replay", rp_cmd_replay}};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return RP_EXIT_USAGE;

@@ -1,0 +1,128 @@
+/*
+ * pym.h - the model of CPython's small-object allocator (pymalloc /
+ * obmalloc): arenas, pools and blocks, request for request, as specified in
+ * ../shared/design/PYMALLOC.md (§n below refers to it).
+ *
+ * Pure and deterministic: no I/O, all state in one handle, O(1) per
+ * operation (an arena hash for address lookup), memory proportional to the
+ * arenas and pools held and to the live raw blocks.
+ *
+ * Built-in arena placement (when no source says otherwise), like mmap on
+ * Linux: a released base is reused first (last released, first reused),
+ * else the next base is one arena and one page below the previous new one,
+ * starting below 0x7f0000000000; so with 16 KiB pools an arena loses one
+ * pool to alignment, as most real ones do (§4).  Requests pymalloc
+ * refuses (0 or over the small-request threshold) go to a large-object
+ * layer that only accounts their bytes.
+ */
+#ifndef ARENATRACE_PYM_H
+#define ARENATRACE_PYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Errors: negative codes, one table (pym_strerror). */
+enum {
+	PYM_OK = 0,
+	PYM_E_NOMEM = -1,     /* the model's own memory */
+	PYM_E_PARAMS = -2,    /* invalid parameters or profile name */
+	PYM_E_UNKNOWN = -3,   /* free/realloc of an address the model does not hold */
+	PYM_E_NOARENA = -4,   /* the arena source gave no base address */
+	PYM_E_ARENA = -5,     /* an arena base overlaps a live arena */
+};
+const char *pym_strerror(int err);
+
+typedef struct pym_params {
+	char name[32];           /* "cpython-3.12" or "custom" */
+	uint32_t arena_size;     /* ARENA_SIZE, bytes */
+	uint32_t pool_size;      /* POOL_SIZE, bytes, a power of two */
+	uint32_t align_shift;    /* ALIGNMENT_SHIFT: blocks are multiples of 1 << shift */
+	uint32_t threshold;      /* SMALL_REQUEST_THRESHOLD */
+	uint32_t pool_overhead;  /* POOL_OVERHEAD (48 on 64-bit) */
+	bool keep_empty_arena;   /* 3.9+: keep the last wholly free arena (bpo-37257) */
+	uint32_t radix_bits;     /* address_in_range radix tree: 0 none, 48 (3.10), 64 (3.11+) */
+} pym_params;
+
+/* Parameters of a profile name: "cpython-3.8" … "cpython-3.13", or
+ * "custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,radix=0|48|64"
+ * (sizes take K/M suffixes; unnamed keys default to cpython-3.13's). */
+int pym_params_from_name(const char *name, pym_params *out);
+/* The profile for an interpreter version string ("3.11.7"), or the newest
+ * when the version is NULL, empty or outside 3.8–3.13. */
+void pym_params_for_version(const char *version, pym_params *out);
+/* Profile names, NULL-terminated, for --help. */
+extern const char *const pym_profile_names[];
+
+typedef struct pym pym;
+
+/* Where arena memory comes from: returns the base address of a new arena
+ * of `size` bytes, 0 if the allocation fails, or PYM_ARENA_BUILTIN for the
+ * model's own placement.  Called when pymalloc calls _PyObject_Arena.alloc. */
+#define PYM_ARENA_BUILTIN UINT64_MAX
+typedef uint64_t (*pym_arena_source)(void *ctx, uint64_t size);
+/* Told of every arena allocated (released = false) and freed. */
+typedef void (*pym_arena_event)(void *ctx, uint64_t base, bool released);
+
+typedef struct pym_hooks {
+	pym_arena_source source; /* NULL: the built-in placement, always */
+	pym_arena_event event;   /* may be NULL */
+	void *ctx;
+} pym_hooks;
+
+/* Creates a model; *out owned by the caller (pym_free).  hooks may be NULL. */
+int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks);
+void pym_free(pym *m);
+const pym_params *pym_get_params(const pym *m);
+
+/* The allocation API of one domain (MEM and OBJ share one allocator, §2).
+ * Each returns 0 or a negative error; results in *out.  Raw blocks (the
+ * large-object layer) get addresses from a private range so they never
+ * collide with arenas. */
+int pym_malloc(pym *m, uint64_t n, uint64_t *out);
+int pym_calloc(pym *m, uint64_t nelem, uint64_t elsize, uint64_t *out);
+int pym_realloc(pym *m, uint64_t p, uint64_t n, uint64_t *out);
+/* *was_pymalloc (may be NULL) tells whether p was a pymalloc block. */
+int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc);
+
+/* Raw blocks with addresses chosen by the caller (replay of a trace, where
+ * the real allocator chose them): what _PyObject_Malloc handed to
+ * PyMem_RawMalloc.  Used by pym_*_at below. */
+int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out);
+int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out);
+
+/* Whether p lies in a live arena (address_in_range, §7). */
+bool pym_owns(const pym *m, uint64_t p);
+
+#define PYM_MAX_CLASSES 128
+
+/* Everything _PyObject_DebugMallocStats prints (§8). */
+typedef struct pym_stats {
+	uint32_t nclasses;
+	uint64_t class_pools[PYM_MAX_CLASSES];  /* pools with count > 0 */
+	uint64_t class_blocks[PYM_MAX_CLASSES]; /* blocks in use */
+	uint64_t class_avail[PYM_MAX_CLASSES];  /* NUMBLOCKS * pools - in use */
+	uint64_t arenas_total;     /* ntimes_arena_allocated */
+	uint64_t arenas_current;   /* narenas_currently_allocated */
+	uint64_t arenas_highwater;
+	uint64_t bytes_allocated;  /* Σ in use × size */
+	uint64_t bytes_available;  /* Σ avail × size */
+	uint64_t unused_pools;     /* Σ arena nfreepools */
+	uint64_t pool_headers;     /* POOL_OVERHEAD × pools in use */
+	uint64_t quantization;
+	uint64_t arena_alignment;  /* POOL_SIZE × arenas not pool-aligned */
+	uint64_t map_mid, map_bot; /* radix tree nodes (radix_bits != 0) */
+	uint64_t raw_blocks;       /* large-object layer: live blocks */
+	uint64_t raw_bytes;        /*   and their requested bytes */
+} pym_stats;
+
+void pym_get_stats(const pym *m, pym_stats *st);
+/* The pymalloc part of sys._debugmallocstats() for these parameters, as
+ * CPython prints it.  Returns the length (snprintf semantics). */
+size_t pym_format_stats(const pym_params *p, const pym_stats *st, char *buf, size_t cap);
+
+/* Checks every invariant of the state (expensive).  Returns 0 or a
+ * description of the first violation (static string). */
+const char *pym_check(const pym *m);
+
+#endif
