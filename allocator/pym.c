@@ -124,6 +124,8 @@ typedef struct arena {
 struct pym {
 	pym_params p;
 	pym_hooks hooks;
+	uint32_t arena_shift, pool_shift, pools_shift; /* log2 of arena, pool, max_pools */
+	uint32_t inv[PYM_MAX_CLASSES]; /* ceil(2^32 / block size): k = off * inv >> 32 */
 	uint32_t max_pools;  /* MAX_POOLS_IN_ARENA */
 	uint32_t nclasses;
 	uint32_t max_blocks; /* blocks of the smallest class in a pool */
@@ -167,15 +169,23 @@ static inline uint32_t numblocks(const pym *m, uint32_t idx)
 	return (m->p.pool_size - m->p.pool_overhead) / class_size(m, idx);
 }
 
+/* Pool ids: arena index << pools_shift | pool number in the arena. */
 static inline pool *pool_of(const pym *m, int32_t id)
 {
-	return &m->arenas[(uint32_t)id / m->max_pools].pools[(uint32_t)id % m->max_pools];
+	return &m->arenas[(uint32_t)id >> m->pools_shift].pools[(uint32_t)id & (m->max_pools - 1)];
 }
 
 static inline uint64_t pool_addr(const pym *m, int32_t id)
 {
-	const arena *a = &m->arenas[(uint32_t)id / m->max_pools];
-	return a->first_pool + (uint64_t)((uint32_t)id % m->max_pools) * m->p.pool_size;
+	const arena *a = &m->arenas[(uint32_t)id >> m->pools_shift];
+	return a->first_pool + ((uint64_t)((uint32_t)id & (m->max_pools - 1)) << m->pool_shift);
+}
+
+/* Block index of an offset into the blocks of a pool of class idx
+ * (exact: offsets are below 2^16 and sizes at most 2^8 << shift). */
+static inline uint32_t block_index(const pym *m, uint32_t idx, uint64_t off)
+{
+	return (uint32_t)((off * m->inv[idx]) >> 32);
 }
 
 static inline uint64_t block_addr(const pym *m, int32_t id, uint32_t k)
@@ -188,7 +198,7 @@ static inline uint64_t block_addr(const pym *m, int32_t id, uint32_t k)
 
 static uint64_t slot_of(const pym *m, uint64_t a)
 {
-	return a / m->p.arena_size;
+	return a >> m->arena_shift;
 }
 
 static bool slot_add(pym *m, uint64_t slot, int32_t ai)
@@ -440,8 +450,8 @@ static int allocate_from_new_pool(pym *m, uint32_t idx, uint64_t *bp)
 	if (id != NONE) { /* the most recently emptied pool */
 		ua->freepools = pool_of(m, id)->nextpool;
 	} else { /* carve a new pool */
-		id = (int32_t)((uint32_t)uai * m->max_pools +
-			       (uint32_t)((ua->pool_address - ua->first_pool) / m->p.pool_size));
+		id = (int32_t)((uint32_t)uai << m->pools_shift |
+			       (uint32_t)((ua->pool_address - ua->first_pool) >> m->pool_shift));
 		pool *pl = pool_of(m, id);
 		pl->carved = true;
 		pl->szidx = DUMMY_SIZE_IDX;
@@ -490,7 +500,7 @@ static int pymalloc_alloc(pym *m, uint64_t n, uint64_t *bp)
 	if (pl->freeblock == BNONE) { /* pymalloc_pool_extend */
 		uint32_t size = class_size(m, idx);
 		if (pl->nextoffset <= pl->maxnextoffset) {
-			uint16_t k = (uint16_t)((pl->nextoffset - m->p.pool_overhead) / size);
+			uint16_t k = (uint16_t)block_index(m, idx, pl->nextoffset - m->p.pool_overhead);
 			pl->freeblock = k;
 			pl->next[k] = BNONE;
 			pl->nextoffset += size;
@@ -508,7 +518,7 @@ static void insert_to_freepool(pym *m, int32_t id)
 {
 	pool *pl = pool_of(m, id);
 	ring_unlink(m, pl->szidx, id);
-	int32_t ai = (int32_t)((uint32_t)id / m->max_pools);
+	int32_t ai = (int32_t)((uint32_t)id >> m->pools_shift);
 	arena *ao = &m->arenas[ai];
 	pl->nextpool = ao->freepools;
 	ao->freepools = id;
@@ -570,17 +580,19 @@ static int pymalloc_free(pym *m, uint64_t p)
 	arena *a = &m->arenas[ai];
 	if (p < a->first_pool || p >= a->pool_address)
 		return -1;
-	uint32_t pn = (uint32_t)((p - a->first_pool) / m->p.pool_size);
-	int32_t id = (int32_t)((uint32_t)ai * m->max_pools + pn);
+	uint32_t pn = (uint32_t)((p - a->first_pool) >> m->pool_shift);
+	int32_t id = (int32_t)((uint32_t)ai << m->pools_shift | pn);
 	pool *pl = &a->pools[pn];
 	uint64_t off = p - pool_addr(m, id);
 	if (!pl->count || pl->szidx == DUMMY_SIZE_IDX || off < m->p.pool_overhead ||
-	    (off - m->p.pool_overhead) % class_size(m, pl->szidx) || off >= pl->nextoffset)
+	    off >= pl->nextoffset)
 		return -1;
-	uint16_t k = (uint16_t)((off - m->p.pool_overhead) / class_size(m, pl->szidx));
+	uint32_t k = block_index(m, pl->szidx, off - m->p.pool_overhead);
+	if ((uint64_t)k * class_size(m, pl->szidx) != off - m->p.pool_overhead)
+		return -1; /* inside a block, not at its start */
 	uint16_t lastfree = pl->freeblock;
 	pl->next[k] = lastfree;
-	pl->freeblock = k;
+	pl->freeblock = (uint16_t)k;
 	pl->count--;
 	if (lastfree == BNONE) { /* it was full: to the front of usedpools */
 		ring_insert_front(m, pl->szidx, id);
@@ -675,7 +687,7 @@ int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *
 	arena *a = &m->arenas[ai];
 	if (p < a->first_pool || p >= a->pool_address)
 		return PYM_E_UNKNOWN;
-	const pool *pl = &a->pools[(p - a->first_pool) / m->p.pool_size];
+	const pool *pl = &a->pools[(p - a->first_pool) >> m->pool_shift];
 	if (!pl->count || pl->szidx == DUMMY_SIZE_IDX)
 		return PYM_E_UNKNOWN;
 	uint64_t size = class_size(m, pl->szidx);
@@ -698,7 +710,8 @@ int pym_realloc(pym *m, uint64_t p, uint64_t n, uint64_t *out)
 
 static int check_params(const pym_params *p)
 {
-	if (!p->pool_size || (p->pool_size & (p->pool_size - 1)) || p->align_shift < 3 ||
+	if (!p->pool_size || (p->pool_size & (p->pool_size - 1)) || p->pool_size > (1u << 16) ||
+	    !p->arena_size || (p->arena_size & (p->arena_size - 1)) || p->align_shift < 3 ||
 	    p->align_shift > 8 || p->arena_size < 2 * p->pool_size ||
 	    p->arena_size / p->pool_size > 4096 || p->threshold < (1u << p->align_shift) ||
 	    (p->threshold >> p->align_shift) > PYM_MAX_CLASSES ||
@@ -722,7 +735,12 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
 	if (hooks)
 		m->hooks = *hooks;
 	m->max_pools = p->arena_size / p->pool_size;
+	m->arena_shift = (uint32_t)__builtin_ctz(p->arena_size);
+	m->pool_shift = (uint32_t)__builtin_ctz(p->pool_size);
+	m->pools_shift = (uint32_t)__builtin_ctz(m->max_pools);
 	m->nclasses = p->threshold >> p->align_shift;
+	for (uint32_t c = 0; c < m->nclasses; c++)
+		m->inv[c] = (uint32_t)(((1ull << 32) + class_size(m, c) - 1) / class_size(m, c));
 	m->max_blocks = (p->pool_size - p->pool_overhead) >> p->align_shift;
 	m->unused_arena_objects = m->usable_arenas = NONE;
 	m->raw_next = RAW_BASE;
@@ -993,7 +1011,7 @@ const char *pym_check(const pym *m)
 			return "arena: pool counts";
 		uint32_t nfree = total - carved; /* never carved */
 		for (int32_t id = a->freepools; id != NONE; id = pool_of(m, id)->nextpool) {
-			if ((uint32_t)id / m->max_pools != i || pool_of(m, id)->count)
+			if ((uint32_t)id >> m->pools_shift != i || pool_of(m, id)->count)
 				return "freepools: a pool of another arena, or in use";
 			if (++nfree > total)
 				return "freepools: a cycle";

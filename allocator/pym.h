@@ -46,7 +46,9 @@ typedef struct pym_params {
 
 /* Parameters of a profile name: "cpython-3.8" … "cpython-3.13", or
  * "custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,radix=0|48|64"
- * (sizes take K/M suffixes; unnamed keys default to cpython-3.13's). */
+ * (sizes take K/M suffixes; unnamed keys default to cpython-3.13's).  Arena
+ * and pool sizes are powers of two (as CPython's ARENA_BITS and POOL_BITS
+ * make them), pools at most 64 KiB and at least two per arena. */
 int pym_params_from_name(const char *name, pym_params *out);
 /* The profile for an interpreter version string ("3.11.7"), or the newest
  * when the version is NULL, empty or outside 3.8–3.13. */

@@ -1,12 +1,16 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core
+UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+
+$(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
+$(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
 
 # The tracer core without the preload shim (STYLE.md 7).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o
@@ -61,8 +65,15 @@ $(B)/tests/bench/churn: tests/bench/churn.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
 
-bench: all $(B)/atr-synth $(B)/tests/bench_format $(B)/tests/bench/churn
+$(B)/tests/bench/bench_pym.o: MOD_CFLAGS := -Iallocator
+$(B)/tests/bench_pym: $(B)/tests/bench/bench_pym.o $(B)/libpym.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+bench: all $(B)/atr-synth $(B)/tests/bench_format $(B)/tests/bench/churn $(B)/tests/bench_pym
 	@sh tests/bench/run.sh $(B)
+	@echo "== pymalloc model alone"
+	@$(B)/tests/bench_pym cpython-3.8
+	@$(B)/tests/bench_pym cpython-3.12
 	@bash tests/bench/tracer.sh $(B)
 
 # libFuzzer (clang): both reader targets, a short run each from the seed
