@@ -1,9 +1,10 @@
 #!/bin/sh
 # mk/demo.sh BUILD_DIR - `make demo`: the main job on the bundled workload,
 # as far as arenatrace has come: record (traces/examples/workload.py under
-# the system python3, or the churn C program without one), then look at the
-# trace with info and dump.  Replay and reports are not built yet; the demo
-# says so.
+# the system python3, or the churn C program without one), look at the
+# trace with info and dump, replay it through the pymalloc model and check
+# the model against the real allocator's snapshots.  Reports are not built
+# yet; the demo says so.
 set -eu
 B=$1
 OUT=build/demo
@@ -23,5 +24,14 @@ echo "== arenatrace info $OUT/workload.atr"
 echo
 echo "== arenatrace dump $OUT/workload.atr | grep -m 12 -E ' (arena_alloc|gc_stop|mark|py_obj_malloc) '"
 "$B/arenatrace" dump "$OUT/workload.atr" | grep -m 12 -E ' (arena_alloc|gc_stop|mark|py_obj_malloc) ' | cut -c1-150
+if command -v python3 >/dev/null 2>&1; then
+	echo
+	echo "== arenatrace replay --check-snapshots $OUT/workload.atr"
+	echo "   (the pymalloc model, fed the recorded requests, against the real allocator)"
+	"$B/arenatrace" replay --check-snapshots "$OUT/workload.atr" || true
+	echo
+	echo "== arenatrace replay --stats $OUT/workload.atr   (the model's final state)"
+	"$B/arenatrace" replay --stats "$OUT/workload.atr" 2>/dev/null | sed -n '1,4p;/# arenas/,$p'
+fi
 echo
-echo "== replay and report: not built yet (the trace above is their input)"
+echo "== reports (fragmentation, arena lifetimes, what pins them): not built yet"
