@@ -320,8 +320,8 @@ static int new_arena(pym *m, int32_t *out)
 	bool builtin = base == PYM_ARENA_BUILTIN;
 	if (builtin)
 		base = builtin_source(m);
-	if (!base)
-		return 0; /* allocation failed: the slot stays unused */
+	if (!base || base + m->p.arena_size - 1 < base)
+		return 0; /* allocation failed (or a base no arena fits after): the slot stays unused */
 	if (arena_of(m, base) != NONE || arena_of(m, base + m->p.arena_size - 1) != NONE)
 		return PYM_E_ARENA;
 	pool *pools = calloc(m->max_pools, sizeof(pool));

@@ -16,6 +16,7 @@
  */
 #include "pym.h"
 #include "rp_cli.h"
+#include "rp_replay.h"
 #include "tf.h"
 
 #include <inttypes.h>
@@ -52,6 +53,7 @@ typedef struct replay {
 	bool saw_arenas;      /* the trace records arenas: take bases from it */
 	uint64_t arena_mismatch, addr_mismatch, anomalies, requests, snapshots, snap_bad;
 	xmap x;
+	FILE *out;
 } replay;
 
 /* ---- translation map (open addressing, key+1, tombstone = 1) ---- */
@@ -213,9 +215,10 @@ static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t ca
 		size_t wl = (size_t)((we ? we : wend) - want), gl = (size_t)((ge ? ge : gend) - got);
 		if (wl != gl || memcmp(want, got, wl)) {
 			if (!bad)
-				printf("snapshot %.*s:\n", (int)rec->u.label.label.len,
-				       rec->u.label.label.ptr);
-			printf("  expected: %.*s\n  model:    %.*s\n", (int)wl, want, (int)gl, got);
+				fprintf(r->out, "snapshot %.*s:\n", (int)rec->u.label.label.len,
+					rec->u.label.label.ptr);
+			fprintf(r->out, "  expected: %.*s\n  model:    %.*s\n", (int)wl, want, (int)gl,
+				got);
 			bad = true;
 		}
 		want = we ? we + 1 : wend;
@@ -253,35 +256,21 @@ static int parse_args(int argc, char **argv, const char **model, bool *stats, bo
 	return 0;
 }
 
-int rp_cmd_replay(int argc, char **argv)
+int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path)
 {
-	const char *model = NULL, *path = NULL;
-	bool stats = false, check = false;
-	int rc = parse_args(argc, argv, &model, &stats, &check, &path);
-	if (rc) {
-		if (rc > 0)
-			fputs(replay_usage, stdout);
-		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
-	}
 	pym_params params;
-	if (model && pym_params_from_name(model, &params) < 0) {
-		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", model);
+	if (o->model && pym_params_from_name(o->model, &params) < 0) {
+		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o->model);
 		return RP_EXIT_USAGE;
 	}
-	tf_reader *rd;
-	char err[512];
-	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
-		return RP_EXIT_USAGE;
-	}
-	replay r = {0};
+	replay r = {.out = o->out};
 	size_t cap = 1 << 16;
 	char *buf = malloc(cap);
 	tf_record rec;
-	int status = RP_EXIT_OK;
+	int rc = 0, status = RP_EXIT_OK;
 	while (buf && (rc = tf_reader_next(rd, &rec)) > 0) {
 		if (rec.kind == TF_HEADER) {
-			if (!model)
+			if (!o->model)
 				pym_params_for_version(rec.u.header.python.len ? rec.u.header.python.ptr
 									       : NULL,
 						       &params);
@@ -291,40 +280,70 @@ int rp_cmd_replay(int argc, char **argv)
 				rc = -1;
 				break;
 			}
+		} else if (!r.m) {
+			continue;
 		} else if (rec.kind == TF_ARENA_ALLOC && rec.u.arena.addr) {
 			on_arena_alloc(&r, rec.u.arena.addr);
 		} else if (tf_kind_is_python_fn(rec.kind)) {
 			request(&r, &rec);
-		} else if (rec.kind == TF_SNAPSHOT && check) {
+		} else if (rec.kind == TF_SNAPSHOT && o->check) {
 			check_snapshot(&r, &rec, buf, cap);
 		}
 	}
-	if (rc < 0) {
+	if (!buf) {
+		rp_error("replay: out of memory");
+		status = RP_EXIT_USAGE;
+	} else if (rc < 0) {
 		if (rc != -1)
 			rp_error("%s: %s", path, tf_reader_error(rd));
 		status = RP_EXIT_USAGE;
 	} else if (r.m) {
 		const pym_params *p = pym_get_params(r.m);
-		if (stats) {
+		if (o->stats) {
 			pym_stats st;
 			pym_get_stats(r.m, &st);
 			size_t len = pym_format_stats(p, &st, buf, cap);
-			fwrite(buf, 1, len < cap ? len : cap - 1, stdout);
+			fwrite(buf, 1, len < cap ? len : cap - 1, o->out);
 		}
 		fprintf(stderr,
 			"replay: model %s, %" PRIu64 " requests, %" PRIu64
 			" addresses unlike the interpreter's, %" PRIu64 " arena mismatches, %" PRIu64
 			" anomalies\n",
 			p->name, r.requests, r.addr_mismatch, r.arena_mismatch, r.anomalies);
-		if (check) {
-			printf("snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched\n", r.snapshots,
-			       r.snap_bad);
+		if (o->check) {
+			fprintf(o->out, "snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched\n",
+				r.snapshots, r.snap_bad);
 			if (!r.snapshots || r.snap_bad)
 				status = RP_EXIT_CHECK;
 		}
 	}
 	pym_free(r.m);
 	free(r.x.k), free(r.x.v), free(buf);
+	return status;
+}
+
+int rp_cmd_replay(int argc, char **argv)
+{
+	rp_replay_opts o = {.out = stdout};
+	const char *path = NULL;
+	int rc = parse_args(argc, argv, &o.model, &o.stats, &o.check, &path);
+	if (rc) {
+		if (rc > 0)
+			fputs(replay_usage, stdout);
+		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
+	}
+	pym_params params;
+	if (o.model && pym_params_from_name(o.model, &params) < 0) {
+		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o.model);
+		return RP_EXIT_USAGE;
+	}
+	tf_reader *rd;
+	char err[512];
+	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
+		rp_error("%s", err);
+		return RP_EXIT_USAGE;
+	}
+	int status = rp_replay_run(rd, &o, path);
 	tf_reader_free(rd);
 	return status;
 }

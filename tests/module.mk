@@ -40,17 +40,22 @@ $(B)/tests/fuzz-replay-reader: $(B)/tests/fuzz/fuzz_reader.o $(B)/tests/fuzz/sta
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standalone.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+$(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
+$(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
+		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	sh tests/fuzz/make-corpus.sh $(B) $(B)/fuzz-corpus
 	@touch $@
 
-FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw
+FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-reader $(B)/fuzz-corpus/reader" \
 	"$(B)/tests/fuzz-replay-raw $(B)/fuzz-corpus/raw" \
+	"$(B)/tests/fuzz-replay-replay $(B)/fuzz-corpus/raw" \
 	$(E2E_SUITES:%="sh %")
 
 test: $(TEST_DEPS)
@@ -88,15 +93,19 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_util.c $(PYM_SRC) $(TF_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
 
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw $(B)/fuzz-corpus/.done
-	@for t in reader raw; do \
+fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay $(B)/fuzz-corpus/.done
+	@for t in reader raw replay; do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
-			build/fuzz/corpus-$$t $(B)/fuzz-corpus/$$t 2>&1 | tail -n 12 || exit 1; \
+			build/fuzz/corpus-$$t $(B)/fuzz-corpus/$$([ $$t = replay ] && echo raw || echo $$t) \
+			2>&1 | tail -n 12 || exit 1; \
 	done
 
 # Everything: the tests as they are, under ASan and UBSan, the fuzzers when
