@@ -44,3 +44,12 @@ skip_under_asan() {
 		exit 0
 	fi
 }
+
+# cpython_interpreters: every CPython on this machine, one path a line:
+# pyenv's (when pyenv is installed) and the system python3.
+cpython_interpreters() {
+	if command -v pyenv >/dev/null 2>&1; then
+		for p in "$(pyenv root)"/versions/*/bin/python3; do [ -x "$p" ] && echo "$p"; done
+	fi
+	[ -x /usr/bin/python3 ] && echo /usr/bin/python3
+}

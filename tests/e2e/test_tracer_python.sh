@@ -31,15 +31,8 @@ snapshot(b"collected")
 print(sys.version_info[:2], found >= 4000)
 PY
 
-interpreters() {
-	if command -v pyenv >/dev/null 2>&1; then
-		for p in "$(pyenv root)"/versions/*/bin/python3; do [ -x "$p" ] && echo "$p"; done
-	fi
-	[ -x /usr/bin/python3 ] && echo /usr/bin/python3
-}
-
 ran=""
-for py in $(interpreters); do
+for py in $(cpython_interpreters); do
 	v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2]) if sys.version_info >= (3, 8) else None' 2>/dev/null)
 	[ -n "$v" ] && [ "$v" != None ] || continue
 	tag="python $v ($py)"
