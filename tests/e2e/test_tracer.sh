@@ -109,6 +109,30 @@ LD_PRELOAD="$LIB" ARENATRACE_OUTPUT=direct.atr "$P/selfcount" 2 >/dev/null 2>&1
 "$AT" info --json direct.atr >direct.json 2>/dev/null
 check "direct use with LD_PRELOAD and ARENATRACE_OUTPUT" test "$(json direct.json 'j["complete"]')" = True
 
+# --- C++ and other allocators ---
+"$P/cxx" >cxx.plain
+"$AT" record -o cxx.atr -- "$P/cxx" >cxx.out 2>/dev/null
+check "C++: same output under the tracer" cmp -s cxx.plain cxx.out
+"$CHECK" cxx.atr >cxx.check
+"$AT" info --json cxx.atr >cxx.json
+mallocs=$(json cxx.json 'j["calls"]["malloc"]')
+frees=$(json cxx.json 'j["calls"]["free"]')
+# 5,000 map nodes, 5,000 long strings and 1,000 arrays at least
+check "C++ new/delete seen as malloc/free ($mallocs, $frees), the order consistent" \
+	sh -c "grep -qx 'malloc_alloc_over_live 0' cxx.check && test $mallocs -gt 11000 && test $frees -gt 11000"
+JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+if [ -f "$JE" ]; then
+	LD_PRELOAD=$JE "$AT" record -o je.atr -- "$P/threads" 5000 >je.out 2>/dev/null
+	check "a preloaded jemalloc stays the allocator (its maps are in the process)" \
+		sh -c "LD_PRELOAD=$JE '$AT' record -o je2.atr -- cat /proc/self/maps 2>/dev/null | grep -q libjemalloc"
+	"$CHECK" --after-mark go je.atr >je.check
+	check "under jemalloc: threads traced, no allocation over a live address" \
+		sh -c "grep -qx done je.out && grep -qx 'malloc_alloc_over_live 0' je.check && grep -qx 'malloc_free_unknown 0' je.check"
+else
+	skip "a preloaded jemalloc stays the allocator" "libjemalloc2 not installed"
+	skip "under jemalloc: threads traced" "libjemalloc2 not installed"
+fi
+
 # --- failures never break the program ---
 "$P/selfcount" 20 >plain.out
 ARENATRACE_OUTPUT=/nonexistent/dir/x.atr LD_PRELOAD="$LIB" \
