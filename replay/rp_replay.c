@@ -24,13 +24,18 @@
 #include <string.h>
 
 static const char replay_usage[] =
-    "usage: arenatrace replay [--model PROFILE] [--stats] [--check-snapshots] TRACE\n"
-    "  Replays the trace's CPython allocator requests through the pymalloc model.\n"
+    "usage: arenatrace replay [--model PROFILE] [--layer auto|python|malloc] [--stats]\n"
+    "                         [--check-snapshots] TRACE\n"
+    "  Replays the trace's allocator requests through the pymalloc model.\n"
     "  --model PROFILE     cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
     "                      radix=0|48|64 (sizes with K or M; keys left out keep\n"
     "                      cpython-3.13's values). Default: the interpreter version\n"
     "                      recorded in the trace, else cpython-3.13.\n"
+    "  --layer L           python: the CPython MEM/OBJ domain requests (addresses\n"
+    "                      checked against the interpreter's); malloc: the malloc\n"
+    "                      family, as if pymalloc served the program; auto (default):\n"
+    "                      python for CPython traces, else malloc\n"
     "  --stats             print the model's final state in the layout of\n"
     "                      sys._debugmallocstats() (its pymalloc part)\n"
     "  --check-snapshots   at every snapshot record, compare the model's statistics\n"
@@ -54,6 +59,7 @@ typedef struct replay {
 	uint64_t arena_mismatch, addr_mismatch, anomalies, requests, snapshots, snap_bad;
 	xmap x;
 	FILE *out;
+	bool malloc_layer; /* the malloc family goes through the model, not the Python domains */
 } replay;
 
 /* ---- translation map (open addressing, key+1, tombstone = 1) ---- */
@@ -103,13 +109,6 @@ static void xdel(xmap *x, uint64_t k)
 		x->k[v - x->v] = 1;
 }
 
-/* The model's address of a real one. */
-static uint64_t to_model(replay *r, uint64_t real)
-{
-	uint64_t *v = xfind(&r->x, real);
-	return v ? *v : real;
-}
-
 /* Notes the model's answer m for a request the real allocator answered
  * with `real`. */
 static void answered(replay *r, uint64_t real, uint64_t mdl)
@@ -155,43 +154,110 @@ static void on_arena_alloc(replay *r, uint64_t base)
 
 /* ---- requests ---- */
 
+enum op { OP_NONE, OP_ALLOC, OP_REALLOC, OP_FREE };
+
+/* What a record asks of the allocator in this layer; *n is the size. */
+static enum op classify(const tf_record *rec, bool malloc_layer, uint64_t *n)
+{
+	const tf_alloc *a = &rec->u.alloc;
+	*n = a->size;
+	if (malloc_layer ? !tf_kind_is_malloc_fn(rec->kind) : !tf_kind_is_python_fn(rec->kind))
+		return OP_NONE;
+	switch (rec->kind) {
+	case TF_FREE:
+	case TF_PY_MEM_FREE:
+	case TF_PY_OBJ_FREE:
+		return OP_FREE;
+	case TF_REALLOC:
+	case TF_PY_MEM_REALLOC:
+	case TF_PY_OBJ_REALLOC:
+		return OP_REALLOC;
+	case TF_REALLOCARRAY:
+		if (__builtin_mul_overflow(a->nmemb, a->size, n))
+			*n = UINT64_MAX;
+		return OP_REALLOC;
+	case TF_CALLOC:
+	case TF_PY_MEM_CALLOC:
+	case TF_PY_OBJ_CALLOC:
+		if (__builtin_mul_overflow(a->nmemb, a->size, n))
+			*n = UINT64_MAX;
+		return OP_ALLOC;
+	default: /* malloc, valloc, pvalloc, the aligned ones (pymalloc has no alignment) */
+		return OP_ALLOC;
+	}
+}
+
+/* The model's block for a real address; false if the model holds none
+ * (the malloc layer maps every block; the Python layer only those whose
+ * address differs from the interpreter's). */
+static bool model_of(replay *r, uint64_t real, uint64_t *out)
+{
+	uint64_t *v = xfind(&r->x, real);
+	if (v) {
+		*out = *v;
+		return true;
+	}
+	*out = real;
+	return !r->malloc_layer;
+}
+
+/* The model answered `mdl` where the real allocator returned `real`. */
+static void placed(replay *r, uint64_t real, uint64_t mdl)
+{
+	if (r->malloc_layer) {
+		if (!xput(&r->x, real, mdl))
+			r->anomalies++;
+	} else {
+		answered(r, real, mdl);
+	}
+}
+
 static void request(replay *r, const tf_record *rec)
 {
 	const tf_alloc *a = &rec->u.alloc;
-	uint64_t out = 0;
-	bool pymalloc;
+	uint64_t n, out = 0, old;
+	/* in the Python layer raw blocks keep the interpreter's address */
+	uint64_t raw = r->malloc_layer ? 0 : a->addr;
 	int rc = 0;
-	r->requests++;
-	switch (rec->kind) {
-	case TF_PY_MEM_MALLOC:
-	case TF_PY_OBJ_MALLOC:
-	case TF_PY_MEM_CALLOC:
-	case TF_PY_OBJ_CALLOC: {
-		uint64_t n = a->size;
-		if ((rec->kind == TF_PY_MEM_CALLOC || rec->kind == TF_PY_OBJ_CALLOC) &&
-		    __builtin_mul_overflow(a->nmemb, a->size, &n))
-			n = UINT64_MAX;
+	switch (classify(rec, r->malloc_layer, &n)) {
+	case OP_NONE:
+		return;
+	case OP_ALLOC:
+		r->requests++;
 		if (!a->addr)
 			return; /* the real request failed */
-		rc = pym_malloc_at(r->m, n, a->addr, &out);
+		if (r->malloc_layer && xfind(&r->x, a->addr)) {
+			r->anomalies++; /* an allocation over a live address */
+			return;
+		}
+		rc = pym_malloc_at(r->m, n, raw, &out);
 		if (!rc)
-			answered(r, a->addr, out);
+			placed(r, a->addr, out);
 		break;
-	}
-	case TF_PY_MEM_REALLOC:
-	case TF_PY_OBJ_REALLOC:
-		if (!a->addr && a->size)
+	case OP_REALLOC:
+		r->requests++;
+		if (!a->addr && n)
 			return; /* failed: the old block stays */
-		rc = pym_realloc_at(r->m, to_model(r, a->old), a->size, a->addr, &out);
+		if (a->old && !model_of(r, a->old, &old)) {
+			r->anomalies++; /* realloc of a block the trace never showed */
+			return;
+		}
+		rc = pym_realloc_at(r->m, a->old ? old : 0, n, raw, &out);
 		if (!rc) {
-			if (a->old && a->old != a->addr)
-				xdel(&r->x, a->old);
+			xdel(&r->x, a->old);
 			if (a->addr)
-				answered(r, a->addr, out);
+				placed(r, a->addr, out);
 		}
 		break;
-	default: /* frees */
-		rc = pym_free_block(r->m, to_model(r, a->addr), &pymalloc);
+	case OP_FREE:
+		r->requests++;
+		if (!a->addr)
+			return;
+		if (!model_of(r, a->addr, &old)) {
+			r->anomalies++; /* free of an unknown block */
+			return;
+		}
+		rc = pym_free_block(r->m, old, NULL);
 		xdel(&r->x, a->addr);
 	}
 	if (rc < 0)
@@ -228,16 +294,28 @@ static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t ca
 	r->snap_bad += bad;
 }
 
-static int parse_args(int argc, char **argv, const char **model, bool *stats, bool *check,
-		      const char **path)
+static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **path)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--model") && i + 1 < argc)
-			*model = argv[++i];
+			o->model = argv[++i];
+		else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (!strcmp(v, "auto"))
+				o->layer = RP_LAYER_AUTO;
+			else if (!strcmp(v, "python"))
+				o->layer = RP_LAYER_PYTHON;
+			else if (!strcmp(v, "malloc"))
+				o->layer = RP_LAYER_MALLOC;
+			else {
+				rp_error("replay: --layer takes auto, python or malloc");
+				return -1;
+			}
+		}
 		else if (!strcmp(argv[i], "--stats"))
-			*stats = true;
+			o->stats = true;
 		else if (!strcmp(argv[i], "--check-snapshots"))
-			*check = true;
+			o->check = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return 1;
 		else if (argv[i][0] == '-' && argv[i][1]) {
@@ -256,7 +334,8 @@ static int parse_args(int argc, char **argv, const char **model, bool *stats, bo
 	return 0;
 }
 
-int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path)
+int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
+		  rp_replay_result *res)
 {
 	pym_params params;
 	if (o->model && pym_params_from_name(o->model, &params) < 0) {
@@ -270,6 +349,9 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path)
 	int rc = 0, status = RP_EXIT_OK;
 	while (buf && (rc = tf_reader_next(rd, &rec)) > 0) {
 		if (rec.kind == TF_HEADER) {
+			/* auto: the Python domains when the trace is CPython's */
+			r.malloc_layer = o->layer == RP_LAYER_MALLOC ||
+					 (o->layer == RP_LAYER_AUTO && !rec.u.header.python.len);
 			if (!o->model)
 				pym_params_for_version(rec.u.header.python.len ? rec.u.header.python.ptr
 									       : NULL,
@@ -282,9 +364,9 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path)
 			}
 		} else if (!r.m) {
 			continue;
-		} else if (rec.kind == TF_ARENA_ALLOC && rec.u.arena.addr) {
+		} else if (rec.kind == TF_ARENA_ALLOC && rec.u.arena.addr && !r.malloc_layer) {
 			on_arena_alloc(&r, rec.u.arena.addr);
-		} else if (tf_kind_is_python_fn(rec.kind)) {
+		} else if (tf_kind_is_python_fn(rec.kind) || tf_kind_is_malloc_fn(rec.kind)) {
 			request(&r, &rec);
 		} else if (rec.kind == TF_SNAPSHOT && o->check) {
 			check_snapshot(&r, &rec, buf, cap);
@@ -305,11 +387,17 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path)
 			size_t len = pym_format_stats(p, &st, buf, cap);
 			fwrite(buf, 1, len < cap ? len : cap - 1, o->out);
 		}
-		fprintf(stderr,
-			"replay: model %s, %" PRIu64 " requests, %" PRIu64
-			" addresses unlike the interpreter's, %" PRIu64 " arena mismatches, %" PRIu64
-			" anomalies\n",
-			p->name, r.requests, r.addr_mismatch, r.arena_mismatch, r.anomalies);
+		if (r.malloc_layer)
+			fprintf(stderr,
+				"replay: model %s, malloc layer: %" PRIu64 " requests, %" PRIu64
+				" anomalies\n",
+				p->name, r.requests, r.anomalies);
+		else
+			fprintf(stderr,
+				"replay: model %s, %" PRIu64 " requests, %" PRIu64
+				" addresses unlike the interpreter's, %" PRIu64
+				" arena mismatches, %" PRIu64 " anomalies\n",
+				p->name, r.requests, r.addr_mismatch, r.arena_mismatch, r.anomalies);
 		if (o->check) {
 			fprintf(o->out, "snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched\n",
 				r.snapshots, r.snap_bad);
@@ -317,6 +405,9 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path)
 				status = RP_EXIT_CHECK;
 		}
 	}
+	if (res)
+		*res = (rp_replay_result){r.requests,  r.anomalies, r.addr_mismatch, r.arena_mismatch,
+					  r.snapshots, r.snap_bad,  r.malloc_layer};
 	pym_free(r.m);
 	free(r.x.k), free(r.x.v), free(buf);
 	return status;
@@ -326,7 +417,7 @@ int rp_cmd_replay(int argc, char **argv)
 {
 	rp_replay_opts o = {.out = stdout};
 	const char *path = NULL;
-	int rc = parse_args(argc, argv, &o.model, &o.stats, &o.check, &path);
+	int rc = parse_args(argc, argv, &o, &path);
 	if (rc) {
 		if (rc > 0)
 			fputs(replay_usage, stdout);
@@ -343,7 +434,7 @@ int rp_cmd_replay(int argc, char **argv)
 		rp_error("%s", err);
 		return RP_EXIT_USAGE;
 	}
-	int status = rp_replay_run(rd, &o, path);
+	int status = rp_replay_run(rd, &o, path, NULL);
 	tf_reader_free(rd);
 	return status;
 }

@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym
+UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_rp_replay
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -11,6 +11,11 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 $(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
+
+$(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator $(CMOCKA_CFLAGS)
+$(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) $(B)/replay/rp_replay.o \
+		$(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 
 # The tracer core without the preload shim (STYLE.md 7).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o

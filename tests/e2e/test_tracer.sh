@@ -35,6 +35,14 @@ PY
 if grep -q '^ok' py.out; then ok "info --json counts every call exactly; $(sed 's/^ok //' py.out)"
 else not_ok "info --json counts every call exactly"; sed 's/^/# /' py.out; fi
 
+# --- a C program's trace through the pymalloc model (replay --layer malloc) ---
+"$AT" replay --layer malloc --stats sc.atr >sc.stats 2>sc.replay
+rc=$?
+calls=$(json sc.json 'sum(j["calls"].values())')
+check "replay --layer malloc: every malloc-family call replayed ($calls), statistics printed" \
+	sh -c "test $rc -eq 0 && grep -q 'malloc layer: $calls requests' sc.replay &&
+		grep -q '^# arenas allocated current ' sc.stats"
+
 # --- threads: a correct global order ---
 "$AT" record -o th.atr -- "$P/threads" 20000 >th.out 2>/dev/null
 check "threads: program output unchanged" grep -qx done th.out

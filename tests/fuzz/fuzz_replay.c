@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!sink || tf_reader_open_raw(&r, data, size) < 0)
 		return 0;
 	rp_replay_opts o = {.stats = true, .check = true, .out = sink};
-	rp_replay_run(r, &o, "fuzz input");
+	rp_replay_run(r, &o, "fuzz input", NULL);
 	tf_reader_free(r);
 	return 0;
 }
