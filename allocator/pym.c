@@ -782,6 +782,16 @@ const pym_params *pym_get_params(const pym *m)
 	return &m->p;
 }
 
+uint64_t pym_arenas_current(const pym *m)
+{
+	return m->narenas_currently_allocated;
+}
+
+uint64_t pym_held_bytes(const pym *m)
+{
+	return m->narenas_currently_allocated * m->p.arena_size + m->raw_bytes;
+}
+
 /* ---- statistics (§8) ---- */
 
 void pym_get_stats(const pym *m, pym_stats *st)

@@ -93,6 +93,12 @@ int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc);
 int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out);
 int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out);
 
+/* O(1) figures for per-request metrics: arenas held now, and bytes the
+ * model holds from the system (arenas plus the large-object layer's
+ * requested bytes). */
+uint64_t pym_arenas_current(const pym *m);
+uint64_t pym_held_bytes(const pym *m);
+
 /* Whether p lies in a live arena (address_in_range, §7). */
 bool pym_owns(const pym *m, uint64_t p);
 

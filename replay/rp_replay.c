@@ -1,18 +1,27 @@
 /*
- * rp_replay.c - `arenatrace replay`: streams a trace's Python-layer requests
- * (MEM and OBJ domains) through the pymalloc model (allocator/pym.h).
+ * rp_replay.c - `arenatrace replay`: streams a trace's allocator requests
+ * through one or several pymalloc models (allocator/pym.h) in one decode.
  *
- * The model takes each new arena's base address from the trace's
- * arena_alloc records (CPython traces carry the real ones, recorded just
+ * Layers: python feeds the CPython MEM/OBJ domain requests; malloc feeds the
+ * malloc family, as if pymalloc served the program.  The replay keeps the
+ * live blocks of the trace (real address -> requested size): requests that
+ * do not add up (free of an unknown block, double free, allocation over a
+ * live block) are counted as anomalies and skipped by every model.  Each
+ * model maps real addresses to its own only where the two differ.
+ *
+ * Arena bases: a model whose arena size is the recorded interpreter's takes
+ * each new arena's base from the trace's arena_alloc records (recorded just
  * before the request that needed the arena), so pool alignment matches the
- * real process; without them it places arenas itself.  Every address the
- * model hands out for a pymalloc block is compared with the one the real
- * interpreter returned; raw (large-object) requests keep the real address.
+ * real process, and every address it hands out is compared with the
+ * interpreter's; other models place arenas themselves.
  *
- *   --stats            print the model's final state as sys._debugmallocstats()
- *   --check-snapshots  compare the model with each snapshot record's text
- *                      (PYMALLOC.md §12), line by line; exit 1 on a mismatch
- *                      or when the trace has no snapshot
+ * Metrics per model, updated after every request: arenas and bytes held
+ * (arenas plus large-object bytes) against requested live bytes, their
+ * peaks, and the four Johnstone-Wilson fragmentation measures (ISMM 1998):
+ *   jw1  held / live averaged over time (time-weighted, where live > 0)
+ *   jw2  held / live at the moment of peak live
+ *   jw3  held / live at the moment of peak held
+ *   jw4  peak held / peak live
  */
 #include "pym.h"
 #include "rp_cli.h"
@@ -24,45 +33,35 @@
 #include <string.h>
 
 static const char replay_usage[] =
-    "usage: arenatrace replay [--model PROFILE] [--layer auto|python|malloc] [--stats]\n"
-    "                         [--check-snapshots] TRACE\n"
-    "  Replays the trace's allocator requests through the pymalloc model.\n"
-    "  --model PROFILE     cpython-3.8 ... cpython-3.13, or custom parameters:\n"
+    "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
+    "                         [--stats] [--check-snapshots] [--json] TRACE\n"
+    "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
+    "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
-    "                      radix=0|48|64 (sizes with K or M; keys left out keep\n"
-    "                      cpython-3.13's values). Default: the interpreter version\n"
-    "                      recorded in the trace, else cpython-3.13.\n"
+    "                      radix=0|48|64 (sizes with K or M, powers of two; keys left\n"
+    "                      out keep cpython-3.13's values). Default: the interpreter\n"
+    "                      version recorded in the trace, else cpython-3.13.\n"
     "  --layer L           python: the CPython MEM/OBJ domain requests (addresses\n"
     "                      checked against the interpreter's); malloc: the malloc\n"
     "                      family, as if pymalloc served the program; auto (default):\n"
     "                      python for CPython traces, else malloc\n"
-    "  --stats             print the model's final state in the layout of\n"
+    "  --stats             print each model's final state in the layout of\n"
     "                      sys._debugmallocstats() (its pymalloc part)\n"
-    "  --check-snapshots   at every snapshot record, compare the model's statistics\n"
-    "                      with the real allocator's text; print each differing line\n"
-    "                      and end with 'snapshots: N checked, M mismatched'\n"
+    "  --check-snapshots   at every snapshot record, compare the first model's\n"
+    "                      statistics with the real allocator's text; print each\n"
+    "                      differing line; end with 'snapshots: N checked, M mismatched'\n"
+    "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
     "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
 
 #define QCAP 64
+#define MAX_MODELS RP_MAX_MODELS
 
-/* real address -> model address, for blocks where the two differ */
+/* ---- an open-addressing map of 64-bit keys (key + 2 stored; 1 = deleted) ---- */
+
 typedef struct xmap {
 	uint64_t *k, *v;
 	size_t cap, used;
 } xmap;
-
-typedef struct replay {
-	pym *m;
-	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
-	unsigned qhead, qlen;
-	bool saw_arenas;      /* the trace records arenas: take bases from it */
-	uint64_t arena_mismatch, addr_mismatch, anomalies, requests, snapshots, snap_bad;
-	xmap x;
-	FILE *out;
-	bool malloc_layer; /* the malloc family goes through the model, not the Python domains */
-} replay;
-
-/* ---- translation map (open addressing, key+1, tombstone = 1) ---- */
 
 static size_t xslot(uint64_t k, size_t cap)
 {
@@ -83,9 +82,14 @@ static uint64_t *xfind(const xmap *x, uint64_t k)
 
 static bool xput(xmap *x, uint64_t k, uint64_t v)
 {
+	uint64_t *have = xfind(x, k);
+	if (have) {
+		*have = v;
+		return true;
+	}
 	if ((x->used + 1) * 2 > x->cap) {
-		xmap n = {calloc(x->cap ? x->cap * 2 : 256, 8), malloc((x->cap ? x->cap * 2 : 256) * 8),
-			  x->cap ? x->cap * 2 : 256, 0};
+		size_t cap = x->cap ? x->cap * 2 : 256;
+		xmap n = {calloc(cap, 8), malloc(cap * 8), cap, 0};
 		if (!n.k || !n.v)
 			return free(n.k), free(n.v), false;
 		for (size_t i = 0; i < x->cap; i++)
@@ -95,7 +99,7 @@ static bool xput(xmap *x, uint64_t k, uint64_t v)
 		*x = n;
 	}
 	size_t i = xslot(k + 2, x->cap);
-	while (x->k[i] > 1 && x->k[i] != k + 2)
+	while (x->k[i] > 1)
 		i = (i + 1) & (x->cap - 1);
 	x->used += !x->k[i];
 	x->k[i] = k + 2, x->v[i] = v;
@@ -109,47 +113,74 @@ static void xdel(xmap *x, uint64_t k)
 		x->k[v - x->v] = 1;
 }
 
-/* Notes the model's answer m for a request the real allocator answered
- * with `real`. */
-static void answered(replay *r, uint64_t real, uint64_t mdl)
+static void xfree(xmap *x)
 {
-	xdel(&r->x, real);
-	if (mdl != real) {
-		if (r->addr_mismatch++ < 5)
-			rp_error("replay: model returned 0x%" PRIx64 " where the interpreter got "
-				 "0x%" PRIx64,
-				 mdl, real);
-		xput(&r->x, real, mdl);
-	}
+	free(x->k), free(x->v);
+	memset(x, 0, sizeof(*x));
 }
+
+/* ---- state ---- */
+
+typedef struct model_run {
+	pym *m;
+	xmap x;               /* real address -> model address, where they differ */
+	bool recorded_bases;  /* arena bases come from the trace */
+	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
+	unsigned qhead, qlen;
+	uint64_t addr_mismatch, arena_mismatch, errors;
+	uint64_t held, peak_held, arenas_peak;
+	uint64_t live_at_peak_held, held_at_peak_live;
+	double jw1_sum, jw1_time; /* time-weighted held/live */
+} model_run;
+
+typedef struct replay {
+	model_run mr[MAX_MODELS];
+	int n;
+	bool malloc_layer;
+	xmap live;           /* real address -> requested size, the trace's live blocks */
+	uint64_t live_bytes, peak_live;
+	uint64_t requests;
+	uint64_t free_unknown, realloc_unknown, alloc_over_live;
+	uint64_t examples[3]; /* first address of each anomaly kind */
+	uint64_t last_time;
+	uint64_t snapshots, snap_bad;
+	FILE *out;
+} replay;
 
 /* ---- arenas ---- */
 
-/* The model wants an arena: the next base the trace recorded, or (a trace
- * without arena records, or more arenas than the interpreter took) the
- * model's own placement. */
+/* A model wants an arena: the next base the trace recorded, or (no record
+ * left, or a model of another arena size) its own placement. */
 static uint64_t arena_source(void *ctx, uint64_t size)
 {
-	replay *r = ctx;
+	model_run *mr = ctx;
 	(void)size;
-	if (!r->qlen) {
-		r->arena_mismatch += r->saw_arenas;
+	if (!mr->recorded_bases)
+		return PYM_ARENA_BUILTIN;
+	if (!mr->qlen) {
+		mr->arena_mismatch++;
 		return PYM_ARENA_BUILTIN;
 	}
-	uint64_t base = r->queue[r->qhead];
-	r->qhead = (r->qhead + 1) % QCAP;
-	r->qlen--;
+	uint64_t base = mr->queue[mr->qhead];
+	mr->qhead = (mr->qhead + 1) % QCAP;
+	mr->qlen--;
 	return base;
 }
 
-static void on_arena_alloc(replay *r, uint64_t base)
+static void on_arena_alloc(replay *r, const tf_arena *a)
 {
-	r->saw_arenas = true;
-	if (r->qlen == QCAP) {
-		r->arena_mismatch++;
-		return;
+	for (int i = 0; i < r->n; i++) {
+		model_run *mr = &r->mr[i];
+		if (a->size != pym_get_params(mr->m)->arena_size) {
+			mr->recorded_bases = false;
+			continue;
+		}
+		if (mr->qlen == QCAP) {
+			mr->arena_mismatch++;
+			continue;
+		}
+		mr->queue[(mr->qhead + mr->qlen++) % QCAP] = a->addr;
 	}
-	r->queue[(r->qhead + r->qlen++) % QCAP] = base;
 }
 
 /* ---- requests ---- */
@@ -173,95 +204,154 @@ static enum op classify(const tf_record *rec, bool malloc_layer, uint64_t *n)
 	case TF_PY_OBJ_REALLOC:
 		return OP_REALLOC;
 	case TF_REALLOCARRAY:
-		if (__builtin_mul_overflow(a->nmemb, a->size, n))
-			*n = UINT64_MAX;
-		return OP_REALLOC;
 	case TF_CALLOC:
 	case TF_PY_MEM_CALLOC:
 	case TF_PY_OBJ_CALLOC:
 		if (__builtin_mul_overflow(a->nmemb, a->size, n))
 			*n = UINT64_MAX;
-		return OP_ALLOC;
+		return rec->kind == TF_REALLOCARRAY ? OP_REALLOC : OP_ALLOC;
 	default: /* malloc, valloc, pvalloc, the aligned ones (pymalloc has no alignment) */
 		return OP_ALLOC;
 	}
 }
 
-/* The model's block for a real address; false if the model holds none
- * (the malloc layer maps every block; the Python layer only those whose
- * address differs from the interpreter's). */
-static bool model_of(replay *r, uint64_t real, uint64_t *out)
+static uint64_t model_addr(const model_run *mr, uint64_t real)
 {
-	uint64_t *v = xfind(&r->x, real);
-	if (v) {
-		*out = *v;
-		return true;
-	}
-	*out = real;
-	return !r->malloc_layer;
+	const uint64_t *v = xfind(&mr->x, real);
+	return v ? *v : real;
 }
 
 /* The model answered `mdl` where the real allocator returned `real`. */
-static void placed(replay *r, uint64_t real, uint64_t mdl)
+static void placed(replay *r, model_run *mr, uint64_t real, uint64_t mdl)
 {
-	if (r->malloc_layer) {
-		if (!xput(&r->x, real, mdl))
-			r->anomalies++;
-	} else {
-		answered(r, real, mdl);
+	xdel(&mr->x, real);
+	if (mdl == real)
+		return;
+	if (!r->malloc_layer && mr->recorded_bases && mr->addr_mismatch++ < 3)
+		rp_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64,
+			 pym_get_params(mr->m)->name, mdl, real);
+	if (!xput(&mr->x, real, mdl))
+		mr->errors++;
+}
+
+/* One request on one model (the trace's bookkeeping already accepted it). */
+static void apply(replay *r, model_run *mr, enum op op, const tf_alloc *a, uint64_t n)
+{
+	/* in the Python layer raw blocks keep the interpreter's address */
+	uint64_t raw = r->malloc_layer ? 0 : a->addr, out;
+	int rc = 0;
+	switch (op) {
+	case OP_ALLOC:
+		rc = pym_malloc_at(mr->m, n, raw, &out);
+		if (!rc)
+			placed(r, mr, a->addr, out);
+		break;
+	case OP_REALLOC:
+		rc = pym_realloc_at(mr->m, a->old ? model_addr(mr, a->old) : 0, n, raw, &out);
+		if (!rc) {
+			xdel(&mr->x, a->old);
+			placed(r, mr, a->addr, out);
+		}
+		break;
+	case OP_FREE:
+		rc = pym_free_block(mr->m, model_addr(mr, a->addr), NULL);
+		xdel(&mr->x, a->addr);
+		break;
+	case OP_NONE:
+		break;
 	}
+	mr->errors += rc < 0;
+}
+
+static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
+{
+	if (!(*count)++)
+		r->examples[kind] = addr;
+}
+
+/* The trace's own bookkeeping: false if the request does not add up. */
+static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n)
+{
+	uint64_t *size;
+	switch (op) {
+	case OP_ALLOC:
+		if (!a->addr)
+			return false; /* the real request failed: nothing to replay */
+		if (xfind(&r->live, a->addr)) {
+			anomaly(r, &r->alloc_over_live, 2, a->addr);
+			return false;
+		}
+		break;
+	case OP_REALLOC:
+		if (!a->addr && n)
+			return false; /* failed: the old block stays */
+		if (a->old && !(size = xfind(&r->live, a->old))) {
+			anomaly(r, &r->realloc_unknown, 1, a->old);
+			return false;
+		}
+		if (a->old) {
+			r->live_bytes -= *size;
+			xdel(&r->live, a->old);
+		}
+		break;
+	case OP_FREE:
+		if (!a->addr)
+			return false;
+		if (!(size = xfind(&r->live, a->addr))) {
+			anomaly(r, &r->free_unknown, 0, a->addr);
+			return false;
+		}
+		r->live_bytes -= *size;
+		xdel(&r->live, a->addr);
+		return true;
+	case OP_NONE:
+		return false;
+	}
+	if (a->addr) {
+		xput(&r->live, a->addr, n == UINT64_MAX ? 0 : n);
+		r->live_bytes += n == UINT64_MAX ? 0 : n;
+	}
+	return true;
+}
+
+/* After a request: held bytes, peaks and the fragmentation sums. */
+static void measure(replay *r, model_run *mr, uint64_t dt)
+{
+	if (mr->held && r->live_bytes && dt) {
+		mr->jw1_sum += (double)dt * (double)mr->held / (double)r->live_bytes;
+		mr->jw1_time += (double)dt;
+	}
+	mr->held = pym_held_bytes(mr->m);
+	if (mr->held > mr->peak_held) {
+		mr->peak_held = mr->held;
+		mr->live_at_peak_held = r->live_bytes;
+	}
+	uint64_t arenas = pym_arenas_current(mr->m);
+	if (arenas > mr->arenas_peak)
+		mr->arenas_peak = arenas;
+	if (r->live_bytes >= r->peak_live)
+		mr->held_at_peak_live = mr->held;
 }
 
 static void request(replay *r, const tf_record *rec)
 {
-	const tf_alloc *a = &rec->u.alloc;
-	uint64_t n, out = 0, old;
-	/* in the Python layer raw blocks keep the interpreter's address */
-	uint64_t raw = r->malloc_layer ? 0 : a->addr;
-	int rc = 0;
-	switch (classify(rec, r->malloc_layer, &n)) {
-	case OP_NONE:
+	uint64_t n;
+	enum op op = classify(rec, r->malloc_layer, &n);
+	if (op == OP_NONE)
 		return;
-	case OP_ALLOC:
-		r->requests++;
-		if (!a->addr)
-			return; /* the real request failed */
-		if (r->malloc_layer && xfind(&r->x, a->addr)) {
-			r->anomalies++; /* an allocation over a live address */
-			return;
-		}
-		rc = pym_malloc_at(r->m, n, raw, &out);
-		if (!rc)
-			placed(r, a->addr, out);
-		break;
-	case OP_REALLOC:
-		r->requests++;
-		if (!a->addr && n)
-			return; /* failed: the old block stays */
-		if (a->old && !model_of(r, a->old, &old)) {
-			r->anomalies++; /* realloc of a block the trace never showed */
-			return;
-		}
-		rc = pym_realloc_at(r->m, a->old ? old : 0, n, raw, &out);
-		if (!rc) {
-			xdel(&r->x, a->old);
-			if (a->addr)
-				placed(r, a->addr, out);
-		}
-		break;
-	case OP_FREE:
-		r->requests++;
-		if (!a->addr)
-			return;
-		if (!model_of(r, a->addr, &old)) {
-			r->anomalies++; /* free of an unknown block */
-			return;
-		}
-		rc = pym_free_block(r->m, old, NULL);
-		xdel(&r->x, a->addr);
+	r->requests++;
+	if (!accept(r, op, &rec->u.alloc, n))
+		return;
+	/* time-weighted measures use the interval the previous state lasted */
+	uint64_t dt = rec->time >= r->last_time ? rec->time - r->last_time : 0;
+	r->last_time = rec->time;
+	bool new_peak = r->live_bytes >= r->peak_live;
+	if (new_peak)
+		r->peak_live = r->live_bytes;
+	for (int i = 0; i < r->n; i++) {
+		apply(r, &r->mr[i], op, &rec->u.alloc, n);
+		measure(r, &r->mr[i], dt);
 	}
-	if (rc < 0)
-		r->anomalies++;
 }
 
 /* ---- snapshots ---- */
@@ -269,15 +359,16 @@ static void request(replay *r, const tf_record *rec)
 static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t cap)
 {
 	pym_stats st;
-	pym_get_stats(r->m, &st);
-	size_t len = pym_format_stats(pym_get_params(r->m), &st, buf, cap);
+	pym_get_stats(r->mr[0].m, &st);
+	size_t len = pym_format_stats(pym_get_params(r->mr[0].m), &st, buf, cap);
 	if (len >= cap)
 		len = cap - 1;
 	const char *want = rec->u.label.text.ptr, *wend = want + rec->u.label.text.len;
 	const char *got = buf, *gend = buf + len;
 	bool bad = false;
 	while (want < wend || got < gend) {
-		const char *we = memchr(want, '\n', (size_t)(wend - want)), *ge = memchr(got, '\n', (size_t)(gend - got));
+		const char *we = memchr(want, '\n', (size_t)(wend - want));
+		const char *ge = memchr(got, '\n', (size_t)(gend - got));
 		size_t wl = (size_t)((we ? we : wend) - want), gl = (size_t)((ge ? ge : gend) - got);
 		if (wl != gl || memcmp(want, got, wl)) {
 			if (!bad)
@@ -294,12 +385,240 @@ static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t ca
 	r->snap_bad += bad;
 }
 
+/* ---- output ---- */
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static void model_result(const replay *r, const model_run *mr, rp_model_result *out)
+{
+	pym_stats st;
+	pym_get_stats(mr->m, &st);
+	*out = (rp_model_result){
+	    .addr_mismatch = mr->addr_mismatch,
+	    .arena_mismatch = mr->arena_mismatch,
+	    .errors = mr->errors,
+	    .arenas_total = st.arenas_total,
+	    .arenas_current = st.arenas_current,
+	    .arenas_highwater = st.arenas_highwater,
+	    .peak_held = mr->peak_held,
+	    .held_end = mr->held,
+	    .jw1 = mr->jw1_time > 0 ? mr->jw1_sum / mr->jw1_time : 0.0,
+	    .jw2 = ratio(mr->held_at_peak_live, r->peak_live),
+	    .jw3 = ratio(mr->peak_held, mr->live_at_peak_held),
+	    .jw4 = ratio(mr->peak_held, r->peak_live),
+	};
+	snprintf(out->profile, sizeof(out->profile), "%s", pym_get_params(mr->m)->name);
+	out->arena_size = pym_get_params(mr->m)->arena_size;
+}
+
+static void print_json(FILE *f, const rp_replay_result *res)
+{
+	fprintf(f,
+		"{\"events\": %" PRIu64 ", \"layer\": \"%s\", \"requests\": %" PRIu64
+		", \"anomalies\": {\"free_unknown\": %" PRIu64 ", \"realloc_unknown\": %" PRIu64
+		", \"alloc_over_live\": %" PRIu64 "}, \"live\": {\"peak_bytes\": %" PRIu64
+		", \"end_bytes\": %" PRIu64 "}, \"models\": [",
+		res->events, res->malloc_layer ? "malloc" : "python", res->requests,
+		res->free_unknown, res->realloc_unknown, res->alloc_over_live, res->peak_live,
+		res->live_end);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fprintf(f,
+			"%s{\"profile\": \"%s\", \"arenas\": {\"allocated_total\": %" PRIu64
+			", \"reclaimed\": %" PRIu64 ", \"highwater\": %" PRIu64
+			", \"current\": %" PRIu64 "}, \"peak\": {\"live_bytes\": %" PRIu64
+			", \"arena_bytes\": %" PRIu64
+			", \"held_bytes\": %" PRIu64 "}, \"end\": {\"held_bytes\": %" PRIu64
+			", \"arena_bytes\": %" PRIu64
+			"}, \"fragmentation\": {\"jw1\": %.4f, \"jw2\": %.4f, \"jw3\": %.4f, "
+			"\"jw4\": %.4f}, \"addresses_unlike_interpreter\": %" PRIu64
+			", \"arena_mismatches\": %" PRIu64 "}",
+			i ? ", " : "", m->profile, m->arenas_total,
+			m->arenas_total - m->arenas_current, m->arenas_highwater, m->arenas_current,
+			res->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
+			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4,
+			m->addr_mismatch, m->arena_mismatch);
+	}
+	fprintf(f, "]}\n");
+}
+
+static void print_summary(FILE *f, const rp_replay_result *res)
+{
+	fprintf(f, "replay: %s layer, %" PRIu64 " requests; live blocks peak %" PRIu64
+		   " bytes, %" PRIu64 " at the end\n",
+		res->malloc_layer ? "malloc" : "python", res->requests, res->peak_live,
+		res->live_end);
+	static const char *const what[] = {"frees of unknown blocks", "reallocs of unknown blocks",
+					   "allocations over a live block"};
+	const uint64_t count[] = {res->free_unknown, res->realloc_unknown, res->alloc_over_live};
+	for (int k = 0; k < 3; k++)
+		if (count[k])
+			fprintf(f, "anomalies: %" PRIu64 " %s (the first at 0x%" PRIx64 ")\n", count[k],
+				what[k], res->examples[k]);
+	fprintf(f, "%-14s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "freed",
+		"highest", "now", "peak held", "jw1", "jw2", "jw3", "jw4");
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fprintf(f,
+			"%-14s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %14" PRIu64
+			" %6.2f %6.2f %6.2f %6.2f\n",
+			m->profile, m->arenas_total, m->arenas_total - m->arenas_current,
+			m->arenas_highwater, m->arenas_current, m->peak_held, m->jw1, m->jw2, m->jw3,
+			m->jw4);
+	}
+}
+
+/* ---- the run ---- */
+
+/* "cpython-3.8,custom:arena=512K,pool=8K,cpython-3.12": a custom spec's
+ * own commas separate its keys, so a token with '=' continues the spec
+ * before it. */
+static int parse_models(const char *list, pym_params *p, int *n)
+{
+	char specs[MAX_MODELS][512], buf[1024];
+	int k = 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strchr(t, '=') && !strchr(t, ':') && k) {
+			size_t len = strlen(specs[k - 1]);
+			snprintf(specs[k - 1] + len, sizeof(specs[0]) - len, ",%s", t);
+		} else if (k < MAX_MODELS) {
+			snprintf(specs[k++], sizeof(specs[0]), "%s", t);
+		} else {
+			return -1;
+		}
+	}
+	for (*n = 0; *n < k; (*n)++)
+		if (pym_params_from_name(specs[*n], &p[*n]) < 0)
+			return -1;
+	return k ? 0 : -1;
+}
+
+int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
+		  rp_replay_result *res)
+{
+	pym_params params[MAX_MODELS];
+	int nparams = 0;
+	if (o->model && parse_models(o->model, params, &nparams) < 0) {
+		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o->model);
+		return RP_EXIT_USAGE;
+	}
+	replay *r = calloc(1, sizeof(*r));
+	size_t cap = 1 << 16;
+	char *buf = malloc(cap);
+	tf_record rec;
+	int rc = 0, status = RP_EXIT_OK;
+	uint64_t events = 0;
+	if (!r || !buf) {
+		rp_error("replay: out of memory");
+		free(r), free(buf);
+		return RP_EXIT_USAGE;
+	}
+	r->out = o->out;
+	while ((rc = tf_reader_next(rd, &rec)) > 0) {
+		events += tf_kind_is_event(rec.kind);
+		if (rec.kind == TF_HEADER) {
+			const char *py = rec.u.header.python.len ? rec.u.header.python.ptr : NULL;
+			/* auto: the Python domains when the trace is CPython's */
+			r->malloc_layer = o->layer == RP_LAYER_MALLOC ||
+					  (o->layer == RP_LAYER_AUTO && !py);
+			if (!nparams)
+				pym_params_for_version(py, &params[nparams++]);
+			for (int i = 0; i < nparams; i++) {
+				model_run *mr = &r->mr[i];
+				mr->recorded_bases = !r->malloc_layer;
+				pym_hooks hooks = {arena_source, NULL, mr};
+				if (pym_create(&mr->m, &params[i], &hooks) < 0) {
+					rp_error("replay: out of memory");
+					rc = -1;
+					break;
+				}
+				r->n++;
+			}
+			if (rc < 0)
+				break;
+		} else if (!r->n) {
+			continue;
+		} else if (rec.kind == TF_ARENA_ALLOC && rec.u.arena.addr && !r->malloc_layer) {
+			on_arena_alloc(r, &rec.u.arena);
+		} else if (tf_kind_is_python_fn(rec.kind) || tf_kind_is_malloc_fn(rec.kind)) {
+			request(r, &rec);
+		} else if (rec.kind == TF_SNAPSHOT && o->check) {
+			check_snapshot(r, &rec, buf, cap);
+		}
+	}
+	rp_replay_result result = {0};
+	if (rc < 0) {
+		if (rc != -1)
+			rp_error("%s: %s", path, tf_reader_error(rd));
+		status = RP_EXIT_USAGE;
+	} else if (r->n) {
+		result = (rp_replay_result){
+		    .events = events,
+		    .requests = r->requests,
+		    .free_unknown = r->free_unknown,
+		    .realloc_unknown = r->realloc_unknown,
+		    .alloc_over_live = r->alloc_over_live,
+		    .peak_live = r->peak_live,
+		    .live_end = r->live_bytes,
+		    .snapshots = r->snapshots,
+		    .snapshots_mismatched = r->snap_bad,
+		    .malloc_layer = r->malloc_layer,
+		    .nmodels = r->n,
+		};
+		memcpy(result.examples, r->examples, sizeof(result.examples));
+		for (int i = 0; i < r->n; i++)
+			model_result(r, &r->mr[i], &result.models[i]);
+		if (o->stats) {
+			for (int i = 0; i < r->n; i++) {
+				pym_stats st;
+				pym_get_stats(r->mr[i].m, &st);
+				size_t len = pym_format_stats(pym_get_params(r->mr[i].m), &st, buf, cap);
+				if (r->n > 1)
+					fprintf(o->out, "== %s\n", result.models[i].profile);
+				fwrite(buf, 1, len < cap ? len : cap - 1, o->out);
+			}
+		}
+		if (o->json)
+			print_json(o->out, &result);
+		else if (o->summary)
+			print_summary(o->out, &result);
+		if (!r->malloc_layer && r->mr[0].recorded_bases)
+			fprintf(stderr,
+				"replay: model %s, %" PRIu64 " requests, %" PRIu64
+				" addresses unlike the interpreter's, %" PRIu64
+				" arena mismatches, %" PRIu64 " anomalies\n",
+				result.models[0].profile, r->requests, result.models[0].addr_mismatch,
+				result.models[0].arena_mismatch,
+				r->free_unknown + r->realloc_unknown + r->alloc_over_live +
+				    result.models[0].errors);
+		if (o->check) {
+			fprintf(o->out, "snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched\n",
+				r->snapshots, r->snap_bad);
+			if (!r->snapshots || r->snap_bad)
+				status = RP_EXIT_CHECK;
+		}
+	}
+	if (res)
+		*res = result;
+	for (int i = 0; i < r->n; i++) {
+		pym_free(r->mr[i].m);
+		xfree(&r->mr[i].x);
+	}
+	xfree(&r->live);
+	free(r), free(buf);
+	return status;
+}
+
 static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **path)
 {
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--model") && i + 1 < argc)
+		if (!strcmp(argv[i], "--model") && i + 1 < argc) {
 			o->model = argv[++i];
-		else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
 			const char *v = argv[++i];
 			if (!strcmp(v, "auto"))
 				o->layer = RP_LAYER_AUTO;
@@ -311,106 +630,29 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **pat
 				rp_error("replay: --layer takes auto, python or malloc");
 				return -1;
 			}
-		}
-		else if (!strcmp(argv[i], "--stats"))
+		} else if (!strcmp(argv[i], "--stats")) {
 			o->stats = true;
-		else if (!strcmp(argv[i], "--check-snapshots"))
+		} else if (!strcmp(argv[i], "--check-snapshots")) {
 			o->check = true;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+		} else if (!strcmp(argv[i], "--json")) {
+			o->json = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
-		else if (argv[i][0] == '-' && argv[i][1]) {
+		} else if (argv[i][0] == '-' && argv[i][1]) {
 			rp_error("replay: unknown option '%s'", argv[i]);
 			return -1;
 		} else if (*path) {
 			rp_error("replay: one trace at a time");
 			return -1;
-		} else
+		} else {
 			*path = argv[i];
+		}
 	}
 	if (!*path) {
 		rp_error("replay: no trace given (arenatrace replay --help)");
 		return -1;
 	}
 	return 0;
-}
-
-int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
-		  rp_replay_result *res)
-{
-	pym_params params;
-	if (o->model && pym_params_from_name(o->model, &params) < 0) {
-		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o->model);
-		return RP_EXIT_USAGE;
-	}
-	replay r = {.out = o->out};
-	size_t cap = 1 << 16;
-	char *buf = malloc(cap);
-	tf_record rec;
-	int rc = 0, status = RP_EXIT_OK;
-	while (buf && (rc = tf_reader_next(rd, &rec)) > 0) {
-		if (rec.kind == TF_HEADER) {
-			/* auto: the Python domains when the trace is CPython's */
-			r.malloc_layer = o->layer == RP_LAYER_MALLOC ||
-					 (o->layer == RP_LAYER_AUTO && !rec.u.header.python.len);
-			if (!o->model)
-				pym_params_for_version(rec.u.header.python.len ? rec.u.header.python.ptr
-									       : NULL,
-						       &params);
-			pym_hooks hooks = {arena_source, NULL, &r};
-			if (pym_create(&r.m, &params, &hooks) < 0) {
-				rp_error("replay: out of memory");
-				rc = -1;
-				break;
-			}
-		} else if (!r.m) {
-			continue;
-		} else if (rec.kind == TF_ARENA_ALLOC && rec.u.arena.addr && !r.malloc_layer) {
-			on_arena_alloc(&r, rec.u.arena.addr);
-		} else if (tf_kind_is_python_fn(rec.kind) || tf_kind_is_malloc_fn(rec.kind)) {
-			request(&r, &rec);
-		} else if (rec.kind == TF_SNAPSHOT && o->check) {
-			check_snapshot(&r, &rec, buf, cap);
-		}
-	}
-	if (!buf) {
-		rp_error("replay: out of memory");
-		status = RP_EXIT_USAGE;
-	} else if (rc < 0) {
-		if (rc != -1)
-			rp_error("%s: %s", path, tf_reader_error(rd));
-		status = RP_EXIT_USAGE;
-	} else if (r.m) {
-		const pym_params *p = pym_get_params(r.m);
-		if (o->stats) {
-			pym_stats st;
-			pym_get_stats(r.m, &st);
-			size_t len = pym_format_stats(p, &st, buf, cap);
-			fwrite(buf, 1, len < cap ? len : cap - 1, o->out);
-		}
-		if (r.malloc_layer)
-			fprintf(stderr,
-				"replay: model %s, malloc layer: %" PRIu64 " requests, %" PRIu64
-				" anomalies\n",
-				p->name, r.requests, r.anomalies);
-		else
-			fprintf(stderr,
-				"replay: model %s, %" PRIu64 " requests, %" PRIu64
-				" addresses unlike the interpreter's, %" PRIu64
-				" arena mismatches, %" PRIu64 " anomalies\n",
-				p->name, r.requests, r.addr_mismatch, r.arena_mismatch, r.anomalies);
-		if (o->check) {
-			fprintf(o->out, "snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched\n",
-				r.snapshots, r.snap_bad);
-			if (!r.snapshots || r.snap_bad)
-				status = RP_EXIT_CHECK;
-		}
-	}
-	if (res)
-		*res = (rp_replay_result){r.requests,  r.anomalies, r.addr_mismatch, r.arena_mismatch,
-					  r.snapshots, r.snap_bad,  r.malloc_layer};
-	pym_free(r.m);
-	free(r.x.k), free(r.x.v), free(buf);
-	return status;
 }
 
 int rp_cmd_replay(int argc, char **argv)
@@ -423,11 +665,8 @@ int rp_cmd_replay(int argc, char **argv)
 			fputs(replay_usage, stdout);
 		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
 	}
-	pym_params params;
-	if (o.model && pym_params_from_name(o.model, &params) < 0) {
-		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o.model);
-		return RP_EXIT_USAGE;
-	}
+	/* the summary unless another output was asked for */
+	o.summary = !o.stats && !o.check && !o.json;
 	tf_reader *rd;
 	char err[512];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {

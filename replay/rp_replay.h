@@ -12,22 +12,41 @@
 
 enum { RP_LAYER_AUTO, RP_LAYER_PYTHON, RP_LAYER_MALLOC };
 
+#define RP_MAX_MODELS 8
+
 typedef struct rp_replay_opts {
-	const char *model; /* profile name, NULL: from the trace's header */
-	int layer;         /* RP_LAYER_*: which requests go to the model */
-	bool stats;        /* print the final statistics */
-	bool check;        /* compare with every snapshot */
-	FILE *out;         /* statistics, differences and the summary line */
+	const char *model; /* profile names, comma-separated; NULL: from the trace */
+	int layer;         /* RP_LAYER_*: which requests go to the models */
+	bool stats;        /* print each model's final statistics */
+	bool check;        /* compare the first model with every snapshot */
+	bool json;         /* the result as one JSON object */
+	bool summary;      /* the result as a terminal summary */
+	FILE *out;         /* statistics, differences, summary or JSON */
 } rp_replay_opts;
+
+/* One model's result. */
+typedef struct rp_model_result {
+	char profile[32];
+	uint64_t arena_size;
+	uint64_t arenas_total, arenas_current, arenas_highwater;
+	uint64_t peak_held;      /* arena bytes + large-object bytes, at most */
+	uint64_t held_end;
+	double jw1, jw2, jw3, jw4; /* Johnstone-Wilson fragmentation measures */
+	uint64_t addr_mismatch;  /* Python layer: model address != interpreter's */
+	uint64_t arena_mismatch; /* arenas the model wanted but the trace had not */
+	uint64_t errors;         /* requests the model refused */
+} rp_model_result;
 
 /* What a replay counted. */
 typedef struct rp_replay_result {
-	uint64_t requests;       /* requests of the replayed layer */
-	uint64_t anomalies;      /* unknown frees/reallocs, allocations over a live block */
-	uint64_t addr_mismatch;  /* Python layer: model address != interpreter's */
-	uint64_t arena_mismatch; /* Python layer: arenas the model wanted but the trace had not */
+	uint64_t events, requests;
+	uint64_t free_unknown, realloc_unknown, alloc_over_live; /* anomalies */
+	uint64_t examples[3];    /* the first address of each anomaly kind */
+	uint64_t peak_live, live_end; /* requested bytes of live blocks */
 	uint64_t snapshots, snapshots_mismatched;
 	bool malloc_layer;
+	int nmodels;
+	rp_model_result models[RP_MAX_MODELS];
 } rp_replay_result;
 
 /* Replays everything rd yields; path names it in messages; res (may be

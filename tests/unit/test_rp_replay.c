@@ -48,7 +48,7 @@ static rp_replay_result finish_and_replay(int layer, const char *model)
 	tf_reader *r;
 	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
 	FILE *sink = fopen("/dev/null", "w");
-	rp_replay_opts o = {.model = model, .layer = layer, .out = sink};
+	rp_replay_opts o = {.model = model, .layer = layer, .out = sink, .summary = true, .json = true};
 	rp_replay_result res;
 	assert_int_equal(rp_replay_run(r, &o, "test", &res), RP_EXIT_OK);
 	fclose(sink);
@@ -70,11 +70,18 @@ static void test_malloc_layer_anomalies(void **state)
 	ev(TF_REALLOC, 0x8000, 10, 0x8000);   /* realloc of an unknown block */
 	ev(TF_MALLOC, 0, 16, 0x2000);         /* over a live block */
 	ev(TF_FREE, 0, 0, 0);                 /* free(NULL): fine */
-	ev(TF_CALLOC, 0, 8, 0x4000);
+	ev(TF_CALLOC, 0, 8, 0x4000);          /* calloc(0, 8): a block of 0 bytes */
 	rp_replay_result res = finish_and_replay(RP_LAYER_AUTO, "cpython-3.12");
 	assert_true(res.malloc_layer); /* no Python version: the malloc layer */
 	assert_int_equal(res.requests, 10);
-	assert_int_equal(res.anomalies, 4);
+	assert_int_equal(res.free_unknown, 2); /* the double free and the never-allocated */
+	assert_int_equal(res.examples[0], 0x3000);
+	assert_int_equal(res.realloc_unknown, 1);
+	assert_int_equal(res.alloc_over_live, 1);
+	assert_int_equal(res.examples[2], 0x2000);
+	/* live at the end: the 700-byte block (and the empty calloc'd one) */
+	assert_int_equal(res.live_end, 700);
+	assert_int_equal(res.models[0].errors, 0);
 }
 
 static void test_python_layer_arena_bases(void **state)
@@ -94,9 +101,10 @@ static void test_python_layer_arena_bases(void **state)
 	rp_replay_result res = finish_and_replay(RP_LAYER_AUTO, NULL);
 	assert_false(res.malloc_layer);
 	assert_int_equal(res.requests, 5);
-	assert_int_equal(res.addr_mismatch, 0);
-	assert_int_equal(res.arena_mismatch, 0);
-	assert_int_equal(res.anomalies, 0);
+	assert_int_equal(res.models[0].addr_mismatch, 0);
+	assert_int_equal(res.models[0].arena_mismatch, 0);
+	assert_int_equal(res.free_unknown + res.realloc_unknown + res.alloc_over_live, 0);
+	assert_int_equal(res.models[0].arenas_current, 1);
 }
 
 static void test_python_layer_mismatch_is_counted(void **state)
@@ -108,16 +116,46 @@ static void test_python_layer_mismatch_is_counted(void **state)
 	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
 	ev(TF_PY_OBJ_FREE, 0, 0, 0x1230);
 	rp_replay_result res = finish_and_replay(RP_LAYER_PYTHON, NULL);
-	assert_int_equal(res.addr_mismatch, 1);
-	assert_int_equal(res.anomalies, 0); /* the free found the model's block */
+	assert_int_equal(res.models[0].addr_mismatch, 1);
+	assert_int_equal(res.models[0].errors, 0); /* the free found the model's block */
+	assert_int_equal(res.free_unknown, 0);
+}
+
+/* Several models in one pass, side by side: the same requests, their own
+ * arenas (3.8's are 256 KiB, 3.12's 1 MiB). */
+static void test_several_models(void **state)
+{
+	(void)state;
+	start("");
+	for (uint64_t i = 0; i < 20000; i++)
+		ev(TF_MALLOC, 0, 16 + i % 400, 0x100000 + i * 1024);
+	for (uint64_t i = 0; i < 20000; i += 2)
+		ev(TF_FREE, 0, 0, 0x100000 + i * 1024);
+	rp_replay_result res = finish_and_replay(RP_LAYER_MALLOC, "cpython-3.8,cpython-3.12,"
+								  "custom:arena=64K,pool=4K");
+	assert_int_equal(res.nmodels, 3);
+	assert_string_equal(res.models[0].profile, "cpython-3.8");
+	assert_string_equal(res.models[2].profile, "custom");
+	assert_int_equal(res.models[2].arena_size, 64 << 10);
+	for (int i = 0; i < 3; i++) {
+		const rp_model_result *m = &res.models[i];
+		assert_int_equal(m->errors, 0);
+		/* every model holds at least what is live, and more at its peak */
+		assert_true(m->peak_held >= res.peak_live);
+		assert_true(m->jw4 >= 1.0 && m->jw3 >= 1.0);
+		assert_true(m->arenas_highwater * m->arena_size >= res.peak_live);
+	}
+	assert_true(res.models[0].arenas_highwater > res.models[1].arenas_highwater);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_several_models),
 	    cmocka_unit_test(test_malloc_layer_anomalies),
 	    cmocka_unit_test(test_python_layer_arena_bases),
 	    cmocka_unit_test(test_python_layer_mismatch_is_counted),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);
 }
+
