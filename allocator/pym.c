@@ -136,6 +136,10 @@ struct pym {
 	int32_t *nfp2lasta;  /* [max_pools + 1] */
 	int32_t *usedpools;  /* [nclasses]: first pool of the ring, NONE = empty */
 	uint64_t narenas_currently_allocated, ntimes_arena_allocated, narenas_highwater;
+	/* O(1) figures for the replay's waste split (pym_check recomputes them) */
+	uint64_t block_bytes;  /* Σ size of the blocks in use */
+	uint64_t pools_used;   /* pools with count > 0 */
+	uint64_t empty_arenas; /* live arenas with nfreepools == ntotalpools */
 	map slots;           /* arena_size-aligned slot -> up to two arena indices (+1) */
 	map raw;             /* live raw block -> requested size */
 	uint64_t raw_bytes;
@@ -353,6 +357,7 @@ static int new_arena(pym *m, int32_t *out)
 	}
 	a->first_pool = a->pool_address;
 	a->ntotalpools = a->nfreepools;
+	m->empty_arenas++;
 	if (m->hooks.event)
 		m->hooks.event(m->hooks.ctx, base, false);
 	*out = ai;
@@ -373,6 +378,7 @@ static void release_arena(pym *m, int32_t ai)
 	m->unused_arena_objects = ai;
 	a->address = 0;
 	m->narenas_currently_allocated--;
+	m->empty_arenas--; /* only wholly free arenas are released */
 	if (a->builtin)
 		builtin_release(m, base);
 	if (m->hooks.event)
@@ -457,11 +463,15 @@ static int allocate_from_new_pool(pym *m, uint32_t idx, uint64_t *bp)
 		pl->szidx = DUMMY_SIZE_IDX;
 		ua->pool_address += m->p.pool_size;
 	}
+	if (ua->nfreepools == ua->ntotalpools)
+		m->empty_arenas--;
 	ua->nfreepools--;
 	usable_pop_if_full(m, ua);
+	m->pools_used++;
 	pool *pl = pool_of(m, id);
 	ring_insert_front(m, idx, id); /* the ring was empty */
 	pl->count = 1;
+	m->block_bytes += class_size(m, idx);
 	if (pl->szidx == idx) { /* an empty pool that last served this class */
 		uint16_t b = pl->freeblock;
 		pl->freeblock = pl->next[b];
@@ -495,6 +505,7 @@ static int pymalloc_alloc(pym *m, uint64_t n, uint64_t *bp)
 		return allocate_from_new_pool(m, idx, bp);
 	pool *pl = pool_of(m, id);
 	pl->count++;
+	m->block_bytes += class_size(m, idx);
 	uint16_t b = pl->freeblock;
 	pl->freeblock = pl->next[b];
 	if (pl->freeblock == BNONE) { /* pymalloc_pool_extend */
@@ -529,6 +540,8 @@ static void insert_to_freepool(pym *m, int32_t id)
 		m->nfp2lasta[nf] = (p != NONE && m->arenas[p].nfreepools == nf) ? p : NONE;
 	}
 	ao->nfreepools = ++nf;
+	if (nf == ao->ntotalpools)
+		m->empty_arenas++; /* wholly free: released below, or kept (3.9+) */
 	/* Case 1: wholly free.  3.8 always releases it; 3.9+ keeps it when it
 	 * is the last arena of usable_arenas (bpo-37257). */
 	if (nf == ao->ntotalpools && (!m->p.keep_empty_arena || ao->nextarena != NONE)) {
@@ -594,12 +607,14 @@ static int pymalloc_free(pym *m, uint64_t p)
 	pl->next[k] = lastfree;
 	pl->freeblock = (uint16_t)k;
 	pl->count--;
+	m->block_bytes -= class_size(m, pl->szidx);
 	if (lastfree == BNONE) { /* it was full: to the front of usedpools */
 		ring_insert_front(m, pl->szidx, id);
 		return 1;
 	}
 	if (pl->count)
 		return 1;
+	m->pools_used--;
 	insert_to_freepool(m, id); /* now empty */
 	return 1;
 }
@@ -785,6 +800,15 @@ const pym_params *pym_get_params(const pym *m)
 uint64_t pym_arenas_current(const pym *m)
 {
 	return m->narenas_currently_allocated;
+}
+
+void pym_get_usage(const pym *m, pym_usage *u)
+{
+	u->block_bytes = m->block_bytes;
+	u->pools_used = m->pools_used;
+	u->empty_arenas = m->empty_arenas;
+	u->arenas = m->narenas_currently_allocated;
+	u->raw_bytes = m->raw_bytes;
 }
 
 uint64_t pym_held_bytes(const pym *m)
@@ -1049,6 +1073,21 @@ const char *pym_check(const pym *m)
 	}
 	if (live != m->narenas_currently_allocated)
 		return "narenas_currently_allocated";
+	uint64_t bytes = 0, used = 0, empty = 0;
+	for (uint32_t i = 0; i < m->maxarenas; i++) {
+		const arena *a = &m->arenas[i];
+		if (!a->address)
+			continue;
+		empty += a->nfreepools == a->ntotalpools;
+		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
+		for (uint32_t j = 0; j < carved; j++)
+			if (a->pools[j].count) {
+				used++;
+				bytes += (uint64_t)a->pools[j].count * class_size(m, a->pools[j].szidx);
+			}
+	}
+	if (bytes != m->block_bytes || used != m->pools_used || empty != m->empty_arenas)
+		return "block_bytes, pools_used or empty_arenas out of step";
 	/* usable_arenas: the live arenas with free pools, ascending nfreepools */
 	uint64_t nusable = 0;
 	int32_t prev = NONE;

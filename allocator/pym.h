@@ -99,6 +99,18 @@ int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *
 uint64_t pym_arenas_current(const pym *m);
 uint64_t pym_held_bytes(const pym *m);
 
+/* O(1) usage for the waste split: arenas × ARENA_SIZE = pools_used ×
+ * POOL_SIZE + empty pools (and alignment loss) in arenas still used +
+ * empty_arenas × ARENA_SIZE. */
+typedef struct pym_usage {
+	uint64_t block_bytes;  /* Σ block size of the blocks in use */
+	uint64_t pools_used;   /* pools with blocks in use */
+	uint64_t empty_arenas; /* wholly free arenas kept */
+	uint64_t arenas;       /* arenas held */
+	uint64_t raw_bytes;    /* the large-object layer's requested bytes */
+} pym_usage;
+void pym_get_usage(const pym *m, pym_usage *u);
+
 /* Whether p lies in a live arena (address_in_range, §7). */
 bool pym_owns(const pym *m, uint64_t p);
 

@@ -128,6 +128,8 @@ typedef struct model_run {
 	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
 	unsigned qhead, qlen;
 	uint64_t addr_mismatch, arena_mismatch, errors;
+	uint64_t py_live;     /* requested bytes of the live blocks this model serves from pools */
+	rp_waste waste_peak;  /* at the moment of peak held */
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	double jw1_sum, jw1_time; /* time-weighted held/live */
@@ -234,12 +236,19 @@ static void placed(replay *r, model_run *mr, uint64_t real, uint64_t mdl)
 		mr->errors++;
 }
 
-/* One request on one model (the trace's bookkeeping already accepted it). */
-static void apply(replay *r, model_run *mr, enum op op, const tf_alloc *a, uint64_t n)
+/* One request on one model (the trace's bookkeeping already accepted it);
+ * old_n is the request size of the block freed or reallocated. */
+static void apply(replay *r, model_run *mr, enum op op, const tf_alloc *a, uint64_t n,
+		  uint64_t old_n)
 {
 	/* in the Python layer raw blocks keep the interpreter's address */
-	uint64_t raw = r->malloc_layer ? 0 : a->addr, out;
+	uint64_t raw = r->malloc_layer ? 0 : a->addr, out, old = 0;
 	int rc = 0;
+	if (op != OP_ALLOC && (op == OP_FREE ? a->addr : a->old)) {
+		old = model_addr(mr, op == OP_FREE ? a->addr : a->old);
+		if (pym_owns(mr->m, old))
+			mr->py_live -= old_n;
+	}
 	switch (op) {
 	case OP_ALLOC:
 		rc = pym_malloc_at(mr->m, n, raw, &out);
@@ -247,19 +256,21 @@ static void apply(replay *r, model_run *mr, enum op op, const tf_alloc *a, uint6
 			placed(r, mr, a->addr, out);
 		break;
 	case OP_REALLOC:
-		rc = pym_realloc_at(mr->m, a->old ? model_addr(mr, a->old) : 0, n, raw, &out);
+		rc = pym_realloc_at(mr->m, old, n, raw, &out);
 		if (!rc) {
 			xdel(&mr->x, a->old);
 			placed(r, mr, a->addr, out);
 		}
 		break;
 	case OP_FREE:
-		rc = pym_free_block(mr->m, model_addr(mr, a->addr), NULL);
+		rc = pym_free_block(mr->m, old, NULL);
 		xdel(&mr->x, a->addr);
 		break;
 	case OP_NONE:
 		break;
 	}
+	if (!rc && op != OP_FREE && a->addr && pym_owns(mr->m, out))
+		mr->py_live += n;
 	mr->errors += rc < 0;
 }
 
@@ -269,10 +280,12 @@ static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
 		r->examples[kind] = addr;
 }
 
-/* The trace's own bookkeeping: false if the request does not add up. */
-static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n)
+/* The trace's own bookkeeping: false if the request does not add up.
+ * *old_n gets the request size of the block freed or reallocated. */
+static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n, uint64_t *old_n)
 {
 	uint64_t *size;
+	*old_n = 0;
 	switch (op) {
 	case OP_ALLOC:
 		if (!a->addr)
@@ -290,6 +303,7 @@ static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n)
 			return false;
 		}
 		if (a->old) {
+			*old_n = *size;
 			r->live_bytes -= *size;
 			xdel(&r->live, a->old);
 		}
@@ -301,6 +315,7 @@ static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n)
 			anomaly(r, &r->free_unknown, 0, a->addr);
 			return false;
 		}
+		*old_n = *size;
 		r->live_bytes -= *size;
 		xdel(&r->live, a->addr);
 		return true;
@@ -314,6 +329,20 @@ static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n)
 	return true;
 }
 
+/* Where the held bytes go (replay/CLI.md): O(1) from the model's usage. */
+static void waste_now(const model_run *mr, rp_waste *w)
+{
+	pym_usage u;
+	pym_get_usage(mr->m, &u);
+	const pym_params *p = pym_get_params(mr->m);
+	w->requested = mr->py_live;
+	w->internal = u.block_bytes - mr->py_live;
+	w->free_blocks = u.pools_used * p->pool_size - u.block_bytes;
+	w->empty_arenas = u.empty_arenas * p->arena_size;
+	w->empty_pools = u.arenas * p->arena_size - u.pools_used * p->pool_size - w->empty_arenas;
+	w->large = u.raw_bytes;
+}
+
 /* After a request: held bytes, peaks and the fragmentation sums. */
 static void measure(replay *r, model_run *mr, uint64_t dt)
 {
@@ -325,6 +354,7 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 	if (mr->held > mr->peak_held) {
 		mr->peak_held = mr->held;
 		mr->live_at_peak_held = r->live_bytes;
+		waste_now(mr, &mr->waste_peak);
 	}
 	uint64_t arenas = pym_arenas_current(mr->m);
 	if (arenas > mr->arenas_peak)
@@ -335,12 +365,12 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 
 static void request(replay *r, const tf_record *rec)
 {
-	uint64_t n;
+	uint64_t n, old_n;
 	enum op op = classify(rec, r->malloc_layer, &n);
 	if (op == OP_NONE)
 		return;
 	r->requests++;
-	if (!accept(r, op, &rec->u.alloc, n))
+	if (!accept(r, op, &rec->u.alloc, n, &old_n))
 		return;
 	/* time-weighted measures use the interval the previous state lasted */
 	uint64_t dt = rec->time >= r->last_time ? rec->time - r->last_time : 0;
@@ -349,7 +379,7 @@ static void request(replay *r, const tf_record *rec)
 	if (new_peak)
 		r->peak_live = r->live_bytes;
 	for (int i = 0; i < r->n; i++) {
-		apply(r, &r->mr[i], op, &rec->u.alloc, n);
+		apply(r, &r->mr[i], op, &rec->u.alloc, n, old_n);
 		measure(r, &r->mr[i], dt);
 	}
 }
@@ -412,6 +442,8 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	};
 	snprintf(out->profile, sizeof(out->profile), "%s", pym_get_params(mr->m)->name);
 	out->arena_size = pym_get_params(mr->m)->arena_size;
+	out->waste_peak = mr->waste_peak;
+	waste_now(mr, &out->waste_end);
 }
 
 static void print_json(FILE *f, const rp_replay_result *res)
@@ -435,12 +467,21 @@ static void print_json(FILE *f, const rp_replay_result *res)
 			", \"arena_bytes\": %" PRIu64
 			"}, \"fragmentation\": {\"jw1\": %.4f, \"jw2\": %.4f, \"jw3\": %.4f, "
 			"\"jw4\": %.4f}, \"addresses_unlike_interpreter\": %" PRIu64
-			", \"arena_mismatches\": %" PRIu64 "}",
+			", \"arena_mismatches\": %" PRIu64 ", \"waste\": {",
 			i ? ", " : "", m->profile, m->arenas_total,
 			m->arenas_total - m->arenas_current, m->arenas_highwater, m->arenas_current,
 			res->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
 			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4,
 			m->addr_mismatch, m->arena_mismatch);
+		const rp_waste *w[] = {&m->waste_peak, &m->waste_end};
+		for (int k = 0; k < 2; k++)
+			fprintf(f,
+				"%s\"%s\": {\"requested\": %" PRIu64 ", \"internal\": %" PRIu64
+				", \"free_blocks\": %" PRIu64 ", \"empty_pools\": %" PRIu64
+				", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}",
+				k ? ", " : "", k ? "end" : "at_peak", w[k]->requested, w[k]->internal,
+				w[k]->free_blocks, w[k]->empty_pools, w[k]->empty_arenas, w[k]->large);
+		fprintf(f, "}}");
 	}
 	fprintf(f, "]}\n");
 }
@@ -468,6 +509,14 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 			m->profile, m->arenas_total, m->arenas_total - m->arenas_current,
 			m->arenas_highwater, m->arenas_current, m->peak_held, m->jw1, m->jw2, m->jw3,
 			m->jw4);
+	}
+	fprintf(f, "%-14s %14s %14s %14s %14s %14s\n", "held at peak", "requested", "internal",
+		"free blocks", "empty pools", "empty arenas");
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_waste *w = &res->models[i].waste_peak;
+		fprintf(f, "%-14s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
+			res->models[i].profile, w->requested, w->internal, w->free_blocks,
+			w->empty_pools, w->empty_arenas);
 	}
 }
 

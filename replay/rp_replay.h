@@ -24,6 +24,17 @@ typedef struct rp_replay_opts {
 	FILE *out;         /* statistics, differences, summary or JSON */
 } rp_replay_opts;
 
+/* Where a model's held bytes go at one moment: arenas × ARENA_SIZE =
+ * requested + internal + free_blocks + empty_pools + empty_arenas. */
+typedef struct rp_waste {
+	uint64_t requested;    /* requested bytes of the live blocks in pools */
+	uint64_t internal;     /* their blocks' bytes beyond the request */
+	uint64_t free_blocks;  /* free blocks, headers and tails of used pools */
+	uint64_t empty_pools;  /* empty pools (and alignment loss) of arenas in use */
+	uint64_t empty_arenas; /* wholly empty arenas kept */
+	uint64_t large;        /* the large-object layer's bytes (not in arenas) */
+} rp_waste;
+
 /* One model's result. */
 typedef struct rp_model_result {
 	char profile[32];
@@ -35,6 +46,7 @@ typedef struct rp_model_result {
 	uint64_t addr_mismatch;  /* Python layer: model address != interpreter's */
 	uint64_t arena_mismatch; /* arenas the model wanted but the trace had not */
 	uint64_t errors;         /* requests the model refused */
+	rp_waste waste_peak, waste_end; /* at the moment of peak held, and at the end */
 } rp_model_result;
 
 /* What a replay counted. */

@@ -144,6 +144,18 @@ static void test_several_models(void **state)
 		assert_true(m->peak_held >= res.peak_live);
 		assert_true(m->jw4 >= 1.0 && m->jw3 >= 1.0);
 		assert_true(m->arenas_highwater * m->arena_size >= res.peak_live);
+		/* the waste split accounts for every byte of the arenas held */
+		const rp_waste *ws = &m->waste_end;
+		assert_int_equal(ws->requested + ws->internal + ws->free_blocks + ws->empty_pools +
+					 ws->empty_arenas,
+				 m->arenas_current * m->arena_size);
+		ws = &m->waste_peak;
+		assert_int_equal(ws->requested + ws->internal + ws->free_blocks + ws->empty_pools +
+					 ws->empty_arenas + ws->large,
+				 m->peak_held);
+		/* 10,000 blocks of 16..415 bytes stay live, all from pools */
+		assert_true(m->waste_end.requested > 10000 * 16);
+		assert_int_equal(m->waste_end.large, 0);
 	}
 	assert_true(res.models[0].arenas_highwater > res.models[1].arenas_highwater);
 }
