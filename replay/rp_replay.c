@@ -132,6 +132,7 @@ typedef struct model_run {
 	rp_waste waste_peak;  /* at the moment of peak held */
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
+	rp_series *series;
 	double jw1_sum, jw1_time; /* time-weighted held/live */
 } model_run;
 
@@ -343,6 +344,39 @@ static void waste_now(const model_run *mr, rp_waste *w)
 	w->large = u.raw_bytes;
 }
 
+const char *const rp_series_names[RP_NSERIES] = {"live_bytes",  "block_bytes", "pool_bytes",
+						  "arena_bytes", "arenas",      "large_bytes"};
+
+/* Adds the state after one request to the series (max-merge into the open
+ * point; when all points are used, pairs merge and the step doubles). */
+static void sample(rp_series *s, uint64_t t, const uint64_t v[RP_NSERIES])
+{
+	if (!s->step)
+		s->step = 1;
+	if (s->filled == 0) {
+		if (s->n == RP_SERIES_MAX) {
+			for (uint32_t i = 0; i < RP_SERIES_MAX / 2; i++) {
+				s->time[i] = s->time[2 * i + 1];
+				for (int k = 0; k < RP_NSERIES; k++)
+					s->v[k][i] = s->v[k][2 * i] > s->v[k][2 * i + 1] ? s->v[k][2 * i]
+											 : s->v[k][2 * i + 1];
+			}
+			s->n = RP_SERIES_MAX / 2;
+			s->step *= 2;
+		}
+		for (int k = 0; k < RP_NSERIES; k++)
+			s->v[k][s->n] = 0;
+		s->n++;
+	}
+	uint32_t i = s->n - 1;
+	s->time[i] = t;
+	for (int k = 0; k < RP_NSERIES; k++)
+		if (v[k] > s->v[k][i])
+			s->v[k][i] = v[k];
+	if (++s->filled == s->step)
+		s->filled = 0;
+}
+
 /* After a request: held bytes, peaks and the fragmentation sums. */
 static void measure(replay *r, model_run *mr, uint64_t dt)
 {
@@ -361,6 +395,14 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 		mr->arenas_peak = arenas;
 	if (r->live_bytes >= r->peak_live)
 		mr->held_at_peak_live = mr->held;
+	if (mr->series) {
+		pym_usage u;
+		pym_get_usage(mr->m, &u);
+		const pym_params *p = pym_get_params(mr->m);
+		uint64_t v[RP_NSERIES] = {r->live_bytes,	 u.block_bytes, u.pools_used * p->pool_size,
+					  u.arenas * p->arena_size, u.arenas,	   u.raw_bytes};
+		sample(mr->series, r->last_time, v);
+	}
 }
 
 static void request(replay *r, const tf_record *rec)
@@ -444,6 +486,7 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	out->arena_size = pym_get_params(mr->m)->arena_size;
 	out->waste_peak = mr->waste_peak;
 	waste_now(mr, &out->waste_end);
+	out->series = mr->series;
 }
 
 static void print_json(FILE *f, const rp_replay_result *res)
@@ -481,7 +524,24 @@ static void print_json(FILE *f, const rp_replay_result *res)
 				", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}",
 				k ? ", " : "", k ? "end" : "at_peak", w[k]->requested, w[k]->internal,
 				w[k]->free_blocks, w[k]->empty_pools, w[k]->empty_arenas, w[k]->large);
-		fprintf(f, "}}");
+		fprintf(f, "}");
+		const rp_series *se = m->series;
+		if (se) {
+			fprintf(f, ", \"series\": {\"points\": %u, \"requests_per_point\": %u, "
+				   "\"time_ns\": [",
+				se->n, se->step);
+			for (uint32_t j = 0; j < se->n; j++)
+				fprintf(f, "%s%" PRIu64, j ? ", " : "", se->time[j]);
+			fputc(']', f);
+			for (int k = 0; k < RP_NSERIES; k++) {
+				fprintf(f, ", \"%s\": [", rp_series_names[k]);
+				for (uint32_t j = 0; j < se->n; j++)
+					fprintf(f, "%s%" PRIu64, j ? ", " : "", se->v[k][j]);
+				fputc(']', f);
+			}
+			fputc('}', f);
+		}
+		fputc('}', f);
 	}
 	fprintf(f, "]}\n");
 }
@@ -579,8 +639,11 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			for (int i = 0; i < nparams; i++) {
 				model_run *mr = &r->mr[i];
 				mr->recorded_bases = !r->malloc_layer;
+				mr->series = calloc(1, sizeof(rp_series));
 				pym_hooks hooks = {arena_source, NULL, mr};
-				if (pym_create(&mr->m, &params[i], &hooks) < 0) {
+				if (!mr->series || pym_create(&mr->m, &params[i], &hooks) < 0) {
+					free(mr->series);
+					mr->series = NULL;
 					rp_error("replay: out of memory");
 					rc = -1;
 					break;
@@ -651,11 +714,17 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				status = RP_EXIT_CHECK;
 		}
 	}
-	if (res)
+	if (o->inspect && r->n)
+		o->inspect(&result, o->inspect_ctx);
+	if (res) {
 		*res = result;
+		for (int i = 0; i < res->nmodels; i++)
+			res->models[i].series = NULL; /* freed below */
+	}
 	for (int i = 0; i < r->n; i++) {
 		pym_free(r->mr[i].m);
 		xfree(&r->mr[i].x);
+		free(r->mr[i].series);
 	}
 	xfree(&r->live);
 	free(r), free(buf);

@@ -14,6 +14,7 @@ enum { RP_LAYER_AUTO, RP_LAYER_PYTHON, RP_LAYER_MALLOC };
 
 #define RP_MAX_MODELS 8
 
+typedef struct rp_replay_result rp_replay_result;
 typedef struct rp_replay_opts {
 	const char *model; /* profile names, comma-separated; NULL: from the trace */
 	int layer;         /* RP_LAYER_*: which requests go to the models */
@@ -22,6 +23,9 @@ typedef struct rp_replay_opts {
 	bool json;         /* the result as one JSON object */
 	bool summary;      /* the result as a terminal summary */
 	FILE *out;         /* statistics, differences, summary or JSON */
+	/* called with the result before the replay's memory goes (series) */
+	void (*inspect)(const rp_replay_result *res, void *ctx);
+	void *inspect_ctx;
 } rp_replay_opts;
 
 /* Where a model's held bytes go at one moment: arenas × ARENA_SIZE =
@@ -35,6 +39,21 @@ typedef struct rp_waste {
 	uint64_t large;        /* the large-object layer's bytes (not in arenas) */
 } rp_waste;
 
+/* Time series, sampled adaptively: at most RP_SERIES_MAX points whatever
+ * the trace's length; each point holds, per series, the maximum over the
+ * requests it covers (so peaks survive the sampling) and the time of its
+ * last request. */
+#define RP_SERIES_MAX 2000
+enum { RP_S_LIVE, RP_S_BLOCKS, RP_S_POOLS, RP_S_ARENA_BYTES, RP_S_ARENAS, RP_S_LARGE, RP_NSERIES };
+typedef struct rp_series {
+	uint32_t n;        /* points */
+	uint32_t step;     /* requests per point, doubles when full */
+	uint32_t filled;   /* requests in the open point */
+	uint64_t time[RP_SERIES_MAX];
+	uint64_t v[RP_NSERIES][RP_SERIES_MAX];
+} rp_series;
+extern const char *const rp_series_names[RP_NSERIES];
+
 /* One model's result. */
 typedef struct rp_model_result {
 	char profile[32];
@@ -47,10 +66,11 @@ typedef struct rp_model_result {
 	uint64_t arena_mismatch; /* arenas the model wanted but the trace had not */
 	uint64_t errors;         /* requests the model refused */
 	rp_waste waste_peak, waste_end; /* at the moment of peak held, and at the end */
+	const rp_series *series;        /* valid until rp_replay_run returns */
 } rp_model_result;
 
 /* What a replay counted. */
-typedef struct rp_replay_result {
+struct rp_replay_result {
 	uint64_t events, requests;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live; /* anomalies */
 	uint64_t examples[3];    /* the first address of each anomaly kind */
@@ -59,7 +79,7 @@ typedef struct rp_replay_result {
 	bool malloc_layer;
 	int nmodels;
 	rp_model_result models[RP_MAX_MODELS];
-} rp_replay_result;
+};
 
 /* Replays everything rd yields; path names it in messages; res (may be
  * NULL) gets the counts.  Returns the exit status (RP_EXIT_*): 1 when a

@@ -160,9 +160,74 @@ static void test_several_models(void **state)
 	assert_true(res.models[0].arenas_highwater > res.models[1].arenas_highwater);
 }
 
+/* The series stay within RP_SERIES_MAX points, in time order, and keep the
+ * exact peaks (points hold maxima). */
+static void check_series(const rp_replay_result *res, void *ctx)
+{
+	int *checked = ctx;
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		const rp_series *se = m->series;
+		assert_non_null(se);
+		assert_true(se->n > RP_SERIES_MAX / 2 && se->n <= RP_SERIES_MAX);
+		uint64_t peak_live = 0, peak_arenas = 0;
+		for (uint32_t j = 0; j < se->n; j++) {
+			if (j)
+				assert_true(se->time[j] >= se->time[j - 1]);
+			if (se->v[RP_S_LIVE][j] > peak_live)
+				peak_live = se->v[RP_S_LIVE][j];
+			if (se->v[RP_S_ARENAS][j] > peak_arenas)
+				peak_arenas = se->v[RP_S_ARENAS][j];
+			/* pools lie in arenas, blocks in pools */
+			assert_true(se->v[RP_S_BLOCKS][j] <= se->v[RP_S_POOLS][j] ||
+				    se->v[RP_S_POOLS][j] == 0);
+		}
+		assert_int_equal(peak_live, res->peak_live);
+		assert_int_equal(peak_arenas, m->arenas_highwater);
+		(*checked)++;
+	}
+}
+
+static void test_series_bounded_with_peaks(void **state)
+{
+	(void)state;
+	start("");
+	uint64_t t = 0;
+	for (uint64_t round = 0; round < 20; round++) /* 20 waves of 3,000 blocks */
+		for (int pass = 0; pass < 2; pass++)
+			for (uint64_t i = 0; i < 3000; i++) {
+				tf_record r = {.kind = pass ? TF_FREE : TF_MALLOC, .thread = 1,
+					       .time = t += 1000000};
+				r.u.alloc.size = pass ? 0 : 16 + (i * 7 + round) % 300;
+				r.u.alloc.addr = 0x100000 + i * 512;
+				assert_int_equal(tf_writer_put(w, &r), 0);
+			}
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	close(fd);
+	tf_reader *rd;
+	assert_int_equal(tf_reader_open_mem(&rd, b.data, b.len), 0);
+	int checked = 0;
+	FILE *sink = fopen("/dev/null", "w");
+	rp_replay_opts o = {.model = "cpython-3.8,cpython-3.12", .layer = RP_LAYER_MALLOC,
+			    .out = sink, .json = true, .inspect = check_series,
+			    .inspect_ctx = &checked};
+	rp_replay_result res;
+	assert_int_equal(rp_replay_run(rd, &o, "test", &res), RP_EXIT_OK);
+	assert_int_equal(checked, 2);
+	assert_int_equal(res.requests, 120000);
+	assert_null(res.models[0].series); /* gone with the replay */
+	fclose(sink);
+	tf_reader_free(rd);
+	free(b.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_series_bounded_with_peaks),
 	    cmocka_unit_test(test_several_models),
 	    cmocka_unit_test(test_malloc_layer_anomalies),
 	    cmocka_unit_test(test_python_layer_arena_bases),
