@@ -256,6 +256,12 @@ bool pym_owns(const pym *m, uint64_t p)
 	return arena_of(m, p) != NONE;
 }
 
+uint64_t pym_arena_base(const pym *m, uint64_t p)
+{
+	int32_t ai = arena_of(m, p);
+	return ai == NONE ? 0 : m->arenas[ai].address;
+}
+
 /* ---- radix tree node counts (3.10+, §7-8) ---- */
 
 static void radix_mark(pym *m, uint64_t a)

@@ -113,6 +113,8 @@ void pym_get_usage(const pym *m, pym_usage *u);
 
 /* Whether p lies in a live arena (address_in_range, §7). */
 bool pym_owns(const pym *m, uint64_t p);
+/* The base of the live arena holding p, or 0. */
+uint64_t pym_arena_base(const pym *m, uint64_t p);
 
 #define PYM_MAX_CLASSES 128
 

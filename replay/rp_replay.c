@@ -141,6 +141,9 @@ typedef struct replay {
 	int n;
 	bool malloc_layer;
 	xmap live;           /* real address -> requested size, the trace's live blocks */
+	xmap live_stack;     /* real address -> stack id, for live blocks that have one */
+	uint64_t *node_parent, *node_ip; /* stack nodes by id */
+	size_t nnodes, cap_nodes;
 	uint64_t live_bytes, peak_live;
 	uint64_t requests;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live;
@@ -307,6 +310,7 @@ static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n, uint64_
 			*old_n = *size;
 			r->live_bytes -= *size;
 			xdel(&r->live, a->old);
+			xdel(&r->live_stack, a->old);
 		}
 		break;
 	case OP_FREE:
@@ -319,6 +323,7 @@ static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n, uint64_
 		*old_n = *size;
 		r->live_bytes -= *size;
 		xdel(&r->live, a->addr);
+		xdel(&r->live_stack, a->addr);
 		return true;
 	case OP_NONE:
 		return false;
@@ -326,6 +331,8 @@ static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n, uint64_
 	if (a->addr) {
 		xput(&r->live, a->addr, n == UINT64_MAX ? 0 : n);
 		r->live_bytes += n == UINT64_MAX ? 0 : n;
+		if (a->stack)
+			xput(&r->live_stack, a->addr, a->stack);
 	}
 	return true;
 }
@@ -457,6 +464,112 @@ static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t ca
 	r->snap_bad += bad;
 }
 
+/* ---- pinning ---- */
+
+static void on_stack_node(replay *r, const tf_stack_node *nd)
+{
+	if (nd->id != r->nnodes + 1)
+		return; /* ids come in order; anything else is not ours to fix */
+	if (r->nnodes == r->cap_nodes) {
+		size_t cap = r->cap_nodes ? 2 * r->cap_nodes : 1024;
+		uint64_t *p = realloc(r->node_parent, cap * 8), *q;
+		if (!p)
+			return;
+		r->node_parent = p;
+		if (!(q = realloc(r->node_ip, cap * 8)))
+			return;
+		r->node_ip = q;
+		r->cap_nodes = cap;
+	}
+	r->node_parent[r->nnodes] = nd->parent;
+	r->node_ip[r->nnodes++] = nd->ip;
+}
+
+static int pin_cmp(const void *a, const void *b)
+{
+	const rp_pin *x = a, *y = b;
+	if (x->arenas != y->arenas)
+		return x->arenas < y->arenas ? 1 : -1;
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Arenas held at the end with live requested bytes under a quarter of the
+ * arena, and the stacks of the blocks in them, ranked by how many such
+ * arenas hold their blocks (an arena shared by several stacks counts for
+ * each of them). */
+static void pinning(const replay *r, const model_run *mr, rp_pinning *out)
+{
+	memset(out, 0, sizeof(*out));
+	const uint64_t asize = pym_get_params(mr->m)->arena_size;
+	xmap arena_live = {0}, pairs = {0}, stacks = {0};
+	rp_pin *pins = NULL;
+	size_t npins = 0, cap = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < r->live.cap; i++) {
+			if (r->live.k[i] < 2)
+				continue;
+			uint64_t real = r->live.k[i] - 2, size = r->live.v[i];
+			uint64_t base = pym_arena_base(mr->m, model_addr(mr, real));
+			if (!base)
+				continue; /* a large object */
+			uint64_t *al = xfind(&arena_live, base);
+			if (pass == 0) {
+				xput(&arena_live, base, (al ? *al : 0) + size);
+				continue;
+			}
+			if (*al * 4 >= asize)
+				continue; /* well used */
+			const uint64_t *st = xfind(&r->live_stack, real);
+			uint64_t stack = st ? *st : 0;
+			uint64_t *pi = xfind(&stacks, stack);
+			if (!pi) {
+				if (npins == cap) {
+					rp_pin *p = realloc(pins, (cap = cap ? 2 * cap : 64) * sizeof(*p));
+					if (!p)
+						goto out_free;
+					pins = p;
+				}
+				memset(&pins[npins], 0, sizeof(*pins));
+				pins[npins].stack = stack;
+				xput(&stacks, stack, npins);
+				pi = xfind(&stacks, stack);
+				npins++;
+			}
+			rp_pin *pin = &pins[*pi];
+			pin->blocks++;
+			pin->bytes += size;
+			/* (stack, arena) seen once: mix the two into one key */
+			uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ base;
+			if (!xfind(&pairs, key)) {
+				xput(&pairs, key, 1);
+				pin->arenas++;
+			}
+		}
+	}
+	/* low: arenas with few live bytes, and those with none at all */
+	uint64_t with_blocks = 0, low = 0;
+	for (size_t i = 0; i < arena_live.cap; i++) {
+		with_blocks += arena_live.k[i] > 1;
+		low += arena_live.k[i] > 1 && arena_live.v[i] * 4 < asize;
+	}
+	out->arenas_held = pym_arenas_current(mr->m);
+	out->arenas_low = low + out->arenas_held - with_blocks;
+	if (npins)
+		qsort(pins, npins, sizeof(*pins), pin_cmp);
+	for (size_t i = 0; i < npins && out->nstacks < RP_PIN_STACKS; i++) {
+		rp_pin *p = &out->stacks[out->nstacks++];
+		*p = pins[i];
+		uint64_t id = p->stack;
+		for (int f = 0; f < RP_PIN_FRAMES && id && id <= r->nnodes; f++) {
+			p->frames[f] = r->node_ip[id - 1];
+			id = r->node_parent[id - 1];
+		}
+	}
+out_free:
+	free(pins);
+	xfree(&arena_live), xfree(&pairs), xfree(&stacks);
+}
+
 /* ---- output ---- */
 
 static double ratio(uint64_t a, uint64_t b)
@@ -487,6 +600,7 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	out->waste_peak = mr->waste_peak;
 	waste_now(mr, &out->waste_end);
 	out->series = mr->series;
+	pinning(r, mr, &out->pinning);
 }
 
 static void print_json(FILE *f, const rp_replay_result *res)
@@ -541,7 +655,20 @@ static void print_json(FILE *f, const rp_replay_result *res)
 			}
 			fputc('}', f);
 		}
-		fputc('}', f);
+		const rp_pinning *pn = &m->pinning;
+		fprintf(f,
+			", \"pinning\": {\"at\": \"end\", \"low_use_below\": 0.25, \"arenas_held\": %" PRIu64
+			", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
+			pn->arenas_held, pn->arenas_low);
+		for (int k = 0; k < pn->nstacks; k++) {
+			const rp_pin *pp = &pn->stacks[k];
+			fprintf(f, "%s{\"stack\": %" PRIu64 ", \"frames\": [", k ? ", " : "", pp->stack);
+			for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++)
+				fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", pp->frames[fr]);
+			fprintf(f, "], \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
+				pp->arenas, pp->blocks, pp->bytes);
+		}
+		fprintf(f, "]}}");
 	}
 	fprintf(f, "]}\n");
 }
@@ -577,6 +704,21 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 		fprintf(f, "%-14s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
 			res->models[i].profile, w->requested, w->internal, w->free_blocks,
 			w->empty_pools, w->empty_arenas);
+	}
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_pinning *pn = &res->models[i].pinning;
+		fprintf(f, "%s at the end: %" PRIu64 " arenas held, %" PRIu64
+			   " less than a quarter used",
+			res->models[i].profile, pn->arenas_held, pn->arenas_low);
+		fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
+		for (int k = 0; k < pn->nstacks; k++) {
+			const rp_pin *pp = &pn->stacks[k];
+			fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64 " bytes  stack %" PRIu64,
+				pp->arenas, pp->blocks, pp->bytes, pp->stack);
+			for (int fr = 0; fr < 3 && pp->frames[fr]; fr++)
+				fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", pp->frames[fr]);
+			fputc('\n', f);
+		}
 	}
 }
 
@@ -660,6 +802,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			request(r, &rec);
 		} else if (rec.kind == TF_SNAPSHOT && o->check) {
 			check_snapshot(r, &rec, buf, cap);
+		} else if (rec.kind == TF_STACK) {
+			on_stack_node(r, &rec.u.node);
 		}
 	}
 	rp_replay_result result = {0};
@@ -727,6 +871,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		free(r->mr[i].series);
 	}
 	xfree(&r->live);
+	xfree(&r->live_stack);
+	free(r->node_parent), free(r->node_ip);
 	free(r), free(buf);
 	return status;
 }

@@ -54,6 +54,22 @@ typedef struct rp_series {
 } rp_series;
 extern const char *const rp_series_names[RP_NSERIES];
 
+/* What keeps arenas that are held at low utilisation (at the end). */
+#define RP_PIN_STACKS 10
+#define RP_PIN_FRAMES 8
+typedef struct rp_pin {
+	uint64_t stack;                 /* leaf node id in the trace, 0 = no stack */
+	uint64_t frames[RP_PIN_FRAMES]; /* return addresses from the leaf outwards, 0-ended */
+	uint64_t arenas;                /* low arenas holding its blocks */
+	uint64_t blocks, bytes;         /* its live blocks in them */
+} rp_pin;
+
+typedef struct rp_pinning {
+	uint64_t arenas_held, arenas_low; /* low: live requested bytes < 1/4 of the arena */
+	int nstacks;
+	rp_pin stacks[RP_PIN_STACKS];     /* by arenas pinned, then bytes */
+} rp_pinning;
+
 /* One model's result. */
 typedef struct rp_model_result {
 	char profile[32];
@@ -67,6 +83,7 @@ typedef struct rp_model_result {
 	uint64_t errors;         /* requests the model refused */
 	rp_waste waste_peak, waste_end; /* at the moment of peak held, and at the end */
 	const rp_series *series;        /* valid until rp_replay_run returns */
+	rp_pinning pinning;             /* at the end */
 } rp_model_result;
 
 /* What a replay counted. */

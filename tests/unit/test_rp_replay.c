@@ -224,9 +224,56 @@ static void test_series_bounded_with_peaks(void **state)
 	free(b.data);
 }
 
+/* Pinning: survivors of a mostly freed structure keep two arenas at low
+ * use; the stack that allocated them is named, the busy arenas are not. */
+static void test_pinning_names_the_stack(void **state)
+{
+	(void)state;
+	start("");
+	tf_record n = {.kind = TF_STACK};
+	n.u.node = (tf_stack_node){.parent = 0, .ip = 0x401000};
+	assert_int_equal(tf_writer_put(w, &n), 0); /* node 1: the cache filler */
+	n.u.node = (tf_stack_node){.parent = 0, .ip = 0x402000};
+	assert_int_equal(tf_writer_put(w, &n), 0); /* node 2: the busy one */
+	tf_record r = {.thread = 1};
+	for (uint64_t i = 0; i < 8000; i++) { /* 64-byte blocks: two 256 KiB arenas */
+		r.kind = TF_MALLOC;
+		r.u.alloc = (tf_alloc){.stack = 1, .size = 64, .addr = 0x10000000 + i * 64};
+		assert_int_equal(tf_writer_put(w, &r), 0);
+	}
+	for (uint64_t i = 0; i < 4000; i++) { /* 512-byte blocks, kept: well-used arenas */
+		r.u.alloc = (tf_alloc){.stack = 2, .size = 512, .addr = 0x20000000 + i * 512};
+		assert_int_equal(tf_writer_put(w, &r), 0);
+	}
+	for (uint64_t i = 0; i < 8000; i++) { /* the first structure goes, but 16 blocks */
+		if (i % 500 == 0)
+			continue;
+		r.kind = TF_FREE;
+		r.u.alloc = (tf_alloc){.addr = 0x10000000 + i * 64};
+		assert_int_equal(tf_writer_put(w, &r), 0);
+	}
+	rp_replay_result res = finish_and_replay(RP_LAYER_MALLOC, "cpython-3.8");
+	const rp_pinning *pn = &res.models[0].pinning;
+	assert_int_equal(pn->arenas_held, 11);
+	assert_int_equal(pn->arenas_low, 2);
+	/* 8,000 blocks fill 127 of the first two arenas' 128 pools: the busy
+	 * stack's first pool (7 blocks) lands in the last one, so it shares
+	 * one low arena, and counts for it too */
+	assert_int_equal(pn->nstacks, 2);
+	assert_int_equal(pn->stacks[1].stack, 2);
+	assert_int_equal(pn->stacks[1].arenas, 1);
+	assert_int_equal(pn->stacks[1].blocks, 7);
+	assert_int_equal(pn->stacks[0].stack, 1);
+	assert_int_equal(pn->stacks[0].frames[0], 0x401000);
+	assert_int_equal(pn->stacks[0].arenas, 2);
+	assert_int_equal(pn->stacks[0].blocks, 16);
+	assert_int_equal(pn->stacks[0].bytes, 16 * 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pinning_names_the_stack),
 	    cmocka_unit_test(test_series_bounded_with_peaks),
 	    cmocka_unit_test(test_several_models),
 	    cmocka_unit_test(test_malloc_layer_anomalies),
