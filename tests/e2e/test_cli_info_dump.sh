@@ -26,6 +26,19 @@ else
 	head -20 "$TMP/diff" | sed 's/^/# /'
 fi
 
+# golden replays of the committed sample: the JSON, byte for byte
+for g in "replay:" "replay-malloc:--layer malloc --model cpython-3.8,cpython-3.13,custom:arena=64K,pool=4K"; do
+	name=${g%%:*} args=${g#*:}
+	# shellcheck disable=SC2086
+	"$AT" replay --json $args "$(dirname "$0")/../../traces/examples/sample.atr" >"$TMP/$name.json" 2>/dev/null
+	if diff -u "$GOLDEN/sample.$name.json" "$TMP/$name.json" >"$TMP/diff"; then
+		ok "golden replay: sample.$name.json"
+	else
+		not_ok "golden replay: sample.$name.json"
+		head -20 "$TMP/diff" | sed 's/^/# /'
+	fi
+done
+
 "$AT" dump --limit 5 "$TMP/small.atr" >"$TMP/five"
 check "dump --limit 5 prints 5 lines" test "$(wc -l <"$TMP/five")" -eq 5
 
