@@ -106,24 +106,82 @@ static bool xput(xmap *x, uint64_t k, uint64_t v)
 	return true;
 }
 
-static void xdel(xmap *x, uint64_t k)
-{
-	uint64_t *v = xfind(x, k);
-	if (v)
-		x->k[v - x->v] = 1;
-}
-
 static void xfree(xmap *x)
 {
 	free(x->k), free(x->v);
 	memset(x, 0, sizeof(*x));
 }
 
+/* ---- the address map: real address -> size, stack and each model's block ----
+ * One open-addressing table with the record inline (stride words per slot:
+ * key + 2, requested size, stack id, one model address per model), so a
+ * request costs one probe whatever the number of models. */
+
+typedef struct amap {
+	uint64_t *t;
+	size_t cap, used, live;
+	unsigned stride;
+} amap;
+
+enum { A_KEY, A_SIZE, A_STACK, A_MODEL };
+
+static uint64_t *amap_find(const amap *m, uint64_t key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = xslot(key + 2, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		uint64_t *s = &m->t[i * m->stride];
+		if (s[A_KEY] == key + 2)
+			return s;
+		if (!s[A_KEY])
+			return NULL;
+	}
+}
+
+/* A new slot for key (not in the map); NULL when out of memory.  Slots
+ * returned earlier may move. */
+static uint64_t *amap_insert(amap *m, uint64_t key)
+{
+	if ((m->used + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? (m->live * 4 > m->cap ? m->cap * 2 : m->cap) : 1024;
+		uint64_t *t = calloc(cap * m->stride, sizeof(uint64_t));
+		if (!t)
+			return NULL;
+		for (size_t i = 0; i < m->cap; i++) {
+			const uint64_t *o = &m->t[i * m->stride];
+			if (o[A_KEY] < 2)
+				continue;
+			size_t j = xslot(o[A_KEY], cap);
+			while (t[j * m->stride])
+				j = (j + 1) & (cap - 1);
+			memcpy(&t[j * m->stride], o, m->stride * sizeof(uint64_t));
+		}
+		free(m->t);
+		m->t = t;
+		m->cap = cap;
+		m->used = m->live;
+	}
+	size_t i = xslot(key + 2, m->cap);
+	while (m->t[i * m->stride] > 1)
+		i = (i + 1) & (m->cap - 1);
+	uint64_t *s = &m->t[i * m->stride];
+	m->used += !s[A_KEY];
+	m->live++;
+	memset(s, 0, m->stride * sizeof(uint64_t));
+	s[A_KEY] = key + 2;
+	return s;
+}
+
+static void amap_del(amap *m, uint64_t *slot)
+{
+	slot[A_KEY] = 1;
+	m->live--;
+}
+
 /* ---- state ---- */
 
 typedef struct model_run {
 	pym *m;
-	xmap x;               /* real address -> model address, where they differ */
 	bool recorded_bases;  /* arena bases come from the trace */
 	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
 	unsigned qhead, qlen;
@@ -140,8 +198,7 @@ typedef struct replay {
 	model_run mr[MAX_MODELS];
 	int n;
 	bool malloc_layer;
-	xmap live;           /* real address -> requested size, the trace's live blocks */
-	xmap live_stack;     /* real address -> stack id, for live blocks that have one */
+	amap live;           /* the trace's live blocks */
 	uint64_t *node_parent, *node_ip; /* stack nodes by id */
 	size_t nnodes, cap_nodes;
 	uint64_t live_bytes, peak_live;
@@ -150,6 +207,7 @@ typedef struct replay {
 	uint64_t examples[3]; /* first address of each anomaly kind */
 	uint64_t last_time;
 	uint64_t snapshots, snap_bad;
+	uint64_t oom;        /* requests dropped: no memory for the address map */
 	FILE *out;
 } replay;
 
@@ -221,120 +279,48 @@ static enum op classify(const tf_record *rec, bool malloc_layer, uint64_t *n)
 	}
 }
 
-static uint64_t model_addr(const model_run *mr, uint64_t real)
-{
-	const uint64_t *v = xfind(&mr->x, real);
-	return v ? *v : real;
-}
-
-/* The model answered `mdl` where the real allocator returned `real`. */
-static void placed(replay *r, model_run *mr, uint64_t real, uint64_t mdl)
-{
-	xdel(&mr->x, real);
-	if (mdl == real)
-		return;
-	if (!r->malloc_layer && mr->recorded_bases && mr->addr_mismatch++ < 3)
-		rp_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64,
-			 pym_get_params(mr->m)->name, mdl, real);
-	if (!xput(&mr->x, real, mdl))
-		mr->errors++;
-}
-
-/* One request on one model (the trace's bookkeeping already accepted it);
- * old_n is the request size of the block freed or reallocated. */
-static void apply(replay *r, model_run *mr, enum op op, const tf_alloc *a, uint64_t n,
-		  uint64_t old_n)
+/* One request on one model; old is the model's block freed or reallocated
+ * (old_n bytes requested), real the address the real allocator returned.
+ * Returns the model's block (0 for a free or a refused request). */
+static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64_t old_n,
+		      uint64_t n, uint64_t real)
 {
 	/* in the Python layer raw blocks keep the interpreter's address */
-	uint64_t raw = r->malloc_layer ? 0 : a->addr, out, old = 0;
+	uint64_t raw = r->malloc_layer ? 0 : real, out = 0;
 	int rc = 0;
-	if (op != OP_ALLOC && (op == OP_FREE ? a->addr : a->old)) {
-		old = model_addr(mr, op == OP_FREE ? a->addr : a->old);
-		if (pym_owns(mr->m, old))
-			mr->py_live -= old_n;
-	}
+	if (old && pym_owns(mr->m, old))
+		mr->py_live -= old_n;
 	switch (op) {
 	case OP_ALLOC:
 		rc = pym_malloc_at(mr->m, n, raw, &out);
-		if (!rc)
-			placed(r, mr, a->addr, out);
 		break;
 	case OP_REALLOC:
 		rc = pym_realloc_at(mr->m, old, n, raw, &out);
-		if (!rc) {
-			xdel(&mr->x, a->old);
-			placed(r, mr, a->addr, out);
-		}
 		break;
 	case OP_FREE:
 		rc = pym_free_block(mr->m, old, NULL);
-		xdel(&mr->x, a->addr);
 		break;
 	case OP_NONE:
 		break;
 	}
-	if (!rc && op != OP_FREE && a->addr && pym_owns(mr->m, out))
+	if (rc < 0) {
+		mr->errors++;
+		return 0;
+	}
+	if (op == OP_FREE || !out)
+		return 0;
+	if (pym_owns(mr->m, out))
 		mr->py_live += n;
-	mr->errors += rc < 0;
+	if (out != real && !r->malloc_layer && mr->recorded_bases && mr->addr_mismatch++ < 3)
+		rp_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64,
+			 pym_get_params(mr->m)->name, out, real);
+	return out;
 }
 
 static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
 {
 	if (!(*count)++)
 		r->examples[kind] = addr;
-}
-
-/* The trace's own bookkeeping: false if the request does not add up.
- * *old_n gets the request size of the block freed or reallocated. */
-static bool accept(replay *r, enum op op, const tf_alloc *a, uint64_t n, uint64_t *old_n)
-{
-	uint64_t *size;
-	*old_n = 0;
-	switch (op) {
-	case OP_ALLOC:
-		if (!a->addr)
-			return false; /* the real request failed: nothing to replay */
-		if (xfind(&r->live, a->addr)) {
-			anomaly(r, &r->alloc_over_live, 2, a->addr);
-			return false;
-		}
-		break;
-	case OP_REALLOC:
-		if (!a->addr && n)
-			return false; /* failed: the old block stays */
-		if (a->old && !(size = xfind(&r->live, a->old))) {
-			anomaly(r, &r->realloc_unknown, 1, a->old);
-			return false;
-		}
-		if (a->old) {
-			*old_n = *size;
-			r->live_bytes -= *size;
-			xdel(&r->live, a->old);
-			xdel(&r->live_stack, a->old);
-		}
-		break;
-	case OP_FREE:
-		if (!a->addr)
-			return false;
-		if (!(size = xfind(&r->live, a->addr))) {
-			anomaly(r, &r->free_unknown, 0, a->addr);
-			return false;
-		}
-		*old_n = *size;
-		r->live_bytes -= *size;
-		xdel(&r->live, a->addr);
-		xdel(&r->live_stack, a->addr);
-		return true;
-	case OP_NONE:
-		return false;
-	}
-	if (a->addr) {
-		xput(&r->live, a->addr, n == UINT64_MAX ? 0 : n);
-		r->live_bytes += n == UINT64_MAX ? 0 : n;
-		if (a->stack)
-			xput(&r->live_stack, a->addr, a->stack);
-	}
-	return true;
 }
 
 /* Where the held bytes go (replay/CLI.md): O(1) from the model's usage. */
@@ -414,21 +400,55 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 
 static void request(replay *r, const tf_record *rec)
 {
-	uint64_t n, old_n;
+	const tf_alloc *a = &rec->u.alloc;
+	uint64_t n, old_n = 0, old_m[MAX_MODELS] = {0}, *slot;
 	enum op op = classify(rec, r->malloc_layer, &n);
 	if (op == OP_NONE)
 		return;
 	r->requests++;
-	if (!accept(r, op, &rec->u.alloc, n, &old_n))
+	/* the trace's own bookkeeping first: what does not add up is skipped */
+	uint64_t gone = op == OP_FREE ? a->addr : op == OP_REALLOC ? a->old : 0;
+	if ((op == OP_ALLOC && !a->addr) || (op == OP_REALLOC && !a->addr && n) ||
+	    (op == OP_FREE && !a->addr))
+		return; /* a failed request (a realloc's old block stays), or free(NULL) */
+	if (op == OP_ALLOC && amap_find(&r->live, a->addr)) {
+		anomaly(r, &r->alloc_over_live, 2, a->addr);
 		return;
+	}
+	if (gone) {
+		if (!(slot = amap_find(&r->live, gone))) {
+			if (op == OP_FREE)
+				anomaly(r, &r->free_unknown, 0, gone);
+			else
+				anomaly(r, &r->realloc_unknown, 1, gone);
+			return;
+		}
+		old_n = slot[A_SIZE];
+		memcpy(old_m, &slot[A_MODEL], (size_t)r->n * sizeof(uint64_t));
+		r->live_bytes -= old_n;
+		amap_del(&r->live, slot);
+	}
+	if (op == OP_REALLOC && !a->addr)
+		op = OP_FREE; /* realloc(p, 0) returned NULL: p was freed */
+	slot = NULL;
+	if (op != OP_FREE && a->addr) {
+		if (!(slot = amap_insert(&r->live, a->addr))) {
+			r->oom++;
+			return;
+		}
+		slot[A_SIZE] = n == UINT64_MAX ? 0 : n;
+		slot[A_STACK] = a->stack;
+		r->live_bytes += slot[A_SIZE];
+	}
 	/* time-weighted measures use the interval the previous state lasted */
 	uint64_t dt = rec->time >= r->last_time ? rec->time - r->last_time : 0;
 	r->last_time = rec->time;
-	bool new_peak = r->live_bytes >= r->peak_live;
-	if (new_peak)
+	if (r->live_bytes >= r->peak_live)
 		r->peak_live = r->live_bytes;
 	for (int i = 0; i < r->n; i++) {
-		apply(r, &r->mr[i], op, &rec->u.alloc, n, old_n);
+		uint64_t out = apply(r, &r->mr[i], op, old_m[i], old_n, n, a->addr);
+		if (slot)
+			slot[A_MODEL + i] = out;
 		measure(r, &r->mr[i], dt);
 	}
 }
@@ -506,10 +526,11 @@ static void pinning(const replay *r, const model_run *mr, rp_pinning *out)
 	size_t npins = 0, cap = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < r->live.cap; i++) {
-			if (r->live.k[i] < 2)
+			const uint64_t *sl = &r->live.t[i * r->live.stride];
+			if (sl[A_KEY] < 2)
 				continue;
-			uint64_t real = r->live.k[i] - 2, size = r->live.v[i];
-			uint64_t base = pym_arena_base(mr->m, model_addr(mr, real));
+			uint64_t size = sl[A_SIZE], stack = sl[A_STACK];
+			uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + (mr - r->mr)]);
 			if (!base)
 				continue; /* a large object */
 			uint64_t *al = xfind(&arena_live, base);
@@ -519,8 +540,6 @@ static void pinning(const replay *r, const model_run *mr, rp_pinning *out)
 			}
 			if (*al * 4 >= asize)
 				continue; /* well used */
-			const uint64_t *st = xfind(&r->live_stack, real);
-			uint64_t stack = st ? *st : 0;
 			uint64_t *pi = xfind(&stacks, stack);
 			if (!pi) {
 				if (npins == cap) {
@@ -584,7 +603,7 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	*out = (rp_model_result){
 	    .addr_mismatch = mr->addr_mismatch,
 	    .arena_mismatch = mr->arena_mismatch,
-	    .errors = mr->errors,
+	    .errors = mr->errors + r->oom,
 	    .arenas_total = st.arenas_total,
 	    .arenas_current = st.arenas_current,
 	    .arenas_highwater = st.arenas_highwater,
@@ -778,6 +797,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 					  (o->layer == RP_LAYER_AUTO && !py);
 			if (!nparams)
 				pym_params_for_version(py, &params[nparams++]);
+			r->live.stride = A_MODEL + (unsigned)nparams;
 			for (int i = 0; i < nparams; i++) {
 				model_run *mr = &r->mr[i];
 				mr->recorded_bases = !r->malloc_layer;
@@ -867,11 +887,9 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	}
 	for (int i = 0; i < r->n; i++) {
 		pym_free(r->mr[i].m);
-		xfree(&r->mr[i].x);
 		free(r->mr[i].series);
 	}
-	xfree(&r->live);
-	xfree(&r->live_stack);
+	free(r->live.t);
 	free(r->node_parent), free(r->node_ip);
 	free(r), free(buf);
 	return status;

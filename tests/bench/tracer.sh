@@ -26,6 +26,12 @@ median() {
 		cpu "$@"
 	done | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
 }
+# median_keep CMD...: the same, leaving files alone (CMD reads them)
+median_keep() {
+	local i
+	for ((i = 0; i < RUNS; i++)); do cpu "$@"; done |
+		sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 have_heaptrack=0
@@ -57,6 +63,21 @@ if [ $have_heaptrack = 1 ]; then
 	echo "  size / heaptrack .zst:            $(ratio "$csize" "$(size ht.zst)")   (heaptrack's final file drops addresses; $(size ht.zst) bytes)"
 else
 	echo "  heaptrack not installed: no heaptrack ratios (apt-get install heaptrack)"
+fi
+
+echo "== replay: the churn trace through the pymalloc model (malloc layer)"
+rm -f ./*.atr
+"$AT" record -o rc.atr -- "$CHURN" >/dev/null 2>&1
+r1=$(median_keep "$AT" replay --layer malloc --model cpython-3.12 rc.atr)
+r2=$(median_keep "$AT" replay --layer malloc --model cpython-3.12,cpython-3.8 rc.atr)
+ev=$("$AT" info --json rc.atr | sed -n 's/.*"events": \([0-9]*\),.*/\1/p')
+echo "  CPU s: one model $r1, two models $r2; $(awk -v e="$ev" -v t="$r1" 'BEGIN {printf "%.1f", e / t / 1e6}') M events/s"
+echo "  second model adds / one model:    $(awk -v a="$r2" -v b="$r1" 'BEGIN {printf "%.2f", (a - b) / b}')   (target <= 0.5)"
+if [ $have_heaptrack = 1 ] && command -v heaptrack_print >/dev/null 2>&1; then
+	heaptrack -o ht2 "$CHURN" >/dev/null 2>&1
+	hp=$(median_keep heaptrack_print ht2.zst)
+	echo "  CPU s: heaptrack_print on heaptrack's trace of the same program $hp"
+	echo "  replay / heaptrack_print:         $(ratio "$r1" "$hp")   (target <= 0.25)"
 fi
 
 echo "== tracer: gcc compiling a file (its cc1 process, where the allocations are)"
