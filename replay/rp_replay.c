@@ -28,13 +28,16 @@
 #include "rp_replay.h"
 #include "tf.h"
 
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
-    "                         [--stats] [--check-snapshots] [--json] TRACE\n"
+    "                         [--system] [--stats] [--check-snapshots] [--json] TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
     "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
@@ -50,6 +53,10 @@ static const char replay_usage[] =
     "  --check-snapshots   at every snapshot record, compare the first model's\n"
     "                      statistics with the real allocator's text; print each\n"
     "                      differing line; end with 'snapshots: N checked, M mismatched'\n"
+    "  --system            also replay the requests through this process's own\n"
+    "                      malloc/free/realloc (glibc, or whatever LD_PRELOAD puts\n"
+    "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
+    "                      and report time per call and resident memory\n"
     "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
     "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
 
@@ -208,6 +215,10 @@ typedef struct replay {
 	uint64_t last_time;
 	uint64_t snapshots, snap_bad;
 	uint64_t oom;        /* requests dropped: no memory for the address map */
+	bool system;         /* --system: the column after the models holds our own blocks */
+	rp_system sys;
+	uint64_t sys_ticks, tsc0;
+	struct timespec mono0;
 	FILE *out;
 } replay;
 
@@ -398,10 +409,95 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 	}
 }
 
+/* ---- --system: the same requests through this process's allocator ---- */
+
+static uint64_t rss_now(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long size = 0, resident = 0;
+	if (f) {
+		if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Writes one byte per page of [p, p + n), as a program filling it would. */
+static void touch(char *p, uint64_t from, uint64_t n)
+{
+	for (uint64_t i = from; i < n; i += 4096)
+		p[i] = 1;
+}
+
+static void system_start(replay *r)
+{
+	Dl_info info;
+	const char *name = dladdr((void *)malloc, &info) && info.dli_fname ? info.dli_fname : "?";
+	const char *base = strrchr(name, '/');
+	snprintf(r->sys.allocator, sizeof(r->sys.allocator), "%s", base ? base + 1 : name);
+	r->sys.rss_start = r->sys.rss_peak = rss_now();
+	clock_gettime(CLOCK_MONOTONIC, &r->mono0);
+	r->tsc0 = __builtin_ia32_rdtsc();
+}
+
+/* One request through the real allocator; returns the new block (0 for a
+ * free).  Only the allocator calls are timed. */
+static uint64_t system_apply(replay *r, enum op op, uint64_t old, uint64_t old_n, uint64_t n)
+{
+	if (n == UINT64_MAX)
+		return 0; /* an overflowing calloc: nothing to ask for */
+	void *p = NULL;
+	uint64_t t0 = __builtin_ia32_rdtsc();
+	switch (op) {
+	case OP_ALLOC:
+		p = malloc(n ? n : 1);
+		break;
+	case OP_REALLOC:
+		p = realloc((void *)(uintptr_t)old, n ? n : 1);
+		break;
+	case OP_FREE:
+		free((void *)(uintptr_t)old);
+		break;
+	case OP_NONE:
+		break;
+	}
+	r->sys_ticks += __builtin_ia32_rdtsc() - t0;
+	r->sys.ops++;
+	if (p)
+		touch(p, op == OP_REALLOC ? old_n : 0, n);
+	if ((r->sys.ops & 4095) == 0) {
+		uint64_t rss = rss_now();
+		if (rss > r->sys.rss_peak)
+			r->sys.rss_peak = rss;
+	}
+	return (uint64_t)(uintptr_t)p;
+}
+
+static void system_finish(replay *r)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	double ns = (double)(t.tv_sec - r->mono0.tv_sec) * 1e9 + (double)(t.tv_nsec - r->mono0.tv_nsec);
+	uint64_t ticks = __builtin_ia32_rdtsc() - r->tsc0;
+	if (ticks && r->sys.ops)
+		r->sys.ns_per_op = (double)r->sys_ticks * (ns / (double)ticks) / (double)r->sys.ops;
+	r->sys.rss_end = rss_now();
+	if (r->sys.rss_end > r->sys.rss_peak)
+		r->sys.rss_peak = r->sys.rss_end;
+	/* hand the blocks back: the replay is not the program, and leak checkers watch it */
+	unsigned col = A_MODEL + (unsigned)r->n;
+	for (size_t i = 0; i < r->live.cap; i++) {
+		uint64_t *sl = &r->live.t[i * r->live.stride];
+		if (sl[A_KEY] > 1 && sl[col])
+			free((void *)(uintptr_t)sl[col]);
+	}
+}
+
 static void request(replay *r, const tf_record *rec)
 {
 	const tf_alloc *a = &rec->u.alloc;
-	uint64_t n, old_n = 0, old_m[MAX_MODELS] = {0}, *slot;
+	uint64_t n, old_n = 0, old_m[MAX_MODELS + 1] = {0}, *slot;
 	enum op op = classify(rec, r->malloc_layer, &n);
 	if (op == OP_NONE)
 		return;
@@ -424,7 +520,7 @@ static void request(replay *r, const tf_record *rec)
 			return;
 		}
 		old_n = slot[A_SIZE];
-		memcpy(old_m, &slot[A_MODEL], (size_t)r->n * sizeof(uint64_t));
+		memcpy(old_m, &slot[A_MODEL], (size_t)(r->n + r->system) * sizeof(uint64_t));
 		r->live_bytes -= old_n;
 		amap_del(&r->live, slot);
 	}
@@ -450,6 +546,11 @@ static void request(replay *r, const tf_record *rec)
 		if (slot)
 			slot[A_MODEL + i] = out;
 		measure(r, &r->mr[i], dt);
+	}
+	if (r->system) {
+		uint64_t out = system_apply(r, op, old_m[r->n], old_n, n);
+		if (slot)
+			slot[A_MODEL + r->n] = out;
 	}
 }
 
@@ -689,7 +790,18 @@ static void print_json(FILE *f, const rp_replay_result *res)
 		}
 		fprintf(f, "]}}");
 	}
-	fprintf(f, "]}\n");
+	fputc(']', f);
+	if (res->has_system) {
+		const rp_system *y = &res->system;
+		fprintf(f,
+			", \"system\": {\"allocator\": \"%s\", \"ops\": %" PRIu64
+			", \"ns_per_op\": %.1f, \"rss_start_bytes\": %" PRIu64
+			", \"rss_peak_bytes\": %" PRIu64 ", \"rss_end_bytes\": %" PRIu64
+			", \"trace_threads\": %" PRIu64 "}",
+			y->allocator, y->ops, y->ns_per_op, y->rss_start, y->rss_peak, y->rss_end,
+			y->threads);
+	}
+	fprintf(f, "}\n");
 }
 
 static void print_summary(FILE *f, const rp_replay_result *res)
@@ -723,6 +835,17 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 		fprintf(f, "%-14s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
 			res->models[i].profile, w->requested, w->internal, w->free_blocks,
 			w->empty_pools, w->empty_arenas);
+	}
+	if (res->has_system) {
+		const rp_system *y = &res->system;
+		fprintf(f,
+			"system allocator %s: %" PRIu64 " calls, %.1f ns each; resident %" PRIu64
+			" bytes at the start, %" PRIu64 " at the peak, %" PRIu64 " at the end\n",
+			y->allocator, y->ops, y->ns_per_op, y->rss_start, y->rss_peak, y->rss_end);
+		if (y->threads > 1)
+			fprintf(f, "  (the trace's %" PRIu64 " threads were replayed in their global "
+				   "order on one thread)\n",
+				y->threads);
 	}
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_pinning *pn = &res->models[i].pinning;
@@ -797,7 +920,10 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 					  (o->layer == RP_LAYER_AUTO && !py);
 			if (!nparams)
 				pym_params_for_version(py, &params[nparams++]);
-			r->live.stride = A_MODEL + (unsigned)nparams;
+			r->system = o->system;
+			r->live.stride = A_MODEL + (unsigned)nparams + r->system;
+			if (r->system)
+				system_start(r);
 			for (int i = 0; i < nparams; i++) {
 				model_run *mr = &r->mr[i];
 				mr->recorded_bases = !r->malloc_layer;
@@ -824,6 +950,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			check_snapshot(r, &rec, buf, cap);
 		} else if (rec.kind == TF_STACK) {
 			on_stack_node(r, &rec.u.node);
+		} else if (rec.kind == TF_THREAD) {
+			r->sys.threads++;
 		}
 	}
 	rp_replay_result result = {0};
@@ -846,6 +974,11 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		    .nmodels = r->n,
 		};
 		memcpy(result.examples, r->examples, sizeof(result.examples));
+		if (r->system) {
+			system_finish(r);
+			result.has_system = true;
+			result.system = r->sys;
+		}
 		for (int i = 0; i < r->n; i++)
 			model_result(r, &r->mr[i], &result.models[i]);
 		if (o->stats) {
@@ -918,6 +1051,8 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **pat
 			o->check = true;
 		} else if (!strcmp(argv[i], "--json")) {
 			o->json = true;
+		} else if (!strcmp(argv[i], "--system")) {
+			o->system = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {

@@ -22,6 +22,7 @@ typedef struct rp_replay_opts {
 	bool check;        /* compare the first model with every snapshot */
 	bool json;         /* the result as one JSON object */
 	bool summary;      /* the result as a terminal summary */
+	bool system;       /* also replay through this process's malloc/free/realloc */
 	FILE *out;         /* statistics, differences, summary or JSON */
 	/* called with the result before the replay's memory goes (series) */
 	void (*inspect)(const rp_replay_result *res, void *ctx);
@@ -86,6 +87,15 @@ typedef struct rp_model_result {
 	rp_pinning pinning;             /* at the end */
 } rp_model_result;
 
+/* The replay through the replaying process's own allocator (--system). */
+typedef struct rp_system {
+	char allocator[64];   /* the object that defines malloc, e.g. libjemalloc.so.2 */
+	uint64_t ops;         /* malloc, calloc, realloc and free calls made */
+	double ns_per_op;     /* mean time inside those calls */
+	uint64_t rss_start, rss_peak, rss_end; /* resident bytes, peak sampled every 4096 ops */
+	uint64_t threads;     /* threads in the trace (replayed in order on one) */
+} rp_system;
+
 /* What a replay counted. */
 struct rp_replay_result {
 	uint64_t events, requests;
@@ -96,6 +106,8 @@ struct rp_replay_result {
 	bool malloc_layer;
 	int nmodels;
 	rp_model_result models[RP_MAX_MODELS];
+	bool has_system;
+	rp_system system;
 };
 
 /* Replays everything rd yields; path names it in messages; res (may be

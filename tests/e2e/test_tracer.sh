@@ -56,6 +56,26 @@ check "threads: 9 threads recorded" test "$(json th.json 'j["threads"]')" -eq 9
 "$AT" dump th.atr | grep -c ' thread tid=.*name="worker-' >th.names
 check "threads: the names set with pthread_setname_np are recorded" test "$(cat th.names)" -eq 8
 
+# --- the same trace replayed through real allocators (replay --system) ---
+for lib in "" /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libmimalloc.so.2; do
+	want=${lib:+$(basename "$lib" | sed 's/\.so.*//; s/^lib//')}
+	if [ -n "$lib" ] && [ ! -f "$lib" ]; then
+		skip "replay --system under $want" "$(basename "$lib") not installed"
+		continue
+	fi
+	LD_PRELOAD=$lib "$AT" replay --system --json th.atr >sys.json 2>/dev/null
+	LD_PRELOAD=$lib "$AT" replay --system th.atr >sys.txt 2>/dev/null
+	alloc=$(json sys.json 'j["system"]["allocator"]')
+	check "replay --system under ${want:-glibc}: $alloc, $(json sys.json 'j["system"]["ns_per_op"]') ns a call, peak RSS $(json sys.json 'j["system"]["rss_peak_bytes"]')" \
+		python3 -c 'import json, sys; j = json.load(open("sys.json")); y = j["system"]
+want = sys.argv[1] or "libc"
+assert want in y["allocator"], y
+assert 0.9 * j["requests"] < y["ops"] <= j["requests"], y  # free(NULL) is not replayed
+assert y["rss_peak_bytes"] >= y["rss_start_bytes"] > 0 and y["trace_threads"] == 9 and y["ns_per_op"] > 0' "$want"
+	check "replay --system says the 9 threads ran in their global order on one" \
+		grep -q "9 threads were replayed in their global order on one thread" sys.txt
+done
+
 # --- processes ---
 "$AT" record -o fk.atr -- "$P/forker" >fk.out 2>fk.err
 check "forker: exit status 0 and output unchanged" sh -c "test \$? -eq 0 && grep -q 'forker ok' fk.out"
