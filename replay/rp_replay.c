@@ -32,6 +32,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -911,8 +912,24 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		return RP_EXIT_USAGE;
 	}
 	r->out = o->out;
+	struct timespec start, now_ts;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	bool progress = o->progress_bytes && isatty(2), shown = false;
+	uint64_t nrec = 0;
 	while ((rc = tf_reader_next(rd, &rec)) > 0) {
 		events += tf_kind_is_event(rec.kind);
+		/* a progress line once the replay runs longer than a second */
+		if (progress && (++nrec & 0xffff) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now_ts);
+			if (now_ts.tv_sec - start.tv_sec >= 1) {
+				tf_reader_status st;
+				tf_reader_get_status(rd, &st);
+				fprintf(stderr, "\rreplay: %3.0f%%, %.1f M events",
+					100.0 * (double)st.bytes_compressed / (double)o->progress_bytes,
+					(double)events / 1e6);
+				shown = true;
+			}
+		}
 		if (rec.kind == TF_HEADER) {
 			const char *py = rec.u.header.python.len ? rec.u.header.python.ptr : NULL;
 			/* auto: the Python domains when the trace is CPython's */
@@ -954,6 +971,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			r->sys.threads++;
 		}
 	}
+	if (shown)
+		fputs("\r\033[K", stderr); /* clear the progress line */
 	rp_replay_result result = {0};
 	if (rc < 0) {
 		if (rc != -1)
@@ -1090,6 +1109,9 @@ int rp_cmd_replay(int argc, char **argv)
 		rp_error("%s", err);
 		return RP_EXIT_USAGE;
 	}
+	struct stat sb;
+	if (stat(path, &sb) == 0 && sb.st_size > 0)
+		o.progress_bytes = (uint64_t)sb.st_size;
 	int status = rp_replay_run(rd, &o, path, NULL);
 	tf_reader_free(rd);
 	return status;

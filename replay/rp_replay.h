@@ -23,6 +23,7 @@ typedef struct rp_replay_opts {
 	bool json;         /* the result as one JSON object */
 	bool summary;      /* the result as a terminal summary */
 	bool system;       /* also replay through this process's malloc/free/realloc */
+	uint64_t progress_bytes; /* file size: a progress line on a terminal's stderr, 0 = none */
 	FILE *out;         /* statistics, differences, summary or JSON */
 	/* called with the result before the replay's memory goes (series) */
 	void (*inspect)(const rp_replay_result *res, void *ctx);

@@ -31,4 +31,19 @@ check "a model in a multi-model pass gives the result it gives alone" python3 -c
 import json; a = json.load(open("two.json"))["models"][1]; b = json.load(open("one.json"))["models"][0]
 assert a == b'
 check "replay summary names every model" sh -c "'$AT' replay --model cpython-3.8,cpython-3.11 long.atr 2>/dev/null | grep -q '^cpython-3.11 '"
+# progress: on a terminal's stderr only, once the replay runs over a second
+"$AT" replay --model cpython-3.8,cpython-3.12,cpython-3.13 long.atr >/dev/null 2>err.txt
+check "no progress line when stderr is not a terminal" sh -c '! grep -q "%" err.txt'
+if command -v script >/dev/null 2>&1; then
+	start=$(date +%s)
+	script -qc "'$AT' replay --model cpython-3.8,cpython-3.9,cpython-3.10,cpython-3.11,cpython-3.12,cpython-3.13,custom:arena=64K,custom:pool=4K long.atr --system" /dev/null >tty.txt 2>&1
+	took=$(($(date +%s) - start))
+	if [ "$took" -ge 3 ]; then
+		check "a progress line on a terminal (the replay took ${took} s)" grep -q "replay: .*%, .* M events" tty.txt
+	else
+		skip "a progress line on a terminal" "the replay took under 3 s"
+	fi
+else
+	skip "a progress line on a terminal" "script(1) not installed"
+fi
 done_testing
