@@ -196,6 +196,9 @@ typedef struct model_run {
 	uint64_t addr_mismatch, arena_mismatch, errors;
 	uint64_t py_live;     /* requested bytes of the live blocks this model serves from pools */
 	rp_waste waste_peak;  /* at the moment of peak held */
+	uint64_t peak_request;  /* the request after which held peaked */
+	uint64_t pin_at;        /* pinning wanted after this request */
+	rp_pinning pin_peak;
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
@@ -217,6 +220,7 @@ typedef struct replay {
 	uint64_t snapshots, snap_bad;
 	uint64_t oom;        /* requests dropped: no memory for the address map */
 	bool system;         /* --system: the column after the models holds our own blocks */
+	bool quiet;          /* nothing on stderr */
 	rp_system sys;
 	uint64_t sys_ticks, tsc0;
 	struct timespec mono0;
@@ -323,7 +327,8 @@ static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64
 		return 0;
 	if (pym_owns(mr->m, out))
 		mr->py_live += n;
-	if (out != real && !r->malloc_layer && mr->recorded_bases && mr->addr_mismatch++ < 3)
+	if (out != real && !r->malloc_layer && mr->recorded_bases && mr->addr_mismatch++ < 3 &&
+	    !r->quiet)
 		rp_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64,
 			 pym_get_params(mr->m)->name, out, real);
 	return out;
@@ -393,6 +398,7 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 	if (mr->held > mr->peak_held) {
 		mr->peak_held = mr->held;
 		mr->live_at_peak_held = r->live_bytes;
+		mr->peak_request = r->requests;
 		waste_now(mr, &mr->waste_peak);
 	}
 	uint64_t arenas = pym_arenas_current(mr->m);
@@ -495,6 +501,8 @@ static void system_finish(replay *r)
 	}
 }
 
+static void pinning(const replay *r, const model_run *mr, rp_pinning *out);
+
 static void request(replay *r, const tf_record *rec)
 {
 	const tf_alloc *a = &rec->u.alloc;
@@ -547,6 +555,8 @@ static void request(replay *r, const tf_record *rec)
 		if (slot)
 			slot[A_MODEL + i] = out;
 		measure(r, &r->mr[i], dt);
+		if (r->mr[i].pin_at == r->requests)
+			pinning(r, &r->mr[i], &r->mr[i].pin_peak);
 	}
 	if (r->system) {
 		uint64_t out = system_apply(r, op, old_m[r->n], old_n, n);
@@ -722,6 +732,23 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	waste_now(mr, &out->waste_end);
 	out->series = mr->series;
 	pinning(r, mr, &out->pinning);
+	out->pinning_peak = mr->pin_peak;
+	out->peak_request = mr->peak_request;
+}
+
+static void json_pinning(FILE *f, const rp_pinning *pn)
+{
+	fprintf(f, "{\"arenas_held\": %" PRIu64 ", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
+		pn->arenas_held, pn->arenas_low);
+	for (int k = 0; k < pn->nstacks; k++) {
+		const rp_pin *pp = &pn->stacks[k];
+		fprintf(f, "%s{\"stack\": %" PRIu64 ", \"frames\": [", k ? ", " : "", pp->stack);
+		for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++)
+			fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", pp->frames[fr]);
+		fprintf(f, "], \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
+			pp->arenas, pp->blocks, pp->bytes);
+	}
+	fputs("]}", f);
 }
 
 static void print_json(FILE *f, const rp_replay_result *res)
@@ -776,20 +803,13 @@ static void print_json(FILE *f, const rp_replay_result *res)
 			}
 			fputc('}', f);
 		}
-		const rp_pinning *pn = &m->pinning;
-		fprintf(f,
-			", \"pinning\": {\"at\": \"end\", \"low_use_below\": 0.25, \"arenas_held\": %" PRIu64
-			", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
-			pn->arenas_held, pn->arenas_low);
-		for (int k = 0; k < pn->nstacks; k++) {
-			const rp_pin *pp = &pn->stacks[k];
-			fprintf(f, "%s{\"stack\": %" PRIu64 ", \"frames\": [", k ? ", " : "", pp->stack);
-			for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++)
-				fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", pp->frames[fr]);
-			fprintf(f, "], \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
-				pp->arenas, pp->blocks, pp->bytes);
+		fputs(", \"pinning\": {\"low_use_below\": 0.25, \"end\": ", f);
+		json_pinning(f, &m->pinning);
+		if (m->pinning_peak.arenas_held) {
+			fputs(", \"at_peak\": ", f);
+			json_pinning(f, &m->pinning_peak);
 		}
-		fprintf(f, "]}}");
+		fputs("}}", f);
 	}
 	fputc(']', f);
 	if (res->has_system) {
@@ -848,21 +868,25 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 				   "order on one thread)\n",
 				y->threads);
 	}
-	for (int i = 0; i < res->nmodels; i++) {
-		const rp_pinning *pn = &res->models[i].pinning;
-		fprintf(f, "%s at the end: %" PRIu64 " arenas held, %" PRIu64
-			   " less than a quarter used",
-			res->models[i].profile, pn->arenas_held, pn->arenas_low);
-		fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
-		for (int k = 0; k < pn->nstacks; k++) {
-			const rp_pin *pp = &pn->stacks[k];
-			fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64 " bytes  stack %" PRIu64,
-				pp->arenas, pp->blocks, pp->bytes, pp->stack);
-			for (int fr = 0; fr < 3 && pp->frames[fr]; fr++)
-				fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", pp->frames[fr]);
-			fputc('\n', f);
+	for (int i = 0; i < res->nmodels; i++)
+		for (int at = 0; at < 2; at++) {
+			const rp_pinning *pn = at ? &res->models[i].pinning : &res->models[i].pinning_peak;
+			if (!at && !pn->arenas_held)
+				continue;
+			fprintf(f, "%s at %s: %" PRIu64 " arenas held, %" PRIu64 " less than a quarter used",
+				res->models[i].profile, at ? "the end" : "the peak", pn->arenas_held,
+				pn->arenas_low);
+			fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
+			for (int k = 0; k < pn->nstacks; k++) {
+				const rp_pin *pp = &pn->stacks[k];
+				fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
+					   " bytes  stack %" PRIu64,
+					pp->arenas, pp->blocks, pp->bytes, pp->stack);
+				for (int fr = 0; fr < 3 && pp->frames[fr]; fr++)
+					fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", pp->frames[fr]);
+				fputc('\n', f);
+			}
 		}
-	}
 }
 
 /* ---- the run ---- */
@@ -912,6 +936,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		return RP_EXIT_USAGE;
 	}
 	r->out = o->out;
+	r->quiet = o->quiet;
 	struct timespec start, now_ts;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	bool progress = o->progress_bytes && isatty(2), shown = false;
@@ -944,6 +969,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			for (int i = 0; i < nparams; i++) {
 				model_run *mr = &r->mr[i];
 				mr->recorded_bases = !r->malloc_layer;
+				mr->pin_at = o->pin_at[i];
 				mr->series = calloc(1, sizeof(rp_series));
 				pym_hooks hooks = {arena_source, NULL, mr};
 				if (!mr->series || pym_create(&mr->m, &params[i], &hooks) < 0) {
@@ -1014,7 +1040,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			print_json(o->out, &result);
 		else if (o->summary)
 			print_summary(o->out, &result);
-		if (!r->malloc_layer && r->mr[0].recorded_bases)
+		if (!r->malloc_layer && r->mr[0].recorded_bases && !o->quiet)
 			fprintf(stderr,
 				"replay: model %s, %" PRIu64 " requests, %" PRIu64
 				" addresses unlike the interpreter's, %" PRIu64
@@ -1112,6 +1138,24 @@ int rp_cmd_replay(int argc, char **argv)
 	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
 		o.progress_bytes = (uint64_t)sb.st_size;
+	/* pinning at the peak needs the live blocks at that moment: a first pass
+	 * finds each model's peak, a second stops there (only for the summary and
+	 * JSON, which show it) */
+	if (o.summary || o.json) {
+		rp_replay_opts first = o;
+		first.summary = first.json = first.stats = first.check = first.system = false;
+		first.quiet = true;
+		rp_replay_result *res = malloc(sizeof(*res));
+		tf_reader *rd2 = NULL;
+		if (res && rp_replay_run(rd, &first, path, res) == RP_EXIT_OK &&
+		    tf_reader_open_file(&rd2, path, err, sizeof(err)) == 0) {
+			for (int i = 0; i < res->nmodels; i++)
+				o.pin_at[i] = res->models[i].peak_request;
+			tf_reader_free(rd);
+			rd = rd2;
+		}
+		free(res);
+	}
 	int status = rp_replay_run(rd, &o, path, NULL);
 	tf_reader_free(rd);
 	return status;
