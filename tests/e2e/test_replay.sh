@@ -18,6 +18,11 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
 "$SYNTH" -o short.atr --events 300000 --slots 20000 --seed 5
 "$SYNTH" -o long.atr --events 3000000 --slots 20000 --seed 5
 for layer in malloc python; do
+	if [ "${ARENATRACE_SAN:-}" = address ]; then
+		# ASan keeps freed memory in quarantine: RSS grows with the work done
+		skip "bounded memory ($layer layer)" "peak RSS says nothing under ASan"
+		continue
+	fi
 	a=$(rss "$AT" replay --layer $layer --model cpython-3.8,cpython-3.12 short.atr)
 	b=$(rss "$AT" replay --layer $layer --model cpython-3.8,cpython-3.12 long.atr)
 	check "bounded memory ($layer layer): peak RSS ${a} KiB for a trace, ${b} KiB for one 10x longer (within 10%)" \
