@@ -197,8 +197,8 @@ typedef struct model_run {
 	uint64_t py_live;     /* requested bytes of the live blocks this model serves from pools */
 	rp_waste waste_peak;  /* at the moment of peak held */
 	uint64_t peak_request;  /* the request after which held peaked */
-	uint64_t pin_at;        /* pinning wanted after this request */
-	rp_pinning pin_peak;
+	rp_pinning pin_peak;    /* pinning near the peak (see measure) */
+	uint64_t pin_held;      /* held bytes when pin_peak was taken */
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
@@ -387,6 +387,8 @@ static void sample(rp_series *s, uint64_t t, const uint64_t v[RP_NSERIES])
 		s->filled = 0;
 }
 
+static void pinning(const replay *r, const model_run *mr, rp_pinning *out);
+
 /* After a request: held bytes, peaks and the fragmentation sums. */
 static void measure(replay *r, model_run *mr, uint64_t dt)
 {
@@ -400,6 +402,13 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 		mr->live_at_peak_held = r->live_bytes;
 		mr->peak_request = r->requests;
 		waste_now(mr, &mr->waste_peak);
+		/* pinning near the peak: analysed again each time held grows 10% over
+		 * the last analysis, so the last one is within 10% of the peak; a few
+		 * dozen passes over the live blocks for any trace */
+		if (mr->held > mr->pin_held + mr->pin_held / 10) {
+			pinning(r, mr, &mr->pin_peak);
+			mr->pin_held = mr->held;
+		}
 	}
 	uint64_t arenas = pym_arenas_current(mr->m);
 	if (arenas > mr->arenas_peak)
@@ -501,8 +510,6 @@ static void system_finish(replay *r)
 	}
 }
 
-static void pinning(const replay *r, const model_run *mr, rp_pinning *out);
-
 static void request(replay *r, const tf_record *rec)
 {
 	const tf_alloc *a = &rec->u.alloc;
@@ -555,8 +562,6 @@ static void request(replay *r, const tf_record *rec)
 		if (slot)
 			slot[A_MODEL + i] = out;
 		measure(r, &r->mr[i], dt);
-		if (r->mr[i].pin_at == r->requests)
-			pinning(r, &r->mr[i], &r->mr[i].pin_peak);
 	}
 	if (r->system) {
 		uint64_t out = system_apply(r, op, old_m[r->n], old_n, n);
@@ -969,7 +974,6 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			for (int i = 0; i < nparams; i++) {
 				model_run *mr = &r->mr[i];
 				mr->recorded_bases = !r->malloc_layer;
-				mr->pin_at = o->pin_at[i];
 				mr->series = calloc(1, sizeof(rp_series));
 				pym_hooks hooks = {arena_source, NULL, mr};
 				if (!mr->series || pym_create(&mr->m, &params[i], &hooks) < 0) {
@@ -1138,24 +1142,6 @@ int rp_cmd_replay(int argc, char **argv)
 	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
 		o.progress_bytes = (uint64_t)sb.st_size;
-	/* pinning at the peak needs the live blocks at that moment: a first pass
-	 * finds each model's peak, a second stops there (only for the summary and
-	 * JSON, which show it) */
-	if (o.summary || o.json) {
-		rp_replay_opts first = o;
-		first.summary = first.json = first.stats = first.check = first.system = false;
-		first.quiet = true;
-		rp_replay_result *res = malloc(sizeof(*res));
-		tf_reader *rd2 = NULL;
-		if (res && rp_replay_run(rd, &first, path, res) == RP_EXIT_OK &&
-		    tf_reader_open_file(&rd2, path, err, sizeof(err)) == 0) {
-			for (int i = 0; i < res->nmodels; i++)
-				o.pin_at[i] = res->models[i].peak_request;
-			tf_reader_free(rd);
-			rd = rd2;
-		}
-		free(res);
-	}
 	int status = rp_replay_run(rd, &o, path, NULL);
 	tf_reader_free(rd);
 	return status;

@@ -24,10 +24,7 @@ typedef struct rp_replay_opts {
 	bool summary;      /* the result as a terminal summary */
 	bool system;       /* also replay through this process's malloc/free/realloc */
 	uint64_t progress_bytes; /* file size: a progress line on a terminal's stderr, 0 = none */
-	/* pinning at a given request (1-based) per model, 0 = none: the CLI's
-	 * second pass, at the request where the first found each model's peak */
-	uint64_t pin_at[RP_MAX_MODELS];
-	bool quiet;        /* nothing on stderr (a first pass) */
+	bool quiet;        /* nothing on stderr */
 	FILE *out;         /* statistics, differences, summary or JSON */
 	/* called with the result before the replay's memory goes (series) */
 	void (*inspect)(const rp_replay_result *res, void *ctx);
@@ -90,7 +87,7 @@ typedef struct rp_model_result {
 	rp_waste waste_peak, waste_end; /* at the moment of peak held, and at the end */
 	const rp_series *series;        /* valid until rp_replay_run returns */
 	rp_pinning pinning;             /* at the end */
-	rp_pinning pinning_peak;        /* at peak held (when asked for with pin_at) */
+	rp_pinning pinning_peak;        /* near peak held: within 10% of it */
 	uint64_t peak_request;          /* the request (1-based) after which held peaked */
 } rp_model_result;
 
