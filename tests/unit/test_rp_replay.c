@@ -38,7 +38,8 @@ static void ev(tf_kind kind, uint64_t old, uint64_t size, uint64_t addr)
 	assert_int_equal(tf_writer_put(w, &r), 0);
 }
 
-static rp_replay_result finish_and_replay(int layer, const char *model)
+/* Ends the trace being written and replays it with o (output to nowhere). */
+static rp_replay_result finish_and_replay_with(rp_replay_opts o)
 {
 	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
 	tf_writer_free(w);
@@ -47,14 +48,19 @@ static rp_replay_result finish_and_replay(int layer, const char *model)
 	close(fd);
 	tf_reader *r;
 	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
-	FILE *sink = fopen("/dev/null", "w");
-	rp_replay_opts o = {.model = model, .layer = layer, .out = sink, .summary = true, .json = true};
+	o.out = fopen("/dev/null", "w");
 	rp_replay_result res;
 	assert_int_equal(rp_replay_run(r, &o, "test", &res), RP_EXIT_OK);
-	fclose(sink);
+	fclose(o.out);
 	tf_reader_free(r);
 	free(b.data);
 	return res;
+}
+
+static rp_replay_result finish_and_replay(int layer, const char *model)
+{
+	return finish_and_replay_with(
+	    (rp_replay_opts){.model = model, .layer = layer, .summary = true, .json = true});
 }
 
 static void test_malloc_layer_anomalies(void **state)
@@ -202,26 +208,13 @@ static void test_series_bounded_with_peaks(void **state)
 				r.u.alloc.addr = 0x100000 + i * 512;
 				assert_int_equal(tf_writer_put(w, &r), 0);
 			}
-	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
-	tf_writer_free(w);
-	tbuf b;
-	assert_int_equal(tbuf_from_fd(fd, &b), 0);
-	close(fd);
-	tf_reader *rd;
-	assert_int_equal(tf_reader_open_mem(&rd, b.data, b.len), 0);
 	int checked = 0;
-	FILE *sink = fopen("/dev/null", "w");
-	rp_replay_opts o = {.model = "cpython-3.8,cpython-3.12", .layer = RP_LAYER_MALLOC,
-			    .out = sink, .json = true, .inspect = check_series,
-			    .inspect_ctx = &checked};
-	rp_replay_result res;
-	assert_int_equal(rp_replay_run(rd, &o, "test", &res), RP_EXIT_OK);
+	rp_replay_result res = finish_and_replay_with(
+	    (rp_replay_opts){.model = "cpython-3.8,cpython-3.12", .layer = RP_LAYER_MALLOC,
+			     .json = true, .inspect = check_series, .inspect_ctx = &checked});
 	assert_int_equal(checked, 2);
 	assert_int_equal(res.requests, 120000);
 	assert_null(res.models[0].series); /* gone with the replay */
-	fclose(sink);
-	tf_reader_free(rd);
-	free(b.data);
 }
 
 /* Pinning: survivors of a mostly freed structure keep two arenas at low
