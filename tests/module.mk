@@ -62,8 +62,8 @@ TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-reader $(B)/fuzz-corpus/reader" \
-	"$(B)/tests/fuzz-replay-raw $(B)/fuzz-corpus/raw" \
-	"$(B)/tests/fuzz-replay-replay $(B)/fuzz-corpus/raw" \
+	"$(B)/tests/fuzz-replay-raw $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
+	"$(B)/tests/fuzz-replay-replay $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
 	$(E2E_SUITES:%="sh %")
 
 test: $(TEST_DEPS)
@@ -110,10 +110,13 @@ fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay $(B)/fuz
 	@for t in reader raw replay; do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		seeds="$(B)/fuzz-corpus/$$([ $$t = replay ] && echo raw || echo $$t)"; \
+		[ $$t = reader ] || seeds="$$seeds tests/fuzz/regressions/raw"; \
 		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
-			build/fuzz/corpus-$$t $(B)/fuzz-corpus/$$([ $$t = replay ] && echo raw || echo $$t) \
-			2>&1 | tail -n 12 || exit 1; \
+			build/fuzz/corpus-$$t $$seeds >build/fuzz/$$t.log 2>&1; \
+		rc=$$?; tail -n 12 build/fuzz/$$t.log; \
+		if [ $$rc -ne 0 ]; then echo "fuzz: $$t failed (status $$rc), input in build/fuzz/crash-$$t-*"; exit 1; fi; \
 	done
 
 # Everything: the tests as they are, under ASan and UBSan, the fuzzers when

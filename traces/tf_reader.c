@@ -539,7 +539,8 @@ static bool keep_header(tf_reader *r, const tf_record *rec)
 		return false;
 	char *p = r->header_mem;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		memcpy(p, fields[i]->ptr, fields[i]->len);
+		if (fields[i]->len) /* a field an older writer left out is {NULL, 0} */
+			memcpy(p, fields[i]->ptr, fields[i]->len);
 		p[fields[i]->len] = 0;
 		fields[i]->ptr = p;
 		p += fields[i]->len + 1;

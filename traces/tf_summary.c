@@ -41,7 +41,8 @@ static int copy_header(tf_summary *s, const tf_header *h)
 		return TF_E_NOMEM;
 	char *p = s->strings;
 	for (size_t i = 0; i < n; i++) {
-		memcpy(p, f[i]->ptr, f[i]->len);
+		if (f[i]->len) /* a field an older writer left out is {NULL, 0} */
+			memcpy(p, f[i]->ptr, f[i]->len);
 		p[f[i]->len] = 0;
 		f[i]->ptr = p;
 		p += f[i]->len + 1;
