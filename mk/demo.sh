@@ -30,6 +30,11 @@ if command -v python3 >/dev/null 2>&1; then
 	echo "   (the pymalloc model, fed the recorded requests, against the real allocator)"
 	"$B/arenatrace" replay --check-snapshots "$OUT/workload.atr" || true
 	echo
+	echo "== arenatrace replay --model cpython-3.8,cpython-3.11,cpython-3.13 $OUT/workload.atr"
+	echo "   (arenas, fragmentation, where the held bytes go, what keeps nearly empty arenas)"
+	"$B/arenatrace" replay --model cpython-3.8,cpython-3.11,cpython-3.13 "$OUT/workload.atr" 2>/dev/null |
+		awk '/ at the (peak|end): /{n=0} {if (n++ < 4) print}'
+	echo
 	echo "== arenatrace replay --stats $OUT/workload.atr   (the model's final state)"
 	"$B/arenatrace" replay --stats "$OUT/workload.atr" 2>/dev/null | sed -n '1,4p;/# arenas/,$p'
 fi
