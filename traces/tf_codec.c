@@ -58,7 +58,7 @@ static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected)
 				    F(U, u.gc.uncollectable)};
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
-#define N(a) (uint8_t)NF(a), a, (uint16_t)(1 + NF(a) * TF_FIELD_MAX)
+#define N(a) (uint8_t)NF(a), a
 #define EV TF_RF_EVENT
 #define BY TF_RF_BYTES
 #define MA (TF_RF_EVENT | TF_RF_MALLOC | TF_RF_STACK)

@@ -48,15 +48,10 @@ typedef struct tf_kinddef {
 	uint8_t layer;   /* address prediction state: 0 malloc, 1 python */
 	uint8_t nfields;
 	const tf_field *fields;
-	uint16_t fixed_max; /* encoded size bound without byte-field contents */
 } tf_kinddef;
 
 /* Indexed by tag; name == NULL for tags this library does not define. */
 extern const tf_kinddef tf_kinds[TF_NKINDS];
-
-/* Upper bound of one field's encoding without byte contents: a varint, or
- * an address escape code plus absolute value. */
-#define TF_FIELD_MAX 11
 
 /* Schema type letter of a codec. */
 static inline char tf_fc_type(unsigned fc)
