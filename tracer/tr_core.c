@@ -485,18 +485,32 @@ static __attribute__((noinline)) uint32_t new_thread_locked(void)
 	return tls_tid;
 }
 
-void tr_put_locked(tf_record *rec)
+/* Whether records are being written; starts a forked child's flusher on
+ * its first record. */
+static inline int writing_locked(void)
 {
 	if (!T.on)
-		return;
-	if (T.flusher_running != T.pid)
-		start_flusher(); /* a forked child's first event */
-	if (tf_kind_is_event(rec->kind))
+		return 0;
+	if (__builtin_expect(T.flusher_running != T.pid, 0))
+		start_flusher();
+	return 1;
+}
+
+/* Stamps time (and thread, for events) and writes the record. */
+static inline void stamp_put_locked(tf_record *rec, int event)
+{
+	if (event)
 		rec->thread = thread_id_locked();
 	rec->time = now();
 	int rc = put_raw(rec);
-	if (rc < 0)
+	if (__builtin_expect(rc < 0, 0))
 		fail_locked(rc);
+}
+
+void tr_put_locked(tf_record *rec)
+{
+	if (writing_locked())
+		stamp_put_locked(rec, tf_kind_is_event(rec->kind));
 }
 
 void tr_put(tf_record *rec)
@@ -510,19 +524,13 @@ void tr_put(tf_record *rec)
  * but its allocation fields is written per event. */
 void tr_event_locked(tf_kind kind, const tf_alloc *a, void **ips, int nips)
 {
-	if (!T.on)
+	if (!writing_locked())
 		return;
-	if (__builtin_expect(T.flusher_running != T.pid, 0))
-		start_flusher(); /* a forked child's first event */
 	tf_record *rec = &T.event;
 	rec->kind = kind;
 	rec->u.alloc = *a;
 	rec->u.alloc.stack = nips ? tr_stacks_intern(ips, nips, put_raw) : 0;
-	rec->thread = thread_id_locked();
-	rec->time = now();
-	int rc = put_raw(rec);
-	if (__builtin_expect(rc < 0, 0))
-		fail_locked(rc);
+	stamp_put_locked(rec, 1);
 }
 
 void tr_event(tf_kind kind, const tf_alloc *a, void **ips, int nips)
