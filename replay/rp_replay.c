@@ -38,7 +38,8 @@
 
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
-    "                         [--system] [--stats] [--check-snapshots] [--json] TRACE\n"
+    "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
+    "                         [--json] TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
     "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
@@ -54,6 +55,10 @@ static const char replay_usage[] =
     "  --check-snapshots   at every snapshot record, compare the first model's\n"
     "                      statistics with the real allocator's text; print each\n"
     "                      differing line; end with 'snapshots: N checked, M mismatched'\n"
+    "  --gc off            also run every model as if the cyclic collector were\n"
+    "                      disabled: frees recorded inside GC passes are withheld\n"
+    "                      (those blocks stay live to the end); each model's twin\n"
+    "                      is shown as 'PROFILE gc-off' next to it (at most 4 models)\n"
     "  --system            also replay the requests through this process's own\n"
     "                      malloc/free/realloc (glibc, or whatever LD_PRELOAD puts\n"
     "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
@@ -195,6 +200,9 @@ typedef struct model_run {
 	unsigned qhead, qlen;
 	uint64_t addr_mismatch, arena_mismatch, errors;
 	uint64_t py_live;     /* requested bytes of the live blocks this model serves from pools */
+	bool gc_off;          /* withholds the frees of GC passes (--gc off) */
+	uint64_t live, peak_live; /* the trace's live bytes plus those withheld */
+	rp_model_gc gc;
 	rp_waste waste_peak;  /* at the moment of peak held */
 	uint64_t peak_request;  /* the request after which held peaked */
 	rp_pinning pin_peak;    /* pinning near the peak (see measure) */
@@ -214,6 +222,15 @@ typedef struct replay {
 	size_t nnodes, cap_nodes;
 	uint64_t live_bytes, peak_live;
 	uint64_t requests;
+	/* GC passes: frees on gc_thread between gc_start and gc_stop are the
+	 * collector's */
+	bool in_gc, any_gc_off;
+	uint32_t gc_thread;
+	rp_gc_pass pass;      /* the open one */
+	rp_gc_pass *passes;
+	uint32_t npasses;
+	uint64_t gc_passes[3], gc_unfinished;
+	uint64_t next_withheld; /* keys of withheld blocks in the address map */
 	uint64_t free_unknown, realloc_unknown, alloc_over_live;
 	uint64_t examples[3]; /* first address of each anomaly kind */
 	uint64_t last_time;
@@ -251,6 +268,8 @@ static void on_arena_alloc(replay *r, const tf_arena *a)
 {
 	for (int i = 0; i < r->n; i++) {
 		model_run *mr = &r->mr[i];
+		if (mr->gc_off)
+			continue; /* its arenas differ from the interpreter's */
 		if (a->size != pym_get_params(mr->m)->arena_size) {
 			mr->recorded_bases = false;
 			continue;
@@ -392,14 +411,19 @@ static void pinning(const replay *r, const model_run *mr, rp_pinning *out);
 /* After a request: held bytes, peaks and the fragmentation sums. */
 static void measure(replay *r, model_run *mr, uint64_t dt)
 {
-	if (mr->held && r->live_bytes && dt) {
-		mr->jw1_sum += (double)dt * (double)mr->held / (double)r->live_bytes;
+	if (mr->held && mr->live && dt) {
+		mr->jw1_sum += (double)dt * (double)mr->held / (double)mr->live;
 		mr->jw1_time += (double)dt;
 	}
+	mr->live = r->live_bytes + mr->gc.withheld.bytes;
 	mr->held = pym_held_bytes(mr->m);
+	if (mr->live >= mr->peak_live) {
+		mr->peak_live = mr->live;
+		mr->held_at_peak_live = mr->held;
+	}
 	if (mr->held > mr->peak_held) {
 		mr->peak_held = mr->held;
-		mr->live_at_peak_held = r->live_bytes;
+		mr->live_at_peak_held = mr->live;
 		mr->peak_request = r->requests;
 		waste_now(mr, &mr->waste_peak);
 		/* pinning near the peak: analysed again each time held grows 10% over
@@ -413,13 +437,11 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 	uint64_t arenas = pym_arenas_current(mr->m);
 	if (arenas > mr->arenas_peak)
 		mr->arenas_peak = arenas;
-	if (r->live_bytes >= r->peak_live)
-		mr->held_at_peak_live = mr->held;
 	if (mr->series) {
 		pym_usage u;
 		pym_get_usage(mr->m, &u);
 		const pym_params *p = pym_get_params(mr->m);
-		uint64_t v[RP_NSERIES] = {r->live_bytes,	 u.block_bytes, u.pools_used * p->pool_size,
+		uint64_t v[RP_NSERIES] = {mr->live,	 u.block_bytes, u.pools_used * p->pool_size,
 					  u.arenas * p->arena_size, u.arenas,	   u.raw_bytes};
 		sample(mr->series, r->last_time, v);
 	}
@@ -510,6 +532,8 @@ static void system_finish(replay *r)
 	}
 }
 
+static void withhold(replay *r, uint64_t size, uint64_t stack, const uint64_t *old_m);
+
 static void request(replay *r, const tf_record *rec)
 {
 	const tf_alloc *a = &rec->u.alloc;
@@ -518,6 +542,9 @@ static void request(replay *r, const tf_record *rec)
 	if (op == OP_NONE)
 		return;
 	r->requests++;
+	/* inside a GC pass, on the collecting thread: its frees are the collector's */
+	const bool gc_now = r->in_gc && rec->thread == r->gc_thread;
+	const bool by_gc = gc_now && op == OP_FREE;
 	/* the trace's own bookkeeping first: what does not add up is skipped */
 	uint64_t gone = op == OP_FREE ? a->addr : op == OP_REALLOC ? a->old : 0;
 	if ((op == OP_ALLOC && !a->addr) || (op == OP_REALLOC && !a->addr && n) ||
@@ -536,9 +563,12 @@ static void request(replay *r, const tf_record *rec)
 			return;
 		}
 		old_n = slot[A_SIZE];
+		uint64_t old_stack = slot[A_STACK];
 		memcpy(old_m, &slot[A_MODEL], (size_t)(r->n + r->system) * sizeof(uint64_t));
 		r->live_bytes -= old_n;
 		amap_del(&r->live, slot);
+		if (by_gc && r->any_gc_off)
+			withhold(r, old_n, old_stack, old_m);
 	}
 	if (op == OP_REALLOC && !a->addr)
 		op = OP_FREE; /* realloc(p, 0) returned NULL: p was freed */
@@ -557,16 +587,87 @@ static void request(replay *r, const tf_record *rec)
 	r->last_time = rec->time;
 	if (r->live_bytes >= r->peak_live)
 		r->peak_live = r->live_bytes;
+	if (by_gc) {
+		r->pass.freed.objects++;
+		r->pass.freed.bytes += old_n;
+	}
 	for (int i = 0; i < r->n; i++) {
-		uint64_t out = apply(r, &r->mr[i], op, old_m[i], old_n, n, a->addr);
+		model_run *mr = &r->mr[i];
+		if (by_gc && mr->gc_off) { /* kept: its block stays in the model */
+			mr->gc.withheld.objects++;
+			mr->gc.withheld.bytes += old_n;
+			measure(r, mr, dt);
+			continue;
+		}
+		uint64_t arenas = op == OP_ALLOC ? 0 : pym_arenas_current(mr->m);
+		uint64_t out = apply(r, mr, op, old_m[i], old_n, n, a->addr);
 		if (slot)
 			slot[A_MODEL + i] = out;
-		measure(r, &r->mr[i], dt);
+		if (op != OP_ALLOC && pym_arenas_current(mr->m) < arenas) {
+			uint64_t released = arenas - pym_arenas_current(mr->m);
+			if (gc_now)
+				mr->gc.arenas_released_in_gc += released;
+			else
+				mr->gc.arenas_released_outside += released;
+			if (gc_now && i == 0)
+				r->pass.arenas_released += released;
+		}
+		if (op == OP_FREE) {
+			rp_freed *f = by_gc ? &mr->gc.by_gc : &mr->gc.by_refcount;
+			f->objects++;
+			f->bytes += old_n;
+		}
+		measure(r, mr, dt);
 	}
 	if (r->system) {
 		uint64_t out = system_apply(r, op, old_m[r->n], old_n, n);
 		if (slot)
 			slot[A_MODEL + r->n] = out;
+	}
+}
+
+/* ---- GC passes ---- */
+
+/* --gc off: a block the collector freed stays allocated in the models that
+ * withhold its free; it moves to a key no real address has (so the address
+ * can be reused by the trace) and keeps its stack for the pinning. */
+static void withhold(replay *r, uint64_t size, uint64_t stack, const uint64_t *old_m)
+{
+	uint64_t *slot = amap_insert(&r->live, r->next_withheld++);
+	if (!slot) {
+		r->oom++;
+		return;
+	}
+	slot[A_SIZE] = size;
+	slot[A_STACK] = stack;
+	for (int i = 0; i < r->n; i++)
+		slot[A_MODEL + i] = r->mr[i].gc_off ? old_m[i] : 0;
+}
+
+static void on_gc(replay *r, const tf_record *rec)
+{
+	const tf_gc *g = &rec->u.gc;
+	uint32_t gen = g->generation > 2 ? 3 : (uint32_t)g->generation;
+	if (rec->kind == TF_GC_START || !r->in_gc) {
+		if (rec->kind == TF_GC_START && r->in_gc)
+			r->gc_unfinished++;
+		r->pass = (rp_gc_pass){.start = rec->time, .generation = gen};
+		r->gc_thread = rec->thread;
+		r->in_gc = rec->kind == TF_GC_START;
+		if (r->in_gc)
+			return;
+	}
+	/* gc_stop (a stop without its start is a pass with no frees) */
+	r->in_gc = false;
+	r->pass.stop = rec->time;
+	r->pass.collected = g->collected;
+	r->pass.uncollectable = g->uncollectable;
+	if (gen < 3)
+		r->gc_passes[gen]++;
+	if (r->npasses < RP_GC_PASSES_MAX) {
+		if (!r->passes && !(r->passes = malloc(RP_GC_PASSES_MAX * sizeof(*r->passes))))
+			return;
+		r->passes[r->npasses++] = r->pass;
 	}
 }
 
@@ -727,9 +828,13 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	    .peak_held = mr->peak_held,
 	    .held_end = mr->held,
 	    .jw1 = mr->jw1_time > 0 ? mr->jw1_sum / mr->jw1_time : 0.0,
-	    .jw2 = ratio(mr->held_at_peak_live, r->peak_live),
+	    .jw2 = ratio(mr->held_at_peak_live, mr->peak_live),
 	    .jw3 = ratio(mr->peak_held, mr->live_at_peak_held),
-	    .jw4 = ratio(mr->peak_held, r->peak_live),
+	    .jw4 = ratio(mr->peak_held, mr->peak_live),
+	    .gc_off = mr->gc_off,
+	    .peak_live = mr->peak_live,
+	    .live_end = r->live_bytes + mr->gc.withheld.bytes,
+	    .gc = mr->gc,
 	};
 	snprintf(out->profile, sizeof(out->profile), "%s", pym_get_params(mr->m)->name);
 	out->arena_size = pym_get_params(mr->m)->arena_size;
@@ -756,6 +861,27 @@ static void json_pinning(FILE *f, const rp_pinning *pn)
 	fputs("]}", f);
 }
 
+static void json_freed(FILE *f, const char *key, const rp_freed *x)
+{
+	fprintf(f, ", \"%s\": {\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", key, x->objects,
+		x->bytes);
+}
+
+static void json_gc(FILE *f, const rp_replay_result *res, const rp_model_result *m)
+{
+	fprintf(f,
+		", \"collector\": \"%s\", \"gc\": {\"passes\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+		"]",
+		m->gc_off ? "off" : "on", res->gc_passes[0], res->gc_passes[1], res->gc_passes[2]);
+	json_freed(f, "freed_by_gc", &m->gc.by_gc);
+	json_freed(f, "freed_by_refcount", &m->gc.by_refcount);
+	json_freed(f, "withheld", &m->gc.withheld);
+	fprintf(f,
+		", \"arenas_released_in_gc\": %" PRIu64 ", \"arenas_released_outside_gc\": %" PRIu64
+		"}",
+		m->gc.arenas_released_in_gc, m->gc.arenas_released_outside);
+}
+
 static void print_json(FILE *f, const rp_replay_result *res)
 {
 	fprintf(f,
@@ -780,7 +906,7 @@ static void print_json(FILE *f, const rp_replay_result *res)
 			", \"arena_mismatches\": %" PRIu64 ", \"waste\": {",
 			i ? ", " : "", m->profile, m->arenas_total,
 			m->arenas_total - m->arenas_current, m->arenas_highwater, m->arenas_current,
-			res->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
+			m->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
 			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4,
 			m->addr_mismatch, m->arena_mismatch);
 		const rp_waste *w[] = {&m->waste_peak, &m->waste_end};
@@ -792,6 +918,7 @@ static void print_json(FILE *f, const rp_replay_result *res)
 				k ? ", " : "", k ? "end" : "at_peak", w[k]->requested, w[k]->internal,
 				w[k]->free_blocks, w[k]->empty_pools, w[k]->empty_arenas, w[k]->large);
 		fprintf(f, "}");
+		json_gc(f, res, m);
 		const rp_series *se = m->series;
 		if (se) {
 			fprintf(f, ", \"series\": {\"points\": %u, \"requests_per_point\": %u, "
@@ -817,6 +944,10 @@ static void print_json(FILE *f, const rp_replay_result *res)
 		fputs("}}", f);
 	}
 	fputc(']', f);
+	fprintf(f,
+		", \"gc\": {\"passes\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64 "], \"unfinished\": %" PRIu64
+		"}",
+		res->gc_passes[0], res->gc_passes[1], res->gc_passes[2], res->gc_unfinished);
 	if (res->has_system) {
 		const rp_system *y = &res->system;
 		fprintf(f,
@@ -830,8 +961,58 @@ static void print_json(FILE *f, const rp_replay_result *res)
 	fprintf(f, "}\n");
 }
 
+/* The model's name in tables: its profile, marked when it ran without
+ * the collector. */
+static const char *model_label(const rp_model_result *m, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s%s", m->profile, m->gc_off ? " gc-off" : "");
+	return buf;
+}
+
+static double growth(uint64_t a, uint64_t b)
+{
+	return b ? 100.0 * ((double)a - (double)b) / (double)b : 0.0;
+}
+
+/* What the collector did, per model; with --gc off, what its absence costs. */
+static void summary_gc(FILE *f, const rp_replay_result *res)
+{
+	const uint64_t *gp = res->gc_passes;
+	if (gp[0] + gp[1] + gp[2] + res->gc_unfinished)
+		fprintf(f, "gc: %" PRIu64 " passes: %" PRIu64 " of generation 0, %" PRIu64
+			   " of generation 1, %" PRIu64 " of generation 2\n",
+			gp[0] + gp[1] + gp[2], gp[0], gp[1], gp[2]);
+	else if (!res->models[0].gc_off && !res->models[res->nmodels - 1].gc_off)
+		return;
+	char label[48];
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		const rp_model_gc *g = &m->gc;
+		model_label(m, label, sizeof(label));
+		if (!m->gc_off) {
+			fprintf(f,
+				"%s: the collector freed %" PRIu64 " blocks (%" PRIu64
+				" bytes), reference counting %" PRIu64 " (%" PRIu64
+				" bytes); arenas released inside GC passes %" PRIu64 ", outside %" PRIu64 "\n",
+				label, g->by_gc.objects, g->by_gc.bytes, g->by_refcount.objects,
+				g->by_refcount.bytes, g->arenas_released_in_gc, g->arenas_released_outside);
+			continue;
+		}
+		const rp_model_result *on = &res->models[i - 1]; /* its twin with the collector */
+		fprintf(f,
+			"%s: %" PRIu64 " blocks (%" PRIu64 " bytes) the collector freed stay live;"
+			" peak held %" PRIu64 " bytes (%+.1f%%), arenas at most %" PRIu64 " (%+" PRId64
+			"), held at the end %" PRIu64 " (%+" PRId64 ")\n",
+			label, g->withheld.objects, g->withheld.bytes, m->peak_held,
+			growth(m->peak_held, on->peak_held), m->arenas_highwater,
+			(int64_t)(m->arenas_highwater - on->arenas_highwater), m->arenas_current,
+			(int64_t)(m->arenas_current - on->arenas_current));
+	}
+}
+
 static void print_summary(FILE *f, const rp_replay_result *res)
 {
+	char label[48];
 	fprintf(f, "replay: %s layer, %" PRIu64 " requests; live blocks peak %" PRIu64
 		   " bytes, %" PRIu64 " at the end\n",
 		res->malloc_layer ? "malloc" : "python", res->requests, res->peak_live,
@@ -843,25 +1024,26 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 		if (count[k])
 			fprintf(f, "anomalies: %" PRIu64 " %s (the first at 0x%" PRIx64 ")\n", count[k],
 				what[k], res->examples[k]);
-	fprintf(f, "%-14s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "freed",
+	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "freed",
 		"highest", "now", "peak held", "jw1", "jw2", "jw3", "jw4");
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_result *m = &res->models[i];
 		fprintf(f,
-			"%-14s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %14" PRIu64
+			"%-19s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %14" PRIu64
 			" %6.2f %6.2f %6.2f %6.2f\n",
-			m->profile, m->arenas_total, m->arenas_total - m->arenas_current,
+			model_label(m, label, sizeof(label)), m->arenas_total, m->arenas_total - m->arenas_current,
 			m->arenas_highwater, m->arenas_current, m->peak_held, m->jw1, m->jw2, m->jw3,
 			m->jw4);
 	}
-	fprintf(f, "%-14s %14s %14s %14s %14s %14s\n", "held at peak", "requested", "internal",
+	fprintf(f, "%-19s %14s %14s %14s %14s %14s\n", "held at peak", "requested", "internal",
 		"free blocks", "empty pools", "empty arenas");
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_waste *w = &res->models[i].waste_peak;
-		fprintf(f, "%-14s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
-			res->models[i].profile, w->requested, w->internal, w->free_blocks,
+		fprintf(f, "%-19s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
+			model_label(&res->models[i], label, sizeof(label)), w->requested, w->internal, w->free_blocks,
 			w->empty_pools, w->empty_arenas);
 	}
+	summary_gc(f, res);
 	if (res->has_system) {
 		const rp_system *y = &res->system;
 		fprintf(f,
@@ -879,7 +1061,7 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 			if (!at && !pn->arenas_held)
 				continue;
 			fprintf(f, "%s at %s: %" PRIu64 " arenas held, %" PRIu64 " less than a quarter used",
-				res->models[i].profile, at ? "the end" : "the peak", pn->arenas_held,
+				model_label(&res->models[i], label, sizeof(label)), at ? "the end" : "the peak", pn->arenas_held,
 				pn->arenas_low);
 			fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
 			for (int k = 0; k < pn->nstacks; k++) {
@@ -929,6 +1111,10 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o->model);
 		return RP_EXIT_USAGE;
 	}
+	if (o->gc_off && 2 * nparams > MAX_MODELS) {
+		rp_error("replay: --gc off runs every model twice: at most %d models", MAX_MODELS / 2);
+		return RP_EXIT_USAGE;
+	}
 	replay *r = calloc(1, sizeof(*r));
 	size_t cap = 1 << 16;
 	char *buf = malloc(cap);
@@ -967,16 +1153,22 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 					  (o->layer == RP_LAYER_AUTO && !py);
 			if (!nparams)
 				pym_params_for_version(py, &params[nparams++]);
+			/* --gc off: each model, then its twin without the collector */
+			const int runs = o->gc_off ? 2 * nparams : nparams;
 			r->system = o->system;
-			r->live.stride = A_MODEL + (unsigned)nparams + r->system;
+			r->any_gc_off = o->gc_off;
+			r->next_withheld = UINT64_C(1) << 63;
+			r->live.stride = A_MODEL + (unsigned)runs + r->system;
 			if (r->system)
 				system_start(r);
-			for (int i = 0; i < nparams; i++) {
+			for (int i = 0; i < runs; i++) {
 				model_run *mr = &r->mr[i];
-				mr->recorded_bases = !r->malloc_layer;
+				mr->gc_off = o->gc_off && (i & 1);
+				mr->recorded_bases = !r->malloc_layer && !mr->gc_off;
 				mr->series = calloc(1, sizeof(rp_series));
 				pym_hooks hooks = {arena_source, NULL, mr};
-				if (!mr->series || pym_create(&mr->m, &params[i], &hooks) < 0) {
+				const pym_params *pp = &params[o->gc_off ? i / 2 : i];
+				if (!mr->series || pym_create(&mr->m, pp, &hooks) < 0) {
 					free(mr->series);
 					mr->series = NULL;
 					rp_error("replay: out of memory");
@@ -993,6 +1185,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			on_arena_alloc(r, &rec.u.arena);
 		} else if (tf_kind_is_python_fn(rec.kind) || tf_kind_is_malloc_fn(rec.kind)) {
 			request(r, &rec);
+		} else if (rec.kind == TF_GC_START || rec.kind == TF_GC_STOP) {
+			on_gc(r, &rec);
 		} else if (rec.kind == TF_SNAPSHOT && o->check) {
 			check_snapshot(r, &rec, buf, cap);
 		} else if (rec.kind == TF_STACK) {
@@ -1021,7 +1215,11 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		    .snapshots_mismatched = r->snap_bad,
 		    .malloc_layer = r->malloc_layer,
 		    .nmodels = r->n,
+		    .gc_unfinished = r->gc_unfinished + r->in_gc,
+		    .npasses = r->npasses,
+		    .passes = r->passes,
 		};
+		memcpy(result.gc_passes, r->gc_passes, sizeof(result.gc_passes));
 		memcpy(result.examples, r->examples, sizeof(result.examples));
 		if (r->system) {
 			system_finish(r);
@@ -1066,6 +1264,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		*res = result;
 		for (int i = 0; i < res->nmodels; i++)
 			res->models[i].series = NULL; /* freed below */
+		res->passes = NULL;
 	}
 	for (int i = 0; i < r->n; i++) {
 		pym_free(r->mr[i].m);
@@ -1073,6 +1272,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	}
 	free(r->live.t);
 	free(r->node_parent), free(r->node_ip);
+	free(r->passes);
 	free(r), free(buf);
 	return status;
 }
@@ -1102,6 +1302,13 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **pat
 			o->json = true;
 		} else if (!strcmp(argv[i], "--system")) {
 			o->system = true;
+		} else if (!strcmp(argv[i], "--gc") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "on") && strcmp(v, "off")) {
+				rp_error("replay: --gc takes on or off");
+				return -1;
+			}
+			o->gc_off = !strcmp(v, "off");
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {

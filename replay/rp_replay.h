@@ -23,6 +23,7 @@ typedef struct rp_replay_opts {
 	bool json;         /* the result as one JSON object */
 	bool summary;      /* the result as a terminal summary */
 	bool system;       /* also replay through this process's malloc/free/realloc */
+	bool gc_off;       /* also run every model as if cyclic GC were disabled */
 	uint64_t progress_bytes; /* file size: a progress line on a terminal's stderr, 0 = none */
 	bool quiet;        /* nothing on stderr */
 	FILE *out;         /* statistics, differences, summary or JSON */
@@ -73,9 +74,40 @@ typedef struct rp_pinning {
 	rp_pin stacks[RP_PIN_STACKS];     /* by arenas pinned, then bytes */
 } rp_pinning;
 
+/* Frees attributed to one mechanism: those on the collecting thread
+ * between a gc_start and its gc_stop are the cyclic collector's, the
+ * others reference counting's (or, outside CPython, plain frees). */
+typedef struct rp_freed {
+	uint64_t objects, bytes;
+} rp_freed;
+
+/* One model's view of the collector. */
+typedef struct rp_model_gc {
+	rp_freed by_gc;         /* blocks this model freed inside GC passes */
+	rp_freed by_refcount;   /* and outside them */
+	rp_freed withheld;      /* --gc off: GC frees not done, kept to the end */
+	uint64_t arenas_released_in_gc, arenas_released_outside;
+} rp_model_gc;
+
+/* One recorded GC pass (gc_start .. gc_stop). */
+typedef struct rp_gc_pass {
+	uint64_t start, stop;        /* ns since the trace's start */
+	uint32_t generation;
+	uint64_t collected, uncollectable; /* as gc.callbacks reported them */
+	rp_freed freed;              /* blocks the layer freed inside it */
+	uint64_t arenas_released;    /* by the first model */
+} rp_gc_pass;
+
+/* GC passes kept for the reports (the counts are exact beyond it). */
+#define RP_GC_PASSES_MAX 4096
+
 /* One model's result. */
 typedef struct rp_model_result {
 	char profile[32];
+	bool gc_off;             /* this run withheld the collector's frees */
+	uint64_t peak_live;      /* requested bytes of live blocks, at most (withheld included) */
+	uint64_t live_end;
+	rp_model_gc gc;
 	uint64_t arena_size;
 	uint64_t arenas_total, arenas_current, arenas_highwater;
 	uint64_t peak_held;      /* arena bytes + large-object bytes, at most */
@@ -112,6 +144,10 @@ struct rp_replay_result {
 	rp_model_result models[RP_MAX_MODELS];
 	bool has_system;
 	rp_system system;
+	uint64_t gc_passes[3];   /* completed passes per generation */
+	uint64_t gc_unfinished;  /* gc_start without its gc_stop */
+	uint32_t npasses;        /* passes kept (at most RP_GC_PASSES_MAX) */
+	const rp_gc_pass *passes; /* valid until rp_replay_run returns */
 };
 
 /* Replays everything rd yields; path names it in messages; res (may be

@@ -38,6 +38,22 @@ static void ev(tf_kind kind, uint64_t old, uint64_t size, uint64_t addr)
 	assert_int_equal(tf_writer_put(w, &r), 0);
 }
 
+/* An allocation-layer event on thread t. */
+static void ev_t(uint32_t t, tf_kind kind, uint64_t size, uint64_t addr)
+{
+	tf_record r = {.kind = kind, .thread = t};
+	r.u.alloc.size = size;
+	r.u.alloc.addr = addr;
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+static void gc_event(tf_kind kind, uint64_t gen, uint64_t collected)
+{
+	tf_record r = {.kind = kind, .thread = 1};
+	r.u.gc = (tf_gc){gen, collected, 0};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
 /* Ends the trace being written and replays it with o (output to nowhere). */
 static rp_replay_result finish_and_replay_with(rp_replay_opts o)
 {
@@ -263,10 +279,92 @@ static void test_pinning_names_the_stack(void **state)
 	assert_int_equal(pn->stacks[0].bytes, 16 * 64);
 }
 
+/* Frees on the collecting thread between gc_start and gc_stop are the
+ * collector's; frees elsewhere, or on other threads meanwhile, are
+ * reference counting's. */
+static void test_gc_attribution(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	for (uint64_t i = 0; i < 3; i++)
+		ev_t(1, TF_PY_OBJ_MALLOC, 32, 0x1000 + 64 * i);
+	ev_t(2, TF_PY_OBJ_MALLOC, 48, 0x2000);
+	gc_event(TF_GC_START, 0, 0);
+	ev_t(1, TF_PY_OBJ_FREE, 0, 0x1000);
+	ev_t(2, TF_PY_OBJ_FREE, 0, 0x2000); /* another thread: not the collector */
+	gc_event(TF_GC_STOP, 0, 1);
+	ev_t(1, TF_PY_OBJ_FREE, 0, 0x1040);
+	gc_event(TF_GC_START, 2, 0);
+	ev_t(1, TF_PY_OBJ_FREE, 0, 0x1080);
+	gc_event(TF_GC_STOP, 2, 1);
+	gc_event(TF_GC_START, 1, 0); /* never stopped: the process ended */
+	rp_replay_result res = finish_and_replay_with((rp_replay_opts){
+	    .model = "cpython-3.12", .layer = RP_LAYER_AUTO, .json = true, .quiet = true});
+	assert_int_equal(res.gc_passes[0], 1);
+	assert_int_equal(res.gc_passes[1], 0);
+	assert_int_equal(res.gc_passes[2], 1);
+	assert_int_equal(res.gc_unfinished, 1);
+	const rp_model_gc *g = &res.models[0].gc;
+	assert_int_equal(g->by_gc.objects, 2);
+	assert_int_equal(g->by_gc.bytes, 64);
+	assert_int_equal(g->by_refcount.objects, 2);
+	assert_int_equal(g->by_refcount.bytes, 80);
+	assert_int_equal(g->withheld.objects, 0);
+	assert_int_equal(res.npasses, 2);
+	assert_null(res.passes); /* freed with the replay */
+}
+
+/* --gc off: every model gets a twin that withholds the collector's frees;
+ * the twin keeps those blocks (and their arenas) to the end, and the
+ * interpreter's reuse of the freed addresses is no anomaly. */
+static void test_gc_off_withholds(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	const uint64_t n = 5800, size = 512, base = 0x10000000;
+	for (uint64_t i = 0; i < n; i++)
+		ev_t(1, TF_PY_OBJ_MALLOC, size, base + 1024 * i);
+	ev_t(1, TF_PY_OBJ_MALLOC, 16, 0x90000000); /* survives */
+	gc_event(TF_GC_START, 2, 0);
+	for (uint64_t i = 0; i < n; i++)
+		ev_t(1, TF_PY_OBJ_FREE, 0, base + 1024 * i);
+	gc_event(TF_GC_STOP, 2, n);
+	ev_t(1, TF_PY_OBJ_MALLOC, 64, base); /* the interpreter reuses an address */
+	rp_replay_result res = finish_and_replay_with((rp_replay_opts){
+	    .model = "cpython-3.12", .layer = RP_LAYER_AUTO, .gc_off = true, .quiet = true});
+	assert_int_equal(res.nmodels, 2);
+	const rp_model_result *on = &res.models[0], *off = &res.models[1];
+	assert_false(on->gc_off);
+	assert_true(off->gc_off);
+	assert_string_equal(on->profile, off->profile);
+	assert_int_equal(res.free_unknown + res.realloc_unknown + res.alloc_over_live, 0);
+	/* 5800 blocks of 512 bytes: 3 arenas of 1 MiB (63 or 64 pools of 31);
+	 * the twin may need one more for the blocks after the pass */
+	assert_int_equal(on->arenas_highwater, 3);
+	assert_true(off->arenas_highwater >= 3);
+	assert_int_equal(on->gc.by_gc.objects, n);
+	assert_true(on->gc.arenas_released_in_gc >= 1);
+	assert_int_equal(on->gc.arenas_released_outside, 0);
+	assert_int_equal(off->gc.by_gc.objects, 0);
+	assert_int_equal(off->gc.withheld.objects, n);
+	assert_int_equal(off->gc.withheld.bytes, n * size);
+	assert_int_equal(off->gc.arenas_released_in_gc, 0);
+	assert_int_equal(off->arenas_current, off->arenas_highwater);
+	assert_true(on->arenas_current < 3);
+	assert_int_equal(on->live_end, 16 + 64);
+	assert_int_equal(off->live_end, 16 + 64 + n * size);
+	assert_int_equal(off->peak_live, off->live_end);
+	assert_int_equal(on->peak_live, n * size + 16);
+	/* the withheld blocks pin the twin's arenas */
+	assert_int_equal(off->pinning.arenas_held, off->arenas_highwater);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pinning_names_the_stack),
+	    cmocka_unit_test(test_gc_attribution),
+	    cmocka_unit_test(test_gc_off_withholds),
 	    cmocka_unit_test(test_series_bounded_with_peaks),
 	    cmocka_unit_test(test_several_models),
 	    cmocka_unit_test(test_malloc_layer_anomalies),
