@@ -817,6 +817,25 @@ void pym_get_usage(const pym *m, pym_usage *u)
 	u->raw_bytes = m->raw_bytes;
 }
 
+void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u), void *ctx)
+{
+	for (uint32_t i = 0; i < m->maxarenas; i++) {
+		const arena *a = &m->arenas[i];
+		if (!a->address)
+			continue;
+		pym_arena_use u = {a->address, a->ntotalpools, 0, 0};
+		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
+		for (uint32_t k = 0; k < carved; k++) {
+			const pool *pl = &a->pools[k];
+			if (!pl->count)
+				continue;
+			u.pools_used++;
+			u.block_bytes += (uint64_t)pl->count * class_size(m, pl->szidx);
+		}
+		fn(ctx, &u);
+	}
+}
+
 uint64_t pym_held_bytes(const pym *m)
 {
 	return m->narenas_currently_allocated * m->p.arena_size + m->raw_bytes;

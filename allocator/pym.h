@@ -111,6 +111,16 @@ typedef struct pym_usage {
 } pym_usage;
 void pym_get_usage(const pym *m, pym_usage *u);
 
+/* One live arena's use, for arena lifelines. */
+typedef struct pym_arena_use {
+	uint64_t base;
+	uint32_t pools_total;  /* ntotalpools */
+	uint32_t pools_used;   /* pools with blocks in use */
+	uint64_t block_bytes;  /* Σ size of its blocks in use */
+} pym_arena_use;
+/* Calls fn for every live arena, in no particular order; O(arenas × pools). */
+void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u), void *ctx);
+
 /* Whether p lies in a live arena (address_in_range, §7). */
 bool pym_owns(const pym *m, uint64_t p);
 /* The base of the live arena holding p, or 0. */

@@ -327,6 +327,47 @@ static void stress(const char *profile, long ops)
 	pym_free(m);
 }
 
+/* pym_each_arena: per-arena use adds up to the model's totals. */
+typedef struct arena_sum {
+	uint64_t n, pools_used, block_bytes, full;
+} arena_sum;
+
+static void add_arena(void *ctx, const pym_arena_use *u)
+{
+	arena_sum *s = ctx;
+	s->n++;
+	s->pools_used += u->pools_used;
+	s->block_bytes += u->block_bytes;
+	s->full += u->pools_used == u->pools_total;
+	assert_true(u->pools_used <= u->pools_total);
+	assert_true(u->base != 0);
+}
+
+static void test_each_arena(void **state)
+{
+	(void)state;
+	pym *m;
+	pym_params p;
+	assert_int_equal(pym_params_from_name("cpython-3.12", &p), 0);
+	assert_int_equal(pym_create(&m, &p, NULL), 0);
+	uint64_t b[5000];
+	for (int i = 0; i < 5000; i++) /* 512-byte blocks: 31 a pool, 2.5 arenas */
+		assert_int_equal(pym_malloc(m, 500, &b[i]), 0);
+	for (int i = 0; i < 5000; i += 2)
+		assert_int_equal(pym_free_block(m, b[i], NULL), 0);
+	arena_sum s = {0};
+	pym_each_arena(m, add_arena, &s);
+	pym_usage u;
+	pym_get_usage(m, &u);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.n, u.arenas);
+	assert_int_equal(s.pools_used, u.pools_used);
+	assert_int_equal(s.block_bytes, u.block_bytes);
+	assert_int_equal(s.block_bytes, 2500 * 512);
+	assert_int_equal(s.full, 2); /* the first two arenas are wholly carved and used */
+	pym_free(m);
+}
+
 static void test_stress_every_profile(void **state)
 {
 	(void)state;
@@ -343,7 +384,7 @@ int main(void)
 	    cmocka_unit_test(test_last_empty_arena), cmocka_unit_test(test_empty_pool_lifo),
 	    cmocka_unit_test(test_alignment_loss),   cmocka_unit_test(test_arena_order),
 	    cmocka_unit_test(test_profiles),         cmocka_unit_test(test_unknown_addresses),
-	    cmocka_unit_test(test_stress_every_profile),
+	    cmocka_unit_test(test_stress_every_profile), cmocka_unit_test(test_each_arena),
 	};
 	return cmocka_run_group_tests_name("pym", tests, NULL, NULL);
 }
