@@ -68,12 +68,13 @@ static const char replay_usage[] =
 
 #define QCAP 64
 #define MAX_MODELS RP_MAX_MODELS
+#define WITHHELD_KEY0 (UINT64_C(1) << 63) /* keys of withheld blocks in the address map */
 
 /* ---- an open-addressing map of 64-bit keys (key + 2 stored; 1 = deleted) ---- */
 
 typedef struct xmap {
 	uint64_t *k, *v;
-	size_t cap, used;
+	size_t cap, used, live; /* used counts deleted slots too */
 } xmap;
 
 static size_t xslot(uint64_t k, size_t cap)
@@ -101,8 +102,9 @@ static bool xput(xmap *x, uint64_t k, uint64_t v)
 		return true;
 	}
 	if ((x->used + 1) * 2 > x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 256;
-		xmap n = {calloc(cap, 8), malloc(cap * 8), cap, 0};
+		/* grow, or only drop the deleted slots when few are live */
+		size_t cap = !x->cap ? 256 : x->live * 4 > x->cap ? x->cap * 2 : x->cap;
+		xmap n = {calloc(cap, 8), malloc(cap * 8), cap, 0, 0};
 		if (!n.k || !n.v)
 			return free(n.k), free(n.v), false;
 		for (size_t i = 0; i < x->cap; i++)
@@ -115,8 +117,18 @@ static bool xput(xmap *x, uint64_t k, uint64_t v)
 	while (x->k[i] > 1)
 		i = (i + 1) & (x->cap - 1);
 	x->used += !x->k[i];
+	x->live++;
 	x->k[i] = k + 2, x->v[i] = v;
 	return true;
+}
+
+static void xdel(xmap *x, uint64_t k)
+{
+	uint64_t *v = xfind(x, k);
+	if (v) {
+		x->k[v - x->v] = 1;
+		x->live--;
+	}
 }
 
 static void xfree(xmap *x)
@@ -193,8 +205,11 @@ static void amap_del(amap *m, uint64_t *slot)
 
 /* ---- state ---- */
 
+struct replay;
+
 typedef struct model_run {
 	pym *m;
+	const struct replay *r;
 	bool recorded_bases;  /* arena bases come from the trace */
 	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
 	unsigned qhead, qlen;
@@ -211,6 +226,11 @@ typedef struct model_run {
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
 	double jw1_sum, jw1_time; /* time-weighted held/live */
+	rp_arenas arenas;     /* lifelines */
+	uint32_t arenas_cap;
+	xmap arena_idx;       /* base of a held arena -> its record */
+	uint64_t next_arena_id;
+	rp_classes classes_peak;
 } model_run;
 
 typedef struct replay {
@@ -231,6 +251,13 @@ typedef struct replay {
 	uint32_t npasses;
 	uint64_t gc_passes[3], gc_unfinished;
 	uint64_t next_withheld; /* keys of withheld blocks in the address map */
+	/* arena lifelines: a tick every tick_step requests */
+	uint32_t ticks, tick_step, tick_filled;
+	/* call sites, indexed by stack id (0 = none, up to nnodes) */
+	uint64_t *site_allocs, *site_bytes, *site_live_peak;
+	size_t site_cap;
+	rp_facts facts;
+	uint64_t max_time;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live;
 	uint64_t examples[3]; /* first address of each anomaly kind */
 	uint64_t last_time;
@@ -373,8 +400,9 @@ static void waste_now(const model_run *mr, rp_waste *w)
 	w->large = u.raw_bytes;
 }
 
-const char *const rp_series_names[RP_NSERIES] = {"live_bytes",  "block_bytes", "pool_bytes",
-						  "arena_bytes", "arenas",      "large_bytes"};
+const char *const rp_series_names[RP_NSERIES] = {
+    "live_bytes", "block_bytes", "pool_bytes",		 "arena_bytes",
+    "arenas",	  "large_bytes", "pool_requested_bytes", "empty_arena_bytes"};
 
 /* Adds the state after one request to the series (max-merge into the open
  * point; when all points are used, pairs merge and the step doubles). */
@@ -406,7 +434,10 @@ static void sample(rp_series *s, uint64_t t, const uint64_t v[RP_NSERIES])
 		s->filled = 0;
 }
 
-static void pinning(const replay *r, const model_run *mr, rp_pinning *out);
+static void pinning(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
+		    size_t *nall);
+static void classes_now(const model_run *mr, rp_classes *c);
+static void sites_live_now(replay *r);
 
 /* After a request: held bytes, peaks and the fragmentation sums. */
 static void measure(replay *r, model_run *mr, uint64_t dt)
@@ -430,7 +461,10 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 		 * the last analysis, so the last one is within 10% of the peak; a few
 		 * dozen passes over the live blocks for any trace */
 		if (mr->held > mr->pin_held + mr->pin_held / 10) {
-			pinning(r, mr, &mr->pin_peak);
+			pinning(r, mr, &mr->pin_peak, NULL, NULL);
+			classes_now(mr, &mr->classes_peak);
+			if (mr == r->mr)
+				sites_live_now(r);
 			mr->pin_held = mr->held;
 		}
 	}
@@ -441,10 +475,300 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 		pym_usage u;
 		pym_get_usage(mr->m, &u);
 		const pym_params *p = pym_get_params(mr->m);
-		uint64_t v[RP_NSERIES] = {mr->live,	 u.block_bytes, u.pools_used * p->pool_size,
-					  u.arenas * p->arena_size, u.arenas,	   u.raw_bytes};
+		uint64_t v[RP_NSERIES] = {mr->live,
+					  u.block_bytes,
+					  u.pools_used * p->pool_size,
+					  u.arenas * p->arena_size,
+					  u.arenas,
+					  u.raw_bytes,
+					  mr->py_live,
+					  u.empty_arenas * p->arena_size};
 		sample(mr->series, r->last_time, v);
 	}
+}
+
+/* ---- arena lifelines ---- */
+
+/* Lets go of every other released arena's record (the held ones stay),
+ * when the records reach RP_ARENAS_KEPT; rebuilds the index. */
+static void arenas_compact(model_run *mr)
+{
+	rp_arenas *A = &mr->arenas;
+	uint32_t j = 0, nth = 0;
+	for (uint32_t i = 0; i < A->n; i++) {
+		if (A->a[i].released && nth++ % 2) {
+			A->dropped++;
+			continue;
+		}
+		A->a[j++] = A->a[i];
+	}
+	A->n = j;
+	xfree(&mr->arena_idx);
+	for (uint32_t i = 0; i < A->n; i++)
+		if (!A->a[i].released)
+			xput(&mr->arena_idx, A->a[i].base, i);
+}
+
+/* The model allocated or released the arena at base (pym_arena_event). */
+static void on_model_arena(void *ctx, uint64_t base, bool released)
+{
+	model_run *mr = ctx;
+	rp_arenas *A = &mr->arenas;
+	const uint64_t now = mr->r->last_time;
+	if (released) {
+		uint64_t *i = xfind(&mr->arena_idx, base);
+		if (!i)
+			return; /* its record was never kept */
+		A->a[*i].released = true;
+		A->a[*i].released_ns = now;
+		xdel(&mr->arena_idx, base);
+		return;
+	}
+	mr->next_arena_id++;
+	if (A->n == RP_ARENAS_KEPT)
+		arenas_compact(mr);
+	if (A->n == mr->arenas_cap) {
+		uint32_t cap = mr->arenas_cap ? 2 * mr->arenas_cap : 64;
+		rp_arena *a = A->n < RP_ARENAS_KEPT ? realloc(A->a, cap * sizeof(*a)) : NULL;
+		if (!a) {
+			A->dropped++;
+			return;
+		}
+		A->a = a;
+		mr->arenas_cap = cap;
+	}
+	if (!xput(&mr->arena_idx, base, A->n)) {
+		A->dropped++;
+		return;
+	}
+	rp_arena *a = &A->a[A->n++];
+	memset(a, 0, sizeof(*a));
+	a->id = mr->next_arena_id;
+	a->base = base;
+	a->allocated_ns = now;
+	a->first_tick = UINT32_MAX; /* no sample yet */
+}
+
+typedef struct tick_ctx {
+	model_run *mr;
+	uint32_t t;
+} tick_ctx;
+
+static void sample_arena(void *ctx, const pym_arena_use *u)
+{
+	tick_ctx *c = ctx;
+	uint64_t *i = xfind(&c->mr->arena_idx, u->base);
+	if (!i)
+		return;
+	rp_arena *a = &c->mr->arenas.a[*i];
+	uint64_t asize = pym_get_params(c->mr->m)->arena_size;
+	/* 0..255, and any use at all at least 1 */
+	uint64_t use = (u->block_bytes * 255 + asize - 1) / asize;
+	a->use[c->t] = (uint8_t)(use > 255 ? 255 : use);
+	if (a->use[c->t] > a->peak_use)
+		a->peak_use = a->use[c->t];
+	if (a->first_tick == UINT32_MAX)
+		a->first_tick = c->t;
+	a->last_tick = c->t;
+}
+
+/* All ticks used: each pair of neighbours becomes one (their mean where
+ * the arena was held in both). */
+static void merge_ticks(rp_arenas *A)
+{
+	for (uint32_t i = 0; i < RP_ARENA_TICKS / 2; i++)
+		A->tick_ns[i] = A->tick_ns[2 * i + 1];
+	for (uint32_t k = 0; k < A->n; k++) {
+		rp_arena *a = &A->a[k];
+		if (a->first_tick == UINT32_MAX)
+			continue;
+		for (uint32_t i = a->first_tick / 2; i <= a->last_tick / 2; i++) {
+			bool x = 2 * i >= a->first_tick, y = 2 * i + 1 <= a->last_tick;
+			unsigned u0 = a->use[2 * i], u1 = a->use[2 * i + 1];
+			a->use[i] = (uint8_t)(x && y ? (u0 + u1 + 1) / 2 : x ? u0 : u1);
+		}
+		a->first_tick /= 2;
+		a->last_tick /= 2;
+	}
+	A->ticks = RP_ARENA_TICKS / 2;
+}
+
+/* Every tick_step requests: each model's held arenas' use. */
+static void take_tick(replay *r)
+{
+	r->tick_filled = 0;
+	if (r->ticks == RP_ARENA_TICKS) {
+		for (int i = 0; i < r->n; i++)
+			merge_ticks(&r->mr[i].arenas);
+		r->ticks = RP_ARENA_TICKS / 2;
+		r->tick_step *= 2;
+	}
+	uint32_t t = r->ticks++;
+	for (int i = 0; i < r->n; i++) {
+		tick_ctx c = {&r->mr[i], t};
+		r->mr[i].arenas.tick_ns[t] = r->last_time;
+		r->mr[i].arenas.ticks = r->ticks;
+		pym_each_arena(r->mr[i].m, sample_arena, &c);
+	}
+}
+
+/* At the end: the live blocks in each held arena, and the stack with the
+ * most live bytes in it. */
+static void arenas_end(const replay *r, model_run *mr)
+{
+	rp_arenas *A = &mr->arenas;
+	xmap pairs = {0}; /* (arena record, stack) -> index in top[] */
+	struct pair {
+		uint64_t idx, stack, bytes;
+	} *top = NULL;
+	size_t ntop = 0, cap = 0;
+	const int col = (int)(mr - r->mr);
+	for (size_t i = 0; i < r->live.cap; i++) {
+		const uint64_t *sl = &r->live.t[i * r->live.stride];
+		if (sl[A_KEY] < 2)
+			continue;
+		uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + col]);
+		uint64_t *ai = base ? xfind(&mr->arena_idx, base) : NULL;
+		if (!ai)
+			continue;
+		rp_arena *a = &A->a[*ai];
+		a->live_blocks_end++;
+		a->live_bytes_end += sl[A_SIZE];
+		uint64_t key = (sl[A_STACK] * 0x9E3779B97F4A7C15ull) ^ (*ai + 1);
+		uint64_t *pi = xfind(&pairs, key);
+		if (!pi) {
+			if (ntop == cap) {
+				struct pair *p = realloc(top, (cap = cap ? 2 * cap : 256) * sizeof(*p));
+				if (!p)
+					break;
+				top = p;
+			}
+			top[ntop] = (struct pair){*ai, sl[A_STACK], 0};
+			if (!xput(&pairs, key, ntop))
+				break;
+			pi = xfind(&pairs, key);
+			ntop++;
+		}
+		top[*pi].bytes += sl[A_SIZE];
+	}
+	for (size_t k = 0; k < ntop; k++) {
+		rp_arena *a = &A->a[top[k].idx];
+		if (top[k].bytes > a->top_stack_bytes ||
+		    (top[k].bytes == a->top_stack_bytes && top[k].stack < a->top_stack)) {
+			a->top_stack_bytes = top[k].bytes;
+			a->top_stack = top[k].stack;
+		}
+	}
+	free(top);
+	xfree(&pairs);
+}
+
+/* ---- call sites ---- */
+
+/* Room for stack id `id` in the per-site arrays (ids are dense: at most
+ * the stack nodes seen). */
+static bool site_room(replay *r, uint64_t id)
+{
+	if (id < r->site_cap)
+		return true;
+	size_t cap = r->site_cap ? r->site_cap : 1024;
+	while (cap <= id)
+		cap *= 2;
+	uint64_t **arr[] = {&r->site_allocs, &r->site_bytes, &r->site_live_peak};
+	for (int k = 0; k < 3; k++) {
+		uint64_t *p = realloc(*arr[k], cap * sizeof(uint64_t));
+		if (!p)
+			return false;
+		memset(p + r->site_cap, 0, (cap - r->site_cap) * sizeof(uint64_t));
+		*arr[k] = p;
+	}
+	r->site_cap = cap;
+	return true;
+}
+
+static void site_alloc(replay *r, uint64_t stack, uint64_t n)
+{
+	if (stack > r->nnodes)
+		stack = 0; /* not a node of this trace: counted as no stack */
+	if (!site_room(r, stack))
+		return;
+	r->site_allocs[stack]++;
+	r->site_bytes[stack] += n == UINT64_MAX ? 0 : n;
+}
+
+/* Bytes live per call site now (near the first model's peak). */
+static void sites_live_now(replay *r)
+{
+	if (!r->site_cap)
+		return;
+	memset(r->site_live_peak, 0, r->site_cap * sizeof(uint64_t));
+	for (size_t i = 0; i < r->live.cap; i++) {
+		const uint64_t *sl = &r->live.t[i * r->live.stride];
+		if (sl[A_KEY] < 2 || sl[A_KEY] - 2 >= WITHHELD_KEY0)
+			continue;
+		uint64_t st = sl[A_STACK] < r->site_cap ? sl[A_STACK] : 0;
+		r->site_live_peak[st] += sl[A_SIZE];
+	}
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+	const rp_callsite *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* The call sites that allocated, by bytes, with what they keep at the end;
+ * pins: the first model's pinning of every stack.  NULL when none. */
+static rp_callsite *callsites_end(const replay *r, const rp_pin *pins, size_t npins, uint64_t *n)
+{
+	*n = 0;
+	if (!r->site_cap)
+		return NULL;
+	uint64_t *live = calloc(r->site_cap, sizeof(uint64_t));
+	uint64_t *blocks = calloc(r->site_cap, sizeof(uint64_t));
+	uint64_t *arenas = calloc(r->site_cap, sizeof(uint64_t));
+	rp_callsite *out = NULL;
+	if (!live || !blocks || !arenas)
+		goto out_free;
+	for (size_t i = 0; i < r->live.cap; i++) {
+		const uint64_t *sl = &r->live.t[i * r->live.stride];
+		if (sl[A_KEY] < 2 || sl[A_KEY] - 2 >= WITHHELD_KEY0)
+			continue;
+		uint64_t st = sl[A_STACK] < r->site_cap ? sl[A_STACK] : 0;
+		live[st] += sl[A_SIZE];
+		blocks[st]++;
+	}
+	for (size_t k = 0; k < npins; k++)
+		if (pins[k].stack < r->site_cap)
+			arenas[pins[k].stack] = pins[k].arenas;
+	size_t count = 0;
+	for (size_t id = 0; id < r->site_cap; id++)
+		count += r->site_allocs[id] > 0;
+	if (!count || !(out = malloc(count * sizeof(*out))))
+		goto out_free;
+	for (size_t id = 0; id < r->site_cap; id++) {
+		if (!r->site_allocs[id])
+			continue;
+		out[(*n)++] = (rp_callsite){id,		r->site_allocs[id], r->site_bytes[id],
+					    r->site_live_peak[id], live[id], blocks[id], arenas[id]};
+	}
+	qsort(out, *n, sizeof(*out), site_cmp);
+out_free:
+	free(live), free(blocks), free(arenas);
+	return out;
+}
+
+static void classes_now(const model_run *mr, rp_classes *c)
+{
+	pym_stats st;
+	pym_get_stats(mr->m, &st);
+	c->n = st.nclasses < RP_MAX_CLASSES ? st.nclasses : RP_MAX_CLASSES;
+	c->align = 1u << pym_get_params(mr->m)->align_shift;
+	memcpy(c->pools, st.class_pools, c->n * sizeof(uint64_t));
+	memcpy(c->blocks, st.class_blocks, c->n * sizeof(uint64_t));
+	memcpy(c->avail, st.class_avail, c->n * sizeof(uint64_t));
 }
 
 /* ---- --system: the same requests through this process's allocator ---- */
@@ -581,6 +905,7 @@ static void request(replay *r, const tf_record *rec)
 		slot[A_SIZE] = n == UINT64_MAX ? 0 : n;
 		slot[A_STACK] = a->stack;
 		r->live_bytes += slot[A_SIZE];
+		site_alloc(r, a->stack, n);
 	}
 	/* time-weighted measures use the interval the previous state lasted */
 	uint64_t dt = rec->time >= r->last_time ? rec->time - r->last_time : 0;
@@ -624,6 +949,8 @@ static void request(replay *r, const tf_record *rec)
 		if (slot)
 			slot[A_MODEL + r->n] = out;
 	}
+	if (++r->tick_filled >= r->tick_step)
+		take_tick(r);
 }
 
 /* ---- GC passes ---- */
@@ -735,7 +1062,8 @@ static int pin_cmp(const void *a, const void *b)
  * arena, and the stacks of the blocks in them, ranked by how many such
  * arenas hold their blocks (an arena shared by several stacks counts for
  * each of them). */
-static void pinning(const replay *r, const model_run *mr, rp_pinning *out)
+static void pinning(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
+		    size_t *nall)
 {
 	memset(out, 0, sizeof(*out));
 	const uint64_t asize = pym_get_params(mr->m)->arena_size;
@@ -802,6 +1130,11 @@ static void pinning(const replay *r, const model_run *mr, rp_pinning *out)
 			id = r->node_parent[id - 1];
 		}
 	}
+	if (all) { /* the caller takes every stack's pinning */
+		*all = pins;
+		*nall = npins;
+		pins = NULL;
+	}
 out_free:
 	free(pins);
 	xfree(&arena_live), xfree(&pairs), xfree(&stacks);
@@ -814,7 +1147,9 @@ static double ratio(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
-static void model_result(const replay *r, const model_run *mr, rp_model_result *out)
+/* all (may be NULL): every stack's pinning at the end, for the call sites */
+static void model_result(const replay *r, const model_run *mr, rp_model_result *out, rp_pin **all,
+			 size_t *nall)
 {
 	pym_stats st;
 	pym_get_stats(mr->m, &st);
@@ -841,9 +1176,37 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	out->waste_peak = mr->waste_peak;
 	waste_now(mr, &out->waste_end);
 	out->series = mr->series;
-	pinning(r, mr, &out->pinning);
+	pinning(r, mr, &out->pinning, all, nall);
 	out->pinning_peak = mr->pin_peak;
 	out->peak_request = mr->peak_request;
+	const pym_params *p = pym_get_params(mr->m);
+	out->pool_size = p->pool_size;
+	out->align = 1u << p->align_shift;
+	out->threshold = p->threshold;
+	out->keep_empty_arena = p->keep_empty_arena;
+	classes_now(mr, &out->classes_end);
+	out->classes_peak = mr->classes_peak;
+	out->arenas = &mr->arenas;
+}
+
+/* The header's facts, cut to their fields' sizes. */
+static void facts_from_header(rp_facts *f, const tf_header *h)
+{
+	snprintf(f->exe, sizeof(f->exe), "%.*s", (int)h->exe.len, h->exe.ptr);
+	snprintf(f->python, sizeof(f->python), "%.*s", (int)h->python.len, h->python.ptr);
+	snprintf(f->tool_version, sizeof(f->tool_version), "%.*s", (int)h->tool_version.len,
+		 h->tool_version.ptr);
+	size_t n = h->argv.len < sizeof(f->argv) - 1 ? h->argv.len : sizeof(f->argv) - 1;
+	memcpy(f->argv, h->argv.ptr, n);
+	for (size_t i = 0; i < n; i++)
+		if (!f->argv[i])
+			f->argv[i] = ' ';
+	while (n && f->argv[n - 1] == ' ')
+		n--;
+	f->argv[n] = 0;
+	f->pid = h->pid;
+	f->ppid = h->ppid;
+	f->start_real_ns = h->start_real_ns;
 }
 
 static void json_pinning(FILE *f, const rp_pinning *pn)
@@ -1121,6 +1484,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	tf_record rec;
 	int rc = 0, status = RP_EXIT_OK;
 	uint64_t events = 0;
+	rp_callsite *callsites = NULL;
 	if (!r || !buf) {
 		rp_error("replay: out of memory");
 		free(r), free(buf);
@@ -1146,8 +1510,12 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				shown = true;
 			}
 		}
+		if (rec.time > r->max_time && tf_kind_is_event(rec.kind))
+			r->max_time = rec.time;
 		if (rec.kind == TF_HEADER) {
 			const char *py = rec.u.header.python.len ? rec.u.header.python.ptr : NULL;
+			facts_from_header(&r->facts, &rec.u.header);
+			r->tick_step = 1;
 			/* auto: the Python domains when the trace is CPython's */
 			r->malloc_layer = o->layer == RP_LAYER_MALLOC ||
 					  (o->layer == RP_LAYER_AUTO && !py);
@@ -1157,16 +1525,17 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			const int runs = o->gc_off ? 2 * nparams : nparams;
 			r->system = o->system;
 			r->any_gc_off = o->gc_off;
-			r->next_withheld = UINT64_C(1) << 63;
+			r->next_withheld = WITHHELD_KEY0;
 			r->live.stride = A_MODEL + (unsigned)runs + r->system;
 			if (r->system)
 				system_start(r);
 			for (int i = 0; i < runs; i++) {
 				model_run *mr = &r->mr[i];
+				mr->r = r;
 				mr->gc_off = o->gc_off && (i & 1);
 				mr->recorded_bases = !r->malloc_layer && !mr->gc_off;
 				mr->series = calloc(1, sizeof(rp_series));
-				pym_hooks hooks = {arena_source, NULL, mr};
+				pym_hooks hooks = {arena_source, on_model_arena, mr};
 				const pym_params *pp = &params[o->gc_off ? i / 2 : i];
 				if (!mr->series || pym_create(&mr->m, pp, &hooks) < 0) {
 					free(mr->series);
@@ -1193,6 +1562,12 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			on_stack_node(r, &rec.u.node);
 		} else if (rec.kind == TF_THREAD) {
 			r->sys.threads++;
+		} else if (rec.kind == TF_MODULE) {
+			r->facts.modules++;
+		} else if (rec.kind == TF_END) {
+			r->facts.complete = true;
+			r->facts.end_kind = rec.u.end.clean;
+			r->facts.exit_status = rec.u.end.exit_status;
 		}
 	}
 	if (shown)
@@ -1226,8 +1601,21 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			result.has_system = true;
 			result.system = r->sys;
 		}
-		for (int i = 0; i < r->n; i++)
-			model_result(r, &r->mr[i], &result.models[i]);
+		rp_pin *pins = NULL;
+		size_t npins = 0;
+		for (int i = 0; i < r->n; i++) {
+			arenas_end(r, &r->mr[i]);
+			model_result(r, &r->mr[i], &result.models[i], i ? NULL : &pins, &npins);
+		}
+		result.callsites = callsites = callsites_end(r, pins, npins, &result.ncallsites);
+		free(pins);
+		r->facts.threads = r->sys.threads;
+		r->facts.stack_nodes = r->nnodes;
+		r->facts.span_ns = r->max_time;
+		result.facts = r->facts;
+		result.nnodes = r->nnodes;
+		result.node_parent = r->node_parent;
+		result.node_ip = r->node_ip;
 		if (o->stats) {
 			for (int i = 0; i < r->n; i++) {
 				pym_stats st;
@@ -1262,14 +1650,23 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		o->inspect(&result, o->inspect_ctx);
 	if (res) {
 		*res = result;
-		for (int i = 0; i < res->nmodels; i++)
+		for (int i = 0; i < res->nmodels; i++) {
 			res->models[i].series = NULL; /* freed below */
+			res->models[i].arenas = NULL;
+		}
 		res->passes = NULL;
+		res->callsites = NULL;
+		res->ncallsites = 0;
+		res->node_parent = res->node_ip = NULL;
 	}
 	for (int i = 0; i < r->n; i++) {
 		pym_free(r->mr[i].m);
 		free(r->mr[i].series);
+		free(r->mr[i].arenas.a);
+		xfree(&r->mr[i].arena_idx);
 	}
+	free(callsites);
+	free(r->site_allocs), free(r->site_bytes), free(r->site_live_peak);
 	free(r->live.t);
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);

@@ -48,7 +48,17 @@ typedef struct rp_waste {
  * requests it covers (so peaks survive the sampling) and the time of its
  * last request. */
 #define RP_SERIES_MAX 2000
-enum { RP_S_LIVE, RP_S_BLOCKS, RP_S_POOLS, RP_S_ARENA_BYTES, RP_S_ARENAS, RP_S_LARGE, RP_NSERIES };
+enum {
+	RP_S_LIVE,          /* requested bytes of live blocks (large ones included) */
+	RP_S_BLOCKS,        /* block bytes in use */
+	RP_S_POOLS,         /* pools in use × pool size */
+	RP_S_ARENA_BYTES,   /* arenas held × arena size */
+	RP_S_ARENAS,        /* arenas held */
+	RP_S_LARGE,         /* the large-object layer's bytes */
+	RP_S_POOL_LIVE,     /* requested bytes of the live blocks in pools */
+	RP_S_EMPTY_ARENAS,  /* wholly empty arenas kept × arena size */
+	RP_NSERIES
+};
 typedef struct rp_series {
 	uint32_t n;        /* points */
 	uint32_t step;     /* requests per point, doubles when full */
@@ -101,6 +111,64 @@ typedef struct rp_gc_pass {
 /* GC passes kept for the reports (the counts are exact beyond it). */
 #define RP_GC_PASSES_MAX 4096
 
+/* Arena lifelines: one record per arena a model allocated, with its use
+ * (block bytes in use / arena size, 0..255) sampled at ticks: a tick
+ * every `step` requests, at most RP_ARENA_TICKS of them whatever the
+ * trace's length (when full, neighbours merge and the step doubles). */
+#define RP_ARENA_TICKS 128
+#define RP_ARENAS_KEPT 20000 /* records; beyond, half the released ones go */
+typedef struct rp_arena {
+	uint64_t id;              /* 1, 2, … in allocation order */
+	uint64_t base;
+	uint64_t allocated_ns, released_ns; /* since the trace's start */
+	bool released;
+	uint32_t first_tick, last_tick;     /* use[] is valid in first..last */
+	uint8_t peak_use;         /* highest use sampled */
+	uint8_t use[RP_ARENA_TICKS];
+	uint64_t live_blocks_end, live_bytes_end; /* live blocks in it at the end, requested bytes */
+	uint64_t top_stack, top_stack_bytes;      /* the stack with most live bytes in it at the end */
+} rp_arena;
+
+typedef struct rp_arenas {
+	uint32_t n;               /* records, by id */
+	rp_arena *a;
+	uint64_t dropped;         /* released arenas whose records were let go */
+	uint32_t ticks;           /* ticks taken */
+	uint64_t tick_ns[RP_ARENA_TICKS]; /* time of each tick */
+} rp_arenas;
+
+/* The model's size classes (sys._debugmallocstats() columns). */
+#define RP_MAX_CLASSES 128
+typedef struct rp_classes {
+	uint32_t n;               /* size classes */
+	uint32_t align;           /* block size of class i = (i + 1) × align */
+	uint64_t pools[RP_MAX_CLASSES], blocks[RP_MAX_CLASSES], avail[RP_MAX_CLASSES];
+} rp_classes;
+
+/* What one call site (leaf stack node) allocated; the first model's view. */
+typedef struct rp_callsite {
+	uint64_t stack;           /* leaf node id, 0 = no stack */
+	uint64_t allocs, bytes;   /* allocation requests from there, their bytes */
+	uint64_t live_peak;       /* bytes live near the first model's peak held */
+	uint64_t live_end, blocks_end; /* live at the end */
+	uint64_t arenas;          /* low-use arenas its blocks keep at the end */
+} rp_callsite;
+
+/* The traced process (header and end record). */
+typedef struct rp_facts {
+	char exe[512];
+	char argv[1024];          /* the arguments, separated by spaces (cut at 1023 bytes) */
+	char python[32];          /* CPython version, empty if none */
+	char tool_version[32];
+	uint64_t pid, ppid;
+	uint64_t start_real_ns;   /* wall clock at the start, ns since the epoch */
+	uint64_t span_ns;         /* time of the last event */
+	uint64_t threads, modules, stack_nodes;
+	bool complete;            /* the end record was read */
+	uint64_t end_kind;        /* TF_END_* */
+	int64_t exit_status;
+} rp_facts;
+
 /* One model's result. */
 typedef struct rp_model_result {
 	char profile[32];
@@ -121,6 +189,11 @@ typedef struct rp_model_result {
 	rp_pinning pinning;             /* at the end */
 	rp_pinning pinning_peak;        /* near peak held: within 10% of it */
 	uint64_t peak_request;          /* the request (1-based) after which held peaked */
+	uint32_t pool_size, align;      /* the profile's parameters */
+	uint32_t threshold;
+	bool keep_empty_arena;
+	rp_classes classes_end, classes_peak; /* peak: when pinning_peak was taken */
+	const rp_arenas *arenas;        /* valid until rp_replay_run returns */
 } rp_model_result;
 
 /* The replay through the replaying process's own allocator (--system). */
@@ -148,6 +221,13 @@ struct rp_replay_result {
 	uint64_t gc_unfinished;  /* gc_start without its gc_stop */
 	uint32_t npasses;        /* passes kept (at most RP_GC_PASSES_MAX) */
 	const rp_gc_pass *passes; /* valid until rp_replay_run returns */
+	rp_facts facts;
+	/* call sites that allocated, by bytes; and the stack tree to name
+	 * their frames (node id n is [n - 1]); valid until rp_replay_run returns */
+	uint64_t ncallsites;
+	const rp_callsite *callsites;
+	uint64_t nnodes;
+	const uint64_t *node_parent, *node_ip;
 };
 
 /* Replays everything rd yields; path names it in messages; res (may be

@@ -23,7 +23,7 @@ static int fd;
 static void start(const char *python)
 {
 	fd = tmp_fd();
-	tf_writer_opts o = {.fd = fd};
+	tf_writer_opts o = {.fd = fd, .exact_time = true};
 	tf_header h = theader();
 	h.python = (tf_bytes){python, strlen(python)};
 	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
@@ -359,11 +359,183 @@ static void test_gc_off_withholds(void **state)
 	assert_int_equal(off->pinning.arenas_held, off->arenas_highwater);
 }
 
+static void stack_node(uint64_t id, uint64_t parent, uint64_t ip)
+{
+	tf_record r = {.kind = TF_STACK, .thread = 1};
+	r.u.node = (tf_stack_node){id, parent, ip};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+static void ev_stack(tf_kind kind, uint64_t size, uint64_t addr, uint64_t stack, uint64_t time)
+{
+	tf_record r = {.kind = kind, .thread = 1, .time = time};
+	r.u.alloc.size = size;
+	r.u.alloc.addr = addr;
+	r.u.alloc.stack = stack;
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+typedef struct report_seen {
+	rp_replay_result res;
+	rp_arenas arenas;
+	rp_arena a[4];
+	rp_callsite sites[4];
+	uint64_t frames[2];
+} report_seen;
+
+/* What the reports see, copied before the replay's memory goes. */
+static void keep_report_data(const rp_replay_result *res, void *ctx)
+{
+	report_seen *s = ctx;
+	s->res = *res;
+	s->arenas = *res->models[0].arenas;
+	assert_true(s->arenas.n <= 4);
+	memcpy(s->a, s->arenas.a, s->arenas.n * sizeof(rp_arena));
+	assert_true(res->ncallsites <= 4);
+	memcpy(s->sites, res->callsites, res->ncallsites * sizeof(rp_callsite));
+	assert_int_equal(res->nnodes, 2);
+	s->frames[0] = res->node_ip[1];     /* node 2 */
+	s->frames[1] = res->node_parent[1]; /* its parent: node 1 */
+}
+
+/* Arena lifelines, size classes, call sites and the process's facts: one
+ * site fills two arenas and keeps every hundredth block, another keeps
+ * its ten. */
+static void test_report_data(void **state)
+{
+	(void)state;
+	start("");
+	stack_node(1, 0, 0x401000);
+	stack_node(2, 1, 0x402000);
+	const uint64_t base = 0x10000000;
+	uint64_t t = 1000;
+	for (uint64_t i = 0; i < 3000; i++)
+		ev_stack(TF_MALLOC, 500, base + 1024 * i, 1, t += 10);
+	for (uint64_t i = 0; i < 10; i++)
+		ev_stack(TF_MALLOC, 100, 0x20000000 + 128 * i, 2, t += 10);
+	for (uint64_t i = 0; i < 3000; i++)
+		if (i % 100)
+			ev_stack(TF_FREE, 0, base + 1024 * i, 0, t += 10);
+	report_seen seen;
+	rp_replay_opts o = {.model = "cpython-3.12",
+			    .layer = RP_LAYER_MALLOC,
+			    .quiet = true,
+			    .inspect = keep_report_data,
+			    .inspect_ctx = &seen};
+	finish_and_replay_with(o);
+	const rp_replay_result *res = &seen.res;
+	/* facts */
+	assert_string_equal(res->facts.exe, "/bin/prog");
+	assert_string_equal(res->facts.argv, "prog -x");
+	assert_int_equal(res->facts.pid, 77);
+	assert_true(res->facts.complete);
+	assert_int_equal(res->facts.span_ns, t);
+	/* call sites, by bytes */
+	assert_int_equal(res->ncallsites, 2);
+	const rp_callsite *c = seen.sites;
+	assert_int_equal(c[0].stack, 1);
+	assert_int_equal(c[0].allocs, 3000);
+	assert_int_equal(c[0].bytes, 3000 * 500);
+	assert_int_equal(c[0].blocks_end, 30);
+	assert_int_equal(c[0].live_end, 30 * 500);
+	/* when held bytes first came within 10% of their peak: the second
+	 * arena's first block */
+	assert_true(c[0].live_peak >= 1900 * 500 && c[0].live_peak <= 2000 * 500);
+	assert_int_equal(c[0].arenas, 2);         /* both arenas, barely used, keep its blocks */
+	assert_int_equal(c[1].stack, 2);
+	assert_int_equal(c[1].allocs, 10);
+	assert_int_equal(c[1].live_end, 1000);
+	assert_int_equal(seen.frames[0], 0x402000);
+	assert_int_equal(seen.frames[1], 1);
+	/* arenas: 3000 blocks of 512 bytes, 1953 or 1984 an arena */
+	assert_int_equal(seen.arenas.n, 2);
+	assert_true(seen.arenas.ticks > 1);
+	uint64_t blocks = 0;
+	for (uint32_t i = 0; i < seen.arenas.n; i++) {
+		const rp_arena *a = &seen.a[i];
+		assert_int_equal(a->id, i + 1);
+		assert_false(a->released);
+		assert_true(a->allocated_ns > 1000 && a->allocated_ns < t);
+		assert_true(a->first_tick <= a->last_tick);
+		assert_int_equal(a->last_tick, seen.arenas.ticks - 1);
+		assert_true(a->use[a->last_tick] < 10); /* a few blocks left: nearly empty */
+		blocks += a->live_blocks_end;
+		assert_int_equal(a->top_stack, a->live_bytes_end > 1000 ? 1 : a->top_stack);
+	}
+	assert_int_equal(blocks, 40);
+	assert_true(seen.a[0].peak_use > 230); /* full: 1953 or 1984 blocks of 512 bytes */
+	assert_true(seen.a[0].allocated_ns < seen.a[1].allocated_ns);
+	/* size classes: 500 bytes is class 31 (512) */
+	const rp_model_result *m = &res->models[0];
+	assert_int_equal(m->classes_end.align, 16);
+	assert_int_equal(m->classes_end.n, 32);
+	assert_int_equal(m->classes_end.blocks[31], 30);
+	assert_int_equal(m->classes_end.blocks[6], 10); /* 100 bytes: class 6 (112) */
+	assert_true(m->classes_peak.blocks[31] >= 1900); /* taken with the call sites' */
+	assert_int_equal(m->pool_size, 16384);
+	assert_true(m->keep_empty_arena);
+}
+
+typedef struct lifeline_seen {
+	rp_arenas arenas;
+	uint64_t arenas_total, held_kept, released_kept, last_id;
+	bool ids_increase;
+} lifeline_seen;
+
+static void keep_lifelines(const rp_replay_result *res, void *ctx)
+{
+	lifeline_seen *s = ctx;
+	const rp_arenas *A = res->models[0].arenas;
+	s->arenas = *A;
+	s->arenas_total = res->models[0].arenas_total;
+	s->ids_increase = true;
+	for (uint32_t i = 0; i < A->n; i++) {
+		s->held_kept += !A->a[i].released;
+		s->released_kept += A->a[i].released;
+		s->ids_increase &= A->a[i].id > s->last_id;
+		s->last_id = A->a[i].id;
+	}
+}
+
+/* Arena records stay bounded on an arena-thrashing trace (3.8 frees an
+ * arena as soon as it is empty): released ones are let go, counted; the
+ * held ones and the latest stay. */
+static void test_lifelines_bounded(void **state)
+{
+	(void)state;
+	start("");
+	const uint64_t rounds = RP_ARENAS_KEPT + 2000;
+	ev(TF_MALLOC, 0, 8, 0x90000000); /* holds the first arena to the end */
+	for (uint64_t i = 0; i < rounds; i++) {
+		/* 7 blocks of 512 a pool, 8 pools an arena: the 50th needs a new arena */
+		for (uint64_t k = 0; k < 50; k++)
+			ev(TF_MALLOC, 0, 500, 0x20000000 + 512 * k);
+		for (uint64_t k = 0; k < 50; k++)
+			ev(TF_FREE, 0, 0, 0x20000000 + 512 * k);
+	}
+	lifeline_seen seen = {0};
+	rp_replay_opts o = {.model = "custom:arena=32K,pool=4K,keep-empty=0",
+			    .layer = RP_LAYER_MALLOC,
+			    .quiet = true,
+			    .inspect = keep_lifelines,
+			    .inspect_ctx = &seen};
+	finish_and_replay_with(o);
+	assert_true(seen.arenas_total > RP_ARENAS_KEPT);
+	assert_true(seen.arenas.n <= RP_ARENAS_KEPT);
+	assert_int_equal(seen.arenas.n + seen.arenas.dropped, seen.arenas_total);
+	assert_true(seen.ids_increase);
+	assert_int_equal(seen.last_id, seen.arenas_total); /* the latest is kept */
+	assert_int_equal(seen.held_kept, 1);
+	assert_true(seen.arenas.ticks > RP_ARENA_TICKS / 2 && seen.arenas.ticks <= RP_ARENA_TICKS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pinning_names_the_stack),
 	    cmocka_unit_test(test_gc_attribution),
+	    cmocka_unit_test(test_report_data),
+	    cmocka_unit_test(test_lifelines_bounded),
 	    cmocka_unit_test(test_gc_off_withholds),
 	    cmocka_unit_test(test_series_bounded_with_peaks),
 	    cmocka_unit_test(test_several_models),
