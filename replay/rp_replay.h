@@ -196,6 +196,35 @@ typedef struct rp_model_result {
 	const rp_arenas *arenas;        /* valid until rp_replay_run returns */
 } rp_model_result;
 
+/* The per-model figures put side by side (compare.csv, the HTML page's
+ * comparison), defined once: X(key, label, kind, value of the
+ * `const rp_model_result *m`), kind 'u' for counts and bytes, 'f' for ratios. */
+#define RP_MODEL_METRICS(X)                                                               \
+	X(arenas_allocated, "arenas allocated", 'u', m->arenas_total)                     \
+	X(arenas_released, "arenas released", 'u', m->arenas_total - m->arenas_current)   \
+	X(arenas_highwater, "arenas held at most", 'u', m->arenas_highwater)              \
+	X(arenas_end, "arenas held at the end", 'u', m->arenas_current)                   \
+	X(peak_live_bytes, "peak live bytes", 'u', m->peak_live)                          \
+	X(peak_held_bytes, "peak held bytes", 'u', m->peak_held)                          \
+	X(end_held_bytes, "held bytes at the end", 'u', m->held_end)                      \
+	X(jw1, "held/live over time (jw1)", 'f', m->jw1)                                  \
+	X(jw2, "held/live at peak live (jw2)", 'f', m->jw2)                               \
+	X(jw3, "held/live at peak held (jw3)", 'f', m->jw3)                               \
+	X(jw4, "peak held/peak live (jw4)", 'f', m->jw4)                                  \
+	X(peak_requested, "at peak: requested", 'u', m->waste_peak.requested)             \
+	X(peak_internal, "at peak: internal waste", 'u', m->waste_peak.internal)          \
+	X(peak_free_blocks, "at peak: free blocks in used pools", 'u',                    \
+	  m->waste_peak.free_blocks)                                                      \
+	X(peak_empty_pools, "at peak: empty pools", 'u', m->waste_peak.empty_pools)       \
+	X(peak_empty_arenas, "at peak: empty arenas kept", 'u', m->waste_peak.empty_arenas) \
+	X(peak_large, "at peak: large objects", 'u', m->waste_peak.large)                 \
+	X(gc_freed_bytes, "bytes freed by the collector", 'u', m->gc.by_gc.bytes)         \
+	X(refcount_freed_bytes, "bytes freed by reference counting", 'u',                 \
+	  m->gc.by_refcount.bytes)                                                        \
+	X(gc_withheld_bytes, "bytes withheld (gc off)", 'u', m->gc.withheld.bytes)        \
+	X(arenas_released_in_gc, "arenas released inside GC passes", 'u',                 \
+	  m->gc.arenas_released_in_gc)
+
 /* The replay through the replaying process's own allocator (--system). */
 typedef struct rp_system {
 	char allocator[64];   /* the object that defines malloc, e.g. libjemalloc.so.2 */
