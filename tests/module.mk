@@ -14,8 +14,8 @@ $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
 
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) $(B)/replay/rp_replay.o \
-		$(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+		$(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 # The tracer core without the preload shim (STYLE.md 7).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o
@@ -50,8 +50,8 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
-		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
 $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	sh tests/fuzz/make-corpus.sh $(B) $(B)/fuzz-corpus
 	@touch $@
@@ -101,9 +101,11 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_util.c $(PYM_SRC) $(TF_SRC)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_util.c $(REP_SRC) \
+		$(PYM_SRC) $(TF_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
+		$(REP_LIBS)
 
 .PHONY: fuzz
 fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay $(B)/fuzz-corpus/.done
