@@ -49,6 +49,13 @@ check "no warning for a program that is where it was recorded" \
 check "--json keeps the raw hex frames" \
 	grep -q '"frames": \["0x[0-9a-f]*"' symprog.json
 
+"$AT" dump --symbolize symprog.atr >symprog.dump 2>symprog.dump.err
+check "dump --symbolize: the leaf's stack record names the inlined and the outer frame" \
+	grep -qF "sym=\"ns::grab at symprog.cc:$inl_line (inlined); $BOX at symprog.cc:$call_line\"" \
+	symprog.dump
+"$AT" dump symprog.atr >plain.dump 2>/dev/null
+check "dump without --symbolize: no sym fields" sh -c "! grep -q ' sym=' plain.dump"
+
 # -g0: ELF symbols name the functions, no file:line, the inlined frame unknown
 record symprog-g0 "$P/symprog-g0"
 replay symprog-g0
