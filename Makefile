@@ -62,6 +62,7 @@ deps: build/deps.mk
 include traces/module.mk
 include allocator/module.mk
 include tracer/module.mk
+include reports/module.mk
 include replay/module.mk
 include tests/module.mk
 

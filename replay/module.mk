@@ -1,7 +1,8 @@
-# replay/: the arenatrace command line (info, dump; replay later).
+# replay/: the arenatrace command line (info, dump, replay); the CLI links the
+# reports (symbolized stacks).
 RP_SRC := replay/rp_main.c replay/rp_util.c replay/rp_info.c replay/rp_dump.c replay/rp_replay.c
 RP_OBJ := $(RP_SRC:%.c=$(B)/%.o)
-$(RP_OBJ): MOD_CFLAGS := -Itraces -Itracer -Iallocator
+$(RP_OBJ): MOD_CFLAGS := -Itraces -Itracer -Iallocator -Ireplay -Ireports
 
-$(B)/arenatrace: $(RP_OBJ) $(B)/tracer/tr_record.o $(B)/libtf.a $(B)/libpym.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+$(B)/arenatrace: $(RP_OBJ) $(REP_OBJ) $(B)/tracer/tr_record.o $(B)/libtf.a $(B)/libpym.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)

@@ -5,6 +5,7 @@
  * where TIME is seconds since the start with nanosecond digits and FIELDS
  * are name=value pairs in schema order; addresses are hex, strings quoted.
  */
+#include "rep_sym.h"
 #include "rp_cli.h"
 #include "tf.h"
 
@@ -14,9 +15,38 @@
 #include <string.h>
 
 static const char dump_usage[] =
-    "usage: arenatrace dump [--limit N] TRACE\n"
+    "usage: arenatrace dump [--limit N] [--symbolize] [--debug-dir DIR]... TRACE\n"
     "  One line per record: index, time in seconds, thread, kind, fields.\n"
-    "  --limit N   stop after N records\n";
+    "  --limit N       stop after N records\n"
+    "  --symbolize     stack records get sym=\"...\": the frame's function at\n"
+    "                  file:line (inlined ones first, '; ' between), or module+offset,\n"
+    "                  from the modules recorded before it (as in replay's summary)\n"
+    "  --debug-dir DIR with --symbolize: also look for debug info in DIR\n";
+
+/* --symbolize: the module map so far, fed as records are read. */
+static rep_sym *dump_sym;
+
+static void sym_field(uint64_t id, uint64_t ip)
+{
+	const rep_frame *fr;
+	int n = rep_sym_resolve(dump_sym, ip, id, &fr);
+	char text[4096];
+	size_t len = 0;
+	for (int i = 0; i < n && len < sizeof(text); i++) {
+		if (i)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "; ");
+		if (len < sizeof(text))
+			len += (size_t)rep_frame_format(&fr[i], text + len, sizeof(text) - len);
+		if (len < sizeof(text) && fr[i].inlined)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, " (inlined)");
+	}
+	if (len >= sizeof(text))
+		len = sizeof(text) - 1;
+	if (n > 0) {
+		fputs(" sym=", stdout);
+		rp_c_str(stdout, text, len);
+	}
+}
 
 static void str_field(const char *name, tf_bytes b)
 {
@@ -141,6 +171,8 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 	case TF_STACK:
 		printf(" id=%" PRIu64 " parent=%" PRIu64 " ip=0x%" PRIx64, r->u.node.id,
 		       r->u.node.parent, r->u.node.ip);
+		if (dump_sym)
+			sym_field(r->u.node.id, r->u.node.ip);
 		break;
 	case TF_MODULE:
 		printf(" id=%" PRIu64 " base=0x%" PRIx64, r->u.module.id, r->u.module.base);
@@ -203,6 +235,8 @@ static bool parse_limit(const char *s, uint64_t *out)
 int rp_cmd_dump(int argc, char **argv)
 {
 	uint64_t limit = UINT64_MAX;
+	bool symbolize = false;
+	rep_sym_opts so = {0};
 	const char *path = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--limit") || !strcmp(argv[i], "-n")) {
@@ -210,6 +244,14 @@ int rp_cmd_dump(int argc, char **argv)
 				rp_error("dump: --limit needs a non-negative number");
 				return RP_EXIT_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--symbolize")) {
+			symbolize = true;
+		} else if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
+			if (so.ndebug_dirs == REP_SYM_MAX_DIRS) {
+				rp_error("dump: at most %d --debug-dir", REP_SYM_MAX_DIRS);
+				return RP_EXIT_USAGE;
+			}
+			so.debug_dirs[so.ndebug_dirs++] = argv[++i];
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(dump_usage, stdout);
 			return RP_EXIT_OK;
@@ -232,12 +274,28 @@ int rp_cmd_dump(int argc, char **argv)
 		rp_error("%s", err);
 		return RP_EXIT_USAGE;
 	}
+	if (symbolize && rep_sym_create(&dump_sym, &so) < 0) {
+		rp_error("dump: out of memory");
+		tf_reader_free(r);
+		return RP_EXIT_USAGE;
+	}
 	tf_record rec;
-	uint64_t n = 0;
+	uint64_t n = 0, nodes = 0;
 	int rc = 0;
-	while (n < limit && (rc = tf_reader_next(r, &rec)) > 0)
+	while (n < limit && (rc = tf_reader_next(r, &rec)) > 0) {
+		/* stamps as the replay's: stack nodes read before the module record */
+		nodes += rec.kind == TF_STACK;
+		if (dump_sym && rec.kind == TF_MODULE)
+			(void)rep_sym_load(dump_sym, &rec.u.module, nodes);
+		else if (dump_sym && rec.kind == TF_MODULE_UNLOAD)
+			(void)rep_sym_unload(dump_sym, rec.u.module_unload, nodes);
 		print_record(r, n++, &rec);
+	}
 	fflush(stdout);
+	for (size_t i = 0; dump_sym && rep_sym_warning(dump_sym, i); i++)
+		rp_error("symbols: %s", rep_sym_warning(dump_sym, i));
+	rep_sym_free(dump_sym);
+	dump_sym = NULL;
 	tf_reader_status st;
 	tf_reader_get_status(r, &st);
 	if (rc < 0)

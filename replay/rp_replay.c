@@ -24,6 +24,7 @@
  *   jw4  peak held / peak live
  */
 #include "pym.h"
+#include "rep_stacks.h"
 #include "rp_cli.h"
 #include "rp_replay.h"
 #include "tf.h"
@@ -39,7 +40,7 @@
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
     "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
-    "                         [--json] TRACE\n"
+    "                         [--json] [--debug-dir DIR]... TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
     "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
@@ -64,6 +65,12 @@ static const char replay_usage[] =
     "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
     "                      and report time per call and resident memory\n"
     "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
+    "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
+    "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
+    "                      repeatable. The summary's stacks are symbolized from the\n"
+    "                      modules the trace recorded, read where they were recorded\n"
+    "                      (a file missing or rebuilt since: module+offset, and a\n"
+    "                      warning on stderr)\n"
     "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
 
 #define QCAP 64
@@ -1373,7 +1380,7 @@ static void summary_gc(FILE *f, const rp_replay_result *res)
 	}
 }
 
-static void print_summary(FILE *f, const rp_replay_result *res)
+static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_opts *o)
 {
 	char label[48];
 	fprintf(f, "replay: %s layer, %" PRIu64 " requests; live blocks peak %" PRIu64
@@ -1432,6 +1439,11 @@ static void print_summary(FILE *f, const rp_replay_result *res)
 				fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
 					   " bytes  stack %" PRIu64,
 					pp->arenas, pp->blocks, pp->bytes, pp->stack);
+				if (o->print_stack) { /* symbolized, one frame a line */
+					fputc('\n', f);
+					o->print_stack(f, pp, o->sym_ctx);
+					continue;
+				}
 				for (int fr = 0; fr < 3 && pp->frames[fr]; fr++)
 					fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", pp->frames[fr]);
 				fputc('\n', f);
@@ -1560,6 +1572,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			check_snapshot(r, &rec, buf, cap);
 		} else if (rec.kind == TF_STACK) {
 			on_stack_node(r, &rec.u.node);
+		} else if ((rec.kind == TF_MODULE || rec.kind == TF_MODULE_UNLOAD) && o->on_module) {
+			o->on_module(&rec, r->nnodes, o->sym_ctx);
 		} else if (rec.kind == TF_THREAD) {
 			r->sys.threads++;
 		} else if (rec.kind == TF_MODULE) {
@@ -1629,7 +1643,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		if (o->json)
 			print_json(o->out, &result);
 		else if (o->summary)
-			print_summary(o->out, &result);
+			print_summary(o->out, &result, o);
 		if (!r->malloc_layer && r->mr[0].recorded_bases && !o->quiet)
 			fprintf(stderr,
 				"replay: model %s, %" PRIu64 " requests, %" PRIu64
@@ -1674,10 +1688,17 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	return status;
 }
 
-static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **path)
+static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so,
+		      const char **path)
 {
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
+			if (so->ndebug_dirs == REP_SYM_MAX_DIRS) {
+				rp_error("replay: at most %d --debug-dir", REP_SYM_MAX_DIRS);
+				return -1;
+			}
+			so->debug_dirs[so->ndebug_dirs++] = argv[++i];
+		} else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
 			o->model = argv[++i];
 		} else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
 			const char *v = argv[++i];
@@ -1728,8 +1749,9 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, const char **pat
 int rp_cmd_replay(int argc, char **argv)
 {
 	rp_replay_opts o = {.out = stdout};
+	rep_sym_opts so = {0};
 	const char *path = NULL;
-	int rc = parse_args(argc, argv, &o, &path);
+	int rc = parse_args(argc, argv, &o, &so, &path);
 	if (rc) {
 		if (rc > 0)
 			fputs(replay_usage, stdout);
@@ -1746,7 +1768,17 @@ int rp_cmd_replay(int argc, char **argv)
 	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
 		o.progress_bytes = (uint64_t)sb.st_size;
+	/* the summary's stacks symbolized from the trace's modules */
+	rep_sym *sym = NULL;
+	if (o.summary && rep_sym_create(&sym, &so) == REP_OK) {
+		o.on_module = rep_stacks_on_module;
+		o.print_stack = rep_stacks_print;
+		o.sym_ctx = sym;
+	}
 	int status = rp_replay_run(rd, &o, path, NULL);
+	if (sym)
+		rep_stacks_warnings(sym);
+	rep_sym_free(sym);
 	tf_reader_free(rd);
 	return status;
 }

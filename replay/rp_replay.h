@@ -15,6 +15,7 @@ enum { RP_LAYER_AUTO, RP_LAYER_PYTHON, RP_LAYER_MALLOC };
 #define RP_MAX_MODELS 8
 
 typedef struct rp_replay_result rp_replay_result;
+struct rp_pin; /* below */
 typedef struct rp_replay_opts {
 	const char *model; /* profile names, comma-separated; NULL: from the trace */
 	int layer;         /* RP_LAYER_*: which requests go to the models */
@@ -30,6 +31,13 @@ typedef struct rp_replay_opts {
 	/* called with the result before the replay's memory goes (series) */
 	void (*inspect)(const rp_replay_result *res, void *ctx);
 	void *inspect_ctx;
+	/* symbolization (reports/rep_stacks.h): on_module gets each module and
+	 * module_unload record with the number of stack nodes read so far;
+	 * print_stack writes a pinning stack's frames after its summary line
+	 * (NULL: the summary shows its first three return addresses) */
+	void (*on_module)(const tf_record *rec, uint64_t nodes, void *ctx);
+	void (*print_stack)(FILE *f, const struct rp_pin *pin, void *ctx);
+	void *sym_ctx;
 } rp_replay_opts;
 
 /* Where a model's held bytes go at one moment: arenas × ARENA_SIZE =

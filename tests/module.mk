@@ -1,6 +1,7 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_rp_replay
+UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_rp_replay \
+	test_rep_sym
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -14,8 +15,12 @@ $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
 
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) $(B)/replay/rp_replay.o \
-		$(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+		$(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
+
+$(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports $(CMOCKA_CFLAGS) $(LIBDW_CFLAGS)
+$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(B)/reports/rep_sym.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 # The tracer core without the preload shim (STYLE.md 7).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o
@@ -34,6 +39,19 @@ $(B)/tests/progs/%: tests/progs/%.c
 $(B)/tests/progs/cxx: tests/progs/cxx.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
+# The symbolizer's program (tests/e2e/test_symbols.sh): with debug info and
+# inlining, the same with another build-id, and without debug info.
+SYMPROG_BINS := $(B)/tests/progs/symprog $(B)/tests/progs/symprog-alt $(B)/tests/progs/symprog-g0
+SYMPROG_FLAGS := -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+$(B)/tests/progs/symprog: tests/progs/symprog.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(SYMPROG_FLAGS) -g -o $@ $<
+$(B)/tests/progs/symprog-alt: tests/progs/symprog.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(SYMPROG_FLAGS) -g -DSYMPROG_ALT -o $@ $<
+$(B)/tests/progs/symprog-g0: tests/progs/symprog.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(SYMPROG_FLAGS) -g0 -o $@ $<
 $(B)/tests/tools/atr-check.o: MOD_CFLAGS := -Itraces
 $(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
@@ -50,15 +68,15 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
-		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
 $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	sh tests/fuzz/make-corpus.sh $(B) $(B)/fuzz-corpus
 	@touch $@
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
-	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx
+	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-reader $(B)/fuzz-corpus/reader" \
@@ -101,9 +119,11 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_util.c $(PYM_SRC) $(TF_SRC)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_util.c $(REP_SRC) \
+		$(PYM_SRC) $(TF_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
+		$(REP_LIBS)
 
 .PHONY: fuzz
 fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay $(B)/fuzz-corpus/.done

@@ -1,0 +1,55 @@
+/*
+ * rep_stacks.c - symbolized call stacks for the replay's outputs (see
+ * rep_stacks.h): the frames of a pinning stack resolved through rep_sym.
+ */
+#include "rep_stacks.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx)
+{
+	rep_sym *s = ctx;
+	/* out of memory: the module's frames stay addresses, nothing worse */
+	if (rec->kind == TF_MODULE)
+		(void)rep_sym_load(s, &rec->u.module, nodes);
+	else if (rec->kind == TF_MODULE_UNLOAD)
+		(void)rep_sym_unload(s, rec->u.module_unload, nodes);
+}
+
+void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx)
+{
+	rep_sym *s = ctx;
+	char line[1024];
+	int lines = 0;
+	for (int k = 0; k < RP_PIN_FRAMES && pin->frames[k]; k++) {
+		const rep_frame *fr;
+		/* the leaf's stamp for every frame: the whole stack was live then */
+		int n = rep_sym_resolve(s, pin->frames[k], pin->stack, &fr);
+		for (int i = 0; i < n; i++) {
+			if (lines++ == REP_STACKS_LINES) {
+				fputs("        ...\n", f);
+				return;
+			}
+			rep_frame_format(&fr[i], line, sizeof(line));
+			fprintf(f, "        %s%s\n", line, fr[i].inlined ? " (inlined)" : "");
+		}
+		if (n < 0)
+			fprintf(f, "        0x%" PRIx64 "\n", pin->frames[k]);
+	}
+}
+
+void rep_stacks_warnings(const rep_sym *s)
+{
+	rep_sym_stats st;
+	rep_sym_get_stats(s, &st);
+	for (size_t i = 0; i < st.warnings; i++) {
+		const char *w = rep_sym_warning(s, i);
+		if (!w) {
+			fprintf(stderr, "arenatrace: symbols: %zu more warnings\n",
+				(size_t)st.warnings - i);
+			break;
+		}
+		fprintf(stderr, "arenatrace: symbols: %s\n", w);
+	}
+}

@@ -1,0 +1,108 @@
+/*
+ * rep_sym.h - symbolization of a trace's return addresses, offline, from
+ * the module map the trace recorded (FORMAT.md §5.1 `module` and
+ * `module_unload`), with elfutils libdw.
+ *
+ * A frame is resolved to its function (C++ demangled), the source file and
+ * line when debug info exists, and the functions inlined at that point,
+ * innermost first.  Without debug info or symbols a frame is the module
+ * and the offset in it (`libfoo.so+0x1a2b`); outside every module it is
+ * the plain address.  The files are read where the trace says they were:
+ * a module whose file is missing, or whose GNU build-id differs from the
+ * recorded one, gets one warning and module+offset frames.  Each distinct
+ * address is resolved once and kept until the handle is freed.
+ *
+ * Module records and addresses carry a *stamp*: any number that does not
+ * decrease along the record stream.  The replay uses the count of stack
+ * nodes read so far when feeding modules, and a stack's leaf node id when
+ * resolving its frames (the whole stack was live when its leaf was
+ * recorded, so every frame's module was loaded then).  A module fed at
+ * stamp L and unloaded at stamp U covers the stamps L < t <= U.  The
+ * tracer notices dlopen and dlclose by polling, so a module record may
+ * come a little after the first stacks inside it: an address that no
+ * module covered at its stamp goes to the module loaded next after it.
+ */
+#ifndef ARENATRACE_REP_SYM_H
+#define ARENATRACE_REP_SYM_H
+
+#include "tf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Errors of the reports: negative codes, one table (rep_strerror). */
+typedef enum rep_err {
+	REP_OK = 0,
+	REP_E_NOMEM = -1, /* out of memory */
+	REP_E_ARG = -2,   /* invalid argument */
+} rep_err;
+
+const char *rep_strerror(int err);
+
+typedef struct rep_sym rep_sym;
+
+#define REP_SYM_MAX_DIRS 16   /* --debug-dir entries */
+#define REP_SYM_MAX_FRAMES 16 /* frames per address: the function and what is inlined in it */
+
+typedef struct rep_sym_opts {
+	/* extra directories for separate debug info, searched before the
+	 * standard ones: DIR/.build-id/xx/yyyy.debug and, by the file's
+	 * .gnu_debuglink name, DIR/<the file's directory>/NAME and DIR/NAME */
+	const char *debug_dirs[REP_SYM_MAX_DIRS];
+	int ndebug_dirs;
+	/* false (default): DEBUGINFOD_URLS is removed from this process's
+	 * environment, so libdw never fetches debug info over the network */
+	bool debuginfod;
+} rep_sym_opts;
+
+/* One frame of a resolved address.  Strings live until rep_sym_free. */
+typedef struct rep_frame {
+	const char *function; /* demangled name; NULL when unknown */
+	const char *file;     /* source file as the debug info names it; NULL without */
+	unsigned line;        /* its line, 0 without */
+	bool inlined;         /* inlined into the next frame (the one further out) */
+	const char *module;   /* path of the module holding the address; NULL outside every module */
+	uint64_t offset;      /* return address - the module's load bias (the address in
+			       * the file, what `addr2line -e MODULE` takes after - 1);
+			       * outside every module, the address itself */
+} rep_frame;
+
+typedef struct rep_sym_stats {
+	uint64_t modules;    /* module records fed */
+	uint64_t files;      /* distinct module files (path and build-id) */
+	uint64_t opened;     /* of those, opened through libdw */
+	uint64_t lookups;    /* distinct addresses resolved (each once) */
+	uint64_t cache_hits; /* rep_sym_resolve calls answered from the cache */
+	uint64_t warnings;   /* warnings issued (rep_sym_warning) */
+} rep_sym_stats;
+
+/* A new symbolizer; o may be NULL.  *out belongs to the caller: rep_sym_free. */
+int rep_sym_create(rep_sym **out, const rep_sym_opts *o);
+/* Frees everything, frames and warnings included.  NULL is a no-op. */
+void rep_sym_free(rep_sym *s);
+
+/* A `module` record at stamp (copied).  Records with no segments, or
+ * segments that do not decode, cover no address and are kept for nothing. */
+int rep_sym_load(rep_sym *s, const tf_module *m, uint64_t stamp);
+/* A `module_unload` record at stamp; unknown ids are ignored. */
+int rep_sym_unload(rep_sym *s, uint64_t id, uint64_t stamp);
+
+/* Resolves one recorded return address at stamp (UINT64_MAX: the modules
+ * loaded last).  Return addresses point after their call, so ip - 1 is
+ * looked up (the tracer records callers of the allocator, never an
+ * interrupted instruction).  *frames gets the frames, innermost first (the
+ * inlined ones, then the function they were inlined into), valid until
+ * rep_sym_free.  Returns their number (>= 1) or REP_E_NOMEM. */
+int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **frames);
+
+/* "ns::f(int) at f.cc:12", "f (libx.so+0x1a2b)", "libx.so+0x1a2b" or
+ * "0x7f0012345678", cut to len (snprintf's return value). */
+int rep_frame_format(const rep_frame *f, char *buf, size_t len);
+
+/* Warnings so far (a module file missing, a build-id that differs), each
+ * a line without newline; i < stats.warnings (at most 64 are kept). */
+const char *rep_sym_warning(const rep_sym *s, size_t i);
+void rep_sym_get_stats(const rep_sym *s, rep_sym_stats *st);
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * test_rep_sym.c - the symbolizer on this test's own executable: module
+ * records built the way the tracer builds them (dl_iterate_phdr: load
+ * bias, PT_LOAD segments, GNU build-id), return addresses taken with
+ * __builtin_return_address, resolved to function, file and line; each
+ * address resolved once; a build-id that differs, a missing file and odd
+ * records giving module+offset or hex, never a crash; load and unload
+ * stamps choosing the module an address belonged to.
+ */
+#include "rep_sym.h"
+
+#include <elf.h>
+#include <link.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- this executable as a module record ---- */
+
+typedef struct self_mod {
+	char path[4096];
+	uint64_t base, lo, hi; /* load bias; extent of its PT_LOAD segments */
+	uint8_t build_id[64];
+	size_t build_id_len;
+	uint8_t segs[256];
+	size_t segs_len;
+} self_mod;
+
+static int first_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	self_mod *m = arg;
+	m->base = info->dlpi_addr;
+	m->lo = UINT64_MAX;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && m->segs_len + 30 <= sizeof(m->segs)) {
+			m->segs_len += tf_put_varint(m->segs + m->segs_len, ph->p_vaddr);
+			m->segs_len += tf_put_varint(m->segs + m->segs_len, ph->p_memsz);
+			m->segs_len += tf_put_varint(m->segs + m->segs_len, ph->p_flags);
+			if (m->base + ph->p_vaddr < m->lo)
+				m->lo = m->base + ph->p_vaddr;
+			if (m->base + ph->p_vaddr + ph->p_memsz > m->hi)
+				m->hi = m->base + ph->p_vaddr + ph->p_memsz;
+		}
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+			const char *name = p + sizeof(*n);
+			const char *desc = name + ((n->n_namesz + 3) & ~3u);
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(name, "GNU", 4) &&
+			    n->n_descsz <= sizeof(m->build_id)) {
+				memcpy(m->build_id, desc, n->n_descsz);
+				m->build_id_len = n->n_descsz;
+			}
+			p = desc + ((n->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1; /* the first object is the executable */
+}
+
+static self_mod S;
+
+static tf_module self_record(uint64_t id)
+{
+	return (tf_module){id, S.base, {S.path, strlen(S.path)},
+			   {(const char *)S.build_id, S.build_id_len},
+			   {(const char *)S.segs, S.segs_len}};
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&S, 0, sizeof(S));
+	ssize_t k = readlink("/proc/self/exe", S.path, sizeof(S.path) - 1);
+	if (k <= 0)
+		return -1;
+	dl_iterate_phdr(first_object, &S);
+	return S.segs_len && S.build_id_len ? 0 : -1;
+}
+
+/* ---- known return addresses ---- */
+
+static volatile int sink;
+
+static __attribute__((noinline)) void *where_called(void)
+{
+	sink++;
+	return __builtin_return_address(0);
+}
+
+static int call_line; /* the line of the call in call_site */
+
+/* Returns the return address of a call on a known line (no tail call:
+ * the result is used after it). */
+static __attribute__((noinline)) void *call_site(void)
+{
+	call_line = __LINE__ + 1;
+	void *ra = where_called();
+	sink += 2;
+	return ra;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* ---- tests ---- */
+
+static void test_function_file_line(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	tf_module m = self_record(1);
+	assert_int_equal(rep_sym_load(s, &m, 0), REP_OK);
+	uint64_t ip = (uint64_t)(uintptr_t)call_site();
+	const rep_frame *fr;
+	int n = rep_sym_resolve(s, ip, 1, &fr);
+	assert_true(n >= 1);
+	const rep_frame *outer = &fr[n - 1];
+	assert_non_null(outer->function);
+	assert_string_equal(outer->function, "call_site");
+	assert_non_null(outer->file);
+	assert_string_equal(base_name(outer->file), "test_rep_sym.c");
+	assert_int_equal(outer->line, call_line);
+	assert_false(outer->inlined);
+	assert_string_equal(outer->module, S.path);
+	assert_int_equal(outer->offset, ip - S.base);
+	char buf[256], want[256];
+	rep_frame_format(outer, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "call_site at test_rep_sym.c:%d", call_line);
+	assert_string_equal(buf, want);
+	assert_null(rep_sym_warning(s, 0));
+	rep_sym_free(s);
+}
+
+static void test_each_address_once(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	tf_module m = self_record(1);
+	assert_int_equal(rep_sym_load(s, &m, 0), REP_OK);
+	/* the same file loaded a second time, by another id: one file, one cache */
+	m.id = 2;
+	assert_int_equal(rep_sym_load(s, &m, 0), REP_OK);
+	uint64_t ip = (uint64_t)(uintptr_t)call_site();
+	uint64_t other = (uint64_t)(uintptr_t)&where_called + 1;
+	const rep_frame *a, *b, *c;
+	int na = rep_sym_resolve(s, ip, 1, &a);
+	int nc = rep_sym_resolve(s, other, 1, &c);
+	for (int i = 0; i < 50; i++) {
+		int nb = rep_sym_resolve(s, ip, 1, &b);
+		assert_int_equal(nb, na);
+		assert_ptr_equal(a, b);
+		assert_int_equal(rep_sym_resolve(s, other, 1, &b), nc);
+		assert_ptr_equal(b, c);
+	}
+	rep_sym_stats st;
+	rep_sym_get_stats(s, &st);
+	assert_int_equal(st.lookups, 2);
+	assert_int_equal(st.cache_hits, 100);
+	assert_int_equal(st.modules, 2);
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.opened, 1);
+	assert_int_equal(st.warnings, 0);
+	rep_sym_free(s);
+}
+
+static void test_build_id_differs(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	tf_module m = self_record(1);
+	uint8_t other[64];
+	memcpy(other, S.build_id, S.build_id_len);
+	other[0] ^= 0xff;
+	m.build_id.ptr = (const char *)other;
+	assert_int_equal(rep_sym_load(s, &m, 0), REP_OK);
+	uint64_t ip = (uint64_t)(uintptr_t)call_site();
+	const rep_frame *fr;
+	assert_int_equal(rep_sym_resolve(s, ip, 1, &fr), 1);
+	assert_null(fr->function);
+	assert_null(fr->file);
+	assert_string_equal(fr->module, S.path);
+	assert_int_equal(fr->offset, ip - S.base);
+	char buf[256], want[256];
+	rep_frame_format(fr, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "%s+0x%llx", base_name(S.path),
+		 (unsigned long long)(ip - S.base));
+	assert_string_equal(buf, want);
+	/* said once, however many addresses */
+	assert_int_equal(rep_sym_resolve(s, ip + 1, 1, &fr), 1);
+	assert_non_null(rep_sym_warning(s, 0));
+	assert_non_null(strstr(rep_sym_warning(s, 0), "build-id differs"));
+	assert_non_null(strstr(rep_sym_warning(s, 0), S.path));
+	assert_null(rep_sym_warning(s, 1));
+	rep_sym_free(s);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	tf_module m = self_record(1);
+	const char *gone = "/nonexistent-arenatrace-dir/libgone.so.1";
+	m.path = (tf_bytes){gone, strlen(gone)};
+	assert_int_equal(rep_sym_load(s, &m, 0), REP_OK);
+	uint64_t ip = (uint64_t)(uintptr_t)call_site();
+	const rep_frame *fr;
+	assert_int_equal(rep_sym_resolve(s, ip, 1, &fr), 1);
+	assert_null(fr->function);
+	char buf[256], want[256];
+	rep_frame_format(fr, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "libgone.so.1+0x%llx", (unsigned long long)(ip - S.base));
+	assert_string_equal(buf, want);
+	assert_non_null(strstr(rep_sym_warning(s, 0), "libgone.so.1: cannot open"));
+	rep_sym_free(s);
+}
+
+/* Records no tracer would write: nothing crashes, addresses outside
+ * every module stay hex. */
+static void test_odd_input(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	uint8_t seg[32];
+	size_t len = 0;
+	len += tf_put_varint(seg + len, 0x1000);
+	len += tf_put_varint(seg + len, 0x1000);
+	len += tf_put_varint(seg + len, 5);
+	const char zpath[] = "/lib/x\0y.so";
+	tf_module odd[] = {
+	    {1, 0x10000, {"linux-vdso.so.1", 15}, {NULL, 0}, {(const char *)seg, len}},
+	    {2, 0x20000, {NULL, 0}, {NULL, 0}, {(const char *)seg, len}},           /* no path */
+	    {3, 0x30000, {zpath, sizeof(zpath) - 1}, {"\x01", 1}, {(const char *)seg, len}},
+	    {4, 0x40000, {"/etc/hostname", 13}, {NULL, 0}, {(const char *)seg, len}}, /* not ELF */
+	    {5, 0x50000, {"/x", 2}, {NULL, 0}, {"\x80\x80", 2}},            /* truncated varint */
+	    {6, UINT64_MAX - 0x1800, {"/y", 2}, {NULL, 0}, {(const char *)seg, len}}, /* wraps */
+	    {7, 0x70000, {"/z", 2}, {NULL, 0}, {NULL, 0}},                  /* no segments */
+	    {8, 0x80000, {"/w", 2}, {"\x01\x02", 2}, {(const char *)seg, len - 1}}, /* cut */
+	};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		assert_int_equal(rep_sym_load(s, &odd[i], i), REP_OK);
+	assert_int_equal(rep_sym_unload(s, 999, 10), REP_OK);
+	const uint64_t ips[] = {0, 1, 0x11000, 0x11fff, 0x21000, 0x31000, 0x41000, 0x51000,
+				UINT64_MAX, UINT64_MAX - 0x800, 0x71000, 0x81000, 0x12000};
+	for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		const rep_frame *fr;
+		int n = rep_sym_resolve(s, ips[i], 20, &fr);
+		assert_int_equal(n, 1);
+		assert_null(fr->function);
+		assert_null(fr->file);
+		char buf[128];
+		assert_true(rep_frame_format(fr, buf, sizeof(buf)) > 0);
+	}
+	const rep_frame *fr;
+	rep_sym_resolve(s, 0x12000, 20, &fr); /* past the segment: outside */
+	assert_null(fr->module);
+	assert_int_equal(fr->offset, 0x12000);
+	rep_sym_resolve(s, 0x11000, 20, &fr);
+	assert_string_equal(fr->module, "linux-vdso.so.1");
+	assert_int_equal(fr->offset, 0x1000);
+	char buf[128];
+	rep_frame_format(fr, buf, sizeof(buf));
+	assert_string_equal(buf, "linux-vdso.so.1+0x1000");
+	rep_sym_stats st;
+	rep_sym_get_stats(s, &st);
+	assert_true(st.warnings >= 4); /* vdso, no path, the cut path, not ELF */
+	for (size_t i = 0; i < st.warnings; i++)
+		assert_non_null(rep_sym_warning(s, i));
+	rep_sym_free(s);
+	rep_sym_free(NULL);
+	rep_sym_opts many = {.ndebug_dirs = REP_SYM_MAX_DIRS + 1};
+	assert_int_equal(rep_sym_create(&s, &many), REP_E_ARG);
+	assert_null(s);
+}
+
+/* Module lifetimes: an address resolves through the module that covered
+ * it at its stamp, and a module recorded late takes what came before it. */
+static void test_stamps(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	tf_module self = self_record(1), other = self_record(2);
+	const char *p = "/nonexistent-arenatrace-dir/other.so";
+	other.path = (tf_bytes){p, strlen(p)};
+	assert_int_equal(rep_sym_load(s, &self, 10), REP_OK);
+	assert_int_equal(rep_sym_unload(s, 1, 20), REP_OK);
+	assert_int_equal(rep_sym_load(s, &other, 20), REP_OK); /* same addresses */
+	uint64_t ip = (uint64_t)(uintptr_t)call_site();
+	const rep_frame *fr;
+	int n = rep_sym_resolve(s, ip, 15, &fr);
+	assert_string_equal(fr[n - 1].function, "call_site");
+	n = rep_sym_resolve(s, ip, 20, &fr); /* the last stamp before the unload */
+	assert_string_equal(fr[n - 1].function, "call_site");
+	n = rep_sym_resolve(s, ip, 5, &fr); /* before any record: the one loaded next */
+	assert_string_equal(fr[n - 1].function, "call_site");
+	assert_int_equal(rep_sym_resolve(s, ip, 21, &fr), 1);
+	assert_null(fr->function);
+	assert_string_equal(fr->module, p);
+	assert_int_equal(rep_sym_resolve(s, ip, UINT64_MAX, &fr), 1);
+	assert_string_equal(fr->module, p);
+	rep_sym_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_function_file_line), cmocka_unit_test(test_each_address_once),
+	    cmocka_unit_test(test_build_id_differs),   cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_odd_input),          cmocka_unit_test(test_stamps),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
