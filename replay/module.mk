@@ -1,6 +1,7 @@
 # replay/: the arenatrace command line (info, dump, replay); the CLI links the
 # reports (symbolized stacks).
-RP_SRC := replay/rp_main.c replay/rp_util.c replay/rp_info.c replay/rp_dump.c replay/rp_replay.c
+RP_SRC := replay/rp_main.c replay/rp_util.c replay/rp_info.c replay/rp_dump.c replay/rp_replay.c \
+	replay/rp_cmd_replay.c
 RP_OBJ := $(RP_SRC:%.c=$(B)/%.o)
 $(RP_OBJ): MOD_CFLAGS := -Itraces -Itracer -Iallocator -Ireplay -Ireports
 

@@ -16,6 +16,7 @@
 int rp_cmd_info(int argc, char **argv);
 int rp_cmd_dump(int argc, char **argv);
 int rp_cmd_replay(int argc, char **argv);
+int rp_cmd_report(int argc, char **argv);
 
 /* One-line error on stderr, "arenatrace: ...". */
 void rp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

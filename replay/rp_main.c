@@ -19,8 +19,11 @@ static const char usage[] =
     "                             threads, stacks, modules, time span, sizes\n"
     "  dump [--limit N] [--symbolize] TRACE\n"
     "                             one line per record\n"
-    "  replay [--model P] [--stats] [--check-snapshots] TRACE\n"
-    "                             CPython requests through the pymalloc model\n"
+    "  replay [--model P[,P...]] [--gc off] [--json] TRACE\n"
+    "                             the requests through pymalloc models: fragmentation,\n"
+    "                             arenas, what pins them, GC attribution\n"
+    "  report [-o DIR] [--model P[,P...]] TRACE\n"
+    "                             the replay as DIR/report.html and CSV files\n"
     "\n"
     "Run 'arenatrace COMMAND --help' for a command's options.\n"
     "Exit status: 0 success, 1 a check failed, 2 bad usage or unreadable input.\n";
@@ -31,7 +34,7 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"record", tr_cmd_record}, {"info", rp_cmd_info}, {"dump", rp_cmd_dump},
-		    {"replay", rp_cmd_replay}};
+		    {"replay", rp_cmd_replay}, {"report", rp_cmd_report}};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return RP_EXIT_USAGE;

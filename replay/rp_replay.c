@@ -24,7 +24,6 @@
  *   jw4  peak held / peak live
  */
 #include "pym.h"
-#include "rep_stacks.h"
 #include "rp_cli.h"
 #include "rp_replay.h"
 #include "tf.h"
@@ -37,41 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char replay_usage[] =
-    "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
-    "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
-    "                         [--json] [--debug-dir DIR]... TRACE\n"
-    "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
-    "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
-    "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
-    "                      radix=0|48|64 (sizes with K or M, powers of two; keys left\n"
-    "                      out keep cpython-3.13's values). Default: the interpreter\n"
-    "                      version recorded in the trace, else cpython-3.13.\n"
-    "  --layer L           python: the CPython MEM/OBJ domain requests (addresses\n"
-    "                      checked against the interpreter's); malloc: the malloc\n"
-    "                      family, as if pymalloc served the program; auto (default):\n"
-    "                      python for CPython traces, else malloc\n"
-    "  --stats             print each model's final state in the layout of\n"
-    "                      sys._debugmallocstats() (its pymalloc part)\n"
-    "  --check-snapshots   at every snapshot record, compare the first model's\n"
-    "                      statistics with the real allocator's text; print each\n"
-    "                      differing line; end with 'snapshots: N checked, M mismatched'\n"
-    "  --gc off            also run every model as if the cyclic collector were\n"
-    "                      disabled: frees recorded inside GC passes are withheld\n"
-    "                      (those blocks stay live to the end); each model's twin\n"
-    "                      is shown as 'PROFILE gc-off' next to it (at most 4 models)\n"
-    "  --system            also replay the requests through this process's own\n"
-    "                      malloc/free/realloc (glibc, or whatever LD_PRELOAD puts\n"
-    "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
-    "                      and report time per call and resident memory\n"
-    "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
-    "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
-    "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
-    "                      repeatable. The summary's stacks are symbolized from the\n"
-    "                      modules the trace recorded, read where they were recorded\n"
-    "                      (a file missing or rebuilt since: module+offset, and a\n"
-    "                      warning on stderr)\n"
-    "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
 
 #define QCAP 64
 #define MAX_MODELS RP_MAX_MODELS
@@ -1208,6 +1172,13 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 	for (size_t i = 0; i < n; i++)
 		if (!f->argv[i])
 			f->argv[i] = ' ';
+	/* control characters would act on a terminal: shown as '?' */
+	for (char *c = f->argv; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	for (char *c = f->exe; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	while (n && f->argv[n - 1] == ' ')
 		n--;
 	f->argv[n] = 0;
@@ -1383,6 +1354,12 @@ static void summary_gc(FILE *f, const rp_replay_result *res)
 static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_opts *o)
 {
 	char label[48];
+	const rp_facts *x = &res->facts;
+	fprintf(f, "trace: %s (pid %" PRIu64 ")%s%s; %.3f s, %" PRIu64 " events, %" PRIu64
+		   " threads%s\n",
+		x->argv[0] ? x->argv : x->exe, x->pid, x->python[0] ? ", CPython " : "", x->python,
+		(double)x->span_ns / 1e9, res->events, x->threads,
+		x->complete ? "" : "; no end record: cut short");
 	fprintf(f, "replay: %s layer, %" PRIu64 " requests; live blocks peak %" PRIu64
 		   " bytes, %" PRIu64 " at the end\n",
 		res->malloc_layer ? "malloc" : "python", res->requests, res->peak_live,
@@ -1685,100 +1662,5 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
 	free(r), free(buf);
-	return status;
-}
-
-static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so,
-		      const char **path)
-{
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
-			if (so->ndebug_dirs == REP_SYM_MAX_DIRS) {
-				rp_error("replay: at most %d --debug-dir", REP_SYM_MAX_DIRS);
-				return -1;
-			}
-			so->debug_dirs[so->ndebug_dirs++] = argv[++i];
-		} else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
-			o->model = argv[++i];
-		} else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (!strcmp(v, "auto"))
-				o->layer = RP_LAYER_AUTO;
-			else if (!strcmp(v, "python"))
-				o->layer = RP_LAYER_PYTHON;
-			else if (!strcmp(v, "malloc"))
-				o->layer = RP_LAYER_MALLOC;
-			else {
-				rp_error("replay: --layer takes auto, python or malloc");
-				return -1;
-			}
-		} else if (!strcmp(argv[i], "--stats")) {
-			o->stats = true;
-		} else if (!strcmp(argv[i], "--check-snapshots")) {
-			o->check = true;
-		} else if (!strcmp(argv[i], "--json")) {
-			o->json = true;
-		} else if (!strcmp(argv[i], "--system")) {
-			o->system = true;
-		} else if (!strcmp(argv[i], "--gc") && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (strcmp(v, "on") && strcmp(v, "off")) {
-				rp_error("replay: --gc takes on or off");
-				return -1;
-			}
-			o->gc_off = !strcmp(v, "off");
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			return 1;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			rp_error("replay: unknown option '%s'", argv[i]);
-			return -1;
-		} else if (*path) {
-			rp_error("replay: one trace at a time");
-			return -1;
-		} else {
-			*path = argv[i];
-		}
-	}
-	if (!*path) {
-		rp_error("replay: no trace given (arenatrace replay --help)");
-		return -1;
-	}
-	return 0;
-}
-
-int rp_cmd_replay(int argc, char **argv)
-{
-	rp_replay_opts o = {.out = stdout};
-	rep_sym_opts so = {0};
-	const char *path = NULL;
-	int rc = parse_args(argc, argv, &o, &so, &path);
-	if (rc) {
-		if (rc > 0)
-			fputs(replay_usage, stdout);
-		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
-	}
-	/* the summary unless another output was asked for */
-	o.summary = !o.stats && !o.check && !o.json;
-	tf_reader *rd;
-	char err[512];
-	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
-		return RP_EXIT_USAGE;
-	}
-	struct stat sb;
-	if (stat(path, &sb) == 0 && sb.st_size > 0)
-		o.progress_bytes = (uint64_t)sb.st_size;
-	/* the summary's stacks symbolized from the trace's modules */
-	rep_sym *sym = NULL;
-	if (o.summary && rep_sym_create(&sym, &so) == REP_OK) {
-		o.on_module = rep_stacks_on_module;
-		o.print_stack = rep_stacks_print;
-		o.sym_ctx = sym;
-	}
-	int status = rp_replay_run(rd, &o, path, NULL);
-	if (sym)
-		rep_stacks_warnings(sym);
-	rep_sym_free(sym);
-	tf_reader_free(rd);
 	return status;
 }

@@ -39,6 +39,24 @@ void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx)
 	}
 }
 
+int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max)
+{
+	rep_namer *nm = ctx;
+	const rep_frame *fr;
+	int n = rep_sym_resolve(nm->sym, ip, leaf, &fr);
+	if (n > max)
+		n = max;
+	if (n > REP_SYM_MAX_FRAMES)
+		n = REP_SYM_MAX_FRAMES;
+	for (int i = 0; i < n; i++) {
+		int len = rep_frame_format(&fr[i], nm->buf[i], sizeof(nm->buf[i]));
+		if (fr[i].inlined && len >= 0 && (size_t)len < sizeof(nm->buf[i]))
+			snprintf(nm->buf[i] + len, sizeof(nm->buf[i]) - (size_t)len, " (inlined)");
+		lines[i] = nm->buf[i];
+	}
+	return n < 0 ? 0 : n;
+}
+
 void rep_stacks_warnings(const rep_sym *s)
 {
 	rep_sym_stats st;

@@ -5,6 +5,7 @@
 #ifndef ARENATRACE_REP_STACKS_H
 #define ARENATRACE_REP_STACKS_H
 
+#include "rep.h"
 #include "rep_sym.h"
 #include "rp_replay.h"
 
@@ -19,6 +20,14 @@ void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx);
  * marked), leaf first, at most REP_STACKS_LINES lines. */
 #define REP_STACKS_LINES 12
 void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx);
+
+/* A rep_frame_namer (rep.h) over a symbolizer, for the report sinks: each
+ * frame as rep_frame_format writes it, "(inlined)" after inlined ones. */
+typedef struct rep_namer {
+	rep_sym *sym;
+	char buf[REP_SYM_MAX_FRAMES][REP_FRAME_MAX];
+} rep_namer;
+int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
 
 /* Prints the symbolizer's warnings on stderr, "arenatrace: symbols: ...". */
 void rep_stacks_warnings(const rep_sym *s);

@@ -56,6 +56,8 @@ const char *rep_strerror(int err)
 		return "out of memory";
 	case REP_E_ARG:
 		return "invalid argument";
+	case REP_E_IO:
+		return "cannot write";
 	default:
 		return "unknown error";
 	}

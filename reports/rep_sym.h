@@ -36,6 +36,7 @@ typedef enum rep_err {
 	REP_OK = 0,
 	REP_E_NOMEM = -1, /* out of memory */
 	REP_E_ARG = -2,   /* invalid argument */
+	REP_E_IO = -3,    /* a report file could not be written (errno says why) */
 } rep_err;
 
 const char *rep_strerror(int err);

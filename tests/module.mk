@@ -66,7 +66,7 @@ $(B)/tests/fuzz-replay-reader: $(B)/tests/fuzz/fuzz_reader.o $(B)/tests/fuzz/sta
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standalone.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
-$(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
+$(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
 		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)

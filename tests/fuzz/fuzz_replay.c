@@ -1,21 +1,57 @@
 /*
- * fuzz_replay.c - libFuzzer target for the replay: the input is a
- * decompressed record stream, whose records drive the pymalloc model
- * (arena bases, requests, GC passes, snapshots to compare).  Whatever the records
- * say, the replay must count anomalies and never crash.
+ * fuzz_replay.c - libFuzzer target for the replay and the report sinks: the
+ * input is a decompressed record stream, whose records drive the pymalloc
+ * model (arena bases, requests, GC passes, snapshots to compare), and the
+ * result goes through the CSV and HTML sinks.  Whatever the records say,
+ * the replay must count anomalies and never crash, and the reports must
+ * be written.
  */
+#include "rep.h"
 #include "rp_replay.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[64];
+
+static void remove_dir(void)
+{
+	static const char *const files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
+					    "callsites.csv", "gc.csv", "compare.csv", "report.html"};
+	char path[128];
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static void write_reports(const rp_replay_result *res, void *ctx)
+{
+	(void)ctx;
+	char failed[256];
+	rep_input in = {res, "fuzz input", NULL, NULL};
+	if (rep_csv_sink.write(&in, dir, failed, sizeof(failed)) < 0 ||
+	    rep_html_sink.write(&in, dir, failed, sizeof(failed)) < 0)
+		abort(); /* the directory is ours: writing cannot fail */
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *sink;
-	if (!sink)
+	if (!sink) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(dir, sizeof(dir), "%.40s/atr-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(dir))
+			return 0;
+		atexit(remove_dir);
 		sink = fopen("/dev/null", "w");
+	}
 	tf_reader *r;
 	if (!sink || tf_reader_open_raw(&r, data, size) < 0)
 		return 0;
@@ -27,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    .json = size & 2,
 			    .summary = !(size & 2),
 			    .quiet = true,
-			    .out = sink};
+			    .out = sink,
+			    .inspect = write_reports};
 	rp_replay_run(r, &o, "fuzz input", NULL);
 	tf_reader_free(r);
 	return 0;

@@ -10,6 +10,13 @@
  * (LIFO free lists, bump pointer), which is what makes real traces
  * predictable.  With --python it adds pymalloc-layer events, arenas, GC
  * passes and a snapshot.
+ *
+ * --pinning writes another workload instead, the shape `make demo` shows,
+ * small and exact for the reports' golden tests: `slots` blocks built from
+ * two call sites, a generation-0 GC pass freeing every 50th, then all but
+ * every 20th block of the first site freed in a scattered order, and a
+ * full GC pass freeing half the survivors and those of the last quarter;
+ * one microsecond per event.
  */
 #include "tf.h"
 
@@ -25,7 +32,7 @@ typedef struct opts {
 	uint64_t events, seed, slots;
 	unsigned threads;
 	int level;
-	bool python, exact_time;
+	bool python, exact_time, pinning;
 } opts;
 
 /* xorshift64*: small, fast, deterministic everywhere */
@@ -228,6 +235,66 @@ static void step(gen *g, const opts *o, uint64_t i, heap *h, uint64_t *addr, uin
 		python_events(g, i, t, py);
 }
 
+static void pinning_workload(gen *g, const opts *o, heap *h)
+{
+	uint64_t *addr = calloc(o->slots, sizeof(uint64_t)), *size = calloc(o->slots, 8);
+	uint64_t *order = calloc(o->slots, sizeof(uint64_t));
+	if (!addr || !size || !order) {
+		fprintf(stderr, "atr-synth: out of memory\n");
+		exit(1);
+	}
+	const uint64_t *site = g->sites[1];
+	for (uint64_t i = 0; i < o->slots; i++) { /* build */
+		bool b = i % 3 == 2;
+		size[i] = b ? 300 + rnd() % 200 : 48 + rnd() % 112;
+		addr[i] = heap_alloc(h, size[i]);
+		g->time += 1000;
+		g->rec.u.alloc = (tf_alloc){.stack = site[b], .addr = addr[i], .size = size[i]};
+		put(g, TF_MALLOC, 1);
+	}
+	uint64_t freed = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) { /* drop most, in a scattered order */
+			for (uint64_t i = 0; i < o->slots; i++)
+				order[i] = i;
+			for (uint64_t i = o->slots - 1; i > 0; i--) {
+				uint64_t j = rnd() % (i + 1), t = order[i];
+				order[i] = order[j], order[j] = t;
+			}
+			for (uint64_t k = 0; k < o->slots; k++) {
+				uint64_t i = order[k];
+				if (!addr[i] || (i % 20 == 0 && i % 3 != 2))
+					continue;
+				g->time += 1000;
+				g->rec.u.alloc.addr = addr[i];
+				put(g, TF_FREE, 1);
+				heap_free(h, addr[i], size[i]);
+				addr[i] = 0;
+			}
+		}
+		/* a GC pass: generation 0 frees every 50th, then a full one half the
+		 * survivors and all of the last quarter (their arenas go) */
+		g->time += 1000;
+		g->rec.u.gc.generation = pass ? 2 : 0;
+		put(g, TF_GC_START, 1);
+		freed = 0;
+		for (uint64_t i = 0; i < o->slots; i++) {
+			if (!addr[i] || (pass ? i % 40 && i < o->slots / 4 * 3 : i % 50 != 1))
+				continue;
+			g->time += 1000;
+			g->rec.u.alloc.addr = addr[i];
+			put(g, TF_FREE, 1);
+			heap_free(h, addr[i], size[i]);
+			addr[i] = 0;
+			freed++;
+		}
+		g->time += 1000;
+		g->rec.u.gc = (tf_gc){pass ? 2 : 0, freed, 0};
+		put(g, TF_GC_STOP, 1);
+	}
+	free(addr), free(size), free(order);
+}
+
 static int run(const opts *o, int fd)
 {
 	char argv[] = "atr-synth\0--synthetic\0";
@@ -253,7 +320,9 @@ static int run(const opts *o, int fd)
 		return 1;
 	}
 	prologue(&g, o);
-	for (uint64_t i = 0; i < o->events; i++) {
+	if (o->pinning)
+		pinning_workload(&g, o, &hp);
+	for (uint64_t i = 0; i < o->events && !o->pinning; i++) {
 		step(&g, o, i, &hp, addr, size, &py);
 		if (i && i % (o->events / 4 + 1) == 0) {
 			char label[32];
@@ -279,7 +348,7 @@ static int run(const opts *o, int fd)
 static int usage(void)
 {
 	fputs("usage: atr-synth -o FILE [--events N] [--seed S] [--slots N] [--threads N]\n"
-	      "                 [--python] [--level L] [--exact-time]\n",
+	      "                 [--python] [--level L] [--exact-time] [--pinning]\n",
 	      stderr);
 	return 2;
 }
@@ -305,6 +374,8 @@ int main(int argc, char **argv)
 			o.python = true;
 		else if (!strcmp(a, "--exact-time"))
 			o.exact_time = true;
+		else if (!strcmp(a, "--pinning"))
+			o.pinning = true;
 		else
 			return usage();
 	}

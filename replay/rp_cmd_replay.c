@@ -1,0 +1,255 @@
+/*
+ * rp_cmd_replay.c - the `replay` and `report` commands: options, the
+ * symbolizer fed from the trace's modules, and (report) the CSV and HTML
+ * sinks of reports/ over the replay's result.
+ */
+#include "rep.h"
+#include "rep_stacks.h"
+#include "rp_cli.h"
+#include "rp_replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char replay_usage[] =
+    "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
+    "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
+    "                         [--json] [--debug-dir DIR]... TRACE\n"
+    "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
+    "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
+    "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
+    "                      radix=0|48|64 (sizes with K or M, powers of two; keys left\n"
+    "                      out keep cpython-3.13's values). Default: the interpreter\n"
+    "                      version recorded in the trace, else cpython-3.13.\n"
+    "  --layer L           python: the CPython MEM/OBJ domain requests (addresses\n"
+    "                      checked against the interpreter's); malloc: the malloc\n"
+    "                      family, as if pymalloc served the program; auto (default):\n"
+    "                      python for CPython traces, else malloc\n"
+    "  --stats             print each model's final state in the layout of\n"
+    "                      sys._debugmallocstats() (its pymalloc part)\n"
+    "  --check-snapshots   at every snapshot record, compare the first model's\n"
+    "                      statistics with the real allocator's text; print each\n"
+    "                      differing line; end with 'snapshots: N checked, M mismatched'\n"
+    "  --gc off            also run every model as if the cyclic collector were\n"
+    "                      disabled: frees recorded inside GC passes are withheld\n"
+    "                      (those blocks stay live to the end); each model's twin\n"
+    "                      is shown as 'PROFILE gc-off' next to it (at most 4 models)\n"
+    "  --system            also replay the requests through this process's own\n"
+    "                      malloc/free/realloc (glibc, or whatever LD_PRELOAD puts\n"
+    "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
+    "                      and report time per call and resident memory\n"
+    "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
+    "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
+    "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
+    "                      repeatable. The summary's stacks are symbolized from the\n"
+    "                      modules the trace recorded, read where they were recorded\n"
+    "                      (a file missing or rebuilt since: module+offset, and a\n"
+    "                      warning on stderr)\n"
+    "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
+
+/* The options of replay, or of report when outdir is not NULL (-o DIR, and
+ * none of the outputs replay chooses between). */
+static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so,
+		      const char **path, const char **outdir)
+{
+	const char *cmd = outdir ? "report" : "replay";
+	for (int i = 1; i < argc; i++) {
+		if (outdir && !strcmp(argv[i], "-o") && i + 1 < argc) {
+			*outdir = argv[++i];
+		} else if (outdir && (!strcmp(argv[i], "--stats") || !strcmp(argv[i], "--json") ||
+				      !strcmp(argv[i], "--check-snapshots"))) {
+			rp_error("report: '%s' is replay's (arenatrace report --help)", argv[i]);
+			return -1;
+		} else if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
+			if (so->ndebug_dirs == REP_SYM_MAX_DIRS) {
+				rp_error("replay: at most %d --debug-dir", REP_SYM_MAX_DIRS);
+				return -1;
+			}
+			so->debug_dirs[so->ndebug_dirs++] = argv[++i];
+		} else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+			o->model = argv[++i];
+		} else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (!strcmp(v, "auto"))
+				o->layer = RP_LAYER_AUTO;
+			else if (!strcmp(v, "python"))
+				o->layer = RP_LAYER_PYTHON;
+			else if (!strcmp(v, "malloc"))
+				o->layer = RP_LAYER_MALLOC;
+			else {
+				rp_error("replay: --layer takes auto, python or malloc");
+				return -1;
+			}
+		} else if (!strcmp(argv[i], "--stats")) {
+			o->stats = true;
+		} else if (!strcmp(argv[i], "--check-snapshots")) {
+			o->check = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			o->json = true;
+		} else if (!strcmp(argv[i], "--system")) {
+			o->system = true;
+		} else if (!strcmp(argv[i], "--gc") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "on") && strcmp(v, "off")) {
+				rp_error("replay: --gc takes on or off");
+				return -1;
+			}
+			o->gc_off = !strcmp(v, "off");
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			return 1;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			rp_error("%s: unknown option '%s'", cmd, argv[i]);
+			return -1;
+		} else if (*path) {
+			rp_error("%s: one trace at a time", cmd);
+			return -1;
+		} else {
+			*path = argv[i];
+		}
+	}
+	if (!*path) {
+		rp_error("%s: no trace given (arenatrace %s --help)", cmd, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+int rp_cmd_replay(int argc, char **argv)
+{
+	rp_replay_opts o = {.out = stdout};
+	rep_sym_opts so = {0};
+	const char *path = NULL;
+	int rc = parse_args(argc, argv, &o, &so, &path, NULL);
+	if (rc) {
+		if (rc > 0)
+			fputs(replay_usage, stdout);
+		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
+	}
+	/* the summary unless another output was asked for */
+	o.summary = !o.stats && !o.check && !o.json;
+	tf_reader *rd;
+	char err[512];
+	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
+		rp_error("%s", err);
+		return RP_EXIT_USAGE;
+	}
+	struct stat sb;
+	if (stat(path, &sb) == 0 && sb.st_size > 0)
+		o.progress_bytes = (uint64_t)sb.st_size;
+	/* the summary's stacks symbolized from the trace's modules */
+	rep_sym *sym = NULL;
+	if (o.summary && rep_sym_create(&sym, &so) == REP_OK) {
+		o.on_module = rep_stacks_on_module;
+		o.print_stack = rep_stacks_print;
+		o.sym_ctx = sym;
+	}
+	int status = rp_replay_run(rd, &o, path, NULL);
+	if (sym)
+		rep_stacks_warnings(sym);
+	rep_sym_free(sym);
+	tf_reader_free(rd);
+	return status;
+}
+
+/* ---- report ---- */
+
+static const char report_usage[] =
+    "usage: arenatrace report [-o DIR] [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
+    "                         [--gc on|off] [--system] [--debug-dir DIR]... TRACE\n"
+    "  Replays the trace as `arenatrace replay` does (same options), prints its\n"
+    "  summary, and writes DIR/report.html (one self-contained page: memory by\n"
+    "  layer over time, arena lifelines, what pins the arenas, size classes, call\n"
+    "  sites, GC passes, models side by side) and CSV files: timeline.csv,\n"
+    "  sizeclasses.csv, arenas.csv, callsites.csv, gc.csv (GC passes recorded),\n"
+    "  compare.csv (several models).  Columns: reports/README.md.\n"
+    "  -o DIR              where (made if missing); default: the trace's file name\n"
+    "                      without .atr, plus .report, in the current directory\n"
+    "  Exit status: 0, 2 bad input or a file that could not be written.\n";
+
+typedef struct report_job {
+	const char *dir, *trace;
+	rep_namer *namer; /* NULL: frames as addresses */
+	int rc;
+	char failed[600];
+} report_job;
+
+/* The replay's inspect callback: every sink, while the result lives. */
+static void write_report(const rp_replay_result *res, void *ctx)
+{
+	report_job *job = ctx;
+	rep_input in = {res, job->trace, job->namer ? rep_stacks_namer : NULL, job->namer};
+	const rep_sink *sinks[] = {&rep_csv_sink, &rep_html_sink};
+	for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]) && job->rc == REP_OK; k++)
+		job->rc = sinks[k]->write(&in, job->dir, job->failed, sizeof(job->failed));
+}
+
+/* DIR for a trace: "dir/name.atr" -> "name.report". */
+static void default_dir(const char *trace, char *buf, size_t cap)
+{
+	const char *base = strrchr(trace, '/');
+	base = base ? base + 1 : trace;
+	size_t n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".atr"))
+		n -= 4;
+	snprintf(buf, cap, "%.*s.report", (int)n, base);
+}
+
+int rp_cmd_report(int argc, char **argv)
+{
+	rp_replay_opts o = {.out = stdout, .summary = true};
+	rep_sym_opts so = {0};
+	const char *path = NULL, *dir = NULL;
+	int rc = parse_args(argc, argv, &o, &so, &path, &dir);
+	if (rc) {
+		if (rc > 0)
+			fputs(report_usage, stdout);
+		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
+	}
+	char dbuf[1024];
+	if (!dir) {
+		default_dir(path, dbuf, sizeof(dbuf));
+		dir = dbuf;
+	}
+	struct stat sb;
+	if (mkdir(dir, 0755) < 0 && (errno != EEXIST || stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
+		rp_error("report: cannot make the directory %s: %s", dir,
+			 errno == EEXIST ? "a file has that name" : strerror(errno));
+		return RP_EXIT_USAGE;
+	}
+	tf_reader *rd;
+	char err[512];
+	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
+		rp_error("%s", err);
+		return RP_EXIT_USAGE;
+	}
+	if (stat(path, &sb) == 0 && sb.st_size > 0)
+		o.progress_bytes = (uint64_t)sb.st_size;
+	rep_namer *namer = calloc(1, sizeof(*namer));
+	if (namer && rep_sym_create(&namer->sym, &so) == REP_OK) {
+		o.on_module = rep_stacks_on_module;
+		o.print_stack = rep_stacks_print;
+		o.sym_ctx = namer->sym;
+	} else {
+		free(namer);
+		namer = NULL;
+	}
+	report_job job = {.dir = dir, .trace = path, .namer = namer};
+	o.inspect = write_report;
+	o.inspect_ctx = &job;
+	int status = rp_replay_run(rd, &o, path, NULL);
+	if (namer) {
+		rep_stacks_warnings(namer->sym);
+		rep_sym_free(namer->sym);
+		free(namer);
+	}
+	tf_reader_free(rd);
+	if (job.rc < 0) {
+		rp_error("report: %s: %s", job.failed, rep_strerror(job.rc));
+		return RP_EXIT_USAGE;
+	}
+	if (status == RP_EXIT_OK)
+		printf("report: %s/report.html (and the CSV files beside it)\n", dir);
+	return status;
+}

@@ -1,0 +1,242 @@
+/*
+ * rep_csv.c - the CSV sink: timeline.csv, sizeclasses.csv, arenas.csv,
+ * callsites.csv, gc.csv (when the trace has GC passes) and compare.csv
+ * (when several models ran).  RFC 4180: a header line, comma-separated
+ * fields, CRLF line ends, fields quoted when they must be.  Columns:
+ * reports/README.md.
+ */
+#include "rep.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+static void eol(FILE *f)
+{
+	fputs("\r\n", f);
+}
+
+static void field(FILE *f, const char *s)
+{
+	rep_csv_field(f, s, strlen(s));
+}
+
+/* The model's name: its profile, marked when it ran without the collector. */
+static void model_field(FILE *f, const rp_model_result *m)
+{
+	char buf[48];
+	snprintf(buf, sizeof(buf), "%s%s", m->profile, m->gc_off ? " gc-off" : "");
+	field(f, buf);
+}
+
+/* A stack's frames as one field, " < " between them, leaf first. */
+typedef struct joined {
+	char buf[4096];
+	size_t len;
+} joined;
+
+static void join_frame(void *ctx, const char *line)
+{
+	joined *j = ctx;
+	int n = snprintf(j->buf + j->len, sizeof(j->buf) - j->len, "%s%s", j->len ? " < " : "",
+			 line);
+	if (n > 0)
+		j->len += (size_t)n < sizeof(j->buf) - j->len ? (size_t)n : sizeof(j->buf) - 1 - j->len;
+}
+
+static void frames_field(FILE *f, const rep_input *in, uint64_t stack)
+{
+	joined j = {.len = 0};
+	j.buf[0] = 0;
+	rep_stack_frames(in, stack, 16, join_frame, &j);
+	rep_csv_field(f, j.buf, j.len);
+}
+
+static void timeline(FILE *f, const rp_replay_result *res)
+{
+	fputs("model,point,time_ns", f);
+	for (int k = 0; k < RP_NSERIES; k++)
+		fprintf(f, ",%s", rp_series_names[k]);
+	eol(f);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_series *s = res->models[i].series;
+		for (uint32_t p = 0; s && p < s->n; p++) {
+			model_field(f, &res->models[i]);
+			fprintf(f, ",%" PRIu32 ",%" PRIu64, p, s->time[p]);
+			for (int k = 0; k < RP_NSERIES; k++)
+				fprintf(f, ",%" PRIu64, s->v[k][p]);
+			eol(f);
+		}
+	}
+}
+
+static void sizeclasses(FILE *f, const rp_replay_result *res)
+{
+	fputs("model,class,block_size,pools_end,blocks_end,free_blocks_end,use_end,"
+	      "pools_peak,blocks_peak,free_blocks_peak",
+	      f);
+	eol(f);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_classes *e = &res->models[i].classes_end, *p = &res->models[i].classes_peak;
+		for (uint32_t c = 0; c < e->n; c++) {
+			uint64_t cap = e->blocks[c] + e->avail[c];
+			model_field(f, &res->models[i]);
+			fprintf(f,
+				",%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.4f,%" PRIu64
+				",%" PRIu64 ",%" PRIu64,
+				c, (uint64_t)(c + 1) * e->align, e->pools[c], e->blocks[c], e->avail[c],
+				cap ? (double)e->blocks[c] / (double)cap : 0.0,
+				c < p->n ? p->pools[c] : 0, c < p->n ? p->blocks[c] : 0,
+				c < p->n ? p->avail[c] : 0);
+			eol(f);
+		}
+	}
+}
+
+static void arenas(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	fputs("model,id,base,allocated_ns,released_ns,peak_use,live_blocks_end,live_bytes_end,"
+	      "top_stack,top_stack_bytes,top_stack_frames",
+	      f);
+	eol(f);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_arenas *A = res->models[i].arenas;
+		for (uint32_t k = 0; A && k < A->n; k++) {
+			const rp_arena *a = &A->a[k];
+			model_field(f, &res->models[i]);
+			fprintf(f, ",%" PRIu64 ",0x%" PRIx64 ",%" PRIu64 ",", a->id, a->base,
+				a->allocated_ns);
+			if (a->released)
+				fprintf(f, "%" PRIu64, a->released_ns);
+			fprintf(f, ",%.3f,%" PRIu64 ",%" PRIu64 ",", a->peak_use / 255.0,
+				a->live_blocks_end, a->live_bytes_end);
+			if (a->top_stack_bytes)
+				fprintf(f, "%" PRIu64 ",%" PRIu64 ",", a->top_stack, a->top_stack_bytes);
+			else
+				fputs(",,", f);
+			if (a->top_stack_bytes)
+				frames_field(f, in, a->top_stack);
+			eol(f);
+		}
+	}
+}
+
+static void callsites(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	fputs("stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
+	      "arenas_pinned",
+	      f);
+	eol(f);
+	for (uint64_t k = 0; k < res->ncallsites; k++) {
+		const rp_callsite *c = &res->callsites[k];
+		fprintf(f, "%" PRIu64 ",", c->stack);
+		frames_field(f, in, c->stack);
+		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+			c->allocs, c->bytes, c->live_peak, c->live_end, c->blocks_end, c->arenas);
+		eol(f);
+	}
+}
+
+static void gc(FILE *f, const rp_replay_result *res)
+{
+	fputs("pass,generation,start_ns,stop_ns,collected,uncollectable,freed_blocks,freed_bytes,"
+	      "arenas_released",
+	      f);
+	eol(f);
+	for (uint32_t k = 0; k < res->npasses; k++) {
+		const rp_gc_pass *p = &res->passes[k];
+		fprintf(f,
+			"%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%" PRIu64 ",%" PRIu64,
+			k + 1, p->generation, p->start, p->stop, p->collected, p->uncollectable,
+			p->freed.objects, p->freed.bytes, p->arenas_released);
+		eol(f);
+	}
+}
+
+static void compare(FILE *f, const rp_replay_result *res)
+{
+	fputs("metric", f);
+	for (int i = 0; i < res->nmodels; i++) {
+		fputc(',', f);
+		model_field(f, &res->models[i]);
+	}
+	eol(f);
+#define ROW(key, label, kind, value)                                          \
+	fputs(#key, f);                                                       \
+	for (int i = 0; i < res->nmodels; i++) {                              \
+		const rp_model_result *m = &res->models[i];                   \
+		if ((kind) == 'f')                                            \
+			fprintf(f, ",%.4f", (double)(value));                 \
+		else                                                          \
+			fprintf(f, ",%" PRIu64, (uint64_t)(value));           \
+	}                                                                     \
+	eol(f);
+	RP_MODEL_METRICS(ROW)
+#undef ROW
+}
+
+static int write_one(const char *dir, const char *name, const rep_input *in,
+		     void (*body)(FILE *, const rep_input *), char *failed, size_t cap)
+{
+	FILE *f = rep_open(dir, name, failed, cap);
+	if (!f)
+		return REP_E_IO;
+	body(f, in);
+	if (rep_close(f) < 0) {
+		snprintf(failed, cap, "%s/%s", dir, name);
+		return REP_E_IO;
+	}
+	return REP_OK;
+}
+
+static void timeline_in(FILE *f, const rep_input *in)
+{
+	timeline(f, in->res);
+}
+static void sizeclasses_in(FILE *f, const rep_input *in)
+{
+	sizeclasses(f, in->res);
+}
+static void gc_in(FILE *f, const rep_input *in)
+{
+	gc(f, in->res);
+}
+static void compare_in(FILE *f, const rep_input *in)
+{
+	compare(f, in->res);
+}
+
+static int csv_write(const rep_input *in, const char *dir, char *failed, size_t cap)
+{
+	const rp_replay_result *res = in->res;
+	const bool has_gc = res->gc_passes[0] + res->gc_passes[1] + res->gc_passes[2] > 0;
+	const struct {
+		const char *name;
+		void (*body)(FILE *, const rep_input *);
+		bool want;
+	} files[] = {
+	    {"timeline.csv", timeline_in, true},
+	    {"sizeclasses.csv", sizeclasses_in, true},
+	    {"arenas.csv", arenas, true},
+	    {"callsites.csv", callsites, true},
+	    {"gc.csv", gc_in, has_gc},
+	    {"compare.csv", compare_in, res->nmodels > 1},
+	};
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		if (!files[k].want) { /* not left over from an earlier report */
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", dir, files[k].name);
+			unlink(path);
+			continue;
+		}
+		int rc = write_one(dir, files[k].name, in, files[k].body, failed, cap);
+		if (rc < 0)
+			return rc;
+	}
+	return REP_OK;
+}
+
+const rep_sink rep_csv_sink = {"csv", csv_write};

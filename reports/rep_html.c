@@ -1,0 +1,897 @@
+/*
+ * rep_html.c - the HTML sink: report.html, one self-contained page (no
+ * network: styles, charts and script inline; charts are SVG drawn here).
+ * It reads without JavaScript; the script only sorts tables and opens or
+ * closes every stack at once.  Every string from the trace (paths, argv,
+ * symbols) goes through rep_html_text.
+ *
+ * Size is bounded whatever the trace: series have at most 2000 points,
+ * lifelines at most LIFELINE_ROWS arenas of RP_ARENA_TICKS cells (runs of
+ * one shade merged), tables at most TABLE_ROWS rows.
+ */
+#include "rep.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef ARENATRACE_VERSION /* the Makefile defines it */
+#define ARENATRACE_VERSION "?"
+#endif
+
+#define W 900          /* chart width, px */
+#define LIFELINE_ROWS 120
+#define TABLE_ROWS 100
+#define GC_ROWS 200
+#define FRAMES_SHOWN 24
+
+/* ---- formatting ---- */
+
+static const char *bytes_str(char *buf, size_t cap, uint64_t b)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1024 && u < 4)
+		v /= 1024, u++;
+	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+static const char *secs_str(char *buf, size_t cap, uint64_t ns)
+{
+	snprintf(buf, cap, "%.3f s", (double)ns / 1e9);
+	return buf;
+}
+
+static void text(FILE *f, const char *s)
+{
+	rep_html_text(f, s, strlen(s));
+}
+
+/* A table cell with a number: sorted by its value, shown as bytes. */
+static void td_bytes(FILE *f, uint64_t b)
+{
+	char buf[32];
+	fprintf(f, "<td data-v=\"%" PRIu64 "\" title=\"%" PRIu64 " bytes\">%s</td>", b, b,
+		bytes_str(buf, sizeof(buf), b));
+}
+
+static void td_count(FILE *f, uint64_t n)
+{
+	fprintf(f, "<td data-v=\"%" PRIu64 "\">%" PRIu64 "</td>", n, n);
+}
+
+static void model_name(FILE *f, const rp_model_result *m)
+{
+	text(f, m->profile);
+	if (m->gc_off)
+		fputs(" gc-off", f);
+}
+
+/* ---- stacks ---- */
+
+typedef struct frames_out {
+	FILE *f;
+	int n;
+} frames_out;
+
+static void frame_li(void *ctx, const char *line)
+{
+	frames_out *o = ctx;
+	fputs("<li>", o->f);
+	rep_html_text(o->f, line, strnlen(line, REP_FRAME_MAX));
+	fputs("</li>", o->f);
+	o->n++;
+}
+
+static void first_frame(void *ctx, const char *line)
+{
+	frames_out *o = ctx;
+	if (o->n++ == 0)
+		rep_html_text(o->f, line, strnlen(line, REP_FRAME_MAX));
+}
+
+/* A stack: its leaf frame, and every frame when opened. */
+static void stack_cell(FILE *f, const rep_input *in, uint64_t stack)
+{
+	if (!stack) {
+		fputs("<td class=\"stack\">(no stack)</td>", f);
+		return;
+	}
+	fprintf(f, "<td class=\"stack\"><details><summary>#%" PRIu64 " ", stack);
+	frames_out o = {f, 0};
+	rep_stack_frames(in, stack, 1, first_frame, &o);
+	fputs("</summary><ol>", f);
+	o.n = 0;
+	rep_stack_frames(in, stack, FRAMES_SHOWN, frame_li, &o);
+	fputs("</ol></details></td>", f);
+}
+
+/* ---- charts ---- */
+
+/* The layers of held memory, bottom up, and their colours. */
+enum { L_REQ, L_INTERNAL, L_FREE, L_EMPTY_POOLS, L_EMPTY_ARENAS, L_LARGE, NLAYERS };
+static const char *const layer_name[NLAYERS] = {
+    "requested",   "internal waste",	 "free blocks in used pools",
+    "empty pools", "empty arenas kept", "large objects"};
+static const char *const layer_colour[NLAYERS] = {"#3b6fb6", "#8fb3e0", "#f2b134",
+						  "#e07b39", "#c0392b", "#7f8c8d"};
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void layers_at(const rp_series *s, uint32_t p, uint64_t out[NLAYERS])
+{
+	const uint64_t req = s->v[RP_S_POOL_LIVE][p], blocks = s->v[RP_S_BLOCKS][p];
+	const uint64_t pools = s->v[RP_S_POOLS][p], arenas = s->v[RP_S_ARENA_BYTES][p];
+	const uint64_t empty = s->v[RP_S_EMPTY_ARENAS][p];
+	out[L_REQ] = req;
+	out[L_INTERNAL] = sub0(blocks, req);
+	out[L_FREE] = sub0(pools, blocks);
+	out[L_EMPTY_POOLS] = sub0(arenas, pools + empty);
+	out[L_EMPTY_ARENAS] = empty;
+	out[L_LARGE] = s->v[RP_S_LARGE][p];
+}
+
+typedef struct axes {
+	double x0, y0, w, h;    /* plot area */
+	uint64_t tmax, vmax;
+} axes;
+
+static double ax_x(const axes *a, uint64_t t)
+{
+	return a->x0 + (a->tmax ? a->w * (double)t / (double)a->tmax : 0);
+}
+
+static double ax_y(const axes *a, uint64_t v)
+{
+	return a->y0 + a->h - (a->vmax ? a->h * (double)v / (double)a->vmax : 0);
+}
+
+/* Axes with a few labelled ticks: bytes up, seconds across. */
+static void draw_axes(FILE *f, const axes *a, bool bytes)
+{
+	char buf[32];
+	fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", a->x0,
+		a->y0 + a->h, a->x0 + a->w, a->y0 + a->h);
+	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", a->x0, a->y0, a->x0,
+		a->y0 + a->h);
+	for (int k = 0; k <= 4 && bytes; k++) {
+		uint64_t v = a->vmax / 4 * (uint64_t)k;
+		double y = ax_y(a, v);
+		fprintf(f,
+			"<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+			a->x0, y, a->x0 + a->w, y, a->x0 - 4, y + 4, bytes_str(buf, sizeof(buf), v));
+	}
+	for (int k = 0; k <= 5; k++) {
+		uint64_t t = a->tmax / 5 * (uint64_t)k;
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+			ax_x(a, t), a->y0 + a->h + 14, secs_str(buf, sizeof(buf), t));
+	}
+	fputs("</g>", f);
+}
+
+/* GC passes as marks under the time axis (one per pixel column at most). */
+static void gc_marks(FILE *f, const rp_replay_result *res, const axes *a, double y, double h)
+{
+	if (!res->npasses)
+		return;
+	fputs("<g class=\"gc\"><title>GC passes</title>", f);
+	int last = -1;
+	for (uint32_t k = 0; k < res->npasses; k++) {
+		double x = ax_x(a, res->passes[k].start);
+		if ((int)x == last)
+			continue;
+		last = (int)x;
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + h);
+	}
+	fputs("</g>", f);
+}
+
+static void legend(FILE *f, const char *const *names, const char *const *colours, int n)
+{
+	fputs("<ul class=\"legend\">", f);
+	for (int k = 0; k < n; k++)
+		fprintf(f, "<li><span style=\"background:%s\"></span>%s</li>", colours[k], names[k]);
+	fputs("</ul>", f);
+}
+
+/* Held memory by layer over time, stacked. */
+static void memory_chart(FILE *f, const rp_replay_result *res, const rp_model_result *m)
+{
+	const rp_series *s = m->series;
+	if (!s || !s->n) {
+		fputs("<p>No requests were replayed.</p>", f);
+		return;
+	}
+	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1};
+	for (uint32_t p = 0; p < s->n; p++) {
+		uint64_t l[NLAYERS], sum = 0;
+		layers_at(s, p, l);
+		for (int k = 0; k < NLAYERS; k++)
+			sum += l[k];
+		if (sum > a.vmax)
+			a.vmax = sum;
+		if (s->time[p] > a.tmax)
+			a.tmax = s->time[p];
+	}
+	fprintf(f, "<svg class=\"chart\" id=\"memory-chart\" viewBox=\"0 0 %d 270\" width=\"%d\" "
+		   "height=\"270\" role=\"img\" aria-label=\"memory by layer over time\">",
+		W, W);
+	draw_axes(f, &a, true);
+	/* cumulative layers from the top one down, each painted over the last */
+	for (int top = NLAYERS - 1; top >= 0; top--) {
+		fprintf(f, "<path fill=\"%s\" d=\"M%.1f %.1f", layer_colour[top], ax_x(&a, s->time[0]),
+			a.y0 + a.h);
+		for (uint32_t p = 0; p < s->n; p++) {
+			uint64_t l[NLAYERS], sum = 0;
+			layers_at(s, p, l);
+			for (int k = 0; k <= top; k++)
+				sum += l[k];
+			fprintf(f, "L%.1f %.1f", ax_x(&a, s->time[p]), ax_y(&a, sum));
+		}
+		fprintf(f, "L%.1f %.1fZ\"><title>%s</title></path>", ax_x(&a, s->time[s->n - 1]),
+			a.y0 + a.h, layer_name[top]);
+	}
+	gc_marks(f, res, &a, a.y0 + a.h + 18, 6);
+	fputs("</svg>", f);
+	legend(f, layer_name, layer_colour, NLAYERS);
+}
+
+/* Eight shades of use, light to dark. */
+static const char *const shade[8] = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb",
+				     "#6a93cd", "#4977bd", "#2e5c9f", "#1b3f73"};
+
+static int shade_of(uint8_t use)
+{
+	return use ? 1 + (use - 1) * 7 / 254 : 0;
+}
+
+/* The arenas drawn: all held at the end (up to the limit), then released
+ * ones spread evenly over the rest; in id order. */
+static uint32_t pick_rows(const rp_arenas *A, uint32_t *rows)
+{
+	uint32_t n = 0, held = 0;
+	for (uint32_t k = 0; k < A->n; k++)
+		held += !A->a[k].released;
+	uint32_t room_released = held < LIFELINE_ROWS ? LIFELINE_ROWS - held : 0;
+	uint32_t released = A->n - held, every = 1;
+	if (room_released && released > room_released)
+		every = (released + room_released - 1) / room_released;
+	uint32_t seen = 0;
+	for (uint32_t k = 0; k < A->n && n < LIFELINE_ROWS; k++) {
+		if (!A->a[k].released)
+			rows[n++] = k;
+		else if (room_released && seen++ % every == 0)
+			rows[n++] = k;
+	}
+	return n;
+}
+
+static void lifeline_row(FILE *f, const rp_arenas *A, const rp_arena *r, const axes *a, double y,
+			 double h, uint64_t end)
+{
+	char b1[32], b2[32];
+	uint64_t stop = r->released ? r->released_ns : end;
+	fprintf(f,
+		"<g><title>arena %" PRIu64 " at 0x%" PRIx64 ": allocated at %s, %s%s, peak use "
+		"%.0f%%</title>",
+		r->id, r->base, secs_str(b1, sizeof(b1), r->allocated_ns),
+		r->released ? "released at " : "held at the end",
+		r->released ? secs_str(b2, sizeof(b2), r->released_ns) : "", r->peak_use / 2.55);
+	fprintf(f, "<rect class=\"life\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+		ax_x(a, r->allocated_ns), y, fmax(ax_x(a, stop) - ax_x(a, r->allocated_ns), 0.5),
+		h);
+	if (r->first_tick != UINT32_MAX) {
+		/* cells: tick t covers (tick t-1, tick t], clipped to the lifetime;
+		 * runs of one shade become one rect */
+		double run_x = -1;
+		int run_shade = -1;
+		for (uint32_t t = r->first_tick; t <= r->last_tick + 1; t++) {
+			int sh = t <= r->last_tick ? shade_of(r->use[t]) : -2;
+			uint64_t from = t == r->first_tick ? r->allocated_ns : A->tick_ns[t - 1];
+			if (from < r->allocated_ns)
+				from = r->allocated_ns;
+			double x = ax_x(a, t <= r->last_tick ? from : A->tick_ns[r->last_tick]);
+			if (sh == run_shade)
+				continue;
+			if (run_shade >= 0 && x > run_x)
+				fprintf(f,
+					"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+					"fill=\"%s\"/>",
+					run_x, y, x - run_x, h, shade[run_shade]);
+			run_x = x;
+			run_shade = sh;
+		}
+	}
+	if (r->released)
+		fprintf(f, "<line class=\"release\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+			ax_x(a, stop), y - 1, ax_x(a, stop), y + h + 1);
+	fputs("</g>", f);
+}
+
+/* One row per arena from allocation to release, shaded by its use. */
+static void lifelines(FILE *f, const rp_replay_result *res, const rp_model_result *m)
+{
+	const rp_arenas *A = m->arenas;
+	if (!A || !A->n) {
+		fputs("<p>The model allocated no arenas.</p>", f);
+		return;
+	}
+	uint32_t rows[LIFELINE_ROWS];
+	uint32_t n = pick_rows(A, rows);
+	const double rh = n > 60 ? 5 : 9, gap = n > 60 ? 1 : 2;
+	const double height = 10 + n * (rh + gap) + 30;
+	axes a = {70, 10, W - 90, n * (rh + gap), res->facts.span_ns, 1};
+	fprintf(f, "<p>%" PRIu32 " of the %" PRIu64 " arenas the model allocated", n,
+		m->arenas_total);
+	if (n < m->arenas_total)
+		fputs(" (every arena held at the end first, then released ones spread over the run)",
+		      f);
+	fputs(". Darker is fuller: the share of the arena in blocks in use, sampled at most 128 "
+	      "times over the run; a black tick marks a release; red lines mark GC passes.</p>",
+	      f);
+	fprintf(f,
+		"<svg class=\"chart\" id=\"lifeline-chart\" viewBox=\"0 0 %d %.0f\" width=\"%d\" "
+		"height=\"%.0f\" role=\"img\" aria-label=\"arena lifelines\">",
+		W, height, W, height);
+	draw_axes(f, &a, false);
+	for (uint32_t k = 0; k < n; k++) {
+		const rp_arena *r = &A->a[rows[k]];
+		double y = a.y0 + k * (rh + gap);
+		if (n <= 40 || k % 10 == 0)
+			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">#%" PRIu64 "</text>",
+				a.x0 - 4, y + rh, r->id);
+		lifeline_row(f, A, r, &a, y, rh, res->facts.span_ns);
+	}
+	gc_marks(f, res, &a, a.y0, a.h);
+	fputs("</svg>", f);
+	static const char *const names[] = {"empty", "", "", "", "", "", "", "full"};
+	legend(f, names, shade, 8);
+}
+
+/* Size classes: bytes in used blocks and in free blocks of used pools. */
+static void classes_chart(FILE *f, const rp_classes *c, const char *id, const char *caption)
+{
+	uint64_t vmax = 1;
+	for (uint32_t k = 0; k < c->n; k++) {
+		uint64_t size = (uint64_t)(k + 1) * c->align;
+		if ((c->blocks[k] + c->avail[k]) * size > vmax)
+			vmax = (c->blocks[k] + c->avail[k]) * size;
+	}
+	axes a = {70, 10, W / 2 - 90, 160, 0, vmax};
+	fprintf(f,
+		"<figure><svg class=\"chart\" id=\"%s\" viewBox=\"0 0 %d 200\" width=\"%d\" "
+		"height=\"200\" role=\"img\" aria-label=\"%s\">",
+		id, W / 2, W / 2, caption);
+	draw_axes(f, &a, true);
+	double bw = c->n ? a.w / c->n : 0;
+	for (uint32_t k = 0; k < c->n; k++) {
+		uint64_t size = (uint64_t)(k + 1) * c->align;
+		uint64_t used = c->blocks[k] * size, all = (c->blocks[k] + c->avail[k]) * size;
+		if (!all)
+			continue;
+		double x = a.x0 + k * bw;
+		fprintf(f,
+			"<g><title>%" PRIu64 "-byte blocks: %" PRIu64 " in use, %" PRIu64
+			" free in %" PRIu64 " pools</title>"
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f2b134\"/>"
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\"/></g>",
+			size, c->blocks[k], c->avail[k], c->pools[k], x, ax_y(&a, all),
+			fmax(bw - 1, 0.5), ax_y(&a, 0) - ax_y(&a, all), x, ax_y(&a, used),
+			fmax(bw - 1, 0.5), ax_y(&a, 0) - ax_y(&a, used));
+	}
+	fprintf(f,
+		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">block size %u to %" PRIu64
+		" bytes</text></svg><figcaption>%s</figcaption></figure>",
+		a.x0 + a.w / 2, a.y0 + a.h + 14, c->align, (uint64_t)c->n * c->align, caption);
+}
+
+/* Held bytes (arenas and large objects) of every model, one line each. */
+static void compare_chart(FILE *f, const rp_replay_result *res)
+{
+	static const char *const colour[RP_MAX_MODELS] = {
+	    "#3b6fb6", "#c0392b", "#27ae60", "#8e44ad", "#f39c12", "#16a085", "#7f8c8d", "#d35400"};
+	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1};
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_series *s = res->models[i].series;
+		for (uint32_t p = 0; s && p < s->n; p++) {
+			uint64_t held = s->v[RP_S_ARENA_BYTES][p] + s->v[RP_S_LARGE][p];
+			if (held > a.vmax)
+				a.vmax = held;
+			if (s->time[p] > a.tmax)
+				a.tmax = s->time[p];
+		}
+	}
+	fprintf(f,
+		"<svg class=\"chart\" id=\"compare-chart\" viewBox=\"0 0 %d 260\" width=\"%d\" "
+		"height=\"260\" role=\"img\" aria-label=\"held bytes per model\">",
+		W, W);
+	draw_axes(f, &a, true);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_series *s = res->models[i].series;
+		if (!s || !s->n)
+			continue;
+		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+			colour[i]);
+		for (uint32_t p = 0; p < s->n; p++)
+			fprintf(f, "%s%.1f,%.1f", p ? " " : "", ax_x(&a, s->time[p]),
+				ax_y(&a, s->v[RP_S_ARENA_BYTES][p] + s->v[RP_S_LARGE][p]));
+		fputs("\"/>", f);
+	}
+	fputs("</svg><ul class=\"legend\">", f);
+	for (int i = 0; i < res->nmodels; i++) {
+		fprintf(f, "<li><span style=\"background:%s\"></span>", colour[i]);
+		model_name(f, &res->models[i]);
+		fputs("</li>", f);
+	}
+	fputs("</ul>", f);
+}
+
+/* ---- sections ---- */
+
+static const char style[] =
+    "body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:980px;padding:0 16px;"
+    "color:#1d2430}h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccd;"
+    "padding-bottom:4px;margin-top:32px}nav a{margin-right:12px}"
+    "table{border-collapse:collapse;margin:8px 0}th,td{padding:2px 8px;text-align:right;"
+    "border-bottom:1px solid #e4e7ee;vertical-align:top}th{background:#f3f5f9;cursor:default}"
+    "th.sortable{cursor:pointer}td.l,th.l,td.stack{text-align:left}"
+    "td.stack{font-family:ui-monospace,monospace;font-size:12px;max-width:560px;"
+    "word-break:break-all}details ol{margin:4px 0;padding-left:22px}"
+    ".chart{display:block;max-width:100%;height:auto}.chart text{font-size:10px;fill:#445}"
+    ".axis line{stroke:#889}.axis line.grid{stroke:#e4e7ee}.gc line{stroke:#d0312d;"
+    "stroke-width:1;opacity:.45}rect.life{fill:#f4f4f6;stroke:#c9ccd6;stroke-width:.5}"
+    "line.release{stroke:#000;stroke-width:1.5}"
+    ".legend{list-style:none;padding:0;margin:4px 0 12px}.legend li{display:inline-block;"
+    "margin-right:14px;font-size:12px}.legend span{display:inline-block;width:11px;height:11px;"
+    "margin-right:4px;vertical-align:-1px;border:1px solid #999}"
+    ".cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #dde;border-radius:6px;"
+    "padding:6px 12px;min-width:130px}.card b{display:block;font-size:18px}"
+    "figure{display:inline-block;margin:0}figcaption{font-size:12px;text-align:center}"
+    ".note{color:#556;font-size:12px}";
+
+/* Sorting by a column (numbers by data-v), opening every stack; errors are
+ * left on the page for the browser test. */
+static const char script[] =
+    "window.addEventListener('error',function(e){document.body.setAttribute('data-errors',"
+    "String(e.message))});"
+    "document.querySelectorAll('table.sortable').forEach(function(t){"
+    "t.querySelectorAll('th').forEach(function(th,i){th.classList.add('sortable');"
+    "th.title='sort';th.addEventListener('click',function(){"
+    "var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows),"
+    "up=th.getAttribute('data-dir')!=='desc';th.setAttribute('data-dir',up?'desc':'asc');"
+    "rows.sort(function(x,y){var p=x.cells[i],q=y.cells[i];if(!p||!q)return 0;"
+    "var u=p.getAttribute('data-v'),v=q.getAttribute('data-v');"
+    "var c=(u!==null&&v!==null)?Number(u)-Number(v):p.textContent.localeCompare(q.textContent);"
+    "return up?-c:c});rows.forEach(function(r){b.appendChild(r)})})})});"
+    "var btn=document.getElementById('expand');if(btn){btn.hidden=false;"
+    "btn.addEventListener('click',function(){var d=document.querySelectorAll('details'),"
+    "open=btn.getAttribute('data-open')!=='1';d.forEach(function(x){x.open=open});"
+    "btn.setAttribute('data-open',open?'1':'0');btn.textContent=open?'close every stack':"
+    "'open every stack'})}"
+    "document.body.setAttribute('data-ready','1');";
+
+static void facts_section(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	const rp_facts *x = &res->facts;
+	char buf[64];
+	fputs("<section id=\"facts\"><h2>Trace and models</h2><table><tbody>", f);
+	fputs("<tr><th class=\"l\">trace</th><td class=\"l\">", f);
+	text(f, in->trace);
+	fputs("</td></tr><tr><th class=\"l\">program</th><td class=\"l\">", f);
+	text(f, x->exe);
+	fputs("</td></tr><tr><th class=\"l\">arguments</th><td class=\"l\">", f);
+	text(f, x->argv);
+	fprintf(f, "</td></tr><tr><th class=\"l\">process</th><td class=\"l\">pid %" PRIu64
+		   ", parent %" PRIu64 "</td></tr>",
+		x->pid, x->ppid);
+	if (x->python[0]) {
+		fputs("<tr><th class=\"l\">CPython</th><td class=\"l\">", f);
+		text(f, x->python);
+		fputs("</td></tr>", f);
+	}
+	time_t t = (time_t)(x->start_real_ns / 1000000000u);
+	struct tm tm;
+	if (gmtime_r(&t, &tm))
+		strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		snprintf(buf, sizeof(buf), "?");
+	fprintf(f, "<tr><th class=\"l\">started</th><td class=\"l\">%s</td></tr>", buf);
+	fprintf(f, "<tr><th class=\"l\">span</th><td class=\"l\">%s</td></tr>",
+		secs_str(buf, sizeof(buf), x->span_ns));
+	fprintf(f,
+		"<tr><th class=\"l\">events</th><td class=\"l\">%" PRIu64 "; %" PRIu64
+		" requests of the %s layer replayed</td></tr>",
+		res->events, res->requests, res->malloc_layer ? "malloc" : "Python");
+	fprintf(f,
+		"<tr><th class=\"l\">threads, stacks, modules</th><td class=\"l\">%" PRIu64
+		" threads, %" PRIu64 " stack nodes, %" PRIu64 " modules</td></tr>",
+		x->threads, x->stack_nodes, x->modules);
+	fprintf(f, "<tr><th class=\"l\">end</th><td class=\"l\">");
+	if (!x->complete)
+		fputs("no end record: the trace was cut short", f);
+	else
+		fprintf(f, "%s, exit status %" PRId64,
+			x->end_kind == TF_END_EXIT ? "exit" : x->end_kind == TF_END_EXEC ? "exec" : "other",
+			x->exit_status);
+	fputs("</td></tr>", f);
+	fprintf(f,
+		"<tr><th class=\"l\">anomalies</th><td class=\"l\">%" PRIu64
+		" frees of unknown blocks, %" PRIu64 " reallocs of unknown blocks, %" PRIu64
+		" allocations over a live block</td></tr>",
+		res->free_unknown, res->realloc_unknown, res->alloc_over_live);
+	fputs("</tbody></table><table><thead><tr><th class=\"l\">model</th><th>arena</th>"
+	      "<th>pool</th><th>alignment</th><th>small-request threshold</th>"
+	      "<th>keeps an empty arena</th><th>collector</th></tr></thead><tbody>",
+	      f);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fputs("<tr><td class=\"l\">", f);
+		model_name(f, m);
+		fputs("</td>", f);
+		td_bytes(f, m->arena_size);
+		td_bytes(f, m->pool_size);
+		td_count(f, m->align);
+		td_count(f, m->threshold);
+		fprintf(f, "<td>%s</td><td>%s</td></tr>", m->keep_empty_arena ? "yes" : "no",
+			m->gc_off ? "off (GC frees withheld)" : "as recorded");
+	}
+	fputs("</tbody></table></section>", f);
+}
+
+static void card(FILE *f, const char *label, const char *value)
+{
+	fprintf(f, "<div class=\"card\"><b>%s</b>%s</div>", value, label);
+}
+
+static void summary_section(FILE *f, const rp_replay_result *res, const rp_model_result *m)
+{
+	char b[48];
+	fputs("<section id=\"summary\"><h2>Summary: ", f);
+	model_name(f, m);
+	fputs("</h2><div class=\"cards\">", f);
+	card(f, "peak live", bytes_str(b, sizeof(b), m->peak_live));
+	card(f, "peak held", bytes_str(b, sizeof(b), m->peak_held));
+	card(f, "held at the end", bytes_str(b, sizeof(b), m->held_end));
+	snprintf(b, sizeof(b), "%.2f", m->jw4);
+	card(f, "peak held / peak live (jw4)", b);
+	snprintf(b, sizeof(b), "%" PRIu64 " / %" PRIu64, m->arenas_total,
+		 m->arenas_total - m->arenas_current);
+	card(f, "arenas allocated / released", b);
+	snprintf(b, sizeof(b), "%" PRIu64 " / %" PRIu64, m->arenas_highwater, m->arenas_current);
+	card(f, "arenas at most / at the end", b);
+	fputs("</div><table><thead><tr><th class=\"l\">where the held bytes go</th>", f);
+	for (int k = 0; k < NLAYERS; k++)
+		fprintf(f, "<th>%s</th>", layer_name[k]);
+	fputs("</tr></thead><tbody>", f);
+	const rp_waste *w[2] = {&m->waste_peak, &m->waste_end};
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "<tr><td class=\"l\">%s</td>", k ? "at the end" : "at peak held");
+		td_bytes(f, w[k]->requested);
+		td_bytes(f, w[k]->internal);
+		td_bytes(f, w[k]->free_blocks);
+		td_bytes(f, w[k]->empty_pools);
+		td_bytes(f, w[k]->empty_arenas);
+		td_bytes(f, w[k]->large);
+		fputs("</tr>", f);
+	}
+	fprintf(f,
+		"</tbody></table><p class=\"note\">Johnstone&ndash;Wilson measures: held/live over "
+		"time %.2f, at peak live %.2f, at peak held %.2f, peak held over peak live %.2f. "
+		"Live bytes peaked at %" PRIu64 " over the whole trace.</p></section>",
+		m->jw1, m->jw2, m->jw3, m->jw4, res->peak_live);
+}
+
+static void pin_table(FILE *f, const rep_input *in, const rp_pinning *pn, const char *when)
+{
+	fprintf(f, "<h3>%s: %" PRIu64 " arenas held, %" PRIu64 " used less than a quarter</h3>",
+		when, pn->arenas_held, pn->arenas_low);
+	if (!pn->nstacks) {
+		fputs("<p>No live block keeps a little-used arena.</p>", f);
+		return;
+	}
+	fputs("<table class=\"sortable\"><thead><tr><th>arenas</th><th>blocks</th><th>bytes</th>"
+	      "<th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
+	      f);
+	for (int k = 0; k < pn->nstacks; k++) {
+		const rp_pin *p = &pn->stacks[k];
+		fputs("<tr>", f);
+		td_count(f, p->arenas);
+		td_count(f, p->blocks);
+		td_bytes(f, p->bytes);
+		stack_cell(f, in, p->stack);
+		fputs("</tr>", f);
+	}
+	fputs("</tbody></table>", f);
+}
+
+static void pinning_section(FILE *f, const rep_input *in, const rp_model_result *m)
+{
+	fputs("<section id=\"pinning\"><h2>What keeps the arenas</h2><p>Arenas used less than a "
+	      "quarter (by the requested bytes of their live blocks) and the call stacks whose "
+	      "blocks keep them: an arena shared by several stacks counts for each.</p>",
+	      f);
+	if (m->pinning_peak.arenas_held)
+		pin_table(f, in, &m->pinning_peak, "Near the peak");
+	pin_table(f, in, &m->pinning, "At the end");
+	fputs("</section>", f);
+}
+
+static int held_cmp(const void *a, const void *b)
+{
+	const rp_arena *x = *(const rp_arena *const *)a, *y = *(const rp_arena *const *)b;
+	if (x->live_bytes_end != y->live_bytes_end)
+		return x->live_bytes_end < y->live_bytes_end ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *m)
+{
+	fputs("<section id=\"arenas\"><h2>Arena lifelines</h2>", f);
+	lifelines(f, in->res, m);
+	const rp_arenas *A = m->arenas;
+	const rp_arena *held[TABLE_ROWS];
+	uint32_t n = 0, total = 0;
+	for (uint32_t k = 0; A && k < A->n; k++) {
+		if (A->a[k].released)
+			continue;
+		total++;
+		if (n < TABLE_ROWS) {
+			held[n++] = &A->a[k];
+		} else { /* keep the emptiest */
+			uint32_t worst = 0;
+			for (uint32_t j = 1; j < n; j++)
+				if (held_cmp(&held[j], &held[worst]) > 0)
+					worst = j;
+			if (held_cmp(&A->a[k], &held[worst]) < 0)
+				held[worst] = &A->a[k];
+		}
+	}
+	if (n)
+		qsort(held, n, sizeof(held[0]), held_cmp);
+	fprintf(f, "<h3>Arenas held at the end, emptiest first (%" PRIu32 " of %" PRIu32 ")</h3>", n,
+		total);
+	if (!n) {
+		fputs("<p>None.</p></section>", f);
+		return;
+	}
+	fputs("<table class=\"sortable\"><thead><tr><th>arena</th><th class=\"l\">base</th>"
+	      "<th>allocated at</th><th>peak use</th><th>live blocks</th><th>live bytes</th>"
+	      "<th class=\"l\">top stack</th></tr></thead><tbody>",
+	      f);
+	for (uint32_t k = 0; k < n; k++) {
+		const rp_arena *a = held[k];
+		char b[32];
+		fputs("<tr>", f);
+		td_count(f, a->id);
+		fprintf(f, "<td class=\"l\">0x%" PRIx64 "</td>", a->base);
+		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s</td>", a->allocated_ns,
+			secs_str(b, sizeof(b), a->allocated_ns));
+		fprintf(f, "<td data-v=\"%u\">%.0f%%</td>", a->peak_use, a->peak_use / 2.55);
+		td_count(f, a->live_blocks_end);
+		td_bytes(f, a->live_bytes_end);
+		stack_cell(f, in, a->top_stack_bytes ? a->top_stack : 0);
+		fputs("</tr>", f);
+	}
+	fputs("</tbody></table></section>", f);
+}
+
+static void classes_table(FILE *f, const rp_classes *e, const rp_classes *p)
+{
+	fputs("<table class=\"sortable\"><thead><tr><th>class</th><th>block size</th>"
+	      "<th>pools at peak</th><th>blocks at peak</th><th>pools at end</th>"
+	      "<th>blocks at end</th><th>free blocks at end</th><th>use at end</th></tr></thead>"
+	      "<tbody>",
+	      f);
+	for (uint32_t k = 0; k < e->n; k++) {
+		uint64_t pp = k < p->n ? p->pools[k] : 0, pb = k < p->n ? p->blocks[k] : 0;
+		if (!e->pools[k] && !pp)
+			continue;
+		uint64_t cap = e->blocks[k] + e->avail[k];
+		fputs("<tr>", f);
+		td_count(f, k);
+		td_count(f, (uint64_t)(k + 1) * e->align);
+		td_count(f, pp);
+		td_count(f, pb);
+		td_count(f, e->pools[k]);
+		td_count(f, e->blocks[k]);
+		td_count(f, e->avail[k]);
+		fprintf(f, "<td data-v=\"%.4f\">%.0f%%</td></tr>",
+			cap ? (double)e->blocks[k] / (double)cap : 0.0,
+			cap ? 100.0 * (double)e->blocks[k] / (double)cap : 0.0);
+	}
+	fputs("</tbody></table>", f);
+}
+
+static void classes_section(FILE *f, const rp_model_result *m)
+{
+	fputs("<section id=\"classes\"><h2>Size classes</h2><p>Bytes of the blocks in use (blue) and "
+	      "of the free blocks of pools in use (amber), per size class.</p>",
+	      f);
+	classes_chart(f, &m->classes_peak, "classes-peak-chart", "near the peak");
+	classes_chart(f, &m->classes_end, "classes-end-chart", "at the end");
+	classes_table(f, &m->classes_end, &m->classes_peak);
+	fputs("</section>", f);
+}
+
+static void callsites_section(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	uint64_t n = res->ncallsites < TABLE_ROWS ? res->ncallsites : TABLE_ROWS;
+	fprintf(f,
+		"<section id=\"callsites\"><h2>Call sites</h2><p>The %" PRIu64 " of %" PRIu64
+		" call sites that allocated the most bytes (all of them in callsites.csv); live "
+		"bytes near the peak held and at the end, and the little-used arenas their blocks "
+		"keep, are the first model's.</p>",
+		n, res->ncallsites);
+	if (!n) {
+		fputs("<p>No allocation was replayed.</p></section>", f);
+		return;
+	}
+	fputs("<table class=\"sortable\"><thead><tr><th>allocations</th><th>bytes</th>"
+	      "<th>live near peak</th><th>live at end</th><th>blocks at end</th>"
+	      "<th>arenas kept</th><th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
+	      f);
+	for (uint64_t k = 0; k < n; k++) {
+		const rp_callsite *c = &res->callsites[k];
+		fputs("<tr>", f);
+		td_count(f, c->allocs);
+		td_bytes(f, c->bytes);
+		td_bytes(f, c->live_peak);
+		td_bytes(f, c->live_end);
+		td_count(f, c->blocks_end);
+		td_count(f, c->arenas);
+		stack_cell(f, in, c->stack);
+		fputs("</tr>", f);
+	}
+	fputs("</tbody></table></section>", f);
+}
+
+static void gc_section(FILE *f, const rp_replay_result *res)
+{
+	const uint64_t *gp = res->gc_passes;
+	if (!(gp[0] + gp[1] + gp[2] + res->gc_unfinished))
+		return;
+	fprintf(f,
+		"<section id=\"gc\"><h2>Cyclic garbage collector</h2><p>%" PRIu64
+		" passes: %" PRIu64 " of generation 0, %" PRIu64 " of generation 1, %" PRIu64
+		" of generation 2 (marked on the charts' time axes).</p>",
+		gp[0] + gp[1] + gp[2], gp[0], gp[1], gp[2]);
+	fputs("<table><thead><tr><th class=\"l\">model</th><th>freed by the collector</th>"
+	      "<th>bytes</th><th>freed by reference counting</th><th>bytes</th>"
+	      "<th>withheld (gc off)</th><th>arenas released in passes</th><th>outside</th>"
+	      "</tr></thead><tbody>",
+	      f);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_gc *g = &res->models[i].gc;
+		fputs("<tr><td class=\"l\">", f);
+		model_name(f, &res->models[i]);
+		fputs("</td>", f);
+		td_count(f, g->by_gc.objects);
+		td_bytes(f, g->by_gc.bytes);
+		td_count(f, g->by_refcount.objects);
+		td_bytes(f, g->by_refcount.bytes);
+		td_bytes(f, g->withheld.bytes);
+		td_count(f, g->arenas_released_in_gc);
+		td_count(f, g->arenas_released_outside);
+		fputs("</tr>", f);
+	}
+	fputs("</tbody></table>", f);
+	uint32_t n = res->npasses < GC_ROWS ? res->npasses : GC_ROWS;
+	fprintf(f, "<h3>Passes (the first %" PRIu32 " of %" PRIu64 "; all in gc.csv)</h3>", n,
+		gp[0] + gp[1] + gp[2]);
+	fputs("<table class=\"sortable\"><thead><tr><th>pass</th><th>generation</th><th>start</th>"
+	      "<th>duration</th><th>collected</th><th>uncollectable</th><th>blocks freed</th>"
+	      "<th>bytes freed</th><th>arenas released</th></tr></thead><tbody>",
+	      f);
+	for (uint32_t k = 0; k < n; k++) {
+		const rp_gc_pass *p = &res->passes[k];
+		char b[32];
+		fputs("<tr>", f);
+		td_count(f, k + 1);
+		td_count(f, p->generation);
+		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s</td>", p->start,
+			secs_str(b, sizeof(b), p->start));
+		fprintf(f, "<td data-v=\"%" PRIu64 "\">%.3f ms</td>", sub0(p->stop, p->start),
+			(double)sub0(p->stop, p->start) / 1e6);
+		td_count(f, p->collected);
+		td_count(f, p->uncollectable);
+		td_count(f, p->freed.objects);
+		td_bytes(f, p->freed.bytes);
+		td_count(f, p->arenas_released);
+		fputs("</tr>", f);
+	}
+	fputs("</tbody></table></section>", f);
+}
+
+static void compare_section(FILE *f, const rp_replay_result *res)
+{
+	if (res->nmodels < 2)
+		return;
+	fputs("<section id=\"compare\"><h2>Models side by side</h2>", f);
+	compare_chart(f, res);
+	fputs("<table><thead><tr><th class=\"l\">held bytes: arenas and large objects</th>", f);
+	for (int i = 0; i < res->nmodels; i++) {
+		fputs("<th>", f);
+		model_name(f, &res->models[i]);
+		fputs("</th>", f);
+	}
+	fputs("</tr></thead><tbody>", f);
+#define ROW(key, label, kind, value)                                                  \
+	fputs("<tr><td class=\"l\">" label "</td>", f);                               \
+	for (int i = 0; i < res->nmodels; i++) {                                      \
+		const rp_model_result *m = &res->models[i];                           \
+		if ((kind) == 'f')                                                    \
+			fprintf(f, "<td>%.2f</td>", (double)(value));                 \
+		else                                                                  \
+			fprintf(f, "<td>%" PRIu64 "</td>", (uint64_t)(value));        \
+	}                                                                             \
+	fputs("</tr>", f);
+	RP_MODEL_METRICS(ROW)
+#undef ROW
+	fputs("</tbody></table></section>", f);
+}
+
+static void page(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	const rp_model_result *m = &res->models[0];
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+	      "<title>arenatrace: ",
+	      f);
+	text(f, res->facts.exe[0] ? res->facts.exe : in->trace);
+	fprintf(f, "</title><style>%s</style></head><body>", style);
+	fputs("<header><h1>arenatrace report: ", f);
+	text(f, res->facts.argv[0] ? res->facts.argv : res->facts.exe);
+	fputs("</h1><nav><a href=\"#summary\">summary</a><a href=\"#memory\">memory</a>"
+	      "<a href=\"#arenas\">arenas</a><a href=\"#pinning\">pinning</a>"
+	      "<a href=\"#classes\">size classes</a><a href=\"#callsites\">call sites</a>",
+	      f);
+	if (res->npasses)
+		fputs("<a href=\"#gc\">GC</a>", f);
+	if (res->nmodels > 1)
+		fputs("<a href=\"#compare\">models</a>", f);
+	fputs("<a href=\"#facts\">trace</a> <button id=\"expand\" hidden>open every stack</button>"
+	      "</nav></header><main>",
+	      f);
+	summary_section(f, res, m);
+	fputs("<section id=\"memory\"><h2>Memory by layer over time</h2>", f);
+	memory_chart(f, res, m);
+	fputs("</section>", f);
+	arenas_section(f, in, m);
+	pinning_section(f, in, m);
+	classes_section(f, m);
+	callsites_section(f, in);
+	gc_section(f, res);
+	compare_section(f, res);
+	facts_section(f, in);
+	fprintf(f, "</main><footer class=\"note\">arenatrace %s</footer><script>%s</script>"
+		   "</body></html>\n",
+		ARENATRACE_VERSION, script);
+}
+
+static int html_write(const rep_input *in, const char *dir, char *failed, size_t cap)
+{
+	if (!in->res->nmodels)
+		return REP_OK;
+	FILE *f = rep_open(dir, "report.html", failed, cap);
+	if (!f)
+		return REP_E_IO;
+	page(f, in);
+	if (rep_close(f) < 0) {
+		snprintf(failed, cap, "%s/report.html", dir);
+		return REP_E_IO;
+	}
+	return REP_OK;
+}
+
+const rep_sink rep_html_sink = {"html", html_write};

@@ -1,0 +1,123 @@
+/*
+ * rep_util.c - what the report sinks share: CSV fields (RFC 4180), HTML
+ * escaping, naming a stack's frames, opening and closing their files.
+ */
+#include "rep.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
+
+void rep_csv_field(FILE *f, const char *s, size_t len)
+{
+	bool quote = false;
+	for (size_t i = 0; i < len && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+	if (!quote) {
+		fwrite(s, 1, len, f);
+		return;
+	}
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"')
+			fputc('"', f);
+		fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+				 : (s[0] & 0xf8) == 0xf0		? 4
+										: 0;
+	if (!len || len > n || (len == 2 && s[0] < 0xc2) || (len == 4 && s[0] > 0xf4))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+		return 0; /* overlong, or a surrogate */
+	if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+		return 0;
+	return len;
+}
+
+void rep_html_text(FILE *f, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = u[i];
+		switch (c) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
+				fputc(c, f);
+			} else {
+				size_t n = c >= 0x80 ? utf8_len(u + i, len - i) : 0;
+				if (n) {
+					fwrite(u + i, 1, n, f);
+					i += n;
+					continue;
+				}
+				fputs("&#xfffd;", f);
+			}
+		}
+		i++;
+	}
+}
+
+void rep_stack_frames(const rep_input *in, uint64_t stack, int max,
+		      void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	const rp_replay_result *res = in->res;
+	int lines = 0;
+	char hex[32];
+	/* a stack id names its leaf node; parents lead outwards (FORMAT.md) */
+	for (uint64_t id = stack, hops = 0; id && id <= res->nnodes && lines < max && hops < 4096;
+	     id = res->node_parent[id - 1], hops++) {
+		uint64_t ip = res->node_ip[id - 1];
+		const char *names[16];
+		int n = in->namer ? in->namer(in->namer_ctx, ip, stack, names, 16) : 0;
+		if (n <= 0) {
+			snprintf(hex, sizeof(hex), "0x%" PRIx64, ip);
+			names[0] = hex;
+			n = 1;
+		}
+		for (int k = 0; k < n && lines < max; k++, lines++)
+			fn(ctx, names[k]);
+	}
+}
+
+FILE *rep_open(const char *dir, const char *name, char *failed, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		snprintf(failed, cap, "%s: %s", path, strerror(errno));
+	return f;
+}
+
+int rep_close(FILE *f)
+{
+	bool bad = ferror(f);
+	bad |= fclose(f) != 0;
+	return bad ? REP_E_IO : REP_OK;
+}
