@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_rp_replay
+UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm test_rp_replay
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -10,6 +10,10 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 
 $(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
+
+$(B)/tests/unit/test_gcm.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
+$(B)/tests/test_gcm: $(B)/tests/unit/test_gcm.o $(B)/libgcm.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
 
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator $(CMOCKA_CFLAGS)
