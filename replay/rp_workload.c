@@ -268,7 +268,7 @@ int rp_workload_parse(const char *text, size_t len, const char *file, rp_workloa
 			tok[nt] = text + start;
 			tlen[nt++] = i - start;
 			for (size_t k = start; k < i; k++)
-				if (!text[k] || (unsigned char)text[k] >= 0x7f) {
+				if ((unsigned char)text[k] < 0x20 || (unsigned char)text[k] >= 0x7f) {
 					fail(&p, "bytes that are not printable ASCII");
 					goto out_fail;
 				}

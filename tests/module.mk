@@ -56,11 +56,16 @@ $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
 		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(B)/libpym.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+$(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
+$(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
+		$(B)/replay/rp_workload.o $(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	sh tests/fuzz/make-corpus.sh $(B) $(B)/fuzz-corpus
 	@touch $@
 
-FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay
+FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
+	$(B)/tests/fuzz-workload
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx
 # Each suite is one command line whose output is TAP.
@@ -68,6 +73,7 @@ TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-reader $(B)/fuzz-corpus/reader" \
 	"$(B)/tests/fuzz-replay-raw $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
 	"$(B)/tests/fuzz-replay-replay $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
+	"$(B)/tests/fuzz-workload traces/workloads tests/fuzz/workloads" \
 	$(E2E_SUITES:%="sh %")
 
 test: $(TEST_DEPS)
@@ -109,13 +115,20 @@ build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_ut
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
 
+build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
+		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
+
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay $(B)/fuzz-corpus/.done
-	@for t in reader raw replay; do \
+fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay build/fuzz/fuzz-workload \
+		$(B)/fuzz-corpus/.done
+	@for t in reader raw replay workload; do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 		seeds="$(B)/fuzz-corpus/$$([ $$t = replay ] && echo raw || echo $$t)"; \
 		[ $$t = reader ] || seeds="$$seeds tests/fuzz/regressions/raw"; \
+		[ $$t = workload ] && seeds="traces/workloads tests/fuzz/workloads"; \
 		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
 			build/fuzz/corpus-$$t $$seeds >build/fuzz/$$t.log 2>&1; \
