@@ -1,6 +1,10 @@
-# allocator/: the pymalloc model; depends on nothing.
+# allocator/: the pymalloc model and the refcount/GC model; depends on nothing.
 PYM_SRC := allocator/pym.c
 PYM_OBJ := $(PYM_SRC:%.c=$(B)/%.o)
+GCM_SRC := allocator/gcm.c
+GCM_OBJ := $(GCM_SRC:%.c=$(B)/%.o)
 
 $(B)/libpym.a: $(PYM_OBJ)
+	$(AR) rcs $@ $^
+$(B)/libgcm.a: $(GCM_OBJ)
 	$(AR) rcs $@ $^

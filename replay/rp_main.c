@@ -2,6 +2,7 @@
  * rp_main.c - `arenatrace` entry point: dispatches subcommands.
  */
 #include "rp_cli.h"
+#include "rp_workload.h"
 #include "tr_record.h"
 
 #include <string.h>
@@ -24,6 +25,9 @@ static const char usage[] =
     "                             arenas, what pins them, GC attribution\n"
     "  report [-o DIR] [--model P[,P...]] TRACE\n"
     "                             the replay as DIR/report.html and CSV files\n"
+    "  simulate [--profile P] [--threshold T0,T1,T2] [--gc off] [-o TRACE] WORKLOAD\n"
+    "                             an object-graph workload through the refcount/GC\n"
+    "                             and pymalloc models (--emit-python: as Python)\n"
     "\n"
     "Run 'arenatrace COMMAND --help' for a command's options.\n"
     "Exit status: 0 success, 1 a check failed, 2 bad usage or unreadable input.\n";
@@ -34,7 +38,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"record", tr_cmd_record}, {"info", rp_cmd_info}, {"dump", rp_cmd_dump},
-		    {"replay", rp_cmd_replay}, {"report", rp_cmd_report}};
+		    {"replay", rp_cmd_replay}, {"report", rp_cmd_report},
+		    {"simulate", rp_cmd_simulate}};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return RP_EXIT_USAGE;

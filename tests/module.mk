@@ -1,7 +1,7 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_rp_replay \
-	test_rep_sym
+UNIT_TESTS := test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
+	test_rp_replay test_rep_sym
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -11,6 +11,10 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 
 $(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
+
+$(B)/tests/unit/test_gcm.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
+$(B)/tests/test_gcm: $(B)/tests/unit/test_gcm.o $(B)/libgcm.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
 
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator $(CMOCKA_CFLAGS)
@@ -70,11 +74,16 @@ $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Irep
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
 		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
+$(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
+$(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
+		$(B)/replay/rp_workload.o $(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	sh tests/fuzz/make-corpus.sh $(B) $(B)/fuzz-corpus
 	@touch $@
 
-FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay
+FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
+	$(B)/tests/fuzz-workload
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.
@@ -82,6 +91,7 @@ TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-reader $(B)/fuzz-corpus/reader" \
 	"$(B)/tests/fuzz-replay-raw $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
 	"$(B)/tests/fuzz-replay-replay $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
+	"$(B)/tests/fuzz-workload traces/workloads tests/fuzz/workloads" \
 	$(E2E_SUITES:%="sh %")
 
 test: $(TEST_DEPS)
@@ -125,13 +135,20 @@ build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_ut
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
 		$(REP_LIBS)
 
+build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
+		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
+
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay $(B)/fuzz-corpus/.done
-	@for t in reader raw replay; do \
+fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay build/fuzz/fuzz-workload \
+		$(B)/fuzz-corpus/.done
+	@for t in reader raw replay workload; do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 		seeds="$(B)/fuzz-corpus/$$([ $$t = replay ] && echo raw || echo $$t)"; \
 		[ $$t = reader ] || seeds="$$seeds tests/fuzz/regressions/raw"; \
+		[ $$t = workload ] && seeds="traces/workloads tests/fuzz/workloads"; \
 		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
 			build/fuzz/corpus-$$t $$seeds >build/fuzz/$$t.log 2>&1; \

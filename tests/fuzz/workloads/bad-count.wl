@@ -1,0 +1,2 @@
+repeat 0
+end
