@@ -3,8 +3,8 @@
 # as far as arenatrace has come: record (traces/examples/workload.py under
 # the system python3, or the churn C program without one), look at the
 # trace with info and dump, replay it through the pymalloc model and check
-# the model against the real allocator's snapshots.  Reports are not built
-# yet; the demo says so.
+# the model against the real allocator's snapshots, then write the report
+# (HTML page and CSV files) and print the summary and where it is.
 set -eu
 B=$1
 OUT=build/demo
@@ -30,13 +30,22 @@ if command -v python3 >/dev/null 2>&1; then
 	echo "   (the pymalloc model, fed the recorded requests, against the real allocator)"
 	"$B/arenatrace" replay --check-snapshots "$OUT/workload.atr" || true
 	echo
-	echo "== arenatrace replay --model cpython-3.8,cpython-3.11,cpython-3.13 $OUT/workload.atr"
-	echo "   (arenas, fragmentation, where the held bytes go, what keeps nearly empty arenas)"
-	"$B/arenatrace" replay --model cpython-3.8,cpython-3.11,cpython-3.13 "$OUT/workload.atr" 2>/dev/null |
-		awk '/ at the (peak|end): /{n=0} {if (n++ < 4) print}'
+	echo "== arenatrace report -o $OUT/report --model cpython-3.8,cpython-3.13 --gc off $OUT/workload.atr"
+	echo "   (two interpreter versions, each also without its cyclic collector: arenas,"
+	echo "    fragmentation, where the held bytes go, what keeps the nearly empty arenas;"
+	echo "    only the first stacks of each list are shown here)"
+	"$B/arenatrace" report -o "$OUT/report" --model cpython-3.8,cpython-3.13 --gc off \
+		"$OUT/workload.atr" 2>/dev/null |
+		awk '/ at the (peak|end): /{n = 0; print; next}
+			/^ +[0-9]+ arenas, /{n++; f = 0; if (n <= 2) print; next}
+			/^        /{if (n <= 2 && ++f <= 4) print; next}
+			{print}'
 	echo
-	echo "== arenatrace replay --stats $OUT/workload.atr   (the model's final state)"
-	"$B/arenatrace" replay --stats "$OUT/workload.atr" 2>/dev/null | sed -n '1,4p;/# arenas/,$p'
+	echo "== the report: open $OUT/report/report.html in a browser"
+	ls -l "$OUT/report" | sed 1d
+else
+	echo
+	echo "== arenatrace report -o $OUT/report $OUT/workload.atr"
+	"$B/arenatrace" report -o "$OUT/report" "$OUT/workload.atr" 2>/dev/null | head -n 12
+	echo "== the report: open $OUT/report/report.html in a browser"
 fi
-echo
-echo "== reports (fragmentation, arena lifetimes, what pins them): not built yet"
