@@ -141,7 +141,23 @@ static void layers_at(const rp_series *s, uint32_t p, uint64_t out[NLAYERS])
 typedef struct axes {
 	double x0, y0, w, h;    /* plot area */
 	uint64_t tmax, vmax;
+	bool by_index;          /* the trace has no times: x is the series point */
 } axes;
+
+/* Where point p of a series goes across. */
+static uint64_t point_x(const axes *a, const rp_series *s, uint32_t p)
+{
+	return a->by_index ? p : s->time[p];
+}
+
+/* Series without times (every time 0) are drawn by point. */
+static void by_index_if_timeless(axes *a, uint32_t points)
+{
+	if (!a->tmax && points > 1) {
+		a->by_index = true;
+		a->tmax = points - 1;
+	}
+}
 
 static double ax_x(const axes *a, uint64_t t)
 {
@@ -169,11 +185,16 @@ static void draw_axes(FILE *f, const axes *a, bool bytes)
 			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
 			a->x0, y, a->x0 + a->w, y, a->x0 - 4, y + 4, bytes_str(buf, sizeof(buf), v));
 	}
-	for (int k = 0; k <= 5; k++) {
+	for (int k = 0; k <= 5 && !a->by_index; k++) {
 		uint64_t t = a->tmax / 5 * (uint64_t)k;
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
 			ax_x(a, t), a->y0 + a->h + 14, secs_str(buf, sizeof(buf), t));
 	}
+	if (a->by_index)
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">requests, in order (the "
+			"trace has no times)</text>",
+			a->x0 + a->w / 2, a->y0 + a->h + 14);
 	fputs("</g>", f);
 }
 
@@ -210,7 +231,7 @@ static void memory_chart(FILE *f, const rp_replay_result *res, const rp_model_re
 		fputs("<p>No requests were replayed.</p>", f);
 		return;
 	}
-	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1};
+	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1, false};
 	for (uint32_t p = 0; p < s->n; p++) {
 		uint64_t l[NLAYERS], sum = 0;
 		layers_at(s, p, l);
@@ -221,22 +242,23 @@ static void memory_chart(FILE *f, const rp_replay_result *res, const rp_model_re
 		if (s->time[p] > a.tmax)
 			a.tmax = s->time[p];
 	}
+	by_index_if_timeless(&a, s->n);
 	fprintf(f, "<svg class=\"chart\" id=\"memory-chart\" viewBox=\"0 0 %d 270\" width=\"%d\" "
 		   "height=\"270\" role=\"img\" aria-label=\"memory by layer over time\">",
 		W, W);
 	draw_axes(f, &a, true);
 	/* cumulative layers from the top one down, each painted over the last */
 	for (int top = NLAYERS - 1; top >= 0; top--) {
-		fprintf(f, "<path fill=\"%s\" d=\"M%.1f %.1f", layer_colour[top], ax_x(&a, s->time[0]),
+		fprintf(f, "<path fill=\"%s\" d=\"M%.1f %.1f", layer_colour[top], ax_x(&a, point_x(&a, s, 0)),
 			a.y0 + a.h);
 		for (uint32_t p = 0; p < s->n; p++) {
 			uint64_t l[NLAYERS], sum = 0;
 			layers_at(s, p, l);
 			for (int k = 0; k <= top; k++)
 				sum += l[k];
-			fprintf(f, "L%.1f %.1f", ax_x(&a, s->time[p]), ax_y(&a, sum));
+			fprintf(f, "L%.1f %.1f", ax_x(&a, point_x(&a, s, p)), ax_y(&a, sum));
 		}
-		fprintf(f, "L%.1f %.1fZ\"><title>%s</title></path>", ax_x(&a, s->time[s->n - 1]),
+		fprintf(f, "L%.1f %.1fZ\"><title>%s</title></path>", ax_x(&a, point_x(&a, s, s->n - 1)),
 			a.y0 + a.h, layer_name[top]);
 	}
 	gc_marks(f, res, &a, a.y0 + a.h + 18, 6);
@@ -328,7 +350,7 @@ static void lifelines(FILE *f, const rp_replay_result *res, const rp_model_resul
 	uint32_t n = pick_rows(A, rows);
 	const double rh = n > 60 ? 5 : 9, gap = n > 60 ? 1 : 2;
 	const double height = 10 + n * (rh + gap) + 30;
-	axes a = {70, 10, W - 90, n * (rh + gap), res->facts.span_ns, 1};
+	axes a = {70, 10, W - 90, n * (rh + gap), res->facts.span_ns, 1, false};
 	fprintf(f, "<p>%" PRIu32 " of the %" PRIu64 " arenas the model allocated", n,
 		m->arenas_total);
 	if (n < m->arenas_total)
@@ -365,7 +387,7 @@ static void classes_chart(FILE *f, const rp_classes *c, const char *id, const ch
 		if ((c->blocks[k] + c->avail[k]) * size > vmax)
 			vmax = (c->blocks[k] + c->avail[k]) * size;
 	}
-	axes a = {70, 10, W / 2 - 90, 160, 0, vmax};
+	axes a = {70, 10, W / 2 - 90, 160, 0, vmax, false};
 	fprintf(f,
 		"<figure><svg class=\"chart\" id=\"%s\" viewBox=\"0 0 %d 200\" width=\"%d\" "
 		"height=\"200\" role=\"img\" aria-label=\"%s\">",
@@ -398,7 +420,7 @@ static void compare_chart(FILE *f, const rp_replay_result *res)
 {
 	static const char *const colour[RP_MAX_MODELS] = {
 	    "#3b6fb6", "#c0392b", "#27ae60", "#8e44ad", "#f39c12", "#16a085", "#7f8c8d", "#d35400"};
-	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1};
+	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1, false};
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_series *s = res->models[i].series;
 		for (uint32_t p = 0; s && p < s->n; p++) {
@@ -409,6 +431,11 @@ static void compare_chart(FILE *f, const rp_replay_result *res)
 				a.tmax = s->time[p];
 		}
 	}
+	uint32_t most = 0;
+	for (int i = 0; i < res->nmodels; i++)
+		if (res->models[i].series && res->models[i].series->n > most)
+			most = res->models[i].series->n;
+	by_index_if_timeless(&a, most);
 	fprintf(f,
 		"<svg class=\"chart\" id=\"compare-chart\" viewBox=\"0 0 %d 260\" width=\"%d\" "
 		"height=\"260\" role=\"img\" aria-label=\"held bytes per model\">",
@@ -421,7 +448,7 @@ static void compare_chart(FILE *f, const rp_replay_result *res)
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
 			colour[i]);
 		for (uint32_t p = 0; p < s->n; p++)
-			fprintf(f, "%s%.1f,%.1f", p ? " " : "", ax_x(&a, s->time[p]),
+			fprintf(f, "%s%.1f,%.1f", p ? " " : "", ax_x(&a, point_x(&a, s, p)),
 				ax_y(&a, s->v[RP_S_ARENA_BYTES][p] + s->v[RP_S_LARGE][p]));
 		fputs("\"/>", f);
 	}
