@@ -1302,9 +1302,7 @@ static void print_json(FILE *f, const rp_replay_result *res)
 	fprintf(f, "}\n");
 }
 
-/* The model's name in tables: its profile, marked when it ran without
- * the collector. */
-static const char *model_label(const rp_model_result *m, char *buf, size_t cap)
+const char *rp_model_label(const rp_model_result *m, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s%s", m->profile, m->gc_off ? " gc-off" : "");
 	return buf;
@@ -1329,7 +1327,7 @@ static void summary_gc(FILE *f, const rp_replay_result *res)
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_result *m = &res->models[i];
 		const rp_model_gc *g = &m->gc;
-		model_label(m, label, sizeof(label));
+		rp_model_label(m, label, sizeof(label));
 		if (!m->gc_off) {
 			fprintf(f,
 				"%s: the collector freed %" PRIu64 " blocks (%" PRIu64
@@ -1378,7 +1376,8 @@ static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_
 		fprintf(f,
 			"%-19s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %14" PRIu64
 			" %6.2f %6.2f %6.2f %6.2f\n",
-			model_label(m, label, sizeof(label)), m->arenas_total, m->arenas_total - m->arenas_current,
+			rp_model_label(m, label, sizeof(label)), m->arenas_total,
+			m->arenas_total - m->arenas_current,
 			m->arenas_highwater, m->arenas_current, m->peak_held, m->jw1, m->jw2, m->jw3,
 			m->jw4);
 	}
@@ -1387,7 +1386,7 @@ static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_waste *w = &res->models[i].waste_peak;
 		fprintf(f, "%-19s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
-			model_label(&res->models[i], label, sizeof(label)), w->requested, w->internal, w->free_blocks,
+			rp_model_label(&res->models[i], label, sizeof(label)), w->requested, w->internal, w->free_blocks,
 			w->empty_pools, w->empty_arenas);
 	}
 	summary_gc(f, res);
@@ -1408,8 +1407,8 @@ static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_
 			if (!at && !pn->arenas_held)
 				continue;
 			fprintf(f, "%s at %s: %" PRIu64 " arenas held, %" PRIu64 " less than a quarter used",
-				model_label(&res->models[i], label, sizeof(label)), at ? "the end" : "the peak", pn->arenas_held,
-				pn->arenas_low);
+				rp_model_label(&res->models[i], label, sizeof(label)),
+				at ? "the end" : "the peak", pn->arenas_held, pn->arenas_low);
 			fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
 			for (int k = 0; k < pn->nstacks; k++) {
 				const rp_pin *pp = &pn->stacks[k];

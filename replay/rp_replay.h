@@ -267,6 +267,10 @@ struct rp_replay_result {
 	const uint64_t *node_parent, *node_ip;
 };
 
+/* A model's name in tables: its profile, and " gc-off" for a --gc off
+ * twin; writes buf (48 bytes are enough) and returns it. */
+const char *rp_model_label(const rp_model_result *m, char *buf, size_t cap);
+
 /* Replays everything rd yields; path names it in messages; res (may be
  * NULL) gets the counts.  Returns the exit status (RP_EXIT_*): 1 when a
  * snapshot check failed. */

@@ -21,12 +21,10 @@ static void field(FILE *f, const char *s)
 	rep_csv_field(f, s, strlen(s));
 }
 
-/* The model's name: its profile, marked when it ran without the collector. */
 static void model_field(FILE *f, const rp_model_result *m)
 {
 	char buf[48];
-	snprintf(buf, sizeof(buf), "%s%s", m->profile, m->gc_off ? " gc-off" : "");
-	field(f, buf);
+	field(f, rp_model_label(m, buf, sizeof(buf)));
 }
 
 /* A stack's frames as one field, " < " between them, leaf first. */

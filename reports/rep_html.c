@@ -66,9 +66,8 @@ static void td_count(FILE *f, uint64_t n)
 
 static void model_name(FILE *f, const rp_model_result *m)
 {
-	text(f, m->profile);
-	if (m->gc_off)
-		fputs(" gc-off", f);
+	char buf[48];
+	text(f, rp_model_label(m, buf, sizeof(buf)));
 }
 
 /* ---- stacks ---- */
