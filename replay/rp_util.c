@@ -3,6 +3,7 @@
  * string escaping for JSON and dump output.
  */
 #include "rp_cli.h"
+#include "tf.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,18 +16,6 @@ void rp_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-	if (!n || n > len || (s[0] < 0xe0 && n != 2))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
 }
 
 /* JSON keeps valid UTF-8 and writes U+FFFD for other bytes; C style
@@ -48,7 +37,7 @@ static void put_escaped(FILE *out, const char *s, size_t len, bool json)
 			fputc(c, out);
 		else if (!json)
 			fprintf(out, "\\x%02x", c);
-		else if (c >= 0x80 && (n = utf8_len(u + i, len - i))) {
+		else if (c >= 0x80 && (n = tf_utf8_len(u + i, len - i))) {
 			fwrite(u + i, 1, n, out);
 			i += n - 1;
 		} else if (c >= 0x80)

@@ -27,24 +27,6 @@ void rep_csv_field(FILE *f, const char *s, size_t len)
 	fputc('"', f);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-				 : (s[0] & 0xf8) == 0xf0		? 4
-										: 0;
-	if (!len || len > n || (len == 2 && s[0] < 0xc2) || (len == 4 && s[0] > 0xf4))
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
-		return 0; /* overlong, or a surrogate */
-	if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
-		return 0;
-	return len;
-}
-
 void rep_html_text(FILE *f, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -70,7 +52,7 @@ void rep_html_text(FILE *f, const char *s, size_t len)
 			if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
 				fputc(c, f);
 			} else {
-				size_t n = c >= 0x80 ? utf8_len(u + i, len - i) : 0;
+				size_t n = c >= 0x80 ? tf_utf8_len(u + i, len - i) : 0;
 				if (n) {
 					fwrite(u + i, 1, n, f);
 					i += n;

@@ -287,6 +287,12 @@ const tf_header *tf_reader_header(const tf_reader *r);
 
 /* Appends LEB128 varint; returns bytes written (at most 10). */
 size_t tf_put_varint(uint8_t *p, uint64_t v);
+
+/* Strings in records are bytes as the process had them.  For writers of
+ * text (JSON, HTML): the length of the valid UTF-8 sequence at s (at most
+ * len bytes; no overlong forms, no surrogates, nothing above U+10FFFF),
+ * or 0 when s starts no valid sequence. */
+size_t tf_utf8_len(const unsigned char *s, size_t len);
 /* Decodes a varint from [*pp, end); returns false on overrun or overflow. */
 bool tf_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v);
 

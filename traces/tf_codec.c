@@ -131,3 +131,20 @@ bool tf_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
 	return tf_get_uv(pp, end, v);
 }
+
+size_t tf_utf8_len(const unsigned char *s, size_t len)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		 : s[0] >= 0xf0 && s[0] <= 0xf4			     ? 4
+									     : 0;
+	if (!n || n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+		return 0; /* overlong, or a surrogate */
+	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+		return 0; /* overlong, or above U+10FFFF */
+	return n;
+}
