@@ -22,12 +22,15 @@ $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) $(B)
 		$(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
-$(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports $(CMOCKA_CFLAGS) $(LIBDW_CFLAGS)
-$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(B)/reports/rep_sym.o $(B)/libtf.a
+$(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
+	$(LIBDW_CFLAGS)
+$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(B)/reports/rep_sym.o \
+		$(B)/tracer/tr_modinfo.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 # The tracer core without the preload shim (STYLE.md 7).
-TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o
+TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o \
+	$(B)/tracer/tr_modinfo.o
 $(B)/tests/unit/test_tr_core.o: MOD_CFLAGS := -Itraces -Itracer $(CMOCKA_CFLAGS)
 $(B)/tests/test_tr_core: $(B)/tests/unit/test_tr_core.o $(TR_CORE_OBJ) $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) -lpthread

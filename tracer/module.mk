@@ -1,8 +1,8 @@
 # tracer/: libarenatrace.so, the LD_PRELOAD recorder (links the trace
 # writer and libunwind; exports only the interposed functions and the
 # arenatrace_* API), and the `record` launcher linked into the CLI.
-TR_SRC := tracer/tr_core.c tracer/tr_stack.c tracer/tr_modules.c tracer/tr_python.c \
-	tracer/tr_preload.c
+TR_SRC := tracer/tr_core.c tracer/tr_stack.c tracer/tr_modules.c tracer/tr_modinfo.c \
+	tracer/tr_python.c tracer/tr_preload.c
 TR_OBJ := $(TR_SRC:%.c=$(B)/%.o)
 # the writer, built again with hidden symbols for the library
 TR_TF_OBJ := $(patsubst traces/%.c,$(B)/tracer/tf/%.o,traces/tf_codec.c traces/tf_error.c \

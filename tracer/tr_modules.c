@@ -7,8 +7,8 @@
  * records are written under it.
  */
 #include "tr_internal.h"
+#include "tr_modinfo.h"
 
-#include <elf.h>
 #include <stddef.h>
 #include <link.h>
 #include <string.h>
@@ -24,13 +24,8 @@ typedef struct mod {
 } mod;
 
 typedef struct scan_entry {
-	uint64_t base;
+	tr_modinfo info;
 	uint32_t name_hash;
-	char path[PATH_MAX];
-	uint8_t build_id[64];
-	size_t build_id_len;
-	uint8_t segments[64 * 3 * 10];
-	size_t segments_len;
 } scan_entry;
 
 static struct {
@@ -47,31 +42,6 @@ static uint32_t hash_str(const char *s)
 	return h;
 }
 
-static void read_build_id(const struct dl_phdr_info *info, scan_entry *e)
-{
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
-			const char *name = p + sizeof(*n);
-			const char *desc = name + ((n->n_namesz + 3) & ~3u);
-			const char *next = desc + ((n->n_descsz + 3) & ~3u);
-			if (next > end)
-				break;
-			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(name, "GNU", 4) &&
-			    n->n_descsz <= sizeof(e->build_id)) {
-				memcpy(e->build_id, desc, n->n_descsz);
-				e->build_id_len = n->n_descsz;
-				return;
-			}
-			p = next;
-		}
-	}
-}
-
 typedef struct scan {
 	scan_entry *v;
 	size_t n, cap;
@@ -84,25 +54,9 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg)
 	if (s->n == s->cap)
 		return 1;
 	scan_entry *e = &s->v[s->n++];
-	memset(e, 0, sizeof(*e));
-	e->base = info->dlpi_addr;
 	const char *name = info->dlpi_name ? info->dlpi_name : "";
-	if (!*name && s->n == 1) { /* the executable */
-		ssize_t k = readlink("/proc/self/exe", e->path, sizeof(e->path) - 1);
-		e->path[k > 0 ? k : 0] = 0;
-	} else {
-		strncpy(e->path, name, sizeof(e->path) - 1);
-	}
-	e->name_hash = hash_str(e->path);
-	read_build_id(info, e);
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || e->segments_len + 30 > sizeof(e->segments))
-			continue;
-		e->segments_len += tf_put_varint(e->segments + e->segments_len, ph->p_vaddr);
-		e->segments_len += tf_put_varint(e->segments + e->segments_len, ph->p_memsz);
-		e->segments_len += tf_put_varint(e->segments + e->segments_len, ph->p_flags);
-	}
+	tr_modinfo_read(info, !*name && s->n == 1, &e->info); /* the first is the executable */
+	e->name_hash = hash_str(e->info.path);
 	return 0;
 }
 
@@ -123,7 +77,8 @@ void tr_modules_rescan(void)
 	for (size_t i = 0; M.known && i < s.n; i++) {
 		scan_entry *e = &s.v[i];
 		size_t k = 0;
-		while (k < M.nknown && !(M.known[k].base == e->base && M.known[k].name_hash == e->name_hash))
+		while (k < M.nknown &&
+		       !(M.known[k].base == e->info.base && M.known[k].name_hash == e->name_hash))
 			k++;
 		if (k < M.nknown) {
 			M.known[k].seen = true;
@@ -131,11 +86,9 @@ void tr_modules_rescan(void)
 		}
 		if (M.nknown == MAX_MODULES)
 			break;
-		M.known[M.nknown++] = (mod){e->base, ++M.next_id, e->name_hash, true};
+		M.known[M.nknown++] = (mod){e->info.base, ++M.next_id, e->name_hash, true};
 		tf_record rec = {.kind = TF_MODULE};
-		rec.u.module = (tf_module){M.next_id, e->base, {e->path, strlen(e->path)},
-					   {(const char *)e->build_id, e->build_id_len},
-					   {(const char *)e->segments, e->segments_len}};
+		rec.u.module = tr_modinfo_record(&e->info, M.next_id);
 		tr_put_locked(&rec);
 	}
 	for (size_t k = 0; M.known && k < M.nknown;) {

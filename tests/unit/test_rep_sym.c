@@ -1,6 +1,6 @@
 /*
  * test_rep_sym.c - the symbolizer on this test's own executable: module
- * records built the way the tracer builds them (dl_iterate_phdr: load
+ * records built by the tracer's own tr_modinfo (dl_iterate_phdr: load
  * bias, PT_LOAD segments, GNU build-id), return addresses taken with
  * __builtin_return_address, resolved to function, file and line; each
  * address resolved once; a build-id that differs, a missing file and odd
@@ -8,6 +8,7 @@
  * stamps choosing the module an address belonged to.
  */
 #include "rep_sym.h"
+#include "tr_modinfo.h"
 
 #include <elf.h>
 #include <link.h>
@@ -23,68 +24,25 @@
 
 /* ---- this executable as a module record ---- */
 
-typedef struct self_mod {
-	char path[4096];
-	uint64_t base, lo, hi; /* load bias; extent of its PT_LOAD segments */
-	uint8_t build_id[64];
-	size_t build_id_len;
-	uint8_t segs[256];
-	size_t segs_len;
-} self_mod;
+static tr_modinfo S; /* this executable, as the tracer describes it */
 
 static int first_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	self_mod *m = arg;
-	m->base = info->dlpi_addr;
-	m->lo = UINT64_MAX;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && m->segs_len + 30 <= sizeof(m->segs)) {
-			m->segs_len += tf_put_varint(m->segs + m->segs_len, ph->p_vaddr);
-			m->segs_len += tf_put_varint(m->segs + m->segs_len, ph->p_memsz);
-			m->segs_len += tf_put_varint(m->segs + m->segs_len, ph->p_flags);
-			if (m->base + ph->p_vaddr < m->lo)
-				m->lo = m->base + ph->p_vaddr;
-			if (m->base + ph->p_vaddr + ph->p_memsz > m->hi)
-				m->hi = m->base + ph->p_vaddr + ph->p_memsz;
-		}
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
-			const char *name = p + sizeof(*n);
-			const char *desc = name + ((n->n_namesz + 3) & ~3u);
-			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(name, "GNU", 4) &&
-			    n->n_descsz <= sizeof(m->build_id)) {
-				memcpy(m->build_id, desc, n->n_descsz);
-				m->build_id_len = n->n_descsz;
-			}
-			p = desc + ((n->n_descsz + 3) & ~3u);
-		}
-	}
+	tr_modinfo_read(info, true, arg);
 	return 1; /* the first object is the executable */
 }
 
-static self_mod S;
-
 static tf_module self_record(uint64_t id)
 {
-	return (tf_module){id, S.base, {S.path, strlen(S.path)},
-			   {(const char *)S.build_id, S.build_id_len},
-			   {(const char *)S.segs, S.segs_len}};
+	return tr_modinfo_record(&S, id);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	memset(&S, 0, sizeof(S));
-	ssize_t k = readlink("/proc/self/exe", S.path, sizeof(S.path) - 1);
-	if (k <= 0)
-		return -1;
 	dl_iterate_phdr(first_object, &S);
-	return S.segs_len && S.build_id_len ? 0 : -1;
+	return S.path[0] && S.segments_len && S.build_id_len ? 0 : -1;
 }
 
 /* ---- known return addresses ---- */
@@ -196,7 +154,7 @@ static void test_build_id_differs(void **state)
 	assert_null(fr->file);
 	assert_string_equal(fr->module, S.path);
 	assert_int_equal(fr->offset, ip - S.base);
-	char buf[256], want[256];
+	char buf[256], want[PATH_MAX + 32]; /* the module's name and an offset */
 	rep_frame_format(fr, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "%s+0x%llx", base_name(S.path),
 		 (unsigned long long)(ip - S.base));
