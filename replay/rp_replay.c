@@ -1160,6 +1160,13 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	out->arenas = &mr->arenas;
 }
 
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* The header's facts, cut to their fields' sizes. */
 static void facts_from_header(rp_facts *f, const tf_header *h)
 {
@@ -1173,12 +1180,8 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 		if (!f->argv[i])
 			f->argv[i] = ' ';
 	/* control characters would act on a terminal: shown as '?' */
-	for (char *c = f->argv; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	for (char *c = f->exe; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	printable(f->argv);
+	printable(f->exe);
 	while (n && f->argv[n - 1] == ' ')
 		n--;
 	f->argv[n] = 0;

@@ -235,6 +235,16 @@ static void step(gen *g, const opts *o, uint64_t i, heap *h, uint64_t *addr, uin
 		python_events(g, i, t, py);
 }
 
+/* --pinning: one microsecond, then free(*addr) (size bytes). */
+static void free_block(gen *g, heap *h, uint64_t *addr, uint64_t size)
+{
+	g->time += 1000;
+	g->rec.u.alloc.addr = *addr;
+	put(g, TF_FREE, 1);
+	heap_free(h, *addr, size);
+	*addr = 0;
+}
+
 static void pinning_workload(gen *g, const opts *o, heap *h)
 {
 	uint64_t *addr = calloc(o->slots, sizeof(uint64_t)), *size = calloc(o->slots, 8);
@@ -252,7 +262,6 @@ static void pinning_workload(gen *g, const opts *o, heap *h)
 		g->rec.u.alloc = (tf_alloc){.stack = site[b], .addr = addr[i], .size = size[i]};
 		put(g, TF_MALLOC, 1);
 	}
-	uint64_t freed = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1) { /* drop most, in a scattered order */
 			for (uint64_t i = 0; i < o->slots; i++)
@@ -263,13 +272,8 @@ static void pinning_workload(gen *g, const opts *o, heap *h)
 			}
 			for (uint64_t k = 0; k < o->slots; k++) {
 				uint64_t i = order[k];
-				if (!addr[i] || (i % 20 == 0 && i % 3 != 2))
-					continue;
-				g->time += 1000;
-				g->rec.u.alloc.addr = addr[i];
-				put(g, TF_FREE, 1);
-				heap_free(h, addr[i], size[i]);
-				addr[i] = 0;
+				if (addr[i] && (i % 20 || i % 3 == 2))
+					free_block(g, h, &addr[i], size[i]);
 			}
 		}
 		/* a GC pass: generation 0 frees every 50th, then a full one half the
@@ -277,15 +281,11 @@ static void pinning_workload(gen *g, const opts *o, heap *h)
 		g->time += 1000;
 		g->rec.u.gc.generation = pass ? 2 : 0;
 		put(g, TF_GC_START, 1);
-		freed = 0;
+		uint64_t freed = 0;
 		for (uint64_t i = 0; i < o->slots; i++) {
 			if (!addr[i] || (pass ? i % 40 && i < o->slots / 4 * 3 : i % 50 != 1))
 				continue;
-			g->time += 1000;
-			g->rec.u.alloc.addr = addr[i];
-			put(g, TF_FREE, 1);
-			heap_free(h, addr[i], size[i]);
-			addr[i] = 0;
+			free_block(g, h, &addr[i], size[i]);
 			freed++;
 		}
 		g->time += 1000;
