@@ -50,8 +50,9 @@ static void frames_field(FILE *f, const rep_input *in, uint64_t stack)
 	rep_csv_field(f, j.buf, j.len);
 }
 
-static void timeline(FILE *f, const rp_replay_result *res)
+static void timeline(FILE *f, const rep_input *in)
 {
+	const rp_replay_result *res = in->res;
 	fputs("model,point,time_ns", f);
 	for (int k = 0; k < RP_NSERIES; k++)
 		fprintf(f, ",%s", rp_series_names[k]);
@@ -68,8 +69,9 @@ static void timeline(FILE *f, const rp_replay_result *res)
 	}
 }
 
-static void sizeclasses(FILE *f, const rp_replay_result *res)
+static void sizeclasses(FILE *f, const rep_input *in)
 {
+	const rp_replay_result *res = in->res;
 	fputs("model,class,block_size,pools_end,blocks_end,free_blocks_end,use_end,"
 	      "pools_peak,blocks_peak,free_blocks_peak",
 	      f);
@@ -137,8 +139,9 @@ static void callsites(FILE *f, const rep_input *in)
 	}
 }
 
-static void gc(FILE *f, const rp_replay_result *res)
+static void gc(FILE *f, const rep_input *in)
 {
+	const rp_replay_result *res = in->res;
 	fputs("pass,generation,start_ns,stop_ns,collected,uncollectable,freed_blocks,freed_bytes,"
 	      "arenas_released",
 	      f);
@@ -154,8 +157,9 @@ static void gc(FILE *f, const rp_replay_result *res)
 	}
 }
 
-static void compare(FILE *f, const rp_replay_result *res)
+static void compare(FILE *f, const rep_input *in)
 {
+	const rp_replay_result *res = in->res;
 	fputs("metric", f);
 	for (int i = 0; i < res->nmodels; i++) {
 		fputc(',', f);
@@ -190,23 +194,6 @@ static int write_one(const char *dir, const char *name, const rep_input *in,
 	return REP_OK;
 }
 
-static void timeline_in(FILE *f, const rep_input *in)
-{
-	timeline(f, in->res);
-}
-static void sizeclasses_in(FILE *f, const rep_input *in)
-{
-	sizeclasses(f, in->res);
-}
-static void gc_in(FILE *f, const rep_input *in)
-{
-	gc(f, in->res);
-}
-static void compare_in(FILE *f, const rep_input *in)
-{
-	compare(f, in->res);
-}
-
 static int csv_write(const rep_input *in, const char *dir, char *failed, size_t cap)
 {
 	const rp_replay_result *res = in->res;
@@ -216,12 +203,12 @@ static int csv_write(const rep_input *in, const char *dir, char *failed, size_t 
 		void (*body)(FILE *, const rep_input *);
 		bool want;
 	} files[] = {
-	    {"timeline.csv", timeline_in, true},
-	    {"sizeclasses.csv", sizeclasses_in, true},
+	    {"timeline.csv", timeline, true},
+	    {"sizeclasses.csv", sizeclasses, true},
 	    {"arenas.csv", arenas, true},
 	    {"callsites.csv", callsites, true},
-	    {"gc.csv", gc_in, has_gc},
-	    {"compare.csv", compare_in, res->nmodels > 1},
+	    {"gc.csv", gc, has_gc},
+	    {"compare.csv", compare, res->nmodels > 1},
 	};
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		if (!files[k].want) { /* not left over from an earlier report */
