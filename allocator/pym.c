@@ -97,6 +97,103 @@ static void map_free(map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ---- the page map: pool-aligned page -> pool id ----
+ *
+ * Pools are pool-aligned (first_pool is rounded up), so p >> pool_shift
+ * names p's pool.  One probe of this table, whose key and value share a
+ * slot, finds the pool of a freed address without going through its
+ * arena: every live arena's pools are in it.  Linear probing, load at most
+ * 1/2, deletion by backward shift (arenas come and go all the time under
+ * 3.8's rules, tombstones would pile up). */
+
+typedef struct page_slot {
+	uint64_t page; /* 0 = empty (pages of arenas are never 0) */
+	int32_t id;
+} page_slot;
+
+typedef struct page_map {
+	page_slot *e;
+	size_t mask, n;
+	unsigned shift; /* 64 - log2(capacity) */
+} page_map;
+
+static inline size_t page_home(const page_map *t, uint64_t page)
+{
+	return (size_t)((page * 0x9E3779B97F4A7C15ull) >> t->shift);
+}
+
+static bool page_init(page_map *t, unsigned bits)
+{
+	t->e = calloc((size_t)1 << bits, sizeof(page_slot));
+	t->mask = ((size_t)1 << bits) - 1;
+	t->shift = 64 - bits;
+	t->n = 0;
+	return t->e != NULL;
+}
+
+static inline int32_t page_find(const page_map *t, uint64_t page)
+{
+	for (size_t i = page_home(t, page);; i = (i + 1) & t->mask) {
+		if (t->e[i].page == page)
+			return t->e[i].id;
+		if (!t->e[i].page)
+			return NONE;
+	}
+}
+
+static void page_put_new(page_map *t, uint64_t page, int32_t id)
+{
+	size_t i = page_home(t, page);
+	while (t->e[i].page)
+		i = (i + 1) & t->mask;
+	t->e[i] = (page_slot){page, id};
+	t->n++;
+}
+
+/* Room for `more` new pages. */
+static bool page_reserve(page_map *t, size_t more)
+{
+	if ((t->n + more) * 2 <= t->mask + 1)
+		return true;
+	unsigned bits = 64 - t->shift;
+	while ((t->n + more) * 2 > (size_t)1 << bits)
+		bits++;
+	page_map n;
+	if (!page_init(&n, bits))
+		return false;
+	for (size_t i = 0; i <= t->mask; i++)
+		if (t->e[i].page)
+			page_put_new(&n, t->e[i].page, t->e[i].id);
+	free(t->e);
+	*t = n;
+	return true;
+}
+
+static void page_del(page_map *t, uint64_t page)
+{
+	size_t i = page_home(t, page);
+	while (t->e[i].page != page) {
+		if (!t->e[i].page)
+			return;
+		i = (i + 1) & t->mask;
+	}
+	/* backward shift: pull later entries of the run into the hole unless
+	 * their home lies cyclically in (hole, their slot] */
+	for (size_t j = i;;) {
+		j = (j + 1) & t->mask;
+		if (!t->e[j].page)
+			break;
+		size_t h = page_home(t, t->e[j].page);
+		bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+		if (!stays) {
+			t->e[i] = t->e[j];
+			i = j;
+		}
+	}
+	t->e[i].page = 0;
+	t->n--;
+}
+
 /* ---- state ---- */
 
 typedef struct pool {
@@ -108,6 +205,7 @@ typedef struct pool {
 	bool carved;           /* the pool was ever carved from its arena */
 	int32_t nextpool, prevpool; /* pool ids: usedpools ring, or freepools list (next only) */
 	uint16_t *next;        /* free chain links, one per block */
+	uint64_t addr;         /* the pool's address */
 } pool;
 
 typedef struct arena {
@@ -118,7 +216,7 @@ typedef struct arena {
 	int32_t freepools;     /* pool id, LIFO of empty pools */
 	int32_t nextarena, prevarena;
 	bool builtin;          /* placed by the model itself */
-	pool *pools;           /* [max_pools] while the arena is live */
+	pool *pools;           /* its max_pools pools in the model's pool array */
 } arena;
 
 struct pym {
@@ -130,6 +228,7 @@ struct pym {
 	uint32_t nclasses;
 	uint32_t max_blocks; /* blocks of the smallest class in a pool */
 	arena *arenas;
+	pool *pools;         /* [maxarenas << pools_shift]: pool id = index */
 	uint32_t maxarenas;
 	int32_t unused_arena_objects;
 	int32_t usable_arenas;
@@ -141,6 +240,7 @@ struct pym {
 	uint64_t pools_used;   /* pools with count > 0 */
 	uint64_t empty_arenas; /* live arenas with nfreepools == ntotalpools */
 	map slots;           /* arena_size-aligned slot -> up to two arena indices (+1) */
+	page_map pages;      /* pool page -> pool id, every pool of every live arena */
 	map raw;             /* live raw block -> requested size */
 	uint64_t raw_bytes;
 	uint64_t raw_next;   /* next private raw address */
@@ -176,13 +276,7 @@ static inline uint32_t numblocks(const pym *m, uint32_t idx)
 /* Pool ids: arena index << pools_shift | pool number in the arena. */
 static inline pool *pool_of(const pym *m, int32_t id)
 {
-	return &m->arenas[(uint32_t)id >> m->pools_shift].pools[(uint32_t)id & (m->max_pools - 1)];
-}
-
-static inline uint64_t pool_addr(const pym *m, int32_t id)
-{
-	const arena *a = &m->arenas[(uint32_t)id >> m->pools_shift];
-	return a->first_pool + ((uint64_t)((uint32_t)id & (m->max_pools - 1)) << m->pool_shift);
+	return &m->pools[(uint32_t)id];
 }
 
 /* Block index of an offset into the blocks of a pool of class idx
@@ -195,7 +289,7 @@ static inline uint32_t block_index(const pym *m, uint32_t idx, uint64_t off)
 static inline uint64_t block_addr(const pym *m, int32_t id, uint32_t k)
 {
 	const pool *pl = pool_of(m, id);
-	return pool_addr(m, id) + m->p.pool_overhead + (uint64_t)k * class_size(m, pl->szidx);
+	return pl->addr + m->p.pool_overhead + (uint64_t)k * class_size(m, pl->szidx);
 }
 
 /* ---- address lookup: which live arena holds p ---- */
@@ -315,11 +409,20 @@ static int new_arena(pym *m, int32_t *out)
 		arena *v = realloc(m->arenas, n * sizeof(arena));
 		if (!v)
 			return PYM_E_NOMEM;
-		for (uint32_t i = m->maxarenas; i < n; i++) {
-			memset(&v[i], 0, sizeof(arena));
-			v[i].nextarena = i + 1 < n ? (int32_t)(i + 1) : NONE;
-		}
 		m->arenas = v;
+		pool *pv = realloc(m->pools, ((size_t)n << m->pools_shift) * sizeof(pool));
+		if (!pv)
+			return PYM_E_NOMEM;
+		m->pools = pv;
+		memset(pv + ((size_t)m->maxarenas << m->pools_shift), 0,
+		       ((size_t)(n - m->maxarenas) << m->pools_shift) * sizeof(pool));
+		for (uint32_t i = 0; i < n; i++) {
+			if (i >= m->maxarenas) {
+				memset(&v[i], 0, sizeof(arena));
+				v[i].nextarena = i + 1 < n ? (int32_t)(i + 1) : NONE;
+			}
+			v[i].pools = pv + ((size_t)i << m->pools_shift);
+		}
 		m->unused_arena_objects = (int32_t)m->maxarenas;
 		m->maxarenas = n;
 	}
@@ -334,18 +437,16 @@ static int new_arena(pym *m, int32_t *out)
 		return 0; /* allocation failed (or a base no arena fits after): the slot stays unused */
 	if (arena_of(m, base) != NONE || arena_of(m, base + m->p.arena_size - 1) != NONE)
 		return PYM_E_ARENA;
-	pool *pools = calloc(m->max_pools, sizeof(pool));
-	if (!pools || !slot_add(m, slot_of(m, base), ai) ||
+	if (!page_reserve(&m->pages, m->max_pools) || !slot_add(m, slot_of(m, base), ai) ||
 	    (slot_of(m, base + m->p.arena_size - 1) != slot_of(m, base) &&
 	     !slot_add(m, slot_of(m, base + m->p.arena_size - 1), ai))) {
-		free(pools);
 		slot_remove(m, slot_of(m, base), ai);
 		return PYM_E_NOMEM;
 	}
 	m->unused_arena_objects = a->nextarena;
 	a->address = base;
 	a->builtin = builtin;
-	a->pools = pools;
+	memset(a->pools, 0, m->max_pools * sizeof(pool));
 	radix_mark(m, base);
 	if (base % m->p.arena_size)
 		radix_mark(m, base + m->p.arena_size);
@@ -363,6 +464,11 @@ static int new_arena(pym *m, int32_t *out)
 	}
 	a->first_pool = a->pool_address;
 	a->ntotalpools = a->nfreepools;
+	for (uint32_t k = 0; k < a->ntotalpools; k++) {
+		a->pools[k].addr = a->first_pool + ((uint64_t)k << m->pool_shift);
+		page_put_new(&m->pages, a->pools[k].addr >> m->pool_shift,
+			     (int32_t)((uint32_t)ai << m->pools_shift | k));
+	}
 	m->empty_arenas++;
 	if (m->hooks.event)
 		m->hooks.event(m->hooks.ctx, base, false);
@@ -374,10 +480,11 @@ static void release_arena(pym *m, int32_t ai)
 {
 	arena *a = &m->arenas[ai];
 	uint64_t base = a->address;
-	for (uint32_t i = 0; i < m->max_pools; i++)
+	for (uint32_t i = 0; i < a->ntotalpools; i++) {
 		free(a->pools[i].next);
-	free(a->pools);
-	a->pools = NULL;
+		a->pools[i].next = NULL;
+		page_del(&m->pages, a->pools[i].addr >> m->pool_shift);
+	}
 	slot_remove(m, slot_of(m, base), ai);
 	slot_remove(m, slot_of(m, base + m->p.arena_size - 1), ai);
 	a->nextarena = m->unused_arena_objects;
@@ -593,16 +700,11 @@ static void insert_to_freepool(pym *m, int32_t id)
  * a live block's address. */
 static int pymalloc_free(pym *m, uint64_t p)
 {
-	int32_t ai = arena_of(m, p);
-	if (ai == NONE)
-		return 0;
-	arena *a = &m->arenas[ai];
-	if (p < a->first_pool || p >= a->pool_address)
-		return -1;
-	uint32_t pn = (uint32_t)((p - a->first_pool) >> m->pool_shift);
-	int32_t id = (int32_t)((uint32_t)ai << m->pools_shift | pn);
-	pool *pl = &a->pools[pn];
-	uint64_t off = p - pool_addr(m, id);
+	int32_t id = page_find(&m->pages, p >> m->pool_shift);
+	if (id == NONE) /* outside every pool: raw, or an arena's alignment excess */
+		return arena_of(m, p) == NONE ? 0 : -1;
+	pool *pl = pool_of(m, id);
+	uint64_t off = p - pl->addr;
 	if (!pl->count || pl->szidx == DUMMY_SIZE_IDX || off < m->p.pool_overhead ||
 	    off >= pl->nextoffset)
 		return -1;
@@ -697,18 +799,17 @@ int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *
 {
 	if (!p)
 		return pym_malloc_at(m, n, raw_addr, out);
-	int32_t ai = arena_of(m, p);
-	if (ai == NONE) {
+	int32_t id = page_find(&m->pages, p >> m->pool_shift);
+	if (id == NONE) {
+		if (arena_of(m, p) != NONE)
+			return PYM_E_UNKNOWN;
 		uint64_t *v = map_find(&m->raw, p);
 		if (!v)
 			return PYM_E_UNKNOWN;
 		raw_free(m, p);
 		return raw_alloc(m, n, raw_addr ? raw_addr : p, out);
 	}
-	arena *a = &m->arenas[ai];
-	if (p < a->first_pool || p >= a->pool_address)
-		return PYM_E_UNKNOWN;
-	const pool *pl = &a->pools[(p - a->first_pool) >> m->pool_shift];
+	const pool *pl = pool_of(m, id);
 	if (!pl->count || pl->szidx == DUMMY_SIZE_IDX)
 		return PYM_E_UNKNOWN;
 	uint64_t size = class_size(m, pl->szidx);
@@ -767,7 +868,7 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
 	m->raw_next = RAW_BASE;
 	m->nfp2lasta = malloc((m->max_pools + 1) * sizeof(int32_t));
 	m->usedpools = malloc(m->nclasses * sizeof(int32_t));
-	if (!m->nfp2lasta || !m->usedpools) {
+	if (!m->nfp2lasta || !m->usedpools || !page_init(&m->pages, 8)) {
 		pym_free(m);
 		return PYM_E_NOMEM;
 	}
@@ -783,13 +884,10 @@ void pym_free(pym *m)
 {
 	if (!m)
 		return;
-	for (uint32_t i = 0; i < m->maxarenas; i++) {
-		if (!m->arenas[i].pools)
-			continue;
-		for (uint32_t j = 0; j < m->max_pools; j++)
-			free(m->arenas[i].pools[j].next);
-		free(m->arenas[i].pools);
-	}
+	for (size_t i = 0; i < ((size_t)m->maxarenas << m->pools_shift); i++)
+		free(m->pools[i].next);
+	free(m->pools);
+	free(m->pages.e);
 	free(m->arenas);
 	free(m->nfp2lasta);
 	free(m->usedpools);
@@ -1098,6 +1196,23 @@ const char *pym_check(const pym *m)
 	}
 	if (live != m->narenas_currently_allocated)
 		return "narenas_currently_allocated";
+	/* the page map holds exactly the pools of the live arenas */
+	uint64_t pages = 0;
+	for (uint32_t i = 0; i < m->maxarenas; i++) {
+		const arena *a = &m->arenas[i];
+		if (!a->address)
+			continue;
+		pages += a->ntotalpools;
+		for (uint32_t j = 0; j < a->ntotalpools; j++) {
+			uint64_t addr = a->first_pool + ((uint64_t)j << m->pool_shift);
+			if (a->pools[j].addr != addr ||
+			    page_find(&m->pages, addr >> m->pool_shift) !=
+				(int32_t)(i << m->pools_shift | j))
+				return "page map: a pool of a live arena is missing or wrong";
+		}
+	}
+	if (pages != m->pages.n)
+		return "page map: entries of released arenas";
 	uint64_t bytes = 0, used = 0, empty = 0;
 	for (uint32_t i = 0; i < m->maxarenas; i++) {
 		const arena *a = &m->arenas[i];
