@@ -640,7 +640,14 @@ int tf_reader_next(tf_reader *r, tf_record *rec)
 		if ((r->stage == ST_HEADER) != (tag == TF_HEADER))
 			return malformed(r, tag == TF_HEADER ? "trace: a second header record"
 							     : "trace: the header record is missing");
-		memset(rec, 0, sizeof(*rec));
+		/* every field the record does not set reads 0; a request clears
+		 * only its own part (a full clear costs a fifth of the decoding) */
+		if (tf_kinds[tag].flags & (TF_RF_MALLOC | TF_RF_PYTHON)) {
+			rec->thread = 0, rec->time = 0;
+			rec->u.alloc = (tf_alloc){0};
+		} else {
+			memset(rec, 0, sizeof(*rec));
+		}
 		rec->kind = (tf_kind)tag;
 		if (!tf_kinds[tag].name) { /* unknown: skip by the file's schema */
 			for (unsigned i = 0; i < r->kinds[tag].nfields; i++)
