@@ -1456,6 +1456,58 @@ static int parse_models(const char *list, pym_params *p, int *n)
 	return k ? 0 : -1;
 }
 
+/* ---- read-ahead ----
+ * Records are decoded up to RA ahead of the one replayed, and the address
+ * map's slots of their addresses are prefetched, so that the cache misses
+ * of a large live set overlap instead of queueing one per request.  Only
+ * requests are read past: any other record may point into the reader's
+ * buffers, which the next read reuses, so reading resumes once it has been
+ * replayed.  The records are replayed in their order all the same. */
+
+#define RA 16
+
+typedef struct readahead {
+	tf_reader *rd;
+	tf_record rec[RA];
+	unsigned head, len;
+	bool taken; /* rec[head] was handed out: dropped at the next call */
+	bool hold;  /* the newest record is no request: read no further */
+	int rc;     /* the reader's last result */
+} readahead;
+
+/* The next record to replay: 1 and *out, 0 at the end, < 0 the reader's error
+ * (after every record before it). */
+static int ra_next(readahead *ra, const amap *live, tf_record **out)
+{
+	if (ra->taken) {
+		ra->head = (ra->head + 1) % RA;
+		ra->taken = false;
+		if (!--ra->len)
+			ra->hold = false;
+	}
+	while (ra->len < RA && !ra->hold && ra->rc > 0) {
+		tf_record *n = &ra->rec[(ra->head + ra->len) % RA];
+		if ((ra->rc = tf_reader_next(ra->rd, n)) <= 0)
+			break;
+		ra->len++;
+		if (!tf_kind_is_malloc_fn(n->kind) && !tf_kind_is_python_fn(n->kind)) {
+			ra->hold = true;
+		} else if (live->cap) {
+			/* written out here: GCC drops a call to a function that only
+			 * prefetches, as if it had no effect */
+			const tf_alloc *a = &n->u.alloc;
+			__builtin_prefetch(&live->t[xslot(a->addr + 2, live->cap) * live->stride]);
+			if (a->old)
+				__builtin_prefetch(&live->t[xslot(a->old + 2, live->cap) * live->stride]);
+		}
+	}
+	if (!ra->len)
+		return ra->rc;
+	*out = &ra->rec[ra->head];
+	ra->taken = true;
+	return 1;
+}
+
 int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		  rp_replay_result *res)
 {
@@ -1472,23 +1524,25 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	replay *r = calloc(1, sizeof(*r));
 	size_t cap = 1 << 16;
 	char *buf = malloc(cap);
-	tf_record rec;
+	readahead *ra = malloc(sizeof(*ra));
+	tf_record *rec = NULL;
 	int rc = 0, status = RP_EXIT_OK;
 	uint64_t events = 0;
 	rp_callsite *callsites = NULL;
-	if (!r || !buf) {
+	if (!r || !buf || !ra) {
 		rp_error("replay: out of memory");
-		free(r), free(buf);
+		free(r), free(buf), free(ra);
 		return RP_EXIT_USAGE;
 	}
+	*ra = (readahead){.rd = rd, .rc = 1};
 	r->out = o->out;
 	r->quiet = o->quiet;
 	struct timespec start, now_ts;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	bool progress = o->progress_bytes && isatty(2), shown = false;
 	uint64_t nrec = 0;
-	while ((rc = tf_reader_next(rd, &rec)) > 0) {
-		events += tf_kind_is_event(rec.kind);
+	while ((rc = ra_next(ra, &r->live, &rec)) > 0) {
+		events += tf_kind_is_event(rec->kind);
 		/* a progress line once the replay runs longer than a second */
 		if (progress && (++nrec & 0xffff) == 0) {
 			clock_gettime(CLOCK_MONOTONIC, &now_ts);
@@ -1501,11 +1555,11 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				shown = true;
 			}
 		}
-		if (rec.time > r->max_time && tf_kind_is_event(rec.kind))
-			r->max_time = rec.time;
-		if (rec.kind == TF_HEADER) {
-			const char *py = rec.u.header.python.len ? rec.u.header.python.ptr : NULL;
-			facts_from_header(&r->facts, &rec.u.header);
+		if (rec->time > r->max_time && tf_kind_is_event(rec->kind))
+			r->max_time = rec->time;
+		if (rec->kind == TF_HEADER) {
+			const char *py = rec->u.header.python.len ? rec->u.header.python.ptr : NULL;
+			facts_from_header(&r->facts, &rec->u.header);
 			r->tick_step = 1;
 			/* auto: the Python domains when the trace is CPython's */
 			r->malloc_layer = o->layer == RP_LAYER_MALLOC ||
@@ -1541,26 +1595,26 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				break;
 		} else if (!r->n) {
 			continue;
-		} else if (rec.kind == TF_ARENA_ALLOC && rec.u.arena.addr && !r->malloc_layer) {
-			on_arena_alloc(r, &rec.u.arena);
-		} else if (tf_kind_is_python_fn(rec.kind) || tf_kind_is_malloc_fn(rec.kind)) {
-			request(r, &rec);
-		} else if (rec.kind == TF_GC_START || rec.kind == TF_GC_STOP) {
-			on_gc(r, &rec);
-		} else if (rec.kind == TF_SNAPSHOT && o->check) {
-			check_snapshot(r, &rec, buf, cap);
-		} else if (rec.kind == TF_STACK) {
-			on_stack_node(r, &rec.u.node);
-		} else if ((rec.kind == TF_MODULE || rec.kind == TF_MODULE_UNLOAD) && o->on_module) {
-			o->on_module(&rec, r->nnodes, o->sym_ctx);
-		} else if (rec.kind == TF_THREAD) {
+		} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
+			on_arena_alloc(r, &rec->u.arena);
+		} else if (tf_kind_is_python_fn(rec->kind) || tf_kind_is_malloc_fn(rec->kind)) {
+			request(r, rec);
+		} else if (rec->kind == TF_GC_START || rec->kind == TF_GC_STOP) {
+			on_gc(r, rec);
+		} else if (rec->kind == TF_SNAPSHOT && o->check) {
+			check_snapshot(r, rec, buf, cap);
+		} else if (rec->kind == TF_STACK) {
+			on_stack_node(r, &rec->u.node);
+		} else if ((rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) && o->on_module) {
+			o->on_module(rec, r->nnodes, o->sym_ctx);
+		} else if (rec->kind == TF_THREAD) {
 			r->sys.threads++;
-		} else if (rec.kind == TF_MODULE) {
+		} else if (rec->kind == TF_MODULE) {
 			r->facts.modules++;
-		} else if (rec.kind == TF_END) {
+		} else if (rec->kind == TF_END) {
 			r->facts.complete = true;
-			r->facts.end_kind = rec.u.end.clean;
-			r->facts.exit_status = rec.u.end.exit_status;
+			r->facts.end_kind = rec->u.end.clean;
+			r->facts.exit_status = rec->u.end.exit_status;
 		}
 	}
 	if (shown)
@@ -1663,6 +1717,6 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	free(r->live.t);
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
-	free(r), free(buf);
+	free(r), free(buf), free(ra);
 	return status;
 }
