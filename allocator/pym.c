@@ -347,7 +347,9 @@ static int32_t arena_of(const pym *m, uint64_t p)
 
 bool pym_owns(const pym *m, uint64_t p)
 {
-	return arena_of(m, p) != NONE;
+	/* a block is in a pool page: one probe of the page map, which the
+	 * request on it is about to make too */
+	return page_find(&m->pages, p >> m->pool_shift) != NONE || arena_of(m, p) != NONE;
 }
 
 uint64_t pym_arena_base(const pym *m, uint64_t p)
