@@ -42,48 +42,53 @@ const char *tf_strerror(int err);
 
 /*
  * Record kinds.  The value is the one-byte tag written in the file.
- * X(NAME, tag, "name in dump and info")
+ * X(NAME, tag, "name in dump and info", class)
  */
+#define TF_C_NONE 0
+#define TF_C_EVENT 1            /* allocation-layer calls, arena and GC events, marks, snapshots, fork */
+#define TF_C_MALLOC_FN (1 | 2)  /* malloc … pvalloc, free (events) */
+#define TF_C_PYTHON_FN (1 | 4)  /* py_mem_* and py_obj_* (events) */
+
 #define TF_KIND_LIST(X)                                                      \
-	X(SCHEMA, 0x01, "schema")                                            \
-	X(HEADER, 0x02, "header")                                            \
-	X(THREAD, 0x03, "thread")                                            \
-	X(THREAD_NAME, 0x04, "thread_name")                                  \
-	X(SWITCH, 0x05, "switch")                                            \
-	X(TIME, 0x06, "time")                                                \
-	X(STACK, 0x07, "stack")                                              \
-	X(MODULE, 0x08, "module")                                            \
-	X(MODULE_UNLOAD, 0x09, "module_unload")                              \
-	X(MARK, 0x0a, "mark")                                                \
-	X(SNAPSHOT, 0x0b, "snapshot")                                        \
-	X(FORK, 0x0c, "fork")                                                \
-	X(END, 0x0f, "end")                                                  \
-	X(MALLOC, 0x10, "malloc")                                            \
-	X(CALLOC, 0x11, "calloc")                                            \
-	X(REALLOC, 0x12, "realloc")                                          \
-	X(REALLOCARRAY, 0x13, "reallocarray")                                \
-	X(FREE, 0x14, "free")                                                \
-	X(POSIX_MEMALIGN, 0x15, "posix_memalign")                            \
-	X(ALIGNED_ALLOC, 0x16, "aligned_alloc")                              \
-	X(MEMALIGN, 0x17, "memalign")                                        \
-	X(VALLOC, 0x18, "valloc")                                            \
-	X(PVALLOC, 0x19, "pvalloc")                                          \
-	X(PY_MEM_MALLOC, 0x20, "py_mem_malloc")                              \
-	X(PY_MEM_CALLOC, 0x21, "py_mem_calloc")                              \
-	X(PY_MEM_REALLOC, 0x22, "py_mem_realloc")                            \
-	X(PY_MEM_FREE, 0x23, "py_mem_free")                                  \
-	X(PY_OBJ_MALLOC, 0x24, "py_obj_malloc")                              \
-	X(PY_OBJ_CALLOC, 0x25, "py_obj_calloc")                              \
-	X(PY_OBJ_REALLOC, 0x26, "py_obj_realloc")                            \
-	X(PY_OBJ_FREE, 0x27, "py_obj_free")                                  \
-	X(ARENA_ALLOC, 0x28, "arena_alloc")                                  \
-	X(ARENA_FREE, 0x29, "arena_free")                                    \
-	X(GC_START, 0x2a, "gc_start")                                        \
-	X(GC_STOP, 0x2b, "gc_stop")
+	X(SCHEMA, 0x01, "schema", TF_C_NONE)                                   \
+	X(HEADER, 0x02, "header", TF_C_NONE)                                   \
+	X(THREAD, 0x03, "thread", TF_C_NONE)                                   \
+	X(THREAD_NAME, 0x04, "thread_name", TF_C_NONE)                         \
+	X(SWITCH, 0x05, "switch", TF_C_NONE)                                   \
+	X(TIME, 0x06, "time", TF_C_NONE)                                       \
+	X(STACK, 0x07, "stack", TF_C_NONE)                                     \
+	X(MODULE, 0x08, "module", TF_C_NONE)                                   \
+	X(MODULE_UNLOAD, 0x09, "module_unload", TF_C_NONE)                     \
+	X(MARK, 0x0a, "mark", TF_C_EVENT)                                      \
+	X(SNAPSHOT, 0x0b, "snapshot", TF_C_EVENT)                              \
+	X(FORK, 0x0c, "fork", TF_C_EVENT)                                      \
+	X(END, 0x0f, "end", TF_C_NONE)                                         \
+	X(MALLOC, 0x10, "malloc", TF_C_MALLOC_FN)                              \
+	X(CALLOC, 0x11, "calloc", TF_C_MALLOC_FN)                              \
+	X(REALLOC, 0x12, "realloc", TF_C_MALLOC_FN)                            \
+	X(REALLOCARRAY, 0x13, "reallocarray", TF_C_MALLOC_FN)                  \
+	X(FREE, 0x14, "free", TF_C_MALLOC_FN)                                  \
+	X(POSIX_MEMALIGN, 0x15, "posix_memalign", TF_C_MALLOC_FN)              \
+	X(ALIGNED_ALLOC, 0x16, "aligned_alloc", TF_C_MALLOC_FN)                \
+	X(MEMALIGN, 0x17, "memalign", TF_C_MALLOC_FN)                          \
+	X(VALLOC, 0x18, "valloc", TF_C_MALLOC_FN)                              \
+	X(PVALLOC, 0x19, "pvalloc", TF_C_MALLOC_FN)                            \
+	X(PY_MEM_MALLOC, 0x20, "py_mem_malloc", TF_C_PYTHON_FN)                \
+	X(PY_MEM_CALLOC, 0x21, "py_mem_calloc", TF_C_PYTHON_FN)                \
+	X(PY_MEM_REALLOC, 0x22, "py_mem_realloc", TF_C_PYTHON_FN)              \
+	X(PY_MEM_FREE, 0x23, "py_mem_free", TF_C_PYTHON_FN)                    \
+	X(PY_OBJ_MALLOC, 0x24, "py_obj_malloc", TF_C_PYTHON_FN)                \
+	X(PY_OBJ_CALLOC, 0x25, "py_obj_calloc", TF_C_PYTHON_FN)                \
+	X(PY_OBJ_REALLOC, 0x26, "py_obj_realloc", TF_C_PYTHON_FN)              \
+	X(PY_OBJ_FREE, 0x27, "py_obj_free", TF_C_PYTHON_FN)                    \
+	X(ARENA_ALLOC, 0x28, "arena_alloc", TF_C_EVENT)                        \
+	X(ARENA_FREE, 0x29, "arena_free", TF_C_EVENT)                          \
+	X(GC_START, 0x2a, "gc_start", TF_C_EVENT)                              \
+	X(GC_STOP, 0x2b, "gc_stop", TF_C_EVENT)
 
 typedef enum tf_kind {
 	TF_NONE = 0,
-#define TF_X_ENUM(n, tag, s) TF_##n = tag,
+#define TF_X_ENUM(n, tag, s, c) TF_##n = tag,
 	TF_KIND_LIST(TF_X_ENUM)
 #undef TF_X_ENUM
 } tf_kind;
@@ -92,12 +97,32 @@ typedef enum tf_kind {
 
 /* Name of a kind ("malloc"), or NULL for a tag this library does not know. */
 const char *tf_kind_name(unsigned kind);
-/* Events: allocation-layer calls, arena and GC events, marks, snapshots, fork. */
-bool tf_kind_is_event(unsigned kind);
-/* Malloc-family functions (malloc … pvalloc, free). */
-bool tf_kind_is_malloc_fn(unsigned kind);
-/* Python-layer domain calls (py_mem_* and py_obj_*). */
-bool tf_kind_is_python_fn(unsigned kind);
+
+/* The class of a kind (TF_C_*); inline, as readers ask it of every record. */
+static inline unsigned tf_kind_class(unsigned kind)
+{
+	switch (kind) {
+#define TF_X_CLASS(n, tag, s, c) case tag: return c;
+	TF_KIND_LIST(TF_X_CLASS)
+#undef TF_X_CLASS
+	}
+	return TF_C_NONE;
+}
+
+static inline bool tf_kind_is_event(unsigned kind)
+{
+	return tf_kind_class(kind) & TF_C_EVENT;
+}
+
+static inline bool tf_kind_is_malloc_fn(unsigned kind)
+{
+	return (tf_kind_class(kind) & TF_C_MALLOC_FN) == TF_C_MALLOC_FN;
+}
+
+static inline bool tf_kind_is_python_fn(unsigned kind)
+{
+	return (tf_kind_class(kind) & TF_C_PYTHON_FN) == TF_C_PYTHON_FN;
+}
 
 /* A byte string inside a record.  For records returned by the reader it
  * points into the reader's frame buffer and lives until the next call. */

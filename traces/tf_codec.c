@@ -107,21 +107,6 @@ const char *tf_kind_name(unsigned kind)
 	return kind < TF_NKINDS ? tf_kinds[kind].name : NULL;
 }
 
-bool tf_kind_is_event(unsigned kind)
-{
-	return kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_EVENT);
-}
-
-bool tf_kind_is_malloc_fn(unsigned kind)
-{
-	return kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_MALLOC);
-}
-
-bool tf_kind_is_python_fn(unsigned kind)
-{
-	return kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_PYTHON);
-}
-
 size_t tf_put_varint(uint8_t *p, uint64_t v)
 {
 	return tf_put_uv(p, v);

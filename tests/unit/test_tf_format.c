@@ -314,6 +314,13 @@ static void test_kind_names(void **state)
 	assert_true(tf_kind_is_python_fn(TF_PY_OBJ_FREE));
 	assert_true(tf_kind_is_event(TF_SNAPSHOT));
 	assert_false(tf_kind_is_event(TF_STACK));
+	/* the classes in tf.h's kind list agree with the codec's kind table */
+	for (unsigned t = 0; t < 300; t++) {
+		unsigned f = t < TF_NKINDS ? tf_kinds[t].flags : 0;
+		assert_int_equal(tf_kind_is_event(t), (f & TF_RF_EVENT) != 0);
+		assert_int_equal(tf_kind_is_malloc_fn(t), (f & TF_RF_MALLOC) != 0);
+		assert_int_equal(tf_kind_is_python_fn(t), (f & TF_RF_PYTHON) != 0);
+	}
 	assert_string_equal(tf_strerror(TF_E_CORRUPT), "corrupt trace");
 }
 
