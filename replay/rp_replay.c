@@ -111,11 +111,14 @@ static void xfree(xmap *x)
 /* ---- the address map: real address -> size, stack and each model's block ----
  * One open-addressing table with the record inline (stride words per slot:
  * key + 2, requested size, stack id, one model address per model), so a
- * request costs one probe whatever the number of models. */
+ * request costs one probe whatever the number of models.  Linear probing
+ * with deletion by backward shift: no tombstones, so the table stays at
+ * most 5/8 full of live blocks and as small as it can be (its random
+ * accesses are most of a replay's cache misses). */
 
 typedef struct amap {
 	uint64_t *t;
-	size_t cap, used, live;
+	size_t cap, live;
 	unsigned stride;
 } amap;
 
@@ -138,14 +141,14 @@ static uint64_t *amap_find(const amap *m, uint64_t key)
  * returned earlier may move. */
 static uint64_t *amap_insert(amap *m, uint64_t key)
 {
-	if ((m->used + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? (m->live * 4 > m->cap ? m->cap * 2 : m->cap) : 1024;
+	if ((m->live + 1) * 8 > m->cap * 5) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
 		uint64_t *t = calloc(cap * m->stride, sizeof(uint64_t));
 		if (!t)
 			return NULL;
 		for (size_t i = 0; i < m->cap; i++) {
 			const uint64_t *o = &m->t[i * m->stride];
-			if (o[A_KEY] < 2)
+			if (!o[A_KEY])
 				continue;
 			size_t j = xslot(o[A_KEY], cap);
 			while (t[j * m->stride])
@@ -155,22 +158,35 @@ static uint64_t *amap_insert(amap *m, uint64_t key)
 		free(m->t);
 		m->t = t;
 		m->cap = cap;
-		m->used = m->live;
 	}
 	size_t i = xslot(key + 2, m->cap);
-	while (m->t[i * m->stride] > 1)
+	while (m->t[i * m->stride])
 		i = (i + 1) & (m->cap - 1);
 	uint64_t *s = &m->t[i * m->stride];
-	m->used += !s[A_KEY];
 	m->live++;
 	memset(s, 0, m->stride * sizeof(uint64_t));
 	s[A_KEY] = key + 2;
 	return s;
 }
 
+/* Deletes a slot: the later slots of its run whose home is not between
+ * the hole and themselves move back into the hole. */
 static void amap_del(amap *m, uint64_t *slot)
 {
-	slot[A_KEY] = 1;
+	size_t mask = m->cap - 1, hole = (size_t)(slot - m->t) / m->stride;
+	for (size_t j = hole;;) {
+		j = (j + 1) & mask;
+		uint64_t *s = &m->t[j * m->stride];
+		if (!s[A_KEY])
+			break;
+		size_t home = xslot(s[A_KEY], m->cap);
+		bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+		if (!stays) {
+			memcpy(&m->t[hole * m->stride], s, m->stride * sizeof(uint64_t));
+			hole = j;
+		}
+	}
+	m->t[hole * m->stride + A_KEY] = 0;
 	m->live--;
 }
 
@@ -822,7 +838,7 @@ static void system_finish(replay *r)
 	unsigned col = A_MODEL + (unsigned)r->n;
 	for (size_t i = 0; i < r->live.cap; i++) {
 		uint64_t *sl = &r->live.t[i * r->live.stride];
-		if (sl[A_KEY] > 1 && sl[col])
+		if (sl[A_KEY] && sl[col])
 			free((void *)(uintptr_t)sl[col]);
 	}
 }
