@@ -234,15 +234,14 @@ struct pym {
 	int32_t usable_arenas;
 	int32_t *nfp2lasta;  /* [max_pools + 1] */
 	int32_t *usedpools;  /* [nclasses]: first pool of the ring, NONE = empty */
-	uint64_t narenas_currently_allocated, ntimes_arena_allocated, narenas_highwater;
-	/* O(1) figures for the replay's waste split (pym_check recomputes them) */
-	uint64_t block_bytes;  /* Σ size of the blocks in use */
-	uint64_t pools_used;   /* pools with count > 0 */
-	uint64_t empty_arenas; /* live arenas with nfreepools == ntotalpools */
+	uint64_t ntimes_arena_allocated, narenas_highwater;
+	/* O(1) figures for the replay's waste split, kept up to date in place
+	 * (pym_check recomputes them); usage.arenas is
+	 * narenas_currently_allocated */
+	pym_usage usage;
 	map slots;           /* arena_size-aligned slot -> up to two arena indices (+1) */
 	page_map pages;      /* pool page -> pool id, every pool of every live arena */
 	map raw;             /* live raw block -> requested size */
-	uint64_t raw_bytes;
 	uint64_t raw_next;   /* next private raw address */
 	map radix_mid, radix_bot; /* radix tree nodes ever created (keys) */
 	uint64_t next_base;  /* built-in arena placement */
@@ -452,10 +451,10 @@ static int new_arena(pym *m, int32_t *out)
 	radix_mark(m, base);
 	if (base % m->p.arena_size)
 		radix_mark(m, base + m->p.arena_size);
-	m->narenas_currently_allocated++;
+	m->usage.arenas++;
 	m->ntimes_arena_allocated++;
-	if (m->narenas_currently_allocated > m->narenas_highwater)
-		m->narenas_highwater = m->narenas_currently_allocated;
+	if (m->usage.arenas > m->narenas_highwater)
+		m->narenas_highwater = m->usage.arenas;
 	a->freepools = NONE;
 	a->pool_address = base;
 	a->nfreepools = m->max_pools;
@@ -471,7 +470,7 @@ static int new_arena(pym *m, int32_t *out)
 		page_put_new(&m->pages, a->pools[k].addr >> m->pool_shift,
 			     (int32_t)((uint32_t)ai << m->pools_shift | k));
 	}
-	m->empty_arenas++;
+	m->usage.empty_arenas++;
 	if (m->hooks.event)
 		m->hooks.event(m->hooks.ctx, base, false);
 	*out = ai;
@@ -492,8 +491,8 @@ static void release_arena(pym *m, int32_t ai)
 	a->nextarena = m->unused_arena_objects;
 	m->unused_arena_objects = ai;
 	a->address = 0;
-	m->narenas_currently_allocated--;
-	m->empty_arenas--; /* only wholly free arenas are released */
+	m->usage.arenas--;
+	m->usage.empty_arenas--; /* only wholly free arenas are released */
 	if (a->builtin)
 		builtin_release(m, base);
 	if (m->hooks.event)
@@ -579,14 +578,14 @@ static int allocate_from_new_pool(pym *m, uint32_t idx, uint64_t *bp)
 		ua->pool_address += m->p.pool_size;
 	}
 	if (ua->nfreepools == ua->ntotalpools)
-		m->empty_arenas--;
+		m->usage.empty_arenas--;
 	ua->nfreepools--;
 	usable_pop_if_full(m, ua);
-	m->pools_used++;
+	m->usage.pools_used++;
 	pool *pl = pool_of(m, id);
 	ring_insert_front(m, idx, id); /* the ring was empty */
 	pl->count = 1;
-	m->block_bytes += class_size(m, idx);
+	m->usage.block_bytes += class_size(m, idx);
 	if (pl->szidx == idx) { /* an empty pool that last served this class */
 		uint16_t b = pl->freeblock;
 		pl->freeblock = pl->next[b];
@@ -620,7 +619,7 @@ static int pymalloc_alloc(pym *m, uint64_t n, uint64_t *bp)
 		return allocate_from_new_pool(m, idx, bp);
 	pool *pl = pool_of(m, id);
 	pl->count++;
-	m->block_bytes += class_size(m, idx);
+	m->usage.block_bytes += class_size(m, idx);
 	uint16_t b = pl->freeblock;
 	pl->freeblock = pl->next[b];
 	if (pl->freeblock == BNONE) { /* pymalloc_pool_extend */
@@ -656,7 +655,7 @@ static void insert_to_freepool(pym *m, int32_t id)
 	}
 	ao->nfreepools = ++nf;
 	if (nf == ao->ntotalpools)
-		m->empty_arenas++; /* wholly free: released below, or kept (3.9+) */
+		m->usage.empty_arenas++; /* wholly free: released below, or kept (3.9+) */
 	/* Case 1: wholly free.  3.8 always releases it; 3.9+ keeps it when it
 	 * is the last arena of usable_arenas (bpo-37257). */
 	if (nf == ao->ntotalpools && (!m->p.keep_empty_arena || ao->nextarena != NONE)) {
@@ -717,14 +716,14 @@ static int pymalloc_free(pym *m, uint64_t p)
 	pl->next[k] = lastfree;
 	pl->freeblock = (uint16_t)k;
 	pl->count--;
-	m->block_bytes -= class_size(m, pl->szidx);
+	m->usage.block_bytes -= class_size(m, pl->szidx);
 	if (lastfree == BNONE) { /* it was full: to the front of usedpools */
 		ring_insert_front(m, pl->szidx, id);
 		return 1;
 	}
 	if (pl->count)
 		return 1;
-	m->pools_used--;
+	m->usage.pools_used--;
 	insert_to_freepool(m, id); /* now empty */
 	return 1;
 }
@@ -739,7 +738,7 @@ static int raw_alloc(pym *m, uint64_t n, uint64_t addr, uint64_t *out)
 	}
 	if (!map_put(&m->raw, addr, n))
 		return PYM_E_NOMEM;
-	m->raw_bytes += n;
+	m->usage.raw_bytes += n;
 	*out = addr;
 	return 0;
 }
@@ -749,7 +748,7 @@ static bool raw_free(pym *m, uint64_t p)
 	uint64_t *v = map_find(&m->raw, p);
 	if (!v)
 		return false;
-	m->raw_bytes -= *v;
+	m->usage.raw_bytes -= *v;
 	map_del(&m->raw, p);
 	return true;
 }
@@ -905,16 +904,17 @@ const pym_params *pym_get_params(const pym *m)
 
 uint64_t pym_arenas_current(const pym *m)
 {
-	return m->narenas_currently_allocated;
+	return m->usage.arenas;
 }
 
 void pym_get_usage(const pym *m, pym_usage *u)
 {
-	u->block_bytes = m->block_bytes;
-	u->pools_used = m->pools_used;
-	u->empty_arenas = m->empty_arenas;
-	u->arenas = m->narenas_currently_allocated;
-	u->raw_bytes = m->raw_bytes;
+	*u = m->usage;
+}
+
+const pym_usage *pym_usage_of(const pym *m)
+{
+	return &m->usage;
 }
 
 void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u), void *ctx)
@@ -938,7 +938,7 @@ void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u),
 
 uint64_t pym_held_bytes(const pym *m)
 {
-	return m->narenas_currently_allocated * m->p.arena_size + m->raw_bytes;
+	return m->usage.arenas * m->p.arena_size + m->usage.raw_bytes;
 }
 
 /* ---- statistics (§8) ---- */
@@ -972,12 +972,12 @@ void pym_get_stats(const pym *m, pym_stats *st)
 		st->quantization += st->class_pools[c] * ((m->p.pool_size - m->p.pool_overhead) % size);
 	}
 	st->arenas_total = m->ntimes_arena_allocated;
-	st->arenas_current = m->narenas_currently_allocated;
+	st->arenas_current = m->usage.arenas;
 	st->arenas_highwater = m->narenas_highwater;
 	st->map_mid = m->radix_mid.live;
 	st->map_bot = m->radix_bot.live;
 	st->raw_blocks = m->raw.live;
-	st->raw_bytes = m->raw_bytes;
+	st->raw_bytes = m->usage.raw_bytes;
 }
 
 /* printone(): the label padded to 35 columns, '=', the value with
@@ -1196,7 +1196,7 @@ const char *pym_check(const pym *m)
 				return "pool: count + free chain + virgin != NUMBLOCKS";
 		}
 	}
-	if (live != m->narenas_currently_allocated)
+	if (live != m->usage.arenas)
 		return "narenas_currently_allocated";
 	/* the page map holds exactly the pools of the live arenas */
 	uint64_t pages = 0;
@@ -1228,7 +1228,7 @@ const char *pym_check(const pym *m)
 				bytes += (uint64_t)a->pools[j].count * class_size(m, a->pools[j].szidx);
 			}
 	}
-	if (bytes != m->block_bytes || used != m->pools_used || empty != m->empty_arenas)
+	if (bytes != m->usage.block_bytes || used != m->usage.pools_used || empty != m->usage.empty_arenas)
 		return "block_bytes, pools_used or empty_arenas out of step";
 	/* usable_arenas: the live arenas with free pools, ascending nfreepools */
 	uint64_t nusable = 0;

@@ -110,6 +110,9 @@ typedef struct pym_usage {
 	uint64_t raw_bytes;    /* the large-object layer's requested bytes */
 } pym_usage;
 void pym_get_usage(const pym *m, pym_usage *u);
+/* The same figures in place, valid as long as the model: read per request,
+ * where a copy's wide loads of just-stored fields would stall. */
+const pym_usage *pym_usage_of(const pym *m);
 
 /* One live arena's use, for arena lifelines. */
 typedef struct pym_arena_use {

@@ -337,21 +337,25 @@ static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64
 	/* in the Python layer raw blocks keep the interpreter's address */
 	uint64_t raw = r->malloc_layer ? 0 : real, out = 0;
 	int rc = 0;
-	if (old && pym_owns(mr->m, old))
-		mr->py_live -= old_n;
+	bool was_pymalloc = false;
 	switch (op) {
 	case OP_ALLOC:
 		rc = pym_malloc_at(mr->m, n, raw, &out);
 		break;
 	case OP_REALLOC:
+		was_pymalloc = old && pym_owns(mr->m, old);
 		rc = pym_realloc_at(mr->m, old, n, raw, &out);
 		break;
 	case OP_FREE:
-		rc = pym_free_block(mr->m, old, NULL);
+		rc = pym_free_block(mr->m, old, &was_pymalloc);
+		if (rc < 0) /* unknown to the model: counted by where it lies */
+			was_pymalloc = pym_owns(mr->m, old);
 		break;
 	case OP_NONE:
 		break;
 	}
+	if (was_pymalloc)
+		mr->py_live -= old_n;
 	if (rc < 0) {
 		mr->errors++;
 		return 0;
@@ -376,15 +380,14 @@ static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
 /* Where the held bytes go (replay/CLI.md): O(1) from the model's usage. */
 static void waste_now(const model_run *mr, rp_waste *w)
 {
-	pym_usage u;
-	pym_get_usage(mr->m, &u);
+	const pym_usage *u = pym_usage_of(mr->m);
 	const pym_params *p = pym_get_params(mr->m);
 	w->requested = mr->py_live;
-	w->internal = u.block_bytes - mr->py_live;
-	w->free_blocks = u.pools_used * p->pool_size - u.block_bytes;
-	w->empty_arenas = u.empty_arenas * p->arena_size;
-	w->empty_pools = u.arenas * p->arena_size - u.pools_used * p->pool_size - w->empty_arenas;
-	w->large = u.raw_bytes;
+	w->internal = u->block_bytes - mr->py_live;
+	w->free_blocks = u->pools_used * p->pool_size - u->block_bytes;
+	w->empty_arenas = u->empty_arenas * p->arena_size;
+	w->empty_pools = u->arenas * p->arena_size - u->pools_used * p->pool_size - w->empty_arenas;
+	w->large = u->raw_bytes;
 }
 
 const char *const rp_series_names[RP_NSERIES] = {
@@ -455,21 +458,21 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 			mr->pin_held = mr->held;
 		}
 	}
-	uint64_t arenas = pym_arenas_current(mr->m);
-	if (arenas > mr->arenas_peak)
-		mr->arenas_peak = arenas;
+	/* read in place: a copy's wide loads of fields the request just
+	 * stored would wait for the stores (no store forwarding) */
+	const pym_usage *u = pym_usage_of(mr->m);
+	if (u->arenas > mr->arenas_peak)
+		mr->arenas_peak = u->arenas;
 	if (mr->series) {
-		pym_usage u;
-		pym_get_usage(mr->m, &u);
 		const pym_params *p = pym_get_params(mr->m);
 		uint64_t v[RP_NSERIES] = {mr->live,
-					  u.block_bytes,
-					  u.pools_used * p->pool_size,
-					  u.arenas * p->arena_size,
-					  u.arenas,
-					  u.raw_bytes,
+					  u->block_bytes,
+					  u->pools_used * p->pool_size,
+					  u->arenas * p->arena_size,
+					  u->arenas,
+					  u->raw_bytes,
 					  mr->py_live,
-					  u.empty_arenas * p->arena_size};
+					  u->empty_arenas * p->arena_size};
 		sample(mr->series, r->last_time, v);
 	}
 }
