@@ -864,7 +864,10 @@ static void request(replay *r, const tf_record *rec)
 	if ((op == OP_ALLOC && !a->addr) || (op == OP_REALLOC && !a->addr && n) ||
 	    (op == OP_FREE && !a->addr))
 		return; /* a failed request (a realloc's old block stays), or free(NULL) */
-	if (op == OP_ALLOC && amap_find(&r->live, a->addr)) {
+	/* a block over a live one (a realloc that moves included): the
+	 * trace missed a free; the old block of such a realloc stays */
+	if ((op == OP_ALLOC || (op == OP_REALLOC && a->addr && a->addr != gone)) &&
+	    amap_find(&r->live, a->addr)) {
 		anomaly(r, &r->alloc_over_live, 2, a->addr);
 		return;
 	}

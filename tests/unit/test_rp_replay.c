@@ -106,6 +106,26 @@ static void test_malloc_layer_anomalies(void **state)
 	assert_int_equal(res.models[0].errors, 0);
 }
 
+/* A realloc that moves onto a live block is an allocation over it: the
+ * request is skipped, its old block stays live. */
+static void test_realloc_over_live(void **state)
+{
+	(void)state;
+	start("");
+	ev(TF_MALLOC, 0, 24, 0x1000);
+	ev(TF_MALLOC, 0, 24, 0x2000);
+	ev(TF_REALLOC, 0x1000, 40, 0x2000); /* onto the live 0x2000 */
+	ev(TF_FREE, 0, 0, 0x2000);
+	ev(TF_FREE, 0, 0, 0x1000);          /* still live: no anomaly */
+	rp_replay_result res = finish_and_replay(RP_LAYER_MALLOC, "cpython-3.12");
+	assert_int_equal(res.requests, 5);
+	assert_int_equal(res.alloc_over_live, 1);
+	assert_int_equal(res.examples[2], 0x2000);
+	assert_int_equal(res.free_unknown + res.realloc_unknown, 0);
+	assert_int_equal(res.live_end, 0);
+	assert_int_equal(res.models[0].errors, 0);
+}
+
 static void test_python_layer_arena_bases(void **state)
 {
 	(void)state;
@@ -540,6 +560,7 @@ int main(void)
 	    cmocka_unit_test(test_series_bounded_with_peaks),
 	    cmocka_unit_test(test_several_models),
 	    cmocka_unit_test(test_malloc_layer_anomalies),
+	    cmocka_unit_test(test_realloc_over_live),
 	    cmocka_unit_test(test_python_layer_arena_bases),
 	    cmocka_unit_test(test_python_layer_mismatch_is_counted),
 	};
