@@ -11,11 +11,20 @@
  * of the path, then .gnu_debuglink names), with the user's directories
  * put first.
  *
- * Inlined frames: dwarf_getscopes gives the innermost scope holding the
- * address; dwarf_getscopes_die on it gives its concrete ancestors, each
- * DW_TAG_inlined_subroutine a frame whose location is the line table's
- * for the innermost one and the DW_AT_call_file/line of the one inside it
- * for the others, up to the DW_TAG_subprogram.
+ * Inlined frames: the chain of scopes holding the address, from the
+ * innermost out to its DW_TAG_subprogram; each DW_TAG_inlined_subroutine a
+ * frame whose location is the line table's for the innermost one and the
+ * DW_AT_call_file/line of the one inside it for the others.  The
+ * subprogram comes from an index of each compilation unit's subprogram
+ * ranges, built the first time an address falls in that unit, and the
+ * chain from a descent through its children that hold the address: libdw's
+ * dwarf_getscopes walks the whole unit for every address (milliseconds in
+ * a large one), which made a report of a Python program's trace spend
+ * seconds here.  An address no indexed subprogram holds (a nested
+ * function, one defined inside a class) is looked up with dwarf_getscopes
+ * and dwarf_getscopes_die as before.  Names of C functions need no
+ * qualification, so only C++ (and other) units pay for the walk to the
+ * namespaces and classes around a declaration, once per declaration.
  *
  * Demangling uses __cxa_demangle from libstdc++ (the Itanium ABI's own
  * demangler, on every system that has g++ or runs C++ programs), rather
@@ -65,6 +74,26 @@ const char *rep_strerror(int err)
 
 enum { FILE_UNOPENED, FILE_READ, FILE_BAD };
 
+/* A subprogram's address range [lo, hi) in its unit (one per range). */
+typedef struct sub_range {
+	Dwarf_Addr lo, hi;
+	Dwarf_Die die;
+} sub_range;
+
+/* The subprogram ranges of one compilation unit, sorted by lo. */
+typedef struct cu_index {
+	Dwarf_Off cu;       /* the unit DIE's offset; (Dwarf_Off)-1 = empty slot */
+	sub_range *r;
+	size_t n;
+	Dwarf_Addr longest; /* the longest range: bounds the backward search */
+} cu_index;
+
+/* A declaration's qualified name, by the DIE's address in the debug data. */
+typedef struct name_entry {
+	const void *die; /* NULL = empty slot */
+	const char *name;
+} name_entry;
+
 typedef struct sym_file {
 	char *path;           /* as recorded, cut at a NUL or MAX_NAME */
 	size_t path_len;      /* bytes of the recorded path compared (before the cut) */
@@ -74,6 +103,8 @@ typedef struct sym_file {
 	int state;            /* FILE_*: FILE_BAD frames are module+offset */
 	Dwfl *dwfl;           /* FILE_READ: the session holding the one module */
 	Dwfl_Module *mod;
+	cu_index *cus;        /* open addressing by unit offset, power-of-two capacity */
+	size_t cap_cus, n_cus;
 } sym_file;
 
 typedef struct sym_mod {
@@ -113,6 +144,9 @@ struct rep_sym {
 	size_t cap_strs, used_strs;
 	str_chunk *chunks;
 	char *warnings[MAX_WARNINGS];
+	bool walk_units;   /* rep_sym_opts.walk_units */
+	name_entry *names; /* qualified names, open addressing, power-of-two capacity */
+	size_t cap_names, used_names;
 	rep_sym_stats st;
 };
 
@@ -225,6 +259,7 @@ int rep_sym_create(rep_sym **out, const rep_sym_opts *o)
 	};
 	if (!o->debuginfod)
 		unsetenv("DEBUGINFOD_URLS");
+	s->walk_units = o->walk_units;
 	*out = s;
 	return REP_OK;
 }
@@ -234,10 +269,15 @@ void rep_sym_free(rep_sym *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nfiles; i++) {
-		if (s->files[i].dwfl)
-			dwfl_end(s->files[i].dwfl);
-		free(s->files[i].path);
+		sym_file *f = &s->files[i];
+		for (size_t j = 0; j < f->cap_cus; j++)
+			free(f->cus[j].r);
+		free(f->cus);
+		if (f->dwfl)
+			dwfl_end(f->dwfl);
+		free(f->path);
 	}
+	free(s->names);
 	for (size_t i = 0; i < s->cap_tab; i++)
 		free(s->tab[i].frames);
 	for (str_chunk *c = s->chunks, *next; c; c = next) {
@@ -451,6 +491,50 @@ static void declaration_of(Dwarf_Die *die, Dwarf_Die *out)
 	}
 }
 
+/* Whether die belongs to a C unit, whose names have no namespaces or
+ * classes around them. */
+static bool in_c_unit(Dwarf_Die *die)
+{
+	Dwarf_Die cu;
+	if (!dwarf_diecu(die, &cu, NULL, NULL))
+		return false;
+	switch (dwarf_srclang(&cu)) {
+	case DW_LANG_C89:
+	case DW_LANG_C:
+	case DW_LANG_C99:
+	case DW_LANG_C11:
+		return true;
+	}
+	return false;
+}
+
+/* The cache slot of a declaration's qualified name (empty if not cached
+ * yet), or NULL when the cache cannot grow (the name is then not kept). */
+static name_entry *name_slot(rep_sym *s, const void *die)
+{
+	if ((s->used_names + 1) * 2 > s->cap_names) {
+		size_t cap = s->cap_names ? s->cap_names * 2 : 256;
+		name_entry *t = calloc(cap, sizeof(*t));
+		if (!t)
+			return NULL;
+		for (size_t i = 0; i < s->cap_names; i++) {
+			if (!s->names[i].die)
+				continue;
+			size_t j = mix((uintptr_t)s->names[i].die, 0) & (cap - 1);
+			while (t[j].die)
+				j = (j + 1) & (cap - 1);
+			t[j] = s->names[i];
+		}
+		free(s->names);
+		s->names = t;
+		s->cap_names = cap;
+	}
+	size_t i = mix((uintptr_t)die, 0) & (s->cap_names - 1);
+	while (s->names[i].die && s->names[i].die != die)
+		i = (i + 1) & (s->cap_names - 1);
+	return &s->names[i];
+}
+
 /* A subprogram's or inlined subroutine's name: the linkage name,
  * demangled, else DW_AT_name qualified with the namespaces and classes
  * around its declaration (GCC gives no linkage name to functions that
@@ -467,7 +551,10 @@ static const char *die_name(rep_sym *s, Dwarf_Die *die)
 		return NULL;
 	Dwarf_Die decl, *scopes = NULL;
 	declaration_of(die, &decl);
-	int ns = dwarf_getscopes_die(&decl, &scopes);
+	name_entry *cached = name_slot(s, decl.addr);
+	if (cached && cached->die)
+		return cached->name;
+	int ns = in_c_unit(&decl) ? 0 : dwarf_getscopes_die(&decl, &scopes);
 	char q[MAX_NAME];
 	size_t len = 0;
 	for (int i = ns - 1; i >= 1; i--) { /* outermost first; scopes[0] is decl */
@@ -482,7 +569,12 @@ static const char *die_name(rep_sym *s, Dwarf_Die *die)
 	}
 	free(scopes);
 	snprintf(q + len, sizeof(q) - len, "%s", n);
-	return intern(s, q, strlen(q));
+	const char *name = intern(s, q, strlen(q));
+	if (cached && name) {
+		*cached = (name_entry){decl.addr, name};
+		s->used_names++;
+	}
+	return name;
 }
 
 /* The call site of an inlined subroutine: file and line in its caller. */
@@ -523,6 +615,163 @@ static const char *symbol_at(rep_sym *s, Dwfl_Module *mod, uint64_t a)
 	return fn_name(s, n);
 }
 
+/* ---- the scopes holding an address ---- */
+
+#define MAX_SCOPES 64 /* nesting followed below a subprogram */
+#define MAX_IMPORT_DEPTH 8
+
+static bool index_add(cu_index *x, size_t *cap, Dwarf_Die *die)
+{
+	Dwarf_Addr base, lo, hi;
+	for (ptrdiff_t off = 0; (off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0;) {
+		if (lo >= hi)
+			continue;
+		if (!grow((void **)&x->r, cap, x->n, sizeof(sub_range)))
+			return false;
+		x->r[x->n++] = (sub_range){lo, hi, *die};
+		if (hi - lo > x->longest)
+			x->longest = hi - lo;
+	}
+	return true;
+}
+
+/* Collects the subprograms among parent's children: at unit level and in
+ * namespaces, modules and imported (partial) units. */
+static bool index_walk(cu_index *x, size_t *cap, Dwarf_Die *parent, int imports)
+{
+	Dwarf_Die child, unit;
+	Dwarf_Attribute at;
+	if (dwarf_child(parent, &child) != 0)
+		return true;
+	do {
+		bool ok = true;
+		switch (dwarf_tag(&child)) {
+		case DW_TAG_subprogram:
+			ok = index_add(x, cap, &child);
+			break;
+		case DW_TAG_namespace:
+		case DW_TAG_module:
+			ok = index_walk(x, cap, &child, imports);
+			break;
+		case DW_TAG_imported_unit: /* bounded: bad DWARF may import in a loop */
+			if (imports < MAX_IMPORT_DEPTH &&
+			    dwarf_formref_die(dwarf_attr(&child, DW_AT_import, &at), &unit))
+				ok = index_walk(x, cap, &unit, imports + 1);
+			break;
+		}
+		if (!ok)
+			return false;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return true;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const sub_range *x = a, *y = b;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	Dwarf_Off p = dwarf_dieoffset((Dwarf_Die *)&x->die), q = dwarf_dieoffset((Dwarf_Die *)&y->die);
+	return (p > q) - (p < q);
+}
+
+/* The index of a unit, built on first use; NULL when out of memory. */
+static cu_index *index_of(sym_file *f, Dwarf_Die *cu)
+{
+	const Dwarf_Off none = (Dwarf_Off)-1, off = dwarf_dieoffset(cu);
+	if ((f->n_cus + 1) * 2 > f->cap_cus) {
+		size_t cap = f->cap_cus ? f->cap_cus * 2 : 64;
+		cu_index *t = malloc(cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		for (size_t i = 0; i < cap; i++)
+			t[i] = (cu_index){.cu = none};
+		for (size_t i = 0; i < f->cap_cus; i++) {
+			if (f->cus[i].cu == none)
+				continue;
+			size_t j = mix(f->cus[i].cu, 1) & (cap - 1);
+			while (t[j].cu != none)
+				j = (j + 1) & (cap - 1);
+			t[j] = f->cus[i];
+		}
+		free(f->cus);
+		f->cus = t;
+		f->cap_cus = cap;
+	}
+	size_t i = mix(off, 1) & (f->cap_cus - 1);
+	while (f->cus[i].cu != none && f->cus[i].cu != off)
+		i = (i + 1) & (f->cap_cus - 1);
+	cu_index *x = &f->cus[i];
+	if (x->cu == off)
+		return x;
+	cu_index n = {.cu = off};
+	size_t cap = 0;
+	if (!index_walk(&n, &cap, cu, 0)) {
+		free(n.r);
+		return NULL;
+	}
+	qsort(n.r, n.n, sizeof(*n.r), range_cmp);
+	*x = n;
+	f->n_cus++;
+	return x;
+}
+
+/* The subprogram holding pc (the first in DIE order if ranges overlap). */
+static Dwarf_Die *subprogram_at(cu_index *x, Dwarf_Addr pc)
+{
+	size_t lo = 0, hi = x->n;
+	while (lo < hi) { /* the first range starting after pc */
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->r[mid].lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	Dwarf_Die *best = NULL;
+	Dwarf_Off best_off = 0;
+	for (size_t i = lo; i-- > 0 && pc - x->r[i].lo < x->longest;) {
+		if (pc >= x->r[i].hi)
+			continue;
+		Dwarf_Off o = dwarf_dieoffset(&x->r[i].die);
+		if (!best || o < best_off)
+			best = &x->r[i].die, best_off = o;
+	}
+	return best;
+}
+
+static bool scope_tag(int tag)
+{
+	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block ||
+	       tag == DW_TAG_try_block || tag == DW_TAG_catch_block || tag == DW_TAG_with_stmt;
+}
+
+/* The scopes holding pc, innermost first, down from the subprogram the
+ * unit's index gives; -1 when it gives none (the caller asks libdw). */
+static int scope_chain(sym_file *f, Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out)
+{
+	cu_index *x = index_of(f, cu);
+	Dwarf_Die *sub = x ? subprogram_at(x, pc) : NULL;
+	if (!sub)
+		return -1;
+	Dwarf_Die path[MAX_SCOPES], child;
+	int n = 0;
+	path[n++] = *sub;
+	while (n < MAX_SCOPES && dwarf_child(&path[n - 1], &child) == 0) {
+		bool deeper = false;
+		do {
+			if (scope_tag(dwarf_tag(&child)) && dwarf_haspc(&child, pc) > 0) {
+				path[n++] = child;
+				deeper = true;
+				break;
+			}
+		} while (dwarf_siblingof(&child, &child) == 0);
+		if (!deeper)
+			break;
+	}
+	for (int i = 0; i < n; i++)
+		out[i] = path[n - 1 - i];
+	return n;
+}
+
 /* Fills out[] for address a of an opened file; returns the frame count
  * (0: nothing known). */
 static int describe(rep_sym *s, sym_file *f, uint64_t a, rep_frame *out)
@@ -540,9 +789,13 @@ static int describe(rep_sym *s, sym_file *f, uint64_t a, rep_frame *out)
 	int n = 0;
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(f->mod, a, &bias);
-	Dwarf_Die *scopes = NULL, *chain = NULL;
-	int nscopes = cu ? dwarf_getscopes(cu, a - bias, &scopes) : 0;
-	int nchain = nscopes > 0 ? dwarf_getscopes_die(&scopes[0], &chain) : 0;
+	Dwarf_Die *scopes = NULL, *found = NULL, path[MAX_SCOPES], *chain = path;
+	int nchain = !cu ? 0 : s->walk_units ? -1 : scope_chain(f, cu, a - bias, path);
+	if (nchain < 0) { /* no indexed subprogram: libdw walks the unit */
+		int nscopes = dwarf_getscopes(cu, a - bias, &scopes);
+		nchain = nscopes > 0 ? dwarf_getscopes_die(&scopes[0], &found) : 0;
+		chain = found;
+	}
 	for (int i = 0; i < nchain && n < REP_SYM_MAX_FRAMES; i++) {
 		int tag = dwarf_tag(&chain[i]);
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
@@ -560,7 +813,7 @@ static int describe(rep_sym *s, sym_file *f, uint64_t a, rep_frame *out)
 		call_site(s, &chain[i], cu, &src, &line);
 	}
 	free(scopes);
-	free(chain);
+	free(found);
 	if (n == 0 && (sym || src)) {
 		out[0].function = sym;
 		out[0].file = src;

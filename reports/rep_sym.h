@@ -55,6 +55,10 @@ typedef struct rep_sym_opts {
 	/* false (default): DEBUGINFOD_URLS is removed from this process's
 	 * environment, so libdw never fetches debug info over the network */
 	bool debuginfod;
+	/* true: every address is looked up by libdw's walk of its whole unit
+	 * (dwarf_getscopes), not through the per-unit subprogram index; much
+	 * slower, the same frames: the reference the index is tested against */
+	bool walk_units;
 } rep_sym_opts;
 
 /* One frame of a resolved address.  Strings live until rep_sym_free. */

@@ -136,6 +136,51 @@ static void test_each_address_once(void **state)
 	rep_sym_free(s);
 }
 
+/* The per-unit subprogram index gives the frames libdw's walk of the whole
+ * unit gives, for every fourth byte of this executable's code (its own,
+ * the symbolizer's and the trace library's functions, much inlined). */
+static void test_index_matches_unit_walk(void **state)
+{
+	(void)state;
+	rep_sym *fast, *slow;
+	rep_sym_opts walk = {.walk_units = true};
+	assert_int_equal(rep_sym_create(&fast, NULL), REP_OK);
+	assert_int_equal(rep_sym_create(&slow, &walk), REP_OK);
+	tf_module m = self_record(1);
+	assert_int_equal(rep_sym_load(fast, &m, 0), REP_OK);
+	assert_int_equal(rep_sym_load(slow, &m, 0), REP_OK);
+	uint64_t lo = UINT64_MAX, hi = 0; /* the executable segment, from the record */
+	const uint8_t *p = S.segments, *end = S.segments + S.segments_len;
+	uint64_t vaddr, size, flags;
+	while (tf_get_varint(&p, end, &vaddr) && tf_get_varint(&p, end, &size) &&
+	       tf_get_varint(&p, end, &flags))
+		if (flags & PF_X)
+			lo = S.base + vaddr, hi = S.base + vaddr + size;
+	assert_true(lo < hi);
+	unsigned compared = 0, inlined = 0;
+	for (uint64_t ip = lo + 1; ip < hi; ip += 4) {
+		const rep_frame *a, *b;
+		int na = rep_sym_resolve(fast, ip, 1, &a), nb = rep_sym_resolve(slow, ip, 1, &b);
+		assert_int_equal(na, nb);
+		for (int i = 0; i < na; i++) {
+			char x[1024], y[1024];
+			rep_frame_format(&a[i], x, sizeof(x));
+			rep_frame_format(&b[i], y, sizeof(y));
+			if (strcmp(x, y) || a[i].inlined != b[i].inlined)
+				fail_msg("0x%llx frame %d: %s%s, the unit walk: %s%s",
+					 (unsigned long long)(ip - S.base), i, x,
+					 a[i].inlined ? " (inlined)" : "", y,
+					 b[i].inlined ? " (inlined)" : "");
+			inlined += a[i].inlined;
+		}
+		compared++;
+	}
+	assert_true(compared > 1000);
+	assert_true(inlined > 100); /* the comparison covered inlined frames */
+	rep_sym_free(fast);
+	rep_sym_free(slow);
+}
+
 static void test_build_id_differs(void **state)
 {
 	(void)state;
@@ -281,6 +326,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_function_file_line), cmocka_unit_test(test_each_address_once),
+	    cmocka_unit_test(test_index_matches_unit_walk),
 	    cmocka_unit_test(test_build_id_differs),   cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_odd_input),          cmocka_unit_test(test_stamps),
 	};
