@@ -138,17 +138,22 @@ int rp_cmd_replay(int argc, char **argv)
 	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
 		o.progress_bytes = (uint64_t)sb.st_size;
-	/* the summary's stacks symbolized from the trace's modules */
+	/* the summary's and the JSON's stacks symbolized from the trace's modules */
+	rep_namer *namer = (o.summary || o.json) ? calloc(1, sizeof(*namer)) : NULL;
 	rep_sym *sym = NULL;
-	if (o.summary && rep_sym_create(&sym, &so) == REP_OK) {
+	if (namer && rep_sym_create(&sym, &so) == REP_OK) {
+		namer->sym = sym;
 		o.on_module = rep_stacks_on_module;
 		o.print_stack = rep_stacks_print;
 		o.sym_ctx = sym;
+		o.name_frame = rep_stacks_namer;
+		o.namer_ctx = namer;
 	}
 	int status = rp_replay_run(rd, &o, path, NULL);
 	if (sym)
 		rep_stacks_warnings(sym);
 	rep_sym_free(sym);
+	free(namer);
 	tf_reader_free(rd);
 	return status;
 }

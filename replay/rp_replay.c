@@ -1212,7 +1212,7 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 	f->start_real_ns = h->start_real_ns;
 }
 
-static void json_pinning(FILE *f, const rp_pinning *pn)
+static void json_pinning(FILE *f, const rp_pinning *pn, const rp_replay_opts *o)
 {
 	fprintf(f, "{\"arenas_held\": %" PRIu64 ", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
 		pn->arenas_held, pn->arenas_low);
@@ -1221,6 +1221,19 @@ static void json_pinning(FILE *f, const rp_pinning *pn)
 		fprintf(f, "%s{\"stack\": %" PRIu64 ", \"frames\": [", k ? ", " : "", pp->stack);
 		for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++)
 			fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", pp->frames[fr]);
+		if (o->name_frame) { /* each frame's lines, inlined ones first */
+			fputs("], \"symbols\": [", f);
+			const char *lines[RP_SYMBOL_LINES];
+			bool first = true;
+			for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++) {
+				int n = o->name_frame(o->namer_ctx, pp->frames[fr], pp->stack, lines,
+						      RP_SYMBOL_LINES);
+				for (int i = 0; i < n; i++, first = false) {
+					fputs(first ? "" : ", ", f);
+					rp_json_str(f, lines[i], strlen(lines[i]));
+				}
+			}
+		}
 		fprintf(f, "], \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
 			pp->arenas, pp->blocks, pp->bytes);
 	}
@@ -1248,7 +1261,7 @@ static void json_gc(FILE *f, const rp_replay_result *res, const rp_model_result 
 		m->gc.arenas_released_in_gc, m->gc.arenas_released_outside);
 }
 
-static void print_json(FILE *f, const rp_replay_result *res)
+static void print_json(FILE *f, const rp_replay_result *res, const rp_replay_opts *o)
 {
 	fprintf(f,
 		"{\"events\": %" PRIu64 ", \"layer\": \"%s\", \"requests\": %" PRIu64
@@ -1302,10 +1315,10 @@ static void print_json(FILE *f, const rp_replay_result *res)
 			fputc('}', f);
 		}
 		fputs(", \"pinning\": {\"low_use_below\": 0.25, \"end\": ", f);
-		json_pinning(f, &m->pinning);
+		json_pinning(f, &m->pinning, o);
 		if (m->pinning_peak.arenas_held) {
 			fputs(", \"at_peak\": ", f);
-			json_pinning(f, &m->pinning_peak);
+			json_pinning(f, &m->pinning_peak, o);
 		}
 		fputs("}}", f);
 	}
@@ -1696,7 +1709,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			}
 		}
 		if (o->json)
-			print_json(o->out, &result);
+			print_json(o->out, &result, o);
 		else if (o->summary)
 			print_summary(o->out, &result, o);
 		if (!r->malloc_layer && r->mr[0].recorded_bases && !o->quiet)

@@ -38,6 +38,10 @@ typedef struct rp_replay_opts {
 	void (*on_module)(const tf_record *rec, uint64_t nodes, void *ctx);
 	void (*print_stack)(FILE *f, const struct rp_pin *pin, void *ctx);
 	void *sym_ctx;
+	/* --json: a pinning stack's frames symbolized, as lines (at most max),
+	 * for its "symbols" key (NULL: no such key); leaf is the stack's node */
+	int (*name_frame)(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
+	void *namer_ctx;
 } rp_replay_opts;
 
 /* Where a model's held bytes go at one moment: arenas × ARENA_SIZE =
@@ -79,6 +83,7 @@ extern const char *const rp_series_names[RP_NSERIES];
 /* What keeps arenas that are held at low utilisation (at the end). */
 #define RP_PIN_STACKS 10
 #define RP_PIN_FRAMES 8
+#define RP_SYMBOL_LINES 16 /* most lines of one frame's "symbols" in --json */
 typedef struct rp_pin {
 	uint64_t stack;                 /* leaf node id in the trace, 0 = no stack */
 	uint64_t frames[RP_PIN_FRAMES]; /* return addresses from the leaf outwards, 0-ended */

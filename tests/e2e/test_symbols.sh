@@ -48,6 +48,9 @@ check "no warning for a program that is where it was recorded" \
 "$AT" replay --json symprog.atr >symprog.json 2>/dev/null
 check "--json keeps the raw hex frames" \
 	grep -q '"frames": \["0x[0-9a-f]*"' symprog.json
+check "--json symbolizes them: the inlined frame, then the template at its call line" \
+	grep -qF "\"symbols\": [\"ns::grab at symprog.cc:$inl_line (inlined)\", \"$BOX at symprog.cc:$call_line\"" \
+	symprog.json
 
 "$AT" dump --symbolize symprog.atr >symprog.dump 2>symprog.dump.err
 check "dump --symbolize: the leaf's stack record names the inlined and the outer frame" \
