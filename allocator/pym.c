@@ -196,13 +196,11 @@ static void page_del(page_map *t, uint64_t page)
 
 /* ---- state ---- */
 
-typedef struct pool {
-	uint32_t count;        /* ref.count: blocks in use */
-	uint32_t szidx;        /* size class, DUMMY_SIZE_IDX when freshly carved */
-	uint32_t nextoffset;   /* bytes from the pool start to the next virgin block */
-	uint32_t maxnextoffset;
+typedef struct pool {   /* 40 bytes: the freed blocks' pools are most of the cache misses */
+	uint16_t count;        /* ref.count: blocks in use (fewer than BNONE) */
+	uint16_t szidx;        /* size class, DUMMY_SIZE_IDX when freshly carved */
 	uint16_t freeblock;    /* first block of the free chain, BNONE = empty chain */
-	bool carved;           /* the pool was ever carved from its arena */
+	uint32_t nextoffset;   /* bytes from the pool start to the next virgin block */
 	int32_t nextpool, prevpool; /* pool ids: usedpools ring, or freepools list (next only) */
 	uint16_t *next;        /* free chain links, one per block */
 	uint64_t addr;         /* the pool's address */
@@ -573,7 +571,6 @@ static int allocate_from_new_pool(pym *m, uint32_t idx, uint64_t *bp)
 		id = (int32_t)((uint32_t)uai << m->pools_shift |
 			       (uint32_t)((ua->pool_address - ua->first_pool) >> m->pool_shift));
 		pool *pl = pool_of(m, id);
-		pl->carved = true;
 		pl->szidx = DUMMY_SIZE_IDX;
 		ua->pool_address += m->p.pool_size;
 	}
@@ -600,7 +597,6 @@ static int allocate_from_new_pool(pym *m, uint32_t idx, uint64_t *bp)
 	uint32_t size = class_size(m, idx);
 	pl->szidx = idx;
 	pl->nextoffset = m->p.pool_overhead + 2 * size;
-	pl->maxnextoffset = m->p.pool_size - size;
 	pl->freeblock = 1; /* block 1, a chain of one */
 	pl->next[1] = BNONE;
 	*bp = block_addr(m, id, 0);
@@ -624,7 +620,7 @@ static int pymalloc_alloc(pym *m, uint64_t n, uint64_t *bp)
 	pl->freeblock = pl->next[b];
 	if (pl->freeblock == BNONE) { /* pymalloc_pool_extend */
 		uint32_t size = class_size(m, idx);
-		if (pl->nextoffset <= pl->maxnextoffset) {
+		if (pl->nextoffset <= m->p.pool_size - size) { /* maxnextoffset */
 			uint16_t k = (uint16_t)block_index(m, idx, pl->nextoffset - m->p.pool_overhead);
 			pl->freeblock = k;
 			pl->next[k] = BNONE;
