@@ -192,6 +192,13 @@ static void amap_del(amap *m, uint64_t *slot)
 
 /* ---- state ---- */
 
+/* A series' open point, kept together in model_run and written to the
+ * series' arrays when it closes: a request's sample touches its two cache
+ * lines, not a line in each of the RP_NSERIES arrays. */
+typedef struct rp_open_point {
+	uint64_t time, v[RP_NSERIES];
+} rp_open_point;
+
 struct replay;
 
 typedef struct model_run {
@@ -212,6 +219,7 @@ typedef struct model_run {
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
+	rp_open_point open;   /* the series' open point */
 	double jw1_sum, jw1_time; /* time-weighted held/live */
 	rp_arenas arenas;     /* lifelines */
 	uint32_t arenas_cap;
@@ -394,9 +402,19 @@ const char *const rp_series_names[RP_NSERIES] = {
     "live_bytes", "block_bytes", "pool_bytes",		 "arena_bytes",
     "arenas",	  "large_bytes", "pool_requested_bytes", "empty_arena_bytes"};
 
+/* Writes the open point into its place in the series. */
+static void close_point(rp_series *s, const rp_open_point *o)
+{
+	if (!s->n)
+		return;
+	s->time[s->n - 1] = o->time;
+	for (int k = 0; k < RP_NSERIES; k++)
+		s->v[k][s->n - 1] = o->v[k];
+}
+
 /* Adds the state after one request to the series (max-merge into the open
  * point; when all points are used, pairs merge and the step doubles). */
-static void sample(rp_series *s, uint64_t t, const uint64_t v[RP_NSERIES])
+static void sample(rp_series *s, rp_open_point *o, uint64_t t, const uint64_t v[RP_NSERIES])
 {
 	if (!s->step)
 		s->step = 1;
@@ -411,17 +429,17 @@ static void sample(rp_series *s, uint64_t t, const uint64_t v[RP_NSERIES])
 			s->n = RP_SERIES_MAX / 2;
 			s->step *= 2;
 		}
-		for (int k = 0; k < RP_NSERIES; k++)
-			s->v[k][s->n] = 0;
+		*o = (rp_open_point){0};
 		s->n++;
 	}
-	uint32_t i = s->n - 1;
-	s->time[i] = t;
+	o->time = t;
 	for (int k = 0; k < RP_NSERIES; k++)
-		if (v[k] > s->v[k][i])
-			s->v[k][i] = v[k];
-	if (++s->filled == s->step)
+		if (v[k] > o->v[k])
+			o->v[k] = v[k];
+	if (++s->filled == s->step) {
 		s->filled = 0;
+		close_point(s, o);
+	}
 }
 
 static void pinning(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
@@ -473,7 +491,7 @@ static void measure(replay *r, model_run *mr, uint64_t dt)
 					  u->raw_bytes,
 					  mr->py_live,
 					  u->empty_arenas * p->arena_size};
-		sample(mr->series, r->last_time, v);
+		sample(mr->series, &mr->open, r->last_time, v);
 	}
 }
 
@@ -1168,6 +1186,8 @@ static void model_result(const replay *r, const model_run *mr, rp_model_result *
 	out->arena_size = pym_get_params(mr->m)->arena_size;
 	out->waste_peak = mr->waste_peak;
 	waste_now(mr, &out->waste_end);
+	if (mr->series && mr->series->filled)
+		close_point(mr->series, &mr->open);
 	out->series = mr->series;
 	pinning(r, mr, &out->pinning, all, nall);
 	out->pinning_peak = mr->pin_peak;
