@@ -249,7 +249,7 @@ typedef struct replay {
 	/* arena lifelines: a tick every tick_step requests */
 	uint32_t ticks, tick_step, tick_filled;
 	/* call sites, indexed by stack id (0 = none, up to nnodes) */
-	uint64_t *site_allocs, *site_bytes, *site_live_peak;
+	uint64_t *site_allocs, *site_bytes, *site_live, *site_live_peak;
 	size_t site_cap;
 	rp_facts facts;
 	uint64_t max_time;
@@ -682,8 +682,8 @@ static bool site_room(replay *r, uint64_t id)
 	size_t cap = r->site_cap ? r->site_cap : 1024;
 	while (cap <= id)
 		cap *= 2;
-	uint64_t **arr[] = {&r->site_allocs, &r->site_bytes, &r->site_live_peak};
-	for (int k = 0; k < 3; k++) {
+	uint64_t **arr[] = {&r->site_allocs, &r->site_bytes, &r->site_live, &r->site_live_peak};
+	for (int k = 0; k < 4; k++) {
 		uint64_t *p = realloc(*arr[k], cap * sizeof(uint64_t));
 		if (!p)
 			return false;
@@ -702,21 +702,24 @@ static void site_alloc(replay *r, uint64_t stack, uint64_t n)
 		return;
 	r->site_allocs[stack]++;
 	r->site_bytes[stack] += n == UINT64_MAX ? 0 : n;
+	r->site_live[stack] += n == UINT64_MAX ? 0 : n;
 }
 
-/* Bytes live per call site now (near the first model's peak). */
+/* A live block of the trace (size as its slot has it) was freed. */
+static void site_free(replay *r, uint64_t stack, uint64_t size)
+{
+	if (stack >= r->site_cap)
+		stack = 0;
+	if (stack < r->site_cap) /* never counted if the arrays could not grow */
+		r->site_live[stack] -= size < r->site_live[stack] ? size : r->site_live[stack];
+}
+
+/* Bytes live per call site now (near the first model's peak): kept up to
+ * date by every request, so no pass over the live blocks. */
 static void sites_live_now(replay *r)
 {
-	if (!r->site_cap)
-		return;
-	memset(r->site_live_peak, 0, r->site_cap * sizeof(uint64_t));
-	for (size_t i = 0; i < r->live.cap; i++) {
-		const uint64_t *sl = &r->live.t[i * r->live.stride];
-		if (sl[A_KEY] < 2 || sl[A_KEY] - 2 >= WITHHELD_KEY0)
-			continue;
-		uint64_t st = sl[A_STACK] < r->site_cap ? sl[A_STACK] : 0;
-		r->site_live_peak[st] += sl[A_SIZE];
-	}
+	if (r->site_cap)
+		memcpy(r->site_live_peak, r->site_live, r->site_cap * sizeof(uint64_t));
 }
 
 static int site_cmp(const void *a, const void *b)
@@ -899,6 +902,7 @@ static void request(replay *r, const tf_record *rec)
 		}
 		old_n = slot[A_SIZE];
 		uint64_t old_stack = slot[A_STACK];
+		site_free(r, old_stack, old_n);
 		memcpy(old_m, &slot[A_MODEL], (size_t)(r->n + r->system) * sizeof(uint64_t));
 		r->live_bytes -= old_n;
 		amap_del(&r->live, slot);
@@ -1768,7 +1772,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		xfree(&r->mr[i].arena_idx);
 	}
 	free(callsites);
-	free(r->site_allocs), free(r->site_bytes), free(r->site_live_peak);
+	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
 	free(r->live.t);
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
