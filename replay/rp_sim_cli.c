@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FILE (64u << 20) /* workload files are text a person writes */
@@ -408,7 +409,14 @@ int rp_cmd_simulate(int argc, char **argv)
 		snprintf(version, sizeof(version), "%s",
 			 o.profile && !strncmp(o.profile, "cpython-", 8) ? o.profile + 8 : "3.13");
 		char argv0[] = "arenatrace\0simulate\0";
+		struct timespec real, mono; /* the run is "recorded" now */
+		clock_gettime(CLOCK_REALTIME, &real);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
 		tf_header h = {.pid = (uint64_t)getpid(), .ppid = (uint64_t)getppid(),
+			       .start_real_ns = (uint64_t)real.tv_sec * 1000000000u +
+						(uint64_t)real.tv_nsec,
+			       .start_mono_ns = (uint64_t)mono.tv_sec * 1000000000u +
+						(uint64_t)mono.tv_nsec,
 			       .page_size = 4096, .pointer_size = 8,
 			       .clock = {"CLOCK_MONOTONIC", 15},
 			       .tool_version = {ARENATRACE_VERSION, strlen(ARENATRACE_VERSION)},

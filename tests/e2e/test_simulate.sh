@@ -106,6 +106,8 @@ assert r["requests"] == s["requests"] and m["peak"]["held_bytes"] == s["peak_hel
 	done
 done
 "$AT" simulate --json --profile cpython-3.11 -o churn.atr "$WL/churn.wl" >sim.json
+check "the -o trace starts at the time it was simulated, not in 1970" \
+	sh -c "\"$AT\" info churn.atr | grep -q '^started *$(date -u +%Y)-'"
 "$AT" info --json churn.atr >info.json
 check "the trace's gc records are the simulation's collections" \
 	jtrue info.json "d['python']['gc_by_generation'] == $(json sim.json 'd["collections"]')"
