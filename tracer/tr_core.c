@@ -44,7 +44,6 @@ static __thread uint32_t tls_gen __attribute__((tls_model("initial-exec")));
 
 static struct {
 	int lock;                /* spinlock: 0 free, 1 held */
-	int on;                  /* recording (atomic) */
 	tr_config cfg;
 	tf_writer *w;
 	int fd;
@@ -65,7 +64,6 @@ static struct {
 		uint32_t gen;
 	} names[256];            /* pthread_t -> small id, for renames */
 	unsigned nnames;
-	tf_record event; /* scratch record of tr_event_locked */
 } T = {.fd = -1};
 
 /* ---- memory: anonymous mappings, never the traced heap ---- */
@@ -165,7 +163,7 @@ static void unlock_slow(void)
 	__atomic_store_n(&L.spin, 0, __ATOMIC_RELEASE);
 }
 
-int tr_lock(void)
+static inline __attribute__((always_inline)) int lock_fast(void)
 {
 	if (tls_owner == T.gen && !__atomic_load_n(&L.multi, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&L.busy, 1, __ATOMIC_RELAXED);
@@ -180,7 +178,7 @@ int tr_lock(void)
 	return 0;
 }
 
-void tr_unlock(int token)
+static inline __attribute__((always_inline)) void unlock_fast(int token)
 {
 	if (token) {
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -188,6 +186,16 @@ void tr_unlock(int token)
 	} else {
 		unlock_slow();
 	}
+}
+
+int tr_lock(void)
+{
+	return lock_fast();
+}
+
+void tr_unlock(int token)
+{
+	unlock_fast(token);
 }
 
 /* After fork (this is the only thread) and at start: this thread owns. */
@@ -199,10 +207,7 @@ static void lock_reset(void)
 	tls_owner = T.gen;
 }
 
-bool tr_recording(void)
-{
-	return __atomic_load_n(&T.on, __ATOMIC_RELAXED);
-}
+int tr_on; /* recording (atomic); read by tr_recording() in every wrapper */
 
 /* ---- configuration ---- */
 
@@ -387,12 +392,12 @@ static bool open_writer(const char *want)
 }
 
 /* Stops recording after a write error: one line, the program runs on. */
-static void fail_locked(int rc)
+static __attribute__((noinline, cold)) void fail_locked(int rc)
 {
-	if (!T.on)
+	if (!tr_on)
 		return;
 	int e = errno;
-	__atomic_store_n(&T.on, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
 	tr_say("cannot write trace %s: %s; tracing stopped",
 	       T.path, rc == TF_E_IO ? strerror(e) : tf_strerror(rc));
 }
@@ -418,10 +423,10 @@ static void *flusher(void *arg)
 		struct timespec ts = {0, TR_FLUSH_MS * 1000000L};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
-		if (T.pid == me && T.on)
+		if (T.pid == me && tr_on)
 			tr_modules_poll();
 		int lk = tr_lock();
-		if (T.pid != me || !T.on) {
+		if (T.pid != me || !tr_on) {
 			tr_unlock(lk);
 			return NULL;
 		}
@@ -489,7 +494,7 @@ static __attribute__((noinline)) uint32_t new_thread_locked(void)
  * its first record. */
 static inline int writing_locked(void)
 {
-	if (!T.on)
+	if (!tr_on)
 		return 0;
 	if (__builtin_expect(T.flusher_running != T.pid, 0))
 		start_flusher();
@@ -520,32 +525,37 @@ void tr_put(tf_record *rec)
 	tr_unlock(lk);
 }
 
-/* The hot path: the record lives in T (the lock is held) so that nothing
- * but its allocation fields is written per event. */
-void tr_event_locked(tf_kind kind, const tf_alloc *a, void **ips, int nips)
+/* The hot path: the event goes to the writer's fast path as its parts. */
+static inline __attribute__((always_inline)) void event_locked(tf_kind kind, tf_alloc *a,
+							       void **ips, int nips)
 {
 	if (!writing_locked())
 		return;
-	tf_record *rec = &T.event;
-	rec->kind = kind;
-	rec->u.alloc = *a;
-	rec->u.alloc.stack = nips ? tr_stacks_intern(ips, nips, put_raw) : 0;
-	stamp_put_locked(rec, 1);
+	a->stack = nips ? tr_stacks_intern(ips, nips, put_raw) : 0;
+	uint32_t tid = thread_id_locked();
+	int rc = tf_writer_put_alloc(T.w, kind, tid, now(), a);
+	if (__builtin_expect(rc < 0, 0))
+		fail_locked(rc);
 }
 
-void tr_event(tf_kind kind, const tf_alloc *a, void **ips, int nips)
+void tr_event_locked(tf_kind kind, tf_alloc *a, void **ips, int nips)
+{
+	event_locked(kind, a, ips, nips);
+}
+
+void tr_event(tf_kind kind, tf_alloc *a, void **ips, int nips)
 {
 	int e = errno;
-	int lk = tr_lock();
-	tr_event_locked(kind, a, ips, nips);
-	tr_unlock(lk);
+	int lk = lock_fast();
+	event_locked(kind, a, ips, nips);
+	unlock_fast(lk);
 	errno = e;
 }
 
 void tr_thread_renamed(pthread_t thread, const char *name)
 {
 	int lk = tr_lock();
-	for (unsigned i = 0; T.on && i < T.nnames; i++) {
+	for (unsigned i = 0; tr_on && i < T.nnames; i++) {
 		if (T.names[i].gen != T.gen || !pthread_equal(T.names[i].thread, thread))
 			continue;
 		tf_record rec = {.kind = TF_THREAD_NAME};
@@ -597,7 +607,7 @@ bool tr_start(const tr_config *c, const char *python_version)
 	if (!open_writer(want))
 		return false;
 	lock_reset();
-	__atomic_store_n(&T.on, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&tr_on, 1, __ATOMIC_RELEASE);
 	tr_modules_rescan();
 	int lk = tr_lock();
 	int rc = tf_writer_flush(T.w); /* the header is on disk from the start */
@@ -613,11 +623,11 @@ void tr_finish(unsigned clean, int exit_status)
 	if (tr_recording() && T.pid == getpid())
 		tr_modules_poll();
 	int lk = tr_lock();
-	if (T.on && T.pid == getpid()) {
+	if (tr_on && T.pid == getpid()) {
 		int rc = tf_writer_finish(T.w, clean, exit_status, T.dropped);
 		if (rc < 0)
 			fail_locked(rc);
-		__atomic_store_n(&T.on, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
 		close_writer();
 	}
 	tr_unlock(lk);
@@ -638,14 +648,14 @@ void tr_fork_parent(void)
 void tr_fork_child(void)
 {
 	/* The lock is held (tr_fork_prepare) and this is the only thread. */
-	if (!T.on) {
+	if (!tr_on) {
 		lock_reset();
 		return;
 	}
 	char stem[PATH_MAX], want[PATH_MAX];
 	stem_of(T.path, stem, sizeof(stem));
 	close_writer(); /* the parent writes what was buffered */
-	__atomic_store_n(&T.on, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
 	tr_stacks_reset();
 	tr_modules_reset();
 	if (!T.cfg.follow_fork) {
@@ -657,7 +667,7 @@ void tr_fork_child(void)
 		  open_writer(want);
 	lock_reset(); /* a new generation: this thread owns the child's trace */
 	if (ok) {
-		__atomic_store_n(&T.on, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&tr_on, 1, __ATOMIC_RELEASE);
 		tr_modules_rescan();
 	}
 }

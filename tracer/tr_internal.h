@@ -52,7 +52,11 @@ bool tr_start(const tr_config *c, const char *python_version);
 /* Writes the END record and stops; clean is TF_END_EXIT/EXEC/OTHER. */
 void tr_finish(unsigned clean, int exit_status);
 /* Whether events are being recorded now. */
-bool tr_recording(void);
+extern int tr_on __attribute__((visibility("hidden")));
+static inline bool tr_recording(void)
+{
+	return __atomic_load_n(&tr_on, __ATOMIC_RELAXED);
+}
 
 /* Takes the lock; returns the token tr_unlock needs. */
 int tr_lock(void);
@@ -62,10 +66,10 @@ void tr_unlock(int token);
  * tracer's own frames.  Returns the number of frames (0 with --no-stacks). */
 int tr_capture(void **ips);
 
-/* Records an allocation-layer event; stack from ips[0..nips).  The
- * _locked form needs tr_lock held. */
-void tr_event(tf_kind kind, const tf_alloc *a, void **ips, int nips);
-void tr_event_locked(tf_kind kind, const tf_alloc *a, void **ips, int nips);
+/* Records an allocation-layer event; stack from ips[0..nips), into
+ * a->stack.  The _locked form needs tr_lock held. */
+void tr_event(tf_kind kind, tf_alloc *a, void **ips, int nips);
+void tr_event_locked(tf_kind kind, tf_alloc *a, void **ips, int nips);
 /* Any other event (arena, gc, mark, snapshot, fork), no stack. */
 void tr_put(tf_record *rec);
 void tr_put_locked(tf_record *rec);

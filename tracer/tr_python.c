@@ -106,7 +106,7 @@ static int capture(void **ips)
 	return k;
 }
 
-static void record(tf_kind kind, const tf_alloc *a, void **ips, int k)
+static void record(tf_kind kind, tf_alloc *a, void **ips, int k)
 {
 	tr_busy = 1;
 	tr_event(kind, a, ips, k);
