@@ -11,9 +11,12 @@
  * path is appended to ARENATRACE_REGISTRY when set (the record launcher
  * reads it to print the paths).  Files are created mode 0600.
  *
- * Durability: the flusher thread compresses and writes what is buffered
- * every TR_FLUSH_MS; a full buffer is written at once by the thread that
- * filled it.  At exit the END record is written from the library's
+ * Durability: a full buffer is written at once by the thread that filled
+ * it; every TR_FLUSH_MS the flusher thread compresses and writes what is
+ * buffered, unless a frame was written since it last looked (then what is
+ * buffered is younger than one period).  So nothing waits longer than two
+ * periods, and a busy program is not held up by the flusher holding the
+ * lock while it compresses.  At exit the END record is written from the library's
  * destructor, with the status an on_exit handler saw.
  */
 #include "tr_internal.h"
@@ -413,12 +416,20 @@ static void close_writer(void)
 
 /* ---- flusher thread ---- */
 
+static uint64_t frames_written(void)
+{
+	tf_writer_stats st;
+	tf_writer_get_stats(T.w, &st);
+	return st.frames;
+}
+
 static void *flusher(void *arg)
 {
 	(void)arg;
 	tr_busy = 1; /* nothing this thread allocates is the program's */
 	tls_flusher = true;
 	pid_t me = getpid();
+	uint64_t seen = 0; /* frames written when this thread last looked */
 	for (;;) {
 		struct timespec ts = {0, TR_FLUSH_MS * 1000000L};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -430,11 +441,12 @@ static void *flusher(void *arg)
 			tr_unlock(lk);
 			return NULL;
 		}
-		if (tf_writer_pending(T.w)) {
+		if (frames_written() == seen && tf_writer_pending(T.w)) {
 			int rc = tf_writer_flush(T.w);
 			if (rc < 0)
 				fail_locked(rc);
 		}
+		seen = frames_written();
 		tr_unlock(lk);
 	}
 }

@@ -28,7 +28,7 @@
 
 #define TR_MAX_DEPTH 256
 #define TR_DEFAULT_DEPTH 64
-#define TR_FLUSH_MS 50 /* the flusher thread's period; frames reach the file within 100 ms */
+#define TR_FLUSH_MS 40 /* the flusher thread's period; records reach the file within two */
 
 extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
 
