@@ -62,9 +62,12 @@ static inline bool tr_recording(void)
 int tr_lock(void);
 void tr_unlock(int token);
 
-/* Unwinds the caller's stack into ips (innermost first), skipping the
- * tracer's own frames.  Returns the number of frames (0 with --no-stacks). */
-int tr_capture(void **ips);
+/* Unwinds the caller's stack into buf (TR_CAPTURE_SLOTS entries) and
+ * returns where its frames start past the tracer's own (innermost
+ * first); *n is their number (0 with --no-stacks). */
+#define TR_CAPTURE_SKIP 16 /* frames of the tracer's own, at most */
+#define TR_CAPTURE_SLOTS (TR_MAX_DEPTH + TR_CAPTURE_SKIP)
+void **tr_capture(void **buf, int *n);
 
 /* Records an allocation-layer event; stack from ips[0..nips), into
  * a->stack.  The _locked form needs tr_lock held. */
