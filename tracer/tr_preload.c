@@ -129,7 +129,9 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 static int depth = TR_DEFAULT_DEPTH;
 static bool want_stacks = true;
 
-void **tr_capture(void **buf, int *n)
+/* Inlined into the wrappers, so that the unwinder starts in the wrapper
+ * itself: one frame of the tracer's own to step over, not two. */
+static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 {
 	*n = 0;
 	if (!want_stacks)
@@ -141,6 +143,11 @@ void **tr_capture(void **buf, int *n)
 	k -= skip;
 	*n = k > depth ? depth : k > 0 ? k : 0;
 	return buf + skip;
+}
+
+void **tr_capture(void **buf, int *n)
+{
+	return capture(buf, n);
 }
 
 /* ---- the malloc family ---- */
@@ -170,7 +177,7 @@ EXPORT void *malloc(size_t n)
 	tr_busy = 1;
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
-	void **ips = tr_capture(buf, &k);
+	void **ips = capture(buf, &k);
 	void *p = real.malloc(n);
 	record(TF_MALLOC, &(tf_alloc){.addr = (uintptr_t)p, .size = n}, ips, k);
 	tr_busy = 0;
@@ -188,7 +195,7 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 	tr_busy = 1;
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
-	void **ips = tr_capture(buf, &k);
+	void **ips = capture(buf, &k);
 	void *p = real.calloc(nmemb, size);
 	record(TF_CALLOC, &(tf_alloc){.addr = (uintptr_t)p, .nmemb = nmemb, .size = size}, ips, k);
 	tr_busy = 0;
@@ -228,7 +235,7 @@ static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
 	tr_busy = 1;
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
-	void **ips = tr_capture(buf, &k);
+	void **ips = capture(buf, &k);
 	int lk = tr_lock();
 	void *p = kind == TF_REALLOC ? real.realloc(old, size) : real.reallocarray(old, nmemb, size);
 	int e = errno;
@@ -286,7 +293,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	tr_busy = 1;
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
-	void **ips = tr_capture(buf, &k);
+	void **ips = capture(buf, &k);
 	int rc = real.posix_memalign(out, align, size);
 	record(TF_POSIX_MEMALIGN,
 	       &(tf_alloc){.addr = rc ? 0 : (uintptr_t)*out, .align = align, .size = size,
@@ -306,7 +313,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		tr_busy = 1;                                                               \
 		void *buf[TR_CAPTURE_SLOTS];                                               \
 		int k;                                                                     \
-		void **ips = tr_capture(buf, &k);                                          \
+		void **ips = capture(buf, &k);                                          \
 		void *p = real.name(align, size);                                          \
 		record(KIND, &(tf_alloc){.addr = (uintptr_t)p, .align = align, .size = size}, \
 		       ips, k);                                                            \
@@ -327,7 +334,7 @@ ALIGNED_WRAPPER(memalign, TF_MEMALIGN)
 		tr_busy = 1;                                                               \
 		void *buf[TR_CAPTURE_SLOTS];                                               \
 		int k;                                                                     \
-		void **ips = tr_capture(buf, &k);                                          \
+		void **ips = capture(buf, &k);                                          \
 		void *p = real.name(size);                                                 \
 		record(KIND, &(tf_alloc){.addr = (uintptr_t)p, .size = size}, ips, k);    \
 		tr_busy = 0;                                                               \
