@@ -16,8 +16,8 @@
  * buffered, unless a frame was written since it last looked (then what is
  * buffered is younger than one period).  So nothing waits longer than two
  * periods, and a busy program is not held up by the flusher holding the
- * lock while it compresses.  At exit the END record is written from the library's
- * destructor, with the status an on_exit handler saw.
+ * lock while it compresses.  At exit the END record is written from the
+ * library's destructor, with the status an on_exit handler saw.
  */
 #include "tr_internal.h"
 
