@@ -28,7 +28,7 @@
 
 #define TR_MAX_DEPTH 256
 #define TR_DEFAULT_DEPTH 64
-#define TR_FLUSH_MS 50 /* the flusher thread's period; frames reach the file within 100 ms */
+#define TR_FLUSH_MS 40 /* the flusher thread's period; records reach the file within two */
 
 extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
 
@@ -52,20 +52,27 @@ bool tr_start(const tr_config *c, const char *python_version);
 /* Writes the END record and stops; clean is TF_END_EXIT/EXEC/OTHER. */
 void tr_finish(unsigned clean, int exit_status);
 /* Whether events are being recorded now. */
-bool tr_recording(void);
+extern int tr_on __attribute__((visibility("hidden")));
+static inline bool tr_recording(void)
+{
+	return __atomic_load_n(&tr_on, __ATOMIC_RELAXED);
+}
 
 /* Takes the lock; returns the token tr_unlock needs. */
 int tr_lock(void);
 void tr_unlock(int token);
 
-/* Unwinds the caller's stack into ips (innermost first), skipping the
- * tracer's own frames.  Returns the number of frames (0 with --no-stacks). */
-int tr_capture(void **ips);
+/* Unwinds the caller's stack into buf (TR_CAPTURE_SLOTS entries) and
+ * returns where its frames start past the tracer's own (innermost
+ * first); *n is their number (0 with --no-stacks). */
+#define TR_CAPTURE_SKIP 16 /* frames of the tracer's own, at most */
+#define TR_CAPTURE_SLOTS (TR_MAX_DEPTH + TR_CAPTURE_SKIP)
+void **tr_capture(void **buf, int *n);
 
-/* Records an allocation-layer event; stack from ips[0..nips).  The
- * _locked form needs tr_lock held. */
-void tr_event(tf_kind kind, const tf_alloc *a, void **ips, int nips);
-void tr_event_locked(tf_kind kind, const tf_alloc *a, void **ips, int nips);
+/* Records an allocation-layer event; stack from ips[0..nips), into
+ * a->stack.  The _locked form needs tr_lock held. */
+void tr_event(tf_kind kind, tf_alloc *a, void **ips, int nips);
+void tr_event_locked(tf_kind kind, tf_alloc *a, void **ips, int nips);
 /* Any other event (arena, gc, mark, snapshot, fork), no stack. */
 void tr_put(tf_record *rec);
 void tr_put_locked(tf_record *rec);

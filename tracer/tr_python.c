@@ -98,15 +98,15 @@ static int gc_hooked;
  * so they are serialised: recording after the call keeps the global order. */
 #define RECORDING (!tr_busy && tr_recording())
 
-static int capture(void **ips)
+static void **capture(void **buf, int *k)
 {
 	tr_busy = 1;
-	int k = tr_capture(ips);
+	void **ips = tr_capture(buf, k);
 	tr_busy = 0;
-	return k;
+	return ips;
 }
 
-static void record(tf_kind kind, const tf_alloc *a, void **ips, int k)
+static void record(tf_kind kind, tf_alloc *a, void **ips, int k)
 {
 	tr_busy = 1;
 	tr_event(kind, a, ips, k);
@@ -118,8 +118,9 @@ static void *d_malloc(void *ctx, size_t n)
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.malloc(d->orig.ctx, n);
-	void *ips[TR_MAX_DEPTH];
-	int k = capture(ips);
+	void *buf[TR_CAPTURE_SLOTS];
+	int k;
+	void **ips = capture(buf, &k);
 	void *p = d->orig.malloc(d->orig.ctx, n);
 	record(d->malloc, &(tf_alloc){.addr = (uintptr_t)p, .size = n}, ips, k);
 	return p;
@@ -130,8 +131,9 @@ static void *d_calloc(void *ctx, size_t nelem, size_t elsize)
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.calloc(d->orig.ctx, nelem, elsize);
-	void *ips[TR_MAX_DEPTH];
-	int k = capture(ips);
+	void *buf[TR_CAPTURE_SLOTS];
+	int k;
+	void **ips = capture(buf, &k);
 	void *p = d->orig.calloc(d->orig.ctx, nelem, elsize);
 	record(d->calloc, &(tf_alloc){.addr = (uintptr_t)p, .nmemb = nelem, .size = elsize}, ips,
 	       k);
@@ -144,8 +146,9 @@ static void *d_realloc(void *ctx, void *old, size_t n)
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.realloc(d->orig.ctx, old, n);
-	void *ips[TR_MAX_DEPTH];
-	int k = capture(ips);
+	void *buf[TR_CAPTURE_SLOTS];
+	int k;
+	void **ips = capture(buf, &k);
 	void *p = d->orig.realloc(d->orig.ctx, old, n);
 	record(d->realloc, &(tf_alloc){.addr = (uintptr_t)p, .old = (uintptr_t)old, .size = n},
 	       ips, k);

@@ -3,10 +3,15 @@
  *
  * A node is (parent id, ip); an open-addressing hash table maps it to its
  * id.  A stack is interned from its outermost frame inwards, writing a
- * STACK record for each new node; its leaf is the event's stack id.  A
- * one-entry cache per thread skips the walk when a thread allocates from
- * the same stack twice in a row, the common case in loops.  All memory
- * is mmap'd; everything runs under tr_lock.
+ * STACK record for each new node; its leaf is the event's stack id.
+ *
+ * A one-entry cache per thread skips everything when a thread allocates
+ * from the same stack twice in a row, the common case in loops.  Past it,
+ * most events still come from a stack seen before, so a second table maps
+ * a hash of the whole stack to its leaf: one hash over the frames and a
+ * walk up the leaf's parents to confirm the match (the nodes are kept by
+ * id), instead of one table probe per frame.  All memory is mmap'd;
+ * everything runs under tr_lock.
  */
 #include "tr_internal.h"
 
@@ -18,11 +23,26 @@ typedef struct node_slot {
 	uint32_t id;     /* 0 = empty slot */
 } node_slot;
 
+typedef struct stack_slot {
+	uint64_t hash; /* of the whole stack (hash_stack) */
+	uint32_t leaf; /* 0 = empty slot */
+	uint32_t n;    /* frames */
+} stack_slot;
+
+typedef struct node {
+	uint64_t ip;
+	uint64_t parent;
+} node;
+
 static struct {
-	node_slot *slots;
-	size_t cap;   /* power of two */
-	size_t count; /* used slots; count <= cap / 2 */
-	uint32_t gen; /* bumped on reset: invalidates the thread caches */
+	node_slot *slots; /* (parent, ip) -> id */
+	size_t cap;       /* power of two */
+	size_t count;     /* used slots; count <= cap / 2 */
+	stack_slot *stacks; /* whole stack -> leaf */
+	size_t scap, scount; /* as cap and count */
+	node *nodes;      /* by id: ip and parent, nodes[0] unused */
+	size_t ncap;      /* entries of nodes */
+	uint32_t gen;     /* bumped on reset: invalidates the thread caches */
 } S = {.gen = 1};
 
 static __thread struct {
@@ -37,7 +57,15 @@ static inline size_t slot_of(uint32_t parent, uint64_t ip, size_t mask)
 	return (size_t)(h >> 20) & mask;
 }
 
-static bool grow(void)
+static inline uint64_t hash_stack(void *const *ips, int n)
+{
+	uint64_t h = (uint64_t)n;
+	for (int i = 0; i < n; i++)
+		h = (h ^ (uint64_t)(uintptr_t)ips[i]) * 0x9E3779B97F4A7C15ull;
+	return h ^ h >> 29;
+}
+
+static bool grow_nodes(void)
 {
 	size_t cap = S.cap ? S.cap * 2 : 1u << 14;
 	node_slot *t = tr_mmap_alloc(NULL, cap * sizeof(node_slot));
@@ -58,10 +86,51 @@ static bool grow(void)
 	return true;
 }
 
+static bool grow_stacks(void)
+{
+	size_t cap = S.scap ? S.scap * 2 : 1u << 12;
+	stack_slot *t = tr_mmap_alloc(NULL, cap * sizeof(stack_slot));
+	if (!t)
+		return false;
+	for (size_t i = 0; i < S.scap; i++) {
+		stack_slot e = S.stacks[i];
+		if (!e.leaf)
+			continue;
+		size_t j = (size_t)e.hash & (cap - 1);
+		while (t[j].leaf)
+			j = (j + 1) & (cap - 1);
+		t[j] = e;
+	}
+	tr_mmap_free(NULL, S.stacks);
+	S.stacks = t;
+	S.scap = cap;
+	return true;
+}
+
+/* Keeps node id's ip and parent, for stack_is. */
+static bool keep_node(uint32_t id, uint32_t parent, uint64_t ip)
+{
+	if (id >= S.ncap) {
+		size_t ncap = S.ncap ? S.ncap * 2 : 1u << 14;
+		while (ncap <= id)
+			ncap *= 2;
+		node *t = tr_mmap_alloc(NULL, ncap * sizeof(node));
+		if (!t)
+			return false;
+		if (S.nodes)
+			memcpy(t, S.nodes, S.ncap * sizeof(node));
+		tr_mmap_free(NULL, S.nodes);
+		S.nodes = t;
+		S.ncap = ncap;
+	}
+	S.nodes[id] = (node){ip, parent};
+	return true;
+}
+
 /* The id of (parent, ip), adding it (and its STACK record) if new. */
 static uint32_t intern_node(uint32_t parent, uint64_t ip, tr_put_fn put)
 {
-	if ((S.count + 1) * 2 > S.cap && !grow())
+	if ((S.count + 1) * 2 > S.cap && !grow_nodes())
 		return 0;
 	size_t mask = S.cap - 1, j = slot_of(parent, ip, mask);
 	for (; S.slots[j].id; j = (j + 1) & mask)
@@ -70,34 +139,75 @@ static uint32_t intern_node(uint32_t parent, uint64_t ip, tr_put_fn put)
 	tf_record rec = {.kind = TF_STACK};
 	rec.u.node.parent = parent;
 	rec.u.node.ip = ip;
-	if (put(&rec) < 0)
+	if (put(&rec) < 0 || rec.u.node.id > UINT32_MAX ||
+	    !keep_node((uint32_t)rec.u.node.id, parent, ip))
 		return 0;
 	S.slots[j] = (node_slot){ip, parent, (uint32_t)rec.u.node.id}; /* the writer's id */
 	S.count++;
 	return S.slots[j].id;
 }
 
-uint64_t tr_stacks_intern(void *const *ips, int n, tr_put_fn put)
+/* Whether the path from leaf up to the root is ips[0..n). */
+static bool stack_is(uint32_t leaf, void *const *ips, int n)
 {
-	if (cache.gen == S.gen && cache.n == n && !memcmp(cache.ips, ips, (size_t)n * sizeof(*ips)))
-		return cache.leaf;
+	uint64_t id = leaf;
+	for (int i = 0; i < n; i++) {
+		if (!id || S.nodes[id].ip != (uint64_t)(uintptr_t)ips[i])
+			return false;
+		id = S.nodes[id].parent;
+	}
+	return id == 0;
+}
+
+/* The leaf of ips[0..n), interning it if new. */
+static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
+{
+	uint64_t h = hash_stack(ips, n);
+	size_t mask = S.scap - 1;
+	for (size_t j = (size_t)h & mask; S.stacks && S.stacks[j].leaf; j = (j + 1) & mask)
+		if (S.stacks[j].hash == h && S.stacks[j].n == (uint32_t)n &&
+		    stack_is(S.stacks[j].leaf, ips, n))
+			return S.stacks[j].leaf;
 	uint32_t id = 0;
 	for (int i = n - 1; i >= 0; i--) {
 		id = intern_node(id, (uint64_t)(uintptr_t)ips[i], put);
 		if (!id)
 			return 0;
 	}
+	/* remember the whole stack (without room, it is found the slow way) */
+	if ((S.scount + 1) * 2 > S.scap && !grow_stacks())
+		return id;
+	mask = S.scap - 1;
+	size_t j = (size_t)h & mask;
+	while (S.stacks[j].leaf)
+		j = (j + 1) & mask;
+	S.stacks[j] = (stack_slot){h, id, (uint32_t)n};
+	S.scount++;
+	return id;
+}
+
+uint64_t tr_stacks_intern(void *const *ips, int n, tr_put_fn put)
+{
+	if (n <= 0)
+		return 0;
+	if (cache.gen == S.gen && cache.n == n && !memcmp(cache.ips, ips, (size_t)n * sizeof(*ips)))
+		return cache.leaf;
+	uint32_t leaf = find_stack(ips, n, put);
+	if (!leaf)
+		return 0;
 	cache.gen = S.gen;
 	cache.n = n;
-	cache.leaf = id;
+	cache.leaf = leaf;
 	memcpy(cache.ips, ips, (size_t)n * sizeof(*ips));
-	return id;
+	return leaf;
 }
 
 void tr_stacks_reset(void)
 {
 	tr_mmap_free(NULL, S.slots);
-	S.slots = NULL;
-	S.cap = S.count = 0;
-	S.gen++;
+	tr_mmap_free(NULL, S.stacks);
+	tr_mmap_free(NULL, S.nodes);
+	uint32_t gen = S.gen;
+	memset(&S, 0, sizeof(S));
+	S.gen = gen + 1;
 }

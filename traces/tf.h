@@ -253,6 +253,11 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *opts, const tf_heade
  * is returned through rec->u.node.id.  Returns 0 or a negative tf_err; after
  * an I/O error every call fails with TF_E_FAILED and writes nothing. */
 int tf_writer_put(tf_writer *w, tf_record *rec);
+/* The same for a malloc-family or Python-domain event (kind malloc …
+ * pvalloc, py_mem_* or py_obj_*) given by its parts, and faster: the
+ * tracer's hot path.  Returns what tf_writer_put would. */
+int tf_writer_put_alloc(tf_writer *w, unsigned kind, uint32_t thread, uint64_t time,
+			const tf_alloc *a);
 /* Compresses what is buffered into one frame and writes it. */
 int tf_writer_flush(tf_writer *w);
 /* How the process ended, for the END record. */

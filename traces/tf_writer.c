@@ -12,6 +12,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -27,15 +30,23 @@ struct tf_writer {
 	bool finished;    /* END written */
 	bool started;     /* the first frame (with the magic) was written */
 	uint64_t quantum; /* ns */
+	uint64_t next_time; /* st.time + quantum (at least + 1): a TIME record is due */
 	uint8_t *s[TF_NSTREAMS]; /* the frame being built, one buffer per stream */
-	size_t used[TF_NSTREAMS], cap[TF_NSTREAMS];
-	size_t total, target; /* total = sum of used */
+	uint8_t *p[TF_NSTREAMS]; /* write position in each: s[i] + bytes used */
+	size_t cap[TF_NSTREAMS];
+	size_t total, target; /* total = bytes used in all streams */
+	uint8_t shape[TF_NKINDS]; /* TF_SH_* of the event kinds tf_writer_put_alloc takes */
 	uint8_t *zbuf;        /* compressed frame */
 	size_t zcap;
 	ZSTD_CCtx *cctx;
 	tf_mem mem;
 	tf_state st;
-	tf_writer_stats stats;
+	uint32_t lo[2][2][TF_RING]; /* low halves of st.layer[i].allocd ([i][0]) and .freed ([i][1]) */
+	/* Counted once per frame or per uncommon record, not per event: */
+	uint64_t raw_flushed;  /* bytes_raw of the frames written */
+	uint64_t recs_flushed; /* records (tags) in the frames written, schema included */
+	uint64_t nonevents;    /* records that are not events, schema included */
+	tf_writer_stats stats; /* threads, stacks, bytes_compressed, frames */
 };
 
 static void *default_alloc(void *ctx, size_t size)
@@ -83,16 +94,38 @@ static uint8_t *put_bytes(uint8_t *p, tf_bytes b)
 	return p + len;
 }
 
-/* Ring code of a (1 = newest entry) or 0.  Branch-free: compares all
- * slots, then picks the newest match by rotating the match mask so that
- * the newest slot is the top bit. */
-static inline uint64_t ring_find(const uint64_t *ring, unsigned pos, uint64_t a)
+/* Bit j set when lo[j] == key (16 slots). */
+static inline unsigned lo_match(const uint32_t *lo, uint32_t key)
+{
+#ifdef __SSE2__
+	__m128i k = _mm_set1_epi32((int)key);
+	const __m128i *v = (const __m128i *)lo;
+	__m128i e0 = _mm_cmpeq_epi32(_mm_loadu_si128(v), k);
+	__m128i e1 = _mm_cmpeq_epi32(_mm_loadu_si128(v + 1), k);
+	__m128i e2 = _mm_cmpeq_epi32(_mm_loadu_si128(v + 2), k);
+	__m128i e3 = _mm_cmpeq_epi32(_mm_loadu_si128(v + 3), k);
+	__m128i all = _mm_packs_epi16(_mm_packs_epi32(e0, e1), _mm_packs_epi32(e2, e3));
+	return (unsigned)_mm_movemask_epi8(all);
+#else
+	unsigned mask = 0;
+	for (unsigned j = 0; j < TF_RING; j++)
+		mask |= (unsigned)(lo[j] == key) << j;
+	return mask;
+#endif
+}
+
+/* Ring code of a (1 = newest entry) or 0.  The low halves of the entries
+ * (lo) are compared all at once; the few slots that match there are then
+ * checked in full, and the newest match wins: the mask is rotated so that
+ * the newest slot is its top bit. */
+static inline uint64_t ring_find(const uint64_t *ring, const uint32_t *lo, unsigned pos,
+				 uint64_t a)
 {
 	_Static_assert(TF_RING == 16, "mask arithmetic assumes 16 slots");
-	unsigned mask = 0;
-#pragma GCC unroll 16
-	for (unsigned j = 0; j < TF_RING; j++)
-		mask |= (unsigned)(ring[j] == a) << j;
+	unsigned mask = lo_match(lo, (uint32_t)a);
+	for (unsigned m = mask; m; m &= m - 1)
+		if (ring[__builtin_ctz(m)] != a)
+			mask &= ~(1u << __builtin_ctz(m));
 	if (!mask)
 		return 0;
 	unsigned rot = ((mask << (TF_RING - pos)) | (mask >> pos)) & 0xffff;
@@ -105,13 +138,18 @@ static inline uint64_t ring_find(const uint64_t *ring, unsigned pos, uint64_t a)
  * escape.  A fixed base, not the previous address: an address that comes
  * back (freed after its allocation, reused after its free) repeats its
  * bytes, which zstd finds; the base only makes them shorter. */
-static uint8_t *put_addr(uint8_t *p, tf_layer *L, uint64_t a, bool is_new)
+static inline __attribute__((always_inline)) uint8_t *put_addr(uint8_t *p, tf_writer *w,
+								unsigned layer, uint64_t a,
+								bool is_new)
 {
 	if (!a) {
 		*p = TF_AC_NULL;
 		return p + 1;
 	}
-	uint64_t code = is_new ? ring_find(L->freed, L->fpos, a) : ring_find(L->allocd, L->apos, a);
+	tf_layer *L = &w->st.layer[layer];
+	uint32_t *lo_allocd = w->lo[layer][0], *lo_freed = w->lo[layer][1];
+	uint64_t code = is_new ? ring_find(L->freed, lo_freed, L->fpos, a)
+			       : ring_find(L->allocd, lo_allocd, L->apos, a);
 	bool abs = false;
 	if (!code) {
 		uint64_t d = a - L->base;
@@ -128,22 +166,29 @@ static uint8_t *put_addr(uint8_t *p, tf_layer *L, uint64_t a, bool is_new)
 	p += tf_put_uv(p, code);
 	if (abs)
 		p += tf_put_uv(p, a);
-	if (is_new)
+	if (is_new) {
+		lo_allocd[L->apos] = (uint32_t)a;
 		tf_ring_push(L->allocd, &L->apos, a);
-	else
+	} else {
+		lo_freed[L->fpos] = (uint32_t)a;
 		tf_ring_push(L->freed, &L->fpos, a);
+	}
 	return p;
 }
 
+static inline size_t used(const tf_writer *w, int i)
+{
+	return (size_t)(w->p[i] - w->s[i]);
+}
+
+/* Any record, driven by its field table. */
 static void encode(tf_writer *w, unsigned tag, const tf_record *rec)
 {
 	const tf_kinddef *d = &tf_kinds[tag];
-	tf_layer *L = &w->st.layer[d->layer];
-	uint8_t *k = w->s[TF_S_STACKS] + w->used[TF_S_STACKS];
-	uint8_t *a = w->s[TF_S_ADDRS] + w->used[TF_S_ADDRS];
-	uint8_t *n = w->s[TF_S_NUMS] + w->used[TF_S_NUMS];
-	uint8_t *b = w->s[TF_S_BYTES] + w->used[TF_S_BYTES];
-	w->s[TF_S_TAGS][w->used[TF_S_TAGS]++] = (uint8_t)tag;
+	uint8_t *k0 = w->p[TF_S_STACKS], *a0 = w->p[TF_S_ADDRS];
+	uint8_t *n0 = w->p[TF_S_NUMS], *b0 = w->p[TF_S_BYTES];
+	uint8_t *k = k0, *a = a0, *n = n0, *b = b0;
+	*w->p[TF_S_TAGS]++ = (uint8_t)tag;
 	for (unsigned i = 0; i < d->nfields; i++) {
 		const tf_field *f = &d->fields[i];
 		uint64_t v = TF_U64(rec, f);
@@ -162,7 +207,7 @@ static void encode(tf_writer *w, unsigned tag, const tf_record *rec)
 			break;
 		case TF_FC_ANEW:
 		case TF_FC_AOLD:
-			a = put_addr(a, L, v, f->fc == TF_FC_ANEW);
+			a = put_addr(a, w, d->layer, v, f->fc == TF_FC_ANEW);
 			break;
 		case TF_FC_PARENT:
 			k += tf_put_uv(k, rec->u.node.id - v);
@@ -173,15 +218,9 @@ static void encode(tf_writer *w, unsigned tag, const tf_record *rec)
 			break;
 		}
 	}
-	size_t before = w->total;
-	w->used[TF_S_STACKS] = (size_t)(k - w->s[TF_S_STACKS]);
-	w->used[TF_S_ADDRS] = (size_t)(a - w->s[TF_S_ADDRS]);
-	w->used[TF_S_NUMS] = (size_t)(n - w->s[TF_S_NUMS]);
-	w->used[TF_S_BYTES] = (size_t)(b - w->s[TF_S_BYTES]);
-	w->total = w->used[TF_S_TAGS] + w->used[TF_S_STACKS] + w->used[TF_S_ADDRS] +
-		   w->used[TF_S_NUMS] + w->used[TF_S_BYTES];
-	w->stats.bytes_raw += w->total - before;
-	w->stats.records++;
+	w->p[TF_S_STACKS] = k, w->p[TF_S_ADDRS] = a, w->p[TF_S_NUMS] = n, w->p[TF_S_BYTES] = b;
+	w->total += (size_t)(1 + (k - k0) + (a - a0) + (n - n0) + (b - b0));
+	w->nonevents += !(d->flags & TF_RF_EVENT);
 }
 
 static void encode_state(tf_writer *w, unsigned tag, uint64_t v)
@@ -189,6 +228,137 @@ static void encode_state(tf_writer *w, unsigned tag, uint64_t v)
 	tf_record r;
 	r.u.module_unload = v;
 	encode(w, tag, &r);
+}
+
+/* TIME and SWITCH records before an event, as needed (FORMAT.md §4.1). */
+static __attribute__((noinline)) void put_state(tf_writer *w, uint32_t thread, uint64_t time)
+{
+	if (time > w->st.time && time - w->st.time >= w->quantum) {
+		encode_state(w, TF_TIME, time - w->st.time);
+		w->st.time = time;
+		uint64_t step = w->quantum ? w->quantum : 1;
+		w->next_time = w->st.time + step < w->st.time ? UINT64_MAX : w->st.time + step;
+	}
+	if (thread != w->st.thread) {
+		encode_state(w, TF_SWITCH, thread);
+		w->st.thread = thread;
+	}
+}
+
+static inline void event_state(tf_writer *w, uint32_t thread, uint64_t time)
+{
+	if (__builtin_expect(time >= w->next_time || thread != w->st.thread, 0))
+		put_state(w, thread, time);
+}
+
+/* ---- the event fast path (tf_writer_put_alloc) ----
+ *
+ * The malloc-family and Python-domain events all have the fields
+ *   stack, [old A-down], [nmemb | align], size, [ret], result A-up
+ * except the frees: stack, ptr A-down.  shape[] holds which of these a kind
+ * has, derived from the field table when the writer is created, so the
+ * fast path writes exactly the bytes encode() would. */
+enum {
+	TF_SH_EVENT = 1,  /* the kind has one of the two layouts above */
+	TF_SH_FREE = 2,   /* stack, ptr */
+	TF_SH_OLD = 4,    /* old (realloc's input) */
+	TF_SH_NMEMB = 8,  /* nmemb */
+	TF_SH_ALIGN = 16, /* align */
+	TF_SH_RET = 32,   /* ret */
+	TF_SH_LAYER1 = 64 /* address state of layer 1 */
+};
+
+#define ALLOC_OFF(m) offsetof(tf_record, u.alloc.m)
+
+/* The shape of a kind's field table, or 0 when it is not one of them. */
+static uint8_t shape_of(const tf_kinddef *d)
+{
+	if (!(d->flags & TF_RF_STACK) || d->nfields < 2 || d->fields[0].fc != TF_FC_K ||
+	    d->fields[0].off != ALLOC_OFF(stack) || d->layer > 1)
+		return 0;
+	uint8_t sh = TF_SH_EVENT | (d->layer ? TF_SH_LAYER1 : 0);
+	const tf_field *f = d->fields + 1, *end = d->fields + d->nfields;
+	if (d->nfields == 2)
+		return f->fc == TF_FC_AOLD && f->off == ALLOC_OFF(addr) ? sh | TF_SH_FREE : 0;
+	if (f->fc == TF_FC_AOLD && f->off == ALLOC_OFF(old))
+		sh |= TF_SH_OLD, f++;
+	if (f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(nmemb))
+		sh |= TF_SH_NMEMB, f++;
+	else if (f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(align))
+		sh |= TF_SH_ALIGN, f++;
+	if (f == end || f->fc != TF_FC_U || f->off != ALLOC_OFF(size))
+		return 0;
+	if (++f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(ret))
+		sh |= TF_SH_RET, f++;
+	if (f == end || f->fc != TF_FC_ANEW || f->off != ALLOC_OFF(addr) || f + 1 != end)
+		return 0;
+	return sh;
+}
+
+/* What tf_writer_put_alloc leaves to tf_writer_put: errors, misuse,
+ * kinds of another layout. */
+static __attribute__((noinline)) int put_alloc_slow(tf_writer *w, unsigned kind, uint32_t thread,
+						    uint64_t time, const tf_alloc *x)
+{
+	tf_record rec = {.kind = (tf_kind)kind, .thread = thread, .time = time};
+	if (kind < TF_NKINDS && (tf_kinds[kind].flags & TF_RF_STACK))
+		rec.u.alloc = *x;
+	else
+		return w->err ? TF_E_FAILED : TF_E_ARG;
+	return tf_writer_put(w, &rec);
+}
+
+/* The fields after the stack of the kinds that are not a plain malloc or
+ * free. */
+static __attribute__((noinline)) void put_alloc_fields(tf_writer *w, unsigned sh, uint8_t **ap,
+							uint8_t **np, const tf_alloc *x)
+{
+	unsigned layer = (sh & TF_SH_LAYER1) != 0;
+	uint8_t *a = *ap, *n = *np;
+	if (sh & TF_SH_OLD)
+		a = put_addr(a, w, layer, x->old, false);
+	if (sh & (TF_SH_NMEMB | TF_SH_ALIGN))
+		n += tf_put_uv(n, sh & TF_SH_NMEMB ? x->nmemb : x->align);
+	n += tf_put_uv(n, x->size);
+	if (sh & TF_SH_RET)
+		n += tf_put_uv(n, x->ret);
+	*ap = put_addr(a, w, layer, x->addr, true);
+	*np = n;
+}
+
+int tf_writer_put_alloc(tf_writer *w, unsigned kind, uint32_t thread, uint64_t time,
+			const tf_alloc *x)
+{
+	unsigned sh = kind < TF_NKINDS ? w->shape[kind] : 0;
+	if (__builtin_expect(!sh || w->err || w->finished || x->stack >= w->st.next_node, 0))
+		return put_alloc_slow(w, kind, thread, time, x);
+	event_state(w, thread, time);
+	uint8_t *k0 = w->p[TF_S_STACKS], *a0 = w->p[TF_S_ADDRS], *n0 = w->p[TF_S_NUMS];
+	uint8_t *k = k0, *a = a0, *n = n0;
+	*w->p[TF_S_TAGS]++ = (uint8_t)kind;
+	k += tf_put_uv(k, x->stack);
+	/* the commonest shapes inline, layer 0 or 1 a constant in each */
+	switch (sh) {
+	case TF_SH_EVENT | TF_SH_FREE:
+		a = put_addr(a, w, 0, x->addr, false);
+		break;
+	case TF_SH_EVENT | TF_SH_FREE | TF_SH_LAYER1:
+		a = put_addr(a, w, 1, x->addr, false);
+		break;
+	case TF_SH_EVENT:
+		n += tf_put_uv(n, x->size);
+		a = put_addr(a, w, 0, x->addr, true);
+		break;
+	case TF_SH_EVENT | TF_SH_LAYER1:
+		n += tf_put_uv(n, x->size);
+		a = put_addr(a, w, 1, x->addr, true);
+		break;
+	default:
+		put_alloc_fields(w, sh, &a, &n, x);
+	}
+	w->p[TF_S_STACKS] = k, w->p[TF_S_ADDRS] = a, w->p[TF_S_NUMS] = n;
+	w->total += (size_t)(1 + (k - k0) + (a - a0) + (n - n0));
+	return w->total >= w->target ? tf_writer_flush(w) : 0;
 }
 
 /* Compresses the streams as one frame: [magic] nstreams lengths streams. */
@@ -202,17 +372,17 @@ static size_t compress_frame(tf_writer *w)
 	}
 	h += tf_put_uv(head + h, TF_NSTREAMS);
 	for (int i = 0; i < TF_NSTREAMS; i++)
-		h += tf_put_uv(head + h, w->used[i]);
+		h += tf_put_uv(head + h, used(w, i));
 	ZSTD_outBuffer out = {w->zbuf, w->zcap, 0};
 	size_t rc = ZSTD_CCtx_setPledgedSrcSize(w->cctx, h + w->total);
 	for (int i = -1; i < TF_NSTREAMS && !ZSTD_isError(rc); i++) {
-		ZSTD_inBuffer in = {i < 0 ? head : w->s[i], i < 0 ? h : w->used[i], 0};
+		ZSTD_inBuffer in = {i < 0 ? head : w->s[i], i < 0 ? h : used(w, i), 0};
 		ZSTD_EndDirective end = i == TF_NSTREAMS - 1 ? ZSTD_e_end : ZSTD_e_continue;
 		do
 			rc = ZSTD_compressStream2(w->cctx, &out, &in, end);
 		while (!ZSTD_isError(rc) && (in.pos < in.size || (end == ZSTD_e_end && rc)));
 	}
-	w->stats.bytes_raw += h;
+	w->raw_flushed += h;
 	return ZSTD_isError(rc) ? rc : out.pos;
 }
 
@@ -228,8 +398,10 @@ int tf_writer_flush(tf_writer *w)
 		return w->err = ZSTD_getErrorCode(z) == ZSTD_error_memory_allocation ? TF_E_NOMEM
 										 : TF_E_ARG;
 	}
+	w->raw_flushed += w->total;
+	w->recs_flushed += used(w, TF_S_TAGS);
 	for (int i = 0; i < TF_NSTREAMS; i++)
-		w->used[i] = 0;
+		w->p[i] = w->s[i];
 	w->total = 0;
 	w->started = true;
 	w->stats.frames++;
@@ -242,7 +414,7 @@ static int reserve(tf_writer *w, size_t blob)
 	if (w->err)
 		return w->err;
 	for (int i = 0; i < TF_NSTREAMS; i++)
-		if (w->used[i] + TF_SLACK + (i == TF_S_BYTES ? blob : 0) > w->cap[i])
+		if (used(w, i) + TF_SLACK + (i == TF_S_BYTES ? blob : 0) > w->cap[i])
 			return tf_writer_flush(w);
 	return 0;
 }
@@ -283,11 +455,11 @@ static void encode_schema(tf_writer *w)
 		b = put_bytes(b, (tf_bytes){d->name, strlen(d->name)});
 		b = put_bytes(b, (tf_bytes){types, d->nfields});
 	}
-	w->used[TF_S_TAGS] = 1;
-	w->used[TF_S_NUMS] = (size_t)(n - w->s[TF_S_NUMS]);
-	w->used[TF_S_BYTES] = (size_t)(b - w->s[TF_S_BYTES]);
-	w->total = w->used[TF_S_TAGS] + w->used[TF_S_NUMS] + w->used[TF_S_BYTES];
-	w->stats.bytes_raw += w->total;
+	w->p[TF_S_TAGS] = w->s[TF_S_TAGS] + 1;
+	w->p[TF_S_NUMS] = n;
+	w->p[TF_S_BYTES] = b;
+	w->total = 1 + used(w, TF_S_NUMS) + used(w, TF_S_BYTES);
+	w->nonevents++;
 }
 
 static int setup_zstd(tf_writer *w, int level)
@@ -320,13 +492,16 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	w->quantum = o->exact_time ? 0 : o->quantum_ns ? o->quantum_ns : TF_DEFAULT_QUANTUM;
 	w->target = target;
 	tf_state_init(&w->st);
+	w->next_time = w->quantum ? w->quantum : 1;
+	for (unsigned t = 0; t < TF_NKINDS; t++)
+		w->shape[t] = shape_of(&tf_kinds[t]);
 	int err = 0;
 	size_t frame_cap = TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1);
 	for (int i = 0; i < TF_NSTREAMS && !err; i++) {
 		/* the header's five byte fields may each be TF_MAX_BLOB long */
 		w->cap[i] = target + TF_SLACK + (i == TF_S_BYTES ? 5 * (TF_MAX_BLOB + 10) : 0);
 		frame_cap += w->cap[i];
-		if (!(w->s[i] = mem->alloc(mem->ctx, w->cap[i])))
+		if (!(w->p[i] = w->s[i] = mem->alloc(mem->ctx, w->cap[i])))
 			err = TF_E_NOMEM;
 	}
 	w->zcap = ZSTD_compressBound(frame_cap);
@@ -384,18 +559,10 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 		if (err)
 			return err;
 	}
-	if (rec->time > w->st.time && rec->time - w->st.time >= w->quantum) {
-		encode_state(w, TF_TIME, rec->time - w->st.time);
-		w->st.time = rec->time;
-	}
-	if ((d->flags & TF_RF_EVENT) && rec->thread != w->st.thread) {
-		encode_state(w, TF_SWITCH, rec->thread);
-		w->st.thread = rec->thread;
-	}
+	event_state(w, (d->flags & TF_RF_EVENT) ? rec->thread : w->st.thread, rec->time);
 	if (tag == TF_STACK)
 		rec->u.node.id = w->st.next_node++;
 	encode(w, tag, rec);
-	w->stats.events += (d->flags & TF_RF_EVENT) != 0;
 	w->stats.threads += tag == TF_THREAD;
 	w->stats.stacks += tag == TF_STACK;
 	return w->total >= w->target ? tf_writer_flush(w) : 0;
@@ -411,8 +578,9 @@ int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t
 	if (err)
 		return err;
 	tf_record r = {.kind = TF_END};
-	r.u.end = (tf_end){clean, exit_status, w->stats.events, w->stats.stacks,
-			   w->stats.threads, dropped};
+	tf_writer_stats st;
+	tf_writer_get_stats(w, &st);
+	r.u.end = (tf_end){clean, exit_status, st.events, st.stacks, st.threads, dropped};
 	encode(w, TF_END, &r);
 	w->finished = true;
 	return tf_writer_flush(w);
@@ -421,6 +589,10 @@ int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t
 void tf_writer_get_stats(const tf_writer *w, tf_writer_stats *st)
 {
 	*st = w->stats;
+	uint64_t recs = w->recs_flushed + used(w, TF_S_TAGS);
+	st->records = recs - 1; /* the schema is not counted */
+	st->events = recs - w->nonevents;
+	st->bytes_raw = w->raw_flushed + w->total;
 }
 
 size_t tf_writer_pending(const tf_writer *w)

@@ -302,6 +302,93 @@ static void test_format_md_example(void **state)
 	close(fd);
 }
 
+/* Writes n random records from seed, the allocation events through
+ * tf_writer_put_alloc when fast; returns the file contents. */
+static tbuf write_random_via(uint64_t seed, uint64_t n, const tf_writer_opts *base, bool fast)
+{
+	int fd = tmp_fd();
+	assert_true(fd >= 0);
+	tf_writer_opts o = *base;
+	o.fd = fd;
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tgen g;
+	tgen_init(&g, seed);
+	tf_record rec;
+	for (uint64_t i = 0; i < n; i++) {
+		tgen_next(&g, &rec);
+		if (fast && (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind)))
+			assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time,
+							     &rec.u.alloc),
+					 0);
+		else
+			assert_int_equal(tf_writer_put(w, &rec), 0);
+		tgen_accepted(&g, &rec);
+	}
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 3, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	close(fd);
+	return b;
+}
+
+/* The fast path writes the very bytes the field table gives, for every
+ * allocation kind, both layers, with and without a time quantum. */
+static void test_put_alloc_same_bytes(void **state)
+{
+	(void)state;
+	const tf_writer_opts opts[] = {{.exact_time = true}, {.quantum_ns = 100000}};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		tbuf slow = write_random_via(7 + i, 300000, &opts[i], false);
+		tbuf fast = write_random_via(7 + i, 300000, &opts[i], true);
+		assert_int_equal(slow.len, fast.len);
+		assert_memory_equal(slow.data, fast.data, slow.len);
+		free(slow.data);
+		free(fast.data);
+	}
+}
+
+static void test_put_alloc_rejects_misuse(void **state)
+{
+	(void)state;
+	int fd = tmp_fd();
+	tf_writer_opts o = {.fd = fd};
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_alloc a = {.stack = 1, .addr = 0x1000, .size = 8}; /* no node 1 yet */
+	assert_int_equal(tf_writer_put_alloc(w, TF_MALLOC, 1, 0, &a), TF_E_ARG);
+	a.stack = 0;
+	assert_int_equal(tf_writer_put_alloc(w, TF_STACK, 1, 0, &a), TF_E_ARG);
+	assert_int_equal(tf_writer_put_alloc(w, TF_ARENA_ALLOC, 1, 0, &a), TF_E_ARG);
+	assert_int_equal(tf_writer_put_alloc(w, 0x7e, 1, 0, &a), TF_E_ARG);
+	assert_int_equal(tf_writer_put_alloc(w, 1000, 1, 0, &a), TF_E_ARG);
+	assert_int_equal(tf_writer_put_alloc(w, TF_MALLOC, 1, 0, &a), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	assert_int_equal(tf_writer_put_alloc(w, TF_FREE, 1, 0, &a), TF_E_ARG); /* after the end */
+	tf_writer_free(w);
+	close(fd);
+
+	fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		skip();
+	o = (tf_writer_opts){.fd = fd, .frame_bytes = 1024};
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	int rc = 0;
+	for (int i = 0; i < 10000 && rc == 0; i++) {
+		a.size = (uint64_t)i;
+		a.addr = 0x1000 + (uint64_t)i * 32;
+		rc = tf_writer_put_alloc(w, TF_MALLOC, 1, 0, &a);
+	}
+	assert_int_equal(rc, TF_E_IO);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(tf_writer_put_alloc(w, TF_FREE, 1, 0, &a), TF_E_FAILED);
+	tf_writer_free(w);
+	close(fd);
+}
+
 static void test_kind_names(void **state)
 {
 	(void)state;
@@ -336,6 +423,8 @@ int main(void)
 	    cmocka_unit_test(test_blob_truncated_at_limit),
 	    cmocka_unit_test(test_writer_rejects_misuse),
 	    cmocka_unit_test(test_writer_io_error_stops),
+	    cmocka_unit_test(test_put_alloc_same_bytes),
+	    cmocka_unit_test(test_put_alloc_rejects_misuse),
 	};
 	return cmocka_run_group_tests_name("tf_format", tests, NULL, NULL);
 }

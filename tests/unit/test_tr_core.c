@@ -49,16 +49,24 @@ static void test_stacks_intern(void **state)
 	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3); /* from the table */
 	assert_int_equal(tr_stacks_intern(a + 1, 2, fake_put), 2); /* a prefix is a node */
 	assert_int_equal(nseen, 4);
+	void *d[] = {(void *)0x30, (void *)0x25, (void *)0x10}; /* a's leaf ip, another parent */
+	assert_int_equal(tr_stacks_intern(d, 3, fake_put), 6);
+	assert_int_equal(nseen, 6);
+	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3);
+	assert_int_equal(tr_stacks_intern(d, 3, fake_put), 6);
+	assert_int_equal(tr_stacks_intern(a + 1, 2, fake_put), 2);
+	assert_int_equal(tr_stacks_intern(a, 2, fake_put), 8); /* 0x30 under a new root 0x20 */
+	assert_int_equal(nseen, 8);
 	/* many distinct stacks: the table grows and keeps every node */
 	void *c[2];
 	for (uintptr_t i = 0; i < 20000; i++) {
 		c[0] = (void *)(0x100000 + i), c[1] = (void *)0x10;
 		nseen = 0;
 		uint64_t id = tr_stacks_intern(c, 2, fake_put);
-		assert_int_equal(id, 5 + i);
+		assert_int_equal(id, 9 + i);
 	}
 	c[0] = (void *)0x100000;
-	assert_int_equal(tr_stacks_intern(c, 2, fake_put), 5);
+	assert_int_equal(tr_stacks_intern(c, 2, fake_put), 9);
 	tr_stacks_reset();
 	next_id = 1, nseen = 0;
 	assert_int_equal(tr_stacks_intern(a, 3, fake_put), 3); /* numbered afresh */
