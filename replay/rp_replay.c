@@ -708,10 +708,10 @@ static void site_alloc(replay *r, uint64_t stack, uint64_t n)
 /* A live block of the trace (size as its slot has it) was freed. */
 static void site_free(replay *r, uint64_t stack, uint64_t size)
 {
-	if (stack >= r->site_cap)
-		stack = 0;
-	if (stack < r->site_cap) /* never counted if the arrays could not grow */
-		r->site_live[stack] -= size < r->site_live[stack] ? size : r->site_live[stack];
+	if (!r->site_cap)
+		return; /* nothing counted: the arrays could not grow */
+	uint64_t *live = &r->site_live[stack < r->site_cap ? stack : 0];
+	*live -= size < *live ? size : *live;
 }
 
 /* Bytes live per call site now (near the first model's peak): kept up to
