@@ -32,6 +32,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,25 +138,62 @@ static uint64_t *amap_find(const amap *m, uint64_t key)
 	}
 }
 
+/* Tables of a MiB or more are mappings of their own, so that growing
+ * gives the old table's memory back while its entries move: the old and
+ * the new table at once made most of the peak RSS of a replay of 100 M
+ * live blocks. */
+#define BIG_TABLE (1u << 20)
+#define RELEASE_STEP (2u << 20) /* the old table is let go in steps of this */
+
+static void *table_alloc(size_t bytes)
+{
+	if (bytes < BIG_TABLE)
+		return calloc(1, bytes);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p; /* zero-filled */
+}
+
+/* Frees a table but its first `gone` bytes, already unmapped. */
+static void table_free(void *p, size_t bytes, size_t gone)
+{
+	if (!p)
+		return;
+	if (bytes < BIG_TABLE)
+		free(p);
+	else if (bytes > gone)
+		munmap((char *)p + gone, bytes - gone);
+}
+
+static size_t amap_bytes(const amap *m)
+{
+	return m->cap * m->stride * sizeof(uint64_t);
+}
+
 /* A new slot for key (not in the map); NULL when out of memory.  Slots
  * returned earlier may move. */
 static uint64_t *amap_insert(amap *m, uint64_t key)
 {
 	if ((m->live + 1) * 8 > m->cap * 5) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		uint64_t *t = calloc(cap * m->stride, sizeof(uint64_t));
+		size_t cap = m->cap ? m->cap * 2 : 1024, old = amap_bytes(m), gone = 0;
+		uint64_t *t = table_alloc(cap * m->stride * sizeof(uint64_t));
 		if (!t)
 			return NULL;
 		for (size_t i = 0; i < m->cap; i++) {
 			const uint64_t *o = &m->t[i * m->stride];
-			if (!o[A_KEY])
-				continue;
-			size_t j = xslot(o[A_KEY], cap);
-			while (t[j * m->stride])
-				j = (j + 1) & (cap - 1);
-			memcpy(&t[j * m->stride], o, m->stride * sizeof(uint64_t));
+			if (o[A_KEY]) {
+				size_t j = xslot(o[A_KEY], cap);
+				while (t[j * m->stride])
+					j = (j + 1) & (cap - 1);
+				memcpy(&t[j * m->stride], o, m->stride * sizeof(uint64_t));
+			}
+			size_t read = (i + 1) * m->stride * sizeof(uint64_t);
+			if (old >= BIG_TABLE && read - gone >= RELEASE_STEP) {
+				size_t upto = read & ~(size_t)(RELEASE_STEP - 1);
+				munmap((char *)m->t + gone, upto - gone);
+				gone = upto;
+			}
 		}
-		free(m->t);
+		table_free(m->t, old, gone);
 		m->t = t;
 		m->cap = cap;
 	}
@@ -1773,7 +1811,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	}
 	free(callsites);
 	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
-	free(r->live.t);
+	table_free(r->live.t, amap_bytes(&r->live), 0);
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
 	free(r), free(buf), free(ra);
