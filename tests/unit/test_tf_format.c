@@ -50,8 +50,9 @@ static void test_varint_edges(void **state)
 	assert_int_equal(tf_unzigzag(tf_zigzag(INT64_MAX)), INT64_MAX);
 }
 
-/* Writes n random records from seed; returns the file contents. */
-static tbuf write_random(uint64_t seed, uint64_t n, const tf_writer_opts *base)
+/* Writes n random records from seed, the allocation events through
+ * tf_writer_put_alloc when fast; returns the file contents. */
+static tbuf write_random_via(uint64_t seed, uint64_t n, const tf_writer_opts *base, bool fast)
 {
 	int fd = tmp_fd();
 	assert_true(fd >= 0);
@@ -65,7 +66,12 @@ static tbuf write_random(uint64_t seed, uint64_t n, const tf_writer_opts *base)
 	tf_record rec;
 	for (uint64_t i = 0; i < n; i++) {
 		tgen_next(&g, &rec);
-		assert_int_equal(tf_writer_put(w, &rec), 0);
+		if (fast && (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind)))
+			assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time,
+							     &rec.u.alloc),
+					 0);
+		else
+			assert_int_equal(tf_writer_put(w, &rec), 0);
 		tgen_accepted(&g, &rec);
 	}
 	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 3, 0), 0);
@@ -77,6 +83,12 @@ static tbuf write_random(uint64_t seed, uint64_t n, const tf_writer_opts *base)
 	assert_int_equal(st.bytes_compressed, b.len);
 	close(fd);
 	return b;
+}
+
+/* Writes n random records from seed; returns the file contents. */
+static tbuf write_random(uint64_t seed, uint64_t n, const tf_writer_opts *base)
+{
+	return write_random_via(seed, n, base, false);
 }
 
 /* Reads it back, regenerating the same records to compare. */
@@ -302,37 +314,6 @@ static void test_format_md_example(void **state)
 	close(fd);
 }
 
-/* Writes n random records from seed, the allocation events through
- * tf_writer_put_alloc when fast; returns the file contents. */
-static tbuf write_random_via(uint64_t seed, uint64_t n, const tf_writer_opts *base, bool fast)
-{
-	int fd = tmp_fd();
-	assert_true(fd >= 0);
-	tf_writer_opts o = *base;
-	o.fd = fd;
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
-	tgen g;
-	tgen_init(&g, seed);
-	tf_record rec;
-	for (uint64_t i = 0; i < n; i++) {
-		tgen_next(&g, &rec);
-		if (fast && (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind)))
-			assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time,
-							     &rec.u.alloc),
-					 0);
-		else
-			assert_int_equal(tf_writer_put(w, &rec), 0);
-		tgen_accepted(&g, &rec);
-	}
-	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 3, 0), 0);
-	tf_writer_free(w);
-	tbuf b;
-	assert_int_equal(tbuf_from_fd(fd, &b), 0);
-	close(fd);
-	return b;
-}
 
 /* The fast path writes the very bytes the field table gives, for every
  * allocation kind, both layers, with and without a time quantum. */
