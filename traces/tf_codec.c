@@ -1,5 +1,6 @@
 /*
- * tf_codec.c - the record layout table (FORMAT.md §5), varints and names.
+ * tf_codec.c - the record layout table (FORMAT.md §5), the request shapes
+ * derived from it, varints and names.
  *
  * The table is the single definition of every record's fields: the writer
  * encodes from it, emits it as the schema record, and the reader decodes
@@ -132,4 +133,30 @@ size_t tf_utf8_len(const unsigned char *s, size_t len)
 	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
 		return 0; /* overlong, or above U+10FFFF */
 	return n;
+}
+
+#define ALLOC_OFF(m) offsetof(tf_record, u.alloc.m)
+
+uint8_t tf_shape_of(const tf_kinddef *d)
+{
+	if (!(d->flags & TF_RF_STACK) || d->nfields < 2 || d->fields[0].fc != TF_FC_K ||
+	    d->fields[0].off != ALLOC_OFF(stack) || d->layer > 1)
+		return 0;
+	uint8_t sh = TF_SH_EVENT | (d->layer ? TF_SH_LAYER1 : 0);
+	const tf_field *f = d->fields + 1, *end = d->fields + d->nfields;
+	if (d->nfields == 2)
+		return f->fc == TF_FC_AOLD && f->off == ALLOC_OFF(addr) ? sh | TF_SH_FREE : 0;
+	if (f->fc == TF_FC_AOLD && f->off == ALLOC_OFF(old))
+		sh |= TF_SH_OLD, f++;
+	if (f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(nmemb))
+		sh |= TF_SH_NMEMB, f++;
+	else if (f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(align))
+		sh |= TF_SH_ALIGN, f++;
+	if (f == end || f->fc != TF_FC_U || f->off != ALLOC_OFF(size))
+		return 0;
+	if (++f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(ret))
+		sh |= TF_SH_RET, f++;
+	if (f == end || f->fc != TF_FC_ANEW || f->off != ALLOC_OFF(addr) || f + 1 != end)
+		return 0;
+	return sh;
 }

@@ -53,6 +53,23 @@ typedef struct tf_kinddef {
 /* Indexed by tag; name == NULL for tags this library does not define. */
 extern const tf_kinddef tf_kinds[TF_NKINDS];
 
+/* Shapes of the request kinds' field tables, for the writer's and the
+ * reader's fast paths.  The malloc-family and Python-domain events all have the fields
+ *   stack, [old A-down], [nmemb | align], size, [ret], result A-up
+ * except the frees: stack, ptr A-down.  A shape says which of these a kind has. */
+enum {
+	TF_SH_EVENT = 1,  /* the kind has one of the two layouts above */
+	TF_SH_FREE = 2,   /* stack, ptr */
+	TF_SH_OLD = 4,    /* old (realloc's input) */
+	TF_SH_NMEMB = 8,  /* nmemb */
+	TF_SH_ALIGN = 16, /* align */
+	TF_SH_RET = 32,   /* ret */
+	TF_SH_LAYER1 = 64 /* address state of layer 1 */
+};
+
+/* The shape of a kind's field table, or 0 when it is not one of them. */
+uint8_t tf_shape_of(const tf_kinddef *d);
+
 /* Schema type letter of a codec. */
 static inline char tf_fc_type(unsigned fc)
 {

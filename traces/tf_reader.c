@@ -31,13 +31,9 @@ typedef struct cursor {
 	const uint8_t *p, *end;
 } cursor;
 
-/* Requests the fast path decodes: the file's fields exactly this library's
- * (stack, size, result) or (stack, pointer freed). */
-enum { SHAPE_NONE, SHAPE_ALLOC, SHAPE_FREE };
-
 typedef struct file_kind {
 	bool present;
-	uint8_t shape; /* SHAPE_* */
+	uint8_t shape; /* the fast path's: a plain malloc or free shape (tf_shape_of), else 0 */
 	uint8_t nfields;
 	char types[MAX_SCHEMA_FIELDS];
 	char name[MAX_NAME + 1];
@@ -493,24 +489,14 @@ static int malformed_record(tf_reader *r, unsigned tag)
 	return malformed(r, what);
 }
 
-static bool field_is(const tf_field *f, unsigned fc, size_t off)
-{
-	return f->fc == fc && f->off == off;
-}
-
+/* The shape of a kind the fast path decodes: a plain malloc (stack,
+ * size, result) or free (stack, pointer) whose fields in the file are
+ * exactly this library's; else 0. */
 static uint8_t request_shape(const tf_kinddef *d, const file_kind *fk)
 {
-	const tf_field *f = d->fields;
-	if (!(d->flags & (TF_RF_MALLOC | TF_RF_PYTHON)) || fk->nfields != d->nfields)
-		return SHAPE_NONE;
-	if (d->nfields == 3 && field_is(&f[0], TF_FC_K, offsetof(tf_record, u.alloc.stack)) &&
-	    field_is(&f[1], TF_FC_U, offsetof(tf_record, u.alloc.size)) &&
-	    field_is(&f[2], TF_FC_ANEW, offsetof(tf_record, u.alloc.addr)))
-		return SHAPE_ALLOC;
-	if (d->nfields == 2 && field_is(&f[0], TF_FC_K, offsetof(tf_record, u.alloc.stack)) &&
-	    field_is(&f[1], TF_FC_AOLD, offsetof(tf_record, u.alloc.addr)))
-		return SHAPE_FREE;
-	return SHAPE_NONE;
+	uint8_t sh = tf_shape_of(d), plain = sh & ~(uint8_t)TF_SH_LAYER1;
+	bool fast = plain == TF_SH_EVENT || plain == (TF_SH_EVENT | TF_SH_FREE);
+	return fast && fk->nfields == d->nfields ? sh : 0;
 }
 
 /* The fast path of decode_known and apply for the two commonest shapes of
@@ -522,7 +508,7 @@ static inline bool decode_request(tf_reader *r, unsigned tag, unsigned shape, tf
 	*a = (tf_alloc){0};
 	if (!get_u(&r->cur[TF_S_STACKS], &a->stack) || a->stack >= r->st.next_node)
 		return false;
-	if (shape == SHAPE_ALLOC) {
+	if (!(shape & TF_SH_FREE)) {
 		if (!get_u(&r->cur[TF_S_NUMS], &a->size) ||
 		    !get_addr(&r->cur[TF_S_ADDRS], L, true, &a->addr))
 			return false;

@@ -253,47 +253,8 @@ static inline void event_state(tf_writer *w, uint32_t thread, uint64_t time)
 
 /* ---- the event fast path (tf_writer_put_alloc) ----
  *
- * The malloc-family and Python-domain events all have the fields
- *   stack, [old A-down], [nmemb | align], size, [ret], result A-up
- * except the frees: stack, ptr A-down.  shape[] holds which of these a kind
- * has, derived from the field table when the writer is created, so the
- * fast path writes exactly the bytes encode() would. */
-enum {
-	TF_SH_EVENT = 1,  /* the kind has one of the two layouts above */
-	TF_SH_FREE = 2,   /* stack, ptr */
-	TF_SH_OLD = 4,    /* old (realloc's input) */
-	TF_SH_NMEMB = 8,  /* nmemb */
-	TF_SH_ALIGN = 16, /* align */
-	TF_SH_RET = 32,   /* ret */
-	TF_SH_LAYER1 = 64 /* address state of layer 1 */
-};
-
-#define ALLOC_OFF(m) offsetof(tf_record, u.alloc.m)
-
-/* The shape of a kind's field table, or 0 when it is not one of them. */
-static uint8_t shape_of(const tf_kinddef *d)
-{
-	if (!(d->flags & TF_RF_STACK) || d->nfields < 2 || d->fields[0].fc != TF_FC_K ||
-	    d->fields[0].off != ALLOC_OFF(stack) || d->layer > 1)
-		return 0;
-	uint8_t sh = TF_SH_EVENT | (d->layer ? TF_SH_LAYER1 : 0);
-	const tf_field *f = d->fields + 1, *end = d->fields + d->nfields;
-	if (d->nfields == 2)
-		return f->fc == TF_FC_AOLD && f->off == ALLOC_OFF(addr) ? sh | TF_SH_FREE : 0;
-	if (f->fc == TF_FC_AOLD && f->off == ALLOC_OFF(old))
-		sh |= TF_SH_OLD, f++;
-	if (f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(nmemb))
-		sh |= TF_SH_NMEMB, f++;
-	else if (f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(align))
-		sh |= TF_SH_ALIGN, f++;
-	if (f == end || f->fc != TF_FC_U || f->off != ALLOC_OFF(size))
-		return 0;
-	if (++f < end && f->fc == TF_FC_U && f->off == ALLOC_OFF(ret))
-		sh |= TF_SH_RET, f++;
-	if (f == end || f->fc != TF_FC_ANEW || f->off != ALLOC_OFF(addr) || f + 1 != end)
-		return 0;
-	return sh;
-}
+ * shape[] holds each kind's layout (tf_shape_of), so the fast path writes
+ * exactly the bytes encode() would. */
 
 /* What tf_writer_put_alloc leaves to tf_writer_put: errors, misuse,
  * kinds of another layout. */
@@ -494,7 +455,7 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	tf_state_init(&w->st);
 	w->next_time = w->quantum ? w->quantum : 1;
 	for (unsigned t = 0; t < TF_NKINDS; t++)
-		w->shape[t] = shape_of(&tf_kinds[t]);
+		w->shape[t] = tf_shape_of(&tf_kinds[t]);
 	int err = 0;
 	size_t frame_cap = TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1);
 	for (int i = 0; i < TF_NSTREAMS && !err; i++) {
