@@ -16,4 +16,4 @@ $(B)/tracer/tf/%.o: traces/%.c
 $(B)/libarenatrace.so: $(TR_OBJ) $(TR_TF_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,defs -o $@ $^ $(LIBUNWIND_LIBS) $(LIBZSTD_LIBS) -ldl -lpthread
 
-$(B)/tracer/tr_record.o: MOD_CFLAGS := -Itraces
+$(B)/tracer/tr_record.o: MOD_CFLAGS := -Itraces -Ireplay

@@ -9,12 +9,12 @@
  * or 128+N if a signal N killed it.
  */
 #include "tr_record.h"
+#include "rp_cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,17 +36,6 @@ static const char record_usage[] =
     "  --python auto|off  record CPython's allocator domains, arenas and GC\n"
     "                     (auto: when the program is CPython 3.8+)\n"
     "  Exit status: CMD's, or 128+N if signal N killed it; 2 for bad usage.\n";
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("arenatrace: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static bool find_library(char *out, size_t cap)
 {
@@ -110,23 +99,23 @@ static int parse(int argc, char **argv, opts *o)
 				char *end;
 				long d = strtol(v, &end, 10);
 				if (*end || d < 1 || d > 256) {
-					say("record: --depth needs a number from 1 to 256");
+					rp_error("record: --depth needs a number from 1 to 256");
 					return -1;
 				}
 				o->depth = v;
 			} else if (!strcmp(v, "auto") || !strcmp(v, "off"))
 				o->python = v;
 			else {
-				say("record: --python takes auto or off");
+				rp_error("record: --python takes auto or off");
 				return -1;
 			}
 		} else {
-			say("record: unknown option '%s' (see arenatrace record --help)", a);
+			rp_error("record: unknown option '%s' (see arenatrace record --help)", a);
 			return -1;
 		}
 	}
 	if (i >= argc) {
-		say("record: no command given (arenatrace record [OPTIONS] -- CMD [ARG...])");
+		rp_error("record: no command given (arenatrace record [OPTIONS] -- CMD [ARG...])");
 		return -1;
 	}
 	o->cmd = argv + i;
@@ -164,13 +153,13 @@ static void report_traces(const char *registry)
 	int n = 0;
 	while (f && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
-		say("trace written to %s", line);
+		rp_error("trace written to %s", line);
 		n++;
 	}
 	if (f)
 		fclose(f);
 	if (!n)
-		say("no trace was written");
+		rp_error("no trace was written");
 }
 
 int tr_cmd_record(int argc, char **argv)
@@ -183,13 +172,13 @@ int tr_cmd_record(int argc, char **argv)
 		return rc > 0 ? 0 : 2; /* the error was one line */
 	char lib[PATH_MAX];
 	if (!find_library(lib, sizeof(lib))) {
-		say("record: libarenatrace.so not found next to the arenatrace binary or in "
+		rp_error("record: libarenatrace.so not found next to the arenatrace binary or in "
 		    "../lib/arenatrace/");
 		return 2;
 	}
 	struct stat sb;
 	if (o.output && stat(o.output, &sb) == 0) {
-		say("record: %s exists; not overwriting it", o.output);
+		rp_error("record: %s exists; not overwriting it", o.output);
 		return 2;
 	}
 	const char *tmpdir = getenv("TMPDIR");
@@ -198,7 +187,7 @@ int tr_cmd_record(int argc, char **argv)
 		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	int rfd = mkstemp(regpath);
 	if (rfd < 0) {
-		say("record: cannot create %s: %s", regpath, strerror(errno));
+		rp_error("record: cannot create %s: %s", regpath, strerror(errno));
 		return 2;
 	}
 	close(rfd);
@@ -208,7 +197,7 @@ int tr_cmd_record(int argc, char **argv)
 	sigaction(SIGQUIT, &ign, &old_quit);
 	pid_t pid = fork();
 	if (pid < 0) {
-		say("record: fork: %s", strerror(errno));
+		rp_error("record: fork: %s", strerror(errno));
 		unlink(regpath);
 		return 2;
 	}
@@ -217,7 +206,7 @@ int tr_cmd_record(int argc, char **argv)
 		sigaction(SIGQUIT, &old_quit, NULL);
 		child_environment(&o, lib, regpath);
 		execvp(o.cmd[0], o.cmd);
-		say("record: cannot run %s: %s", o.cmd[0], strerror(errno));
+		rp_error("record: cannot run %s: %s", o.cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	int status = 0;
