@@ -53,3 +53,9 @@ cpython_interpreters() {
 	fi
 	[ -x /usr/bin/python3 ] && echo /usr/bin/python3
 }
+
+# cpython_version PY: "X.Y" for a CPython 3.8 or newer, else nothing
+cpython_version() {
+	"$1" -c 'import sys; print("%d.%d" % sys.version_info[:2] if sys.version_info >= (3, 8) else "")' \
+		2>/dev/null
+}

@@ -12,8 +12,8 @@ cd "$TMP" || exit 1
 
 ran=""
 for py in $(cpython_interpreters); do
-	v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2]) if sys.version_info >= (3, 8) else None' 2>/dev/null)
-	[ -n "$v" ] && [ "$v" != None ] || continue
+	v=$(cpython_version "$py")
+	[ -n "$v" ] || continue
 	for prog in churn bigfree cycles growth threads; do
 		rm -f t.atr
 		(cd "$PYDIR" && "$AT" record -o "$TMP/t.atr" -- "$py" "$prog.py") >/dev/null 2>&1

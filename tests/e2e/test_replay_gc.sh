@@ -14,8 +14,8 @@ N=100000
 
 ran=""
 for py in $(cpython_interpreters); do
-	v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2]) if sys.version_info >= (3, 8) else None' 2>/dev/null)
-	[ -n "$v" ] && [ "$v" != None ] || continue
+	v=$(cpython_version "$py")
+	[ -n "$v" ] || continue
 	rm -f t.atr
 	found=$("$AT" record -o t.atr -- "$py" "$PYDIR/gcfree.py" $N 2>/dev/null)
 	"$AT" info --json t.atr >info.json 2>/dev/null

@@ -33,8 +33,8 @@ PY
 
 ran=""
 for py in $(cpython_interpreters); do
-	v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2]) if sys.version_info >= (3, 8) else None' 2>/dev/null)
-	[ -n "$v" ] && [ "$v" != None ] || continue
+	v=$(cpython_version "$py")
+	[ -n "$v" ] || continue
 	tag="python $v ($py)"
 	"$py" work.py >plain.out 2>&1
 	rm -f py.atr
