@@ -89,6 +89,8 @@ typedef struct rp_pin {
 	uint64_t frames[RP_PIN_FRAMES]; /* return addresses from the leaf outwards, 0-ended */
 	uint64_t arenas;                /* low arenas holding its blocks */
 	uint64_t blocks, bytes;         /* its live blocks in them */
+	uint64_t first_ns, last_ns;     /* when the oldest and newest of them were
+					 * allocated (or reallocated), to the ms */
 } rp_pin;
 
 typedef struct rp_pinning {

@@ -625,14 +625,18 @@ static void pin_table(FILE *f, const rep_input *in, const rp_pinning *pn, const 
 		return;
 	}
 	fputs("<table class=\"sortable\"><thead><tr><th>arenas</th><th>blocks</th><th>bytes</th>"
-	      "<th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
+	      "<th title=\"when the oldest and the newest of these blocks were allocated\">"
+	      "allocated</th><th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
 	      f);
 	for (int k = 0; k < pn->nstacks; k++) {
 		const rp_pin *p = &pn->stacks[k];
+		char t0[32], t1[32];
 		fputs("<tr>", f);
 		td_count(f, p->arenas);
 		td_count(f, p->blocks);
 		td_bytes(f, p->bytes);
+		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s &ndash; %s</td>", p->first_ns,
+			secs_str(t0, sizeof(t0), p->first_ns), secs_str(t1, sizeof(t1), p->last_ns));
 		stack_cell(f, in, p->stack);
 		fputs("</tr>", f);
 	}

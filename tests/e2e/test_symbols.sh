@@ -42,7 +42,7 @@ check "then the demangled template at the line grab was inlined from" \
 	has symprog.out "$BOX at symprog.cc:$call_line"
 check "then main, at a line of symprog.cc" grep -q '^ *main at symprog\.cc:[0-9][0-9]*$' symprog.out
 check "the symbolized stack follows its summary line" \
-	sh -c "grep -A1 ' bytes  stack [0-9]*\$' symprog.out | grep -q 'ns::grab at'"
+	sh -c "grep -A1 ' s  stack [0-9]*\$' symprog.out | grep -q 'ns::grab at'"
 check "no warning for a program that is where it was recorded" \
 	sh -c "! grep -q 'symbols:.*symprog' symprog.err"
 "$AT" replay --json symprog.atr >symprog.json 2>/dev/null

@@ -265,12 +265,15 @@ static void test_pinning_names_the_stack(void **state)
 	n.u.node = (tf_stack_node){.parent = 0, .ip = 0x402000};
 	assert_int_equal(tf_writer_put(w, &n), 0); /* node 2: the busy one */
 	tf_record r = {.thread = 1};
+	const uint64_t ms = 1000000;
 	for (uint64_t i = 0; i < 8000; i++) { /* 64-byte blocks: two 256 KiB arenas */
 		r.kind = TF_MALLOC;
+		r.time = i * ms;
 		r.u.alloc = (tf_alloc){.stack = 1, .size = 64, .addr = 0x10000000 + i * 64};
 		assert_int_equal(tf_writer_put(w, &r), 0);
 	}
 	for (uint64_t i = 0; i < 4000; i++) { /* 512-byte blocks, kept: well-used arenas */
+		r.time = (8000 + i) * ms;
 		r.u.alloc = (tf_alloc){.stack = 2, .size = 512, .addr = 0x20000000 + i * 512};
 		assert_int_equal(tf_writer_put(w, &r), 0);
 	}
@@ -292,11 +295,17 @@ static void test_pinning_names_the_stack(void **state)
 	assert_int_equal(pn->stacks[1].stack, 2);
 	assert_int_equal(pn->stacks[1].arenas, 1);
 	assert_int_equal(pn->stacks[1].blocks, 7);
+	/* times to 1 part in 16 million */
+	assert_true(labs((long)pn->stacks[1].first_ns - 8000 * (long)ms) < 8000 * (long)ms >> 23);
+	assert_true(labs((long)pn->stacks[1].last_ns - 8006 * (long)ms) < 8006 * (long)ms >> 23);
 	assert_int_equal(pn->stacks[0].stack, 1);
 	assert_int_equal(pn->stacks[0].frames[0], 0x401000);
 	assert_int_equal(pn->stacks[0].arenas, 2);
 	assert_int_equal(pn->stacks[0].blocks, 16);
 	assert_int_equal(pn->stacks[0].bytes, 16 * 64);
+	/* the survivors are blocks 0, 500, ... 7500 */
+	assert_int_equal(pn->stacks[0].first_ns, 0);
+	assert_true(labs((long)pn->stacks[0].last_ns - 7500 * (long)ms) < 7500 * (long)ms >> 23);
 }
 
 /* Frees on the collecting thread between gc_start and gc_stop are the
