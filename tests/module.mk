@@ -38,11 +38,14 @@ $(B)/tests/test_tr_core: $(B)/tests/unit/test_tr_core.o $(TR_CORE_OBJ) $(B)/libt
 E2E_SUITES := $(wildcard tests/e2e/test_*.sh)
 
 # Programs the tracer's end-to-end tests run under the tracer, and a checker.
-PROGS := selfcount threads forker killme
-PROG_BINS := $(PROGS:%=$(B)/tests/progs/%)
+PROGS := selfcount threads forker killme dlprog
+PROG_BINS := $(PROGS:%=$(B)/tests/progs/%) $(B)/tests/progs/libplugin.so
 $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -ldl -lpthread
+$(B)/tests/progs/libplugin.so: tests/progs/plugin.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -fPIC -shared -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
 $(B)/tests/progs/cxx: tests/progs/cxx.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<

@@ -4,13 +4,16 @@
  * dlopen and dlclose so the trace holds MODULE and MODULE_UNLOAD records.
  *
  * dl_iterate_phdr runs without tr_lock (it takes the loader lock), the
- * records are written under it.
+ * records are written under it.  Scans are one at a time (poll_mu: the
+ * flusher and dlclose in any thread poll), so a scan never writes what an
+ * older view of the loaded objects says after a newer one.
  */
 #include "tr_internal.h"
 #include "tr_modinfo.h"
 
 #include <stddef.h>
 #include <link.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +30,8 @@ typedef struct scan_entry {
 	tr_modinfo info;
 	uint32_t name_hash;
 } scan_entry;
+
+static pthread_mutex_t poll_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
 	mod *known; /* tr_mmap_alloc'd, MAX_MODULES entries */
@@ -60,7 +65,8 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-void tr_modules_rescan(void)
+/* Under poll_mu. */
+static void rescan(void)
 {
 	if (!tr_recording())
 		return;
@@ -105,9 +111,18 @@ void tr_modules_rescan(void)
 	tr_mmap_free(NULL, s.v);
 }
 
-/* A new trace (fork child) lists every module again.  Under tr_lock. */
+void tr_modules_rescan(void)
+{
+	pthread_mutex_lock(&poll_mu);
+	rescan();
+	pthread_mutex_unlock(&poll_mu);
+}
+
+/* A new trace (fork child) lists every module again.  Under tr_lock, the
+ * only thread: poll_mu may have been held by another thread at the fork. */
 void tr_modules_reset(void)
 {
+	pthread_mutex_init(&poll_mu, NULL);
 	M.nknown = 0;
 	M.next_id = 0;
 }
@@ -122,14 +137,17 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the counters are the same in every entry: stop */
 }
 
+/* From the flusher thread and from dlclose in any thread. */
 void tr_modules_poll(void)
 {
 	static uint64_t last[2];
 	uint64_t now[2] = {0, 0};
+	pthread_mutex_lock(&poll_mu);
 	dl_iterate_phdr(read_counters, now);
-	if (now[0] == last[0] && now[1] == last[1] && M.nknown)
-		return;
-	last[0] = now[0];
-	last[1] = now[1];
-	tr_modules_rescan();
+	if (now[0] != last[0] || now[1] != last[1] || !M.nknown) {
+		last[0] = now[0];
+		last[1] = now[1];
+		rescan();
+	}
+	pthread_mutex_unlock(&poll_mu);
 }

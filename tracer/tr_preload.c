@@ -1,6 +1,6 @@
 /*
  * tr_preload.c - the LD_PRELOAD shim: interposes the malloc family, fork,
- * exec, thread naming; everything else is in the core (tr_core.c).
+ * exec, thread naming, dlclose; everything else is in the core (tr_core.c).
  *
  * Bootstrapping (in this order):
  *  1. The real functions are looked up with dlsym(RTLD_NEXT) on the first
@@ -63,6 +63,7 @@ static struct {
 	int (*pthread_setname_np)(pthread_t, const char *);
 	int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
 	void (*_exit)(int) __attribute__((noreturn));
+	int (*dlclose)(void *);
 } real;
 
 /* ---- bootstrap ---- */
@@ -98,6 +99,7 @@ static bool resolve(void)
 	LOOKUP(posix_memalign), LOOKUP(aligned_alloc), LOOKUP(memalign);
 	LOOKUP(valloc), LOOKUP(pvalloc), LOOKUP(fork), LOOKUP(execve), LOOKUP(execvpe);
 	LOOKUP(fexecve), LOOKUP(pthread_setname_np), LOOKUP(prctl), LOOKUP(_exit);
+	LOOKUP(dlclose);
 	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "free");
 	__atomic_store_n(&real.free, f, __ATOMIC_RELEASE);
 	resolving = 0;
@@ -462,6 +464,33 @@ EXPORT void _Exit(int status)
 	before_exit(status);
 	real._exit(status);
 	__builtin_unreachable();
+}
+
+/* ---- modules ---- */
+
+static void modules_now(void)
+{
+	if (tr_busy || !tr_recording())
+		return;
+	int e = errno;
+	tr_busy = 1;
+	tr_modules_poll();
+	tr_busy = 0;
+	errno = e;
+}
+
+/* The module map is polled (tracer/README.md); dlclose brings it up to
+ * date before the object goes, so an object loaded since the last poll is
+ * in the trace, and after, so its unload is in the trace before another
+ * object can be loaded where it was.  dlclose, unlike dlopen, does not
+ * depend on who calls it. */
+EXPORT int dlclose(void *handle)
+{
+	resolve();
+	modules_now();
+	int rc = real.dlclose(handle);
+	modules_now();
+	return rc;
 }
 
 /* ---- thread names ---- */

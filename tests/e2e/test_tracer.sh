@@ -162,6 +162,17 @@ else
 	skip "under jemalloc: threads traced" "libjemalloc2 not installed"
 fi
 
+# --- an object loaded and unloaded faster than the module map is polled ---
+"$AT" record -o dl.atr -- "$P/dlprog" "$P/libplugin.so" >dl.out 2>/dev/null
+check "dlopen, allocate, dlclose: the program runs unchanged" \
+	sh -c "test \$? -eq 0 && grep -q 'dlprog ok' dl.out"
+"$AT" dump dl.atr >dl.dump
+plug_id=$(sed -n 's/.* module id=\([0-9]*\) .*libplugin\.so".*/\1/p' dl.dump)
+check "the object dlclose unloads is in the module map" test -n "$plug_id"
+check "and its unload follows it" grep -q " module_unload id=$plug_id\$" dl.dump
+"$AT" replay --layer malloc dl.atr >dl.replay 2>/dev/null
+check "the blocks it allocated name its function" grep -q 'plugin_fill at plugin\.c:' dl.replay
+
 # --- failures never break the program ---
 "$P/selfcount" 20 >plain.out
 ARENATRACE_OUTPUT=/nonexistent/dir/x.atr LD_PRELOAD="$LIB" \
