@@ -44,6 +44,15 @@ ours=$(median "$AT" record -o c.atr -- "$CHURN")
 nost=$(median "$AT" record --no-stacks -o c.atr -- "$CHURN")
 echo "  CPU s: untraced $base, arenatrace $ours, arenatrace --no-stacks $nost (median of $RUNS)"
 echo "  --no-stacks / untraced:           $(ratio "$nost" "$base")   (target <= 1.5)"
+# the floor under any LD_PRELOAD recorder: forwarding alone, and
+# forwarding plus a clock read and a 24-byte store per call (tests/bench/forward.c)
+FWD="$B/tests/bench/libforward.so"
+if [ -f "$FWD" ]; then
+	fwd=$(LD_PRELOAD="$FWD" median "$CHURN")
+	fst=$(FORWARD_STORE=1 LD_PRELOAD="$FWD" median "$CHURN")
+	echo "  CPU s: interposed and forwarded $fwd, + clock and a 24-byte store per call $fst"
+	echo "  floor: forwarding / untraced      $(ratio "$fwd" "$base"), + clock and store / untraced $(ratio "$fst" "$base")"
+fi
 echo "  with stacks / untraced:           $(ratio "$ours" "$base")"
 rm -f ./*.atr
 "$AT" record -o c.atr -- "$CHURN" >/dev/null 2>&1
@@ -78,6 +87,8 @@ if [ $have_heaptrack = 1 ] && command -v heaptrack_print >/dev/null 2>&1; then
 	hp=$(median_keep heaptrack_print ht2.zst)
 	echo "  CPU s: heaptrack_print on heaptrack's trace of the same program $hp"
 	echo "  replay / heaptrack_print:         $(ratio "$r1" "$hp")   (target <= 0.25)"
+	dec=$(median_keep "$AT" info rc.atr)
+	echo "  CPU s: decoding alone (arenatrace info) $dec; decoding / heaptrack_print $(ratio "$dec" "$hp")"
 fi
 
 echo "== tracer: gcc compiling a file (its cc1 process, where the allocations are)"
