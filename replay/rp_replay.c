@@ -112,11 +112,10 @@ static void xfree(xmap *x)
 /* ---- the address map: real address -> size, stack, time, each model's block ----
  * One open-addressing table with the record inline (stride words per slot:
  * key + 2, requested size, stack id and allocation time, one model address
- * per model), so a
- * request costs one probe whatever the number of models.  Linear probing
- * with deletion by backward shift: no tombstones, so the table stays at
- * most 5/8 full of live blocks and as small as it can be (its random
- * accesses are most of a replay's cache misses). */
+ * per model), so a request costs one probe whatever the number of models.
+ * Linear probing with deletion by backward shift: no tombstones, so the
+ * table stays at most 5/8 full of live blocks and as small as it can be
+ * (its random accesses are most of a replay's cache misses). */
 
 typedef struct amap {
 	uint64_t *t;
