@@ -1627,9 +1627,17 @@ static int ra_next(readahead *ra, const amap *live, tf_record **out)
 			/* written out here: GCC drops a call to a function that only
 			 * prefetches, as if it had no effect */
 			const tf_alloc *a = &n->u.alloc;
-			__builtin_prefetch(&live->t[xslot(a->addr + 2, live->cap) * live->stride]);
-			if (a->old)
-				__builtin_prefetch(&live->t[xslot(a->old + 2, live->cap) * live->stride]);
+			const size_t w = live->stride;
+			/* a slot and the one after it: a probe or a deletion's
+			 * backward shift reads on into the next */
+			const uint64_t *s = &live->t[xslot(a->addr + 2, live->cap) * w];
+			__builtin_prefetch(s);
+			__builtin_prefetch(s + 2 * w - 1);
+			if (a->old) {
+				s = &live->t[xslot(a->old + 2, live->cap) * w];
+				__builtin_prefetch(s);
+				__builtin_prefetch(s + 2 * w - 1);
+			}
 		}
 	}
 	if (!ra->len)
