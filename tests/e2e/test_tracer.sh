@@ -172,6 +172,18 @@ check "the object dlclose unloads is in the module map" test -n "$plug_id"
 check "and its unload follows it" grep -q " module_unload id=$plug_id\$" dl.dump
 "$AT" replay --layer malloc dl.atr >dl.replay 2>/dev/null
 check "the blocks it allocated name its function" grep -q 'plugin_fill at plugin\.c:' dl.replay
+# 300 times while four threads allocate: dlclose's polls race their recording
+"$AT" record -o dl300.atr -- "$P/dlprog" "$P/libplugin.so" 300 >dl300.out 2>/dev/null
+check "300 dlopen/dlclose beside 4 allocating threads: the program runs unchanged" \
+	sh -c "test \$? -eq 0 && grep -q 'dlprog ok' dl300.out"
+"$CHECK" dl300.atr >dl300.check
+check "and its trace is complete and consistent" \
+	sh -c "grep -qx 'complete 1' dl300.check && grep -qx 'malloc_free_unknown 0' dl300.check &&
+		grep -qx 'malloc_alloc_over_live 0' dl300.check"
+"$AT" dump dl300.atr >dl300.dump
+check "with every load and unload of the object" \
+	sh -c "test \$(grep -c ' module id=[0-9]* .*libplugin\\.so\"' dl300.dump) -eq 300 &&
+		test \$(grep -c ' module_unload id=' dl300.dump) -eq 300"
 
 # --- failures never break the program ---
 "$P/selfcount" 20 >plain.out
