@@ -50,17 +50,37 @@ static void test_varint_edges(void **state)
 	assert_int_equal(tf_unzigzag(tf_zigzag(INT64_MAX)), INT64_MAX);
 }
 
+/* A writer with options o onto fd, and the header every test uses. */
+static tf_writer *new_writer(int fd, tf_writer_opts o)
+{
+	o.fd = fd;
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	return w;
+}
+
+/* Writes mallocs, through tf_writer_put_alloc when fast, until the writer
+ * fails (at most 10,000 of them); the failing call's result. */
+static int put_until_error(tf_writer *w, bool fast)
+{
+	tf_record rec = {.kind = TF_MALLOC};
+	int rc = 0;
+	for (int i = 0; i < 10000 && rc == 0; i++) {
+		rec.u.alloc.size = (uint64_t)i;
+		rec.u.alloc.addr = 0x1000 + (uint64_t)i * 32;
+		rc = fast ? tf_writer_put_alloc(w, TF_MALLOC, 1, 0, &rec.u.alloc) : tf_writer_put(w, &rec);
+	}
+	return rc;
+}
+
 /* Writes n random records from seed, the allocation events through
  * tf_writer_put_alloc when fast; returns the file contents. */
 static tbuf write_random_via(uint64_t seed, uint64_t n, const tf_writer_opts *base, bool fast)
 {
 	int fd = tmp_fd();
 	assert_true(fd >= 0);
-	tf_writer_opts o = *base;
-	o.fd = fd;
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_writer *w = new_writer(fd, *base);
 	tgen g;
 	tgen_init(&g, seed);
 	tf_record rec;
@@ -180,10 +200,7 @@ static void test_blob_truncated_at_limit(void **state)
 {
 	(void)state;
 	int fd = tmp_fd();
-	tf_writer_opts o = {.fd = fd};
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_writer *w = new_writer(fd, (tf_writer_opts){0});
 	size_t big = TF_MAX_BLOB + 1000;
 	char *text = malloc(big);
 	assert_non_null(text);
@@ -213,10 +230,7 @@ static void test_writer_rejects_misuse(void **state)
 {
 	(void)state;
 	int fd = tmp_fd();
-	tf_writer_opts o = {.fd = fd};
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_writer *w = new_writer(fd, (tf_writer_opts){0});
 	tf_record rec = {.kind = TF_MALLOC};
 	rec.u.alloc.stack = 1; /* no node 1 yet */
 	assert_int_equal(tf_writer_put(w, &rec), TF_E_ARG);
@@ -234,6 +248,7 @@ static void test_writer_rejects_misuse(void **state)
 	tf_writer_free(NULL);
 	close(fd);
 	tf_writer_opts bad = {.fd = -1};
+	tf_header h = theader();
 	assert_int_equal(tf_writer_create(&w, &bad, &h), TF_E_ARG);
 	assert_null(w);
 }
@@ -244,17 +259,9 @@ static void test_writer_io_error_stops(void **state)
 	int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		skip();
-	tf_writer_opts o = {.fd = fd, .frame_bytes = 1024};
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_writer *w = new_writer(fd, (tf_writer_opts){.frame_bytes = 1024});
+	int rc = put_until_error(w, false);
 	tf_record rec = {.kind = TF_MALLOC};
-	int rc = 0;
-	for (int i = 0; i < 10000 && rc == 0; i++) {
-		rec.u.alloc.size = (uint64_t)i;
-		rec.u.alloc.addr = 0x1000 + (uint64_t)i * 32;
-		rc = tf_writer_put(w, &rec);
-	}
 	assert_int_equal(rc, TF_E_IO);
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(tf_writer_put(w, &rec), TF_E_FAILED);
@@ -276,10 +283,7 @@ static void test_format_md_example(void **state)
 	    0xa0, 0xc4, 0xaa, 0xd5, 0xaa, 0xd5, 0x2a, 0xe8, 0x07, 0x20, /* numbers */
 	    0x20, 0x20, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00};
 	int fd = tmp_fd();
-	tf_writer_opts o = {.fd = fd, .exact_time = true};
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_writer *w = new_writer(fd, (tf_writer_opts){.exact_time = true});
 	assert_int_equal(tf_writer_flush(w), 0); /* prologue in a frame of its own */
 	tf_writer_stats st;
 	tf_writer_get_stats(w, &st);
@@ -335,10 +339,7 @@ static void test_put_alloc_rejects_misuse(void **state)
 {
 	(void)state;
 	int fd = tmp_fd();
-	tf_writer_opts o = {.fd = fd};
-	tf_header h = theader();
-	tf_writer *w;
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tf_writer *w = new_writer(fd, (tf_writer_opts){0});
 	tf_alloc a = {.stack = 1, .addr = 0x1000, .size = 8}; /* no node 1 yet */
 	assert_int_equal(tf_writer_put_alloc(w, TF_MALLOC, 1, 0, &a), TF_E_ARG);
 	a.stack = 0;
@@ -355,14 +356,8 @@ static void test_put_alloc_rejects_misuse(void **state)
 	fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		skip();
-	o = (tf_writer_opts){.fd = fd, .frame_bytes = 1024};
-	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
-	int rc = 0;
-	for (int i = 0; i < 10000 && rc == 0; i++) {
-		a.size = (uint64_t)i;
-		a.addr = 0x1000 + (uint64_t)i * 32;
-		rc = tf_writer_put_alloc(w, TF_MALLOC, 1, 0, &a);
-	}
+	w = new_writer(fd, (tf_writer_opts){.frame_bytes = 1024});
+	int rc = put_until_error(w, true);
 	assert_int_equal(rc, TF_E_IO);
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(tf_writer_put_alloc(w, TF_FREE, 1, 0, &a), TF_E_FAILED);
