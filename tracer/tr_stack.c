@@ -65,45 +65,61 @@ static inline uint64_t hash_stack(void *const *ips, int n)
 	return h ^ h >> 29;
 }
 
+/* Where a used slot's probe starts in a table of mask + 1 slots; EMPTY
+ * for an empty slot. */
+#define EMPTY SIZE_MAX
+typedef size_t (*home_fn)(const void *slot, size_t mask);
+
+static size_t node_home(const void *slot, size_t mask)
+{
+	const node_slot *e = slot;
+	return e->id ? slot_of(e->parent, e->ip, mask) : EMPTY;
+}
+
+static size_t stack_home(const void *slot, size_t mask)
+{
+	const stack_slot *e = slot;
+	return e->leaf ? (size_t)e->hash & mask : EMPTY;
+}
+
+/* Doubles a table of *cap slots of size bytes (first slots when it has
+ * none), moving each used slot to its place in the new one, which it
+ * returns; NULL when out of memory (the table stays as it was). */
+static void *grow(void *table, size_t *cap, size_t first, size_t size, home_fn home)
+{
+	size_t ncap = *cap ? *cap * 2 : first;
+	char *t = tr_mmap_alloc(NULL, ncap * size); /* fresh mappings are zero: every slot empty */
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < *cap; i++) {
+		const char *e = (const char *)table + i * size;
+		size_t j = home(e, ncap - 1);
+		if (j == EMPTY)
+			continue;
+		while (home(t + j * size, ncap - 1) != EMPTY)
+			j = (j + 1) & (ncap - 1);
+		memcpy(t + j * size, e, size);
+	}
+	tr_mmap_free(NULL, table);
+	*cap = ncap;
+	return t;
+}
+
 static bool grow_nodes(void)
 {
-	size_t cap = S.cap ? S.cap * 2 : 1u << 14;
-	node_slot *t = tr_mmap_alloc(NULL, cap * sizeof(node_slot));
+	node_slot *t = grow(S.slots, &S.cap, 1u << 14, sizeof(node_slot), node_home);
 	if (!t)
-		return false; /* fresh mappings are zero: every slot empty */
-	for (size_t i = 0; i < S.cap; i++) {
-		node_slot e = S.slots[i];
-		if (!e.id)
-			continue;
-		size_t j = slot_of(e.parent, e.ip, cap - 1);
-		while (t[j].id)
-			j = (j + 1) & (cap - 1);
-		t[j] = e;
-	}
-	tr_mmap_free(NULL, S.slots);
+		return false;
 	S.slots = t;
-	S.cap = cap;
 	return true;
 }
 
 static bool grow_stacks(void)
 {
-	size_t cap = S.scap ? S.scap * 2 : 1u << 12;
-	stack_slot *t = tr_mmap_alloc(NULL, cap * sizeof(stack_slot));
+	stack_slot *t = grow(S.stacks, &S.scap, 1u << 12, sizeof(stack_slot), stack_home);
 	if (!t)
 		return false;
-	for (size_t i = 0; i < S.scap; i++) {
-		stack_slot e = S.stacks[i];
-		if (!e.leaf)
-			continue;
-		size_t j = (size_t)e.hash & (cap - 1);
-		while (t[j].leaf)
-			j = (j + 1) & (cap - 1);
-		t[j] = e;
-	}
-	tr_mmap_free(NULL, S.stacks);
 	S.stacks = t;
-	S.scap = cap;
 	return true;
 }
 
