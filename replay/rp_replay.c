@@ -965,13 +965,13 @@ static void request(replay *r, const tf_record *rec)
 			return;
 		}
 		old_n = slot[A_SIZE];
-		uint64_t old_stack = slot[A_STACK];
-		site_free(r, word_stack(old_stack), old_n);
+		const uint64_t old_sw = slot[A_STACK]; /* stack and allocation time */
+		site_free(r, word_stack(old_sw), old_n);
 		memcpy(old_m, &slot[A_MODEL], (size_t)(r->n + r->system) * sizeof(uint64_t));
 		r->live_bytes -= old_n;
 		amap_del(&r->live, slot);
 		if (by_gc && r->any_gc_off)
-			withhold(r, old_n, old_stack, old_m);
+			withhold(r, old_n, old_sw, old_m);
 	}
 	if (op == OP_REALLOC && !a->addr)
 		op = OP_FREE; /* realloc(p, 0) returned NULL: p was freed */
@@ -1626,15 +1626,13 @@ static int ra_next(readahead *ra, const amap *live, tf_record **out)
 		} else if (live->cap) {
 			/* written out here: GCC drops a call to a function that only
 			 * prefetches, as if it had no effect */
-			const tf_alloc *a = &n->u.alloc;
+			/* the slots of addr and old, and the slot after each:
+			 * a probe or a deletion's backward shift reads on
+			 * into the next */
+			const uint64_t keys[2] = {n->u.alloc.addr, n->u.alloc.old};
 			const size_t w = live->stride;
-			/* a slot and the one after it: a probe or a deletion's
-			 * backward shift reads on into the next */
-			const uint64_t *s = &live->t[xslot(a->addr + 2, live->cap) * w];
-			__builtin_prefetch(s);
-			__builtin_prefetch(s + 2 * w - 1);
-			if (a->old) {
-				s = &live->t[xslot(a->old + 2, live->cap) * w];
+			for (int k = 0; k < 1 + (keys[1] != 0); k++) {
+				const uint64_t *s = &live->t[xslot(keys[k] + 2, live->cap) * w];
 				__builtin_prefetch(s);
 				__builtin_prefetch(s + 2 * w - 1);
 			}
