@@ -315,7 +315,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		tr_busy = 1;                                                               \
 		void *buf[TR_CAPTURE_SLOTS];                                               \
 		int k;                                                                     \
-		void **ips = capture(buf, &k);                                          \
+		void **ips = capture(buf, &k);                                             \
 		void *p = real.name(align, size);                                          \
 		record(KIND, &(tf_alloc){.addr = (uintptr_t)p, .align = align, .size = size}, \
 		       ips, k);                                                            \
@@ -336,7 +336,7 @@ ALIGNED_WRAPPER(memalign, TF_MEMALIGN)
 		tr_busy = 1;                                                               \
 		void *buf[TR_CAPTURE_SLOTS];                                               \
 		int k;                                                                     \
-		void **ips = capture(buf, &k);                                          \
+		void **ips = capture(buf, &k);                                             \
 		void *p = real.name(size);                                                 \
 		record(KIND, &(tf_alloc){.addr = (uintptr_t)p, .size = size}, ips, k);    \
 		tr_busy = 0;                                                               \

@@ -173,7 +173,7 @@ int tr_cmd_record(int argc, char **argv)
 	char lib[PATH_MAX];
 	if (!find_library(lib, sizeof(lib))) {
 		rp_error("record: libarenatrace.so not found next to the arenatrace binary or in "
-		    "../lib/arenatrace/");
+			 "../lib/arenatrace/");
 		return 2;
 	}
 	struct stat sb;
