@@ -1624,11 +1624,10 @@ static int ra_next(readahead *ra, const amap *live, tf_record **out)
 		if (!tf_kind_is_malloc_fn(n->kind) && !tf_kind_is_python_fn(n->kind)) {
 			ra->hold = true;
 		} else if (live->cap) {
-			/* written out here: GCC drops a call to a function that only
-			 * prefetches, as if it had no effect */
-			/* the slots of addr and old, and the slot after each:
-			 * a probe or a deletion's backward shift reads on
-			 * into the next */
+			/* the slots of addr and old, and the slot after each (a
+			 * probe or a deletion's backward shift reads on into
+			 * the next); written out here: GCC drops a call to a
+			 * function that only prefetches, as if it had no effect */
 			const uint64_t keys[2] = {n->u.alloc.addr, n->u.alloc.old};
 			const size_t w = live->stride;
 			for (int k = 0; k < 1 + (keys[1] != 0); k++) {
