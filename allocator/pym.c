@@ -214,7 +214,6 @@ typedef struct arena {
 	int32_t freepools;     /* pool id, LIFO of empty pools */
 	int32_t nextarena, prevarena;
 	bool builtin;          /* placed by the model itself */
-	pool *pools;           /* its max_pools pools in the model's pool array */
 } arena;
 
 struct pym {
@@ -274,6 +273,12 @@ static inline uint32_t numblocks(const pym *m, uint32_t idx)
 static inline pool *pool_of(const pym *m, int32_t id)
 {
 	return &m->pools[(uint32_t)id];
+}
+
+/* Arena ai's max_pools pools (ids ai << pools_shift on). */
+static inline pool *arena_pools(const pym *m, uint32_t ai)
+{
+	return &m->pools[(size_t)ai << m->pools_shift];
 }
 
 /* Block index of an offset into the blocks of a pool of class idx
@@ -415,12 +420,9 @@ static int new_arena(pym *m, int32_t *out)
 		m->pools = pv;
 		memset(pv + ((size_t)m->maxarenas << m->pools_shift), 0,
 		       ((size_t)(n - m->maxarenas) << m->pools_shift) * sizeof(pool));
-		for (uint32_t i = 0; i < n; i++) {
-			if (i >= m->maxarenas) {
-				memset(&v[i], 0, sizeof(arena));
-				v[i].nextarena = i + 1 < n ? (int32_t)(i + 1) : NONE;
-			}
-			v[i].pools = pv + ((size_t)i << m->pools_shift);
+		for (uint32_t i = m->maxarenas; i < n; i++) {
+			memset(&v[i], 0, sizeof(arena));
+			v[i].nextarena = i + 1 < n ? (int32_t)(i + 1) : NONE;
 		}
 		m->unused_arena_objects = (int32_t)m->maxarenas;
 		m->maxarenas = n;
@@ -445,7 +447,8 @@ static int new_arena(pym *m, int32_t *out)
 	m->unused_arena_objects = a->nextarena;
 	a->address = base;
 	a->builtin = builtin;
-	memset(a->pools, 0, m->max_pools * sizeof(pool));
+	pool *pools = arena_pools(m, (uint32_t)ai);
+	memset(pools, 0, m->max_pools * sizeof(pool));
 	radix_mark(m, base);
 	if (base % m->p.arena_size)
 		radix_mark(m, base + m->p.arena_size);
@@ -464,8 +467,8 @@ static int new_arena(pym *m, int32_t *out)
 	a->first_pool = a->pool_address;
 	a->ntotalpools = a->nfreepools;
 	for (uint32_t k = 0; k < a->ntotalpools; k++) {
-		a->pools[k].addr = a->first_pool + ((uint64_t)k << m->pool_shift);
-		page_put_new(&m->pages, a->pools[k].addr >> m->pool_shift,
+		pools[k].addr = a->first_pool + ((uint64_t)k << m->pool_shift);
+		page_put_new(&m->pages, pools[k].addr >> m->pool_shift,
 			     (int32_t)((uint32_t)ai << m->pools_shift | k));
 	}
 	m->usage.empty_arenas++;
@@ -479,10 +482,11 @@ static void release_arena(pym *m, int32_t ai)
 {
 	arena *a = &m->arenas[ai];
 	uint64_t base = a->address;
+	pool *pools = arena_pools(m, (uint32_t)ai);
 	for (uint32_t i = 0; i < a->ntotalpools; i++) {
-		free(a->pools[i].next);
-		a->pools[i].next = NULL;
-		page_del(&m->pages, a->pools[i].addr >> m->pool_shift);
+		free(pools[i].next);
+		pools[i].next = NULL;
+		page_del(&m->pages, pools[i].addr >> m->pool_shift);
 	}
 	slot_remove(m, slot_of(m, base), ai);
 	slot_remove(m, slot_of(m, base + m->p.arena_size - 1), ai);
@@ -922,7 +926,7 @@ void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u),
 		pym_arena_use u = {a->address, a->ntotalpools, 0, 0};
 		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
 		for (uint32_t k = 0; k < carved; k++) {
-			const pool *pl = &a->pools[k];
+			const pool *pl = &arena_pools(m, i)[k];
 			if (!pl->count)
 				continue;
 			u.pools_used++;
@@ -952,7 +956,7 @@ void pym_get_stats(const pym *m, pym_stats *st)
 		st->unused_pools += a->nfreepools;
 		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) / m->p.pool_size);
 		for (uint32_t j = 0; j < carved; j++) {
-			const pool *pl = &a->pools[j];
+			const pool *pl = &arena_pools(m, i)[j];
 			if (!pl->count)
 				continue;
 			st->class_pools[pl->szidx]++;
@@ -1175,7 +1179,7 @@ const char *pym_check(const pym *m)
 		if (a->nfreepools != nfree)
 			return "arena: nfreepools != empty + uncarved pools";
 		for (uint32_t j = 0; j < carved; j++) {
-			const pool *pl = &a->pools[j];
+			const pool *pl = &arena_pools(m, i)[j];
 			if (!pl->count)
 				continue;
 			uint32_t size = class_size(m, pl->szidx), chain = 0;
@@ -1203,7 +1207,7 @@ const char *pym_check(const pym *m)
 		pages += a->ntotalpools;
 		for (uint32_t j = 0; j < a->ntotalpools; j++) {
 			uint64_t addr = a->first_pool + ((uint64_t)j << m->pool_shift);
-			if (a->pools[j].addr != addr ||
+			if (arena_pools(m, i)[j].addr != addr ||
 			    page_find(&m->pages, addr >> m->pool_shift) !=
 				(int32_t)(i << m->pools_shift | j))
 				return "page map: a pool of a live arena is missing or wrong";
@@ -1218,11 +1222,13 @@ const char *pym_check(const pym *m)
 			continue;
 		empty += a->nfreepools == a->ntotalpools;
 		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
-		for (uint32_t j = 0; j < carved; j++)
-			if (a->pools[j].count) {
+		for (uint32_t j = 0; j < carved; j++) {
+			const pool *pl = &arena_pools(m, i)[j];
+			if (pl->count) {
 				used++;
-				bytes += (uint64_t)a->pools[j].count * class_size(m, a->pools[j].szidx);
+				bytes += (uint64_t)pl->count * class_size(m, pl->szidx);
 			}
+		}
 	}
 	if (bytes != m->usage.block_bytes || used != m->usage.pools_used || empty != m->usage.empty_arenas)
 		return "block_bytes, pools_used or empty_arenas out of step";
@@ -1256,8 +1262,10 @@ const char *pym_check(const pym *m)
 		uint32_t carved = a->address ? (uint32_t)((a->pool_address - a->first_pool) /
 							    m->p.pool_size)
 					     : 0;
-		for (uint32_t j = 0; j < carved; j++)
-			partly += a->pools[j].count && a->pools[j].freeblock != BNONE;
+		for (uint32_t j = 0; j < carved; j++) {
+			const pool *pl = &arena_pools(m, i)[j];
+			partly += pl->count && pl->freeblock != BNONE;
+		}
 	}
 	for (uint32_t c = 0; c < m->nclasses; c++) {
 		int32_t first = m->usedpools[c], id = first;
