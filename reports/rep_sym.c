@@ -82,7 +82,7 @@ typedef struct sub_range {
 
 /* The subprogram ranges of one compilation unit, sorted by lo. */
 typedef struct cu_index {
-	Dwarf_Off cu;       /* the unit DIE's offset; (Dwarf_Off)-1 = empty slot */
+	Dwarf_Off cu1;      /* the unit DIE's offset + 1; 0 = empty slot */
 	sub_range *r;
 	size_t n;
 	Dwarf_Addr longest; /* the longest range: bounds the backward search */
@@ -166,28 +166,55 @@ static uint64_t hash_str(const char *s, size_t n)
 	return h;
 }
 
+/* The four tables below (interned strings, qualified names, unit indexes,
+ * resolved addresses) are open addressing at most half full, empty slots
+ * all zero bytes.  home gives where a used slot's probe starts in a table
+ * of mask + 1 slots, EMPTY for an empty slot. */
+#define EMPTY SIZE_MAX
+typedef size_t (*home_fn)(const void *slot, size_t mask);
+
+/* Room for one more entry in a table of *cap slots holding used: the
+ * table itself, or a new one of twice as many slots (first when it has
+ * none) with the old one's entries moved in; NULL without memory (the
+ * table stays as it was). */
+static void *table_room(void *table, size_t *cap, size_t used, size_t first, size_t size,
+			home_fn home)
+{
+	if ((used + 1) * 2 <= *cap)
+		return table;
+	size_t ncap = *cap ? *cap * 2 : first;
+	char *t = calloc(ncap, size);
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < *cap; i++) {
+		const char *e = (const char *)table + i * size;
+		size_t j = home(e, ncap - 1);
+		if (j == EMPTY)
+			continue;
+		while (home(t + j * size, ncap - 1) != EMPTY)
+			j = (j + 1) & (ncap - 1);
+		memcpy(t + j * size, e, size);
+	}
+	free(table);
+	*cap = ncap;
+	return t;
+}
+
+static size_t str_home(const void *slot, size_t mask)
+{
+	const char *str = *(const char *const *)slot;
+	return str ? hash_str(str, strlen(str)) & mask : EMPTY;
+}
+
 /* The interned copy of s[0..n) (cut to MAX_NAME), or NULL without memory. */
 static const char *intern(rep_sym *s, const char *str, size_t n)
 {
 	if (n > MAX_NAME)
 		n = MAX_NAME;
-	if ((s->used_strs + 1) * 2 > s->cap_strs) {
-		size_t cap = s->cap_strs ? s->cap_strs * 2 : 256;
-		const char **t = calloc(cap, sizeof(*t));
-		if (!t)
-			return NULL;
-		for (size_t i = 0; i < s->cap_strs; i++) {
-			if (!s->strs[i])
-				continue;
-			size_t j = hash_str(s->strs[i], strlen(s->strs[i])) & (cap - 1);
-			while (t[j])
-				j = (j + 1) & (cap - 1);
-			t[j] = s->strs[i];
-		}
-		free(s->strs);
-		s->strs = t;
-		s->cap_strs = cap;
-	}
+	const char **t = table_room(s->strs, &s->cap_strs, s->used_strs, 256, sizeof(*t), str_home);
+	if (!t)
+		return NULL;
+	s->strs = t;
 	size_t j = hash_str(str, n) & (s->cap_strs - 1);
 	for (; s->strs[j]; j = (j + 1) & (s->cap_strs - 1))
 		if (!strncmp(s->strs[j], str, n) && s->strs[j][n] == 0)
@@ -508,27 +535,21 @@ static bool in_c_unit(Dwarf_Die *die)
 	return false;
 }
 
+static size_t name_home(const void *slot, size_t mask)
+{
+	const name_entry *e = slot;
+	return e->die ? mix((uintptr_t)e->die, 0) & mask : EMPTY;
+}
+
 /* The cache slot of a declaration's qualified name (empty if not cached
  * yet), or NULL when the cache cannot grow (the name is then not kept). */
 static name_entry *name_slot(rep_sym *s, const void *die)
 {
-	if ((s->used_names + 1) * 2 > s->cap_names) {
-		size_t cap = s->cap_names ? s->cap_names * 2 : 256;
-		name_entry *t = calloc(cap, sizeof(*t));
-		if (!t)
-			return NULL;
-		for (size_t i = 0; i < s->cap_names; i++) {
-			if (!s->names[i].die)
-				continue;
-			size_t j = mix((uintptr_t)s->names[i].die, 0) & (cap - 1);
-			while (t[j].die)
-				j = (j + 1) & (cap - 1);
-			t[j] = s->names[i];
-		}
-		free(s->names);
-		s->names = t;
-		s->cap_names = cap;
-	}
+	name_entry *t = table_room(s->names, &s->cap_names, s->used_names, 256, sizeof(*t),
+				   name_home);
+	if (!t)
+		return NULL;
+	s->names = t;
 	size_t i = mix((uintptr_t)die, 0) & (s->cap_names - 1);
 	while (s->names[i].die && s->names[i].die != die)
 		i = (i + 1) & (s->cap_names - 1);
@@ -674,36 +695,27 @@ static int range_cmp(const void *a, const void *b)
 	return (p > q) - (p < q);
 }
 
+static size_t cu_home(const void *slot, size_t mask)
+{
+	const cu_index *e = slot;
+	return e->cu1 ? mix(e->cu1, 1) & mask : EMPTY;
+}
+
 /* The index of a unit, built on first use; NULL when out of memory. */
 static cu_index *index_of(sym_file *f, Dwarf_Die *cu)
 {
-	const Dwarf_Off none = (Dwarf_Off)-1, off = dwarf_dieoffset(cu);
-	if ((f->n_cus + 1) * 2 > f->cap_cus) {
-		size_t cap = f->cap_cus ? f->cap_cus * 2 : 64;
-		cu_index *t = malloc(cap * sizeof(*t));
-		if (!t)
-			return NULL;
-		for (size_t i = 0; i < cap; i++)
-			t[i] = (cu_index){.cu = none};
-		for (size_t i = 0; i < f->cap_cus; i++) {
-			if (f->cus[i].cu == none)
-				continue;
-			size_t j = mix(f->cus[i].cu, 1) & (cap - 1);
-			while (t[j].cu != none)
-				j = (j + 1) & (cap - 1);
-			t[j] = f->cus[i];
-		}
-		free(f->cus);
-		f->cus = t;
-		f->cap_cus = cap;
-	}
-	size_t i = mix(off, 1) & (f->cap_cus - 1);
-	while (f->cus[i].cu != none && f->cus[i].cu != off)
+	const Dwarf_Off off1 = dwarf_dieoffset(cu) + 1;
+	cu_index *t = table_room(f->cus, &f->cap_cus, f->n_cus, 64, sizeof(*t), cu_home);
+	if (!t)
+		return NULL;
+	f->cus = t;
+	size_t i = mix(off1, 1) & (f->cap_cus - 1);
+	while (f->cus[i].cu1 && f->cus[i].cu1 != off1)
 		i = (i + 1) & (f->cap_cus - 1);
 	cu_index *x = &f->cus[i];
-	if (x->cu == off)
+	if (x->cu1 == off1)
 		return x;
-	cu_index n = {.cu = off};
+	cu_index n = {.cu1 = off1};
 	size_t cap = 0;
 	if (!index_walk(&n, &cap, cu, 0)) {
 		free(n.r);
@@ -831,21 +843,18 @@ static sym_entry *slot_of(rep_sym *s, uint64_t file1, uint64_t addr)
 	return &s->tab[i];
 }
 
+static size_t entry_home(const void *slot, size_t mask)
+{
+	const sym_entry *e = slot;
+	return e->used ? mix(e->file1, e->addr) & mask : EMPTY;
+}
+
 static bool tab_grow(rep_sym *s)
 {
-	if ((s->used_tab + 1) * 2 <= s->cap_tab)
-		return true;
-	size_t cap = s->cap_tab ? s->cap_tab * 2 : 1024;
-	sym_entry *t = calloc(cap, sizeof(*t)), *old = s->tab;
-	size_t ocap = s->cap_tab;
+	sym_entry *t = table_room(s->tab, &s->cap_tab, s->used_tab, 1024, sizeof(*t), entry_home);
 	if (!t)
 		return false;
 	s->tab = t;
-	s->cap_tab = cap;
-	for (size_t i = 0; i < ocap; i++)
-		if (old[i].used)
-			*slot_of(s, old[i].file1, old[i].addr) = old[i];
-	free(old);
 	return true;
 }
 
