@@ -19,6 +19,13 @@
 
 #define MAX_FILE (64u << 20) /* workload files are text a person writes */
 
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static const char sim_usage[] =
     "usage: arenatrace simulate [--profile P] [--threshold T0,T1,T2] [--gc on|off] [--json]\n"
     "                           [-o TRACE] WORKLOAD\n"
@@ -409,14 +416,10 @@ int rp_cmd_simulate(int argc, char **argv)
 		snprintf(version, sizeof(version), "%s",
 			 o.profile && !strncmp(o.profile, "cpython-", 8) ? o.profile + 8 : "3.13");
 		char argv0[] = "arenatrace\0simulate\0";
-		struct timespec real, mono; /* the run is "recorded" now */
-		clock_gettime(CLOCK_REALTIME, &real);
-		clock_gettime(CLOCK_MONOTONIC, &mono);
 		tf_header h = {.pid = (uint64_t)getpid(), .ppid = (uint64_t)getppid(),
-			       .start_real_ns = (uint64_t)real.tv_sec * 1000000000u +
-						(uint64_t)real.tv_nsec,
-			       .start_mono_ns = (uint64_t)mono.tv_sec * 1000000000u +
-						(uint64_t)mono.tv_nsec,
+			       /* the run is "recorded" now */
+			       .start_real_ns = clock_ns(CLOCK_REALTIME),
+			       .start_mono_ns = clock_ns(CLOCK_MONOTONIC),
 			       .page_size = 4096, .pointer_size = 8,
 			       .clock = {"CLOCK_MONOTONIC", 15},
 			       .tool_version = {ARENATRACE_VERSION, strlen(ARENATRACE_VERSION)},
