@@ -70,7 +70,7 @@ $(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
 # (any compiler), and built for libFuzzer when clang is there.
 $(B)/tests/fuzz/raw_reader.o: tests/fuzz/fuzz_reader.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itraces -DFUZZ_RAW=1 -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Itraces -DFUZZ_RAW=1 -MMD -MP -c $< -o $@
 $(B)/tests/fuzz/fuzz_reader.o: MOD_CFLAGS := -Itraces
 $(B)/tests/fuzz-replay-reader: $(B)/tests/fuzz/fuzz_reader.o $(B)/tests/fuzz/standalone.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)

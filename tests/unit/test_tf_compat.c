@@ -109,6 +109,8 @@ static void header(bld *s, uint64_t version)
 	str(s, "/bin/x");
 	bytes(s, "x\0", 2);
 	str(s, "");
+	str(s, ""); /* python_allocator */
+	str(s, ""); /* exec_from */
 }
 
 static void end(bld *s, uint64_t events)
