@@ -155,9 +155,6 @@ typedef struct tf_header {
 	tf_bytes exe;           /* /proc/self/exe */
 	tf_bytes argv;          /* arguments, each followed by one NUL */
 	tf_bytes python;        /* "3.12.1" when CPython was detected, else empty */
-	tf_bytes python_allocator; /* what serves CPython's OBJ domain: "pymalloc",
-				    * "pymalloc_debug", "malloc", "malloc_debug"; empty
-				    * when unknown (an older writer) or not CPython */
 	tf_bytes exec_from;     /* the trace of the program that exec'd this one, as
 				 * that trace's path; empty when this process did not
 				 * start by exec from a traced program */

@@ -459,8 +459,8 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	int err = 0;
 	size_t frame_cap = TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1);
 	for (int i = 0; i < TF_NSTREAMS && !err; i++) {
-		/* the header's seven byte fields may each be TF_MAX_BLOB long */
-		w->cap[i] = target + TF_SLACK + (i == TF_S_BYTES ? 7 * (TF_MAX_BLOB + 10) : 0);
+		/* the header's six byte fields may each be TF_MAX_BLOB long */
+		w->cap[i] = target + TF_SLACK + (i == TF_S_BYTES ? 6 * (TF_MAX_BLOB + 10) : 0);
 		frame_cap += w->cap[i];
 		if (!(w->p[i] = w->s[i] = mem->alloc(mem->ctx, w->cap[i])))
 			err = TF_E_NOMEM;

@@ -109,7 +109,6 @@ static void header(bld *s, uint64_t version)
 	str(s, "/bin/x");
 	bytes(s, "x\0", 2);
 	str(s, "");
-	str(s, ""); /* python_allocator */
 	str(s, ""); /* exec_from */
 }
 
