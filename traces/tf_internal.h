@@ -26,9 +26,6 @@ typedef enum tf_fc {
 	TF_FC_IP,     /* stack node ip, zigzag delta from the previous one ('s') */
 } tf_fc;
 
-/* The streams of a frame, in frame order. */
-enum { TF_S_TAGS, TF_S_STACKS, TF_S_ADDRS, TF_S_NUMS, TF_S_BYTES, TF_NSTREAMS };
-
 typedef struct tf_field {
 	uint8_t fc;   /* tf_fc */
 	uint16_t off; /* offset of the uint64_t / tf_bytes slot in tf_record */

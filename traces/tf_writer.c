@@ -1,11 +1,17 @@
 /*
- * tf_writer.c - encodes records into a buffer and writes it as zstd frames.
+ * tf_writer.c - encodes records into per-stream buffers and turns them into
+ * zstd frames.
  *
- * One buffer of raw records; when it holds frame_bytes or more (or on
- * tf_writer_flush) it is compressed into one independent frame with a
- * content checksum and written with write(2).  No stdio, no locks: the
- * tracer serialises calls.  All memory comes from opts->mem, including
- * zstd's, so the tracer can keep it off the traced heap.
+ * The buffers of the frame being built are the writer's own, or a sink's
+ * (tf_sink: the tracer shares them with its drain process, which
+ * compresses and writes).  After every call that adds records the writer
+ * publishes how long each stream is (tf_commit), so what is complete can be
+ * taken while more is added.  With its own buffers the writer compresses a
+ * frame (tf_framer: one independent frame with a content checksum) when it
+ * holds frame_bytes or more, or on tf_writer_flush, and writes it with
+ * write(2).  No stdio, no locks: the caller serialises calls.  All memory
+ * comes from opts->mem, including zstd's, so the tracer can keep it off the
+ * traced heap.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: custom memory */
 #include "tf_internal.h"
@@ -23,6 +29,7 @@
  * can put in a stream, byte fields aside (16 fields of 11 bytes). */
 #define TF_SLACK 256
 #define TF_MAX_TARGET (2u << 20)
+#define TF_HEAD_MAX (TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1)) /* magic, count, lengths */
 
 struct tf_writer {
 	int fd;
@@ -35,10 +42,12 @@ struct tf_writer {
 	uint8_t *p[TF_NSTREAMS]; /* write position in each: s[i] + bytes used */
 	size_t cap[TF_NSTREAMS];
 	size_t total, target; /* total = bytes used in all streams */
+	tf_commit *commit;    /* published after each call: the sink's, or own_commit */
+	uint64_t seq;         /* commit->seq, kept here: only this writer changes it */
+	tf_commit own_commit;
+	tf_sink sink;         /* sink.swap == NULL: compress and write to fd */
 	uint8_t shape[TF_NKINDS]; /* TF_SH_* of the event kinds tf_writer_put_alloc takes */
-	uint8_t *zbuf;        /* compressed frame */
-	size_t zcap;
-	ZSTD_CCtx *cctx;
+	tf_framer *framer;    /* compression, without a sink */
 	tf_mem mem;
 	tf_state st;
 	uint32_t lo[2][2][TF_RING]; /* low halves of st.layer[i].allocd ([i][0]) and .freed ([i][1]) */
@@ -47,6 +56,13 @@ struct tf_writer {
 	uint64_t recs_flushed; /* records (tags) in the frames written, schema included */
 	uint64_t nonevents;    /* records that are not events, schema included */
 	tf_writer_stats stats; /* threads, stacks, bytes_compressed, frames */
+};
+
+struct tf_framer {
+	ZSTD_CCtx *cctx;
+	uint8_t *zbuf; /* the compressed frame */
+	size_t zcap;
+	tf_mem mem;
 };
 
 static void *default_alloc(void *ctx, size_t size)
@@ -62,6 +78,122 @@ static void default_free(void *ctx, void *ptr)
 }
 
 static const tf_mem default_mem = {default_alloc, default_free, NULL};
+
+size_t tf_stream_cap(size_t frame_bytes, int stream)
+{
+	size_t target = frame_bytes ? frame_bytes : TF_DEFAULT_FRAME;
+	/* the header's six byte fields may each be TF_MAX_BLOB long */
+	return target + TF_SLACK + (stream == TF_S_BYTES ? 6 * (TF_MAX_BLOB + 10) : 0);
+}
+
+/* ---- commits ---- */
+
+/* The lengths of the streams now, as the current commit slot. */
+static inline void publish(tf_writer *w)
+{
+	uint64_t seq = w->seq + 1;
+	uint32_t *len = w->commit->len[seq & 1];
+	for (int i = 0; i < TF_NSTREAMS; i++)
+		len[i] = (uint32_t)(w->p[i] - w->s[i]);
+	__atomic_store_n(&w->commit->seq, seq, __ATOMIC_RELEASE);
+	w->seq = seq;
+}
+
+void tf_commit_read(const tf_commit *c, uint32_t len[TF_NSTREAMS])
+{
+	/* The writer rewrites slot seq & 1 only when it publishes seq + 2:
+	 * a copy taken while seq stayed the same is whole. */
+	for (;;) {
+		uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+		for (int i = 0; i < TF_NSTREAMS; i++)
+			len[i] = __atomic_load_n(&c->len[seq & 1][i], __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&c->seq, __ATOMIC_RELAXED) == seq)
+			return;
+	}
+}
+
+/* ---- frames ---- */
+
+int tf_framer_create(tf_framer **out, int level, size_t max_content, const tf_mem *mem)
+{
+	*out = NULL;
+	mem = mem ? mem : &default_mem;
+	tf_framer *f = mem->alloc(mem->ctx, sizeof(*f));
+	if (!f)
+		return TF_E_NOMEM;
+	memset(f, 0, sizeof(*f));
+	f->mem = *mem;
+	ZSTD_customMem cm = {mem->alloc, mem->free, mem->ctx};
+	int err = 0;
+	f->cctx = ZSTD_createCCtx_advanced(cm);
+	if (!f->cctx)
+		err = TF_E_NOMEM;
+	else if (ZSTD_isError(ZSTD_CCtx_setParameter(f->cctx, ZSTD_c_compressionLevel,
+						     level ? level : TF_DEFAULT_LEVEL)) ||
+		 ZSTD_isError(ZSTD_CCtx_setParameter(f->cctx, ZSTD_c_checksumFlag, 1)))
+		err = TF_E_ARG;
+	else if (max_content &&
+		 !(f->zbuf = mem->alloc(mem->ctx, f->zcap = ZSTD_compressBound(max_content))))
+		err = TF_E_NOMEM;
+	if (err) {
+		tf_framer_free(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+void tf_framer_free(tf_framer *f)
+{
+	if (!f)
+		return;
+	ZSTD_freeCCtx(f->cctx);
+	if (f->zbuf)
+		f->mem.free(f->mem.ctx, f->zbuf);
+	f->mem.free(f->mem.ctx, f);
+}
+
+/* The frame: [magic] nstreams lengths streams (FORMAT.md §1.1). */
+long tf_framer_compress(tf_framer *f, bool first, const uint8_t *const s[TF_NSTREAMS],
+			const uint32_t len[TF_NSTREAMS], const uint8_t **out)
+{
+	uint8_t head[TF_HEAD_MAX];
+	size_t h = 0, total = 0;
+	if (first) {
+		memcpy(head, TF_MAGIC, TF_MAGIC_LEN);
+		h = TF_MAGIC_LEN;
+	}
+	h += tf_put_uv(head + h, TF_NSTREAMS);
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		h += tf_put_uv(head + h, len[i]);
+		total += len[i];
+	}
+	size_t need = ZSTD_compressBound(h + total);
+	if (need > f->zcap) {
+		if (f->zbuf)
+			f->mem.free(f->mem.ctx, f->zbuf);
+		f->zcap = 0;
+		if (!(f->zbuf = f->mem.alloc(f->mem.ctx, need)))
+			return TF_E_NOMEM;
+		f->zcap = need;
+	}
+	ZSTD_outBuffer o = {f->zbuf, f->zcap, 0};
+	size_t rc = ZSTD_CCtx_setPledgedSrcSize(f->cctx, h + total);
+	for (int i = -1; i < TF_NSTREAMS && !ZSTD_isError(rc); i++) {
+		ZSTD_inBuffer in = {i < 0 ? head : s[i], i < 0 ? h : len[i], 0};
+		ZSTD_EndDirective end = i == TF_NSTREAMS - 1 ? ZSTD_e_end : ZSTD_e_continue;
+		do
+			rc = ZSTD_compressStream2(f->cctx, &o, &in, end);
+		while (!ZSTD_isError(rc) && (in.pos < in.size || (end == ZSTD_e_end && rc)));
+	}
+	if (ZSTD_isError(rc)) {
+		ZSTD_CCtx_reset(f->cctx, ZSTD_reset_session_only);
+		return ZSTD_getErrorCode(rc) == ZSTD_error_memory_allocation ? TF_E_NOMEM : TF_E_ARG;
+	}
+	*out = f->zbuf;
+	return (long)o.pos;
+}
 
 /* ---- output ---- */
 
@@ -319,32 +451,64 @@ int tf_writer_put_alloc(tf_writer *w, unsigned kind, uint32_t thread, uint64_t t
 	}
 	w->p[TF_S_STACKS] = k, w->p[TF_S_ADDRS] = a, w->p[TF_S_NUMS] = n;
 	w->total += (size_t)(1 + (k - k0) + (a - a0) + (n - n0));
+	publish(w);
 	return w->total >= w->target ? tf_writer_flush(w) : 0;
 }
 
-/* Compresses the streams as one frame: [magic] nstreams lengths streams. */
-static size_t compress_frame(tf_writer *w)
+static size_t used(const tf_writer *w, int i);
+
+/* Takes a sink's buffers for the next frame. */
+static int take_bufs(tf_writer *w, const tf_frame_bufs *b)
 {
-	uint8_t head[TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1)];
-	size_t h = 0;
-	if (!w->started) {
-		memcpy(head, TF_MAGIC, TF_MAGIC_LEN);
-		h = TF_MAGIC_LEN;
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		if (!b->s[i] || b->cap[i] < tf_stream_cap(w->target, i))
+			return TF_E_ARG;
+		w->s[i] = w->p[i] = b->s[i];
+		w->cap[i] = b->cap[i];
 	}
-	h += tf_put_uv(head + h, TF_NSTREAMS);
-	for (int i = 0; i < TF_NSTREAMS; i++)
-		h += tf_put_uv(head + h, used(w, i));
-	ZSTD_outBuffer out = {w->zbuf, w->zcap, 0};
-	size_t rc = ZSTD_CCtx_setPledgedSrcSize(w->cctx, h + w->total);
-	for (int i = -1; i < TF_NSTREAMS && !ZSTD_isError(rc); i++) {
-		ZSTD_inBuffer in = {i < 0 ? head : w->s[i], i < 0 ? h : used(w, i), 0};
-		ZSTD_EndDirective end = i == TF_NSTREAMS - 1 ? ZSTD_e_end : ZSTD_e_continue;
-		do
-			rc = ZSTD_compressStream2(w->cctx, &out, &in, end);
-		while (!ZSTD_isError(rc) && (in.pos < in.size || (end == ZSTD_e_end && rc)));
+	if (!b->commit)
+		return TF_E_ARG;
+	w->commit = b->commit;
+	w->seq = __atomic_load_n(&b->commit->seq, __ATOMIC_RELAXED);
+	publish(w); /* the new frame is empty */
+	return 0;
+}
+
+/* Ends the frame being built: compressed and written, or handed to the
+ * sink (why: TF_SINK_FULL or TF_SINK_LAST). */
+static int end_frame(tf_writer *w, int why)
+{
+	uint64_t recs = used(w, TF_S_TAGS), raw = w->total;
+	if (w->sink.swap) {
+		tf_frame_bufs b = {.commit = w->commit};
+		for (int i = 0; i < TF_NSTREAMS; i++)
+			b.s[i] = w->s[i], b.cap[i] = w->cap[i];
+		int rc = w->sink.swap(w->sink.ctx, &b, why);
+		if (rc < 0)
+			return w->err = rc;
+		if (why != TF_SINK_LAST && (rc = take_bufs(w, &b)) < 0)
+			return w->err = rc;
+	} else {
+		uint32_t len[TF_NSTREAMS];
+		const uint8_t *s[TF_NSTREAMS], *z;
+		for (int i = 0; i < TF_NSTREAMS; i++)
+			len[i] = (uint32_t)used(w, i), s[i] = w->s[i];
+		long n = tf_framer_compress(w->framer, !w->started, s, len, &z);
+		if (n < 0)
+			return w->err = (int)n;
+		int rc = write_all(w, z, (size_t)n);
+		if (rc < 0)
+			return rc;
+		for (int i = 0; i < TF_NSTREAMS; i++)
+			w->p[i] = w->s[i];
+		publish(w);
 	}
-	w->raw_flushed += h;
-	return ZSTD_isError(rc) ? rc : out.pos;
+	w->raw_flushed += raw;
+	w->recs_flushed += recs;
+	w->total = 0;
+	w->started = true;
+	w->stats.frames++;
+	return 0;
 }
 
 int tf_writer_flush(tf_writer *w)
@@ -353,20 +517,7 @@ int tf_writer_flush(tf_writer *w)
 		return w->err;
 	if (!w->total)
 		return 0;
-	size_t z = compress_frame(w);
-	if (ZSTD_isError(z)) {
-		ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
-		return w->err = ZSTD_getErrorCode(z) == ZSTD_error_memory_allocation ? TF_E_NOMEM
-										 : TF_E_ARG;
-	}
-	w->raw_flushed += w->total;
-	w->recs_flushed += used(w, TF_S_TAGS);
-	for (int i = 0; i < TF_NSTREAMS; i++)
-		w->p[i] = w->s[i];
-	w->total = 0;
-	w->started = true;
-	w->stats.frames++;
-	return write_all(w, w->zbuf, z);
+	return end_frame(w, TF_SINK_FULL);
 }
 
 /* Makes room for a record whose byte fields take `blob` bytes. */
@@ -423,22 +574,11 @@ static void encode_schema(tf_writer *w)
 	w->nonevents++;
 }
 
-static int setup_zstd(tf_writer *w, int level)
-{
-	ZSTD_customMem cm = {w->mem.alloc, w->mem.free, w->mem.ctx};
-	w->cctx = ZSTD_createCCtx_advanced(cm);
-	if (!w->cctx)
-		return TF_E_NOMEM;
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)))
-		return TF_E_ARG;
-	return 0;
-}
-
 int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *h)
 {
 	*out = NULL;
-	if (!o || !h || o->fd < 0)
+	bool sink = o && o->sink && o->sink->swap;
+	if (!o || !h || (!sink && o->fd < 0))
 		return TF_E_ARG;
 	size_t target = o->frame_bytes ? o->frame_bytes : TF_DEFAULT_FRAME;
 	if (target > TF_MAX_TARGET)
@@ -457,19 +597,25 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	for (unsigned t = 0; t < TF_NKINDS; t++)
 		w->shape[t] = tf_shape_of(&tf_kinds[t]);
 	int err = 0;
-	size_t frame_cap = TF_MAGIC_LEN + 11 * (TF_NSTREAMS + 1);
-	for (int i = 0; i < TF_NSTREAMS && !err; i++) {
-		/* the header's six byte fields may each be TF_MAX_BLOB long */
-		w->cap[i] = target + TF_SLACK + (i == TF_S_BYTES ? 6 * (TF_MAX_BLOB + 10) : 0);
-		frame_cap += w->cap[i];
-		if (!(w->p[i] = w->s[i] = mem->alloc(mem->ctx, w->cap[i])))
-			err = TF_E_NOMEM;
+	if (sink) {
+		w->sink = *o->sink;
+		tf_frame_bufs b;
+		memset(&b, 0, sizeof(b));
+		err = w->sink.swap(w->sink.ctx, &b, TF_SINK_FIRST);
+		if (!err)
+			err = take_bufs(w, &b);
+	} else {
+		size_t content = TF_HEAD_MAX;
+		w->commit = &w->own_commit;
+		for (int i = 0; i < TF_NSTREAMS && !err; i++) {
+			w->cap[i] = tf_stream_cap(target, i);
+			content += w->cap[i];
+			if (!(w->p[i] = w->s[i] = mem->alloc(mem->ctx, w->cap[i])))
+				err = TF_E_NOMEM;
+		}
+		if (!err)
+			err = tf_framer_create(&w->framer, o->level, content, mem);
 	}
-	w->zcap = ZSTD_compressBound(frame_cap);
-	if (!err && !(w->zbuf = mem->alloc(mem->ctx, w->zcap)))
-		err = TF_E_NOMEM;
-	if (!err)
-		err = setup_zstd(w, o->level ? o->level : TF_DEFAULT_LEVEL);
 	if (err) {
 		tf_writer_free(w);
 		return err;
@@ -480,6 +626,7 @@ int tf_writer_create(tf_writer **out, const tf_writer_opts *o, const tf_header *
 	r.u.header.version = TF_FORMAT_VERSION;
 	r.u.header.quantum_ns = w->quantum;
 	encode(w, TF_HEADER, &r);
+	publish(w);
 	*out = w;
 	return 0;
 }
@@ -488,12 +635,10 @@ void tf_writer_free(tf_writer *w)
 {
 	if (!w)
 		return;
-	ZSTD_freeCCtx(w->cctx);
-	for (int i = 0; i < TF_NSTREAMS; i++)
+	tf_framer_free(w->framer);
+	for (int i = 0; i < TF_NSTREAMS && !w->sink.swap; i++) /* a sink's buffers are its own */
 		if (w->s[i])
 			w->mem.free(w->mem.ctx, w->s[i]);
-	if (w->zbuf)
-		w->mem.free(w->mem.ctx, w->zbuf);
 	w->mem.free(w->mem.ctx, w);
 }
 
@@ -524,6 +669,7 @@ int tf_writer_put(tf_writer *w, tf_record *rec)
 	if (tag == TF_STACK)
 		rec->u.node.id = w->st.next_node++;
 	encode(w, tag, rec);
+	publish(w);
 	w->stats.threads += tag == TF_THREAD;
 	w->stats.stacks += tag == TF_STACK;
 	return w->total >= w->target ? tf_writer_flush(w) : 0;
@@ -543,8 +689,9 @@ int tf_writer_finish(tf_writer *w, unsigned clean, int64_t exit_status, uint64_t
 	tf_writer_get_stats(w, &st);
 	r.u.end = (tf_end){clean, exit_status, st.events, st.stacks, st.threads, dropped};
 	encode(w, TF_END, &r);
+	publish(w);
 	w->finished = true;
-	return tf_writer_flush(w);
+	return end_frame(w, TF_SINK_LAST);
 }
 
 void tf_writer_get_stats(const tf_writer *w, tf_writer_stats *st)

@@ -156,6 +156,171 @@ static void check_random(const tbuf *b, uint64_t seed, uint64_t n, uint64_t quan
 	tf_reader_free(r);
 }
 
+/* ---- a sink, as the tracer's drain uses it ----
+ *
+ * Two sets of buffers; the sink's other end compresses what a set's commit
+ * says is complete: the whole set when the writer hands it over, and, like
+ * the drain while the program runs, a cut of what is complete so far. */
+typedef struct tsink {
+	uint8_t *buf[2][TF_NSTREAMS];
+	tf_commit commit[2];
+	uint32_t done[2][TF_NSTREAMS]; /* bytes of each stream already in frames */
+	int cur;                       /* the set the writer fills */
+	tf_framer *framer;
+	int fd;
+	bool first;
+	unsigned handed, last;
+} tsink;
+
+/* Writes [done, len) of set k as one frame; its lengths from the commit. */
+static void tsink_cut(tsink *t, int k)
+{
+	uint32_t len[TF_NSTREAMS], part[TF_NSTREAMS];
+	const uint8_t *s[TF_NSTREAMS], *z;
+	tf_commit_read(&t->commit[k], len);
+	if (len[TF_S_TAGS] == t->done[k][TF_S_TAGS])
+		return; /* no complete record since the last cut */
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		assert_true(len[i] >= t->done[k][i]);
+		s[i] = t->buf[k][i] + t->done[k][i];
+		part[i] = len[i] - t->done[k][i];
+		t->done[k][i] = len[i];
+	}
+	long n = tf_framer_compress(t->framer, t->first, s, part, &z);
+	assert_true(n > 0);
+	assert_int_equal(write(t->fd, z, (size_t)n), n);
+	t->first = false;
+}
+
+static void tsink_give(tsink *t, int k, tf_frame_bufs *b)
+{
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		b->s[i] = t->buf[k][i];
+		b->cap[i] = tf_stream_cap(0, i);
+	}
+	memset(t->done[k], 0, sizeof(t->done[k]));
+	b->commit = &t->commit[k];
+	t->cur = k;
+}
+
+static int tsink_swap(void *ctx, tf_frame_bufs *b, int why)
+{
+	tsink *t = ctx;
+	if (why != TF_SINK_FIRST) {
+		assert_ptr_equal(b->commit, &t->commit[t->cur]);
+		tsink_cut(t, t->cur);
+		t->handed++;
+	}
+	if (why == TF_SINK_LAST) {
+		t->last++;
+		return 0;
+	}
+	tsink_give(t, why == TF_SINK_FIRST ? 0 : 1 - t->cur, b);
+	return 0;
+}
+
+/* n random records through a sink, cut every `every` records, then, when
+ * finish, the END record; else the cut of what is complete, as after a
+ * crash.  The frames as a file. */
+static tbuf write_random_sink(uint64_t seed, uint64_t n, uint64_t every, bool finish)
+{
+	tsink t;
+	memset(&t, 0, sizeof(t));
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < TF_NSTREAMS; i++)
+			assert_non_null(t.buf[k][i] = malloc(tf_stream_cap(0, i)));
+	assert_int_equal(tf_framer_create(&t.framer, 0, 0, NULL), 0);
+	t.fd = tmp_fd();
+	t.first = true;
+	tf_sink sink = {tsink_swap, &t};
+	tf_writer_opts o = {.fd = -1, .sink = &sink, .exact_time = true};
+	tf_header h = theader();
+	tf_writer *w;
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	tgen g;
+	tgen_init(&g, seed);
+	tf_record rec;
+	for (uint64_t i = 0; i < n; i++) {
+		tgen_next(&g, &rec);
+		if (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind))
+			assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time,
+							     &rec.u.alloc),
+					 0);
+		else
+			assert_int_equal(tf_writer_put(w, &rec), 0);
+		tgen_accepted(&g, &rec);
+		if (every && i % every == every - 1)
+			tsink_cut(&t, t.cur);
+	}
+	if (finish) {
+		assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 3, 0), 0);
+		assert_int_equal(t.last, 1);
+	} else {
+		tsink_cut(&t, t.cur);
+	}
+	tf_writer_stats st;
+	tf_writer_get_stats(w, &st);
+	assert_int_equal(st.bytes_compressed, 0);
+	assert_true(t.handed > 2); /* both sets were filled, handed over and reused */
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(t.fd, &b), 0);
+	close(t.fd);
+	tf_framer_free(t.framer);
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < TF_NSTREAMS; i++)
+			free(t.buf[k][i]);
+	return b;
+}
+
+static void test_sink_frames_and_cuts(void **state)
+{
+	(void)state;
+	/* whole sets only, and cuts of what is complete while records are added */
+	for (uint64_t every = 0; every <= 997; every += 997) {
+		tbuf b = write_random_sink(41, 600000, every, true);
+		check_random(&b, 41, 600000, 0);
+		free(b.data);
+	}
+}
+
+/* A writer that stops without its END record (the process was killed):
+ * what its commit says is complete reads back, every record of it. */
+static void test_sink_commit_after_death(void **state)
+{
+	(void)state;
+	tbuf b = write_random_sink(43, 300000, 5000, false);
+	tf_reader *r;
+	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
+	tgen g;
+	tgen_init(&g, 43);
+	tf_record want, got;
+	assert_int_equal(tf_reader_next(r, &got), 1);
+	assert_int_equal(got.kind, TF_HEADER);
+	uint64_t i = 0;
+	char why[200];
+	int rc;
+	while ((rc = tf_reader_next(r, &got)) == 1) {
+		if (got.kind == TF_TIME || got.kind == TF_SWITCH)
+			continue;
+		tgen_next(&g, &want);
+		if (want.kind == TF_STACK)
+			want.u.node.id = g.next_node;
+		if (!trec_equal(&want, &got, 0, why, sizeof(why)))
+			fail_msg("record %llu: %s", (unsigned long long)i, why);
+		tgen_accepted(&g, &want);
+		i++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(i, 300000);
+	tf_reader_status st;
+	tf_reader_get_status(r, &st);
+	assert_false(st.complete);
+	assert_false(st.truncated);
+	tf_reader_free(r);
+	free(b.data);
+}
+
 static void test_roundtrip_10m_exact(void **state)
 {
 	(void)state;
@@ -394,6 +559,8 @@ int main(void)
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_format_md_example),
 	    cmocka_unit_test(test_roundtrip_10m_exact),
+	    cmocka_unit_test(test_sink_frames_and_cuts),
+	    cmocka_unit_test(test_sink_commit_after_death),
 	    cmocka_unit_test(test_roundtrip_quantum),
 	    cmocka_unit_test(test_frames_bounded),
 	    cmocka_unit_test(test_blob_truncated_at_limit),
