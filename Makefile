@@ -1,6 +1,7 @@
 # arenatrace - one plain GNU Makefile; each folder adds its part in module.mk.
 #
-#   make            build/arenatrace (CLI) and build/libarenatrace.so (tracer)
+#   make            build/arenatrace (CLI), build/libarenatrace.so (tracer) and
+#                   build/arenatrace-drain (writes the traces beside it)
 #   make test       unit and end-to-end tests, ends with "N passed, N failed"
 #   make test-all   test + ASan and UBSan runs + fuzzing + long stress
 #   make demo       build, then run the main job on a bundled workload
@@ -66,7 +67,7 @@ include reports/module.mk
 include replay/module.mk
 include tests/module.mk
 
-all: $(B)/arenatrace $(B)/libarenatrace.so
+all: $(B)/arenatrace $(B)/libarenatrace.so $(B)/arenatrace-drain
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,6 +82,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arenatrace
 	install -m 755 $(B)/arenatrace $(DESTDIR)$(PREFIX)/bin/arenatrace
 	install -m 755 $(B)/libarenatrace.so $(DESTDIR)$(PREFIX)/lib/arenatrace/libarenatrace.so
+	install -m 755 $(B)/arenatrace-drain $(DESTDIR)$(PREFIX)/lib/arenatrace/arenatrace-drain
 
 clean:
 	rm -rf build

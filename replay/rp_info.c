@@ -115,6 +115,9 @@ static void print_text(const char *path, const tf_summary *s)
 	       h->exe.ptr);
 	printf("argv       ");
 	text_argv(&h->argv);
+	if (h->exec_from.len)
+		printf("exec from  %s (the trace of the program that exec'd this one)\n",
+		       h->exec_from.ptr);
 	printf("python     %s\n", h->python.len ? h->python.ptr : "not detected");
 	printf("started    %s\n", tbuf);
 	printf("span       %.6f s\n", (double)(s->last_ns - s->first_ns) / 1e9);
@@ -242,6 +245,11 @@ static void print_json(const tf_summary *s)
 	json_counts(s, malloc_fns, NULL, NELEM(malloc_fns));
 	fputs(", \"failed\": ", stdout);
 	json_failed(s, malloc_fns, NELEM(malloc_fns));
+	fputs(", \"exec_from\": ", stdout);
+	if (h->exec_from.len)
+		rp_json_str(stdout, h->exec_from.ptr, h->exec_from.len);
+	else
+		fputs("null", stdout);
 	fputs(", \"python\": {\"version\": ", stdout);
 	if (h->python.len)
 		rp_json_str(stdout, h->python.ptr, h->python.len);

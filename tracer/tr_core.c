@@ -1,25 +1,30 @@
 /*
- * tr_core.c - the tracer core: trace file and writer, the global lock,
- * threads, time, the flusher thread, fork/exec/exit handling.
+ * tr_core.c - the tracer core: the trace and its drain process, the global
+ * lock, threads, time, fork/exec/exit handling.
  *
  * File naming: the trace goes to ARENATRACE_OUTPUT, or by default to
- * arenatrace.<prog>.<pid>.atr in the current directory.  An existing file
- * is never overwritten: if the name is taken, <stem>.<pid>.atr is tried,
- * then <stem>.<pid>.<n>.atr.  A forked child writes <stem>.<childpid>.atr
- * (same rule); an exec'd program starts again from ARENATRACE_OUTPUT,
- * which is taken, so it also gets <stem>.<pid>[.n].atr.  Each trace's
- * path is appended to ARENATRACE_REGISTRY when set (the record launcher
- * reads it to print the paths).  Files are created mode 0600.
+ * arenatrace.<prog>.<pid>.atr in the current directory, made absolute at
+ * start (and put back in the environment) so that every process of a run
+ * writes into the same directory whatever directory it changes to.  An
+ * existing file is never overwritten: if the name is taken,
+ * <stem>.<pid>.atr is tried, then <stem>.<pid>.<n>.atr.  A forked child
+ * writes <stem>.<childpid>.atr (same rule); an exec'd program starts again
+ * from ARENATRACE_OUTPUT, which is taken, so it also gets
+ * <stem>.<pid>[.n].atr, and its header names the trace it continues
+ * (ARENATRACE_EXEC_FROM, set for the exec and removed at start).  Files are
+ * created mode 0600.
  *
- * Durability: a full buffer is written at once by the thread that filled
- * it; every TR_FLUSH_MS the flusher thread compresses and writes what is
- * buffered, unless a frame was written since it last looked (then what is
- * buffered is younger than one period).  So nothing waits longer than two
- * periods, and a busy program is not held up by the flusher holding the
- * lock while it compresses.  At exit the END record is written from the
- * library's destructor, with the status an on_exit handler saw.
+ * Writing: the process encodes records into memory it shares with an
+ * arenatrace-drain process (tr_shm.h), which compresses, writes the file
+ * and appends its lines to ARENATRACE_REGISTRY.  So the traced process
+ * runs no thread of the tracer's and holds no descriptor of it, and a
+ * crash or SIGKILL loses nothing that was recorded.  At its end (exit,
+ * _exit, exec) the process writes the END record and waits until the drain
+ * has written everything.  A forked child starts its own trace and drain
+ * at its first record: a child that only execs leaves no trace of its own.
  */
 #include "tr_internal.h"
+#include "tr_shm.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,8 +38,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,19 +55,22 @@ static __thread uint32_t tls_tid __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_gen __attribute__((tls_model("initial-exec")));
 
 static struct {
-	int lock;                /* spinlock: 0 free, 1 held */
 	tr_config cfg;
-	tf_writer *w;
-	int fd;
+	tf_writer *w;            /* NULL in a forked child until its first record */
 	pid_t pid;               /* the process this writer belongs to */
 	uint32_t gen;            /* bumped per trace: invalidates thread ids */
 	uint32_t nthreads;
 	clockid_t clock;
 	uint64_t start_mono;
 	uint64_t dropped;
-	char path[PATH_MAX];
+	char path[PATH_MAX];     /* this trace, absolute */
+	char want[PATH_MAX];     /* a forked child's name, for its first record */
+	char exec_from[PATH_MAX]; /* the trace of the program that exec'd this one */
 	const char *python;      /* version string, or NULL */
-	int flusher_running;     /* pid the flusher thread runs in, 0 if none */
+	tr_shm *shm;             /* shared with the drain */
+	unsigned cur;            /* the set being filled */
+	uint64_t next_poll;      /* event time of the next module-map poll */
+	int poll_due;            /* a poll is wanted once the lock is released */
 	int exit_status;
 	bool exited;
 	struct {
@@ -68,7 +79,7 @@ static struct {
 		uint32_t gen;
 	} names[256];            /* pthread_t -> small id, for renames */
 	unsigned nnames;
-} T = {.fd = -1};
+} T;
 
 /* ---- memory: anonymous mappings, never the traced heap ---- */
 
@@ -119,8 +130,8 @@ void tr_say(const char *fmt, ...)
  * the allocator underneath.
  *
  * Asymmetric Dekker: the owner marks itself busy with plain stores and then
- * checks req.  Anyone else (the flusher thread, the exit path on another
- * thread) takes the spinlock, raises req, runs membarrier
+ * checks req.  Anyone else (another thread's module poll or exit path)
+ * takes the spinlock, raises req, runs membarrier
  * (PRIVATE_EXPEDITED), which makes the owner's next load of req see it, and
  * waits until the owner is not busy.  The first program thread other than
  * the owner that records switches the process to the plain spinlock for
@@ -136,7 +147,6 @@ static struct {
 	bool membarrier;
 } L;
 static __thread uint32_t tls_owner __attribute__((tls_model("initial-exec"))); /* == T.gen */
-static __thread bool tls_flusher __attribute__((tls_model("initial-exec")));
 
 static void spin_until_free(int *word)
 {
@@ -175,7 +185,7 @@ static inline __attribute__((always_inline)) int lock_fast(void)
 		if (!__atomic_load_n(&L.req, __ATOMIC_RELAXED))
 			return 1;
 		__atomic_store_n(&L.busy, 0, __ATOMIC_RELEASE);
-	} else if (tls_owner != T.gen && !tls_flusher) {
+	} else if (tls_owner != T.gen) {
 		__atomic_store_n(&L.multi, 1, __ATOMIC_RELAXED);
 	}
 	lock_slow();
@@ -244,6 +254,9 @@ void tr_config_from_env(tr_config *c)
 	const char *r = getenv("ARENATRACE_REGISTRY");
 	if (r)
 		snprintf(c->registry, sizeof(c->registry), "%s", r);
+	const char *dr = getenv("ARENATRACE_DRAIN");
+	if (dr)
+		snprintf(c->drain, sizeof(c->drain), "%s", dr);
 }
 
 /* ---- time ----
@@ -350,38 +363,224 @@ static void default_output(char *out, size_t cap, pid_t pid)
 		fmt_path(out, cap, "arenatrace.%d.atr", (int)pid);
 }
 
-static void register_path(const char *path)
+
+/* want made absolute against the current directory. */
+static bool absolute_path(const char *want, char *out, size_t cap)
 {
-	if (!T.cfg.registry[0])
-		return;
-	int fd = open(T.cfg.registry, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	char line[PATH_MAX + 2];
-	int n = snprintf(line, sizeof(line), "%s\n", path);
-	ssize_t k = write(fd, line, (size_t)n);
-	(void)k;
-	close(fd);
+	if (want[0] == '/')
+		return fmt_path(out, cap, "%s", want);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return fmt_path(out, cap, "%s", want);
+	return fmt_path(out, cap, "%s/%s", strcmp(cwd, "/") ? cwd : "", want);
 }
 
-/* Creates the writer and writes the header.  Called with the lock held
- * or before any other thread can record. */
-static bool open_writer(const char *want)
+/* ---- the region shared with the drain (tr_shm.h) ---- */
+
+static long futex(uint32_t *word, int op, uint32_t val, unsigned ms)
 {
-	pid_t pid = getpid();
-	T.fd = open_trace(want, pid, T.path, sizeof(T.path));
-	if (T.fd < 0) {
-		tr_say("cannot create trace %s: %s; not tracing", want, strerror(errno));
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	return syscall(SYS_futex, word, op, val, ms ? &ts : NULL, NULL, 0);
+}
+
+/* A new region on a memfd (returned in *fd); NULL on failure (errno). */
+static tr_shm *region_create(int *fd)
+{
+	uint64_t size = tr_shm_layout(NULL);
+	*fd = (int)syscall(SYS_memfd_create, "arenatrace", MFD_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	void *p = MAP_FAILED;
+	if (ftruncate(*fd, (off_t)size) == 0)
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		close(*fd);
+		errno = e;
+		return NULL;
+	}
+	tr_shm *m = p;
+	m->magic = TR_SHM_MAGIC;
+	m->size = size;
+	m->pid = (uint32_t)getpid();
+	m->nsets = TR_SHM_SETS;
+	m->end_clean = -1;
+	tr_shm_layout(m);
+	return m;
+}
+
+static void region_free(void)
+{
+	if (T.shm)
+		munmap(T.shm, T.shm->size);
+	T.shm = NULL;
+}
+
+/* Whether the drain still runs: it bumps the heartbeat every 50 ms or so;
+ * waits give up after 10 s without one (a drain stuck on a dead disk). */
+typedef struct drain_watch {
+	uint64_t beat;
+	unsigned quiet_ms;
+} drain_watch;
+
+static bool drain_alive(drain_watch *dw, unsigned waited_ms)
+{
+	uint64_t beat = __atomic_load_n(&T.shm->heartbeat, __ATOMIC_RELAXED);
+	pid_t dp = (pid_t)__atomic_load_n(&T.shm->drain_pid, __ATOMIC_ACQUIRE);
+	if (dp > 0 && kill(dp, 0) < 0 && errno == ESRCH)
+		return false;
+	if (beat != dw->beat) {
+		dw->beat = beat;
+		dw->quiet_ms = 0;
+		return true;
+	}
+	dw->quiet_ms += waited_ms;
+	return dw->quiet_ms < 10000;
+}
+
+/* The writer's sink: sets handed to the drain in order, the next one taken
+ * when the drain has given it back. */
+static int sink_swap(void *ctx, tf_frame_bufs *b, int why)
+{
+	(void)ctx;
+	tr_shm *m = T.shm;
+	if (why != TF_SINK_FIRST) {
+		tr_shm_set *s = &m->set[T.cur];
+		s->last = why == TF_SINK_LAST;
+		__atomic_store_n(&s->state, TR_SET_READY, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&m->bell, 1, __ATOMIC_RELEASE);
+		futex(&m->bell, FUTEX_WAKE, 1, 0);
+		if (why == TF_SINK_LAST)
+			return 0;
+		T.cur = (T.cur + 1) % TR_SHM_SETS;
+	}
+	tr_shm_set *s = &m->set[T.cur];
+	drain_watch dw = {0, 0};
+	uint32_t st;
+	while ((st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) != TR_SET_FREE) {
+		if (__atomic_load_n(&m->error, __ATOMIC_ACQUIRE) || !drain_alive(&dw, 100))
+			return TF_E_IO;
+		futex(&s->state, FUTEX_WAIT, st, 100);
+	}
+	if (__atomic_load_n(&m->error, __ATOMIC_ACQUIRE))
+		return TF_E_IO;
+	__atomic_store_n(&s->state, TR_SET_FILLING, __ATOMIC_RELEASE);
+	for (int i = 0; i < TF_NSTREAMS; i++) {
+		b->s[i] = (uint8_t *)m + s->off[i];
+		b->cap[i] = s->cap[i];
+	}
+	b->commit = &s->commit;
+	return 0;
+}
+
+/* Waits until the drain has written everything (or is gone). */
+static void wait_drain_done(void)
+{
+	drain_watch dw = {0, 0};
+	uint32_t d;
+	while ((d = __atomic_load_n(&T.shm->done, __ATOMIC_ACQUIRE)) == TR_DONE_NOT &&
+	       drain_alive(&dw, 50))
+		futex(&T.shm->done, FUTEX_WAIT, d, 50);
+}
+
+/* ---- starting the drain ---- */
+
+typedef struct spawn_args {
+	int memfd, tracefd;
+	const char *path;
+	char *const *argv;
+	int err; /* errno of a failed exec, written by the child */
+} spawn_args;
+
+/* The child of a vfork-like clone: it shares our memory until its exec, so
+ * it only moves descriptors and execs (no allocation, no lock). */
+static int spawn_child(void *arg)
+{
+	spawn_args *a = arg;
+	int m = fcntl(a->memfd, F_DUPFD, 10), t = fcntl(a->tracefd, F_DUPFD, 10);
+	if (m < 0 || t < 0 || dup2(m, 3) < 0 || dup2(t, 4) < 0) {
+		a->err = errno;
+		_exit(127);
+	}
+	int null = open("/dev/null", O_RDWR);
+	for (int i = 0; null >= 0 && i < 3; i++)
+		if (null != i)
+			dup2(null, i);
+	syscall(SYS_close_range, 5u, ~0u, 0u);
+	static char *const envp[] = {NULL};
+	syscall(SYS_execve, a->path, a->argv, envp);
+	a->err = errno;
+	_exit(127);
+}
+
+/* Starts arenatrace-drain on the region (memfd) and the trace file
+ * (tracefd); returns once it runs, detached.  false with errno set. */
+static bool spawn_drain(int memfd, int tracefd)
+{
+	char pid[24];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	char *argv[] = {(char *)"arenatrace-drain", pid, T.cfg.registry, NULL};
+	spawn_args a = {memfd, tracefd, T.cfg.drain, argv, 0};
+	size_t stack_size = 64 << 10;
+	void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return false;
+	/* Signals stay blocked in the child (and the drain): no handler of the
+	 * program's can run on its stack; exit signal 0: no SIGCHLD for it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t child = clone(spawn_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK, &a);
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, stack_size);
+	if (child < 0) {
+		errno = e;
 		return false;
 	}
-	static char exe[PATH_MAX];
-	ssize_t en = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	exe[en > 0 ? en : 0] = 0;
+	int status = 0;
+	while (waitpid(child, &status, __WALL) < 0 && errno == EINTR)
+		;
+	if (a.err) {
+		errno = a.err;
+		return false;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		errno = ECHILD;
+		return false;
+	}
+	return true;
+}
+
+/* ---- a trace ---- */
+
+/* Creates the region, the trace file and the writer with the header, and
+ * starts the drain.  Called before any other thread can record, or with
+ * the lock held.  false after one line on stderr when say. */
+static bool new_trace(const char *want, bool say)
+{
+	pid_t pid = getpid();
+	int memfd = -1, fd = -1;
+	const char *what = "create";
+	T.shm = region_create(&memfd);
+	if (T.shm)
+		fd = open_trace(want, pid, T.path, sizeof(T.path));
+	if (fd < 0) {
+		if (say)
+			tr_say("cannot %s trace %s: %s; not tracing", what, want,
+			       strerrordesc_np(errno));
+		goto out_region;
+	}
+	snprintf(T.shm->path, sizeof(T.shm->path), "%s", T.path);
+	ssize_t en = readlink("/proc/self/exe", T.shm->exe, sizeof(T.shm->exe) - 1);
+	T.shm->exe[en > 0 ? en : 0] = 0;
 	size_t acap = TF_MAX_BLOB;
 	char *args = tr_mmap_alloc(NULL, acap);
 	size_t alen = args ? read_file("/proc/self/cmdline", args, acap) : 0;
 	T.clock = T.cfg.fine_clock ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
 	T.start_mono = clock_ns(T.clock);
+	T.next_poll = 0;
 	const char *clock = T.cfg.fine_clock ? "CLOCK_MONOTONIC" : "CLOCK_MONOTONIC_COARSE";
 	tf_header h = {
 	    .pid = (uint64_t)pid,
@@ -392,26 +591,47 @@ static bool open_writer(const char *want)
 	    .pointer_size = sizeof(void *),
 	    .clock = {clock, strlen(clock)},
 	    .tool_version = {ARENATRACE_VERSION, strlen(ARENATRACE_VERSION)},
-	    .exe = {exe, strlen(exe)},
+	    .exe = {T.shm->exe, strlen(T.shm->exe)},
 	    .argv = {args, alen},
 	    .python = {T.python ? T.python : "", T.python ? strlen(T.python) : 0},
+	    .exec_from = {T.exec_from, strlen(T.exec_from)},
 	};
-	tf_writer_opts o = {.fd = T.fd, .mem = &tr_mem};
+	T.cur = 0;
+	tf_sink sink = {sink_swap, NULL};
+	tf_writer_opts o = {.fd = -1, .sink = &sink, .mem = &tr_mem};
 	int rc = tf_writer_create(&T.w, &o, &h);
 	tr_mmap_free(NULL, args);
 	if (rc < 0) {
-		tr_say("cannot start trace %s: %s; not tracing", T.path, tf_strerror(rc));
-		close(T.fd);
-		T.fd = -1;
-		return false;
+		if (say)
+			tr_say("cannot start trace %s: %s; not tracing", T.path, tf_strerror(rc));
+		goto out_file;
 	}
+	if (!spawn_drain(memfd, fd)) {
+		if (say)
+			tr_say("cannot start %s for trace %s: %s; not tracing", T.cfg.drain, T.path,
+			       strerrordesc_np(errno));
+		goto out_writer;
+	}
+	close(fd);
+	close(memfd);
 	T.pid = pid;
 	T.gen++;
 	T.nthreads = 0;
 	T.nnames = 0;
 	T.dropped = 0;
-	register_path(T.path);
+	T.exec_from[0] = 0; /* a forked child does not continue that program */
 	return true;
+out_writer:
+	tf_writer_free(T.w);
+	T.w = NULL;
+out_file:
+	close(fd);
+	unlink(T.path);
+out_region:
+	if (memfd >= 0)
+		close(memfd);
+	region_free();
+	return false;
 }
 
 /* Stops recording after a write error: one line, the program runs on. */
@@ -419,72 +639,13 @@ static __attribute__((noinline, cold)) void fail_locked(int rc)
 {
 	if (!tr_on)
 		return;
-	int e = errno;
 	__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
-	tr_say("cannot write trace %s: %s; tracing stopped",
-	       T.path, rc == TF_E_IO ? strerror(e) : tf_strerror(rc));
-}
-
-static void close_writer(void)
-{
-	tf_writer_free(T.w);
-	T.w = NULL;
-	if (T.fd >= 0)
-		close(T.fd);
-	T.fd = -1;
-}
-
-/* ---- flusher thread ---- */
-
-static uint64_t frames_written(void)
-{
-	tf_writer_stats st;
-	tf_writer_get_stats(T.w, &st);
-	return st.frames;
-}
-
-static void *flusher(void *arg)
-{
-	(void)arg;
-	tr_busy = 1; /* nothing this thread allocates is the program's */
-	tls_flusher = true;
-	pid_t me = getpid();
-	uint64_t seen = 0; /* frames written when this thread last looked */
-	for (;;) {
-		struct timespec ts = {0, TR_FLUSH_MS * 1000000L};
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-		if (T.pid == me && tr_on)
-			tr_modules_poll();
-		int lk = tr_lock();
-		if (T.pid != me || !tr_on) {
-			tr_unlock(lk);
-			return NULL;
-		}
-		if (frames_written() == seen && tf_writer_pending(T.w)) {
-			int rc = tf_writer_flush(T.w);
-			if (rc < 0)
-				fail_locked(rc);
-		}
-		seen = frames_written();
-		tr_unlock(lk);
-	}
-}
-
-static void start_flusher(void)
-{
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 << 10);
-	pthread_t th;
-	if (pthread_create(&th, &attr, flusher, NULL) == 0)
-		T.flusher_running = (int)getpid();
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int e = T.shm ? __atomic_load_n(&T.shm->error, __ATOMIC_ACQUIRE) : 0;
+	if (rc == TF_E_IO && !e)
+		tr_say("trace %s: the drain process is gone; tracing stopped", T.path);
+	else
+		tr_say("cannot write trace %s: %s; tracing stopped", T.path,
+		       e ? strerrordesc_np(e) : tf_strerror(rc));
 }
 
 /* ---- records ---- */
@@ -522,15 +683,47 @@ static __attribute__((noinline)) uint32_t new_thread_locked(void)
 	return tls_tid;
 }
 
-/* Whether records are being written; starts a forked child's flusher on
- * its first record. */
+/* A forked child's first record: its own trace starts now. */
+static __attribute__((noinline, cold)) int child_trace_locked(void)
+{
+	bool ok = new_trace(T.want, false);
+	if (!ok) {
+		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
+		return 0;
+	}
+	tls_owner = T.gen; /* this thread owns the child's trace */
+	T.poll_due = 1;    /* its module map, once the lock is released */
+	return 1;
+}
+
+/* Whether records are being written (a forked child's trace starts on its
+ * first record). */
 static inline int writing_locked(void)
 {
 	if (!tr_on)
 		return 0;
-	if (__builtin_expect(T.flusher_running != T.pid, 0))
-		start_flusher();
+	if (__builtin_expect(!T.w, 0))
+		return child_trace_locked();
 	return 1;
+}
+
+/* Schedules the module-map poll every TR_FLUSH_MS of event time. */
+static inline uint64_t stamp(void)
+{
+	uint64_t t = now();
+	if (__builtin_expect(t >= T.next_poll, 0)) {
+		T.next_poll = t + TR_FLUSH_MS * 1000000ull;
+		T.poll_due = 1;
+	}
+	return t;
+}
+
+/* After the lock is released: the module map, when a poll is due. */
+static inline void after_unlock(void)
+{
+	if (__builtin_expect(__atomic_load_n(&T.poll_due, __ATOMIC_RELAXED), 0) &&
+	    __atomic_exchange_n(&T.poll_due, 0, __ATOMIC_RELAXED))
+		tr_modules_poll();
 }
 
 /* Stamps time (and thread, for events) and writes the record. */
@@ -538,7 +731,7 @@ static inline void stamp_put_locked(tf_record *rec, int event)
 {
 	if (event)
 		rec->thread = thread_id_locked();
-	rec->time = now();
+	rec->time = stamp();
 	int rc = put_raw(rec);
 	if (__builtin_expect(rc < 0, 0))
 		fail_locked(rc);
@@ -555,6 +748,7 @@ void tr_put(tf_record *rec)
 	int lk = tr_lock();
 	tr_put_locked(rec);
 	tr_unlock(lk);
+	after_unlock();
 }
 
 /* The hot path: the event goes to the writer's fast path as its parts. */
@@ -565,7 +759,7 @@ static inline __attribute__((always_inline)) void event_locked(tf_kind kind, tf_
 		return;
 	a->stack = nips ? tr_stacks_intern(ips, nips, put_raw) : 0;
 	uint32_t tid = thread_id_locked();
-	int rc = tf_writer_put_alloc(T.w, kind, tid, now(), a);
+	int rc = tf_writer_put_alloc(T.w, kind, tid, stamp(), a);
 	if (__builtin_expect(rc < 0, 0))
 		fail_locked(rc);
 }
@@ -581,13 +775,19 @@ void tr_event(tf_kind kind, tf_alloc *a, void **ips, int nips)
 	int lk = lock_fast();
 	event_locked(kind, a, ips, nips);
 	unlock_fast(lk);
+	after_unlock();
 	errno = e;
+}
+
+void tr_after_unlock(void)
+{
+	after_unlock();
 }
 
 void tr_thread_renamed(pthread_t thread, const char *name)
 {
 	int lk = tr_lock();
-	for (unsigned i = 0; tr_on && i < T.nnames; i++) {
+	for (unsigned i = 0; tr_on && T.w && i < T.nnames; i++) {
 		if (T.names[i].gen != T.gen || !pthread_equal(T.names[i].thread, thread))
 			continue;
 		tf_record rec = {.kind = TF_THREAD_NAME};
@@ -629,41 +829,62 @@ bool tr_start(const tr_config *c, const char *python_version)
 {
 	T.cfg = *c;
 	T.python = python_version;
-	char want[PATH_MAX];
+	char want[PATH_MAX], rel[PATH_MAX];
 	if (c->output[0])
-		snprintf(want, sizeof(want), "%s", c->output);
+		snprintf(rel, sizeof(rel), "%s", c->output);
 	else
-		default_output(want, sizeof(want), getpid());
+		default_output(rel, sizeof(rel), getpid());
+	if (!absolute_path(rel, want, sizeof(want))) {
+		tr_say("trace name %s is too long; not tracing", rel);
+		return false;
+	}
+	/* every process of the run names its trace from this one, wherever it
+	 * changes directory to */
+	setenv("ARENATRACE_OUTPUT", want, 1);
+	const char *from = getenv("ARENATRACE_EXEC_FROM");
+	snprintf(T.exec_from, sizeof(T.exec_from), "%s", from ? from : "");
+	unsetenv("ARENATRACE_EXEC_FROM");
 	if (!c->follow_fork)
 		untrace_environment(); /* children and exec'd programs run untraced */
 	find_vdso_clock(); /* once: a forked child inherits it */
-	if (!open_writer(want))
+	if (!new_trace(want, true))
 		return false;
 	lock_reset();
 	__atomic_store_n(&tr_on, 1, __ATOMIC_RELEASE);
 	tr_modules_rescan();
-	int lk = tr_lock();
-	int rc = tf_writer_flush(T.w); /* the header is on disk from the start */
-	if (rc < 0)
-		fail_locked(rc);
-	tr_unlock(lk);
-	start_flusher();
 	return true;
 }
 
 void tr_finish(unsigned clean, int exit_status)
 {
-	if (tr_recording() && T.pid == getpid())
+	if (tr_recording() && T.pid == getpid() && T.w)
 		tr_modules_poll();
 	int lk = tr_lock();
+	bool wait = false;
 	if (tr_on && T.pid == getpid()) {
-		int rc = tf_writer_finish(T.w, clean, exit_status, T.dropped);
-		if (rc < 0)
-			fail_locked(rc);
+		if (T.w) {
+			T.shm->exit_status = exit_status;
+			__atomic_store_n(&T.shm->end_clean, (int32_t)clean, __ATOMIC_RELEASE);
+			int rc = tf_writer_finish(T.w, clean, exit_status, T.dropped);
+			if (rc < 0)
+				fail_locked(rc);
+			wait = rc == 0;
+		}
 		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
-		close_writer();
 	}
 	tr_unlock(lk);
+	if (wait) {
+		wait_drain_done();
+		int e = __atomic_load_n(&T.shm->error, __ATOMIC_ACQUIRE);
+		if (e) /* the drain failed on the last frames */
+			tr_say("cannot write trace %s: %s; tracing stopped", T.path,
+			       strerrordesc_np(e));
+	}
+	if (T.w && T.pid == getpid() && !tr_on) {
+		tf_writer_free(T.w);
+		T.w = NULL;
+		region_free();
+	}
 }
 
 static __thread int fork_token;
@@ -680,29 +901,33 @@ void tr_fork_parent(void)
 
 void tr_fork_child(void)
 {
-	/* The lock is held (tr_fork_prepare) and this is the only thread. */
+	/* The lock is held (tr_fork_prepare) and this is the only thread.  The
+	 * parent's region is left as it is (the parent and its drain own it);
+	 * this process only drops its own mapping of it. */
 	if (!tr_on) {
 		lock_reset();
 		return;
 	}
-	char stem[PATH_MAX], want[PATH_MAX];
+	char stem[PATH_MAX];
 	stem_of(T.path, stem, sizeof(stem));
-	close_writer(); /* the parent writes what was buffered */
-	__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
+	if (T.w) {
+		tf_writer_free(T.w); /* the writer's own memory; the sets are the region's */
+		T.w = NULL;
+	}
+	region_free();
 	tr_stacks_reset();
 	tr_modules_reset();
-	if (!T.cfg.follow_fork) {
+	T.pid = getpid();
+	if (!T.cfg.follow_fork ||
+	    !fmt_path(T.want, sizeof(T.want), "%s.%d.atr", stem, (int)getpid())) {
+		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
 		lock_reset();
-		untrace_environment();
+		if (!T.cfg.follow_fork)
+			untrace_environment();
 		return;
 	}
-	bool ok = fmt_path(want, sizeof(want), "%s.%d.atr", stem, (int)getpid()) &&
-		  open_writer(want);
-	lock_reset(); /* a new generation: this thread owns the child's trace */
-	if (ok) {
-		__atomic_store_n(&tr_on, 1, __ATOMIC_RELEASE);
-		tr_modules_rescan();
-	}
+	T.gen++;    /* the parent's thread ids and lock owner are void */
+	lock_reset(); /* this thread owns the lock; the trace starts at the first record */
 }
 
 void tr_note_fork(pid_t child)
@@ -718,14 +943,17 @@ void tr_note_fork(pid_t child)
 	rec.u.fork = (tf_fork){(uint64_t)child, {path, strlen(path)}};
 	tr_put_locked(&rec);
 	tr_unlock(lk);
+	after_unlock();
 }
 
-void tr_before_exec(void)
+const char *tr_before_exec(void)
 {
 	/* a vfork child shares our memory: leave the parent's trace alone */
 	if (!tr_recording() || getpid() != T.pid)
-		return;
+		return NULL;
+	bool had = T.w != NULL;
 	tr_finish(TF_END_EXEC, 0);
+	return had ? T.path : NULL;
 }
 
 /* ---- exit ---- */

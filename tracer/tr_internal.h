@@ -28,7 +28,7 @@
 
 #define TR_MAX_DEPTH 256
 #define TR_DEFAULT_DEPTH 64
-#define TR_FLUSH_MS 40 /* the flusher thread's period; records reach the file within two */
+#define TR_FLUSH_MS 40 /* the module map is polled this often (of event time) */
 
 extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
 
@@ -39,7 +39,8 @@ typedef struct tr_config {
 	bool python;       /* ARENATRACE_PYTHON auto (default) or off */
 	bool fine_clock;   /* ARENATRACE_CLOCK=fine: CLOCK_MONOTONIC, not _COARSE */
 	char output[PATH_MAX];   /* ARENATRACE_OUTPUT, may be empty */
-	char registry[PATH_MAX]; /* ARENATRACE_REGISTRY: file listing trace paths */
+	char registry[PATH_MAX]; /* ARENATRACE_REGISTRY: the launcher's list of traces */
+	char drain[PATH_MAX];    /* ARENATRACE_DRAIN, else arenatrace-drain beside the library */
 } tr_config;
 
 /* Reads the configuration from the environment. */
@@ -81,12 +82,16 @@ void tr_put_locked(tf_record *rec);
  * gone.  Takes the lock itself; call without it. */
 void tr_modules_rescan(void);
 /* Rescans only if objects were loaded or unloaded since the last scan
- * (dl_iterate_phdr's dlpi_adds/dlpi_subs).  Called by the flusher thread
- * and before the END record: the map follows dlopen/dlclose within
- * TR_FLUSH_MS, without interposing dlopen (which would change the caller
- * glibc uses for RUNPATH lookups). */
+ * (dl_iterate_phdr's dlpi_adds/dlpi_subs).  Called on the way out of a
+ * record every TR_FLUSH_MS of event time (never under the lock), around
+ * dlclose and before the END record: the map follows dlopen/dlclose
+ * without interposing dlopen (which would change the caller glibc uses for
+ * RUNPATH lookups). */
 void tr_modules_poll(void);
 void tr_modules_reset(void);
+/* What a record's caller does once it has released the lock: the module
+ * poll when one is due.  tr_event and tr_put do it themselves. */
+void tr_after_unlock(void);
 
 /* Thread renamed (pthread_setname_np / prctl). */
 void tr_thread_renamed(pthread_t thread, const char *name);
@@ -95,7 +100,9 @@ void tr_thread_renamed(pthread_t thread, const char *name);
 void tr_fork_prepare(void);
 void tr_fork_parent(void);
 void tr_fork_child(void);
-void tr_before_exec(void);
+/* Before exec: the END record.  Returns the path of the trace that ended,
+ * for the exec'd program's ARENATRACE_EXEC_FROM, or NULL. */
+const char *tr_before_exec(void);
 /* In the parent after fork(): a FORK record naming the child's trace. */
 void tr_note_fork(pid_t child);
 

@@ -22,11 +22,31 @@
  * old block is released and its new one taken inside it), so the trace
  * never shows a block allocated twice or freed before it was allocated.
  *
- * fork: the child writes its own trace (tr_fork_child) or, with
- * ARENATRACE_FOLLOW_FORK=0, stops and removes the tracer from its
- * environment.  exec and _exit: the trace gets its END record first; a failed exec
+ * fork: the child writes its own trace from its first record
+ * (tr_fork_child) or, with ARENATRACE_FOLLOW_FORK=0, stops and removes the
+ * tracer from its environment.  A child forked while other threads ran
+ * must not take a lock one of them held at the fork: the loader's, which
+ * dl_iterate_phdr takes (libunwind calls it for frames it has not seen,
+ * the module map reads it).  So the prepare handler of such a fork copies
+ * the loader's list of objects, and in the child, until it execs, the
+ * tracer's own dl_iterate_phdr calls are served from that copy.
+ * exec and _exit: the trace gets its END record first, and an exec'd
+ * program that is traced is told which trace it continues
+ * (ARENATRACE_EXEC_FROM in the environment passed to exec); a failed exec
  * leaves this process untraced from then on.  vfork children never touch
  * the parent's trace (the core checks the pid).
+ *
+ * Descriptors: the tracer holds none (the drain process writes the trace),
+ * but libunwind 1.6 needs a pipe while it unwinds a frame it has not seen
+ * (it tests the addresses it reads by writing a byte from them into the
+ * pipe).  A pipe at a low number would be seen by the program, and read
+ * and written by libunwind if the program closed it and opened a file
+ * there.  So a pipe libunwind opens inside the tracer is moved just under
+ * the descriptor limit, and in a process that never started a thread it
+ * is closed again when the unwind ends (libunwind opens a new one when it
+ * next needs it): between two allocations, no descriptor of the tracer's
+ * exists.  A multi-threaded process keeps the pipe, up there, because
+ * libunwind shares it between threads.
  */
 #define UNW_LOCAL_ONLY
 #include "tr_internal.h"
@@ -36,9 +56,14 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 #include <libunwind.h>
 #include <malloc.h> /* memalign, pvalloc */
@@ -64,6 +89,9 @@ static struct {
 	int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
 	void (*_exit)(int) __attribute__((noreturn));
 	int (*dlclose)(void *);
+	int (*pipe)(int[2]);
+	int (*pipe2)(int[2], int);
+	int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
 } real;
 
 /* ---- bootstrap ---- */
@@ -99,7 +127,7 @@ static bool resolve(void)
 	LOOKUP(posix_memalign), LOOKUP(aligned_alloc), LOOKUP(memalign);
 	LOOKUP(valloc), LOOKUP(pvalloc), LOOKUP(fork), LOOKUP(execve), LOOKUP(execvpe);
 	LOOKUP(fexecve), LOOKUP(pthread_setname_np), LOOKUP(prctl), LOOKUP(_exit);
-	LOOKUP(dlclose);
+	LOOKUP(dlclose), LOOKUP(pipe), LOOKUP(pipe2), LOOKUP(dl_iterate_phdr);
 	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "free");
 	__atomic_store_n(&real.free, f, __ATOMIC_RELEASE);
 	resolving = 0;
@@ -130,6 +158,17 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 
 static int depth = TR_DEFAULT_DEPTH;
 static bool want_stacks = true;
+static __thread int unwinding __attribute__((tls_model("initial-exec"))); /* in libunwind */
+static int unw_pipe[2] = {-1, -1}; /* libunwind's pipe, while it is open */
+
+static __attribute__((noinline, cold)) void close_unw_pipe(void)
+{
+	int e = errno;
+	close(unw_pipe[0]);
+	close(unw_pipe[1]);
+	unw_pipe[0] = unw_pipe[1] = -1;
+	errno = e;
+}
 
 /* Inlined into the wrappers, so that the unwinder starts in the wrapper
  * itself: one frame of the tracer's own to step over, not two. */
@@ -138,7 +177,11 @@ static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 	*n = 0;
 	if (!want_stacks)
 		return buf;
+	unwinding = 1;
 	int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
+	unwinding = 0;
+	if (__builtin_expect(unw_pipe[0] >= 0, 0) && __libc_single_threaded)
+		close_unw_pipe();
 	int skip = 0;
 	while (skip < k && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
 		skip++;
@@ -246,6 +289,7 @@ static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
 				    .nmemb = kind == TF_REALLOC ? 0 : nmemb},
 			ips, k);
 	tr_unlock(lk);
+	tr_after_unlock();
 	errno = e;
 	tr_busy = 0;
 	return p;
@@ -362,29 +406,90 @@ EXPORT pid_t fork(void)
 	return pid;
 }
 
-static void before_exec(void)
+/* envp as the exec'd program gets it: when it is traced (LD_PRELOAD names
+ * the library), with ARENATRACE_EXEC_FROM naming the trace just ended, so
+ * its header says which trace it continues (the tracer removes the
+ * variable at start: the program sees the environment it was given).
+ * Built in *mem (an mmap'd copy, freed by exec_env_free). */
+typedef struct exec_env {
+	char **envp;
+	size_t size;
+} exec_env;
+
+static bool traced_env(char *const envp[])
 {
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], "LD_PRELOAD=", 11) && strstr(envp[i], "libarenatrace.so"))
+			return true;
+	return false;
+}
+
+static char *const *with_exec_from(char *const envp[], const char *from, exec_env *mem)
+{
+	static const char var[] = "ARENATRACE_EXEC_FROM=";
+	mem->envp = NULL;
+	if (!from || !traced_env(envp))
+		return envp;
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	size_t len = strlen(from);
+	mem->size = (n + 2) * sizeof(char *) + sizeof(var) + len;
+	mem->envp = tr_mmap_alloc(NULL, mem->size);
+	if (!mem->envp)
+		return envp;
+	char *value = (char *)(mem->envp + n + 2);
+	memcpy(value, var, sizeof(var) - 1);
+	memcpy(value + sizeof(var) - 1, from, len + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], var, sizeof(var) - 1))
+			mem->envp[k++] = envp[i];
+	mem->envp[k++] = value;
+	mem->envp[k] = NULL;
+	return mem->envp;
+}
+
+static void exec_env_free(exec_env *mem)
+{
+	if (mem->envp) {
+		int e = errno;
+		tr_mmap_free(NULL, mem->envp);
+		errno = e;
+	}
+}
+
+/* The END record; returns the envp to exec with. */
+static char *const *before_exec(char *const envp[], exec_env *mem)
+{
+	mem->envp = NULL;
 	if (tr_busy)
-		return;
+		return envp;
 	int e = errno;
 	tr_busy = 1;
-	tr_before_exec();
+	const char *from = tr_before_exec();
+	char *const *use = with_exec_from(envp, from, mem);
 	tr_busy = 0;
 	errno = e;
+	return use;
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	resolve();
-	before_exec();
-	return real.execve(path, argv, envp);
+	exec_env mem;
+	int rc = real.execve(path, argv, before_exec(envp, &mem));
+	exec_env_free(&mem);
+	return rc;
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	resolve();
-	before_exec();
-	return real.execvpe(file, argv, envp);
+	exec_env mem;
+	int rc = real.execvpe(file, argv, before_exec(envp, &mem));
+	exec_env_free(&mem);
+	return rc;
 }
 
 EXPORT int execv(const char *path, char *const argv[])
@@ -400,8 +505,10 @@ EXPORT int execvp(const char *file, char *const argv[])
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	resolve();
-	before_exec();
-	return real.fexecve(fd, argv, envp);
+	exec_env mem;
+	int rc = real.fexecve(fd, argv, before_exec(envp, &mem));
+	exec_env_free(&mem);
+	return rc;
 }
 
 /* execl, execlp, execle: collect the arguments, then as above. */
@@ -493,6 +600,89 @@ EXPORT int dlclose(void *handle)
 	return rc;
 }
 
+/* ---- descriptors and the loader, inside the tracer ---- */
+
+/* fd moved to the top of the descriptor range (see the top of the file). */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 64)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur) - 16);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
+}
+
+/* pipe2 for libunwind, inside the tracer: the pair up high, remembered. */
+static int unw_pipe2(int fds[2], int flags)
+{
+	int rc = real.pipe2(fds, flags | O_CLOEXEC);
+	if (rc == 0) {
+		int e = errno;
+		fds[0] = unw_pipe[0] = move_high(fds[0]);
+		fds[1] = unw_pipe[1] = move_high(fds[1]);
+		errno = e;
+	}
+	return rc;
+}
+
+EXPORT int pipe2(int fds[2], int flags)
+{
+	resolve();
+	return unwinding ? unw_pipe2(fds, flags) : real.pipe2(fds, flags);
+}
+
+EXPORT int pipe(int fds[2])
+{
+	resolve();
+	return unwinding ? unw_pipe2(fds, 0) : real.pipe(fds);
+}
+
+/* The loader's list of objects as the prepare handler of a fork from a
+ * multi-threaded process copied it: the child's tracer reads it instead of
+ * taking the loader's lock, which another thread may have held at the
+ * fork.  Entries point into the loader's data, which the child has too. */
+static struct {
+	struct dl_phdr_info *v; /* mmap'd */
+	size_t n, cap;
+	bool taken;             /* by the prepare handler of the fork under way */
+} snap;
+static bool snap_child;     /* this process is such a child and has not exec'd */
+
+static int snap_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)arg;
+	if (snap.n == snap.cap) {
+		size_t cap = snap.cap ? snap.cap * 2 : 256;
+		struct dl_phdr_info *v = tr_mmap_alloc(NULL, cap * sizeof(*v));
+		if (!v)
+			return 1;
+		if (snap.v)
+			memcpy(v, snap.v, snap.n * sizeof(*v));
+		tr_mmap_free(NULL, snap.v);
+		snap.v = v, snap.cap = cap;
+	}
+	memset(&snap.v[snap.n], 0, sizeof(snap.v[0]));
+	memcpy(&snap.v[snap.n++], info, size < sizeof(*info) ? size : sizeof(*info));
+	return 0;
+}
+
+EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+	resolve();
+	if (snap_child && tr_busy) {
+		for (size_t i = 0; i < snap.n; i++) {
+			int rc = cb(&snap.v[i], sizeof(snap.v[i]), data);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	return real.dl_iterate_phdr(cb, data);
+}
+
 /* ---- thread names ---- */
 
 EXPORT int pthread_setname_np(pthread_t thread, const char *name)
@@ -563,6 +753,14 @@ EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(v
 
 static void at_prepare(void)
 {
+	snap.taken = false;
+	if (!__libc_single_threaded && tr_recording() && !tr_busy) {
+		int busy = tr_busy;
+		tr_busy = 1;
+		snap.n = 0;
+		snap.taken = real.dl_iterate_phdr(snap_one, NULL) == 0;
+		tr_busy = busy;
+	}
 	tr_fork_prepare();
 }
 
@@ -575,8 +773,22 @@ static void at_child(void)
 {
 	int busy = tr_busy;
 	tr_busy = 1;
+	snap_child = snap_child || snap.taken;
 	tr_fork_child();
 	tr_busy = busy;
+}
+
+/* arenatrace-drain in the directory of the library (the build tree, or
+ * lib/arenatrace/ of an installed tree). */
+static void drain_beside(const char *lib, char *out, size_t cap)
+{
+	char *real_lib = lib ? realpath(lib, NULL) : NULL;
+	const char *slash = real_lib ? strrchr(real_lib, '/') : NULL;
+	if (slash)
+		snprintf(out, cap, "%.*s/arenatrace-drain", (int)(slash - real_lib), real_lib);
+	else
+		snprintf(out, cap, "arenatrace-drain");
+	free(real_lib);
 }
 
 __attribute__((constructor)) static void tr_init(void)
@@ -584,14 +796,23 @@ __attribute__((constructor)) static void tr_init(void)
 	if (!resolve())
 		return;
 	tr_busy = 1;
-	Dl_info self;
+	Dl_info self = {0};
 	if (dladdr((void *)tr_capture, &self))
 		dl_iterate_phdr(find_self, self.dli_fbase);
 	tr_config c;
 	tr_config_from_env(&c);
+	if (!c.drain[0])
+		drain_beside(self.dli_fname, c.drain, sizeof(c.drain));
 	want_stacks = c.stacks;
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	depth = (int)c.depth;
+	/* libunwind sets itself up now, its pipe up high (its first call does) */
+	unwinding = 1;
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	void *first[4];
+	unw_backtrace(first, 4);
+	unwinding = 0;
+	if (unw_pipe[0] >= 0 && __libc_single_threaded)
+		close_unw_pipe();
 	const char *py = c.python ? tr_python_setup() : NULL;
 	pthread_atfork(at_prepare, at_parent, at_child);
 	tr_start(&c, py);

@@ -59,3 +59,11 @@ cpython_version() {
 	"$1" -c 'import sys; print("%d.%d" % sys.version_info[:2] if sys.version_info >= (3, 8) else "")' \
 		2>/dev/null
 }
+
+# strip_record_table IN OUT: IN without the table `arenatrace record` ends
+# with (from its last "arenatrace: N trace(s) written ..." line on), i.e.
+# what the traced program itself wrote to stderr.
+strip_record_table() {
+	awk '{ l[NR] = $0 } /^arenatrace: [0-9]+ traces? written .*:$/ { t = NR }
+		END { n = t ? t - 1 : NR; for (i = 1; i <= n; i++) print l[i] }' "$1" >"$2"
+}

@@ -80,8 +80,18 @@ done
 "$AT" record -o fk.atr -- "$P/forker" >fk.out 2>fk.err
 check "forker: exit status 0 and output unchanged" sh -c "test \$? -eq 0 && grep -q 'forker ok' fk.out"
 n=$(ls fk*.atr | wc -l)
-check "fork, fork+exec, system, posix_spawn: 6 traces ($n)" test "$n" -eq 6
-check "record prints every trace path on stderr" test "$(grep -c 'trace written to' fk.err)" -eq 6
+# the parent, the forked child, the child that allocates then execs and its
+# program, the program of the child that execs at once (no trace of its
+# own), system()'s shell and posix_spawn's echo
+check "fork, fork+exec, system, posix_spawn: 7 traces ($n)" test "$n" -eq 7
+rows=$(grep -c '^arenatrace: [ *] *[0-9][0-9]* ' fk.err)
+listed=0
+for f in $(sed -n 's/^arenatrace: [ *] *[0-9][0-9]* .* \([^ ]*\.atr\)$/\1/p' fk.err); do
+	[ -f "$f" ] && listed=$((listed + 1))
+done
+check "record ends with a table of the 7 traces, each file there ($rows rows, $listed files)" \
+	test "$rows" -eq 7 -a "$listed" -eq 7
+check "the table marks the command's own trace" grep -q '^arenatrace: \* *[0-9]* .* fk.atr$' fk.err
 complete=0
 for f in fk*.atr; do
 	"$AT" info --json "$f" >f.json && [ "$(json f.json 'j["complete"]')" = True ] &&
@@ -89,13 +99,18 @@ for f in fk*.atr; do
 done
 check "every process's trace is complete ($complete of $n)" test "$complete" -eq "$n"
 "$AT" info --json fk.atr >f.json
-check "the parent's trace has its 2 fork records" test "$(json f.json 'j["forks"]')" -eq 2
-execd=0
+check "the parent's trace has its 3 fork records" test "$(json f.json 'j["forks"]')" -eq 3
+execd=0 from=0
 for f in fk.*.atr; do
 	"$AT" info --json "$f" >f.json
-	[ "$(json f.json 'j["exec"]')" = True ] && execd=$((execd + 1))
+	[ "$(json f.json 'j["exec"]')" = True ] && execd=$((execd + 1)) && ended=$(realpath "$f")
 done
-check "the child that called exec ends its trace with the exec flag" test "$execd" -eq 1
+for f in fk.*.atr; do
+	"$AT" info --json "$f" >f.json
+	[ "$(json f.json 'j["exec_from"]')" = "${ended:-none}" ] && from=$((from + 1))
+done
+check "the child that allocated, then called exec, ends its trace with the exec flag" test "$execd" -eq 1
+check "the program it exec'd names that trace in its header (exec_from)" test "$from" -eq 1
 "$AT" record --no-follow-fork -o nf.atr -- "$P/forker" >/dev/null 2>&1
 check "--no-follow-fork: only the parent is traced" test "$(ls nf*.atr | wc -l)" -eq 1
 

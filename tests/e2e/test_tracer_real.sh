@@ -19,7 +19,7 @@ same() {
 	want=$?
 	"$AT" record -o "run$n.atr" -- "$@" >traced.out 2>traced.err
 	got=$?
-	grep -v '^arenatrace: trace written to' traced.err >traced.err2
+	strip_record_table traced.err traced.err2
 	if [ "$want" -ne "$got" ] || ! cmp -s plain.out traced.out || ! cmp -s plain.err traced.err2; then
 		not_ok "$d: output or status differs (untraced $want, traced $got)"
 		diff plain.out traced.out | head -5 | sed 's/^/# /'

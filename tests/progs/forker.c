@@ -1,7 +1,8 @@
 /*
  * forker.c - the process shapes the tracer must follow: fork (the child
- * allocates and exits), fork + exec, system() and posix_spawn.  Each
- * process writes a trace of its own.
+ * allocates and exits), fork + exec (the child allocates first, or execs
+ * at once), system() and posix_spawn.  Each process writes a trace of its
+ * own, but a forked child that only execs: its program's trace is enough.
  */
 #include <spawn.h>
 #include <stdio.h>
@@ -33,7 +34,14 @@ int main(void)
 	ok &= wait_ok(pid);
 	pid = fork();
 	if (pid == 0) {
-		free(malloc(10));
+		char *volatile p = malloc(10);
+		free(p);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	ok &= wait_ok(pid);
+	pid = fork();
+	if (pid == 0) {
 		execl("/bin/true", "true", (char *)NULL);
 		_exit(127);
 	}

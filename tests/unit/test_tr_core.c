@@ -2,7 +2,8 @@
  * test_tr_core.c - the tracer core linked directly, without LD_PRELOAD
  * (so it also runs under ASan and UBSan): stack interning, and recording
  * from several threads at once (the owner's lock-free path, the switch to
- * the spinlock, the flusher) read back complete and in per-thread order.
+ * the spinlock, sets handed to the drain process while others fill) read
+ * back complete and in per-thread order.
  */
 #include "tr_internal.h"
 
@@ -101,6 +102,8 @@ static void test_threads_record_in_order(void **state)
 	c.follow_fork = true;
 	c.depth = 1;
 	snprintf(c.output, sizeof(c.output), "%s/t.atr", dir);
+	const char *b = getenv("ARENATRACE_BUILD"); /* tests/run.sh sets it */
+	snprintf(c.drain, sizeof(c.drain), "%s/arenatrace-drain", b ? b : "build");
 	assert_true(tr_start(&c, NULL));
 	worker((void *)1); /* the owner alone: the lock-free path */
 	pthread_t th[NTHREADS];
