@@ -21,6 +21,11 @@ int rp_cmd_report(int argc, char **argv);
 /* One-line error on stderr, "arenatrace: ...". */
 void rp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The trace to read for path: path itself or, when its process exec'd a
+ * traced program, that program's trace (following the exec links of
+ * FORMAT.md §1.2, said in one line on stderr; kept in buf). */
+const char *rp_follow_exec(const char *path, char *buf, size_t cap, const char *cmd);
+
 /* Writes s[0..len) as a quoted JSON string. */
 void rp_json_str(FILE *out, const char *s, size_t len);
 /* Writes s[0..len) quoted with C escapes, for dump lines. */

@@ -16,8 +16,10 @@
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
     "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
-    "                         [--json] [--debug-dir DIR]... TRACE\n"
+    "                         [--json] [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
+    "  A trace whose process exec'd a traced program is followed to that program's\n"
+    "  trace (said on stderr); --no-follow-exec reads TRACE itself.\n"
     "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
     "                      radix=0|48|64 (sizes with K or M, powers of two; keys left\n"
@@ -48,6 +50,8 @@ static const char replay_usage[] =
     "                      (a file missing or rebuilt since: module+offset, and a\n"
     "                      warning on stderr)\n"
     "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
+
+static bool no_follow_exec; /* --no-follow-exec */
 
 /* The options of replay, or of report when outdir is not NULL (-o DIR, and
  * none of the outputs replay chooses between). */
@@ -97,6 +101,8 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 				return -1;
 			}
 			o->gc_off = !strcmp(v, "off");
+		} else if (!strcmp(argv[i], "--no-follow-exec")) {
+			no_follow_exec = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -129,6 +135,9 @@ int rp_cmd_replay(int argc, char **argv)
 	}
 	/* the summary unless another output was asked for */
 	o.summary = !o.stats && !o.check && !o.json;
+	char pbuf[TF_LINK_MAX + 1];
+	if (!no_follow_exec)
+		path = rp_follow_exec(path, pbuf, sizeof(pbuf), "replay");
 	tf_reader *rd;
 	char err[512];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
@@ -162,7 +171,8 @@ int rp_cmd_replay(int argc, char **argv)
 
 static const char report_usage[] =
     "usage: arenatrace report [-o DIR] [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
-    "                         [--gc on|off] [--system] [--debug-dir DIR]... TRACE\n"
+    "                         [--gc on|off] [--system] [--debug-dir DIR]... [--no-follow-exec]\n"
+    "                         TRACE\n"
     "  Replays the trace as `arenatrace replay` does (same options), prints its\n"
     "  summary, and writes DIR/report.html (one self-contained page: memory by\n"
     "  layer over time, arena lifelines, what pins the arenas, size classes, call\n"
@@ -217,6 +227,9 @@ int rp_cmd_report(int argc, char **argv)
 		default_dir(path, dbuf, sizeof(dbuf));
 		dir = dbuf;
 	}
+	char pbuf[TF_LINK_MAX + 1];
+	if (!no_follow_exec)
+		path = rp_follow_exec(path, pbuf, sizeof(pbuf), "report");
 	struct stat sb;
 	if (mkdir(dir, 0755) < 0 && (errno != EEXIST || stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
 		rp_error("report: cannot make the directory %s: %s", dir,

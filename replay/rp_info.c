@@ -100,6 +100,8 @@ static void text_calls(const char *title, const tf_summary *s, const tf_kind *k,
 	}
 }
 
+static char exec_to[TF_LINK_MAX + 1]; /* the exec link at the end of the file, or "" */
+
 static void print_text(const char *path, const tf_summary *s)
 {
 	const tf_header *h = &s->header;
@@ -118,6 +120,8 @@ static void print_text(const char *path, const tf_summary *s)
 	if (h->exec_from.len)
 		printf("exec from  %s (the trace of the program that exec'd this one)\n",
 		       h->exec_from.ptr);
+	if (exec_to[0])
+		printf("exec to    %s (the trace of the program it exec'd)\n", exec_to);
 	printf("python     %s\n", h->python.len ? h->python.ptr : "not detected");
 	printf("started    %s\n", tbuf);
 	printf("span       %.6f s\n", (double)(s->last_ns - s->first_ns) / 1e9);
@@ -250,6 +254,11 @@ static void print_json(const tf_summary *s)
 		rp_json_str(stdout, h->exec_from.ptr, h->exec_from.len);
 	else
 		fputs("null", stdout);
+	fputs(", \"exec_to\": ", stdout);
+	if (exec_to[0])
+		rp_json_str(stdout, exec_to, strlen(exec_to));
+	else
+		fputs("null", stdout);
 	fputs(", \"python\": {\"version\": ", stdout);
 	if (h->python.len)
 		rp_json_str(stdout, h->python.ptr, h->python.len);
@@ -304,6 +313,8 @@ int rp_cmd_info(int argc, char **argv)
 	}
 	tf_summary s;
 	char err[512];
+	if (tf_link_read(path, exec_to, sizeof(exec_to)) != 1)
+		exec_to[0] = 0;
 	if (tf_summarize(path, &s, err, sizeof(err)) < 0) {
 		rp_error("%s", err);
 		tf_summary_free(&s);

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 void rp_error(const char *fmt, ...)
 {
@@ -58,3 +59,24 @@ void rp_c_str(FILE *out, const char *s, size_t len)
 	put_escaped(out, s, len, false);
 }
 
+
+const char *rp_follow_exec(const char *path, char *buf, size_t cap, const char *cmd)
+{
+	const char *cur = path;
+	char next[TF_LINK_MAX + 1];
+	for (int hops = 0; hops < 64 && tf_link_read(cur, next, sizeof(next)) == 1; hops++) {
+		if (access(next, R_OK) != 0) {
+			rp_error("%s: %s ended by exec; the program it became wrote %s, which is not "
+				 "there: reading %s as it is",
+				 cmd, cur, next, cur);
+			break;
+		}
+		snprintf(buf, cap, "%s", next);
+		cur = buf;
+	}
+	if (cur != path)
+		rp_error("%s: %s ended by exec; reading %s, the trace of the program it became "
+			 "(--no-follow-exec: %s itself)",
+			 cmd, path, cur, path);
+	return cur;
+}

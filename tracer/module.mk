@@ -8,7 +8,7 @@ TR_SRC := tracer/tr_core.c tracer/tr_stack.c tracer/tr_modules.c tracer/tr_modin
 TR_OBJ := $(TR_SRC:%.c=$(B)/%.o)
 # the writer, built again with hidden symbols for the library
 TR_TF_OBJ := $(patsubst traces/%.c,$(B)/tracer/tf/%.o,traces/tf_codec.c traces/tf_error.c \
-	traces/tf_writer.c)
+	traces/tf_writer.c traces/tf_link.c)
 TR_CFLAGS := -Itraces -fvisibility=hidden $(LIBZSTD_CFLAGS) $(LIBUNWIND_CFLAGS)
 $(TR_OBJ): MOD_CFLAGS := $(TR_CFLAGS)
 $(B)/tracer/tf/%.o: traces/%.c

@@ -223,11 +223,54 @@ static void lock_reset(void)
 
 int tr_on; /* recording (atomic); read by tr_recording() in every wrapper */
 
+/* ---- the environment ----
+ *
+ * Read and changed in environ itself, never with getenv/setenv/unsetenv:
+ * a program may define those (bash does, for its own variable tables, and
+ * they misbehave before its main), and the library's calls would reach
+ * the program's.  Only done at start and in a forked child, when no other
+ * thread runs. */
+
+extern char **environ;
+
+static char **env_slot(const char *name)
+{
+	size_t n = strlen(name);
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			return e;
+	return NULL;
+}
+
+static const char *env_get(const char *name)
+{
+	char **e = env_slot(name);
+	return e ? *e + strlen(name) + 1 : NULL;
+}
+
+/* name=value in place of name's entry, when there is one; entry is a
+ * buffer of the library's that outlives the entry. */
+static void env_replace(const char *name, const char *value, char *entry, size_t cap)
+{
+	char **e = env_slot(name);
+	int n = snprintf(entry, cap, "%s=%s", name, value);
+	if (e && n > 0 && (size_t)n < cap)
+		*e = entry;
+}
+
+static void env_remove(const char *name)
+{
+	char **e = env_slot(name);
+	if (e)
+		for (; *e; e++)
+			e[0] = e[1];
+}
+
 /* ---- configuration ---- */
 
 static bool env_flag(const char *name, bool dflt)
 {
-	const char *v = getenv(name);
+	const char *v = env_get(name);
 	if (!v || !*v)
 		return dflt;
 	return !(v[0] == '0' || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"));
@@ -238,23 +281,23 @@ void tr_config_from_env(tr_config *c)
 	memset(c, 0, sizeof(*c));
 	c->stacks = env_flag("ARENATRACE_STACKS", true);
 	c->follow_fork = env_flag("ARENATRACE_FOLLOW_FORK", true);
-	const char *py = getenv("ARENATRACE_PYTHON");
+	const char *py = env_get("ARENATRACE_PYTHON");
 	c->python = !(py && !strcmp(py, "off"));
-	const char *clk = getenv("ARENATRACE_CLOCK");
+	const char *clk = env_get("ARENATRACE_CLOCK");
 	c->fine_clock = clk && !strcmp(clk, "fine");
 	c->depth = TR_DEFAULT_DEPTH;
-	const char *d = getenv("ARENATRACE_DEPTH");
+	const char *d = env_get("ARENATRACE_DEPTH");
 	if (d && *d) {
 		long v = strtol(d, NULL, 10);
 		c->depth = v < 1 ? 1 : v > TR_MAX_DEPTH ? TR_MAX_DEPTH : (unsigned)v;
 	}
-	const char *o = getenv("ARENATRACE_OUTPUT");
+	const char *o = env_get("ARENATRACE_OUTPUT");
 	if (o)
 		snprintf(c->output, sizeof(c->output), "%s", o);
-	const char *r = getenv("ARENATRACE_REGISTRY");
+	const char *r = env_get("ARENATRACE_REGISTRY");
 	if (r)
 		snprintf(c->registry, sizeof(c->registry), "%s", r);
-	const char *dr = getenv("ARENATRACE_DRAIN");
+	const char *dr = env_get("ARENATRACE_DRAIN");
 	if (dr)
 		snprintf(c->drain, sizeof(c->drain), "%s", dr);
 }
@@ -614,6 +657,8 @@ static bool new_trace(const char *want, bool say)
 	}
 	close(fd);
 	close(memfd);
+	if (T.exec_from[0]) /* the trace before the exec points here (FORMAT.md §1.2) */
+		tf_link_append(T.exec_from, T.path);
 	T.pid = pid;
 	T.gen++;
 	T.nthreads = 0;
@@ -718,12 +763,23 @@ static inline uint64_t stamp(void)
 	return t;
 }
 
-/* After the lock is released: the module map, when a poll is due. */
+/* After the lock is released: the module map, when a poll is due (it
+ * stays due while this thread is inside the loader). */
+static __attribute__((noinline, cold)) void poll_now(void)
+{
+	if (!__atomic_exchange_n(&T.poll_due, 0, __ATOMIC_RELAXED) || !tr_poll_safe)
+		return; /* without the shim's check (unit tests): only the other polls */
+	if (!tr_poll_safe()) {
+		__atomic_store_n(&T.poll_due, 1, __ATOMIC_RELAXED); /* at the next record */
+		return;
+	}
+	tr_modules_poll_try();
+}
+
 static inline void after_unlock(void)
 {
-	if (__builtin_expect(__atomic_load_n(&T.poll_due, __ATOMIC_RELAXED), 0) &&
-	    __atomic_exchange_n(&T.poll_due, 0, __ATOMIC_RELAXED))
-		tr_modules_poll();
+	if (__builtin_expect(__atomic_load_n(&T.poll_due, __ATOMIC_RELAXED), 0))
+		poll_now();
 }
 
 /* Stamps time (and thread, for events) and writes the record. */
@@ -804,7 +860,8 @@ void tr_thread_renamed(pthread_t thread, const char *name)
  * executes is not traced. */
 static void untrace_environment(void)
 {
-	const char *pre = getenv("LD_PRELOAD");
+	static char entry[4096 + 16];
+	const char *pre = env_get("LD_PRELOAD");
 	if (pre) {
 		char keep[4096] = "";
 		const char *p = pre;
@@ -819,9 +876,9 @@ static void untrace_environment(void)
 			p += n + (p[n] != 0);
 		}
 		if (keep[0])
-			setenv("LD_PRELOAD", keep, 1);
+			env_replace("LD_PRELOAD", keep, entry, sizeof(entry));
 		else
-			unsetenv("LD_PRELOAD");
+			env_remove("LD_PRELOAD");
 	}
 }
 
@@ -840,10 +897,11 @@ bool tr_start(const tr_config *c, const char *python_version)
 	}
 	/* every process of the run names its trace from this one, wherever it
 	 * changes directory to */
-	setenv("ARENATRACE_OUTPUT", want, 1);
-	const char *from = getenv("ARENATRACE_EXEC_FROM");
+	static char out_entry[PATH_MAX + 32];
+	env_replace("ARENATRACE_OUTPUT", want, out_entry, sizeof(out_entry));
+	const char *from = env_get("ARENATRACE_EXEC_FROM");
 	snprintf(T.exec_from, sizeof(T.exec_from), "%s", from ? from : "");
-	unsetenv("ARENATRACE_EXEC_FROM");
+	env_remove("ARENATRACE_EXEC_FROM");
 	if (!c->follow_fork)
 		untrace_environment(); /* children and exec'd programs run untraced */
 	find_vdso_clock(); /* once: a forked child inherits it */

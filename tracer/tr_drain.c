@@ -194,6 +194,8 @@ static const char *drain(int pidfd)
 		uint32_t bell = __atomic_load_n(&shm->bell, __ATOMIC_ACQUIRE);
 		tr_shm_set *s = &shm->set[k];
 		uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if (error) /* the process stops tracing when it sees the error */
+			return NULL;
 		if (state == TR_SET_READY) {
 			write_complete(k);
 			bool last = s->last;

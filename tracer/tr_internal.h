@@ -88,6 +88,11 @@ void tr_modules_rescan(void);
  * without interposing dlopen (which would change the caller glibc uses for
  * RUNPATH lookups). */
 void tr_modules_poll(void);
+/* The same from a record's way out, once tr_poll_safe said this thread is
+ * not inside the loader (which holds its lock while it calls malloc and
+ * free); skipped while another thread polls. */
+void tr_modules_poll_try(void);
+extern bool (*tr_poll_safe)(void); /* set by the preload shim; NULL: never asked */
 void tr_modules_reset(void);
 /* What a record's caller does once it has released the lock: the module
  * poll when one is due.  tr_event and tr_put do it themselves. */

@@ -4,9 +4,13 @@
  * dlopen and dlclose so the trace holds MODULE and MODULE_UNLOAD records.
  *
  * dl_iterate_phdr runs without tr_lock (it takes the loader lock), the
- * records are written under it.  Scans are one at a time (poll_mu: the
- * flusher and dlclose in any thread poll), so a scan never writes what an
- * older view of the loaded objects says after a newer one.
+ * records are written under it.  Scans are one at a time (poll_mu: any
+ * thread may poll), so a scan never writes what an older view of the
+ * loaded objects says after a newer one.  A poll on the way out of a
+ * record only tries poll_mu and is made only outside the loader
+ * (tr_poll_safe): the loader calls malloc and free with its lock held, and
+ * a thread that waited there for poll_mu while another held poll_mu and
+ * waited for the loader's lock would never go on.
  */
 #include "tr_internal.h"
 #include "tr_modinfo.h"
@@ -32,6 +36,7 @@ typedef struct scan_entry {
 } scan_entry;
 
 static pthread_mutex_t poll_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last[2]; /* dlpi_adds, dlpi_subs at the last scan */
 
 static struct {
 	mod *known; /* tr_mmap_alloc'd, MAX_MODULES entries */
@@ -124,6 +129,7 @@ void tr_modules_reset(void)
 {
 	pthread_mutex_init(&poll_mu, NULL);
 	M.nknown = 0;
+	last[0] = last[1] = 0;
 	M.next_id = 0;
 }
 
@@ -137,17 +143,34 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the counters are the same in every entry: stop */
 }
 
-/* From the flusher thread and from dlclose in any thread. */
-void tr_modules_poll(void)
+/* Under poll_mu. */
+static void poll_locked(void)
 {
-	static uint64_t last[2];
 	uint64_t now[2] = {0, 0};
-	pthread_mutex_lock(&poll_mu);
 	dl_iterate_phdr(read_counters, now);
 	if (now[0] != last[0] || now[1] != last[1] || !M.nknown) {
 		last[0] = now[0];
 		last[1] = now[1];
 		rescan();
 	}
+}
+
+/* Around dlclose and before the END record. */
+void tr_modules_poll(void)
+{
+	pthread_mutex_lock(&poll_mu);
+	poll_locked();
+	pthread_mutex_unlock(&poll_mu);
+}
+
+bool (*tr_poll_safe)(void);
+
+/* On the way out of a record (the caller asked tr_poll_safe): leaves it to
+ * a thread that polls already. */
+void tr_modules_poll_try(void)
+{
+	if (pthread_mutex_trylock(&poll_mu))
+		return;
+	poll_locked();
 	pthread_mutex_unlock(&poll_mu);
 }

@@ -195,6 +195,74 @@ void **tr_capture(void **buf, int *n)
 	return capture(buf, n);
 }
 
+/* The loader's code, and libc's dl_iterate_phdr, which holds the loader's
+ * lock while it runs its callback: a thread with a frame in either may
+ * hold that lock. */
+static uintptr_t ld_lo, ld_hi, dip_lo, dip_hi;
+
+/* tr_poll_safe: whether no frame of this thread is in the loader.  Once
+ * per poll (every TR_FLUSH_MS), so a full unwind costs nothing here. */
+static bool outside_loader(void)
+{
+	void *buf[TR_MAX_DEPTH];
+	unwinding = 1;
+	int k = unw_backtrace(buf, TR_MAX_DEPTH);
+	unwinding = 0;
+	if (unw_pipe[0] >= 0 && __libc_single_threaded)
+		close_unw_pipe();
+	for (int i = 0; i < k; i++) {
+		uintptr_t ip = (uintptr_t)buf[i];
+		if ((ip >= ld_lo && ip < ld_hi) || (ip >= dip_lo && ip < dip_hi))
+			return false;
+	}
+	return k < TR_MAX_DEPTH; /* deeper than that: not sure */
+}
+
+/* [lo, hi) of the executable segments of the object loaded at base. */
+typedef struct code_range {
+	uintptr_t base, lo, hi;
+} code_range;
+
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	code_range *r = arg;
+	if (info->dlpi_addr != r->base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (!r->lo || lo < r->lo)
+			r->lo = lo;
+		if (hi > r->hi)
+			r->hi = hi;
+	}
+	return 1;
+}
+
+static void find_loader(void)
+{
+	Dl_info di;
+	const ElfW(Sym) *sym = NULL;
+	void *ld_fn = dlsym(RTLD_DEFAULT, "_dl_find_object");
+	if (!ld_fn)
+		ld_fn = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+	if (ld_fn && dladdr(ld_fn, &di)) {
+		code_range r = {(uintptr_t)di.dli_fbase, 0, 0};
+		real.dl_iterate_phdr(find_code, &r);
+		ld_lo = r.lo, ld_hi = r.hi;
+	}
+	if (dladdr1((void *)real.dl_iterate_phdr, &di, (void **)&sym, RTLD_DL_SYMENT) && sym &&
+	    sym->st_size) {
+		dip_lo = (uintptr_t)di.dli_saddr;
+		dip_hi = dip_lo + sym->st_size;
+	}
+	if (ld_hi && dip_hi)
+		tr_poll_safe = outside_loader;
+}
+
 /* ---- the malloc family ---- */
 
 #define PASS_THROUGH (tr_busy || !tr_recording())
@@ -799,6 +867,7 @@ __attribute__((constructor)) static void tr_init(void)
 	Dl_info self = {0};
 	if (dladdr((void *)tr_capture, &self))
 		dl_iterate_phdr(find_self, self.dli_fbase);
+	find_loader();
 	tr_config c;
 	tr_config_from_env(&c);
 	if (!c.drain[0])

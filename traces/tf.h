@@ -376,6 +376,16 @@ void tf_reader_get_status(const tf_reader *r, tf_reader_status *st);
  * first record returned).  Byte fields live as long as the reader. */
 const tf_header *tf_reader_header(const tf_reader *r);
 
+/* ---- the exec link (FORMAT.md §1.2) ---- */
+
+#define TF_LINK_MAX 4096 /* longest path a link holds */
+/* Appends to trace a link naming next, the trace of the program its
+ * process exec'd.  0 or a negative tf_err (errno set for TF_E_IO). */
+int tf_link_append(const char *trace, const char *next);
+/* The trace a link at the end of trace names, into next: 1, or 0 when
+ * trace ends without a link, or a negative tf_err. */
+int tf_link_read(const char *trace, char *next, size_t cap);
+
 /* ---- helpers ---- */
 
 /* Appends LEB128 varint; returns bytes written (at most 10). */
