@@ -2,8 +2,9 @@
 # tests/bench/tracer.sh BUILD_DIR - the tracer's speed and size, as ratios
 # against anchors measured in the same run: the untraced program, and
 # heaptrack (Debian's package) when installed.  CPU time is user + system
-# of the whole process tree (the program, the tracer's flusher thread,
-# heaptrack's interpreter), the median of RUNS runs.
+# of the whole process tree (the program, heaptrack's interpreter) plus,
+# for arenatrace, its drain processes (detached, so `time` does not see
+# them: the launcher's table says what they used), the median of RUNS runs.
 set -u
 B=$(realpath "$1")
 RUNS=${RUNS:-5}
@@ -12,11 +13,13 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP" || exit 1
 
-# cpu CMD...: prints the CPU seconds of CMD and its children
+# cpu CMD...: prints the CPU seconds of CMD and its children, and of the
+# drain processes of an `arenatrace record`
 cpu() {
-	local TIMEFORMAT='%U %S' t
-	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -n 1)
-	echo "$t" | awk '{printf "%.3f\n", $1 + $2}'
+	local TIMEFORMAT='%U %S' t d
+	t=$( { time "$@" >/dev/null 2>"$TMP/cpu.err"; } 2>&1 | tail -n 1)
+	d=$(sed -n 's/.*drain processes used \([0-9.]*\) s of CPU.*/\1/p' "$TMP/cpu.err" | tail -n 1)
+	echo "$t ${d:-0}" | awk '{printf "%.3f\n", $1 + $2 + $3}'
 }
 # median CMD...: median CPU seconds over RUNS runs; cleans traces between runs
 median() {
