@@ -532,18 +532,20 @@ typedef struct spawn_args {
 	int memfd, tracefd;
 	const char *path;
 	char *const *argv;
-	int err; /* errno of a failed exec, written by the child */
+	char *stack2;      /* the top of the second child's stack */
+	pid_t drain;       /* the drain's pid, written by the first child */
+	int err;           /* errno of a failed clone or exec, written by a child */
 } spawn_args;
 
-/* The child of a vfork-like clone: it shares our memory until its exec, so
- * it only moves descriptors and execs (no allocation, no lock). */
-static int spawn_child(void *arg)
+/* The drain itself: it shares our memory until its exec, so it only
+ * moves descriptors and execs (no allocation, no lock). */
+static int spawn_drain_child(void *arg)
 {
 	spawn_args *a = arg;
 	int m = fcntl(a->memfd, F_DUPFD, 10), t = fcntl(a->tracefd, F_DUPFD, 10);
 	if (m < 0 || t < 0 || dup2(m, 3) < 0 || dup2(t, 4) < 0) {
 		a->err = errno;
-		_exit(127);
+		syscall(SYS_exit, 127);
 	}
 	int null = open("/dev/null", O_RDWR);
 	for (int i = 0; null >= 0 && i < 3; i++)
@@ -553,45 +555,66 @@ static int spawn_child(void *arg)
 	static char *const envp[] = {NULL};
 	syscall(SYS_execve, a->path, a->argv, envp);
 	a->err = errno;
-	_exit(127);
+	syscall(SYS_exit, 127);
+	return 127;
+}
+
+/* Between us and the drain: started with exit signal 0, it starts the
+ * drain and exits without ever exec'ing (an exec would make its exit a
+ * SIGCHLD to the program), so the drain is orphaned at once: nobody's
+ * child in the program. */
+static int spawn_middle(void *arg)
+{
+	spawn_args *a = arg;
+	pid_t d = clone(spawn_drain_child, a->stack2, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+	if (d < 0)
+		a->err = errno;
+	a->drain = d;
+	syscall(SYS_exit, 0);
+	return 0;
 }
 
 /* Starts arenatrace-drain on the region (memfd) and the trace file
- * (tracefd); returns once it runs, detached.  false with errno set. */
+ * (tracefd); returns once it runs, detached, or false with errno set. */
 static bool spawn_drain(int memfd, int tracefd)
 {
 	char pid[24];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	char *argv[] = {(char *)"arenatrace-drain", pid, T.cfg.registry, NULL};
-	spawn_args a = {memfd, tracefd, T.cfg.drain, argv, 0};
 	size_t stack_size = 64 << 10;
-	void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+	char *stack = mmap(NULL, 2 * stack_size, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return false;
-	/* Signals stay blocked in the child (and the drain): no handler of the
-	 * program's can run on its stack; exit signal 0: no SIGCHLD for it. */
+	spawn_args a = {memfd, tracefd, T.cfg.drain, argv, stack + 2 * stack_size, -1, 0};
+	/* Signals stay blocked in the children (and the drain): no handler of
+	 * the program's can run on their stacks. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t child = clone(spawn_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK, &a);
+	pid_t middle = clone(spawn_middle, stack + stack_size, CLONE_VM | CLONE_VFORK, &a);
 	int e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	munmap(stack, stack_size);
-	if (child < 0) {
+	if (middle < 0) {
+		munmap(stack, 2 * stack_size);
 		errno = e;
 		return false;
 	}
-	int status = 0;
-	while (waitpid(child, &status, __WALL) < 0 && errno == EINTR)
+	while (waitpid(middle, NULL, __WALL) < 0 && errno == EINTR)
 		;
-	if (a.err) {
-		errno = a.err;
+	munmap(stack, 2 * stack_size);
+	if (a.err || a.drain < 0) {
+		errno = a.err ? a.err : ECHILD;
 		return false;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		errno = ECHILD;
-		return false;
+	/* it says it runs once it holds the region and a pidfd for us */
+	for (unsigned waited = 0; !__atomic_load_n(&T.shm->drain_pid, __ATOMIC_ACQUIRE);
+	     waited += 10) {
+		if (waited >= 10000 || (kill(a.drain, 0) < 0 && errno == ESRCH)) {
+			errno = ECHILD;
+			return false;
+		}
+		futex(&T.shm->drain_pid, FUTEX_WAIT, 0, 10);
 	}
 	return true;
 }

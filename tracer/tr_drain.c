@@ -5,13 +5,14 @@
  *   arenatrace-drain PID [REGISTRY]
  *   descriptor 3: the memfd shared with process PID; 4: its trace file
  *
- * The traced process starts this program and waits for it to return; it
- * returns at once after forking the real drain, which is then nobody's
- * child in the program (no SIGCHLD, nothing for the program to wait for)
- * and in a session of its own (a signal to the program's process group
- * does not reach it).  Signals stay blocked, as the process started it.
- * It learns that the process is gone from a pidfd, so a crash or SIGKILL
- * still leaves every complete record in the file.
+ * The traced process starts it orphaned (tracer/tr_core.c): nobody's
+ * child in the program (no SIGCHLD, nothing for the program to wait for),
+ * and it moves to a session of its own (a signal to the program's process
+ * group does not reach it).  Signals stay blocked, as the process started
+ * it.  Once it holds the region and a pidfd for the process it says so
+ * (drain_pid), which the process waits for.  It learns that the process is
+ * gone from the pidfd, so a crash or SIGKILL still leaves every complete
+ * record in the file.
  *
  * Exit status: 0 when the trace was written, 1 when it could not be.
  */
@@ -270,15 +271,10 @@ int main(int argc, char **argv)
 		return 1;
 	for (unsigned t = 0; t < 256; t++)
 		is_event[t] = tf_kind_is_event(t);
-	/* the process waits for this one: the drain goes on in a child */
-	pid_t child = fork();
-	if (child < 0)
-		return 1;
-	if (child > 0)
-		_exit(0);
 	setsid();
 	close(3);
 	__atomic_store_n(&shm->drain_pid, (uint32_t)getpid(), __ATOMIC_RELEASE);
+	futex_wake(&shm->drain_pid); /* the process waits for it */
 	registry_begin();
 	const char *killed = drain(pidfd);
 	close(trace_fd);

@@ -114,6 +114,13 @@ check "the program it exec'd names that trace in its header (exec_from)" test "$
 "$AT" record --no-follow-fork -o nf.atr -- "$P/forker" >/dev/null 2>&1
 check "--no-follow-fork: only the parent is traced" test "$(ls nf*.atr | wc -l)" -eq 1
 
+# --- the tracer's helper processes are invisible to the program ---
+"$P/sigchld" >chld.plain
+"$AT" record -o chld.atr -- "$P/sigchld" >chld.out 2>/dev/null
+check "SIGCHLD: the traced parent and child get what they get untraced ($(tr '\n' ' ' <chld.out))" \
+	sh -c "cmp -s chld.plain chld.out && grep -q 'child: 0' chld.out && grep -q 'parent: 1' chld.out"
+check "SIGCHLD: and the child was traced" test "$(ls chld.*.atr 2>/dev/null | wc -l)" -eq 1
+
 # --- SIGKILL: nothing recorded is lost (the drain process writes it) ---
 "$AT" record -o km.atr -- "$P/killme" km.pid >km.out 2>/dev/null &
 launcher=$!
