@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <string.h>
 
 void rp_error(const char *fmt, ...)
 {
@@ -58,3 +59,9 @@ void rp_c_str(FILE *out, const char *s, size_t len)
 	put_escaped(out, s, len, false);
 }
 
+
+int rp_pymalloc_served(const char *python_allocator)
+{
+	return !python_allocator[0] || !strcmp(python_allocator, "pymalloc") ||
+	       !strcmp(python_allocator, "pymalloc_debug");
+}
