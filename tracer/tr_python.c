@@ -30,8 +30,8 @@
  *    which records gc_start / gc_stop with generation, collected,
  *    uncollectable.
  * It also exports arenatrace_snapshot(label), which records a snapshot with
- * the text of _PyObject_DebugMallocStats at that point, and
- * arenatrace_mark(label).
+ * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
+ * and arenatrace_mark(label).
  */
 #include "tr_internal.h"
 
@@ -88,6 +88,9 @@ static struct {
 	void (*set_arena)(py_arena_allocator *);
 	const char *(*allocator_name)(void); /* _PyMem_GetCurrentAllocatorName, may be NULL */
 	int (*add_pending_call)(int (*)(void *), void *);
+	int (*gil_ensure)(void);
+	void (*gil_release)(int);
+	int (*is_finalizing)(void); /* may be NULL */
 	int (*is_initialized)(void);
 	py_object *(*import)(const char *);
 	py_object *(*getattr)(py_object *, const char *);
@@ -446,6 +449,10 @@ const char *tr_python_setup(void)
 	SYM(set_arena, "PyObject_SetArenaAllocator");
 	SYM(allocator_name, "_PyMem_GetCurrentAllocatorName");
 	SYM(add_pending_call, "Py_AddPendingCall");
+	SYM(gil_ensure, "PyGILState_Ensure");
+	SYM(gil_release, "PyGILState_Release");
+	if (!SYM(is_finalizing, "Py_IsFinalizing")) /* public from 3.13, _Py_ before */
+		SYM(is_finalizing, "_Py_IsFinalizing");
 	SYM(is_initialized, "Py_IsInitialized");
 	SYM(import, "PyImport_ImportModule");
 	SYM(getattr, "PyObject_GetAttrString");
@@ -467,6 +474,7 @@ const char *tr_python_setup(void)
 	void **need[] = {(void **)&py.get_allocator, (void **)&py.set_allocator,
 			 (void **)&py.get_arena,     (void **)&py.set_arena,
 			 (void **)&py.add_pending_call, (void **)&py.is_initialized,
+			 (void **)&py.gil_ensure,    (void **)&py.gil_release,
 			 (void **)&py.import,        (void **)&py.getattr,
 			 (void **)&py.list_append,   (void **)&py.cfunction_new,
 			 (void **)&py.decref,        (void **)&py.incref,
@@ -508,13 +516,20 @@ EXPORT void arenatrace_mark(const char *label)
 
 /* The statistics text is captured through a memfd so that nothing is
  * allocated from the traced heaps (tr_busy: whatever stdio allocates for
- * the FILE is not recorded). */
+ * the FILE is not recorded).  They need the GIL, which the caller may not
+ * hold (ctypes.CDLL releases it; a thread the program started in C never
+ * had it): PyGILState_Ensure takes it in any case, as a C callback into
+ * Python does, outside tr_busy so that what it allocates is recorded as
+ * the program's.  Not before the interpreter runs, nor while it finalises
+ * (a thread waiting for the GIL then is ended). */
 EXPORT void arenatrace_snapshot(const char *label);
 EXPORT void arenatrace_snapshot(const char *label)
 {
 	if (!tr_recording() || tr_busy)
 		return;
-	bool stats = version[0] && py.debug_malloc_stats;
+	bool stats = version[0] && py.debug_malloc_stats && py.is_initialized() &&
+		     !(py.is_finalizing && py.is_finalizing());
+	int gil = stats ? py.gil_ensure() : 0;
 	tr_busy = 1;
 	char *text = NULL;
 	size_t len = 0;
@@ -525,7 +540,8 @@ EXPORT void arenatrace_snapshot(const char *label)
 		 * serves OBJ directly, or right under the debug hooks
 		 * (_PyMem_PymallocEnabled): for the call, which allocates
 		 * nothing, OBJ is that again, without the wrapper nor what may
-		 * wrap the domain since (tracemalloc).  The caller holds the GIL. */
+		 * wrap the domain since (tracemalloc); the GIL keeps every other
+		 * request out meanwhile. */
 		py_mem_allocator top, slot = {0};
 		py.get_allocator(PYMEM_DOMAIN_OBJ, &top);
 		if (obj.inner) {
@@ -551,4 +567,6 @@ EXPORT void arenatrace_snapshot(const char *label)
 	tr_put(&rec);
 	tr_mmap_free(NULL, text);
 	tr_busy = 0;
+	if (stats)
+		py.gil_release(gil);
 }
