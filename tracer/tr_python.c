@@ -378,10 +378,11 @@ static void settle_locked(void)
 }
 
 /* From the malloc-family wrappers until the domains settle: if
- * pre-initialisation replaced OBJ (it sets MEM before OBJ, and nothing
- * it does between the two allocates), what replaced them is wrapped as
- * CPython names it, before the interpreter's first request.  Allocates
- * nothing; a caller that finds another thread here goes on. */
+ * pre-initialisation replaced OBJ, what replaced MEM and OBJ is wrapped
+ * as CPython names it, before the interpreter's first request.
+ * _PyMem_SetupAllocators sets RAW, MEM, OBJ, then the debug hooks, and
+ * allocates nothing meanwhile, so no call here sees it half done.
+ * Allocates nothing; a caller that finds another thread here goes on. */
 void tr_python_settle(void)
 {
 	if (tr_busy || __atomic_exchange_n(&settling, 1, __ATOMIC_ACQUIRE))
