@@ -122,7 +122,7 @@ assert all(m["addresses_unlike_interpreter"] is None for m in j["models"])' 2>js
 	# exactness: the model sees what pymalloc saw, debug hooks or not
 	for e in PYTHONMALLOC=pymalloc PYTHONMALLOC=pymalloc_debug; do
 		rm -f c.atr
-		(cd "$PYDIR" && env "$e" "$AT" record -o "$TMP/c.atr" -- "$py" churn.py) >/dev/null 2>&1
+		(cd "$PYDIR" && env "$e" PYTHONDONTWRITEBYTECODE=1 "$AT" record -o "$TMP/c.atr" -- "$py" churn.py) >/dev/null 2>&1
 		"$AT" replay --check-snapshots c.atr >out.txt 2>err.txt
 		rc=$?
 		if [ $rc -eq 0 ] && grep -q ' 0 addresses unlike' err.txt &&
