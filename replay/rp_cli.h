@@ -31,4 +31,10 @@ void rp_json_str(FILE *out, const char *s, size_t len);
 /* Writes s[0..len) quoted with C escapes, for dump lines. */
 void rp_c_str(FILE *out, const char *s, size_t len);
 
+/* Whether pymalloc served CPython's OBJ domain, by the trace's
+ * python_allocator name: pymalloc or pymalloc_debug, or "" (no such
+ * record: an older writer, whose traces are pymalloc's).  Only then can a
+ * pymalloc model's addresses be compared with the interpreter's. */
+int rp_pymalloc_served(const char *python_allocator);
+
 #endif

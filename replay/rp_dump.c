@@ -212,6 +212,9 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 		printf(" generation=%" PRIu64 " collected=%" PRIu64 " uncollectable=%" PRIu64,
 		       r->u.gc.generation, r->u.gc.collected, r->u.gc.uncollectable);
 		break;
+	case TF_PYTHON_ALLOCATOR:
+		str_field("name", r->u.python_allocator);
+		break;
 	default:
 		if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind))
 			alloc_fields(r);

@@ -122,7 +122,13 @@ static void print_text(const char *path, const tf_summary *s)
 		       h->exec_from.ptr);
 	if (exec_to[0])
 		printf("exec to    %s (the trace of the program it exec'd)\n", exec_to);
-	printf("python     %s\n", h->python.len ? h->python.ptr : "not detected");
+	printf("python     %s", h->python.len ? h->python.ptr : "not detected");
+	if (s->python_allocator[0])
+		printf(", allocator %s%s", s->python_allocator,
+		       rp_pymalloc_served(s->python_allocator)
+			   ? ""
+			   : " (not pymalloc: a replay compares no address with the interpreter's)");
+	putchar('\n');
 	printf("started    %s\n", tbuf);
 	printf("span       %.6f s\n", (double)(s->last_ns - s->first_ns) / 1e9);
 	printf("complete   ");
@@ -262,6 +268,11 @@ static void print_json(const tf_summary *s)
 	fputs(", \"python\": {\"version\": ", stdout);
 	if (h->python.len)
 		rp_json_str(stdout, h->python.ptr, h->python.len);
+	else
+		fputs("null", stdout);
+	fputs(", \"allocator\": ", stdout);
+	if (s->python_allocator[0])
+		rp_json_str(stdout, s->python_allocator, strlen(s->python_allocator));
 	else
 		fputs("null", stdout);
 	fputs(", \"mem\": ", stdout);

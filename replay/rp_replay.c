@@ -318,7 +318,8 @@ typedef struct replay {
 	uint64_t free_unknown, realloc_unknown, alloc_over_live;
 	uint64_t examples[3]; /* first address of each anomaly kind */
 	uint64_t last_time;
-	uint64_t snapshots, snap_bad;
+	uint64_t snapshots, snap_bad, snap_unchecked;
+	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */
 	uint64_t oom;        /* requests dropped: no memory for the address map */
 	bool system;         /* --system: the column after the models holds our own blocks */
 	bool quiet;          /* nothing on stderr */
@@ -364,6 +365,27 @@ static void on_arena_alloc(replay *r, const tf_arena *a)
 		}
 		mr->queue[(mr->qhead + mr->qlen++) % QCAP] = a->addr;
 	}
+}
+
+static void printable(char *s);
+
+/* What served the interpreter (the first python_allocator record, before
+ * any Python-layer request): when it is not pymalloc, no model's address
+ * is compared with the interpreter's, and every model places its arenas
+ * itself. */
+static void on_python_allocator(replay *r, const tf_bytes *name)
+{
+	rp_facts *f = &r->facts;
+	if (f->python_allocator[0])
+		return;
+	snprintf(f->python_allocator, sizeof(f->python_allocator), "%.*s", (int)name->len,
+		 name->ptr);
+	printable(f->python_allocator);
+	if (rp_pymalloc_served(f->python_allocator))
+		return;
+	r->not_pymalloc = true;
+	for (int i = 0; i < r->n; i++)
+		r->mr[i].recorded_bases = false;
 }
 
 /* ---- requests ---- */
@@ -1082,6 +1104,10 @@ static void on_gc(replay *r, const tf_record *rec)
 
 static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t cap)
 {
+	if (r->not_pymalloc) { /* no pymalloc statistics to compare with */
+		r->snap_unchecked++;
+		return;
+	}
 	pym_stats st;
 	pym_get_stats(r->mr[0].m, &st);
 	size_t len = pym_format_stats(pym_get_params(r->mr[0].m), &st, buf, cap);
@@ -1376,13 +1402,17 @@ static void print_json(FILE *f, const rp_replay_result *res, const rp_replay_opt
 			", \"held_bytes\": %" PRIu64 "}, \"end\": {\"held_bytes\": %" PRIu64
 			", \"arena_bytes\": %" PRIu64
 			"}, \"fragmentation\": {\"jw1\": %.4f, \"jw2\": %.4f, \"jw3\": %.4f, "
-			"\"jw4\": %.4f}, \"addresses_unlike_interpreter\": %" PRIu64
-			", \"arena_mismatches\": %" PRIu64 ", \"waste\": {",
+			"\"jw4\": %.4f}, \"addresses_unlike_interpreter\": ",
 			i ? ", " : "", m->profile, m->arenas_total,
 			m->arenas_total - m->arenas_current, m->arenas_highwater, m->arenas_current,
 			m->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
-			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4,
-			m->addr_mismatch, m->arena_mismatch);
+			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4);
+		/* null: not compared, as pymalloc did not serve the interpreter */
+		if (res->malloc_layer || res->compared)
+			fprintf(f, "%" PRIu64 ", \"arena_mismatches\": %" PRIu64 ", \"waste\": {",
+				m->addr_mismatch, m->arena_mismatch);
+		else
+			fputs("null, \"arena_mismatches\": null, \"waste\": {", f);
 		const rp_waste *w[] = {&m->waste_peak, &m->waste_end};
 		for (int k = 0; k < 2; k++)
 			fprintf(f,
@@ -1486,9 +1516,10 @@ static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_
 {
 	char label[48];
 	const rp_facts *x = &res->facts;
-	fprintf(f, "trace: %s (pid %" PRIu64 ")%s%s; %.3f s, %" PRIu64 " events, %" PRIu64
+	fprintf(f, "trace: %s (pid %" PRIu64 ")%s%s%s%s; %.3f s, %" PRIu64 " events, %" PRIu64
 		   " threads%s\n",
 		x->argv[0] ? x->argv : x->exe, x->pid, x->python[0] ? ", CPython " : "", x->python,
+		x->python_allocator[0] ? " with " : "", x->python_allocator,
 		(double)x->span_ns / 1e9, res->events, x->threads,
 		x->complete ? "" : "; no end record: cut short");
 	fprintf(f, "replay: %s layer, %" PRIu64 " requests; live blocks peak %" PRIu64
@@ -1731,6 +1762,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				break;
 		} else if (!r->n) {
 			continue;
+		} else if (rec->kind == TF_PYTHON_ALLOCATOR) {
+			on_python_allocator(r, &rec->u.python_allocator);
 		} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 			on_arena_alloc(r, &rec->u.arena);
 		} else if (tf_kind_is_python_fn(rec->kind) || tf_kind_is_malloc_fn(rec->kind)) {
@@ -1771,7 +1804,9 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		    .live_end = r->live_bytes,
 		    .snapshots = r->snapshots,
 		    .snapshots_mismatched = r->snap_bad,
+		    .snapshots_unchecked = r->snap_unchecked,
 		    .malloc_layer = r->malloc_layer,
+		    .compared = !r->malloc_layer && !r->not_pymalloc,
 		    .nmodels = r->n,
 		    .gc_unfinished = r->gc_unfinished + r->in_gc,
 		    .npasses = r->npasses,
@@ -1813,7 +1848,14 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			print_json(o->out, &result, o);
 		else if (o->summary)
 			print_summary(o->out, &result, o);
-		if (!r->malloc_layer && r->mr[0].recorded_bases && !o->quiet)
+		if (!r->malloc_layer && r->not_pymalloc && !o->quiet)
+			fprintf(stderr,
+				"replay: model %s, %" PRIu64 " requests, addresses not compared: "
+				"%s served the interpreter, not pymalloc, %" PRIu64 " anomalies\n",
+				result.models[0].profile, r->requests, r->facts.python_allocator,
+				r->free_unknown + r->realloc_unknown + r->alloc_over_live +
+				    result.models[0].errors);
+		else if (!r->malloc_layer && r->mr[0].recorded_bases && !o->quiet)
 			fprintf(stderr,
 				"replay: model %s, %" PRIu64 " requests, %" PRIu64
 				" addresses unlike the interpreter's, %" PRIu64
@@ -1823,8 +1865,12 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				r->free_unknown + r->realloc_unknown + r->alloc_over_live +
 				    result.models[0].errors);
 		if (o->check) {
-			fprintf(o->out, "snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched\n",
+			fprintf(o->out, "snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched",
 				r->snapshots, r->snap_bad);
+			if (r->snap_unchecked)
+				fprintf(o->out, "; %" PRIu64 " not checked: %s served the interpreter",
+					r->snap_unchecked, r->facts.python_allocator);
+			fputc('\n', o->out);
 			if (!r->snapshots || r->snap_bad)
 				status = RP_EXIT_CHECK;
 		}

@@ -174,6 +174,7 @@ typedef struct rp_facts {
 	char exe[512];
 	char argv[1024];          /* the arguments, separated by spaces (cut at 1023 bytes) */
 	char python[32];          /* CPython version, empty if none */
+	char python_allocator[24]; /* what served its OBJ domain (python_allocator), empty if unsaid */
 	char tool_version[32];
 	uint64_t pid, ppid;
 	uint64_t start_real_ns;   /* wall clock at the start, ns since the epoch */
@@ -256,7 +257,12 @@ struct rp_replay_result {
 	uint64_t examples[3];    /* the first address of each anomaly kind */
 	uint64_t peak_live, live_end; /* requested bytes of live blocks */
 	uint64_t snapshots, snapshots_mismatched;
+	uint64_t snapshots_unchecked; /* --check-snapshots: not pymalloc's (below) */
 	bool malloc_layer;
+	/* the Python layer's addresses were compared with the interpreter's: false
+	 * when pymalloc did not serve it (rp_pymalloc_served); then no model's
+	 * addr_mismatch or arena_mismatch means anything */
+	bool compared;
 	int nmodels;
 	rp_model_result models[RP_MAX_MODELS];
 	bool has_system;

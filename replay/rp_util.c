@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <unistd.h>
+#include <string.h>
 
 void rp_error(const char *fmt, ...)
 {
@@ -79,4 +80,10 @@ const char *rp_follow_exec(const char *path, char *buf, size_t cap, const char *
 			 "(--no-follow-exec: %s itself)",
 			 cmd, path, cur, path);
 	return cur;
+}
+
+int rp_pymalloc_served(const char *python_allocator)
+{
+	return !python_allocator[0] || !strcmp(python_allocator, "pymalloc") ||
+	       !strcmp(python_allocator, "pymalloc_debug");
 }

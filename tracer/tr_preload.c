@@ -281,10 +281,15 @@ static void record(tf_kind kind, tf_alloc *a, void **ips, int n)
 	tr_event(kind, a, ips, n);
 }
 
+/* Each of malloc, calloc, realloc and free starts with tr_python_look()
+ * (tr_internal.h): while CPython starts, the tracer's CPython hooks look
+ * whether pre-initialisation replaced the allocator domains they wrapped. */
+
 EXPORT void *malloc(size_t n)
 {
 	if (!resolve())
 		return boot_alloc(n, 16);
+	tr_python_look();
 	if (PASS_THROUGH)
 		return real.malloc(n);
 	tr_busy = 1;
@@ -303,6 +308,7 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 		size_t total;
 		return __builtin_mul_overflow(nmemb, size, &total) ? NULL : boot_alloc(total, 16);
 	}
+	tr_python_look();
 	if (PASS_THROUGH)
 		return real.calloc(nmemb, size);
 	tr_busy = 1;
@@ -319,6 +325,7 @@ EXPORT void free(void *p)
 {
 	if (is_boot(p) || (!resolve() && !real.free))
 		return;
+	tr_python_look();
 	if (PASS_THROUGH) {
 		real.free(p);
 		return;
@@ -373,6 +380,7 @@ EXPORT void *realloc(void *old, size_t n)
 	}
 	if (is_boot(old))
 		return from_boot(old, n);
+	tr_python_look();
 	if (PASS_THROUGH)
 		return real.realloc(old, n);
 	return realloc_common(TF_REALLOC, old, 0, n);

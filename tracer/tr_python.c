@@ -2,26 +2,43 @@
  * tr_python.c - CPython recording (PYMALLOC.md §4, §9, §12).
  *
  * When the process exports CPython 3.8+'s allocator API (found with dlsym:
- * libpython is never linked), the library constructor, which runs before
- * the interpreter starts:
- *  - wraps the MEM and OBJ allocator domains (PyMem_SetAllocator), chaining
- *    to the originals, so pymalloc keeps doing the work and every request
- *    is recorded with its domain (py_mem_* / py_obj_* records); requests
- *    pymalloc hands to raw malloc also appear as malloc-layer events;
- *  - wraps the arena allocator (PyObject_SetArenaAllocator); requests of
- *    exactly the arena size of this version are pymalloc arenas (3.11+ also
- *    allocates thread frame-stack chunks of 16 KiB and up through it: those
- *    are not recorded as arenas);
- *  - adds an audit hook (PySys_AddAuditHook); at the first audit event after
- *    Py_IsInitialized() it appends a C callback to gc.callbacks, which
- *    records gc_start / gc_stop with generation, collected, uncollectable.
+ * libpython is never linked):
+ *  - the MEM and OBJ allocator domains are wrapped, chaining to what served
+ *    them, so pymalloc keeps doing the work and every request is recorded
+ *    with its domain (py_mem_* / py_obj_* records); requests pymalloc hands
+ *    to raw malloc also appear as malloc-layer events.  Under CPython's
+ *    debug hooks (-X dev, PYTHONMALLOC=debug) the wrapper sits between the
+ *    hooks and the allocator they wrap: what is recorded is what pymalloc
+ *    serves, the hooks' padded requests, so that the model sees the same.
+ *  - When: the library constructor, which runs before the interpreter
+ *    starts, wraps the domains as they are (the interpreter's built-in
+ *    default).  Pre-initialisation may replace them (PYTHONMALLOC, dev
+ *    mode), and allocates only through the RAW domain, that is C malloc:
+ *    so until the interpreter's first MEM/OBJ request the malloc-family
+ *    wrappers call tr_python_settle(), which looks whether OBJ is still
+ *    as the tracer left it and, if not, wraps what replaced it.  That
+ *    re-wrap, or the first request through the constructor's wrapper,
+ *    settles the domains: a python_allocator record names what serves
+ *    them, before the first Python-layer event.
+ *  - the arena allocator is wrapped (PyObject_SetArenaAllocator, left alone
+ *    by pre-initialisation); requests of exactly the arena size of this
+ *    version are pymalloc arenas (3.11+ also allocates thread frame-stack
+ *    chunks of 16 KiB and up through it: those are not recorded as arenas);
+ *  - the first request after Py_IsInitialized() queues a pending call
+ *    (Py_AddPendingCall), which the main thread runs at a bytecode
+ *    boundary, a safe point: it appends a C callback to gc.callbacks,
+ *    which records gc_start / gc_stop with generation, collected,
+ *    uncollectable.
  * It also exports arenatrace_snapshot(label), which records a snapshot with
- * the text of _PyObject_DebugMallocStats at that point, and
- * arenatrace_mark(label).
+ * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
+ * and arenatrace_mark(label).
  */
 #include "tr_internal.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +62,14 @@ typedef struct {
 	void (*free)(void *ctx, void *ptr, size_t size);
 } py_arena_allocator;
 
+/* CPython's debug hooks (PYTHONMALLOC=debug, -X dev): the ctx of a hooked
+ * domain points at one of these, and alloc is the allocator the hooks
+ * wrap (Objects/obmalloc.c, the same from 3.8 to 3.13). */
+typedef struct {
+	char api_id; /* 'r', 'm', 'o': the domain */
+	py_mem_allocator alloc;
+} py_debug_api;
+
 typedef struct {
 	const char *ml_name;
 	void *ml_meth;
@@ -52,7 +77,7 @@ typedef struct {
 	const char *ml_doc;
 } py_method_def;
 
-enum { PYMEM_DOMAIN_MEM = 1, PYMEM_DOMAIN_OBJ = 2, METH_VARARGS = 1 };
+enum { PYMEM_DOMAIN_RAW = 0, PYMEM_DOMAIN_MEM = 1, PYMEM_DOMAIN_OBJ = 2, METH_VARARGS = 1 };
 
 typedef void py_object;
 
@@ -61,7 +86,11 @@ static struct {
 	void (*set_allocator)(int, py_mem_allocator *);
 	void (*get_arena)(py_arena_allocator *);
 	void (*set_arena)(py_arena_allocator *);
-	int (*add_audit_hook)(int (*)(const char *, py_object *, void *), void *);
+	const char *(*allocator_name)(void); /* _PyMem_GetCurrentAllocatorName, may be NULL */
+	int (*add_pending_call)(int (*)(void *), void *);
+	int (*gil_ensure)(void);
+	void (*gil_release)(int);
+	int (*is_finalizing)(void); /* may be NULL */
 	int (*is_initialized)(void);
 	py_object *(*import)(const char *);
 	py_object *(*getattr)(py_object *, const char *);
@@ -79,16 +108,29 @@ static struct {
 } py;
 
 typedef struct domain {
+	int id;       /* PYMEM_DOMAIN_* */
+	char api_id;  /* its debug hooks' id */
 	tf_kind malloc, calloc, realloc, free;
-	py_mem_allocator orig;
+	py_mem_allocator orig;   /* what the wrapper chains to */
+	py_mem_allocator *inner; /* the debug hooks' slot the wrapper sits in; NULL: the domain */
+	py_mem_allocator top;    /* the domain as the wrapper left it */
 } domain;
 
-static domain mem = {TF_PY_MEM_MALLOC, TF_PY_MEM_CALLOC, TF_PY_MEM_REALLOC, TF_PY_MEM_FREE, {0}};
-static domain obj = {TF_PY_OBJ_MALLOC, TF_PY_OBJ_CALLOC, TF_PY_OBJ_REALLOC, TF_PY_OBJ_FREE, {0}};
+static domain mem = {PYMEM_DOMAIN_MEM, 'm', TF_PY_MEM_MALLOC, TF_PY_MEM_CALLOC,
+		     TF_PY_MEM_REALLOC, TF_PY_MEM_FREE, {0}, NULL, {0}};
+static domain obj = {PYMEM_DOMAIN_OBJ, 'o', TF_PY_OBJ_MALLOC, TF_PY_OBJ_CALLOC,
+		     TF_PY_OBJ_REALLOC, TF_PY_OBJ_FREE, {0}, NULL, {0}};
 static py_arena_allocator orig_arena;
 static size_t arena_size;
-static char version[32];
-static int gc_hooked;
+static char version[32];    /* set once the hooks are in: this is CPython 3.8+ */
+static char allocator[24];  /* the python_allocator record's name */
+
+/* What the domain wrappers still have to do before recording (see
+ * first_requests); 0 soon after the interpreter starts. */
+enum { P_SETTLE = 1, P_ANNOUNCE = 2, P_GC = 4 };
+static int pending;
+int tr_python_watch;  /* P_SETTLE, read by the malloc-family wrappers */
+static int settling;  /* a spinlock over wrapping, settling and announcing */
 
 /* ---- allocator domains ---- */
 
@@ -113,11 +155,21 @@ static void record(tf_kind kind, tf_alloc *a, void **ips, int k)
 	tr_busy = 0;
 }
 
+/* Before a request is recorded: one flag test, once the first requests
+ * have done what they had to. */
+static void first_requests(void);
+static inline void before_request(void)
+{
+	if (__builtin_expect(__atomic_load_n(&pending, __ATOMIC_RELAXED), 0))
+		first_requests();
+}
+
 static void *d_malloc(void *ctx, size_t n)
 {
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.malloc(d->orig.ctx, n);
+	before_request();
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
 	void **ips = capture(buf, &k);
@@ -131,6 +183,7 @@ static void *d_calloc(void *ctx, size_t nelem, size_t elsize)
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.calloc(d->orig.ctx, nelem, elsize);
+	before_request();
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
 	void **ips = capture(buf, &k);
@@ -146,6 +199,7 @@ static void *d_realloc(void *ctx, void *old, size_t n)
 	domain *d = ctx;
 	if (!RECORDING)
 		return d->orig.realloc(d->orig.ctx, old, n);
+	before_request();
 	void *buf[TR_CAPTURE_SLOTS];
 	int k;
 	void **ips = capture(buf, &k);
@@ -158,8 +212,10 @@ static void *d_realloc(void *ctx, void *old, size_t n)
 static void d_free(void *ctx, void *p)
 {
 	domain *d = ctx;
-	if (RECORDING && p)
+	if (RECORDING && p) {
+		before_request();
 		record(d->free, &(tf_alloc){.addr = (uintptr_t)p}, NULL, 0);
+	}
 	d->orig.free(d->orig.ctx, p);
 }
 
@@ -243,14 +299,142 @@ static void hook_gc(void)
 		py.decref(gc);
 }
 
-static int audit_hook(const char *event, py_object *args, void *data)
+/* Queued with Py_AddPendingCall: the main thread runs it between two
+ * bytecodes, with the GIL, where importing gc is safe. */
+static int gc_hook_call(void *arg)
 {
-	(void)event, (void)args, (void)data;
-	if (gc_hooked || !py.is_initialized())
-		return 0;
-	gc_hooked = 1;
+	(void)arg;
 	hook_gc();
 	return 0;
+}
+
+/* ---- where the wrappers go, and when ---- */
+
+/* Puts the wrapper in d: under CPython's debug hooks when they are on
+ * (debug; ctx is then their py_debug_api), else in the domain itself. */
+static void wrap(domain *d, bool debug)
+{
+	py_mem_allocator cur, ours = {d, d_malloc, d_calloc, d_realloc, d_free};
+	py.get_allocator(d->id, &cur);
+	py_debug_api *api = cur.ctx;
+	d->inner = debug && api && api->api_id == d->api_id ? &api->alloc : NULL;
+	d->orig = d->inner ? *d->inner : cur;
+	if (d->inner)
+		*d->inner = ours;
+	else
+		py.set_allocator(d->id, &ours);
+	py.get_allocator(d->id, &d->top);
+}
+
+/* Whether d is still as the wrapper left it. */
+static bool in_place(const domain *d)
+{
+	py_mem_allocator cur;
+	py.get_allocator(d->id, &cur);
+	return !memcmp(&cur, &d->top, sizeof(cur)) && (!d->inner || d->inner->malloc == d_malloc);
+}
+
+/* The name CPython gives its built-in default allocators, which is what
+ * the constructor finds (nothing else can have changed them yet), told
+ * apart as _PyMem_GetCurrentAllocatorName does; that cannot be called so
+ * early (3.12 takes a lock that does not exist yet).  Debug hooks show in
+ * ctx (a debug build's default); malloc serves OBJ when OBJ's functions
+ * are RAW's, which are malloc's. */
+static const char *default_allocator(bool *debug)
+{
+	py_mem_allocator raw, o;
+	py.get_allocator(PYMEM_DOMAIN_RAW, &raw);
+	py.get_allocator(PYMEM_DOMAIN_OBJ, &o);
+	const py_debug_api *r = raw.ctx, *b = o.ctx;
+	*debug = r && b && r->api_id == 'r' && b->api_id == 'o';
+	bool plain_malloc = *debug ? b->alloc.malloc == r->alloc.malloc : o.malloc == raw.malloc;
+	return plain_malloc ? (*debug ? "malloc_debug" : "malloc")
+			    : (*debug ? "pymalloc_debug" : "pymalloc");
+}
+
+static void settle_lock(void)
+{
+	while (__atomic_exchange_n(&settling, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void settle_unlock(void)
+{
+	__atomic_store_n(&settling, 0, __ATOMIC_RELEASE);
+}
+
+/* The domains are final: their allocator is named in the trace, and the
+ * malloc-family wrappers stop looking.  Under settling. */
+static void settle_locked(void)
+{
+	tf_record rec = {.kind = TF_PYTHON_ALLOCATOR};
+	rec.u.python_allocator = (tf_bytes){allocator, strlen(allocator)};
+	int busy = tr_busy;
+	tr_busy = 1;
+	tr_put(&rec);
+	tr_busy = busy;
+	__atomic_store_n(&tr_python_watch, 0, __ATOMIC_RELAXED);
+	__atomic_and_fetch(&pending, ~(P_SETTLE | P_ANNOUNCE), __ATOMIC_RELEASE);
+}
+
+/* From the malloc-family wrappers until the domains settle: if
+ * pre-initialisation replaced OBJ, what replaced MEM and OBJ is wrapped
+ * as CPython names it, before the interpreter's first request.
+ * _PyMem_SetupAllocators sets RAW, MEM, OBJ, then the debug hooks, and
+ * allocates nothing meanwhile, so no call here sees it half done.
+ * Allocates nothing; a caller that finds another thread here goes on. */
+void tr_python_settle(void)
+{
+	if (tr_busy || __atomic_exchange_n(&settling, 1, __ATOMIC_ACQUIRE))
+		return;
+	int e = errno;
+	tr_busy = 1;
+	if (__atomic_load_n(&tr_python_watch, __ATOMIC_RELAXED) && !in_place(&obj)) {
+		const char *name = py.allocator_name ? py.allocator_name() : NULL;
+		if (name) {
+			size_t n = strlen(name);
+			bool debug = n > 6 && !strcmp(name + n - 6, "_debug");
+			wrap(&mem, debug);
+			wrap(&obj, debug);
+		} else {
+			/* the program's own allocators: wrapping them might record
+			 * twice what reaches the constructor's wrapper through them */
+			tr_say("CPython's MEM/OBJ allocators were replaced by ones it does not "
+			       "name; the trace's Python layer has only what still reaches "
+			       "the tracer's hook");
+		}
+		snprintf(allocator, sizeof(allocator), "%s", name ? name : "unknown");
+		settle_locked();
+	}
+	tr_busy = 0;
+	errno = e;
+	settle_unlock();
+}
+
+/* The first requests through a wrapper (with the GIL): the domains are
+ * settled, since the wrapper serves them; after fork the child's trace
+ * needs its own python_allocator record; once the interpreter is
+ * initialised the GC hook is asked for (again at the next request if the
+ * queue of pending calls is full). */
+static __attribute__((noinline, cold)) void first_requests(void)
+{
+	int p = __atomic_load_n(&pending, __ATOMIC_ACQUIRE);
+	if (p & (P_SETTLE | P_ANNOUNCE)) {
+		settle_lock();
+		if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) & (P_SETTLE | P_ANNOUNCE))
+			settle_locked();
+		settle_unlock();
+	}
+	if ((p & P_GC) && py.is_initialized() && py.add_pending_call(gc_hook_call, NULL) == 0)
+		__atomic_and_fetch(&pending, ~P_GC, __ATOMIC_RELEASE);
+}
+
+/* A forked child writes a trace of its own. */
+static void after_fork_child(void)
+{
+	settling = 0; /* the thread that held it is not in the child */
+	if (!(pending & P_SETTLE))
+		pending |= P_ANNOUNCE;
 }
 
 /* ---- setup ---- */
@@ -264,7 +448,12 @@ const char *tr_python_setup(void)
 	SYM(set_allocator, "PyMem_SetAllocator");
 	SYM(get_arena, "PyObject_GetArenaAllocator");
 	SYM(set_arena, "PyObject_SetArenaAllocator");
-	SYM(add_audit_hook, "PySys_AddAuditHook");
+	SYM(allocator_name, "_PyMem_GetCurrentAllocatorName");
+	SYM(add_pending_call, "Py_AddPendingCall");
+	SYM(gil_ensure, "PyGILState_Ensure");
+	SYM(gil_release, "PyGILState_Release");
+	if (!SYM(is_finalizing, "Py_IsFinalizing")) /* public from 3.13, _Py_ before */
+		SYM(is_finalizing, "_Py_IsFinalizing");
 	SYM(is_initialized, "Py_IsInitialized");
 	SYM(import, "PyImport_ImportModule");
 	SYM(getattr, "PyObject_GetAttrString");
@@ -285,7 +474,8 @@ const char *tr_python_setup(void)
 		return NULL;
 	void **need[] = {(void **)&py.get_allocator, (void **)&py.set_allocator,
 			 (void **)&py.get_arena,     (void **)&py.set_arena,
-			 (void **)&py.add_audit_hook, (void **)&py.is_initialized,
+			 (void **)&py.add_pending_call, (void **)&py.is_initialized,
+			 (void **)&py.gil_ensure,    (void **)&py.gil_release,
 			 (void **)&py.import,        (void **)&py.getattr,
 			 (void **)&py.list_append,   (void **)&py.cfunction_new,
 			 (void **)&py.decref,        (void **)&py.incref,
@@ -295,19 +485,19 @@ const char *tr_python_setup(void)
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (!*need[i])
 			return NULL;
-	sscanf(get_version(), "%31s", version);
 	/* PYMALLOC.md §1: 256 KiB arenas up to 3.9, 1 MiB from 3.10 (64-bit) */
 	arena_size = minor <= 9 || sizeof(void *) == 4 ? 256u << 10 : 1u << 20;
-	py.get_allocator(PYMEM_DOMAIN_MEM, &mem.orig);
-	py.get_allocator(PYMEM_DOMAIN_OBJ, &obj.orig);
-	py_mem_allocator m = {&mem, d_malloc, d_calloc, d_realloc, d_free};
-	py_mem_allocator o = {&obj, d_malloc, d_calloc, d_realloc, d_free};
-	py.set_allocator(PYMEM_DOMAIN_MEM, &m);
-	py.set_allocator(PYMEM_DOMAIN_OBJ, &o);
+	bool debug;
+	snprintf(allocator, sizeof(allocator), "%s", default_allocator(&debug));
+	wrap(&mem, debug);
+	wrap(&obj, debug);
 	py.get_arena(&orig_arena);
 	py_arena_allocator a = {NULL, a_alloc, a_free};
 	py.set_arena(&a);
-	py.add_audit_hook(audit_hook, NULL);
+	pending = P_SETTLE | P_GC;
+	tr_python_watch = 1;
+	pthread_atfork(NULL, NULL, after_fork_child);
+	sscanf(get_version(), "%31s", version);
 	return version;
 }
 
@@ -327,26 +517,43 @@ EXPORT void arenatrace_mark(const char *label)
 
 /* The statistics text is captured through a memfd so that nothing is
  * allocated from the traced heaps (tr_busy: whatever stdio allocates for
- * the FILE is not recorded). */
+ * the FILE is not recorded).  They need the GIL, which the caller may not
+ * hold (ctypes.CDLL releases it; a thread the program started in C never
+ * had it): PyGILState_Ensure takes it in any case, as a C callback into
+ * Python does, outside tr_busy so that what it allocates is recorded as
+ * the program's.  Not before the interpreter runs, nor while it finalises
+ * (a thread waiting for the GIL then is ended). */
 EXPORT void arenatrace_snapshot(const char *label);
 EXPORT void arenatrace_snapshot(const char *label)
 {
 	if (!tr_recording() || tr_busy)
 		return;
+	bool stats = version[0] && py.debug_malloc_stats && py.is_initialized() &&
+		     !(py.is_finalizing && py.is_finalizing());
+	int gil = stats ? py.gil_ensure() : 0;
 	tr_busy = 1;
 	char *text = NULL;
 	size_t len = 0;
-	int fd = py.debug_malloc_stats ? memfd_create("arenatrace-stats", MFD_CLOEXEC) : -1;
+	int fd = stats ? memfd_create("arenatrace-stats", MFD_CLOEXEC) : -1;
 	FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
 	if (f) {
-		/* _PyObject_DebugMallocStats prints nothing unless the OBJ domain
-		 * is pymalloc's own (_PyMem_PymallocEnabled): unhook it for the
-		 * call.  The caller holds the GIL and the call allocates nothing. */
-		py_mem_allocator hook;
-		py.get_allocator(PYMEM_DOMAIN_OBJ, &hook);
-		py.set_allocator(PYMEM_DOMAIN_OBJ, &obj.orig);
+		/* _PyObject_DebugMallocStats prints nothing unless pymalloc
+		 * serves OBJ directly, or right under the debug hooks
+		 * (_PyMem_PymallocEnabled): for the call, which allocates
+		 * nothing, OBJ is that again, without the wrapper nor what may
+		 * wrap the domain since (tracemalloc); the GIL keeps every other
+		 * request out meanwhile. */
+		py_mem_allocator top, slot = {0};
+		py.get_allocator(PYMEM_DOMAIN_OBJ, &top);
+		if (obj.inner) {
+			slot = *obj.inner;
+			*obj.inner = obj.orig;
+		}
+		py.set_allocator(PYMEM_DOMAIN_OBJ, obj.inner ? &obj.top : &obj.orig);
 		py.debug_malloc_stats(f);
-		py.set_allocator(PYMEM_DOMAIN_OBJ, &hook);
+		if (obj.inner)
+			*obj.inner = slot;
+		py.set_allocator(PYMEM_DOMAIN_OBJ, &top);
 		fflush(f);
 		long end = ftell(f);
 		if (end > 0 && (text = tr_mmap_alloc(NULL, (size_t)end)) != NULL)
@@ -361,4 +568,6 @@ EXPORT void arenatrace_snapshot(const char *label)
 	tr_put(&rec);
 	tr_mmap_free(NULL, text);
 	tr_busy = 0;
+	if (stats)
+		py.gil_release(gil);
 }

@@ -84,7 +84,8 @@ const char *tf_strerror(int err);
 	X(ARENA_ALLOC, 0x28, "arena_alloc", TF_C_EVENT)                        \
 	X(ARENA_FREE, 0x29, "arena_free", TF_C_EVENT)                          \
 	X(GC_START, 0x2a, "gc_start", TF_C_EVENT)                              \
-	X(GC_STOP, 0x2b, "gc_stop", TF_C_EVENT)
+	X(GC_STOP, 0x2b, "gc_stop", TF_C_EVENT)                                \
+	X(PYTHON_ALLOCATOR, 0x2c, "python_allocator", TF_C_NONE)
 
 typedef enum tf_kind {
 	TF_NONE = 0,
@@ -226,6 +227,7 @@ typedef struct tf_record {
 		tf_fork fork;
 		tf_end end;
 		uint64_t module_unload; /* module id */
+		tf_bytes python_allocator; /* what served CPython's OBJ domain: "pymalloc" … */
 	} u;
 } tf_record;
 

@@ -57,6 +57,7 @@ static const tf_field f_arena[] = {F(U, u.arena.addr), F(U, u.arena.size)};
 static const tf_field f_gc_start[] = {F(U, u.gc.generation)};
 static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected),
 				    F(U, u.gc.uncollectable)};
+static const tf_field f_python_allocator[] = {F(B, u.python_allocator)};
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 #define N(a) (uint8_t)NF(a), a
@@ -101,6 +102,7 @@ const tf_kinddef tf_kinds[TF_NKINDS] = {
     [TF_ARENA_FREE] = {"arena_free", EV, 0, N(f_arena)},
     [TF_GC_START] = {"gc_start", EV, 0, N(f_gc_start)},
     [TF_GC_STOP] = {"gc_stop", EV, 0, N(f_gc_stop)},
+    [TF_PYTHON_ALLOCATOR] = {"python_allocator", BY, 0, N(f_python_allocator)},
 };
 
 const char *tf_kind_name(unsigned kind)

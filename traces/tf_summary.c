@@ -59,6 +59,14 @@ static void count(tf_summary *s, const tf_record *r)
 		s->end = r->u.end;
 	if (r->kind == TF_GC_STOP && r->u.gc.generation < 3)
 		s->gc_by_gen[r->u.gc.generation]++;
+	if (r->kind == TF_PYTHON_ALLOCATOR && !s->python_allocator[0]) {
+		const tf_bytes *b = &r->u.python_allocator;
+		size_t n = b->len < sizeof(s->python_allocator) - 1 ? b->len
+								    : sizeof(s->python_allocator) - 1;
+		if (n)
+			memcpy(s->python_allocator, b->ptr, n);
+		s->python_allocator[n] = 0;
+	}
 	if (tf_kind_is_event(r->kind)) {
 		if (!s->events++)
 			s->first_ns = r->time;

@@ -17,6 +17,7 @@ typedef struct tf_summary {
 	uint64_t gc_by_gen[3];      /* gc_stop records per generation 0..2 */
 	uint64_t first_ns, last_ns; /* time of the first and last event */
 	tf_end end;                 /* valid when status.complete */
+	char python_allocator[32];  /* the first python_allocator record's name, "" if none */
 	tf_reader_status status;
 	uint64_t file_bytes;        /* size of the file */
 } tf_summary;

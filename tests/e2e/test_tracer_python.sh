@@ -3,7 +3,11 @@
 # (pyenv's interpreters and the system python3): domain events, arena
 # events, GC passes after gc.collect(), and snapshots whose arena counts
 # agree with the arena records; every domain request seen from interpreter
-# start (no free of an unknown block).  Says which versions ran.
+# start (no free of an unknown block).  arenatrace_snapshot and _mark
+# called through ctypes.CDLL, which releases the GIL, from the main thread,
+# from four threads at once and from a thread Python did not start: the
+# program runs to its end and the replay finds every snapshot and address
+# as the interpreter's.  Says which versions ran.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "CPython under the tracer"
 AT=$(realpath "$AT")
@@ -29,6 +33,37 @@ for i in range(2000):
 found = gc.collect()
 snapshot(b"collected")
 print(sys.version_info[:2], found >= 4000)
+PY
+
+# the tracer's functions through ctypes.CDLL: called without the GIL
+cat >cdll.py <<'PY'
+import ctypes, threading
+lib = ctypes.CDLL(None)
+snap, mark = lib.arenatrace_snapshot, lib.arenatrace_mark
+snap(b"main")
+mark(b"main")
+def work(k):
+    keep = []
+    for i in range(30):
+        keep.append([{"a": j, "b": str(j) * (j % 7)} for j in range(300)])
+        snap(b"thread %d round %d" % (k, i))
+        mark(b"thread %d" % k)
+        if i % 3 == 2:
+            del keep[:]
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+# a thread that is not Python's: each function as the start routine of a
+# pthread (the join releases the GIL, which the snapshot takes)
+for fn, label in ((snap, b"native thread"), (mark, b"native mark")):
+    tid = ctypes.c_ulong()
+    start = ctypes.cast(fn, ctypes.c_void_p)
+    assert lib.pthread_create(ctypes.byref(tid), None, start, ctypes.c_char_p(label)) == 0
+    lib.pthread_join(tid, None)
+snap(b"end")
+print("done")
 PY
 
 ran=""
@@ -69,6 +104,20 @@ PYCHECK
 	fi
 	check "$tag: every domain request seen from the start (no unknown free)" \
 		sh -c 'grep -qx "python_free_unknown 0" check.out && grep -qx "python_alloc_over_live 0" check.out'
+	rm -f cdll.atr
+	"$AT" record -o cdll.atr -- "$py" cdll.py >cdll.out 2>cdll.err
+	rc=$?
+	"$AT" replay --check-snapshots cdll.atr >rep.out 2>rep.err
+	rrc=$?
+	marks=$("$AT" info --json cdll.atr 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["marks"])' 2>/dev/null)
+	if [ $rc -eq 0 ] && grep -qx done cdll.out && [ $rrc -eq 0 ] &&
+		grep -qx 'snapshots: 123 checked, 0 mismatched' rep.out && [ "$marks" = 122 ] &&
+		grep -q ' 0 addresses unlike the interpreter.s, 0 arena mismatches, 0 anomalies' rep.err; then
+		ok "$tag: ctypes.CDLL snapshots and marks, main thread, 4 threads, a native thread: every snapshot and address as the interpreter's"
+	else
+		not_ok "$tag: ctypes.CDLL snapshots and marks: status $rc, replay $rrc, $marks marks"
+		tail -n 3 cdll.err rep.out rep.err | sed 's/^/# /'
+	fi
 	ran="$ran $v"
 done
 echo "# CPython versions that ran:${ran:- none}"

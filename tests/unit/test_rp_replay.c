@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -64,10 +65,13 @@ static rp_replay_result finish_and_replay_with(rp_replay_opts o)
 	close(fd);
 	tf_reader *r;
 	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
-	o.out = fopen("/dev/null", "w");
+	FILE *null = o.out ? NULL : fopen("/dev/null", "w");
+	if (null)
+		o.out = null;
 	rp_replay_result res;
 	assert_int_equal(rp_replay_run(r, &o, "test", &res), RP_EXIT_OK);
-	fclose(o.out);
+	if (null)
+		fclose(null);
 	tf_reader_free(r);
 	free(b.data);
 	return res;
@@ -161,6 +165,56 @@ static void test_python_layer_mismatch_is_counted(void **state)
 	assert_int_equal(res.models[0].addr_mismatch, 1);
 	assert_int_equal(res.models[0].errors, 0); /* the free found the model's block */
 	assert_int_equal(res.free_unknown, 0);
+}
+
+static void python_allocator(const char *name)
+{
+	tf_record r = {.kind = TF_PYTHON_ALLOCATOR, .thread = 1};
+	r.u.python_allocator = (tf_bytes){name, strlen(name)};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+/* pymalloc under CPython's debug hooks: the requests the hooks made of
+ * it are compared as any. */
+static void test_python_layer_pymalloc_debug_compared(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	python_allocator("pymalloc_debug");
+	ev(TF_PY_OBJ_MALLOC, 0, 32 + 24, 0x1230);
+	ev(TF_PY_OBJ_FREE, 0, 0, 0x1230);
+	rp_replay_result res = finish_and_replay(RP_LAYER_PYTHON, NULL);
+	assert_true(res.compared);
+	assert_string_equal(res.facts.python_allocator, "pymalloc_debug");
+	assert_int_equal(res.models[0].addr_mismatch, 1);
+}
+
+/* malloc served the interpreter (PYTHONMALLOC=malloc): no address of a
+ * pymalloc model is the interpreter's to compare with; --json says null. */
+static void test_python_layer_not_pymalloc(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	python_allocator("malloc");
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
+	ev(TF_PY_OBJ_MALLOC, 0, 48, 0x1260);
+	ev(TF_PY_OBJ_FREE, 0, 0, 0x1230);
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	rp_replay_result res = finish_and_replay_with(
+	    (rp_replay_opts){.layer = RP_LAYER_AUTO, .json = true, .quiet = true, .out = out});
+	assert_false(res.malloc_layer);
+	assert_false(res.compared);
+	assert_int_equal(res.requests, 3);
+	assert_string_equal(res.facts.python_allocator, "malloc");
+	assert_int_equal(res.models[0].addr_mismatch + res.models[0].arena_mismatch, 0);
+	char json[1 << 16];
+	rewind(out);
+	size_t n = fread(json, 1, sizeof(json) - 1, out);
+	json[n] = 0;
+	fclose(out);
+	assert_non_null(strstr(json, "\"addresses_unlike_interpreter\": null, "
+				     "\"arena_mismatches\": null"));
 }
 
 /* Several models in one pass, side by side: the same requests, their own
@@ -572,6 +626,8 @@ int main(void)
 	    cmocka_unit_test(test_realloc_over_live),
 	    cmocka_unit_test(test_python_layer_arena_bases),
 	    cmocka_unit_test(test_python_layer_mismatch_is_counted),
+	    cmocka_unit_test(test_python_layer_pymalloc_debug_compared),
+	    cmocka_unit_test(test_python_layer_not_pymalloc),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);
 }

@@ -65,7 +65,8 @@ static const tf_kind alloc_kinds[] = {
     TF_PY_OBJ_CALLOC, TF_PY_OBJ_REALLOC, TF_PY_OBJ_FREE,    TF_FREE,          TF_MALLOC};
 static const tf_kind rare_kinds[] = {TF_THREAD, TF_THREAD_NAME, TF_STACK,    TF_MODULE,
 				     TF_MODULE_UNLOAD, TF_MARK,  TF_SNAPSHOT, TF_FORK,
-				     TF_ARENA_ALLOC, TF_ARENA_FREE, TF_GC_START, TF_GC_STOP};
+				     TF_ARENA_ALLOC, TF_ARENA_FREE, TF_GC_START, TF_GC_STOP,
+				     TF_PYTHON_ALLOCATOR};
 static const tf_kind blob_kinds[] = {TF_MODULE, TF_SNAPSHOT, TF_THREAD, TF_FORK};
 
 /* Sets every field the kind encodes, leaves the rest zero. */
