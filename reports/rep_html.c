@@ -655,12 +655,20 @@ static void pinning_section(FILE *f, const rep_input *in, const rp_model_result 
 	fputs("</section>", f);
 }
 
+/* The order of the held arenas' table: emptiest first (fewest live bytes
+ * at the end), then by id. */
+static bool emptier(const rp_arena *x, const rp_arena *y)
+{
+	if (x->live_bytes_end != y->live_bytes_end)
+		return x->live_bytes_end < y->live_bytes_end;
+	return x->id < y->id;
+}
+
+/* qsort's view of emptier: the table holds rp_arena pointers. */
 static int held_cmp(const void *a, const void *b)
 {
 	const rp_arena *x = *(const rp_arena *const *)a, *y = *(const rp_arena *const *)b;
-	if (x->live_bytes_end != y->live_bytes_end)
-		return x->live_bytes_end < y->live_bytes_end ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
+	return emptier(x, y) ? -1 : emptier(y, x);
 }
 
 static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *m)
@@ -671,19 +679,21 @@ static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *
 	const rp_arena *held[TABLE_ROWS];
 	uint32_t n = 0, total = 0;
 	for (uint32_t k = 0; A && k < A->n; k++) {
-		if (A->a[k].released)
+		const rp_arena *a = &A->a[k];
+		if (a->released)
 			continue;
 		total++;
 		if (n < TABLE_ROWS) {
-			held[n++] = &A->a[k];
-		} else { /* keep the emptiest */
-			uint32_t worst = 0;
-			for (uint32_t j = 1; j < n; j++)
-				if (held_cmp(&held[j], &held[worst]) > 0)
-					worst = j;
-			if (held_cmp(&A->a[k], &held[worst]) < 0)
-				held[worst] = &A->a[k];
+			held[n++] = a;
+			continue;
 		}
+		/* the table is full: a emptier than its fullest takes its row */
+		uint32_t fullest = 0;
+		for (uint32_t j = 1; j < n; j++)
+			if (emptier(held[fullest], held[j]))
+				fullest = j;
+		if (emptier(a, held[fullest]))
+			held[fullest] = a;
 	}
 	if (n)
 		qsort(held, n, sizeof(held[0]), held_cmp);

@@ -5,7 +5,8 @@
 # self-contained, opens in headless Chromium without errors with its charts
 # (a screenshot is left in the build directory), escapes what a traced
 # program put in its argv and its symbols, and stays under 5 MB for a trace
-# of 10 M events; bad usage fails cleanly.
+# of 10 M events and small for traces of 1,000+ arenas held, 100 k+ call
+# sites and 150 marks; bad usage fails cleanly.
 . "$(dirname "$0")/lib.sh"
 AT=$(realpath "$AT")
 SYNTH=$(realpath "$SYNTH")
@@ -107,6 +108,59 @@ fi
 "$AT" report -o big --model cpython-3.8,cpython-3.13 big.atr >/dev/null 2>&1
 size=$(wc -c <big/report.html)
 check "a trace of 10 M events gives a page under 5 MB ($size bytes)" test "$size" -lt 5000000
+
+# ---- scale: 1,000+ arenas held, 100 k+ call sites, 150 marks ----
+# More arenas held than the page's table has rows (the held-arena table's
+# selection once crashed there), call sites and marks far beyond the
+# tables: the report ends well, its tables keep their caps, the page stays
+# small.  ARENATRACE_LONG=1 (make test-all) adds a trace ten times larger.
+scale_check() { # NAME EVENTS SLOTS SITES MARKS MIN_ARENAS MIN_SITES
+	"$SYNTH" -o "$1.atr" --events "$2" --slots "$3" --sites "$4" --marks "$5" --seed 11 \
+		>/dev/null 2>&1
+	"$AT" report -o "$1" --model custom:arena=16K,pool=4K,cpython-3.13 "$1.atr" \
+		>"$1.out" 2>"$1.err"
+	rc=$?
+	check "report of $1.atr (at least $6 arenas held, $7 call sites, $5 marks) exits 0" \
+		test "$rc" -eq 0
+	marks=$("$AT" info --json "$1.atr" | python3 -c 'import json, sys; print(json.load(sys.stdin)["marks"])')
+	check "$1.atr holds $5 marks ($marks)" test "$marks" -eq "$5"
+	check "$1: at least $6 arenas held and $7 call sites; the page's tables keep their caps" \
+		python3 - "$1" "$6" "$7" <<'PY'
+import csv, re, sys
+d, min_arenas, min_sites = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+page = open(d + "/report.html").read()
+assert page.endswith("</html>\n"), "the page is cut short"
+def rows(name):
+    return list(csv.DictReader(open(d + "/" + name, newline="")))
+held = [r for r in rows("arenas.csv") if r["model"] == "custom" and r["released_ns"] == ""]
+assert len(held) >= min_arenas, len(held)
+sites = rows("callsites.csv")
+assert len(sites) >= min_sites, len(sites)
+# the held arenas' table: the 100 emptiest, emptiest first (then by id)
+want = sorted(held, key=lambda r: (int(r["live_bytes_end"]), int(r["id"])))[:100]
+sec = page[page.index('<section id="arenas">'):page.index('<section id="pinning">')]
+assert "emptiest first (100 of %d)" % len(held) in sec, "held arenas heading"
+table = sec[sec.index("<table"):]
+got = re.findall(r'<tr><td data-v="(\d+)">', table)
+assert got == [r["id"] for r in want], (got[:5], [r["id"] for r in want][:5])
+# the call sites' table: the 100 that allocated most, of them all
+sec = page[page.index('<section id="callsites">'):page.index('<section id="compare">')]
+assert "The 100 of %d call sites" % len(sites) in sec, "call sites heading"
+assert sec.count("<tr>") == 101, sec.count("<tr>")
+# the lifelines: at most 120 rows
+sec = page[page.index('<svg class="chart" id="lifeline-chart"'):]
+sec = sec[:sec.index("</svg>")]
+assert sec.count("<rect class=\"life\"") == 120, sec.count("<rect class=\"life\"")
+PY
+	size=$(wc -c <"$1/report.html")
+	check "$1: the page stays under 1 MB ($size bytes)" test "$size" -lt 1000000
+}
+scale_check scale 400000 200000 120000 150 1000 100000
+if [ "${ARENATRACE_LONG:-}" = 1 ]; then
+	scale_check scale-long 4000000 2000000 1000000 1000 10000 900000
+else
+	skip "a report of 10,000+ arenas held and 900 k+ call sites" "ARENATRACE_LONG=1 (make test-all)"
+fi
 
 # ---- bad usage ----
 touch afile
