@@ -1741,12 +1741,13 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			check_snapshot(r, rec, buf, cap);
 		} else if (rec->kind == TF_STACK) {
 			on_stack_node(r, &rec->u.node);
-		} else if ((rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) && o->on_module) {
-			o->on_module(rec, r->nnodes, o->sym_ctx);
+		} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
+			/* counted whether or not a symbolizer takes them */
+			r->facts.modules += rec->kind == TF_MODULE;
+			if (o->on_module)
+				o->on_module(rec, r->nnodes, o->sym_ctx);
 		} else if (rec->kind == TF_THREAD) {
 			r->sys.threads++;
-		} else if (rec->kind == TF_MODULE) {
-			r->facts.modules++;
 		} else if (rec->kind == TF_END) {
 			r->facts.complete = true;
 			r->facts.end_kind = rec->u.end.clean;

@@ -57,6 +57,9 @@ check "the charts are inline SVG" sh -c 'for id in memory-chart lifeline-chart c
 	grep -q "<svg[^>]*id=\"$id\"" r/report.html || exit 1; done'
 check "readable without script: the stacks are <details>, the data in tables" \
 	sh -c 'grep -q "<details><summary>#3 synthetic+0x1300" r/report.html && grep -q "<table" r/report.html'
+modules=$("$AT" info --json pinning.atr | python3 -c 'import json, sys; print(json.load(sys.stdin)["modules"])')
+check "the page counts the trace's modules as info does ($modules)" \
+	sh -c "test '$modules' -gt 0 && grep -q 'stack nodes, $modules modules</td>' r/report.html"
 check "the pinning table says when the pinning blocks were allocated" \
 	sh -c 'grep -q ">allocated</th>" r/report.html &&
 		grep -Eq "<td data-v=\"[0-9]+\">[0-9]+\.[0-9]{3} s &ndash; [0-9]+\.[0-9]{3} s</td>" r/report.html'
