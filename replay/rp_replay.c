@@ -1830,7 +1830,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				status = RP_EXIT_CHECK;
 		}
 	}
-	if (o->inspect && r->n)
+	if (o->inspect && r->n && rc >= 0) /* a failed replay has no result to show */
 		o->inspect(&result, o->inspect_ctx);
 	if (res) {
 		*res = result;

@@ -28,7 +28,8 @@ typedef struct rp_replay_opts {
 	uint64_t progress_bytes; /* file size: a progress line on a terminal's stderr, 0 = none */
 	bool quiet;        /* nothing on stderr */
 	FILE *out;         /* statistics, differences, summary or JSON */
-	/* called with the result before the replay's memory goes (series) */
+	/* called with the result before the replay's memory goes (series);
+	 * not when the trace could not be read to its end */
 	void (*inspect)(const rp_replay_result *res, void *ctx);
 	void *inspect_ctx;
 	/* symbolization (reports/rep_stacks.h): on_module gets each module and

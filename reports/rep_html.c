@@ -919,19 +919,16 @@ static void page(FILE *f, const rep_input *in)
 		ARENATRACE_VERSION, script);
 }
 
-static int html_write(const rep_input *in, const char *dir, char *failed, size_t cap)
+static int html_write(const rep_input *in, rep_out *out)
 {
 	if (!in->res->nmodels)
 		return REP_OK;
-	FILE *f = rep_open(dir, "report.html", failed, cap);
+	FILE *f = rep_open(out, "report.html");
 	if (!f)
 		return REP_E_IO;
 	page(f, in);
-	if (rep_close(f) < 0) {
-		snprintf(failed, cap, "%s/report.html", dir);
-		return REP_E_IO;
-	}
-	return REP_OK;
+	return rep_close(out, f, "report.html");
 }
 
-const rep_sink rep_html_sink = {"html", html_write};
+static const char *const html_files[] = {"report.html", NULL};
+const rep_sink rep_html_sink = {"html", html_files, html_write};

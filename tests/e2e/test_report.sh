@@ -6,7 +6,8 @@
 # (a screenshot is left in the build directory), escapes what a traced
 # program put in its argv and its symbols, and stays under 5 MB for a trace
 # of 10 M events and small for traces of 1,000+ arenas held, 100 k+ call
-# sites and 150 marks; bad usage fails cleanly.
+# sites and 150 marks; the output directory holds nothing but the report's
+# files, and no one else's is ever removed; bad usage fails cleanly.
 . "$(dirname "$0")/lib.sh"
 AT=$(realpath "$AT")
 SYNTH=$(realpath "$SYNTH")
@@ -164,6 +165,80 @@ if [ "${ARENATRACE_LONG:-}" = 1 ]; then
 else
 	skip "a report of 10,000+ arenas held and 900 k+ call sites" "ARENATRACE_LONG=1 (make test-all)"
 fi
+
+# ---- the output directory: a new one, or an earlier report's ----
+# A report never removes a file it did not write: a directory that is not
+# empty and holds no earlier report (report.manifest) needs --force, a
+# file of a report's name that the manifest does not vouch for too, and
+# only the earlier report's own files (as it left them) are removed.
+mkdir own && echo "my own comparison" >own/compare.csv && echo "notes" >own/notes.txt
+expect_error "report -o a directory of someone else's files: refused, with a pointer to --force" \
+	"own is not empty and holds no earlier report (--force" \
+	"$AT" report -o own --model cpython-3.8 pinning.atr
+check "the refused directory is as it was" \
+	sh -c 'test "$(ls own | tr "\n" " ")" = "compare.csv notes.txt " &&
+		test "$(cat own/compare.csv)" = "my own comparison"'
+"$AT" report -o own --force --model cpython-3.8 pinning.atr >/dev/null 2>&1
+rc=$?
+check "report --force writes into it (exit $rc) and keeps the files it does not write" \
+	sh -c 'test '$rc' -eq 0 && test -s own/report.html && test "$(cat own/compare.csv)" = "my own comparison" &&
+		test -f own/notes.txt'
+expect_error "an earlier report with the user's compare.csv beside it: still refused (a report's name)" \
+	"own/compare.csv was not written by the earlier report there" \
+	"$AT" report -o own --model cpython-3.8 pinning.atr
+mv own/compare.csv own/my-compare.csv
+"$AT" report -o own --model cpython-3.8,cpython-3.13 pinning.atr >/dev/null 2>&1
+rc=$?
+check "an earlier report with files of other names beside it: written again (exit $rc), those kept" \
+	sh -c 'test '$rc' -eq 0 && test "$(cat own/my-compare.csv)" = "my own comparison" && test -f own/notes.txt &&
+		test -s own/compare.csv'
+"$AT" report -o own --model cpython-3.8 pinning.atr >/dev/null 2>&1
+check "the manifest lists exactly the files the report wrote, with their sizes" \
+	python3 - own <<'PY'
+import os, sys
+d = sys.argv[1]
+lines = open(os.path.join(d, "report.manifest")).read().splitlines()
+assert lines[0] == "arenatrace report 1", lines[0]
+listed = {}
+for l in lines[1:]:
+    h, size, name = l.split(" ")
+    assert len(h) == 16 and int(h, 16) >= 0, l
+    listed[name] = int(size)
+want = {"report.html", "timeline.csv", "sizeclasses.csv", "arenas.csv", "callsites.csv", "gc.csv"}
+assert set(listed) == want, sorted(listed)
+for name, size in listed.items():
+    assert os.path.getsize(os.path.join(d, name)) == size, name
+PY
+"$AT" report -o two --model cpython-3.8,cpython-3.13 pinning.atr >/dev/null 2>&1
+"$AT" report -o two --model cpython-3.8 pinning.atr >/dev/null 2>&1
+rc=$?
+check "an earlier report's compare.csv that this one does not write is removed (exit $rc)" \
+	sh -c 'test '$rc' -eq 0 && test ! -e two/compare.csv && test -s two/gc.csv && ! grep -q compare.csv two/report.manifest'
+"$AT" report -o two --model cpython-3.8,cpython-3.13 pinning.atr >/dev/null 2>&1
+echo "edited by hand" >>two/compare.csv
+expect_error "an earlier report's file changed since: refused without --force" \
+	"two/compare.csv was not written by the earlier report there, or changed since" \
+	"$AT" report -o two --model cpython-3.8 pinning.atr
+"$AT" report -o two --force --model cpython-3.8 pinning.atr >/dev/null 2>&1
+check "with --force, the changed file is not removed (not the report's any more)" \
+	grep -q "edited by hand" two/compare.csv
+mkdir lnk && ln -s ../own/notes.txt lnk/report.html
+expect_error "a link of a report's name is refused, even with --force" \
+	"lnk/report.html is not a plain file" "$AT" report -o lnk --force --model cpython-3.8 pinning.atr
+check "the file it points to is as it was" test "$(cat own/notes.txt)" = notes
+head -c 2000 pinning.atr >cut.atr
+printf 'corrupt' | dd of=cut.atr bs=1 seek=1500 conv=notrunc 2>/dev/null
+"$AT" report -o fresh --model cpython-3.8 cut.atr >/dev/null 2>&1
+rc=$?
+check "a trace that cannot be read (exit $rc) leaves no directory behind" \
+	sh -c "test $rc -eq 2 && test ! -e fresh"
+before=$(cat two/* | cksum)
+"$AT" report -o two --model cpython-3.8 cut.atr >/dev/null 2>&1
+check "nor changes an earlier report" test "$(cat two/* | cksum)" = "$before"
+(mkdir dflt && cd dflt && cp ../pinning.atr . && "$AT" report pinning.atr >/dev/null 2>&1 &&
+	"$AT" report pinning.atr >/dev/null 2>&1)
+check "the default directory, TRACE.report, is made, then rewritten as an earlier report" \
+	test -s dflt/pinning.report/report.manifest
 
 # ---- bad usage ----
 touch afile
