@@ -65,6 +65,11 @@ $(B)/tests/progs/symprog-g0: tests/progs/symprog.cc
 $(B)/tests/tools/atr-check.o: MOD_CFLAGS := -Itraces
 $(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# Damage inside frames that zstd still accepts, for the reader's and the
+# replay's corrupt-frame tests.
+$(B)/tests/tools/atr-mutate.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
+$(B)/atr-mutate: $(B)/tests/tools/atr-mutate.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 
 # The fuzz entry points, replayed over their seed corpus by a plain driver
 # (any compiler), and built for libFuzzer when clang is there.
@@ -90,7 +95,7 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
 	$(B)/tests/fuzz-workload
-TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
+TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
