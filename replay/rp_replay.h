@@ -241,12 +241,14 @@ typedef struct rp_model_result {
 	X(arenas_released_in_gc, "arenas released inside GC passes", 'u',                 \
 	  m->gc.arenas_released_in_gc)
 
-/* The replay through the replaying process's own allocator (--system). */
+/* The replay through a real allocator (--system, replay/rp_system.h). */
 typedef struct rp_system {
 	char allocator[64];   /* the object that defines malloc, e.g. libjemalloc.so.2 */
 	uint64_t ops;         /* malloc, calloc, realloc and free calls made */
 	double ns_per_op;     /* mean time inside those calls */
-	uint64_t rss_start, rss_peak, rss_end; /* resident bytes, peak sampled every 4096 ops */
+	uint64_t heap_peak, heap_end; /* resident bytes the allocator holds for the replayed
+				       * blocks: at most (sampled), and at the end */
+	uint64_t rss_start, rss_peak, rss_end; /* resident bytes of the allocator's process */
 	uint64_t threads;     /* threads in the trace (replayed in order on one) */
 } rp_system;
 

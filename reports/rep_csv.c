@@ -1,7 +1,7 @@
 /*
  * rep_csv.c - the CSV sink: timeline.csv, sizeclasses.csv, arenas.csv,
- * callsites.csv, gc.csv (when the trace has GC passes) and compare.csv
- * (when several models ran).  RFC 4180: a header line, comma-separated
+ * callsites.csv, gc.csv (when the trace has GC passes), compare.csv
+ * (when several models ran) and system.csv (replay --system).  RFC 4180: a header line, comma-separated
  * fields, CRLF line ends, fields quoted when they must be.  Columns:
  * reports/README.md.
  */
@@ -179,6 +179,24 @@ static void compare(FILE *f, const rep_input *in)
 #undef ROW
 }
 
+/* --system: the real allocator's figures, one row. */
+static void system_csv(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	const rp_system *y = &res->system;
+	fputs("allocator,ops,ns_per_op,heap_peak_bytes,heap_end_bytes,live_peak_bytes,"
+	      "live_end_bytes,rss_start_bytes,rss_peak_bytes,rss_end_bytes,trace_threads",
+	      f);
+	eol(f);
+	field(f, y->allocator);
+	fprintf(f,
+		",%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+		y->ops, y->ns_per_op, y->heap_peak, y->heap_end, res->peak_live, res->live_end,
+		y->rss_start, y->rss_peak, y->rss_end, y->threads);
+	eol(f);
+}
+
 static int write_one(rep_out *out, const char *name, const rep_input *in,
 		     void (*body)(FILE *, const rep_input *))
 {
@@ -190,10 +208,11 @@ static int write_one(rep_out *out, const char *name, const rep_input *in,
 }
 
 static const char *const csv_files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
-					"callsites.csv", "gc.csv", "compare.csv", NULL};
+					"callsites.csv", "gc.csv",	    "compare.csv",
+					"system.csv",	NULL};
 
-/* The files, in csv_files' order; gc.csv and compare.csv only when they
- * have something to say (rep_dir removes an earlier report's). */
+/* The files, in csv_files' order; gc.csv, compare.csv and system.csv only
+ * when they have something to say (rep_dir removes an earlier report's). */
 static int csv_write(const rep_input *in, rep_out *out)
 {
 	const rp_replay_result *res = in->res;
@@ -202,8 +221,9 @@ static int csv_write(const rep_input *in, rep_out *out)
 		void (*body)(FILE *, const rep_input *);
 		bool want;
 	} files[] = {
-	    {timeline, true}, {sizeclasses, true}, {arenas, true},
-	    {callsites, true}, {gc, has_gc},	   {compare, res->nmodels > 1},
+	    {timeline, true},  {sizeclasses, true},	      {arenas, true},
+	    {callsites, true}, {gc, has_gc},		      {compare, res->nmodels > 1},
+	    {system_csv, res->has_system},
 	};
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		if (!files[k].want)

@@ -880,6 +880,50 @@ static void compare_section(FILE *f, const rp_replay_result *res)
 	fputs("</tbody></table></section>", f);
 }
 
+/* --system: what the real allocator held for the same blocks, beside
+ * the models. */
+static void system_section(FILE *f, const rp_replay_result *res)
+{
+	if (!res->has_system)
+		return;
+	const rp_system *y = &res->system;
+	char b[48];
+	fputs("<section id=\"system\"><h2>Real allocator: ", f);
+	text(f, y->allocator);
+	fprintf(f,
+		"</h2><p>The same requests through the replaying process&rsquo;s malloc, realloc "
+		"and free, in a process of their own that holds nothing else (its block table "
+		"is not on the allocator), one byte written per page of every block: %" PRIu64
+		" calls, %.1f ns each%s. Held: the allocator&rsquo;s resident memory for the "
+		"blocks, its own metadata included; the peak is sampled every 4096 calls and "
+		"where the live bytes peak.</p>",
+		y->ops, y->ns_per_op,
+		y->threads > 1 ? "; the trace&rsquo;s threads were replayed in their global order on one"
+			       : "");
+	fputs("<table><thead><tr><th class=\"l\">allocator</th><th>held at the peak</th>"
+	      "<th>held at the end</th><th>peak held / peak live</th></tr></thead><tbody>"
+	      "<tr><td class=\"l\">",
+	      f);
+	text(f, y->allocator);
+	fputs("</td>", f);
+	td_bytes(f, y->heap_peak);
+	td_bytes(f, y->heap_end);
+	snprintf(b, sizeof(b), "%.2f", res->peak_live ? (double)y->heap_peak / (double)res->peak_live
+						      : 0.0);
+	fprintf(f, "<td>%s</td></tr>", b);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fputs("<tr><td class=\"l\">model ", f);
+		model_name(f, m);
+		fputs("</td>", f);
+		td_bytes(f, m->peak_held);
+		td_bytes(f, m->held_end);
+		fprintf(f, "<td>%.2f</td></tr>", m->jw4);
+	}
+	fprintf(f, "</tbody></table><p class=\"note\">Live bytes peaked at %s.</p></section>",
+		bytes_str(b, sizeof(b), res->peak_live));
+}
+
 static void page(FILE *f, const rep_input *in)
 {
 	const rp_replay_result *res = in->res;
@@ -900,6 +944,8 @@ static void page(FILE *f, const rep_input *in)
 		fputs("<a href=\"#gc\">GC</a>", f);
 	if (res->nmodels > 1)
 		fputs("<a href=\"#compare\">models</a>", f);
+	if (res->has_system)
+		fputs("<a href=\"#system\">real allocator</a>", f);
 	fputs("<a href=\"#facts\">trace</a> <button id=\"expand\" hidden>open every stack</button>"
 	      "</nav></header><main>",
 	      f);
@@ -913,6 +959,7 @@ static void page(FILE *f, const rep_input *in)
 	callsites_section(f, in);
 	gc_section(f, res);
 	compare_section(f, res);
+	system_section(f, res);
 	facts_section(f, in);
 	fprintf(f, "</main><footer class=\"note\">arenatrace %s</footer><script>%s</script>"
 		   "</body></html>\n",
