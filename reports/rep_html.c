@@ -269,9 +269,10 @@ static void memory_chart(FILE *f, const rp_replay_result *res, const rp_model_re
 static const char *const shade[8] = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb",
 				     "#6a93cd", "#4977bd", "#2e5c9f", "#1b3f73"};
 
+/* 0 for an empty arena, 1..7 for the rest: 255 (full) is the darkest. */
 static int shade_of(uint8_t use)
 {
-	return use ? 1 + (use - 1) * 7 / 254 : 0;
+	return use ? 1 + (use - 1) * 7 / 255 : 0;
 }
 
 /* The arenas drawn: all held at the end (up to the limit), then released

@@ -65,6 +65,20 @@ check "the pinning table says when the pinning blocks were allocated" \
 	sh -c 'grep -q ">allocated</th>" r/report.html &&
 		grep -Eq "<td data-v=\"[0-9]+\">[0-9]+\.[0-9]{3} s &ndash; [0-9]+\.[0-9]{3} s</td>" r/report.html'
 
+# ---- lifelines of full arenas (traces/workloads/pin.wl fills every one) ----
+"$AT" simulate -o full.atr "$(dirname "$GOLDEN")/../traces/workloads/pin.wl" >/dev/null
+"$AT" report -o full full.atr >/dev/null 2>&1
+check "lifelines: every cell is one of the eight shades, a full arena the darkest" python3 -c '
+import re
+page = open("full/report.html").read()
+sec = page[page.index("id=\"lifeline-chart\""):]
+sec = sec[:sec.index("</svg>")]
+shades = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb", "#6a93cd", "#4977bd", "#2e5c9f", "#1b3f73"}
+fills = set(re.findall(r"fill=\"([^\"]*)\"", sec))
+assert fills and fills <= shades, fills - shades
+full = [row for row in sec.split("<g><title>")[1:] if "peak use 100%</title>" in row]
+assert full and all("fill=\"#1b3f73\"" in row[:row.index("</g>")] for row in full), len(full)'
+
 # ---- escaping: argv and C++ symbols from a real traced program ----
 skip_esc=""
 [ "${ARENATRACE_SAN:-}" = address ] && skip_esc="preload library under SAN=address"
