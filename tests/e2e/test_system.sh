@@ -31,14 +31,16 @@ for lib in "" /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/x86_64-linux-g
 		continue
 	fi
 	name=${want:-glibc}
+	[ -z "$want" ] && [ "${ARENATRACE_SAN:-}" = address ] && name="ASan's malloc"
 	LD_PRELOAD=$lib "$AT" replay --system --json pin.atr >one.json 2>one.err
 	LD_PRELOAD=$lib "$AT" replay --system --json pin.atr >two.json 2>/dev/null
 	heap=$(python3 -c 'import json; print(json.load(open("one.json"))["system"]["heap_peak_bytes"])' 2>/dev/null)
+	# (an ASan build's malloc is ASan's own)
 	check "$name: every request replayed, through $name" python3 -c '
 import json, sys
 j = json.load(open("one.json")); y = j["system"]
-assert (sys.argv[1] or "libc") in y["allocator"], y
-assert y["ops"] == j["requests"] and y["ns_per_op"] > 0, y' "$want"
+assert (sys.argv[1] or ("libasan" if sys.argv[2] == "address" else "libc")) in y["allocator"], y
+assert y["ops"] == j["requests"] and y["ns_per_op"] > 0, y' "$want" "${ARENATRACE_SAN:-}"
 	if [ "${ARENATRACE_SAN:-}" = address ]; then
 		skip "$name: the heap's peak against the live bytes" "ASan's redzones and quarantine"
 	else
