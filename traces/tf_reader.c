@@ -900,7 +900,7 @@ static int check_requests(tf_reader *r)
 /* Decodes and checks every record of the open frame, keeping their values
  * (up to VALS_MAX; the decoder's state there, if it fills); the frame's
  * records are handed out only once this returned 0. */
-static int check_frame(tf_reader *r)
+static int check_records(tf_reader *r)
 {
 	cursor *tags = &r->cur[TF_S_TAGS];
 	r->nvals = 0;
@@ -947,6 +947,19 @@ static int check_frame(tf_reader *r)
 	r->out_end = r->spilled ? kept_end : tags->p;
 	r->out_val = r->vals;
 	return 0;
+}
+
+/* check_records; a frame it rejects leaves the status as it was (an end
+ * record in it did not end the trace). */
+static int check_frame(tf_reader *r)
+{
+	const tf_reader_status before = r->status;
+	int rc = check_records(r);
+	if (rc < 0) {
+		r->status.complete = before.complete;
+		r->status.unknown_records = before.unknown_records;
+	}
+	return rc;
 }
 
 /* The frame was handed out whole: the next one is loaded. */
