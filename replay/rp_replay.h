@@ -23,7 +23,8 @@ typedef struct rp_replay_opts {
 	bool check;        /* compare the first model with every snapshot */
 	bool json;         /* the result as one JSON object */
 	bool summary;      /* the result as a terminal summary */
-	bool system;       /* also replay through this process's malloc/free/realloc */
+	bool system;       /* also replay through a real allocator (rp_system.h: runs this
+			    * executable again, so only from arenatrace itself) */
 	bool gc_off;       /* also run every model as if cyclic GC were disabled */
 	uint64_t progress_bytes; /* file size: a progress line on a terminal's stderr, 0 = none */
 	bool quiet;        /* nothing on stderr */

@@ -32,10 +32,10 @@
 #include <unistd.h>
 
 enum { SYS_ALLOC, SYS_REALLOC, SYS_FREE };
-#define SYS_FD 3                 /* the socket, in the allocator's process */
-#define MSG_WORDS (3 * 2730)     /* a buffer of requests: 64 KiB */
-#define SAMPLE_EVERY 4096        /* requests */
-#define PAGE 4096u               /* the stride of the bytes written into a block */
+#define SYS_FD 3             /* the socket, in the allocator's process */
+#define MSG_WORDS (3 * 2730) /* a buffer of requests: 64 KiB */
+#define SAMPLE_EVERY 4096    /* requests */
+#define PAGE 4096u           /* the stride of the bytes written into a block */
 
 /* What the allocator's process sends back. */
 typedef struct rp_sys_result {
@@ -48,9 +48,9 @@ typedef struct rp_sys_result {
 struct rp_sys {
 	pid_t pid;
 	int fd;
-	bool broken;         /* a send failed: the process is gone (rp_sys_end says why) */
-	uint64_t next_id;    /* ids handed out: 1 .. next_id - 1 */
-	uint64_t *free_ids;  /* ids of freed blocks, reused last in first out */
+	bool broken;        /* a send failed: the process is gone (rp_sys_end says why) */
+	uint64_t next_id;   /* ids handed out: 1 .. next_id - 1 */
+	uint64_t *free_ids; /* ids of freed blocks, reused last in first out */
 	size_t nfree, cap_free;
 	size_t nbuf;
 	uint64_t buf[MSG_WORDS];

@@ -52,7 +52,8 @@ typedef struct rep_sink {
 	int (*write)(const rep_input *in, rep_out *out);
 } rep_sink;
 
-extern const rep_sink rep_csv_sink;  /* timeline, sizeclasses, arenas, callsites, gc, compare, system */
+extern const rep_sink rep_csv_sink;  /* timeline, sizeclasses, arenas, callsites, gc, compare,
+				      * system */
 extern const rep_sink rep_html_sink; /* report.html */
 
 /* ---- the report directory (rep_dir.c) ----

@@ -36,8 +36,8 @@ typedef struct entry {
 
 struct rep_dir {
 	char path[4096];
-	bool made;               /* this run made the directory */
-	bool wrote;              /* a sink opened a file in it */
+	bool made;                /* this run made the directory */
+	bool wrote;               /* a sink opened a file in it */
 	entry old[REP_MAX_FILES]; /* the earlier report's files, as it left them */
 	int nold;
 };
@@ -126,7 +126,8 @@ static bool read_manifest(rep_dir *d)
 		char name[NAME_MAX_LEN + 1];
 		int used = 0;
 		if (d->nold == REP_MAX_FILES ||
-		    sscanf(line, "%16" SCNx64 " %" SCNu64 " %32s%n", &e->hash, &e->size, name, &used) != 3 ||
+		    sscanf(line, "%16" SCNx64 " %" SCNu64 " %32s%n", &e->hash, &e->size, name,
+			   &used) != 3 ||
 		    line[used] || !report_file(name))
 			return d->nold = 0, false;
 		for (int k = 0; k < d->nold; k++)
@@ -152,7 +153,8 @@ static int check_dir(rep_dir *d, bool force, char *msg, size_t cap)
 	bool listed_ok[REP_MAX_FILES] = {false};
 	for (struct dirent *de; rc == REP_OK && (de = readdir(dir));) {
 		const char *name = de->d_name;
-		if (!strcmp(name, ".") || !strcmp(name, "..") || (ours && !strcmp(name, REP_MANIFEST)))
+		if (!strcmp(name, ".") || !strcmp(name, "..") ||
+		    (ours && !strcmp(name, REP_MANIFEST)))
 			continue;
 		int k = 0;
 		while (ours && k < d->nold && strcmp(d->old[k].name, name))
@@ -163,8 +165,8 @@ static int check_dir(rep_dir *d, bool force, char *msg, size_t cap)
 		}
 		if (report_file(name) && !regular(d->path, name)) {
 			snprintf(msg, cap,
-				 "%s/%s is not a plain file: a report writes neither through a link "
-				 "nor over a directory",
+				 "%s/%s is not a plain file: a report writes neither through a "
+				 "link nor over a directory",
 				 d->path, name);
 			rc = REP_E_NOT_OURS;
 			break;
@@ -206,7 +208,8 @@ int rep_dir_open(rep_dir **out, const char *path, bool force, char *msg, size_t 
 	int rc = REP_OK;
 	if (stat(path, &sb) < 0) {
 		if (errno != ENOENT || mkdir(path, 0755) < 0) {
-			snprintf(msg, cap, "cannot make the directory %s: %s", path, strerror(errno));
+			snprintf(msg, cap, "cannot make the directory %s: %s", path,
+				 strerror(errno));
 			rc = REP_E_IO;
 		}
 		d->made = rc == REP_OK;

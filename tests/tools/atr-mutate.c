@@ -32,8 +32,8 @@
 #define MAX_FRAMES 4096
 
 typedef struct frame {
-	size_t off, len;   /* where in the file, compressed bytes */
-	uint64_t records;  /* length of its tags stream */
+	size_t off, len;  /* where in the file, compressed bytes */
+	uint64_t records; /* length of its tags stream */
 } frame;
 
 static uint64_t rng;
@@ -72,7 +72,8 @@ static unsigned char *slurp(const char *path, size_t *len)
 static unsigned char *content(const unsigned char *src, size_t len, size_t *out_len)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(src, len);
-	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > TF_MAX_FRAME) {
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    size > TF_MAX_FRAME) {
 		fprintf(stderr, "atr-mutate: a frame without its content size\n");
 		exit(2);
 	}

@@ -247,7 +247,8 @@ static void test_rejected_frame_hands_out_nothing(void **state)
 		assert_int_equal(rc, TF_E_CORRUPT);
 		assert_non_null(strstr(tf_reader_error(r), "undeclared tag 0xee"));
 		if (n != before)
-			fail_msg("frame %zu rejected after %ld records; the frames before it hold %ld",
+			fail_msg("frame %zu rejected after %ld records; the frames before it "
+				 "hold %ld",
 				 k, n, before);
 		tf_reader_free(r);
 		free(copy);
@@ -357,12 +358,14 @@ static void test_big_frame(void **state)
 	assert_int_equal(rec.kind, TF_HEADER);
 	for (uint64_t i = 0; i < pairs; i++) {
 		assert_int_equal(tf_reader_next(r, &rec), 1);
-		if (rec.kind != TF_MALLOC || rec.u.alloc.size != i || rec.u.alloc.addr != 0x10000 + 16 * i)
-			fail_msg("record %llu: %s size %llu at 0x%llx", (unsigned long long)(2 * i + 1),
-				 tf_kind_name(rec.kind), (unsigned long long)rec.u.alloc.size,
+		const uint64_t at = 0x10000 + 16 * i;
+		if (rec.kind != TF_MALLOC || rec.u.alloc.size != i || rec.u.alloc.addr != at)
+			fail_msg("record %llu: %s size %llu at 0x%llx",
+				 (unsigned long long)(2 * i + 1), tf_kind_name(rec.kind),
+				 (unsigned long long)rec.u.alloc.size,
 				 (unsigned long long)rec.u.alloc.addr);
 		assert_int_equal(tf_reader_next(r, &rec), 1);
-		if (rec.kind != TF_FREE || rec.u.alloc.addr != 0x10000 + 16 * i || rec.u.alloc.size)
+		if (rec.kind != TF_FREE || rec.u.alloc.addr != at || rec.u.alloc.size)
 			fail_msg("record %llu: %s at 0x%llx", (unsigned long long)(2 * i + 2),
 				 tf_kind_name(rec.kind), (unsigned long long)rec.u.alloc.addr);
 	}

@@ -340,11 +340,12 @@ static int run(const opts *o, int fd)
 	for (uint64_t i = 0; i < o->events && !o->pinning; i++) {
 		step(&g, o, i, &hp, addr, size, &py);
 		/* the default 3 marks are the quarters of the run, and say so */
-		if (o->marks && i && i % (o->events / (o->marks + 1) + 1) == 0) {
+		const uint64_t every = o->events / (o->marks + 1) + 1;
+		if (o->marks && i && i % every == 0) {
 			char label[32];
 			int n = snprintf(label, sizeof(label), "%s %llu",
 					 o->marks == 3 ? "quarter" : "mark",
-					 (unsigned long long)(i / (o->events / (o->marks + 1) + 1)));
+					 (unsigned long long)(i / every));
 			g.rec.u.label.label = (tf_bytes){label, (size_t)n};
 			if (o->python) {
 				g.rec.u.label.text = (tf_bytes){"Small block threshold = 512, in 32 "
@@ -373,7 +374,8 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	opts o = {.events = 1000000, .seed = 1, .slots = 65536, .threads = 1, .sites = 2, .marks = 3};
+	opts o = {.events = 1000000, .seed = 1, .slots = 65536, .threads = 1, .sites = 2,
+		  .marks = 3};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-o") && v)
