@@ -1,7 +1,8 @@
 # replay/: the arenatrace command line (info, dump, replay, report, simulate);
 # the CLI links the reports (symbolized stacks, CSV, HTML).
 RP_SRC := replay/rp_main.c replay/rp_util.c replay/rp_info.c replay/rp_dump.c replay/rp_replay.c \
-	replay/rp_cmd_replay.c replay/rp_workload.c replay/rp_simulate.c replay/rp_sim_cli.c
+	replay/rp_cmd_replay.c replay/rp_system.c replay/rp_workload.c replay/rp_simulate.c \
+	replay/rp_sim_cli.c
 RP_OBJ := $(RP_SRC:%.c=$(B)/%.o)
 $(RP_OBJ): MOD_CFLAGS := -Itraces -Itracer -Iallocator -Ireplay -Ireports
 

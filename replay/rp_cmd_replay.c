@@ -8,7 +8,6 @@
 #include "rp_cli.h"
 #include "rp_replay.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,7 +40,8 @@ static const char replay_usage[] =
     "  --system            also replay the requests through this process's own\n"
     "                      malloc/free/realloc (glibc, or whatever LD_PRELOAD puts\n"
     "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
-    "                      and report time per call and resident memory\n"
+    "                      in a process that holds nothing else, and report time per\n"
+    "                      call and the memory the allocator holds for the blocks\n"
     "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
     "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
     "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
@@ -53,15 +53,17 @@ static const char replay_usage[] =
 
 static bool no_follow_exec; /* --no-follow-exec */
 
-/* The options of replay, or of report when outdir is not NULL (-o DIR, and
- * none of the outputs replay chooses between). */
+/* The options of replay, or of report when outdir is not NULL (-o DIR,
+ * --force, and none of the outputs replay chooses between). */
 static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so,
-		      const char **path, const char **outdir)
+		      const char **path, const char **outdir, bool *force)
 {
 	const char *cmd = outdir ? "report" : "replay";
 	for (int i = 1; i < argc; i++) {
 		if (outdir && !strcmp(argv[i], "-o") && i + 1 < argc) {
 			*outdir = argv[++i];
+		} else if (outdir && !strcmp(argv[i], "--force")) {
+			*force = true;
 		} else if (outdir && (!strcmp(argv[i], "--stats") || !strcmp(argv[i], "--json") ||
 				      !strcmp(argv[i], "--check-snapshots"))) {
 			rp_error("report: '%s' is replay's (arenatrace report --help)", argv[i]);
@@ -127,7 +129,7 @@ int rp_cmd_replay(int argc, char **argv)
 	rp_replay_opts o = {.out = stdout};
 	rep_sym_opts so = {0};
 	const char *path = NULL;
-	int rc = parse_args(argc, argv, &o, &so, &path, NULL);
+	int rc = parse_args(argc, argv, &o, &so, &path, NULL, NULL);
 	if (rc) {
 		if (rc > 0)
 			fputs(replay_usage, stdout);
@@ -170,24 +172,32 @@ int rp_cmd_replay(int argc, char **argv)
 /* ---- report ---- */
 
 static const char report_usage[] =
-    "usage: arenatrace report [-o DIR] [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
-    "                         [--gc on|off] [--system] [--debug-dir DIR]... [--no-follow-exec]\n"
-    "                         TRACE\n"
+    "usage: arenatrace report [-o DIR] [--force] [--model PROFILE[,PROFILE...]]\n"
+    "                         [--layer auto|python|malloc] [--gc on|off] [--system]\n"
+    "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
     "  Replays the trace as `arenatrace replay` does (same options), prints its\n"
     "  summary, and writes DIR/report.html (one self-contained page: memory by\n"
     "  layer over time, arena lifelines, what pins the arenas, size classes, call\n"
     "  sites, GC passes, models side by side) and CSV files: timeline.csv,\n"
     "  sizeclasses.csv, arenas.csv, callsites.csv, gc.csv (GC passes recorded),\n"
-    "  compare.csv (several models).  Columns: reports/README.md.\n"
-    "  -o DIR              where (made if missing); default: the trace's file name\n"
-    "                      without .atr, plus .report, in the current directory\n"
-    "  Exit status: 0, 2 bad input or a file that could not be written.\n";
+    "  compare.csv (several models), system.csv (--system), and report.manifest\n"
+    "  (the files it wrote).\n"
+    "  Columns: reports/README.md.\n"
+    "  -o DIR              where; default: the trace's file name without .atr, plus\n"
+    "                      .report, in the current directory.  DIR is made when\n"
+    "                      missing; an existing one must be empty or hold an earlier\n"
+    "                      report (its report.manifest and the files it lists)\n"
+    "  --force             write into DIR all the same, over files of the report's\n"
+    "                      names; a file the report did not write is never removed\n"
+    "  Exit status: 0, 2 bad input, a directory that is not the report's, or a file\n"
+    "  that could not be written.\n";
 
 typedef struct report_job {
-	const char *dir, *trace;
+	rep_dir *dir;
+	const char *trace;
 	rep_namer *namer; /* NULL: frames as addresses */
 	int rc;
-	char failed[600];
+	char failed[700];
 } report_job;
 
 /* The replay's inspect callback: every sink, while the result lives. */
@@ -195,9 +205,7 @@ static void write_report(const rp_replay_result *res, void *ctx)
 {
 	report_job *job = ctx;
 	rep_input in = {res, job->trace, job->namer ? rep_stacks_namer : NULL, job->namer};
-	const rep_sink *sinks[] = {&rep_csv_sink, &rep_html_sink};
-	for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]) && job->rc == REP_OK; k++)
-		job->rc = sinks[k]->write(&in, job->dir, job->failed, sizeof(job->failed));
+	job->rc = rep_dir_write(job->dir, &in, job->failed, sizeof(job->failed));
 }
 
 /* DIR for a trace: "dir/name.atr" -> "name.report". */
@@ -215,33 +223,36 @@ int rp_cmd_report(int argc, char **argv)
 {
 	rp_replay_opts o = {.out = stdout, .summary = true};
 	rep_sym_opts so = {0};
-	const char *path = NULL, *dir = NULL;
-	int rc = parse_args(argc, argv, &o, &so, &path, &dir);
+	const char *path = NULL, *dirname = NULL;
+	bool force = false;
+	int rc = parse_args(argc, argv, &o, &so, &path, &dirname, &force);
 	if (rc) {
 		if (rc > 0)
 			fputs(report_usage, stdout);
 		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
 	}
 	char dbuf[1024];
-	if (!dir) {
+	if (!dirname) {
 		default_dir(path, dbuf, sizeof(dbuf));
-		dir = dbuf;
+		dirname = dbuf;
 	}
 	char pbuf[TF_LINK_MAX + 1];
 	if (!no_follow_exec)
 		path = rp_follow_exec(path, pbuf, sizeof(pbuf), "report");
-	struct stat sb;
-	if (mkdir(dir, 0755) < 0 && (errno != EEXIST || stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
-		rp_error("report: cannot make the directory %s: %s", dir,
-			 errno == EEXIST ? "a file has that name" : strerror(errno));
-		return RP_EXIT_USAGE;
-	}
 	tf_reader *rd;
-	char err[512];
+	char err[700];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
 		rp_error("%s", err);
 		return RP_EXIT_USAGE;
 	}
+	/* the directory is checked before the replay, which may take long */
+	report_job job = {.trace = path};
+	if (rep_dir_open(&job.dir, dirname, force, err, sizeof(err)) < 0) {
+		rp_error("report: %s", err);
+		tf_reader_free(rd);
+		return RP_EXIT_USAGE;
+	}
+	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
 		o.progress_bytes = (uint64_t)sb.st_size;
 	rep_namer *namer = calloc(1, sizeof(*namer));
@@ -253,7 +264,7 @@ int rp_cmd_report(int argc, char **argv)
 		free(namer);
 		namer = NULL;
 	}
-	report_job job = {.dir = dir, .trace = path, .namer = namer};
+	job.namer = namer;
 	o.inspect = write_report;
 	o.inspect_ctx = &job;
 	int status = rp_replay_run(rd, &o, path, NULL);
@@ -263,11 +274,12 @@ int rp_cmd_report(int argc, char **argv)
 		free(namer);
 	}
 	tf_reader_free(rd);
+	rep_dir_free(job.dir);
 	if (job.rc < 0) {
-		rp_error("report: %s: %s", job.failed, rep_strerror(job.rc));
+		rp_error("report: %s", job.failed);
 		return RP_EXIT_USAGE;
 	}
 	if (status == RP_EXIT_OK)
-		printf("report: %s/report.html (and the CSV files beside it)\n", dir);
+		printf("report: %s/report.html (and the CSV files beside it)\n", dirname);
 	return status;
 }

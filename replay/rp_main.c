@@ -2,6 +2,7 @@
  * rp_main.c - `arenatrace` entry point: dispatches subcommands.
  */
 #include "rp_cli.h"
+#include "rp_system.h"
 #include "rp_workload.h"
 #include "tr_record.h"
 
@@ -55,6 +56,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
+	/* not for users: the allocator's process of replay --system (rp_system.h) */
+	if (!strcmp(argv[1], "__system"))
+		return rp_cmd_system_child(argc - 1, argv + 1);
 	rp_error("unknown command '%s' (run 'arenatrace --help')", argv[1]);
 	return RP_EXIT_USAGE;
 }

@@ -26,9 +26,9 @@
 #include "pym.h"
 #include "rp_cli.h"
 #include "rp_replay.h"
+#include "rp_system.h"
 #include "tf.h"
 
-#include <dlfcn.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,11 +321,10 @@ typedef struct replay {
 	uint64_t snapshots, snap_bad, snap_unchecked;
 	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */
 	uint64_t oom;        /* requests dropped: no memory for the address map */
-	bool system;         /* --system: the column after the models holds our own blocks */
+	bool system;         /* --system: the column after the models holds the blocks' ids there */
 	bool quiet;          /* nothing on stderr */
+	rp_sys *sysrun;      /* --system: the allocator's process */
 	rp_system sys;
-	uint64_t sys_ticks, tsc0;
-	struct timespec mono0;
 	FILE *out;
 } replay;
 
@@ -868,89 +867,23 @@ static void classes_now(const model_run *mr, rp_classes *c)
 	memcpy(c->avail, st.class_avail, c->n * sizeof(uint64_t));
 }
 
-/* ---- --system: the same requests through this process's allocator ---- */
+/* ---- --system: the same requests through a real allocator (rp_system.h) ---- */
 
-static uint64_t rss_now(void)
+/* One request; returns the block's id there (0 for a free). */
+static uint64_t system_request(replay *r, enum op op, uint64_t old, uint64_t old_n, uint64_t n)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long long size = 0, resident = 0;
-	if (f) {
-		if (fscanf(f, "%llu %llu", &size, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Writes one byte per page of [p, p + n), as a program filling it would. */
-static void touch(char *p, uint64_t from, uint64_t n)
-{
-	for (uint64_t i = from; i < n; i += 4096)
-		p[i] = 1;
-}
-
-static void system_start(replay *r)
-{
-	Dl_info info;
-	const char *name = dladdr((void *)malloc, &info) && info.dli_fname ? info.dli_fname : "?";
-	const char *base = strrchr(name, '/');
-	snprintf(r->sys.allocator, sizeof(r->sys.allocator), "%s", base ? base + 1 : name);
-	r->sys.rss_start = r->sys.rss_peak = rss_now();
-	clock_gettime(CLOCK_MONOTONIC, &r->mono0);
-	r->tsc0 = __builtin_ia32_rdtsc();
-}
-
-/* One request through the real allocator; returns the new block (0 for a
- * free).  Only the allocator calls are timed. */
-static uint64_t system_apply(replay *r, enum op op, uint64_t old, uint64_t old_n, uint64_t n)
-{
-	if (n == UINT64_MAX)
-		return 0; /* an overflowing calloc: nothing to ask for */
-	void *p = NULL;
-	uint64_t t0 = __builtin_ia32_rdtsc();
 	switch (op) {
 	case OP_ALLOC:
-		p = malloc(n ? n : 1);
-		break;
+		return rp_sys_alloc(r->sysrun, n);
 	case OP_REALLOC:
-		p = realloc((void *)(uintptr_t)old, n ? n : 1);
-		break;
+		return rp_sys_realloc(r->sysrun, old, old_n, n);
 	case OP_FREE:
-		free((void *)(uintptr_t)old);
+		rp_sys_free(r->sysrun, old, old_n);
 		break;
 	case OP_NONE:
 		break;
 	}
-	r->sys_ticks += __builtin_ia32_rdtsc() - t0;
-	r->sys.ops++;
-	if (p)
-		touch(p, op == OP_REALLOC ? old_n : 0, n);
-	if ((r->sys.ops & 4095) == 0) {
-		uint64_t rss = rss_now();
-		if (rss > r->sys.rss_peak)
-			r->sys.rss_peak = rss;
-	}
-	return (uint64_t)(uintptr_t)p;
-}
-
-static void system_finish(replay *r)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	double ns = (double)(t.tv_sec - r->mono0.tv_sec) * 1e9 + (double)(t.tv_nsec - r->mono0.tv_nsec);
-	uint64_t ticks = __builtin_ia32_rdtsc() - r->tsc0;
-	if (ticks && r->sys.ops)
-		r->sys.ns_per_op = (double)r->sys_ticks * (ns / (double)ticks) / (double)r->sys.ops;
-	r->sys.rss_end = rss_now();
-	if (r->sys.rss_end > r->sys.rss_peak)
-		r->sys.rss_peak = r->sys.rss_end;
-	/* hand the blocks back: the replay is not the program, and leak checkers watch it */
-	unsigned col = A_MODEL + (unsigned)r->n;
-	for (size_t i = 0; i < r->live.cap; i++) {
-		uint64_t *sl = &r->live.t[i * r->live.stride];
-		if (sl[A_KEY] && sl[col])
-			free((void *)(uintptr_t)sl[col]);
-	}
+	return 0;
 }
 
 static void withhold(replay *r, uint64_t size, uint64_t stack_w, const uint64_t *old_m);
@@ -1047,9 +980,9 @@ static void request(replay *r, const tf_record *rec)
 		measure(r, mr, dt);
 	}
 	if (r->system) {
-		uint64_t out = system_apply(r, op, old_m[r->n], old_n, n);
+		uint64_t id = system_request(r, op, old_m[r->n], old_n, n);
 		if (slot)
-			slot[A_MODEL + r->n] = out;
+			slot[A_MODEL + r->n] = id;
 	}
 	if (++r->tick_filled >= r->tick_step)
 		take_tick(r);
@@ -1456,11 +1389,12 @@ static void print_json(FILE *f, const rp_replay_result *res, const rp_replay_opt
 		const rp_system *y = &res->system;
 		fprintf(f,
 			", \"system\": {\"allocator\": \"%s\", \"ops\": %" PRIu64
-			", \"ns_per_op\": %.1f, \"rss_start_bytes\": %" PRIu64
+			", \"ns_per_op\": %.1f, \"heap_peak_bytes\": %" PRIu64
+			", \"heap_end_bytes\": %" PRIu64 ", \"rss_start_bytes\": %" PRIu64
 			", \"rss_peak_bytes\": %" PRIu64 ", \"rss_end_bytes\": %" PRIu64
 			", \"trace_threads\": %" PRIu64 "}",
-			y->allocator, y->ops, y->ns_per_op, y->rss_start, y->rss_peak, y->rss_end,
-			y->threads);
+			y->allocator, y->ops, y->ns_per_op, y->heap_peak, y->heap_end, y->rss_start,
+			y->rss_peak, y->rss_end, y->threads);
 	}
 	fprintf(f, "}\n");
 }
@@ -1557,9 +1491,11 @@ static void print_summary(FILE *f, const rp_replay_result *res, const rp_replay_
 	if (res->has_system) {
 		const rp_system *y = &res->system;
 		fprintf(f,
-			"system allocator %s: %" PRIu64 " calls, %.1f ns each; resident %" PRIu64
-			" bytes at the start, %" PRIu64 " at the peak, %" PRIu64 " at the end\n",
-			y->allocator, y->ops, y->ns_per_op, y->rss_start, y->rss_peak, y->rss_end);
+			"system allocator %s: %" PRIu64 " calls, %.1f ns each; it holds %" PRIu64
+			" bytes for the blocks at the peak (%.2f times the live bytes' peak), %" PRIu64
+			" at the end\n",
+			y->allocator, y->ops, y->ns_per_op, y->heap_peak,
+			ratio(y->heap_peak, res->peak_live), y->heap_end);
 		if (y->threads > 1)
 			fprintf(f, "  (the trace's %" PRIu64 " threads were replayed in their global "
 				   "order on one thread)\n",
@@ -1739,8 +1675,12 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			r->any_gc_off = o->gc_off;
 			r->next_withheld = WITHHELD_KEY0;
 			r->live.stride = A_MODEL + (unsigned)runs + r->system;
-			if (r->system)
-				system_start(r);
+			char why[256];
+			if (r->system && rp_sys_start(&r->sysrun, why, sizeof(why)) < 0) {
+				rp_error("replay: --system: %s", why);
+				rc = -1;
+				break;
+			}
 			for (int i = 0; i < runs; i++) {
 				model_run *mr = &r->mr[i];
 				mr->r = r;
@@ -1774,12 +1714,13 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			check_snapshot(r, rec, buf, cap);
 		} else if (rec->kind == TF_STACK) {
 			on_stack_node(r, &rec->u.node);
-		} else if ((rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) && o->on_module) {
-			o->on_module(rec, r->nnodes, o->sym_ctx);
+		} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
+			/* counted whether or not a symbolizer takes them */
+			r->facts.modules += rec->kind == TF_MODULE;
+			if (o->on_module)
+				o->on_module(rec, r->nnodes, o->sym_ctx);
 		} else if (rec->kind == TF_THREAD) {
 			r->sys.threads++;
-		} else if (rec->kind == TF_MODULE) {
-			r->facts.modules++;
 		} else if (rec->kind == TF_END) {
 			r->facts.complete = true;
 			r->facts.end_kind = rec->u.end.clean;
@@ -1814,11 +1755,15 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		};
 		memcpy(result.gc_passes, r->gc_passes, sizeof(result.gc_passes));
 		memcpy(result.examples, r->examples, sizeof(result.examples));
-		if (r->system) {
-			system_finish(r);
+		char why[256];
+		if (r->system && rp_sys_end(r->sysrun, &r->sys, why, sizeof(why)) < 0) {
+			rp_error("replay: --system: %s", why);
+			status = RP_EXIT_USAGE;
+		} else if (r->system) {
 			result.has_system = true;
 			result.system = r->sys;
 		}
+		r->sysrun = NULL;
 		rp_pin *pins = NULL;
 		size_t npins = 0;
 		for (int i = 0; i < r->n; i++) {
@@ -1875,7 +1820,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				status = RP_EXIT_CHECK;
 		}
 	}
-	if (o->inspect && r->n)
+	if (o->inspect && r->n && rc >= 0) /* a failed replay has no result to show */
 		o->inspect(&result, o->inspect_ctx);
 	if (res) {
 		*res = result;
@@ -1887,6 +1832,11 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		res->callsites = NULL;
 		res->ncallsites = 0;
 		res->node_parent = res->node_ip = NULL;
+	}
+	if (r->sysrun) { /* a replay that failed: the allocator's process ends too */
+		rp_system unused;
+		char why[256];
+		rp_sys_end(r->sysrun, &unused, why, sizeof(why));
 	}
 	for (int i = 0; i < r->n; i++) {
 		pym_free(r->mr[i].m);

@@ -23,12 +23,14 @@ typedef struct rp_replay_opts {
 	bool check;        /* compare the first model with every snapshot */
 	bool json;         /* the result as one JSON object */
 	bool summary;      /* the result as a terminal summary */
-	bool system;       /* also replay through this process's malloc/free/realloc */
+	bool system;       /* also replay through a real allocator (rp_system.h: runs this
+			    * executable again, so only from arenatrace itself) */
 	bool gc_off;       /* also run every model as if cyclic GC were disabled */
 	uint64_t progress_bytes; /* file size: a progress line on a terminal's stderr, 0 = none */
 	bool quiet;        /* nothing on stderr */
 	FILE *out;         /* statistics, differences, summary or JSON */
-	/* called with the result before the replay's memory goes (series) */
+	/* called with the result before the replay's memory goes (series);
+	 * not when the trace could not be read to its end */
 	void (*inspect)(const rp_replay_result *res, void *ctx);
 	void *inspect_ctx;
 	/* symbolization (reports/rep_stacks.h): on_module gets each module and
@@ -241,12 +243,14 @@ typedef struct rp_model_result {
 	X(arenas_released_in_gc, "arenas released inside GC passes", 'u',                 \
 	  m->gc.arenas_released_in_gc)
 
-/* The replay through the replaying process's own allocator (--system). */
+/* The replay through a real allocator (--system, replay/rp_system.h). */
 typedef struct rp_system {
 	char allocator[64];   /* the object that defines malloc, e.g. libjemalloc.so.2 */
 	uint64_t ops;         /* malloc, calloc, realloc and free calls made */
 	double ns_per_op;     /* mean time inside those calls */
-	uint64_t rss_start, rss_peak, rss_end; /* resident bytes, peak sampled every 4096 ops */
+	uint64_t heap_peak, heap_end; /* resident bytes the allocator holds for the replayed
+				       * blocks: at most (sampled), and at the end */
+	uint64_t rss_start, rss_peak, rss_end; /* resident bytes of the allocator's process */
 	uint64_t threads;     /* threads in the trace (replayed in order on one) */
 } rp_system;
 

@@ -11,6 +11,7 @@
 #include "rep_sym.h" /* the error codes (rep_strerror) */
 #include "rp_replay.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -32,15 +33,49 @@ typedef struct rep_input {
 	void *namer_ctx;
 } rep_input;
 
-/* A sink writes its files into dir (which exists); returns 0 or an error,
- * with the failing file's name in failed (cap bytes). */
+/* Where a sink writes: the directory, and the files opened in it so far
+ * (rep_open records them, for the manifest; names are the sinks' own
+ * static strings). */
+#define REP_MAX_FILES 16
+typedef struct rep_out {
+	const char *dir;
+	const char *written[REP_MAX_FILES];
+	int nwritten;
+	char failed[600]; /* the file that could not be written, and why */
+} rep_out;
+
+/* A sink writes some of its files into out->dir (which exists); returns 0
+ * or an error, with the failing file in out->failed. */
 typedef struct rep_sink {
 	const char *name;
-	int (*write)(const rep_input *in, const char *dir, char *failed, size_t cap);
+	const char *const *files; /* every file it may write, NULL-ended */
+	int (*write)(const rep_input *in, rep_out *out);
 } rep_sink;
 
-extern const rep_sink rep_csv_sink;  /* timeline, sizeclasses, arenas, callsites, gc, compare */
+extern const rep_sink rep_csv_sink;  /* timeline, sizeclasses, arenas, callsites, gc, compare,
+				      * system */
 extern const rep_sink rep_html_sink; /* report.html */
+
+/* ---- the report directory (rep_dir.c) ----
+ * A report writes into a directory that is new, empty, or holds an earlier
+ * report: one whose manifest (REP_MANIFEST: the files that report wrote,
+ * each with its size and FNV-1a hash) matches the files there.  Any other
+ * directory, or a file of a report's name that is not as the manifest says,
+ * needs force.  Files of the earlier report that this one does not write
+ * (gc.csv, compare.csv) are removed when still as it wrote them; no other
+ * file is ever removed. */
+#define REP_MANIFEST "report.manifest"
+typedef struct rep_dir rep_dir;
+/* Makes path when missing, else checks it as above; *out belongs to the
+ * caller (rep_dir_free).  Errors (REP_E_*) come with a message in msg. */
+int rep_dir_open(rep_dir **out, const char *path, bool force, char *msg, size_t cap);
+/* Runs every sink into the directory, removes the earlier report's files
+ * this one did not write, and writes the manifest.  0 or an error, with
+ * the failing file and why in msg. */
+int rep_dir_write(rep_dir *d, const rep_input *in, char *msg, size_t cap);
+/* Frees d; a directory it made and nothing was written into is removed.
+ * NULL is a no-op. */
+void rep_dir_free(rep_dir *d);
 
 /* Helpers the sinks share (rep_util.c). */
 
@@ -54,9 +89,12 @@ void rep_html_text(FILE *f, const char *s, size_t len);
  * (inlined frames give several lines for one address), at most max lines. */
 void rep_stack_frames(const rep_input *in, uint64_t stack, int max,
 		      void (*fn)(void *ctx, const char *line), void *ctx);
-/* fopen(dir/name, "w"); NULL with name copied into failed on failure. */
-FILE *rep_open(const char *dir, const char *name, char *failed, size_t cap);
-/* fclose with the write errors of f; 0 or REP_E_IO. */
-int rep_close(FILE *f);
+/* Opens out->dir/name for writing (a new file, or one truncated; never
+ * through a symbolic link) and records name in out->written; NULL with
+ * the reason in out->failed. */
+FILE *rep_open(rep_out *out, const char *name);
+/* fclose with the write errors of f, which rep_open opened as name; 0, or
+ * REP_E_IO with out->failed set. */
+int rep_close(rep_out *out, FILE *f, const char *name);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * rep_csv.c - the CSV sink: timeline.csv, sizeclasses.csv, arenas.csv,
- * callsites.csv, gc.csv (when the trace has GC passes) and compare.csv
- * (when several models ran).  RFC 4180: a header line, comma-separated
+ * callsites.csv, gc.csv (when the trace has GC passes), compare.csv
+ * (when several models ran) and system.csv (replay --system).  RFC 4180: a header line, comma-separated
  * fields, CRLF line ends, fields quoted when they must be.  Columns:
  * reports/README.md.
  */
@@ -9,7 +9,6 @@
 
 #include <inttypes.h>
 #include <string.h>
-#include <unistd.h>
 
 static void eol(FILE *f)
 {
@@ -180,48 +179,60 @@ static void compare(FILE *f, const rep_input *in)
 #undef ROW
 }
 
-static int write_one(const char *dir, const char *name, const rep_input *in,
-		     void (*body)(FILE *, const rep_input *), char *failed, size_t cap)
+/* --system: the real allocator's figures, one row. */
+static void system_csv(FILE *f, const rep_input *in)
 {
-	FILE *f = rep_open(dir, name, failed, cap);
+	const rp_replay_result *res = in->res;
+	const rp_system *y = &res->system;
+	fputs("allocator,ops,ns_per_op,heap_peak_bytes,heap_end_bytes,live_peak_bytes,"
+	      "live_end_bytes,rss_start_bytes,rss_peak_bytes,rss_end_bytes,trace_threads",
+	      f);
+	eol(f);
+	field(f, y->allocator);
+	fprintf(f,
+		",%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+		y->ops, y->ns_per_op, y->heap_peak, y->heap_end, res->peak_live, res->live_end,
+		y->rss_start, y->rss_peak, y->rss_end, y->threads);
+	eol(f);
+}
+
+static int write_one(rep_out *out, const char *name, const rep_input *in,
+		     void (*body)(FILE *, const rep_input *))
+{
+	FILE *f = rep_open(out, name);
 	if (!f)
 		return REP_E_IO;
 	body(f, in);
-	if (rep_close(f) < 0) {
-		snprintf(failed, cap, "%s/%s", dir, name);
-		return REP_E_IO;
-	}
-	return REP_OK;
+	return rep_close(out, f, name);
 }
 
-static int csv_write(const rep_input *in, const char *dir, char *failed, size_t cap)
+static const char *const csv_files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
+					"callsites.csv", "gc.csv",	    "compare.csv",
+					"system.csv",	NULL};
+
+/* The files, in csv_files' order; gc.csv, compare.csv and system.csv only
+ * when they have something to say (rep_dir removes an earlier report's). */
+static int csv_write(const rep_input *in, rep_out *out)
 {
 	const rp_replay_result *res = in->res;
 	const bool has_gc = res->gc_passes[0] + res->gc_passes[1] + res->gc_passes[2] > 0;
 	const struct {
-		const char *name;
 		void (*body)(FILE *, const rep_input *);
 		bool want;
 	} files[] = {
-	    {"timeline.csv", timeline, true},
-	    {"sizeclasses.csv", sizeclasses, true},
-	    {"arenas.csv", arenas, true},
-	    {"callsites.csv", callsites, true},
-	    {"gc.csv", gc, has_gc},
-	    {"compare.csv", compare, res->nmodels > 1},
+	    {timeline, true},  {sizeclasses, true},	      {arenas, true},
+	    {callsites, true}, {gc, has_gc},		      {compare, res->nmodels > 1},
+	    {system_csv, res->has_system},
 	};
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
-		if (!files[k].want) { /* not left over from an earlier report */
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/%s", dir, files[k].name);
-			unlink(path);
+		if (!files[k].want)
 			continue;
-		}
-		int rc = write_one(dir, files[k].name, in, files[k].body, failed, cap);
+		int rc = write_one(out, csv_files[k], in, files[k].body);
 		if (rc < 0)
 			return rc;
 	}
 	return REP_OK;
 }
 
-const rep_sink rep_csv_sink = {"csv", csv_write};
+const rep_sink rep_csv_sink = {"csv", csv_files, csv_write};

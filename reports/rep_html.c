@@ -269,9 +269,10 @@ static void memory_chart(FILE *f, const rp_replay_result *res, const rp_model_re
 static const char *const shade[8] = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb",
 				     "#6a93cd", "#4977bd", "#2e5c9f", "#1b3f73"};
 
+/* 0 for an empty arena, 1..7 for the rest: 255 (full) is the darkest. */
 static int shade_of(uint8_t use)
 {
-	return use ? 1 + (use - 1) * 7 / 254 : 0;
+	return use ? 1 + (use - 1) * 7 / 255 : 0;
 }
 
 /* The arenas drawn: all held at the end (up to the limit), then released
@@ -655,12 +656,20 @@ static void pinning_section(FILE *f, const rep_input *in, const rp_model_result 
 	fputs("</section>", f);
 }
 
+/* The order of the held arenas' table: emptiest first (fewest live bytes
+ * at the end), then by id. */
+static bool emptier(const rp_arena *x, const rp_arena *y)
+{
+	if (x->live_bytes_end != y->live_bytes_end)
+		return x->live_bytes_end < y->live_bytes_end;
+	return x->id < y->id;
+}
+
+/* qsort's view of emptier: the table holds rp_arena pointers. */
 static int held_cmp(const void *a, const void *b)
 {
 	const rp_arena *x = *(const rp_arena *const *)a, *y = *(const rp_arena *const *)b;
-	if (x->live_bytes_end != y->live_bytes_end)
-		return x->live_bytes_end < y->live_bytes_end ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
+	return emptier(x, y) ? -1 : emptier(y, x);
 }
 
 static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *m)
@@ -671,19 +680,21 @@ static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *
 	const rp_arena *held[TABLE_ROWS];
 	uint32_t n = 0, total = 0;
 	for (uint32_t k = 0; A && k < A->n; k++) {
-		if (A->a[k].released)
+		const rp_arena *a = &A->a[k];
+		if (a->released)
 			continue;
 		total++;
 		if (n < TABLE_ROWS) {
-			held[n++] = &A->a[k];
-		} else { /* keep the emptiest */
-			uint32_t worst = 0;
-			for (uint32_t j = 1; j < n; j++)
-				if (held_cmp(&held[j], &held[worst]) > 0)
-					worst = j;
-			if (held_cmp(&A->a[k], &held[worst]) < 0)
-				held[worst] = &A->a[k];
+			held[n++] = a;
+			continue;
 		}
+		/* the table is full: a emptier than its fullest takes its row */
+		uint32_t fullest = 0;
+		for (uint32_t j = 1; j < n; j++)
+			if (emptier(held[fullest], held[j]))
+				fullest = j;
+		if (emptier(a, held[fullest]))
+			held[fullest] = a;
 	}
 	if (n)
 		qsort(held, n, sizeof(held[0]), held_cmp);
@@ -870,6 +881,50 @@ static void compare_section(FILE *f, const rp_replay_result *res)
 	fputs("</tbody></table></section>", f);
 }
 
+/* --system: what the real allocator held for the same blocks, beside
+ * the models. */
+static void system_section(FILE *f, const rp_replay_result *res)
+{
+	if (!res->has_system)
+		return;
+	const rp_system *y = &res->system;
+	char b[48];
+	fputs("<section id=\"system\"><h2>Real allocator: ", f);
+	text(f, y->allocator);
+	fprintf(f,
+		"</h2><p>The same requests through the replaying process&rsquo;s malloc, realloc "
+		"and free, in a process of their own that holds nothing else (its block table "
+		"is not on the allocator), one byte written per page of every block: %" PRIu64
+		" calls, %.1f ns each%s. Held: the allocator&rsquo;s resident memory for the "
+		"blocks, its own metadata included; the peak is sampled every 4096 calls and "
+		"where the live bytes peak.</p>",
+		y->ops, y->ns_per_op,
+		y->threads > 1 ? "; the trace&rsquo;s threads were replayed in their global order on one"
+			       : "");
+	fputs("<table><thead><tr><th class=\"l\">allocator</th><th>held at the peak</th>"
+	      "<th>held at the end</th><th>peak held / peak live</th></tr></thead><tbody>"
+	      "<tr><td class=\"l\">",
+	      f);
+	text(f, y->allocator);
+	fputs("</td>", f);
+	td_bytes(f, y->heap_peak);
+	td_bytes(f, y->heap_end);
+	snprintf(b, sizeof(b), "%.2f", res->peak_live ? (double)y->heap_peak / (double)res->peak_live
+						      : 0.0);
+	fprintf(f, "<td>%s</td></tr>", b);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fputs("<tr><td class=\"l\">model ", f);
+		model_name(f, m);
+		fputs("</td>", f);
+		td_bytes(f, m->peak_held);
+		td_bytes(f, m->held_end);
+		fprintf(f, "<td>%.2f</td></tr>", m->jw4);
+	}
+	fprintf(f, "</tbody></table><p class=\"note\">Live bytes peaked at %s.</p></section>",
+		bytes_str(b, sizeof(b), res->peak_live));
+}
+
 static void page(FILE *f, const rep_input *in)
 {
 	const rp_replay_result *res = in->res;
@@ -890,6 +945,8 @@ static void page(FILE *f, const rep_input *in)
 		fputs("<a href=\"#gc\">GC</a>", f);
 	if (res->nmodels > 1)
 		fputs("<a href=\"#compare\">models</a>", f);
+	if (res->has_system)
+		fputs("<a href=\"#system\">real allocator</a>", f);
 	fputs("<a href=\"#facts\">trace</a> <button id=\"expand\" hidden>open every stack</button>"
 	      "</nav></header><main>",
 	      f);
@@ -903,25 +960,23 @@ static void page(FILE *f, const rep_input *in)
 	callsites_section(f, in);
 	gc_section(f, res);
 	compare_section(f, res);
+	system_section(f, res);
 	facts_section(f, in);
 	fprintf(f, "</main><footer class=\"note\">arenatrace %s</footer><script>%s</script>"
 		   "</body></html>\n",
 		ARENATRACE_VERSION, script);
 }
 
-static int html_write(const rep_input *in, const char *dir, char *failed, size_t cap)
+static int html_write(const rep_input *in, rep_out *out)
 {
 	if (!in->res->nmodels)
 		return REP_OK;
-	FILE *f = rep_open(dir, "report.html", failed, cap);
+	FILE *f = rep_open(out, "report.html");
 	if (!f)
 		return REP_E_IO;
 	page(f, in);
-	if (rep_close(f) < 0) {
-		snprintf(failed, cap, "%s/report.html", dir);
-		return REP_E_IO;
-	}
-	return REP_OK;
+	return rep_close(out, f, "report.html");
 }
 
-const rep_sink rep_html_sink = {"html", html_write};
+static const char *const html_files[] = {"report.html", NULL};
+const rep_sink rep_html_sink = {"html", html_files, html_write};

@@ -67,6 +67,8 @@ const char *rep_strerror(int err)
 		return "invalid argument";
 	case REP_E_IO:
 		return "cannot write";
+	case REP_E_NOT_OURS:
+		return "files that no report wrote";
 	default:
 		return "unknown error";
 	}

@@ -37,6 +37,7 @@ typedef enum rep_err {
 	REP_E_NOMEM = -1, /* out of memory */
 	REP_E_ARG = -2,   /* invalid argument */
 	REP_E_IO = -3,    /* a report file could not be written (errno says why) */
+	REP_E_NOT_OURS = -4, /* the directory holds files no earlier report wrote */
 } rep_err;
 
 const char *rep_strerror(int err);

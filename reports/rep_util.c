@@ -5,9 +5,11 @@
 #include "rep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 void rep_csv_field(FILE *f, const char *s, size_t len)
 {
@@ -87,19 +89,39 @@ void rep_stack_frames(const rep_input *in, uint64_t stack, int max,
 	}
 }
 
-FILE *rep_open(const char *dir, const char *name, char *failed, size_t cap)
+FILE *rep_open(rep_out *out, const char *name)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		snprintf(failed, cap, "%s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", out->dir, name);
+	if (out->nwritten == REP_MAX_FILES) {
+		snprintf(out->failed, sizeof(out->failed), "%s/%s: more files than a report has",
+			 out->dir, name);
+		return NULL;
+	}
+	/* a link of a report's name is not followed out of the directory */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		snprintf(out->failed, sizeof(out->failed), "%s/%s: %s", out->dir, name,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	out->written[out->nwritten++] = name;
 	return f;
 }
 
-int rep_close(FILE *f)
+int rep_close(rep_out *out, FILE *f, const char *name)
 {
 	bool bad = ferror(f);
-	bad |= fclose(f) != 0;
-	return bad ? REP_E_IO : REP_OK;
+	int err = bad ? EIO : 0;
+	if (fclose(f) != 0) {
+		bad = true;
+		err = errno;
+	}
+	if (!bad)
+		return REP_OK;
+	snprintf(out->failed, sizeof(out->failed), "%s/%s: %s", out->dir, name, strerror(err));
+	return REP_E_IO;
 }

@@ -19,7 +19,7 @@ $(B)/tests/test_gcm: $(B)/tests/unit/test_gcm.o $(B)/libgcm.a
 
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) $(B)/replay/rp_replay.o \
-		$(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
+		$(B)/replay/rp_system.o $(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
@@ -65,6 +65,11 @@ $(B)/tests/progs/symprog-g0: tests/progs/symprog.cc
 $(B)/tests/tools/atr-check.o: MOD_CFLAGS := -Itraces
 $(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# Damage inside frames that zstd still accepts, for the reader's and the
+# replay's corrupt-frame tests.
+$(B)/tests/tools/atr-mutate.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
+$(B)/atr-mutate: $(B)/tests/tools/atr-mutate.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 
 # The fuzz entry points, replayed over their seed corpus by a plain driver
 # (any compiler), and built for libFuzzer when clang is there.
@@ -78,7 +83,8 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
-		$(B)/replay/rp_replay.o $(B)/replay/rp_util.o $(REP_OBJ) $(B)/libpym.a $(B)/libtf.a
+		$(B)/replay/rp_replay.o $(B)/replay/rp_system.o $(B)/replay/rp_util.o $(REP_OBJ) \
+		$(B)/libpym.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
 $(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
@@ -90,7 +96,7 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
 	$(B)/tests/fuzz-workload
-TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(UNIT_BINS) $(FUZZ_REPLAY) \
+TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
@@ -140,8 +146,8 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_util.c $(REP_SRC) \
-		$(PYM_SRC) $(TF_SRC)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c replay/rp_replay.c replay/rp_system.c \
+		replay/rp_util.c $(REP_SRC) $(PYM_SRC) $(TF_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
 		$(REP_LIBS)

@@ -1,11 +1,19 @@
 /*
  * tf_reader.c - pull reader: zstd frames in, one record per call out.
  *
- * A frame is decompressed whole (at most TF_MAX_FRAME bytes) and its
- * checksum verified before any of its records is returned, so corrupt
- * data is an error, never a wrong record.  A file that ends inside a frame
- * is read up to the last complete frame and flagged truncated.  Memory is
- * bounded: one input chunk, one frame, the header's copies.
+ * A frame is decompressed whole (at most TF_MAX_FRAME bytes), its checksum
+ * verified, and then every one of its records decoded and checked (each
+ * decodes, every stream is used up exactly, the end record's counts agree)
+ * before any of them is returned: a corrupt frame is an error, and none of
+ * its records reaches the caller (FORMAT.md §1).  The check is the decode:
+ * the records' field values go into a per-frame buffer (vals) as they are
+ * decoded, and are handed out from there.  A frame whose values would not
+ * fit in VALS_MAX is decoded to the end all the same (nothing kept past the
+ * buffer), and its records past the buffer are decoded a second time, from
+ * a copy of the decoder's state, as they are handed out.  A file that ends
+ * inside a frame is read up to the last complete frame and flagged
+ * truncated.  Memory is bounded: one input chunk, one frame, its values
+ * (at most VALS_MAX), the header's copies.
  */
 #include "tf_internal.h"
 
@@ -25,15 +33,30 @@
 #define MAX_NAME 64
 #define TF_MAX_STREAMS 16 /* streams a frame may have; v1 writes TF_NSTREAMS */
 
+/* Field values of a frame's records kept for handing them out (8 bytes
+ * each, grown as frames need): a value takes a byte of its stream at
+ * least, so every frame of this library's writer (2 MiB at most) fits;
+ * only larger frames, which the format allows up to TF_MAX_FRAME, spill. */
+#define VALS_MIN (64u << 10)
+#define VALS_MAX (2u << 20)
+
 enum stage { ST_MAGIC, ST_SCHEMA, ST_HEADER, ST_RECORDS, ST_ENDED };
 
 typedef struct cursor {
 	const uint8_t *p, *end;
 } cursor;
 
+/* What decoding a record changes: a copy of it is where a frame too big
+ * for the value buffer resumes decoding. */
+typedef struct decode_state {
+	cursor cur[TF_NSTREAMS];
+	tf_state st;
+	enum stage stage;
+	uint64_t events, threads, frame_records, unknown_records;
+} decode_state;
+
 typedef struct file_kind {
 	bool present;
-	uint8_t shape; /* the fast path's: a plain malloc or free shape (tf_shape_of), else 0 */
 	uint8_t nfields;
 	char types[MAX_SCHEMA_FIELDS];
 	char name[MAX_NAME + 1];
@@ -59,9 +82,21 @@ struct tf_reader {
 	bool frame_open;              /* its stream table was read */
 	cursor cur[TF_NSTREAMS];      /* read positions in the frame's streams */
 	uint64_t frame_records;       /* records read from this frame */
+	/* the frame's records, checked, as they are handed out: */
+	uint64_t *vals;               /* their field values, in order */
+	size_t vals_cap, nvals;       /* allocated, filled */
+	const uint64_t *out_val;      /* the next one's first value */
+	const uint8_t *out_tag, *out_end; /* its tag; the tags of those kept end here */
+	uint64_t out_time, out_node;  /* time, and the next stack node's id, there */
+	uint32_t out_thread;
+	bool spilled, resumed;        /* vals was full: the rest is decoded again */
+	decode_state spill;           /* the decoder where vals ran full */
 	enum stage stage;
 	tf_state st;
 	file_kind kinds[TF_NKINDS];
+	/* per tag, the fast path's request shape (request_shape), else 0;
+	 * apart from kinds, so that the tags in use share a cache line */
+	uint8_t shape[TF_NKINDS];
 	tf_header header;
 	char *header_mem; /* copies of the header's byte fields */
 	tf_reader_status status;
@@ -130,6 +165,8 @@ int tf_reader_open_mem(tf_reader **out, const void *buf, size_t len)
 int tf_reader_open_raw(tf_reader **out, const void *buf, size_t len)
 {
 	*out = NULL;
+	if (len > TF_MAX_FRAME) /* one frame's content, as FORMAT.md bounds it */
+		return TF_E_TOO_LARGE;
 	tf_reader *r = reader_new();
 	if (!r)
 		return TF_E_NOMEM;
@@ -191,6 +228,7 @@ void tf_reader_free(tf_reader *r)
 	ZSTD_freeDStream(r->dctx);
 	free(r->in_buf);
 	free(r->frame_buf);
+	free(r->vals);
 	free(r->header_mem);
 	free(r);
 }
@@ -489,37 +527,37 @@ static int malformed_record(tf_reader *r, unsigned tag)
 	return malformed(r, what);
 }
 
-/* The shape of a kind the fast path decodes: a plain malloc (stack,
- * size, result) or free (stack, pointer) whose fields in the file are
- * exactly this library's; else 0. */
+/* The shape of a kind the fast path decodes: a request (tf_shape_of)
+ * whose fields in the file are exactly this library's; else 0. */
 static uint8_t request_shape(const tf_kinddef *d, const file_kind *fk)
 {
-	uint8_t sh = tf_shape_of(d), plain = sh & ~(uint8_t)TF_SH_LAYER1;
-	bool fast = plain == TF_SH_EVENT || plain == (TF_SH_EVENT | TF_SH_FREE);
-	return fast && fk->nfields == d->nfields ? sh : 0;
+	uint8_t sh = tf_shape_of(d);
+	return (sh & TF_SH_EVENT) && fk->nfields == d->nfields ? sh : 0;
 }
 
-/* The fast path of decode_known and apply for the two commonest shapes of
- * request (most records of any trace); false = malformed. */
-static inline bool decode_request(tf_reader *r, unsigned tag, unsigned shape, tf_record *rec)
+/* The fast path of decode_known and apply for requests (most records of
+ * any trace): their field values, in the order of their fields (stack,
+ * [old], [nmemb | align], size, [ret], result; or stack and pointer for a
+ * free), into v, from the stacks, numbers and addresses cursors k, n and
+ * a; nodes is the next stack node's id.  Returns how many, or 0 when the
+ * record is malformed.  The caller counts the event. */
+static inline __attribute__((always_inline)) int
+decode_request(tf_reader *r, unsigned shape, cursor *k, cursor *n, cursor *a, uint64_t nodes,
+	       uint64_t *v)
 {
-	tf_layer *L = &r->st.layer[tf_kinds[tag].layer];
-	tf_alloc *a = &rec->u.alloc;
-	*a = (tf_alloc){0};
-	if (!get_u(&r->cur[TF_S_STACKS], &a->stack) || a->stack >= r->st.next_node)
-		return false;
-	if (!(shape & TF_SH_FREE)) {
-		if (!get_u(&r->cur[TF_S_NUMS], &a->size) ||
-		    !get_addr(&r->cur[TF_S_ADDRS], L, true, &a->addr))
-			return false;
-	} else if (!get_addr(&r->cur[TF_S_ADDRS], L, false, &a->addr)) {
-		return false;
-	}
-	rec->kind = (tf_kind)tag;
-	rec->time = r->st.time;
-	rec->thread = r->st.thread;
-	r->events++;
-	return true;
+	tf_layer *L = &r->st.layer[(shape & TF_SH_LAYER1) != 0];
+	if (!get_u(k, &v[0]) || v[0] >= nodes)
+		return 0;
+	if (shape & TF_SH_FREE)
+		return get_addr(a, L, false, &v[1]) ? 2 : 0;
+	int i = 1;
+	if ((shape & TF_SH_OLD) && !get_addr(a, L, false, &v[i++]))
+		return 0;
+	if ((shape & (TF_SH_NMEMB | TF_SH_ALIGN)) && !get_u(n, &v[i++]))
+		return 0;
+	if (!get_u(n, &v[i++]) || ((shape & TF_SH_RET) && !get_u(n, &v[i++])))
+		return 0;
+	return get_addr(a, L, true, &v[i++]) ? i : 0;
 }
 
 /* The schema record (FORMAT.md §6): count, then per kind its tag (numbers),
@@ -552,7 +590,7 @@ static bool parse_schema(tf_reader *r)
 			if (d->name && i < d->nfields && t != tf_fc_type(d->fields[i].fc))
 				return false;
 		}
-		fk->shape = request_shape(d, fk);
+		r->shape[tag] = request_shape(d, fk);
 	}
 	/* the records every reader needs to make sense of a file */
 	return r->kinds[TF_HEADER].present && r->kinds[TF_END].present &&
@@ -569,6 +607,7 @@ static bool keep_header(tf_reader *r, const tf_record *rec)
 	r->header = *h;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		total += fields[i]->len + 1;
+	free(r->header_mem);
 	r->header_mem = malloc(total);
 	if (!r->header_mem)
 		return false;
@@ -619,21 +658,344 @@ static int open_frame(tf_reader *r)
 
 /* At the end of a frame's tags every stream must be used up (streams past
  * the ones v1 defines are ignored). */
-static int close_frame(tf_reader *r)
+static int check_used_up(tf_reader *r)
 {
-	r->frame_open = false;
-	r->have_frame = false;
 	for (int i = 0; i < TF_NSTREAMS; i++)
 		if (r->cur[i].p != r->cur[i].end)
 			return malformed(r, "frame (a stream has bytes no record used)");
 	return 0;
 }
 
-int tf_reader_next(tf_reader *r, tf_record *rec)
+/* A byte field's value among a record's values: its offset in the frame
+ * and its length, 32 bits each (a frame is at most TF_MAX_FRAME bytes). */
+static uint64_t bytes_value(const tf_reader *r, tf_bytes b)
+{
+	return (uint64_t)((const uint8_t *)b.ptr - r->frame) << 32 | b.len;
+}
+
+/* Decodes and checks the frame's next record, its tag included, into v
+ * (at most TF_MAX_FIELDS values: the fields of its kind this library
+ * knows and the file has, in the kind's order).  Returns how many,
+ * SCHEMA_READ for the schema record (which is not handed out), or an
+ * error. */
+#define SCHEMA_READ (TF_MAX_FIELDS + 1)
+static int decode_one(tf_reader *r, uint64_t *v)
+{
+	cursor *tags = &r->cur[TF_S_TAGS];
+	unsigned tag = *tags->p++;
+	r->frame_records++;
+	if (r->stage == ST_ENDED)
+		return malformed(r, "trace (a record after the end record)");
+	if (r->stage == ST_SCHEMA) {
+		if (tag != TF_SCHEMA || !parse_schema(r))
+			return malformed(r, "or missing schema record");
+		r->stage = ST_HEADER;
+		return SCHEMA_READ;
+	}
+	if (tag == TF_SCHEMA || !r->kinds[tag].present) {
+		char what[48];
+		snprintf(what, sizeof(what), "record: undeclared tag 0x%02x", tag);
+		return malformed(r, what);
+	}
+	if ((r->stage == ST_HEADER) != (tag == TF_HEADER))
+		return malformed(r, tag == TF_HEADER ? "trace: a second header record"
+						     : "trace: the header record is missing");
+	if (r->shape[tag]) {
+		int n = decode_request(r, r->shape[tag], &r->cur[TF_S_STACKS], &r->cur[TF_S_NUMS],
+				       &r->cur[TF_S_ADDRS], r->st.next_node, v);
+		r->events++;
+		return n ? n : malformed_record(r, tag);
+	}
+	if (!tf_kinds[tag].name) { /* unknown: skip by the file's schema */
+		for (unsigned i = 0; i < r->kinds[tag].nfields; i++)
+			if (!skip_field(r, r->kinds[tag].types[i]))
+				return malformed_record(r, tag);
+		r->status.unknown_records++;
+		return 0;
+	}
+	/* fields the file lacks read 0: a request's are all in u.alloc, and
+	 * clearing all of a record costs more than decoding a request */
+	tf_record rec;
+	if (tf_kinds[tag].flags & (TF_RF_MALLOC | TF_RF_PYTHON))
+		rec.u.alloc = (tf_alloc){0};
+	else
+		memset(&rec, 0, sizeof(rec));
+	if (tag == TF_STACK)
+		rec.u.node.id = r->st.next_node;
+	if (!decode_known(r, tag, &rec) || !apply(r, tag, &rec))
+		return malformed_record(r, tag);
+	if (tag == TF_STACK)
+		r->st.next_node++;
+	if (tag == TF_HEADER) {
+		if (rec.u.header.version != TF_FORMAT_VERSION)
+			return fail(r, TF_E_VERSION,
+				    "unsupported trace format version %" PRIu64
+				    " (this reader knows %d)",
+				    rec.u.header.version, TF_FORMAT_VERSION);
+		if (!keep_header(r, &rec))
+			return fail(r, TF_E_NOMEM, "out of memory");
+		r->stage = ST_RECORDS;
+		return 0; /* handed out from the kept copy */
+	}
+	const tf_kinddef *d = &tf_kinds[tag];
+	unsigned nf = r->kinds[tag].nfields < d->nfields ? r->kinds[tag].nfields : d->nfields;
+	for (unsigned i = 0; i < nf; i++) {
+		const tf_field *f = &d->fields[i];
+		v[i] = f->fc == TF_FC_B ? bytes_value(r, TF_BYTES(&rec, f)) : TF_U64(&rec, f);
+	}
+	return (int)nf;
+}
+
+/* The record of tag from its values (decode_one's), at the hand-out
+ * state, for a kind outside the fast path; returns how many values it
+ * took. */
+static unsigned fill_other(tf_reader *r, unsigned tag, const uint64_t *v, tf_record *rec)
+{
+	const tf_kinddef *d = &tf_kinds[tag];
+	unsigned n = 0;
+	/* every field the record does not set reads 0; a request clears only
+	 * its own part (a full clear costs a fifth of the decoding) */
+	if (d->flags & (TF_RF_MALLOC | TF_RF_PYTHON))
+		rec->u.alloc = (tf_alloc){0};
+	else
+		memset(rec, 0, sizeof(*rec));
+	rec->kind = (tf_kind)tag;
+	if (tag == TF_HEADER) {
+		rec->u.header = r->header;
+	} else if (d->name) {
+		n = r->kinds[tag].nfields < d->nfields ? r->kinds[tag].nfields : d->nfields;
+		for (unsigned i = 0; i < n; i++) {
+			const tf_field *f = &d->fields[i];
+			if (f->fc == TF_FC_B)
+				TF_BYTES(rec, f) = (tf_bytes){(const char *)r->frame + (v[i] >> 32),
+							      v[i] & 0xffffffffu};
+			else
+				TF_U64(rec, f) = v[i];
+		}
+		if (tag == TF_TIME)
+			r->out_time += rec->u.module_unload;
+		else if (tag == TF_SWITCH)
+			r->out_thread = (uint32_t)rec->u.module_unload;
+		else if (tag == TF_STACK)
+			rec->u.node.id = r->out_node++;
+	}
+	rec->time = r->out_time;
+	rec->thread = r->out_thread;
+	return n;
+}
+
+/* The record of tag from its values: requests here, the commonest two
+ * shapes (malloc and free) first. */
+static inline __attribute__((always_inline)) unsigned fill(tf_reader *r, unsigned tag,
+							  const uint64_t *v, tf_record *rec)
+{
+	const unsigned shape = r->shape[tag];
+	if (!shape)
+		return fill_other(r, tag, v, rec);
+	tf_alloc *a = &rec->u.alloc;
+	*a = (tf_alloc){0};
+	a->stack = v[0];
+	rec->kind = (tf_kind)tag;
+	rec->time = r->out_time;
+	rec->thread = r->out_thread;
+	if (shape & TF_SH_FREE) {
+		a->addr = v[1];
+		return 2;
+	}
+	if (!(shape & (TF_SH_OLD | TF_SH_NMEMB | TF_SH_ALIGN | TF_SH_RET))) {
+		a->size = v[1];
+		a->addr = v[2];
+		return 3;
+	}
+	unsigned n = 1;
+	if (shape & TF_SH_OLD)
+		a->old = v[n++];
+	if (shape & TF_SH_NMEMB)
+		a->nmemb = v[n++];
+	else if (shape & TF_SH_ALIGN)
+		a->align = v[n++];
+	a->size = v[n++];
+	if (shape & TF_SH_RET)
+		a->ret = v[n++];
+	a->addr = v[n++];
+	return n;
+}
+
+static void save_state(const tf_reader *r, decode_state *s)
+{
+	memcpy(s->cur, r->cur, sizeof(s->cur));
+	s->st = r->st;
+	s->stage = r->stage;
+	s->events = r->events;
+	s->threads = r->threads;
+	s->frame_records = r->frame_records;
+	s->unknown_records = r->status.unknown_records;
+}
+
+static void restore_state(tf_reader *r, const decode_state *s)
+{
+	memcpy(r->cur, s->cur, sizeof(r->cur));
+	r->st = s->st;
+	r->stage = s->stage;
+	r->events = s->events;
+	r->threads = s->threads;
+	r->frame_records = s->frame_records;
+	r->status.unknown_records = s->unknown_records;
+}
+
+/* Room for one more record's values; false when vals is at VALS_MAX (or
+ * cannot grow past VALS_MIN's first allocation: *err). */
+static bool vals_room(tf_reader *r, int *err)
+{
+	if (r->nvals + TF_MAX_FIELDS <= r->vals_cap)
+		return true;
+	if (r->vals_cap >= VALS_MAX)
+		return false;
+	size_t cap = r->vals_cap ? 2 * r->vals_cap : VALS_MIN;
+	uint64_t *p = realloc(r->vals, cap * sizeof(*p));
+	if (!p) {
+		if (!r->vals_cap)
+			*err = fail(r, TF_E_NOMEM, "out of memory for a frame's records");
+		return false;
+	}
+	r->vals = p;
+	r->vals_cap = cap;
+	return true;
+}
+
+/* The fast path of check_frame: requests, while vals has room for them;
+ * stops at any other record, or when vals is full, or at the end of the
+ * tags.  Cursors and counters are kept in locals here (the values' stores
+ * would make the compiler reload them from r after each). */
+static int check_requests(tf_reader *r)
+{
+	cursor *tags = &r->cur[TF_S_TAGS];
+	cursor k = r->cur[TF_S_STACKS], n = r->cur[TF_S_NUMS], a = r->cur[TF_S_ADDRS];
+	const uint8_t *tp = tags->p, *const tend = tags->end;
+	const uint64_t nodes = r->st.next_node; /* requests add none */
+	uint64_t *v = r->vals + r->nvals;
+	uint64_t *const vend = r->vals + r->vals_cap - 6; /* room for one more */
+	bool bad = false;
+	while (tp < tend && v <= vend) {
+		const unsigned shape = r->shape[*tp];
+		if (!shape)
+			break;
+		tp++;
+		const int got = decode_request(r, shape, &k, &n, &a, nodes, v);
+		if (!got) {
+			bad = true;
+			break;
+		}
+		v += got;
+	}
+	const uint64_t done = (uint64_t)(tp - tags->p);
+	r->frame_records += done;
+	r->events += done;
+	tags->p = tp;
+	r->cur[TF_S_STACKS] = k, r->cur[TF_S_NUMS] = n, r->cur[TF_S_ADDRS] = a;
+	r->nvals = (size_t)(v - r->vals);
+	return bad ? malformed_record(r, tp[-1]) : 0;
+}
+
+/* Decodes and checks every record of the open frame, keeping their values
+ * (up to VALS_MAX; the decoder's state there, if it fills); the frame's
+ * records are handed out only once this returned 0. */
+static int check_records(tf_reader *r)
+{
+	cursor *tags = &r->cur[TF_S_TAGS];
+	r->nvals = 0;
+	r->out_tag = r->out_end = tags->p; /* nothing to hand out until checked */
+	r->out_time = r->st.time;
+	r->out_thread = r->st.thread;
+	r->out_node = r->st.next_node;
+	r->spilled = r->resumed = false;
+	const uint8_t *kept_end = NULL; /* the tags of the records kept end here */
+	while (tags->p < tags->end) {
+		if (r->stage == ST_RECORDS && !r->spilled && r->vals_cap) {
+			if (check_requests(r) < 0)
+				return r->err;
+			if (tags->p == tags->end)
+				break;
+		}
+		int err = 0;
+		if (!r->spilled && !vals_room(r, &err)) {
+			if (err)
+				return err;
+			save_state(r, &r->spill);
+			r->spilled = true;
+			kept_end = tags->p;
+		}
+		if (r->spilled) { /* checked, not kept */
+			uint64_t scratch[TF_MAX_FIELDS];
+			int n = decode_one(r, scratch);
+			if (n < 0)
+				return n;
+			continue;
+		}
+		int n = decode_one(r, r->vals + r->nvals);
+		if (n < 0)
+			return n;
+		if (n == SCHEMA_READ) { /* the first record; not handed out */
+			r->out_tag = tags->p;
+			continue;
+		}
+		r->nvals += (size_t)n;
+	}
+	if (check_used_up(r) < 0)
+		return r->err;
+	/* checked whole: its records can go out */
+	r->out_end = r->spilled ? kept_end : tags->p;
+	r->out_val = r->vals;
+	return 0;
+}
+
+/* check_records; a frame it rejects leaves the status as it was (an end
+ * record in it did not end the trace). */
+static int check_frame(tf_reader *r)
+{
+	const tf_reader_status before = r->status;
+	int rc = check_records(r);
+	if (rc < 0) {
+		r->status.complete = before.complete;
+		r->status.unknown_records = before.unknown_records;
+	}
+	return rc;
+}
+
+/* The frame was handed out whole: the next one is loaded. */
+static void close_frame(tf_reader *r)
+{
+	r->frame_open = false;
+	r->have_frame = false;
+}
+
+/* tf_reader_next but for the records of a checked frame: loads, checks
+ * and hands out the next frame, or the rest of one too big for vals. */
+static __attribute__((noinline)) int next_slow(tf_reader *r, tf_record *rec)
 {
 	if (r->err)
 		return r->err;
 	for (;;) {
+		if (r->out_tag < r->out_end) { /* the checked frame's records, from their values */
+			r->out_val += fill(r, *r->out_tag++, r->out_val, rec);
+			return 1;
+		}
+		if (r->spilled && !r->resumed) { /* the rest of the frame, decoded again */
+			restore_state(r, &r->spill);
+			r->resumed = true;
+		}
+		if (r->resumed && r->cur[TF_S_TAGS].p < r->cur[TF_S_TAGS].end) {
+			uint64_t v[TF_MAX_FIELDS];
+			int n = decode_one(r, v);
+			if (n < 0)
+				return n; /* not reached: the frame was checked */
+			if (n == SCHEMA_READ)
+				continue; /* not reached: the schema is the first record */
+			fill(r, r->cur[TF_S_TAGS].p[-1], v, rec);
+			return 1;
+		}
+		if (r->frame_open)
+			close_frame(r);
 		if (!r->have_frame) {
 			int k = load_frame(r);
 			if (k < 0)
@@ -649,72 +1011,18 @@ int tf_reader_next(tf_reader *r, tf_record *rec)
 				return fail(r, TF_E_TRUNCATED, "trace ends before its header");
 			}
 		}
-		if (!r->frame_open && open_frame(r) < 0)
+		if (open_frame(r) < 0 || check_frame(r) < 0)
 			return r->err;
-		cursor *tags = &r->cur[TF_S_TAGS];
-		if (tags->p == tags->end) {
-			if (close_frame(r) < 0)
-				return r->err;
-			continue;
-		}
-		unsigned tag = *tags->p++;
-		r->frame_records++;
-		if (r->stage == ST_ENDED)
-			return malformed(r, "trace (a record after the end record)");
-		if (r->stage == ST_SCHEMA) {
-			if (tag != TF_SCHEMA || !parse_schema(r))
-				return malformed(r, "or missing schema record");
-			r->stage = ST_HEADER;
-			continue;
-		}
-		if (tag == TF_SCHEMA || !r->kinds[tag].present) {
-			char what[48];
-			snprintf(what, sizeof(what), "record: undeclared tag 0x%02x", tag);
-			return malformed(r, what);
-		}
-		if ((r->stage == ST_HEADER) != (tag == TF_HEADER))
-			return malformed(r, tag == TF_HEADER ? "trace: a second header record"
-							     : "trace: the header record is missing");
-		if (r->kinds[tag].shape) {
-			if (!decode_request(r, tag, r->kinds[tag].shape, rec))
-				return malformed_record(r, tag);
-			return 1;
-		}
-		/* every field the record does not set reads 0; a request clears
-		 * only its own part (a full clear costs a fifth of the decoding) */
-		if (tf_kinds[tag].flags & (TF_RF_MALLOC | TF_RF_PYTHON)) {
-			rec->thread = 0, rec->time = 0;
-			rec->u.alloc = (tf_alloc){0};
-		} else {
-			memset(rec, 0, sizeof(*rec));
-		}
-		rec->kind = (tf_kind)tag;
-		if (!tf_kinds[tag].name) { /* unknown: skip by the file's schema */
-			for (unsigned i = 0; i < r->kinds[tag].nfields; i++)
-				if (!skip_field(r, r->kinds[tag].types[i]))
-					return malformed_record(r, tag);
-			r->status.unknown_records++;
-			rec->time = r->st.time;
-			rec->thread = r->st.thread;
-			return 1;
-		}
-		if (tag == TF_STACK)
-			rec->u.node.id = r->st.next_node;
-		if (!decode_known(r, tag, rec) || !apply(r, tag, rec))
-			return malformed_record(r, tag);
-		if (tag == TF_STACK)
-			r->st.next_node++;
-		if (tag == TF_HEADER) {
-			if (rec->u.header.version != TF_FORMAT_VERSION)
-				return fail(r, TF_E_VERSION,
-					    "unsupported trace format version %" PRIu64
-					    " (this reader knows %d)",
-					    rec->u.header.version, TF_FORMAT_VERSION);
-			if (!keep_header(r, rec))
-				return fail(r, TF_E_NOMEM, "out of memory");
-			rec->u.header = r->header;
-			r->stage = ST_RECORDS;
-		}
+	}
+}
+
+int tf_reader_next(tf_reader *r, tf_record *rec)
+{
+	/* most calls: the next record of a checked frame (after an error,
+	 * out_tag == out_end) */
+	if (__builtin_expect(r->out_tag < r->out_end, 1)) {
+		r->out_val += fill(r, *r->out_tag++, r->out_val, rec);
 		return 1;
 	}
+	return next_slow(r, rec);
 }

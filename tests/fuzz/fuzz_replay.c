@@ -22,7 +22,8 @@ static char dir[64];
 static void remove_dir(void)
 {
 	static const char *const files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
-					    "callsites.csv", "gc.csv", "compare.csv", "report.html"};
+					    "callsites.csv", "gc.csv", "compare.csv", "report.html",
+					    REP_MANIFEST};
 	char path[128];
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
@@ -31,14 +32,18 @@ static void remove_dir(void)
 	rmdir(dir);
 }
 
+/* Every input's report goes into the same directory, an earlier report's
+ * from the second input on: what `report` does when run again. */
 static void write_reports(const rp_replay_result *res, void *ctx)
 {
 	(void)ctx;
-	char failed[256];
+	char msg[700];
+	rep_dir *d;
 	rep_input in = {res, "fuzz input", NULL, NULL};
-	if (rep_csv_sink.write(&in, dir, failed, sizeof(failed)) < 0 ||
-	    rep_html_sink.write(&in, dir, failed, sizeof(failed)) < 0)
+	if (rep_dir_open(&d, dir, false, msg, sizeof(msg)) < 0 ||
+	    rep_dir_write(d, &in, msg, sizeof(msg)) < 0)
 		abort(); /* the directory is ours: writing cannot fail */
+	rep_dir_free(d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -6,10 +6,13 @@
  * The workload: `slots` live slots, each step frees a random slot (if
  * used) and allocates into it; 95% of sizes 1..512 bytes, 5% up to 64 KiB;
  * malloc mostly, some calloc/realloc/aligned calls; two call sites per
- * thread.  Addresses come from a small model of a size-class allocator
- * (LIFO free lists, bump pointer), which is what makes real traces
+ * thread by default.  Addresses come from a small model of a size-class
+ * allocator (LIFO free lists, bump pointer), which is what makes real traces
  * predictable.  With --python it adds pymalloc-layer events, arenas, GC
- * passes and a snapshot.
+ * passes and a snapshot.  --sites N gives each thread N call sites (leaf
+ * stack nodes; slot s allocates from site s mod N) and --marks N spreads N
+ * marks (snapshots with --python) evenly over the run: the reports' tests
+ * use both for traces with many call sites and marks.
  *
  * --pinning writes another workload instead, the shape `make demo` shows,
  * small and exact for the reports' golden tests: `slots` blocks built from
@@ -30,6 +33,7 @@
 typedef struct opts {
 	const char *out;
 	uint64_t events, seed, slots;
+	uint64_t sites, marks; /* call sites per thread; marks over the run */
 	unsigned threads;
 	int level;
 	bool python, exact_time, pinning;
@@ -112,7 +116,8 @@ typedef struct gen {
 	tf_writer *w;
 	tf_record rec;
 	uint64_t time;
-	uint64_t sites[64][2]; /* leaf stack ids per thread and call site */
+	uint64_t nsites;
+	uint64_t *sites; /* leaf stack ids: [thread * nsites + site] */
 } gen;
 
 static int put(gen *g, tf_kind kind, uint32_t thread)
@@ -161,8 +166,12 @@ static int prologue(gen *g, const opts *o)
 		put(g, TF_THREAD, t);
 		uint64_t root = node(g, 0, 0x555555555100);
 		uint64_t mid = node(g, root, 0x555555555200 + t * 0x10);
-		g->sites[t % 64][0] = node(g, mid, 0x555555555300);
-		g->sites[t % 64][1] = node(g, mid, 0x555555555400);
+		uint64_t *site = &g->sites[t * g->nsites];
+		site[0] = node(g, mid, 0x555555555300);
+		if (g->nsites > 1)
+			site[1] = node(g, mid, 0x555555555400);
+		for (uint64_t k = 2; k < g->nsites; k++) /* more, inside the executable */
+			site[k] = node(g, mid, 0x555555555500 + k % 128 * 0x10);
 	}
 	return 0;
 }
@@ -196,7 +205,8 @@ static void step(gen *g, const opts *o, uint64_t i, heap *h, uint64_t *addr, uin
 {
 	uint64_t s = rnd() % o->slots;
 	uint32_t t = (uint32_t)(1 + (i / 64) % o->threads); /* runs per thread */
-	g->rec.u.alloc.stack = g->sites[t % 64][s & 1];
+	const uint64_t site = g->sites[t * g->nsites + s % g->nsites];
+	g->rec.u.alloc.stack = site;
 	g->time += 20 + rnd() % 60;
 	if (addr[s] && rnd() % 8 == 0) { /* grow or shrink in place or move */
 		uint64_t ns = pick_size();
@@ -215,7 +225,7 @@ static void step(gen *g, const opts *o, uint64_t i, heap *h, uint64_t *addr, uin
 		put(g, TF_FREE, t);
 		heap_free(h, addr[s], size[s]);
 		addr[s] = 0;
-		g->rec.u.alloc.stack = g->sites[t % 64][s & 1];
+		g->rec.u.alloc.stack = site;
 	}
 	uint64_t ns = pick_size(), r = rnd() % 100;
 	uint64_t na = heap_alloc(h, ns);
@@ -253,7 +263,7 @@ static void pinning_workload(gen *g, const opts *o, heap *h)
 		fprintf(stderr, "atr-synth: out of memory\n");
 		exit(1);
 	}
-	const uint64_t *site = g->sites[1];
+	const uint64_t *site = &g->sites[1 * g->nsites];
 	for (uint64_t i = 0; i < o->slots; i++) { /* build */
 		bool b = i % 3 == 2;
 		size[i] = b ? 300 + rnd() % 200 : 48 + rnd() % 112;
@@ -305,7 +315,12 @@ static int run(const opts *o, int fd)
 		       .exe = {"/usr/bin/synthetic", 18}, .argv = {argv, sizeof(argv) - 1},
 		       .python = {o->python ? "3.12.1" : "", o->python ? 6 : 0}};
 	tf_writer_opts wo = {.fd = fd, .level = o->level, .exact_time = o->exact_time};
-	gen g = {0};
+	gen g = {.nsites = o->pinning && o->sites < 2 ? 2 : o->sites};
+	g.sites = calloc((o->threads + 1) * g.nsites, sizeof(uint64_t));
+	if (!g.sites) {
+		fprintf(stderr, "atr-synth: out of memory\n");
+		return 1;
+	}
 	int rc = tf_writer_create(&g.w, &wo, &h);
 	if (rc < 0) {
 		fprintf(stderr, "atr-synth: %s\n", tf_strerror(rc));
@@ -324,10 +339,13 @@ static int run(const opts *o, int fd)
 		pinning_workload(&g, o, &hp);
 	for (uint64_t i = 0; i < o->events && !o->pinning; i++) {
 		step(&g, o, i, &hp, addr, size, &py);
-		if (i && i % (o->events / 4 + 1) == 0) {
+		/* the default 3 marks are the quarters of the run, and say so */
+		const uint64_t every = o->events / (o->marks + 1) + 1;
+		if (o->marks && i && i % every == 0) {
 			char label[32];
-			int n = snprintf(label, sizeof(label), "quarter %llu",
-					 (unsigned long long)(i / (o->events / 4 + 1)));
+			int n = snprintf(label, sizeof(label), "%s %llu",
+					 o->marks == 3 ? "quarter" : "mark",
+					 (unsigned long long)(i / every));
 			g.rec.u.label.label = (tf_bytes){label, (size_t)n};
 			if (o->python) {
 				g.rec.u.label.text = (tf_bytes){"Small block threshold = 512, in 32 "
@@ -341,21 +359,23 @@ static int run(const opts *o, int fd)
 	if (rc < 0)
 		fprintf(stderr, "atr-synth: writing %s: %s\n", o->out, tf_strerror(rc));
 	tf_writer_free(g.w);
-	heap_release(&hp), heap_release(&py), free(addr), free(size);
+	heap_release(&hp), heap_release(&py), free(addr), free(size), free(g.sites);
 	return rc < 0;
 }
 
 static int usage(void)
 {
 	fputs("usage: atr-synth -o FILE [--events N] [--seed S] [--slots N] [--threads N]\n"
-	      "                 [--python] [--level L] [--exact-time] [--pinning]\n",
+	      "                 [--sites N] [--marks N] [--python] [--level L] [--exact-time]\n"
+	      "                 [--pinning]\n",
 	      stderr);
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	opts o = {.events = 1000000, .seed = 1, .slots = 65536, .threads = 1};
+	opts o = {.events = 1000000, .seed = 1, .slots = 65536, .threads = 1, .sites = 2,
+		  .marks = 3};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-o") && v)
@@ -368,6 +388,10 @@ int main(int argc, char **argv)
 			o.slots = strtoull(v, NULL, 10), i++;
 		else if (!strcmp(a, "--threads") && v)
 			o.threads = (unsigned)strtoul(v, NULL, 10), i++;
+		else if (!strcmp(a, "--sites") && v)
+			o.sites = strtoull(v, NULL, 10), i++;
+		else if (!strcmp(a, "--marks") && v)
+			o.marks = strtoull(v, NULL, 10), i++;
 		else if (!strcmp(a, "--level") && v)
 			o.level = atoi(v), i++;
 		else if (!strcmp(a, "--python"))
@@ -379,7 +403,7 @@ int main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (!o.out || !o.slots || o.threads < 1 || o.threads > 63)
+	if (!o.out || !o.slots || o.threads < 1 || o.threads > 63 || !o.sites || o.sites > 1u << 24)
 		return usage();
 	rng_state = o.seed * 0x9E3779B97F4A7C15ull + 1;
 	int fd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
