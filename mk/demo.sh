@@ -9,7 +9,7 @@ set -eu
 B=$1
 OUT=build/demo
 mkdir -p "$OUT"
-rm -f "$OUT"/*.atr
+rm -rf "$OUT"/*.atr "$OUT/report" # the demo's own outputs, made anew
 if command -v python3 >/dev/null 2>&1; then
 	PY=$(python3 -c 'import sys; print(sys.executable)')
 	echo "== arenatrace record -o $OUT/workload.atr -- $PY traces/examples/workload.py"
