@@ -217,6 +217,15 @@ static void json_records(const tf_summary *s)
 	putchar('}');
 }
 
+/* s[0..len) as a JSON string, null when empty. */
+static void json_str_or_null(const char *s, size_t len)
+{
+	if (len)
+		rp_json_str(stdout, s, len);
+	else
+		fputs("null", stdout);
+}
+
 static void print_json(const tf_summary *s)
 {
 	const tf_header *h = &s->header;
@@ -256,20 +265,11 @@ static void print_json(const tf_summary *s)
 	fputs(", \"failed\": ", stdout);
 	json_failed(s, malloc_fns, NELEM(malloc_fns));
 	fputs(", \"exec_from\": ", stdout);
-	if (h->exec_from.len)
-		rp_json_str(stdout, h->exec_from.ptr, h->exec_from.len);
-	else
-		fputs("null", stdout);
+	json_str_or_null(h->exec_from.ptr, h->exec_from.len);
 	fputs(", \"exec_to\": ", stdout);
-	if (exec_to[0])
-		rp_json_str(stdout, exec_to, strlen(exec_to));
-	else
-		fputs("null", stdout);
+	json_str_or_null(exec_to, strlen(exec_to));
 	fputs(", \"python\": {\"version\": ", stdout);
-	if (h->python.len)
-		rp_json_str(stdout, h->python.ptr, h->python.len);
-	else
-		fputs("null", stdout);
+	json_str_or_null(h->python.ptr, h->python.len);
 	fputs(", \"allocator\": ", stdout);
 	if (s->python_allocator[0])
 		rp_json_str(stdout, s->python_allocator, strlen(s->python_allocator));

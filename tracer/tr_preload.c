@@ -138,20 +138,26 @@ static bool resolve(void)
 
 static uintptr_t self_lo, self_hi; /* this library's code */
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+/* [lo, hi) of the executable segments of the object loaded at base. */
+typedef struct code_range {
+	uintptr_t base, lo, hi;
+} code_range;
+
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	if (info->dlpi_addr != (uintptr_t)arg)
+	code_range *r = arg;
+	if (info->dlpi_addr != r->base)
 		return 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (!self_lo || lo < self_lo)
-			self_lo = lo;
-		if (hi > self_hi)
-			self_hi = hi;
+		if (!r->lo || lo < r->lo)
+			r->lo = lo;
+		if (hi > r->hi)
+			r->hi = hi;
 	}
 	return 1;
 }
@@ -216,30 +222,6 @@ static bool outside_loader(void)
 			return false;
 	}
 	return k < TR_MAX_DEPTH; /* deeper than that: not sure */
-}
-
-/* [lo, hi) of the executable segments of the object loaded at base. */
-typedef struct code_range {
-	uintptr_t base, lo, hi;
-} code_range;
-
-static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	code_range *r = arg;
-	if (info->dlpi_addr != r->base)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (!r->lo || lo < r->lo)
-			r->lo = lo;
-		if (hi > r->hi)
-			r->hi = hi;
-	}
-	return 1;
 }
 
 static void find_loader(void)
@@ -873,8 +855,11 @@ __attribute__((constructor)) static void tr_init(void)
 		return;
 	tr_busy = 1;
 	Dl_info self = {0};
-	if (dladdr((void *)tr_capture, &self))
-		dl_iterate_phdr(find_self, self.dli_fbase);
+	if (dladdr((void *)tr_capture, &self)) {
+		code_range r = {(uintptr_t)self.dli_fbase, 0, 0};
+		dl_iterate_phdr(find_code, &r);
+		self_lo = r.lo, self_hi = r.hi;
+	}
 	find_loader();
 	tr_config c;
 	tr_config_from_env(&c);

@@ -74,6 +74,20 @@ static int put_until_error(tf_writer *w, bool fast)
 	return rc;
 }
 
+/* Puts the next random record of g, an allocation event through
+ * tf_writer_put_alloc when fast. */
+static void put_next(tf_writer *w, tgen *g, bool fast)
+{
+	tf_record rec;
+	tgen_next(g, &rec);
+	if (fast && (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind)))
+		assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time, &rec.u.alloc),
+				 0);
+	else
+		assert_int_equal(tf_writer_put(w, &rec), 0);
+	tgen_accepted(g, &rec);
+}
+
 /* Writes n random records from seed, the allocation events through
  * tf_writer_put_alloc when fast; returns the file contents. */
 static tbuf write_random_via(uint64_t seed, uint64_t n, const tf_writer_opts *base, bool fast)
@@ -83,17 +97,8 @@ static tbuf write_random_via(uint64_t seed, uint64_t n, const tf_writer_opts *ba
 	tf_writer *w = new_writer(fd, *base);
 	tgen g;
 	tgen_init(&g, seed);
-	tf_record rec;
-	for (uint64_t i = 0; i < n; i++) {
-		tgen_next(&g, &rec);
-		if (fast && (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind)))
-			assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time,
-							     &rec.u.alloc),
-					 0);
-		else
-			assert_int_equal(tf_writer_put(w, &rec), 0);
-		tgen_accepted(&g, &rec);
-	}
+	for (uint64_t i = 0; i < n; i++)
+		put_next(w, &g, fast);
 	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 3, 0), 0);
 	tf_writer_stats st;
 	tf_writer_get_stats(w, &st);
@@ -239,16 +244,8 @@ static tbuf write_random_sink(uint64_t seed, uint64_t n, uint64_t every, bool fi
 	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
 	tgen g;
 	tgen_init(&g, seed);
-	tf_record rec;
 	for (uint64_t i = 0; i < n; i++) {
-		tgen_next(&g, &rec);
-		if (tf_kind_is_malloc_fn(rec.kind) || tf_kind_is_python_fn(rec.kind))
-			assert_int_equal(tf_writer_put_alloc(w, rec.kind, rec.thread, rec.time,
-							     &rec.u.alloc),
-					 0);
-		else
-			assert_int_equal(tf_writer_put(w, &rec), 0);
-		tgen_accepted(&g, &rec);
+		put_next(w, &g, true);
 		if (every && i % every == every - 1)
 			tsink_cut(&t, t.cur);
 	}
