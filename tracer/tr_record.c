@@ -46,7 +46,8 @@ static const char record_usage[] =
     "  --python auto|off  record CPython's allocator domains, arenas and GC\n"
     "                     (auto: when the program is CPython 3.8+)\n"
     "  Ends with a table of the traces written; * marks the command's own\n"
-    "  process as it ended (after any exec).\n"
+    "  process as it ended (after any exec).  Past 20 traces, the table shows\n"
+    "  the command's and the largest, and FILE-stem.traces lists them all.\n"
     "  Exit status: CMD's, or 128+N if signal N killed it; 2 for bad usage.\n";
 
 #define MAX_ROWS 20 /* the table shows at most this many traces */
@@ -342,8 +343,35 @@ static void print_row(const trace_row *t, bool main_row, const char *cwd)
 		ev, how, prog[0] ? prog : "?", shown(t->path, cwd));
 }
 
-/* The table: every trace, at most MAX_ROWS of them. */
-static void report_traces(const rows *r, long child)
+/* Every trace, one tab-separated line each (as the table's columns, the
+ * path absolute), into a new file: list, or list.N when list is taken.
+ * The name written, or NULL. */
+static const char *write_list(const char *list, const trace_row *const *order, size_t n,
+			      char *name, size_t cap)
+{
+	FILE *f = NULL;
+	for (int i = 0; i < 100 && !f; i++) {
+		int k = i ? snprintf(name, cap, "%s.%d", list, i) : snprintf(name, cap, "%s", list);
+		if (k < 0 || (size_t)k >= cap)
+			return NULL;
+		int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			return NULL;
+		if (fd >= 0 && !(f = fdopen(fd, "w")))
+			close(fd);
+	}
+	if (!f)
+		return NULL;
+	fprintf(f, "pid\tevents\tended\tprogram\ttrace\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%ld\t%lld\t%s\t%s\t%s\n", order[i]->pid, order[i]->events,
+			!order[i]->ended ? "running" : order[i]->how, order[i]->exe, order[i]->path);
+	return fclose(f) == 0 ? name : NULL;
+}
+
+/* The table: every trace, at most MAX_ROWS of them (all of them, when
+ * there are more, in the file list). */
+static void report_traces(const rows *r, long child, const char *list)
 {
 	char cwd[PATH_MAX] = "";
 	if (!getcwd(cwd, sizeof(cwd)))
@@ -396,9 +424,12 @@ static void report_traces(const rows *r, long child)
 		else if (order[i]->events > 0)
 			rest_events += order[i]->events;
 	}
+	char lname[PATH_MAX + 16];
+	const char *written = n > shown_rows ? write_list(list, order, n, lname, sizeof(lname)) : NULL;
 	if (n > shown_rows)
-		rp_error("  ... and %zu more traces of other processes, %lld events in all",
-			 n - shown_rows, rest_events);
+		rp_error("  ... and %zu more traces of other processes, %lld events in all%s%s%s",
+			 n - shown_rows, rest_events, written ? " (all of them in " : "",
+			 written ? shown(written, cwd) : "", written ? ")" : "");
 	for (size_t i = 0; i < n; i++) {
 		const trace_row *t = order[i];
 		if (!t->ended)
@@ -497,7 +528,11 @@ int tr_cmd_record(int argc, char **argv)
 	child_pid = 0;
 	rows r = {0};
 	wait_for_drains(regpath, &r);
-	report_traces(&r, pid);
+	char list[PATH_MAX];
+	size_t olen = strlen(out);
+	snprintf(list, sizeof(list), "%.*s.traces",
+		 (int)(olen > 4 && !strcmp(out + olen - 4, ".atr") ? olen - 4 : olen), out);
+	report_traces(&r, pid, list);
 	free(r.v);
 	unlink(regpath);
 	if (WIFSIGNALED(status))

@@ -157,6 +157,16 @@ check "replay follows the chain to the program's trace, and says so in one line"
 check "replay --no-follow-exec reads the trace given (env's)" \
 	sh -c "test ! -s r2.err && test $(json r2.json 'j["events"]') -eq $(json c.json 'j["events"]')"
 
+# --- many processes: the table shows 20, a list beside the trace has all ---
+"$AT" record -o many.atr -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do /bin/true; done' 2>many.err
+files=$(ls many*.atr | wc -l)
+check "25 programs: the table has 20 rows and says where the rest are listed ($files traces)" \
+	sh -c "test \$(grep -c '^arenatrace: [ *] *[0-9][0-9]* ' many.err) -eq 20 &&
+		grep -q 'more traces of other processes.*(all of them in many.traces)' many.err"
+check "many.traces lists every trace written, each file there" \
+	sh -c "test \$(tail -n +2 many.traces | wc -l) -eq $files &&
+		tail -n +2 many.traces | cut -f5 | xargs ls >/dev/null"
+
 # --- options and exit status ---
 "$AT" record -o ex.atr -- sh -c 'exit 3' 2>/dev/null
 check "record exits with the command's status" test $? -eq 3
