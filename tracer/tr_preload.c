@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -207,7 +208,8 @@ void **tr_capture(void **buf, int *n)
 static uintptr_t ld_lo, ld_hi, dip_lo, dip_hi;
 
 /* tr_poll_safe: whether no frame of this thread is in the loader.  Once
- * per poll (every TR_FLUSH_MS), so a full unwind costs nothing here. */
+ * per poll (every TR_FLUSH_MS, and at the next records while the answer
+ * is no), so a full unwind costs nothing here. */
 static bool outside_loader(void)
 {
 	void *buf[TR_MAX_DEPTH];
@@ -228,11 +230,8 @@ static void find_loader(void)
 {
 	Dl_info di;
 	const ElfW(Sym) *sym = NULL;
-	void *ld_fn = dlsym(RTLD_DEFAULT, "_dl_find_object");
-	if (!ld_fn)
-		ld_fn = dlsym(RTLD_DEFAULT, "__tls_get_addr");
-	if (ld_fn && dladdr(ld_fn, &di)) {
-		code_range r = {(uintptr_t)di.dli_fbase, 0, 0};
+	code_range r = {(uintptr_t)getauxval(AT_BASE), 0, 0}; /* where the kernel put ld.so */
+	if (r.base) {
 		real.dl_iterate_phdr(find_code, &r);
 		ld_lo = r.lo, ld_hi = r.hi;
 	}

@@ -239,6 +239,12 @@ check "with every load and unload of the object" \
 	sh -c "test \$(grep -c ' module id=[0-9]* .*libplugin\\.so\"' dl300.dump) -eq 300 &&
 		test \$(grep -c ' module_unload id=' dl300.dump) -eq 300"
 
+# the module map is also looked at while the program runs: an object that is
+# loaded and never unloaded by a program that is then killed is in its trace
+"$AT" record -o dlk.atr -- "$P/dlprog" "$P/libplugin.so" kill >dlk.out 2>/dev/null
+check "a killed program's trace holds the object it loaded 300 ms before" \
+	sh -c "grep -q 'dlprog ok' dlk.out && \"$AT\" dump dlk.atr | grep -q ' module .*libplugin.so'"
+
 # --- failures never break the program ---
 "$P/selfcount" 20 >plain.out
 ARENATRACE_OUTPUT=/nonexistent/dir/x.atr LD_PRELOAD="$LIB" \

@@ -3,12 +3,18 @@
  * unloads it: all within a millisecond or so, faster than the tracer polls
  * the module map.  With a count N in argv[2], does that N times while four
  * threads allocate and free, and dlclose races with their recording.
+ * With "kill" in argv[2]: loads the object, allocates through it for
+ * 300 ms and kills itself (SIGKILL), so only the tracer's periodic look at
+ * the module map can have recorded the object.
  * Prints "dlprog ok" on success.
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 static volatile int done;
 
@@ -38,10 +44,30 @@ static int load_fill_unload(const char *path)
 	return 0;
 }
 
+static int load_and_die(const char *path)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	void *(*fill)(int) = h ? (void *(*)(int))dlsym(h, "plugin_fill") : NULL;
+	if (!fill)
+		return 1;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		free(fill(0)); /* an allocation inside the object, nothing kept */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 300);
+	puts("dlprog ok");
+	fflush(stdout);
+	raise(SIGKILL);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return 2;
+	if (argc > 2 && !strcmp(argv[2], "kill"))
+		return load_and_die(argv[1]);
 	int n = argc > 2 ? atoi(argv[2]) : 1, rc = 0;
 	pthread_t t[4];
 	int threads = n > 1 ? 4 : 0;
