@@ -60,24 +60,29 @@ cpython_version() {
 		2>/dev/null
 }
 
-# limited SECS CMD...: runs CMD under timeout(1), which sends SIGTERM to
-# CMD's whole process group after SECS seconds and SIGKILL 5 s later: a
-# hang is status 124 or 137 (hung STATUS says so).  CMD carries
-# ARENATRACE_E2E_RUN=$TMP in its environment, so that reap can end, by
-# pid, what left that process group (a new session, a reparented child).
+# limited SECS CMD...: runs CMD under timeout(1), which sends SIGKILL to
+# CMD's whole process group after SECS seconds (SIGTERM would not do: a
+# process whose live threads all block it never ends, and the launcher
+# would die of it first): a hang is status 124 or 137 (hung STATUS).  CMD
+# carries ARENATRACE_E2E_RUN=$TMP in its environment, so that reap can
+# end, by pid, what left that process group (a new session, a reparented
+# child).
 limited() {
 	_lim_secs=$1
 	shift
-	ARENATRACE_E2E_RUN=$TMP timeout -k 5 "$_lim_secs" "$@"
+	ARENATRACE_E2E_RUN=$TMP timeout -s KILL "$_lim_secs" "$@"
 }
 hung() { [ "$1" -eq 124 ] || [ "$1" -eq 137 ]; }
 
-# reap: SIGKILL to every process still running that limited started (its
-# environment has this suite's ARENATRACE_E2E_RUN); lib.sh reaps at exit.
+# reap: SIGKILL to every process still running that limited started (the
+# environment of one of its threads has this suite's ARENATRACE_E2E_RUN:
+# the first thread's is gone when it left by pthread_exit); lib.sh reaps
+# at exit.
 reap() {
-	for _reap_f in $(grep -lzx "ARENATRACE_E2E_RUN=$TMP" /proc/[0-9]*/environ 2>/dev/null); do
+	for _reap_f in $(grep -lzx "ARENATRACE_E2E_RUN=$TMP" /proc/[0-9]*/task/[0-9]*/environ \
+		2>/dev/null); do
 		_reap_pid=${_reap_f#/proc/}
-		_reap_pid=${_reap_pid%/environ}
+		_reap_pid=${_reap_pid%%/*}
 		[ "$_reap_pid" = "$$" ] || kill -KILL "$_reap_pid" 2>/dev/null
 	done
 }
