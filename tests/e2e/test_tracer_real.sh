@@ -1,8 +1,9 @@
 #!/bin/sh
 # End-to-end: real programs under `arenatrace record` give the same output
 # and exit status as untraced, and leave complete traces (one per process):
-# python3 running a script, git status, sqlite3, gcc compiling a file, sort
-# of a 1 MB file.  Programs that are not installed are skipped, by name.
+# python3 running a script, git status, sqlite3, gcc and g++ compiling a
+# file, make -j2 building a program, sort of a 1 MB file, sh and bash pipelines.
+# Programs that are not installed are skipped, by name.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "real programs under the tracer"
 AT=$(realpath "$AT")
@@ -68,8 +69,54 @@ if have gcc; then
 	same "gcc compiling a file" gcc -O2 -c hello.c -o hello.o
 else skip "gcc compiling a file" "gcc not installed"; fi
 
+if have g++; then
+	cat >hello.cc <<'CC'
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+int main() {
+	std::map<std::string, std::vector<int>> m;
+	for (int i = 0; i < 100; i++) m["k" + std::to_string(i % 7)].push_back(i);
+	for (auto &kv : m) std::cout << kv.first << " " << kv.second.size() << "\n";
+}
+CC
+	same "g++ compiling a C++ file" g++ -O2 -c hello.cc -o hello-cc.o
+else skip "g++ compiling a C++ file" "g++ not installed"; fi
+
+if have make && have gcc; then
+	# four objects built two at a time, linked, and the program run; -B:
+	# the traced run builds everything again.  make runs from the project's
+	# directory (a make -C would chdir and put its children's traces there).
+	mkdir proj
+	for k in 1 2 3 4; do
+		echo "int f$k(int x) { return x * $k; }" >proj/f$k.c
+	done
+	cat >proj/main.c <<'C'
+#include <stdio.h>
+int f1(int), f2(int), f3(int), f4(int);
+int main(void) { printf("%d\n", f1(1) + f2(2) + f3(3) + f4(4)); return 0; }
+C
+	cat >proj/Makefile <<'MK'
+prog: main.o f1.o f2.o f3.o f4.o
+	gcc -o $@ $^
+	./prog
+%.o: %.c
+	gcc -O2 -c $< -o $@
+MK
+	cd proj || exit 1
+	# (not the make that runs the tests: its MAKEFLAGS name a jobserver)
+	same "make -j2 building and running a program of five files" \
+		env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -j2 -B
+	cd "$TMP" || exit 1
+else skip "make -j2 building a program" "make or gcc not installed"; fi
+
 awk 'BEGIN { srand(7); for (i = 0; i < 60000; i++) printf "%08d line %d\n", int(rand() * 1e8), i }' >big.txt
 same "sort of a 1 MB file" sort big.txt
 same "a shell pipeline" sh -c 'sort big.txt | uniq -c | sort -rn | tail -n 3'
+if have bash; then
+	same "a bash pipeline with pipefail" \
+		bash -c 'set -o pipefail; sort big.txt | uniq -c | sort -rn | tail -n 3 | tr a-z A-Z'
+else skip "a bash pipeline" "bash not installed"; fi
 
 done_testing
