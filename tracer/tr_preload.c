@@ -36,18 +36,18 @@
  * leaves this process untraced from then on.  vfork children never touch
  * the parent's trace (the core checks the pid).
  *
- * Descriptors: the tracer holds none (the drain process writes the trace),
- * but libunwind 1.6 needs a pipe while it unwinds a frame it has not seen
- * (it tests the addresses it reads by writing a byte from them into the
- * pipe).  A pipe at a low number would be seen by the program, and read
- * and written by libunwind if the program closed it and opened a file
- * there.  So a pipe libunwind opens inside the tracer is moved just under
- * the descriptor limit, and in a process that never started a thread it
- * is closed again when the unwind ends (libunwind opens a new one when it
- * next needs it): between two allocations, no descriptor of the tracer's
- * exists.  A multi-threaded process keeps the pipe, up there, because
- * libunwind shares it between threads.
- */
+ * Descriptors: the tracer holds none (the drain process writes the trace).
+ * libunwind (1.6 and later) tests the addresses it reads on frames it has
+ * not seen by writing a byte from them into a pipe it opens on its first
+ * unwind, and remembers that pipe's numbers.  A pipe of its own would be a
+ * descriptor the program can see, and one it closed and reused would have
+ * libunwind read and write the program's files.  So inside the tracer
+ * (while it unwinds) pipe() and pipe2() hand libunwind two numbers no
+ * descriptor can have (negative), read() of the first says "nothing yet"
+ * and a write() or syscall(SYS_write) to the second tests the address with
+ * process_vm_readv on this process instead: the same answer, no
+ * descriptor.
+  */
 #define UNW_LOCAL_ONLY
 #include "tr_internal.h"
 
@@ -64,6 +64,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/single_threaded.h>
 #include <unistd.h>
 #include <libunwind.h>
@@ -92,6 +94,9 @@ static struct {
 	int (*dlclose)(void *);
 	int (*pipe)(int[2]);
 	int (*pipe2)(int[2], int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	long (*syscall)(long, ...);
 	int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
 } real;
 
@@ -129,6 +134,7 @@ static bool resolve(void)
 	LOOKUP(valloc), LOOKUP(pvalloc), LOOKUP(fork), LOOKUP(execve), LOOKUP(execvpe);
 	LOOKUP(fexecve), LOOKUP(pthread_setname_np), LOOKUP(prctl), LOOKUP(_exit);
 	LOOKUP(dlclose), LOOKUP(pipe), LOOKUP(pipe2), LOOKUP(dl_iterate_phdr);
+	LOOKUP(read), LOOKUP(write), LOOKUP(syscall);
 	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "free");
 	__atomic_store_n(&real.free, f, __ATOMIC_RELEASE);
 	resolving = 0;
@@ -166,16 +172,7 @@ static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
 static int depth = TR_DEFAULT_DEPTH;
 static bool want_stacks = true;
 static __thread int unwinding __attribute__((tls_model("initial-exec"))); /* in libunwind */
-static int unw_pipe[2] = {-1, -1}; /* libunwind's pipe, while it is open */
 
-static __attribute__((noinline, cold)) void close_unw_pipe(void)
-{
-	int e = errno;
-	close(unw_pipe[0]);
-	close(unw_pipe[1]);
-	unw_pipe[0] = unw_pipe[1] = -1;
-	errno = e;
-}
 
 /* Inlined into the wrappers, so that the unwinder starts in the wrapper
  * itself: one frame of the tracer's own to step over, not two. */
@@ -187,8 +184,6 @@ static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 	unwinding = 1;
 	int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
 	unwinding = 0;
-	if (__builtin_expect(unw_pipe[0] >= 0, 0) && __libc_single_threaded)
-		close_unw_pipe();
 	int skip = 0;
 	while (skip < k && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
 		skip++;
@@ -216,8 +211,6 @@ static bool outside_loader(void)
 	unwinding = 1;
 	int k = unw_backtrace(buf, TR_MAX_DEPTH);
 	unwinding = 0;
-	if (unw_pipe[0] >= 0 && __libc_single_threaded)
-		close_unw_pipe();
 	for (int i = 0; i < k; i++) {
 		uintptr_t ip = (uintptr_t)buf[i];
 		if ((ip >= ld_lo && ip < ld_hi) || (ip >= dip_lo && ip < dip_hi))
@@ -659,42 +652,81 @@ EXPORT int dlclose(void *handle)
 
 /* ---- descriptors and the loader, inside the tracer ---- */
 
-/* fd moved to the top of the descriptor range (see the top of the file). */
-static int move_high(int fd)
+/* libunwind's address-test pipe, inside the tracer (see the top of the
+ * file): two numbers no descriptor has. */
+enum { FAKE_RD = -1000, FAKE_WR = -1001 };
+
+static int fake_pipe(int fds[2])
 {
-	struct rlimit rl;
-	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 64)
-		return fd;
-	int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur) - 16);
-	if (hi < 0)
-		return fd;
-	close(fd);
-	return hi;
+	fds[0] = FAKE_RD;
+	fds[1] = FAKE_WR;
+	return 0;
 }
 
-/* pipe2 for libunwind, inside the tracer: the pair up high, remembered. */
-static int unw_pipe2(int fds[2], int flags)
+/* What writing n bytes from p into the pipe would say: n, or -1 EFAULT
+ * when they are not all readable.  errno is cleared on success:
+ * libunwind loops while errno is EINTR, whatever the call returned. */
+static ssize_t fake_write(const void *p, size_t n)
 {
-	int rc = real.pipe2(fds, flags | O_CLOEXEC);
-	if (rc == 0) {
-		int e = errno;
-		fds[0] = unw_pipe[0] = move_high(fds[0]);
-		fds[1] = unw_pipe[1] = move_high(fds[1]);
-		errno = e;
+	char buf[16];
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	struct iovec local = {buf, n}, remote = {(void *)p, n};
+	ssize_t k = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (k == (ssize_t)n) {
+		errno = 0;
+		return k;
 	}
-	return rc;
+	errno = EFAULT;
+	return -1;
 }
 
 EXPORT int pipe2(int fds[2], int flags)
 {
 	resolve();
-	return unwinding ? unw_pipe2(fds, flags) : real.pipe2(fds, flags);
+	return unwinding ? fake_pipe(fds) : real.pipe2(fds, flags);
 }
 
 EXPORT int pipe(int fds[2])
 {
 	resolve();
-	return unwinding ? unw_pipe2(fds, 0) : real.pipe(fds);
+	return unwinding ? fake_pipe(fds) : real.pipe(fds);
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (__builtin_expect(fd == FAKE_RD, 0) && unwinding) {
+		errno = EAGAIN; /* the pipe is empty: it is there */
+		return -1;
+	}
+	if (__builtin_expect(!real.read, 0) && !resolve())
+		return syscall(SYS_read, fd, buf, n);
+	return real.read(fd, buf, n);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (__builtin_expect(fd == FAKE_WR, 0) && unwinding)
+		return fake_write(buf, n);
+	if (__builtin_expect(!real.write, 0) && !resolve())
+		return syscall(SYS_write, fd, buf, n);
+	return real.write(fd, buf, n);
+}
+
+/* syscall(2) passes its six argument registers on, as glibc's does. */
+EXPORT long syscall(long number, ...)
+{
+	va_list ap;
+	long a[6];
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (__builtin_expect(number == SYS_write && (int)a[0] == FAKE_WR, 0) && unwinding)
+		return fake_write((const void *)a[1], (size_t)a[2]);
+	if (__builtin_expect(!real.syscall, 0) && !resolve())
+		return -1;
+	return real.syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* The loader's list of objects as the prepare handler of a fork from a
@@ -866,14 +898,12 @@ __attribute__((constructor)) static void tr_init(void)
 		drain_beside(self.dli_fname, c.drain, sizeof(c.drain));
 	want_stacks = c.stacks;
 	depth = (int)c.depth;
-	/* libunwind sets itself up now, its pipe up high (its first call does) */
+	/* libunwind sets itself up now (its first call does), with the fake pipe */
 	unwinding = 1;
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	void *first[4];
 	unw_backtrace(first, 4);
 	unwinding = 0;
-	if (unw_pipe[0] >= 0 && __libc_single_threaded)
-		close_unw_pipe();
 	const char *py = c.python ? tr_python_setup() : NULL;
 	pthread_atfork(at_prepare, at_parent, at_child);
 	tr_start(&c, py);

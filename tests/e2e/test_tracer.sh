@@ -9,6 +9,7 @@ AT=$(realpath "$AT")
 CHECK=$(realpath "$B/atr-check")
 P=$(realpath "$P")
 LIB=$(realpath "$B/libarenatrace.so")
+PYDIR=$(realpath "$(dirname "$0")/../python")
 cd "$TMP" || exit 1
 
 # jq-less JSON access: json FILE EXPR (python3 expression on j)
@@ -120,6 +121,26 @@ check "--no-follow-fork: only the parent is traced" test "$(ls nf*.atr | wc -l)"
 check "SIGCHLD: the traced parent and child get what they get untraced ($(tr '\n' ' ' <chld.out))" \
 	sh -c "cmp -s chld.plain chld.out && grep -q 'child: 0' chld.out && grep -q 'parent: 1' chld.out"
 check "SIGCHLD: and the child was traced" test "$(ls chld.*.atr 2>/dev/null | wc -l)" -eq 1
+
+# --- descriptors: the program has its whole range ---
+"$P/fdlimit" >fdl.plain
+"$AT" record -o fdl.atr -- "$P/fdlimit" >fdl.out 2>/dev/null
+check "a program opening descriptors up to its limit opens as many traced ($(cat fdl.out))" \
+	sh -c "test \$? -eq 0 && cmp -s fdl.plain fdl.out"
+
+PY=$(command -v python3)
+if [ -n "$PY" ]; then
+	PY=$("$PY" -c 'import sys; print(sys.executable)')
+	"$PY" "$PYDIR/fdlimit.py" >fdp.plain 2>&1
+	"$AT" record -o fdp.atr -- "$PY" "$PYDIR/fdlimit.py" >fdp.out 2>fdp.err
+	rc=$?
+	strip_record_table fdp.err fdp.err2
+	cat fdp.err2 >>fdp.out
+	check "descriptors open above a lowered limit: interpreters started with them run as untraced ($(tail -n 1 fdp.out))" \
+		sh -c "test $rc -eq 0 && cmp -s fdp.plain fdp.out"
+else
+	skip "descriptors open above a lowered limit" "python3 not installed"
+fi
 
 # --- SIGKILL: nothing recorded is lost (the drain process writes it) ---
 "$AT" record -o km.atr -- "$P/killme" km.pid >km.out 2>/dev/null &
