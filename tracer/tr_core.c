@@ -499,14 +499,16 @@ static int sink_swap(void *ctx, tf_frame_bufs *b, int why)
 	}
 	tr_shm_set *s = &m->set[T.cur];
 	drain_watch dw = {0, 0};
-	uint32_t st;
-	while ((st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) != TR_SET_FREE) {
-		if (__atomic_load_n(&m->error, __ATOMIC_ACQUIRE) || !drain_alive(&dw, 100))
+	for (;;) {
+		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&m->error, __ATOMIC_ACQUIRE))
+			return TF_E_IO;
+		if (st == TR_SET_FREE)
+			break;
+		if (!drain_alive(&dw, 100))
 			return TF_E_IO;
 		futex(&s->state, FUTEX_WAIT, st, 100);
 	}
-	if (__atomic_load_n(&m->error, __ATOMIC_ACQUIRE))
-		return TF_E_IO;
 	__atomic_store_n(&s->state, TR_SET_FILLING, __ATOMIC_RELEASE);
 	for (int i = 0; i < TF_NSTREAMS; i++) {
 		b->s[i] = (uint8_t *)m + s->off[i];
@@ -628,14 +630,12 @@ static bool new_trace(const char *want, bool say)
 {
 	pid_t pid = getpid();
 	int memfd = -1, fd = -1;
-	const char *what = "create";
 	T.shm = region_create(&memfd);
 	if (T.shm)
 		fd = open_trace(want, pid, T.path, sizeof(T.path));
 	if (fd < 0) {
 		if (say)
-			tr_say("cannot %s trace %s: %s; not tracing", what, want,
-			       strerrordesc_np(errno));
+			tr_say("cannot create trace %s: %s; not tracing", want, strerrordesc_np(errno));
 		goto out_region;
 	}
 	snprintf(T.shm->path, sizeof(T.shm->path), "%s", T.path);
@@ -702,6 +702,11 @@ out_region:
 	return false;
 }
 
+static void say_write_error(const char *why)
+{
+	tr_say("cannot write trace %s: %s; tracing stopped", T.path, why);
+}
+
 /* Stops recording after a write error: one line, the program runs on. */
 static __attribute__((noinline, cold)) void fail_locked(int rc)
 {
@@ -712,8 +717,7 @@ static __attribute__((noinline, cold)) void fail_locked(int rc)
 	if (rc == TF_E_IO && !e)
 		tr_say("trace %s: the drain process is gone; tracing stopped", T.path);
 	else
-		tr_say("cannot write trace %s: %s; tracing stopped", T.path,
-		       e ? strerrordesc_np(e) : tf_strerror(rc));
+		say_write_error(e ? strerrordesc_np(e) : tf_strerror(rc));
 }
 
 /* ---- records ---- */
@@ -958,8 +962,7 @@ void tr_finish(unsigned clean, int exit_status)
 		wait_drain_done();
 		int e = __atomic_load_n(&T.shm->error, __ATOMIC_ACQUIRE);
 		if (e) /* the drain failed on the last frames */
-			tr_say("cannot write trace %s: %s; tracing stopped", T.path,
-			       strerrordesc_np(e));
+			say_write_error(strerrordesc_np(e));
 	}
 	if (T.w && T.pid == getpid() && !tr_on) {
 		tf_writer_free(T.w);
@@ -980,6 +983,14 @@ void tr_fork_parent(void)
 	tr_unlock(fork_token);
 }
 
+/* The trace a forked child writes: <stem>.<child pid>.atr beside ours. */
+static bool child_trace_name(pid_t child, char *out, size_t cap)
+{
+	char stem[PATH_MAX];
+	stem_of(T.path, stem, sizeof(stem));
+	return fmt_path(out, cap, "%s.%d.atr", stem, (int)child);
+}
+
 void tr_fork_child(void)
 {
 	/* The lock is held (tr_fork_prepare) and this is the only thread.  The
@@ -989,8 +1000,6 @@ void tr_fork_child(void)
 		lock_reset();
 		return;
 	}
-	char stem[PATH_MAX];
-	stem_of(T.path, stem, sizeof(stem));
 	if (T.w) {
 		tf_writer_free(T.w); /* the writer's own memory; the sets are the region's */
 		T.w = NULL;
@@ -999,8 +1008,7 @@ void tr_fork_child(void)
 	tr_stacks_reset();
 	tr_modules_reset();
 	T.pid = getpid();
-	if (!T.cfg.follow_fork ||
-	    !fmt_path(T.want, sizeof(T.want), "%s.%d.atr", stem, (int)getpid())) {
+	if (!T.cfg.follow_fork || !child_trace_name(T.pid, T.want, sizeof(T.want))) {
 		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
 		lock_reset();
 		if (!T.cfg.follow_fork)
@@ -1015,10 +1023,9 @@ void tr_note_fork(pid_t child)
 {
 	if (child <= 0 || !tr_recording())
 		return;
-	char stem[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	int lk = tr_lock();
-	stem_of(T.path, stem, sizeof(stem));
-	if (!T.cfg.follow_fork || !fmt_path(path, sizeof(path), "%s.%d.atr", stem, (int)child))
+	if (!T.cfg.follow_fork || !child_trace_name(child, path, sizeof(path)))
 		path[0] = 0;
 	tf_record rec = {.kind = TF_FORK};
 	rec.u.fork = (tf_fork){(uint64_t)child, {path, strlen(path)}};

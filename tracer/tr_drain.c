@@ -117,6 +117,13 @@ static void registry_end(const char how[256], const char count[32])
 
 /* ---- frames ---- */
 
+/* The first error ends the drain; the process stops tracing when it sees it. */
+static void fail(int e)
+{
+	error = e;
+	__atomic_store_n(&shm->error, e, __ATOMIC_RELEASE);
+}
+
 static void write_all(const uint8_t *p, size_t n)
 {
 	while (n && !error) {
@@ -124,8 +131,7 @@ static void write_all(const uint8_t *p, size_t n)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			error = k == 0 ? ENOSPC : errno;
-			__atomic_store_n(&shm->error, error, __ATOMIC_RELEASE);
+			fail(k == 0 ? ENOSPC : errno);
 			return;
 		}
 		p += k;
@@ -144,8 +150,7 @@ static void write_complete(unsigned k)
 		return; /* no record since the last frame */
 	for (int i = 0; i < TF_NSTREAMS; i++) {
 		if (len[i] < done_len[k][i] || len[i] > s->cap[i]) {
-			error = EPROTO; /* cannot happen with a sane process */
-			__atomic_store_n(&shm->error, error, __ATOMIC_RELEASE);
+			fail(EPROTO); /* cannot happen with a sane process */
 			return;
 		}
 		from[i] = (const uint8_t *)shm + s->off[i] + done_len[k][i];
@@ -153,8 +158,7 @@ static void write_complete(unsigned k)
 	}
 	long n = tf_framer_compress(framer, !started, from, part, &z);
 	if (n < 0) {
-		error = ENOMEM;
-		__atomic_store_n(&shm->error, error, __ATOMIC_RELEASE);
+		fail(ENOMEM);
 		return;
 	}
 	write_all(z, (size_t)n);
@@ -185,40 +189,44 @@ static bool process_gone(int pidfd)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* Writes set *k if the process handed it over, gives it back and moves *k
+ * on.  Whether it did; *last when the set ended the trace. */
+static bool take_ready(unsigned *k, bool *last)
+{
+	tr_shm_set *s = &shm->set[*k];
+	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != TR_SET_READY)
+		return false;
+	write_complete(*k);
+	*last = s->last;
+	give_back(*k);
+	*k = (*k + 1) % TR_SHM_SETS;
+	return true;
+}
+
 /* The loop: sets in order, cuts, and the end.  Returns how it ended. */
 static const char *drain(int pidfd)
 {
 	unsigned k = 0;
+	bool last = false;
 	uint64_t last_cut = now_ms();
 	for (;;) {
 		__atomic_add_fetch(&shm->heartbeat, 1, __ATOMIC_RELAXED);
 		uint32_t bell = __atomic_load_n(&shm->bell, __ATOMIC_ACQUIRE);
-		tr_shm_set *s = &shm->set[k];
-		uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 		if (error) /* the process stops tracing when it sees the error */
 			return NULL;
-		if (state == TR_SET_READY) {
-			write_complete(k);
-			bool last = s->last;
-			give_back(k);
-			k = (k + 1) % TR_SHM_SETS;
+		if (take_ready(&k, &last)) {
 			last_cut = now_ms();
 			if (last)
 				return NULL;
 			continue;
 		}
+		uint32_t state = __atomic_load_n(&shm->set[k].state, __ATOMIC_ACQUIRE);
 		if (process_gone(pidfd)) {
 			/* sets handed over just before the end come first, in order */
-			while ((state = __atomic_load_n(&shm->set[k].state, __ATOMIC_ACQUIRE)) ==
-			       TR_SET_READY) {
-				write_complete(k);
-				bool last = shm->set[k].last;
-				give_back(k);
-				k = (k + 1) % TR_SHM_SETS;
+			while (take_ready(&k, &last))
 				if (last)
 					return NULL;
-			}
-			if (state == TR_SET_FILLING)
+			if (__atomic_load_n(&shm->set[k].state, __ATOMIC_ACQUIRE) == TR_SET_FILLING)
 				write_complete(k);
 			return "killed";
 		}
@@ -264,10 +272,7 @@ int main(int argc, char **argv)
 	    shm->pid != (uint32_t)pid || shm->nsets != TR_SHM_SETS ||
 	    tr_shm_layout(NULL) > shm->size)
 		return 1;
-	uint64_t content = 16 + 11 * (TF_NSTREAMS + 1);
-	for (int i = 0; i < TF_NSTREAMS; i++)
-		content += tf_stream_cap(0, i);
-	if (tf_framer_create(&framer, 0, content, NULL) < 0)
+	if (tf_framer_create(&framer, 0, 0, NULL) < 0) /* its buffer grows with the frames */
 		return 1;
 	for (unsigned t = 0; t < 256; t++)
 		is_event[t] = tf_kind_is_event(t);

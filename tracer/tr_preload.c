@@ -47,7 +47,7 @@
  * and a write() or syscall(SYS_write) to the second tests the address with
  * process_vm_readv on this process instead: the same answer, no
  * descriptor.
-  */
+ */
 #define UNW_LOCAL_ONLY
 #include "tr_internal.h"
 
@@ -59,11 +59,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/single_threaded.h>
@@ -844,11 +841,10 @@ static void at_prepare(void)
 {
 	snap.taken = false;
 	if (!__libc_single_threaded && tr_recording() && !tr_busy) {
-		int busy = tr_busy;
 		tr_busy = 1;
 		snap.n = 0;
 		snap.taken = real.dl_iterate_phdr(snap_one, NULL) == 0;
-		tr_busy = busy;
+		tr_busy = 0;
 	}
 	tr_fork_prepare();
 }
@@ -898,11 +894,9 @@ __attribute__((constructor)) static void tr_init(void)
 		drain_beside(self.dli_fname, c.drain, sizeof(c.drain));
 	want_stacks = c.stacks;
 	depth = (int)c.depth;
-	/* libunwind sets itself up now (its first call does), with the fake pipe */
+	/* libunwind sets itself up at its first call, opening its (fake) pipe */
 	unwinding = 1;
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	void *first[4];
-	unw_backtrace(first, 4);
 	unwinding = 0;
 	const char *py = c.python ? tr_python_setup() : NULL;
 	pthread_atfork(at_prepare, at_parent, at_child);

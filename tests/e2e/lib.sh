@@ -60,6 +60,15 @@ cpython_version() {
 		2>/dev/null
 }
 
+# replay_exact TRACE: replay --check-snapshots of TRACE into out.txt and
+# err.txt; status 0 when it passed with every address and arena as the
+# interpreter's and no anomaly.
+replay_exact() {
+	"$AT" replay --check-snapshots "$1" >out.txt 2>err.txt &&
+		grep -q ' 0 addresses unlike' err.txt &&
+		grep -q ' 0 arena mismatches, 0 anomalies' err.txt
+}
+
 # strip_record_table IN OUT: IN without the table `arenatrace record` ends
 # with (from its last "arenatrace: N trace(s) written ..." line on), i.e.
 # what the traced program itself wrote to stderr.

@@ -17,14 +17,10 @@ for py in $(cpython_interpreters); do
 	for prog in churn bigfree cycles growth threads; do
 		rm -f t.atr
 		(cd "$PYDIR" && "$AT" record -o "$TMP/t.atr" -- "$py" "$prog.py") >/dev/null 2>&1
-		"$AT" replay --check-snapshots t.atr >out.txt 2>err.txt
-		rc=$?
-		summary=$(tail -n 1 out.txt)
-		if [ $rc -eq 0 ] && grep -q ' 0 addresses unlike' err.txt &&
-			grep -q ' 0 arena mismatches, 0 anomalies' err.txt; then
-			ok "python $v $prog.py: $summary, every address as the interpreter's"
+		if replay_exact t.atr; then
+			ok "python $v $prog.py: $(tail -n 1 out.txt), every address as the interpreter's"
 		else
-			not_ok "python $v ($py) $prog.py: status $rc, $summary"
+			not_ok "python $v ($py) $prog.py: $(tail -n 1 out.txt)"
 			head -20 out.txt err.txt | sed 's/^/# /'
 		fi
 	done
