@@ -65,6 +65,7 @@ include allocator/module.mk
 include tracer/module.mk
 include reports/module.mk
 include replay/module.mk
+include cli/module.mk
 include tests/module.mk
 
 all: $(B)/arenatrace $(B)/libarenatrace.so $(B)/arenatrace-drain

@@ -24,10 +24,11 @@
  *   jw4  peak held / peak live
  */
 #include "pym.h"
-#include "rp_cli.h"
+#include "cli.h"
 #include "rp_replay.h"
 #include "rp_system.h"
 #include "tf.h"
+#include "tf_summary.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -380,7 +381,7 @@ static void on_python_allocator(replay *r, const tf_bytes *name)
 	snprintf(f->python_allocator, sizeof(f->python_allocator), "%.*s", (int)name->len,
 		 name->ptr);
 	printable(f->python_allocator);
-	if (rp_pymalloc_served(f->python_allocator))
+	if (tf_pymalloc_served(f->python_allocator))
 		return;
 	r->not_pymalloc = true;
 	for (int i = 0; i < r->n; i++)
@@ -457,7 +458,7 @@ static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64
 		mr->py_live += n;
 	if (out != real && !r->malloc_layer && mr->recorded_bases && mr->addr_mismatch++ < 3 &&
 	    !r->quiet)
-		rp_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64,
+		cli_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64,
 			 pym_get_params(mr->m)->name, out, real);
 	return out;
 }
@@ -468,7 +469,7 @@ static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
 		r->examples[kind] = addr;
 }
 
-/* Where the held bytes go (replay/CLI.md): O(1) from the model's usage. */
+/* Where the held bytes go (cli/CLI.md): O(1) from the model's usage. */
 static void waste_now(const model_run *mr, rp_waste *w)
 {
 	const pym_usage *u = pym_usage_of(mr->m);
@@ -1617,25 +1618,25 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	pym_params params[MAX_MODELS];
 	int nparams = 0;
 	if (o->model && parse_models(o->model, params, &nparams) < 0) {
-		rp_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o->model);
-		return RP_EXIT_USAGE;
+		cli_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", o->model);
+		return CLI_EXIT_USAGE;
 	}
 	if (o->gc_off && 2 * nparams > MAX_MODELS) {
-		rp_error("replay: --gc off runs every model twice: at most %d models", MAX_MODELS / 2);
-		return RP_EXIT_USAGE;
+		cli_error("replay: --gc off runs every model twice: at most %d models", MAX_MODELS / 2);
+		return CLI_EXIT_USAGE;
 	}
 	replay *r = calloc(1, sizeof(*r));
 	size_t cap = 1 << 16;
 	char *buf = malloc(cap);
 	readahead *ra = malloc(sizeof(*ra));
 	tf_record *rec = NULL;
-	int rc = 0, status = RP_EXIT_OK;
+	int rc = 0, status = CLI_EXIT_OK;
 	uint64_t events = 0;
 	rp_callsite *callsites = NULL;
 	if (!r || !buf || !ra) {
-		rp_error("replay: out of memory");
+		cli_error("replay: out of memory");
 		free(r), free(buf), free(ra);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	*ra = (readahead){.rd = rd, .rc = 1};
 	r->out = o->out;
@@ -1677,7 +1678,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 			r->live.stride = A_MODEL + (unsigned)runs + r->system;
 			char why[256];
 			if (r->system && rp_sys_start(&r->sysrun, why, sizeof(why)) < 0) {
-				rp_error("replay: --system: %s", why);
+				cli_error("replay: --system: %s", why);
 				rc = -1;
 				break;
 			}
@@ -1692,7 +1693,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 				if (!mr->series || pym_create(&mr->m, pp, &hooks) < 0) {
 					free(mr->series);
 					mr->series = NULL;
-					rp_error("replay: out of memory");
+					cli_error("replay: out of memory");
 					rc = -1;
 					break;
 				}
@@ -1732,8 +1733,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 	rp_replay_result result = {0};
 	if (rc < 0) {
 		if (rc != -1)
-			rp_error("%s: %s", path, tf_reader_error(rd));
-		status = RP_EXIT_USAGE;
+			cli_error("%s: %s", path, tf_reader_error(rd));
+		status = CLI_EXIT_USAGE;
 	} else if (r->n) {
 		result = (rp_replay_result){
 		    .events = events,
@@ -1757,8 +1758,8 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		memcpy(result.examples, r->examples, sizeof(result.examples));
 		char why[256];
 		if (r->system && rp_sys_end(r->sysrun, &r->sys, why, sizeof(why)) < 0) {
-			rp_error("replay: --system: %s", why);
-			status = RP_EXIT_USAGE;
+			cli_error("replay: --system: %s", why);
+			status = CLI_EXIT_USAGE;
 		} else if (r->system) {
 			result.has_system = true;
 			result.system = r->sys;
@@ -1817,7 +1818,7 @@ int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 					r->snap_unchecked, r->facts.python_allocator);
 			fputc('\n', o->out);
 			if (!r->snapshots || r->snap_bad)
-				status = RP_EXIT_CHECK;
+				status = CLI_EXIT_CHECK;
 		}
 	}
 	if (o->inspect && r->n && rc >= 0) /* a failed replay has no result to show */

@@ -264,7 +264,7 @@ struct rp_replay_result {
 	uint64_t snapshots_unchecked; /* --check-snapshots: not pymalloc's (below) */
 	bool malloc_layer;
 	/* the Python layer's addresses were compared with the interpreter's: false
-	 * when pymalloc did not serve it (rp_pymalloc_served); then no model's
+	 * when pymalloc did not serve it (tf_pymalloc_served); then no model's
 	 * addr_mismatch or arena_mismatch means anything */
 	bool compared;
 	int nmodels;
@@ -289,7 +289,7 @@ struct rp_replay_result {
 const char *rp_model_label(const rp_model_result *m, char *buf, size_t cap);
 
 /* Replays everything rd yields; path names it in messages; res (may be
- * NULL) gets the counts.  Returns the exit status (RP_EXIT_*): 1 when a
+ * NULL) gets the counts.  Returns the exit status (CLI_EXIT_*): 1 when a
  * snapshot check failed. */
 int rp_replay_run(tf_reader *rd, const rp_replay_opts *o, const char *path,
 		  rp_replay_result *res);

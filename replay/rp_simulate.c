@@ -14,7 +14,6 @@
  */
 #include "gcm.h"
 #include "pym.h"
-#include "rp_cli.h"
 #include "rp_workload.h"
 #include "tf.h"
 

@@ -17,7 +17,6 @@
  */
 #include "rp_system.h"
 
-#include "rp_cli.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -305,9 +304,9 @@ static bool serve(child *c, const uint64_t *m)
 	return true;
 }
 
-int rp_cmd_system_child(int argc, char **argv)
+int rp_sys_serve(char *msg, size_t cap)
 {
-	(void)argc, (void)argv;
+	msg[0] = '\0';
 	static uint64_t in[MSG_WORDS];
 	child c = {.cap = 1u << 16};
 	Dl_info info;
@@ -317,8 +316,8 @@ int rp_cmd_system_child(int argc, char **argv)
 	c.tbl = mmap(NULL, c.cap * sizeof(void *), PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c.tbl == MAP_FAILED) {
-		rp_error("__system: no memory for the block table");
-		return 1;
+		snprintf(msg, cap, "__system: no memory for the block table");
+		return -1;
 	}
 	memset(in, 0, sizeof(in)); /* its pages resident before the start */
 	uint64_t rss;
@@ -358,16 +357,18 @@ int rp_cmd_system_child(int argc, char **argv)
 		free(c.tbl[id]);
 	munmap(c.tbl, c.cap * sizeof(void *));
 	if (rc) {
-		rp_error("__system: a request this process cannot make (a corrupt stream)");
-		return 1;
+		snprintf(msg, cap, "__system: a request this process cannot make (a corrupt stream)");
+		return -1;
 	}
 	const char *p = (const char *)&c.res;
 	for (size_t left = sizeof(c.res); left;) {
 		ssize_t n = write(SYS_FD, p, left);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return 1;
+		if (n <= 0) {
+			msg[0] = '\0'; /* the replay is gone: nobody to tell */
+			return -1;
+		}
 		p += n;
 		left -= (size_t)n;
 	}

@@ -39,7 +39,9 @@ void rp_sys_free(rp_sys *s, uint64_t id, uint64_t old_n);
  * whatever happens.  0, or -1 with a message in msg (the process failed). */
 int rp_sys_end(rp_sys *s, rp_system *out, char *msg, size_t cap);
 
-/* `arenatrace __system`: the allocator's process, on the socket at fd 3. */
-int rp_cmd_system_child(int argc, char **argv);
+/* The allocator's process (`arenatrace __system`): serves the requests
+ * on the socket at fd 3, then writes the measures back.  0, or -1 with a
+ * message in msg. */
+int rp_sys_serve(char *msg, size_t cap);
 
 #endif

@@ -99,6 +99,4 @@ int rp_sim_run(const rp_workload *w, const rp_sim_opts *o, rp_sim_result *res, c
 /* Writes the equivalent Python program (see the README). */
 void rp_sim_emit_python(const rp_workload *w, const rp_sim_opts *o, FILE *out);
 
-int rp_cmd_simulate(int argc, char **argv);
-
 #endif

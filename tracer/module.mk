@@ -1,8 +1,8 @@
 # tracer/: libarenatrace.so, the LD_PRELOAD recorder (links the trace
 # writer and libunwind; exports only the interposed functions and the
 # arenatrace_* API), arenatrace-drain, the process beside each traced one
-# that compresses and writes its trace (installed next to the library),
-# and the `record` launcher linked into the CLI.
+# that compresses and writes its trace (installed next to the library).
+# The `record` launcher is the command line's (cli/cli_record.c).
 TR_SRC := tracer/tr_core.c tracer/tr_stack.c tracer/tr_modules.c tracer/tr_modinfo.c \
 	tracer/tr_python.c tracer/tr_preload.c
 TR_OBJ := $(TR_SRC:%.c=$(B)/%.o)
@@ -17,8 +17,6 @@ $(B)/tracer/tf/%.o: traces/%.c
 
 $(B)/libarenatrace.so: $(TR_OBJ) $(TR_TF_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,defs -o $@ $^ $(LIBUNWIND_LIBS) $(LIBZSTD_LIBS) -ldl -lpthread
-
-$(B)/tracer/tr_record.o: MOD_CFLAGS := -Itraces -Ireplay
 
 $(B)/tracer/tr_drain.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
 $(B)/arenatrace-drain: $(B)/tracer/tr_drain.o $(B)/libtf.a

@@ -104,3 +104,9 @@ void tf_summary_free(tf_summary *s)
 	free(s->strings);
 	s->strings = NULL;
 }
+
+bool tf_pymalloc_served(const char *python_allocator)
+{
+	return !python_allocator[0] || !strcmp(python_allocator, "pymalloc") ||
+	       !strcmp(python_allocator, "pymalloc_debug");
+}

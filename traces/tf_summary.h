@@ -27,4 +27,10 @@ typedef struct tf_summary {
 int tf_summarize(const char *path, tf_summary *s, char *err, size_t errlen);
 void tf_summary_free(tf_summary *s);
 
+/* Whether pymalloc served CPython's OBJ domain, by the trace's
+ * python_allocator name: pymalloc or pymalloc_debug, or "" (no such
+ * record: an older writer, whose traces are pymalloc's).  Only then can a
+ * pymalloc model's addresses be compared with the interpreter's. */
+bool tf_pymalloc_served(const char *python_allocator);
+
 #endif

@@ -5,7 +5,7 @@
  * without stopping; the Python layer takes arena bases from the trace.
  */
 #include "pym.h"
-#include "rp_cli.h"
+#include "cli.h"
 #include "rp_replay.h"
 #include "tf_testutil.h"
 
@@ -69,7 +69,7 @@ static rp_replay_result finish_and_replay_with(rp_replay_opts o)
 	if (null)
 		o.out = null;
 	rp_replay_result res;
-	assert_int_equal(rp_replay_run(r, &o, "test", &res), RP_EXIT_OK);
+	assert_int_equal(rp_replay_run(r, &o, "test", &res), CLI_EXIT_OK);
 	if (null)
 		fclose(null);
 	tf_reader_free(r);

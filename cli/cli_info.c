@@ -1,8 +1,8 @@
 /*
- * rp_info.c - `arenatrace info [--json] TRACE`: what a trace holds.
- * The JSON keys are documented in replay/CLI.md.
+ * cli_info.c - `arenatrace info [--json] TRACE`: what a trace holds.
+ * The JSON keys are documented in cli/CLI.md.
  */
-#include "rp_cli.h"
+#include "cli.h"
 #include "tf_summary.h"
 
 #include <inttypes.h>
@@ -13,7 +13,7 @@ static const char info_usage[] =
     "usage: arenatrace info [--json] TRACE\n"
     "  Header facts, counts per record kind and per function, threads, stacks,\n"
     "  modules, time span, compressed and uncompressed size, completeness.\n"
-    "  --json   one JSON object (keys in replay/CLI.md)\n";
+    "  --json   one JSON object (keys in cli/CLI.md)\n";
 
 /* Every malloc-family function, in the order info prints them. */
 static const tf_kind malloc_fns[] = {TF_MALLOC,    TF_CALLOC,         TF_REALLOC,
@@ -125,7 +125,7 @@ static void print_text(const char *path, const tf_summary *s)
 	printf("python     %s", h->python.len ? h->python.ptr : "not detected");
 	if (s->python_allocator[0])
 		printf(", allocator %s%s", s->python_allocator,
-		       rp_pymalloc_served(s->python_allocator)
+		       tf_pymalloc_served(s->python_allocator)
 			   ? ""
 			   : " (not pymalloc: a replay compares no address with the interpreter's)");
 	putchar('\n');
@@ -299,7 +299,7 @@ static void print_json(const tf_summary *s)
 	       st->unknown_records);
 }
 
-int rp_cmd_info(int argc, char **argv)
+int cli_cmd_info(int argc, char **argv)
 {
 	bool json = false;
 	const char *path = NULL;
@@ -308,33 +308,33 @@ int rp_cmd_info(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(info_usage, stdout);
-			return RP_EXIT_OK;
+			return CLI_EXIT_OK;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			rp_error("info: unknown option '%s'", argv[i]);
-			return RP_EXIT_USAGE;
+			cli_error("info: unknown option '%s'", argv[i]);
+			return CLI_EXIT_USAGE;
 		} else if (path) {
-			rp_error("info: one trace at a time");
-			return RP_EXIT_USAGE;
+			cli_error("info: one trace at a time");
+			return CLI_EXIT_USAGE;
 		} else
 			path = argv[i];
 	}
 	if (!path) {
 		fputs(info_usage, stderr);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	tf_summary s;
 	char err[512];
 	if (tf_link_read(path, exec_to, sizeof(exec_to)) != 1)
 		exec_to[0] = 0;
 	if (tf_summarize(path, &s, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
+		cli_error("%s", err);
 		tf_summary_free(&s);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (json)
 		print_json(&s);
 	else
 		print_text(path, &s);
 	tf_summary_free(&s);
-	return RP_EXIT_OK;
+	return CLI_EXIT_OK;
 }

@@ -1,8 +1,8 @@
 /*
- * rp_util.c - what every command of the CLI shares: the one-line error and
+ * cli_util.c - what every command of the CLI shares: the one-line error and
  * string escaping for JSON and dump output.
  */
-#include "rp_cli.h"
+#include "cli.h"
 #include "tf.h"
 
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <string.h>
 
-void rp_error(const char *fmt, ...)
+void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 	fputs("arenatrace: ", stderr);
@@ -61,13 +61,13 @@ void rp_c_str(FILE *out, const char *s, size_t len)
 }
 
 
-const char *rp_follow_exec(const char *path, char *buf, size_t cap, const char *cmd)
+const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd)
 {
 	const char *cur = path;
 	char next[TF_LINK_MAX + 1];
 	for (int hops = 0; hops < 64 && tf_link_read(cur, next, sizeof(next)) == 1; hops++) {
 		if (access(next, R_OK) != 0) {
-			rp_error("%s: %s ended by exec; the program it became wrote %s, which is not "
+			cli_error("%s: %s ended by exec; the program it became wrote %s, which is not "
 				 "there: reading %s as it is",
 				 cmd, cur, next, cur);
 			break;
@@ -76,14 +76,8 @@ const char *rp_follow_exec(const char *path, char *buf, size_t cap, const char *
 		cur = buf;
 	}
 	if (cur != path)
-		rp_error("%s: %s ended by exec; reading %s, the trace of the program it became "
+		cli_error("%s: %s ended by exec; reading %s, the trace of the program it became "
 			 "(--no-follow-exec: %s itself)",
 			 cmd, path, cur, path);
 	return cur;
-}
-
-int rp_pymalloc_served(const char *python_allocator)
-{
-	return !python_allocator[0] || !strcmp(python_allocator, "pymalloc") ||
-	       !strcmp(python_allocator, "pymalloc_debug");
 }

@@ -1,11 +1,11 @@
 /*
- * rp_cmd_replay.c - the `replay` and `report` commands: options, the
+ * cli_cmd_replay.c - the `replay` and `report` commands: options, the
  * symbolizer fed from the trace's modules, and (report) the CSV and HTML
  * sinks of reports/ over the replay's result.
  */
 #include "rep.h"
 #include "rep_stacks.h"
-#include "rp_cli.h"
+#include "cli.h"
 #include "rp_replay.h"
 
 #include <stdlib.h>
@@ -42,7 +42,7 @@ static const char replay_usage[] =
     "                      first: jemalloc, mimalloc, tcmalloc), touching the memory,\n"
     "                      in a process that holds nothing else, and report time per\n"
     "                      call and the memory the allocator holds for the blocks\n"
-    "  --json              one JSON object (keys in replay/CLI.md) instead of the summary\n"
+    "  --json              one JSON object (keys in cli/CLI.md) instead of the summary\n"
     "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
     "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
     "                      repeatable. The summary's stacks are symbolized from the\n"
@@ -66,11 +66,11 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 			*force = true;
 		} else if (outdir && (!strcmp(argv[i], "--stats") || !strcmp(argv[i], "--json") ||
 				      !strcmp(argv[i], "--check-snapshots"))) {
-			rp_error("report: '%s' is replay's (arenatrace report --help)", argv[i]);
+			cli_error("report: '%s' is replay's (arenatrace report --help)", argv[i]);
 			return -1;
 		} else if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
 			if (so->ndebug_dirs == REP_SYM_MAX_DIRS) {
-				rp_error("replay: at most %d --debug-dir", REP_SYM_MAX_DIRS);
+				cli_error("replay: at most %d --debug-dir", REP_SYM_MAX_DIRS);
 				return -1;
 			}
 			so->debug_dirs[so->ndebug_dirs++] = argv[++i];
@@ -85,7 +85,7 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 			else if (!strcmp(v, "malloc"))
 				o->layer = RP_LAYER_MALLOC;
 			else {
-				rp_error("replay: --layer takes auto, python or malloc");
+				cli_error("replay: --layer takes auto, python or malloc");
 				return -1;
 			}
 		} else if (!strcmp(argv[i], "--stats")) {
@@ -99,7 +99,7 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 		} else if (!strcmp(argv[i], "--gc") && i + 1 < argc) {
 			const char *v = argv[++i];
 			if (strcmp(v, "on") && strcmp(v, "off")) {
-				rp_error("replay: --gc takes on or off");
+				cli_error("replay: --gc takes on or off");
 				return -1;
 			}
 			o->gc_off = !strcmp(v, "off");
@@ -108,23 +108,23 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			rp_error("%s: unknown option '%s'", cmd, argv[i]);
+			cli_error("%s: unknown option '%s'", cmd, argv[i]);
 			return -1;
 		} else if (*path) {
-			rp_error("%s: one trace at a time", cmd);
+			cli_error("%s: one trace at a time", cmd);
 			return -1;
 		} else {
 			*path = argv[i];
 		}
 	}
 	if (!*path) {
-		rp_error("%s: no trace given (arenatrace %s --help)", cmd, cmd);
+		cli_error("%s: no trace given (arenatrace %s --help)", cmd, cmd);
 		return -1;
 	}
 	return 0;
 }
 
-int rp_cmd_replay(int argc, char **argv)
+int cli_cmd_replay(int argc, char **argv)
 {
 	rp_replay_opts o = {.out = stdout};
 	rep_sym_opts so = {0};
@@ -133,18 +133,18 @@ int rp_cmd_replay(int argc, char **argv)
 	if (rc) {
 		if (rc > 0)
 			fputs(replay_usage, stdout);
-		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
+		return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	/* the summary unless another output was asked for */
 	o.summary = !o.stats && !o.check && !o.json;
 	char pbuf[TF_LINK_MAX + 1];
 	if (!no_follow_exec)
-		path = rp_follow_exec(path, pbuf, sizeof(pbuf), "replay");
+		path = cli_follow_exec(path, pbuf, sizeof(pbuf), "replay");
 	tf_reader *rd;
 	char err[512];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
-		return RP_EXIT_USAGE;
+		cli_error("%s", err);
+		return CLI_EXIT_USAGE;
 	}
 	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
@@ -219,7 +219,7 @@ static void default_dir(const char *trace, char *buf, size_t cap)
 	snprintf(buf, cap, "%.*s.report", (int)n, base);
 }
 
-int rp_cmd_report(int argc, char **argv)
+int cli_cmd_report(int argc, char **argv)
 {
 	rp_replay_opts o = {.out = stdout, .summary = true};
 	rep_sym_opts so = {0};
@@ -229,7 +229,7 @@ int rp_cmd_report(int argc, char **argv)
 	if (rc) {
 		if (rc > 0)
 			fputs(report_usage, stdout);
-		return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
+		return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	char dbuf[1024];
 	if (!dirname) {
@@ -238,19 +238,19 @@ int rp_cmd_report(int argc, char **argv)
 	}
 	char pbuf[TF_LINK_MAX + 1];
 	if (!no_follow_exec)
-		path = rp_follow_exec(path, pbuf, sizeof(pbuf), "report");
+		path = cli_follow_exec(path, pbuf, sizeof(pbuf), "report");
 	tf_reader *rd;
 	char err[700];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
-		return RP_EXIT_USAGE;
+		cli_error("%s", err);
+		return CLI_EXIT_USAGE;
 	}
 	/* the directory is checked before the replay, which may take long */
 	report_job job = {.trace = path};
 	if (rep_dir_open(&job.dir, dirname, force, err, sizeof(err)) < 0) {
-		rp_error("report: %s", err);
+		cli_error("report: %s", err);
 		tf_reader_free(rd);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	struct stat sb;
 	if (stat(path, &sb) == 0 && sb.st_size > 0)
@@ -276,10 +276,10 @@ int rp_cmd_report(int argc, char **argv)
 	tf_reader_free(rd);
 	rep_dir_free(job.dir);
 	if (job.rc < 0) {
-		rp_error("report: %s", job.failed);
-		return RP_EXIT_USAGE;
+		cli_error("report: %s", job.failed);
+		return CLI_EXIT_USAGE;
 	}
-	if (status == RP_EXIT_OK)
+	if (status == CLI_EXIT_OK)
 		printf("report: %s/report.html (and the CSV files beside it)\n", dirname);
 	return status;
 }

@@ -1,12 +1,12 @@
 /*
- * rp_dump.c - `arenatrace dump [--limit N] TRACE`: one line per record.
+ * cli_dump.c - `arenatrace dump [--limit N] TRACE`: one line per record.
  *
  * Line layout (stable, golden-tested):  INDEX TIME tTHREAD KIND FIELDS
  * where TIME is seconds since the start with nanosecond digits and FIELDS
  * are name=value pairs in schema order; addresses are hex, strings quoted.
  */
 #include "rep_sym.h"
-#include "rp_cli.h"
+#include "cli.h"
 #include "tf.h"
 
 #include <errno.h>
@@ -235,7 +235,7 @@ static bool parse_limit(const char *s, uint64_t *out)
 	return true;
 }
 
-int rp_cmd_dump(int argc, char **argv)
+int cli_cmd_dump(int argc, char **argv)
 {
 	uint64_t limit = UINT64_MAX;
 	bool symbolize = false;
@@ -244,43 +244,43 @@ int rp_cmd_dump(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--limit") || !strcmp(argv[i], "-n")) {
 			if (i + 1 >= argc || !parse_limit(argv[++i], &limit)) {
-				rp_error("dump: --limit needs a non-negative number");
-				return RP_EXIT_USAGE;
+				cli_error("dump: --limit needs a non-negative number");
+				return CLI_EXIT_USAGE;
 			}
 		} else if (!strcmp(argv[i], "--symbolize")) {
 			symbolize = true;
 		} else if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
 			if (so.ndebug_dirs == REP_SYM_MAX_DIRS) {
-				rp_error("dump: at most %d --debug-dir", REP_SYM_MAX_DIRS);
-				return RP_EXIT_USAGE;
+				cli_error("dump: at most %d --debug-dir", REP_SYM_MAX_DIRS);
+				return CLI_EXIT_USAGE;
 			}
 			so.debug_dirs[so.ndebug_dirs++] = argv[++i];
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(dump_usage, stdout);
-			return RP_EXIT_OK;
+			return CLI_EXIT_OK;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			rp_error("dump: unknown option '%s'", argv[i]);
-			return RP_EXIT_USAGE;
+			cli_error("dump: unknown option '%s'", argv[i]);
+			return CLI_EXIT_USAGE;
 		} else if (path) {
-			rp_error("dump: one trace at a time");
-			return RP_EXIT_USAGE;
+			cli_error("dump: one trace at a time");
+			return CLI_EXIT_USAGE;
 		} else
 			path = argv[i];
 	}
 	if (!path) {
 		fputs(dump_usage, stderr);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	tf_reader *r;
 	char err[512];
 	if (tf_reader_open_file(&r, path, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
-		return RP_EXIT_USAGE;
+		cli_error("%s", err);
+		return CLI_EXIT_USAGE;
 	}
 	if (symbolize && rep_sym_create(&dump_sym, &so) < 0) {
-		rp_error("dump: out of memory");
+		cli_error("dump: out of memory");
 		tf_reader_free(r);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	tf_record rec;
 	uint64_t n = 0, nodes = 0;
@@ -296,17 +296,17 @@ int rp_cmd_dump(int argc, char **argv)
 	}
 	fflush(stdout);
 	for (size_t i = 0; dump_sym && rep_sym_warning(dump_sym, i); i++)
-		rp_error("symbols: %s", rep_sym_warning(dump_sym, i));
+		cli_error("symbols: %s", rep_sym_warning(dump_sym, i));
 	rep_sym_free(dump_sym);
 	dump_sym = NULL;
 	tf_reader_status st;
 	tf_reader_get_status(r, &st);
 	if (rc < 0)
-		rp_error("%s: %s", path, tf_reader_error(r));
+		cli_error("%s: %s", path, tf_reader_error(r));
 	else if (n < limit && st.truncated)
-		rp_error("warning: %s: truncated at byte %" PRIu64
+		cli_error("warning: %s: truncated at byte %" PRIu64
 			 "; records up to the last complete frame shown",
 			 path, st.truncated_at);
 	tf_reader_free(r);
-	return rc < 0 ? RP_EXIT_USAGE : RP_EXIT_OK;
+	return rc < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
 }

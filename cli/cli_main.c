@@ -1,10 +1,9 @@
 /*
- * rp_main.c - `arenatrace` entry point: dispatches subcommands.
+ * cli_main.c - `arenatrace` entry point: dispatches subcommands.
  */
-#include "rp_cli.h"
+#include "cli.h"
 #include "rp_system.h"
 #include "rp_workload.h"
-#include "tr_record.h"
 
 #include <string.h>
 
@@ -38,27 +37,33 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = {{"record", tr_cmd_record}, {"info", rp_cmd_info}, {"dump", rp_cmd_dump},
-		    {"replay", rp_cmd_replay}, {"report", rp_cmd_report},
-		    {"simulate", rp_cmd_simulate}};
+	} cmds[] = {{"record", cli_cmd_record}, {"info", cli_cmd_info}, {"dump", cli_cmd_dump},
+		    {"replay", cli_cmd_replay}, {"report", cli_cmd_report},
+		    {"simulate", cli_cmd_simulate}};
 	if (argc < 2) {
 		fputs(usage, stderr);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		fputs(usage, stdout);
-		return RP_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
 		puts("arenatrace " ARENATRACE_VERSION);
-		return RP_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
 	/* not for users: the allocator's process of replay --system (rp_system.h) */
-	if (!strcmp(argv[1], "__system"))
-		return rp_cmd_system_child(argc - 1, argv + 1);
-	rp_error("unknown command '%s' (run 'arenatrace --help')", argv[1]);
-	return RP_EXIT_USAGE;
+	if (!strcmp(argv[1], "__system")) {
+		char msg[128];
+		if (rp_sys_serve(msg, sizeof(msg)) == 0)
+			return 0;
+		if (msg[0])
+			cli_error("%s", msg);
+		return 1;
+	}
+	cli_error("unknown command '%s' (run 'arenatrace --help')", argv[1]);
+	return CLI_EXIT_USAGE;
 }

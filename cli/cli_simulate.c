@@ -1,10 +1,10 @@
 /*
- * rp_sim_cli.c - the `arenatrace simulate` command: options, the summary
+ * cli_simulate.c - the `arenatrace simulate` command: options, the summary
  * and JSON of a run, and --emit-python, the workload as a Python program
  * that reports through gc.callbacks what the real collector did
  * (traces/workloads/README.md says how the two compare).
  */
-#include "rp_cli.h"
+#include "cli.h"
 #include "rp_workload.h"
 #include "tf.h"
 
@@ -47,7 +47,7 @@ static char *read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		rp_error("%s: %s", path, strerror(errno));
+		cli_error("%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	size_t cap = 4096, n = 0, k;
@@ -55,7 +55,7 @@ static char *read_file(const char *path, size_t *len)
 	while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
 		n += k;
 		if (n > MAX_FILE) {
-			rp_error("%s: larger than %u MiB", path, MAX_FILE >> 20);
+			cli_error("%s: larger than %u MiB", path, MAX_FILE >> 20);
 			free(buf);
 			buf = NULL;
 			break;
@@ -68,11 +68,11 @@ static char *read_file(const char *path, size_t *len)
 		}
 	}
 	if (buf && ferror(f)) {
-		rp_error("%s: %s", path, strerror(errno));
+		cli_error("%s: %s", path, strerror(errno));
 		free(buf);
 		buf = NULL;
 	} else if (!buf && n <= MAX_FILE) {
-		rp_error("%s: out of memory", path);
+		cli_error("%s: out of memory", path);
 	}
 	fclose(f);
 	*len = n;
@@ -331,7 +331,7 @@ void rp_sim_emit_python(const rp_workload *w, const rp_sim_opts *o, FILE *out)
 
 /* ---- the command ---- */
 
-int rp_cmd_simulate(int argc, char **argv)
+int cli_cmd_simulate(int argc, char **argv)
 {
 	rp_sim_opts o = {0};
 	const char *path = NULL, *trace = NULL;
@@ -341,7 +341,7 @@ int rp_cmd_simulate(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(sim_usage, stdout);
-			return RP_EXIT_OK;
+			return CLI_EXIT_OK;
 		} else if (!strcmp(a, "--json")) {
 			json = true;
 		} else if (!strcmp(a, "--emit-python")) {
@@ -351,8 +351,8 @@ int rp_cmd_simulate(int argc, char **argv)
 		} else if (!strcmp(a, "--profile") || !strcmp(a, "--threshold") ||
 			   !strcmp(a, "--gc") || !strcmp(a, "-o")) {
 			if (!v) {
-				rp_error("simulate: %s needs a value", a);
-				return RP_EXIT_USAGE;
+				cli_error("simulate: %s needs a value", a);
+				return CLI_EXIT_USAGE;
 			}
 			i++;
 			if (!strcmp(a, "--profile")) {
@@ -361,55 +361,55 @@ int rp_cmd_simulate(int argc, char **argv)
 				trace = v;
 			} else if (!strcmp(a, "--gc")) {
 				if (strcmp(v, "on") && strcmp(v, "off")) {
-					rp_error("simulate: --gc takes on or off");
-					return RP_EXIT_USAGE;
+					cli_error("simulate: --gc takes on or off");
+					return CLI_EXIT_USAGE;
 				}
 				o.gc_off = !strcmp(v, "off");
 			} else if (!parse_threshold(v, o.threshold)) {
-				rp_error("simulate: --threshold takes T0,T1,T2 (numbers up to %llu)",
+				cli_error("simulate: --threshold takes T0,T1,T2 (numbers up to %llu)",
 					 (unsigned long long)RP_WL_MAX_THRESHOLD);
-				return RP_EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			} else {
 				o.set_threshold = true;
 			}
 		} else if (a[0] == '-' && a[1]) {
-			rp_error("simulate: unknown option '%s' (run 'arenatrace simulate --help')", a);
-			return RP_EXIT_USAGE;
+			cli_error("simulate: unknown option '%s' (run 'arenatrace simulate --help')", a);
+			return CLI_EXIT_USAGE;
 		} else if (path) {
-			rp_error("simulate: one workload at a time");
-			return RP_EXIT_USAGE;
+			cli_error("simulate: one workload at a time");
+			return CLI_EXIT_USAGE;
 		} else {
 			path = a;
 		}
 	}
 	if (!path) {
 		fputs(sim_usage, stderr);
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	size_t len;
 	char *text = read_file(path, &len);
 	if (!text)
-		return RP_EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	char err[512];
 	rp_workload *w;
 	int rc = rp_workload_parse(text, len, path, &w, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
-		rp_error("%s", err);
-		return RP_EXIT_USAGE;
+		cli_error("%s", err);
+		return CLI_EXIT_USAGE;
 	}
 	o.file = path;
 	if (emit) {
 		rp_sim_emit_python(w, &o, stdout);
 		rp_workload_free(w);
-		return RP_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
-	int status = RP_EXIT_USAGE, fd = -1;
+	int status = CLI_EXIT_USAGE, fd = -1;
 	tf_writer *tw = NULL;
 	if (trace) {
 		fd = open(trace, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0) {
-			rp_error("%s: %s", trace, strerror(errno));
+			cli_error("%s: %s", trace, strerror(errno));
 			goto out_free;
 		}
 		char version[16];
@@ -428,25 +428,25 @@ int rp_cmd_simulate(int argc, char **argv)
 			       .python = {version, strlen(version)}};
 		tf_writer_opts wo = {.fd = fd, .exact_time = true};
 		if ((rc = tf_writer_create(&tw, &wo, &h)) < 0) {
-			rp_error("%s: %s", trace, tf_strerror(rc));
+			cli_error("%s: %s", trace, tf_strerror(rc));
 			goto out_close;
 		}
 		o.trace = tw;
 	}
 	rp_sim_result res;
 	if (rp_sim_run(w, &o, &res, err, sizeof(err)) < 0) {
-		rp_error("%s", err);
+		cli_error("%s", err);
 		goto out_close;
 	}
 	if (tw && (rc = tf_writer_finish(tw, TF_END_EXIT, 0, 0)) < 0) {
-		rp_error("%s: %s", trace, tf_strerror(rc));
+		cli_error("%s: %s", trace, tf_strerror(rc));
 		goto out_close;
 	}
 	if (json)
 		print_json(stdout, path, &o, &res);
 	else
 		print_summary(stdout, path, &o, &res);
-	status = RP_EXIT_OK;
+	status = CLI_EXIT_OK;
 out_close:
 	tf_writer_free(tw);
 	if (fd >= 0)

@@ -1,5 +1,5 @@
 /*
- * tr_record.c - `arenatrace record`: runs a command with libarenatrace.so
+ * cli_record.c - `arenatrace record`: runs a command with libarenatrace.so
  * preloaded and reports the trace files it wrote.
  *
  * The library is looked for next to the arenatrace binary (the build
@@ -15,8 +15,7 @@
  * drains append to, tracer/tr_shm.h).  It exits with the command's status,
  * or 128+N if a signal N killed it.
  */
-#include "tr_record.h"
-#include "rp_cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,23 +113,23 @@ static int parse(int argc, char **argv, opts *o)
 				char *end;
 				long d = strtol(v, &end, 10);
 				if (*end || d < 1 || d > 256) {
-					rp_error("record: --depth needs a number from 1 to 256");
+					cli_error("record: --depth needs a number from 1 to 256");
 					return -1;
 				}
 				o->depth = v;
 			} else if (!strcmp(v, "auto") || !strcmp(v, "off"))
 				o->python = v;
 			else {
-				rp_error("record: --python takes auto or off");
+				cli_error("record: --python takes auto or off");
 				return -1;
 			}
 		} else {
-			rp_error("record: unknown option '%s' (see arenatrace record --help)", a);
+			cli_error("record: unknown option '%s' (see arenatrace record --help)", a);
 			return -1;
 		}
 	}
 	if (i >= argc) {
-		rp_error("record: no command given (arenatrace record [OPTIONS] -- CMD [ARG...])");
+		cli_error("record: no command given (arenatrace record [OPTIONS] -- CMD [ARG...])");
 		return -1;
 	}
 	o->cmd = argv + i;
@@ -377,7 +376,7 @@ static void report_traces(const rows *r, long child, const char *list)
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = 0;
 	if (!r->n) {
-		rp_error("no trace was written");
+		cli_error("no trace was written");
 		return;
 	}
 	group *g = malloc(r->n * sizeof(*g));
@@ -413,7 +412,7 @@ static void report_traces(const rows *r, long child, const char *list)
 	double cpu = 0;
 	for (size_t i = 0; i < r->n; i++)
 		cpu += r->v[i].cpu;
-	rp_error("%zu trace%s written (their drain processes used %.2f s of CPU):",
+	cli_error("%zu trace%s written (their drain processes used %.2f s of CPU):",
 		 r->n, r->n == 1 ? "" : "s", cpu);
 	fprintf(stderr, "arenatrace:       pid   events  ended    %-16s trace\n", "program");
 	size_t shown_rows = n < MAX_ROWS ? n : MAX_ROWS;
@@ -427,16 +426,16 @@ static void report_traces(const rows *r, long child, const char *list)
 	char lname[PATH_MAX + 16];
 	const char *written = n > shown_rows ? write_list(list, order, n, lname, sizeof(lname)) : NULL;
 	if (n > shown_rows)
-		rp_error("  ... and %zu more traces of other processes, %lld events in all%s%s%s",
+		cli_error("  ... and %zu more traces of other processes, %lld events in all%s%s%s",
 			 n - shown_rows, rest_events, written ? " (all of them in " : "",
 			 written ? shown(written, cwd) : "", written ? ")" : "");
 	for (size_t i = 0; i < n; i++) {
 		const trace_row *t = order[i];
 		if (!t->ended)
-			rp_error("pid %ld is still running: its trace %s is written when it ends",
+			cli_error("pid %ld is still running: its trace %s is written when it ends",
 				 t->pid, shown(t->path, cwd));
 		else if (!strncmp(t->how, "error", 5))
-			rp_error("trace %s: %s", shown(t->path, cwd), t->how + 7);
+			cli_error("trace %s: %s", shown(t->path, cwd), t->how + 7);
 	}
 	free(order);
 	free(g);
@@ -452,7 +451,7 @@ static void forward(int sig)
 		kill((pid_t)child_pid, sig);
 }
 
-int tr_cmd_record(int argc, char **argv)
+int cli_cmd_record(int argc, char **argv)
 {
 	opts o;
 	int rc = parse(argc, argv, &o);
@@ -462,7 +461,7 @@ int tr_cmd_record(int argc, char **argv)
 		return rc > 0 ? 0 : 2; /* the error was one line */
 	char lib[PATH_MAX];
 	if (!find_library(lib, sizeof(lib))) {
-		rp_error("record: libarenatrace.so not found next to the arenatrace binary or in "
+		cli_error("record: libarenatrace.so not found next to the arenatrace binary or in "
 			 "../lib/arenatrace/");
 		return 2;
 	}
@@ -472,12 +471,12 @@ int tr_cmd_record(int argc, char **argv)
 		snprintf(def, sizeof(def), "arenatrace.%s.%d.atr", prog, (int)getpid());
 	}
 	if (!absolute(o.output ? o.output : def, out, sizeof(out))) {
-		rp_error("record: output name too long");
+		cli_error("record: output name too long");
 		return 2;
 	}
 	struct stat sb;
 	if (stat(out, &sb) == 0) {
-		rp_error("record: %s exists; not overwriting it (remove it or choose another -o)",
+		cli_error("record: %s exists; not overwriting it (remove it or choose another -o)",
 			 o.output ? o.output : def);
 		return 2;
 	}
@@ -487,7 +486,7 @@ int tr_cmd_record(int argc, char **argv)
 		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	int rfd = mkstemp(regpath);
 	if (rfd < 0) {
-		rp_error("record: cannot create %s: %s", regpath, strerror(errno));
+		cli_error("record: cannot create %s: %s", regpath, strerror(errno));
 		return 2;
 	}
 	close(rfd);
@@ -505,7 +504,7 @@ int tr_cmd_record(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &fwdset, &oldset);
 	pid_t pid = fork();
 	if (pid < 0) {
-		rp_error("record: fork: %s", strerror(errno));
+		cli_error("record: fork: %s", strerror(errno));
 		unlink(regpath);
 		return 2;
 	}
@@ -517,7 +516,7 @@ int tr_cmd_record(int argc, char **argv)
 		sigprocmask(SIG_SETMASK, &oldset, NULL);
 		child_environment(&o, out, lib, regpath);
 		execvp(o.cmd[0], o.cmd);
-		rp_error("record: cannot run %s: %s", o.cmd[0], strerror(errno));
+		cli_error("record: cannot run %s: %s", o.cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	child_pid = pid;

@@ -1,0 +1,40 @@
+/*
+ * cli.h - the `arenatrace` command line: one function per subcommand,
+ * each taking (argc, argv) from the subcommand name on and returning the
+ * process exit status (0 ok, 1 a check failed, 2 bad usage or input).
+ * Only the command line prints errors and chooses exit statuses; the
+ * libraries below it (reports/, replay/, allocator/, traces/) return
+ * negative codes and messages.
+ */
+#ifndef ARENATRACE_CLI_H
+#define ARENATRACE_CLI_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_CHECK 1
+#define CLI_EXIT_USAGE 2
+
+int cli_cmd_info(int argc, char **argv);
+int cli_cmd_dump(int argc, char **argv);
+int cli_cmd_replay(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
+int cli_cmd_simulate(int argc, char **argv);
+/* `record`: the launcher (cli_record.c) */
+int cli_cmd_record(int argc, char **argv);
+
+/* One-line error on stderr, "arenatrace: ...". */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The trace to read for path: path itself or, when its process exec'd a
+ * traced program, that program's trace (following the exec links of
+ * FORMAT.md §1.2, said in one line on stderr; kept in buf). */
+const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd);
+
+/* Writes s[0..len) as a quoted JSON string. */
+void rp_json_str(FILE *out, const char *s, size_t len);
+/* Writes s[0..len) quoted with C escapes, for dump lines. */
+void rp_c_str(FILE *out, const char *s, size_t len);
+
+#endif
