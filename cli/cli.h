@@ -32,9 +32,4 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * FORMAT.md §1.2, said in one line on stderr; kept in buf). */
 const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd);
 
-/* Writes s[0..len) as a quoted JSON string. */
-void rp_json_str(FILE *out, const char *s, size_t len);
-/* Writes s[0..len) quoted with C escapes, for dump lines. */
-void rp_c_str(FILE *out, const char *s, size_t len);
-
 #endif

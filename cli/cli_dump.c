@@ -7,6 +7,7 @@
  */
 #include "rep_sym.h"
 #include "cli.h"
+#include "rep_text.h"
 #include "tf.h"
 
 #include <errno.h>
@@ -44,14 +45,14 @@ static void sym_field(uint64_t id, uint64_t ip)
 		len = sizeof(text) - 1;
 	if (n > 0) {
 		fputs(" sym=", stdout);
-		rp_c_str(stdout, text, len);
+		rep_c_str(stdout, text, len);
 	}
 }
 
 static void str_field(const char *name, tf_bytes b)
 {
 	printf(" %s=", name);
-	rp_c_str(stdout, b.ptr, b.len);
+	rep_c_str(stdout, b.ptr, b.len);
 }
 
 static void hex_field(const char *name, tf_bytes b)
@@ -71,7 +72,7 @@ static void argv_field(tf_bytes a)
 			continue;
 		if (start)
 			putchar(',');
-		rp_c_str(stdout, a.ptr + start, i - start);
+		rep_c_str(stdout, a.ptr + start, i - start);
 		start = i + 1;
 	}
 	putchar(']');

@@ -3,6 +3,7 @@
  * The JSON keys are documented in cli/CLI.md.
  */
 #include "cli.h"
+#include "rep_text.h"
 #include "tf_summary.h"
 
 #include <inttypes.h>
@@ -191,7 +192,7 @@ static void json_argv(const tf_bytes *a)
 			continue;
 		if (start)
 			fputs(", ", stdout);
-		rp_json_str(stdout, a->ptr + start, i - start);
+		rep_json_str(stdout, a->ptr + start, i - start);
 		start = i + 1;
 	}
 	putchar(']');
@@ -221,7 +222,7 @@ static void json_records(const tf_summary *s)
 static void json_str_or_null(const char *s, size_t len)
 {
 	if (len)
-		rp_json_str(stdout, s, len);
+		rep_json_str(stdout, s, len);
 	else
 		fputs("null", stdout);
 }
@@ -233,13 +234,13 @@ static void print_json(const tf_summary *s)
 	printf("{\"format_version\": %" PRIu64 ", \"pid\": %" PRIu64 ", \"ppid\": %" PRIu64,
 	       h->version, h->pid, h->ppid);
 	fputs(", \"exe\": ", stdout);
-	rp_json_str(stdout, h->exe.ptr, h->exe.len);
+	rep_json_str(stdout, h->exe.ptr, h->exe.len);
 	fputs(", \"argv\": ", stdout);
 	json_argv(&h->argv);
 	fputs(", \"tool_version\": ", stdout);
-	rp_json_str(stdout, h->tool_version.ptr, h->tool_version.len);
+	rep_json_str(stdout, h->tool_version.ptr, h->tool_version.len);
 	fputs(", \"clock\": ", stdout);
-	rp_json_str(stdout, h->clock.ptr, h->clock.len);
+	rep_json_str(stdout, h->clock.ptr, h->clock.len);
 	printf(", \"start_time_ns\": %" PRIu64 ", \"page_size\": %" PRIu64
 	       ", \"pointer_size\": %" PRIu64 ", \"time_quantum_ns\": %" PRIu64,
 	       h->start_real_ns, h->page_size, h->pointer_size, h->quantum_ns);
@@ -272,7 +273,7 @@ static void print_json(const tf_summary *s)
 	json_str_or_null(h->python.ptr, h->python.len);
 	fputs(", \"allocator\": ", stdout);
 	if (s->python_allocator[0])
-		rp_json_str(stdout, s->python_allocator, strlen(s->python_allocator));
+		rep_json_str(stdout, s->python_allocator, strlen(s->python_allocator));
 	else
 		fputs("null", stdout);
 	fputs(", \"mem\": ", stdout);

@@ -3,10 +3,15 @@
  * symbolizer fed from the trace's modules, and (report) the CSV and HTML
  * sinks of reports/ over the replay's result.
  */
+#include "cli.h"
 #include "rep.h"
 #include "rep_stacks.h"
-#include "cli.h"
+#include "rep_text.h"
 #include "rp_replay.h"
+
+#include <inttypes.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +56,14 @@ static const char replay_usage[] =
     "                      warning on stderr)\n"
     "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
 
-static bool no_follow_exec; /* --no-follow-exec */
+/* The options besides the engine's: which outputs replay prints. */
+typedef struct outputs {
+	bool stats, json, no_follow_exec;
+} outputs;
 
 /* The options of replay, or of report when outdir is not NULL (-o DIR,
  * --force, and none of the outputs replay chooses between). */
-static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so,
+static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym_opts *so,
 		      const char **path, const char **outdir, bool *force)
 {
 	const char *cmd = outdir ? "report" : "replay";
@@ -89,11 +97,11 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 				return -1;
 			}
 		} else if (!strcmp(argv[i], "--stats")) {
-			o->stats = true;
+			o->stats = out->stats = true;
 		} else if (!strcmp(argv[i], "--check-snapshots")) {
 			o->check = true;
 		} else if (!strcmp(argv[i], "--json")) {
-			o->json = true;
+			out->json = true;
 		} else if (!strcmp(argv[i], "--system")) {
 			o->system = true;
 		} else if (!strcmp(argv[i], "--gc") && i + 1 < argc) {
@@ -104,7 +112,7 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 			}
 			o->gc_off = !strcmp(v, "off");
 		} else if (!strcmp(argv[i], "--no-follow-exec")) {
-			no_follow_exec = true;
+			out->no_follow_exec = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -124,21 +132,153 @@ static int parse_args(int argc, char **argv, rp_replay_opts *o, rep_sym_opts *so
 	return 0;
 }
 
+/* ---- the replay, as both commands run it ---- */
+
+/* What the commands show while the engine runs (its observer). */
+typedef struct watch {
+	rep_sym *sym;            /* fed the trace's modules; NULL: none */
+	uint64_t file_bytes;     /* the trace's size, for the progress line; 0: no line */
+	struct timespec start;
+	bool shown;              /* a progress line is on the terminal */
+} watch;
+
+static void watch_module(void *ctx, const tf_record *rec, uint64_t nodes)
+{
+	watch *w = ctx;
+	if (w->sym)
+		rep_stacks_on_module(rec, nodes, w->sym);
+}
+
+static void watch_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
+{
+	(void)ctx;
+	cli_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64, profile,
+		  model, real);
+}
+
+static void watch_snapshot(void *ctx, const tf_bytes *label, bool first, const char *want,
+			   size_t want_len, const char *got, size_t got_len)
+{
+	(void)ctx;
+	if (first)
+		printf("snapshot %.*s:\n", (int)label->len, label->ptr);
+	printf("  expected: %.*s\n  model:    %.*s\n", (int)want_len, want, (int)got_len, got);
+}
+
+/* A progress line on a terminal, once the replay runs longer than a second. */
+static void watch_progress(void *ctx, const tf_reader *rd, uint64_t events)
+{
+	watch *w = ctx;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!w->file_bytes || now.tv_sec - w->start.tv_sec < 1)
+		return;
+	tf_reader_status st;
+	tf_reader_get_status(rd, &st);
+	fprintf(stderr, "\rreplay: %3.0f%%, %.1f M events",
+		100.0 * (double)st.bytes_compressed / (double)w->file_bytes, (double)events / 1e6);
+	w->shown = true;
+}
+
+/* Replays rd into a new engine (*out, the caller's to free, NULL when
+ * the replay failed): the lines replay prints while and after it runs,
+ * on stderr; CLI_EXIT_USAGE when it failed. */
+static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, rp_engine **out)
+{
+	*out = NULL;
+	struct stat sb;
+	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
+		w->file_bytes = (uint64_t)sb.st_size;
+	clock_gettime(CLOCK_MONOTONIC, &w->start);
+	cfg->obs = (rp_observer){w, watch_module, watch_address, watch_snapshot, watch_progress};
+	rp_engine *e;
+	int rc = rp_engine_create(&e, cfg);
+	if (rc == RP_E_MODEL) {
+		cli_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", cfg->model);
+		return CLI_EXIT_USAGE;
+	} else if (rc == RP_E_MODELS) {
+		cli_error("replay: --gc off runs every model twice: at most %d models",
+			  RP_MAX_MODELS / 2);
+		return CLI_EXIT_USAGE;
+	} else if (rc < 0) {
+		cli_error("replay: %s", rp_strerror(rc));
+		return CLI_EXIT_USAGE;
+	}
+	rc = rp_engine_run(e, rd);
+	if (w->shown)
+		fputs("\r\033[K", stderr); /* clear the progress line */
+	if (rc == 0)
+		rc = rp_engine_finish(e);
+	int status = CLI_EXIT_OK;
+	if (rc == RP_E_READ)
+		cli_error("%s: %s", path, rp_engine_error(e));
+	else if (rc == RP_E_SYSTEM)
+		cli_error("replay: --system: %s", rp_engine_error(e));
+	else if (rc < 0)
+		cli_error("replay: %s", rp_engine_error(e));
+	if (rc < 0)
+		status = CLI_EXIT_USAGE;
+	if (!rp_engine_result(e)) { /* a replay that failed has no result */
+		rp_engine_free(e);
+		return status;
+	}
+	*out = e;
+	return status;
+}
+
+/* The line on stderr after the result: how the first model's addresses
+ * compared with the interpreter's. */
+static void addresses_line(const rp_replay_result *res)
+{
+	const rp_model_result *m = &res->models[0];
+	const uint64_t anomalies =
+	    res->free_unknown + res->realloc_unknown + res->alloc_over_live + m->errors;
+	if (res->malloc_layer || !res->nmodels)
+		return;
+	if (!res->compared)
+		fprintf(stderr,
+			"replay: model %s, %" PRIu64 " requests, addresses not compared: "
+			"%s served the interpreter, not pymalloc, %" PRIu64 " anomalies\n",
+			m->profile, res->requests, res->facts.python_allocator, anomalies);
+	else if (m->recorded_bases)
+		fprintf(stderr,
+			"replay: model %s, %" PRIu64 " requests, %" PRIu64
+			" addresses unlike the interpreter's, %" PRIu64 " arena mismatches, %" PRIu64
+			" anomalies\n",
+			m->profile, res->requests, m->addr_mismatch, m->arena_mismatch, anomalies);
+}
+
+/* --check-snapshots' last line; CLI_EXIT_CHECK when none was checked or one
+ * differed. */
+static int snapshots_line(const rp_replay_result *res)
+{
+	if (!res->nmodels)
+		return CLI_EXIT_OK;
+	printf("snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched", res->snapshots,
+	       res->snapshots_mismatched);
+	if (res->snapshots_unchecked)
+		printf("; %" PRIu64 " not checked: %s served the interpreter", res->snapshots_unchecked,
+		       res->facts.python_allocator);
+	putchar('\n');
+	return !res->snapshots || res->snapshots_mismatched ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+}
+
 int cli_cmd_replay(int argc, char **argv)
 {
-	rp_replay_opts o = {.out = stdout};
+	rp_config cfg = {0};
+	outputs out = {0};
 	rep_sym_opts so = {0};
 	const char *path = NULL;
-	int rc = parse_args(argc, argv, &o, &so, &path, NULL, NULL);
+	int rc = parse_args(argc, argv, &cfg, &out, &so, &path, NULL, NULL);
 	if (rc) {
 		if (rc > 0)
 			fputs(replay_usage, stdout);
 		return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	/* the summary unless another output was asked for */
-	o.summary = !o.stats && !o.check && !o.json;
+	const bool summary = !out.stats && !cfg.check && !out.json;
 	char pbuf[TF_LINK_MAX + 1];
-	if (!no_follow_exec)
+	if (!out.no_follow_exec)
 		path = cli_follow_exec(path, pbuf, sizeof(pbuf), "replay");
 	tf_reader *rd;
 	char err[512];
@@ -146,24 +286,29 @@ int cli_cmd_replay(int argc, char **argv)
 		cli_error("%s", err);
 		return CLI_EXIT_USAGE;
 	}
-	struct stat sb;
-	if (stat(path, &sb) == 0 && sb.st_size > 0)
-		o.progress_bytes = (uint64_t)sb.st_size;
 	/* the summary's and the JSON's stacks symbolized from the trace's modules */
-	rep_namer *namer = (o.summary || o.json) ? calloc(1, sizeof(*namer)) : NULL;
-	rep_sym *sym = NULL;
-	if (namer && rep_sym_create(&sym, &so) == REP_OK) {
-		namer->sym = sym;
-		o.on_module = rep_stacks_on_module;
-		o.print_stack = rep_stacks_print;
-		o.sym_ctx = sym;
-		o.name_frame = rep_stacks_namer;
-		o.namer_ctx = namer;
+	rep_namer *namer = (summary || out.json) ? calloc(1, sizeof(*namer)) : NULL;
+	watch w = {0};
+	if (namer && rep_sym_create(&w.sym, &so) == REP_OK)
+		namer->sym = w.sym;
+	rp_engine *e;
+	int status = run(rd, &cfg, &w, path, &e);
+	const rp_replay_result *res = rp_engine_result(e);
+	if (res) {
+		if (out.stats)
+			rep_stats_write(stdout, res);
+		if (out.json)
+			rep_json_write(stdout, res, w.sym ? rep_stacks_namer : NULL, namer);
+		else if (summary)
+			rep_summary_write(stdout, res, w.sym ? rep_stacks_print : NULL, w.sym);
+		addresses_line(res);
+		if (cfg.check && snapshots_line(res) != CLI_EXIT_OK)
+			status = CLI_EXIT_CHECK;
 	}
-	int status = rp_replay_run(rd, &o, path, NULL);
-	if (sym)
-		rep_stacks_warnings(sym);
-	rep_sym_free(sym);
+	rp_engine_free(e);
+	if (w.sym)
+		rep_stacks_warnings(w.sym);
+	rep_sym_free(w.sym);
 	free(namer);
 	tf_reader_free(rd);
 	return status;
@@ -192,22 +337,6 @@ static const char report_usage[] =
     "  Exit status: 0, 2 bad input, a directory that is not the report's, or a file\n"
     "  that could not be written.\n";
 
-typedef struct report_job {
-	rep_dir *dir;
-	const char *trace;
-	rep_namer *namer; /* NULL: frames as addresses */
-	int rc;
-	char failed[700];
-} report_job;
-
-/* The replay's inspect callback: every sink, while the result lives. */
-static void write_report(const rp_replay_result *res, void *ctx)
-{
-	report_job *job = ctx;
-	rep_input in = {res, job->trace, job->namer ? rep_stacks_namer : NULL, job->namer};
-	job->rc = rep_dir_write(job->dir, &in, job->failed, sizeof(job->failed));
-}
-
 /* DIR for a trace: "dir/name.atr" -> "name.report". */
 static void default_dir(const char *trace, char *buf, size_t cap)
 {
@@ -221,11 +350,12 @@ static void default_dir(const char *trace, char *buf, size_t cap)
 
 int cli_cmd_report(int argc, char **argv)
 {
-	rp_replay_opts o = {.out = stdout, .summary = true};
+	rp_config cfg = {0};
+	outputs out = {0};
 	rep_sym_opts so = {0};
 	const char *path = NULL, *dirname = NULL;
 	bool force = false;
-	int rc = parse_args(argc, argv, &o, &so, &path, &dirname, &force);
+	int rc = parse_args(argc, argv, &cfg, &out, &so, &path, &dirname, &force);
 	if (rc) {
 		if (rc > 0)
 			fputs(report_usage, stdout);
@@ -237,7 +367,7 @@ int cli_cmd_report(int argc, char **argv)
 		dirname = dbuf;
 	}
 	char pbuf[TF_LINK_MAX + 1];
-	if (!no_follow_exec)
+	if (!out.no_follow_exec)
 		path = cli_follow_exec(path, pbuf, sizeof(pbuf), "report");
 	tf_reader *rd;
 	char err[700];
@@ -246,37 +376,42 @@ int cli_cmd_report(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	/* the directory is checked before the replay, which may take long */
-	report_job job = {.trace = path};
-	if (rep_dir_open(&job.dir, dirname, force, err, sizeof(err)) < 0) {
+	rep_dir *dir;
+	if (rep_dir_open(&dir, dirname, force, err, sizeof(err)) < 0) {
 		cli_error("report: %s", err);
 		tf_reader_free(rd);
 		return CLI_EXIT_USAGE;
 	}
-	struct stat sb;
-	if (stat(path, &sb) == 0 && sb.st_size > 0)
-		o.progress_bytes = (uint64_t)sb.st_size;
 	rep_namer *namer = calloc(1, sizeof(*namer));
+	watch w = {0};
 	if (namer && rep_sym_create(&namer->sym, &so) == REP_OK) {
-		o.on_module = rep_stacks_on_module;
-		o.print_stack = rep_stacks_print;
-		o.sym_ctx = namer->sym;
+		w.sym = namer->sym;
 	} else {
 		free(namer);
 		namer = NULL;
 	}
-	job.namer = namer;
-	o.inspect = write_report;
-	o.inspect_ctx = &job;
-	int status = rp_replay_run(rd, &o, path, NULL);
+	rp_engine *e;
+	int status = run(rd, &cfg, &w, path, &e);
+	const rp_replay_result *res = rp_engine_result(e);
+	int wrote = 0;
+	char failed[700];
+	if (res) {
+		rep_summary_write(stdout, res, w.sym ? rep_stacks_print : NULL, w.sym);
+		addresses_line(res);
+		/* every sink, while the result lives */
+		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer};
+		wrote = res->nmodels ? rep_dir_write(dir, &in, failed, sizeof(failed)) : 0;
+	}
+	rp_engine_free(e);
 	if (namer) {
 		rep_stacks_warnings(namer->sym);
 		rep_sym_free(namer->sym);
 		free(namer);
 	}
 	tf_reader_free(rd);
-	rep_dir_free(job.dir);
-	if (job.rc < 0) {
-		cli_error("report: %s", job.failed);
+	rep_dir_free(dir);
+	if (wrote < 0) {
+		cli_error("report: %s", failed);
 		return CLI_EXIT_USAGE;
 	}
 	if (status == CLI_EXIT_OK)

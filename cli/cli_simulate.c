@@ -5,6 +5,7 @@
  * (traces/workloads/README.md says how the two compare).
  */
 #include "cli.h"
+#include "rep_text.h"
 #include "rp_workload.h"
 #include "tf.h"
 
@@ -145,7 +146,7 @@ static void print_json(FILE *out, const char *path, const rp_sim_opts *o, const 
 {
 	const gcm_stats *g = &r->gc;
 	fputs("{\"workload\": ", out);
-	rp_json_str(out, path, strlen(path));
+	rep_json_str(out, path, strlen(path));
 	fprintf(out, ", \"profile\": \"%s\", \"python\": \"%s\", \"gc\": \"%s\"", r->profile,
 		r->python, o->gc_off ? "off" : "on");
 	fprintf(out, ", \"thresholds\": [%u, %u, %u], \"statements\": %" PRIu64, g->threshold[0],

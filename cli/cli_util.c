@@ -1,6 +1,6 @@
 /*
  * cli_util.c - what every command of the CLI shares: the one-line error and
- * string escaping for JSON and dump output.
+ * the following of exec links.
  */
 #include "cli.h"
 #include "tf.h"
@@ -19,47 +19,6 @@ void cli_error(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
-
-/* JSON keeps valid UTF-8 and writes U+FFFD for other bytes; C style
- * writes \xNN for every byte outside printable ASCII. */
-static void put_escaped(FILE *out, const char *s, size_t len, bool json)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	fputc('"', out);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = u[i];
-		size_t n;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c >= 0x20 && c < 0x7f)
-			fputc(c, out);
-		else if (!json)
-			fprintf(out, "\\x%02x", c);
-		else if (c >= 0x80 && (n = tf_utf8_len(u + i, len - i))) {
-			fwrite(u + i, 1, n, out);
-			i += n - 1;
-		} else if (c >= 0x80)
-			fputs("\\ufffd", out);
-		else
-			fprintf(out, "\\u%04x", c);
-	}
-	fputc('"', out);
-}
-
-void rp_json_str(FILE *out, const char *s, size_t len)
-{
-	put_escaped(out, s, len, true);
-}
-
-void rp_c_str(FILE *out, const char *s, size_t len)
-{
-	put_escaped(out, s, len, false);
-}
-
 
 const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd)
 {

@@ -15,7 +15,7 @@
 #ifndef ARENATRACE_RP_SYSTEM_H
 #define ARENATRACE_RP_SYSTEM_H
 
-#include "rp_replay.h"
+#include "rp_result.h"
 
 #include <stddef.h>
 #include <stdint.h>

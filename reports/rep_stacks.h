@@ -1,6 +1,7 @@
 /*
  * rep_stacks.h - symbolized call stacks for the replay's outputs: the glue
- * between the replay's hooks (rp_replay_opts) and the symbolizer (rep_sym.h).
+ * between the replay engine's observer (rp_replay.h), the text sinks
+ * (rep_text.h) and the symbolizer (rep_sym.h).
  */
 #ifndef ARENATRACE_REP_STACKS_H
 #define ARENATRACE_REP_STACKS_H
@@ -11,12 +12,12 @@
 
 #include <stdio.h>
 
-/* rp_replay_opts.on_module with a rep_sym * as ctx: feeds module and
+/* For the observer's on_module, with a rep_sym *: feeds module and
  * module_unload records, stamped with the stack nodes read so far. */
 void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx);
 
-/* rp_replay_opts.print_stack with a rep_sym * as ctx: the pinning stack's
- * frames, one a line ("      FUNCTION at FILE:LINE", inlined frames
+/* A rep_stack_printer (rep_text.h) with a rep_sym * as ctx: the pinning
+ * stack's frames, one a line ("      FUNCTION at FILE:LINE", inlined frames
  * marked), leaf first, at most REP_STACKS_LINES lines. */
 #define REP_STACKS_LINES 12
 void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx);

@@ -7,6 +7,7 @@
  * be written.
  */
 #include "rep.h"
+#include "rep_text.h"
 #include "rp_replay.h"
 
 #include <stddef.h>
@@ -34,9 +35,8 @@ static void remove_dir(void)
 
 /* Every input's report goes into the same directory, an earlier report's
  * from the second input on: what `report` does when run again. */
-static void write_reports(const rp_replay_result *res, void *ctx)
+static void write_reports(const rp_replay_result *res)
 {
-	(void)ctx;
 	char msg[700];
 	rep_dir *d;
 	rep_input in = {res, "fuzz input", NULL, NULL};
@@ -44,6 +44,22 @@ static void write_reports(const rp_replay_result *res, void *ctx)
 	    rep_dir_write(d, &in, msg, sizeof(msg)) < 0)
 		abort(); /* the directory is ours: writing cannot fail */
 	rep_dir_free(d);
+}
+
+/* Snapshot differences and addresses unlike the interpreter's, written as
+ * the command line writes them. */
+static void on_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
+{
+	fprintf(ctx, "%s 0x%llx 0x%llx\n", profile, (unsigned long long)model,
+		(unsigned long long)real);
+}
+
+static void on_snapshot_line(void *ctx, const tf_bytes *label, bool first, const char *want,
+			     size_t want_len, const char *got, size_t got_len)
+{
+	if (first)
+		fprintf(ctx, "snapshot %.*s:\n", (int)label->len, label->ptr);
+	fprintf(ctx, "%.*s\n%.*s\n", (int)want_len, want, (int)got_len, got);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,15 +78,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* the input's length picks the variant: with and without --gc off
 	 * twins, JSON or the summary */
-	rp_replay_opts o = {.stats = true,
-			    .check = true,
-			    .gc_off = size & 1,
-			    .json = size & 2,
-			    .summary = !(size & 2),
-			    .quiet = true,
-			    .out = sink,
-			    .inspect = write_reports};
-	rp_replay_run(r, &o, "fuzz input", NULL);
+	rp_config cfg = {.stats = true,
+			 .check = true,
+			 .gc_off = size & 1,
+			 .obs = {.ctx = sink, .on_address = on_address,
+				 .on_snapshot_line = on_snapshot_line}};
+	rp_engine *e;
+	if (rp_engine_create(&e, &cfg) < 0) { /* out of memory: no model is named */
+		tf_reader_free(r);
+		return 0;
+	}
+	const rp_replay_result *res = NULL;
+	if (rp_engine_run(e, r) == RP_OK && rp_engine_finish(e) == RP_OK)
+		res = rp_engine_result(e);
+	if (res) {
+		rep_stats_write(sink, res);
+		if (size & 2)
+			rep_json_write(sink, res, NULL, NULL);
+		else
+			rep_summary_write(sink, res, NULL, NULL);
+		if (res->nmodels)
+			write_reports(res);
+	}
+	rp_engine_free(e);
 	tf_reader_free(r);
 	return 0;
 }

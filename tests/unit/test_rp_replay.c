@@ -5,10 +5,11 @@
  * without stopping; the Python layer takes arena bases from the trace.
  */
 #include "pym.h"
-#include "cli.h"
+#include "rep_text.h"
 #include "rp_replay.h"
 #include "tf_testutil.h"
 
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,8 +56,28 @@ static void gc_event(tf_kind kind, uint64_t gen, uint64_t collected)
 	assert_int_equal(tf_writer_put(w, &r), 0);
 }
 
-/* Ends the trace being written and replays it with o (output to nowhere). */
-static rp_replay_result finish_and_replay_with(rp_replay_opts o)
+/* How a test replays: the engine's knobs, the outputs the command line
+ * would print (to out, or nowhere), and a look at the result while the
+ * engine still holds it. */
+typedef struct replay_opts {
+	const char *model;
+	int layer;
+	bool stats, check, json, summary, gc_off;
+	bool quiet; /* no observer: nothing said while the replay runs */
+	FILE *out;
+	void (*inspect)(const rp_replay_result *res, void *ctx);
+	void *inspect_ctx;
+} replay_opts;
+
+static void say_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
+{
+	fprintf(ctx, "%s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64 "\n",
+		profile, model, real);
+}
+
+/* Ends the trace being written and replays it with o; returns the result's
+ * counts (its pointers NULL: the engine and what they point to are gone). */
+static rp_replay_result finish_and_replay_with(replay_opts o)
 {
 	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
 	tf_writer_free(w);
@@ -68,8 +89,35 @@ static rp_replay_result finish_and_replay_with(rp_replay_opts o)
 	FILE *null = o.out ? NULL : fopen("/dev/null", "w");
 	if (null)
 		o.out = null;
-	rp_replay_result res;
-	assert_int_equal(rp_replay_run(r, &o, "test", &res), CLI_EXIT_OK);
+	rp_config cfg = {.model = o.model, .layer = o.layer, .check = o.check, .stats = o.stats,
+			 .gc_off = o.gc_off};
+	if (!o.quiet)
+		cfg.obs = (rp_observer){.ctx = o.out, .on_address = say_address};
+	rp_engine *e;
+	assert_int_equal(rp_engine_create(&e, &cfg), RP_OK);
+	assert_int_equal(rp_engine_run(e, r), RP_OK);
+	assert_int_equal(rp_engine_finish(e), RP_OK);
+	const rp_replay_result *got = rp_engine_result(e);
+	assert_non_null(got);
+	if (o.stats)
+		rep_stats_write(o.out, got);
+	if (o.json)
+		rep_json_write(o.out, got, NULL, NULL);
+	else if (o.summary)
+		rep_summary_write(o.out, got, NULL, NULL);
+	if (o.inspect)
+		o.inspect(got, o.inspect_ctx);
+	rp_replay_result res = *got;
+	for (int i = 0; i < res.nmodels; i++) {
+		res.models[i].series = NULL;
+		res.models[i].arenas = NULL;
+		res.models[i].stats = NULL;
+	}
+	res.passes = NULL;
+	res.callsites = NULL;
+	res.ncallsites = 0;
+	res.node_parent = res.node_ip = NULL;
+	rp_engine_free(e);
 	if (null)
 		fclose(null);
 	tf_reader_free(r);
@@ -80,7 +128,7 @@ static rp_replay_result finish_and_replay_with(rp_replay_opts o)
 static rp_replay_result finish_and_replay(int layer, const char *model)
 {
 	return finish_and_replay_with(
-	    (rp_replay_opts){.model = model, .layer = layer, .summary = true, .json = true});
+	    (replay_opts){.model = model, .layer = layer, .summary = true, .json = true});
 }
 
 static void test_malloc_layer_anomalies(void **state)
@@ -202,7 +250,7 @@ static void test_python_layer_not_pymalloc(void **state)
 	FILE *out = tmpfile();
 	assert_non_null(out);
 	rp_replay_result res = finish_and_replay_with(
-	    (rp_replay_opts){.layer = RP_LAYER_AUTO, .json = true, .quiet = true, .out = out});
+	    (replay_opts){.layer = RP_LAYER_AUTO, .json = true, .quiet = true, .out = out});
 	assert_false(res.malloc_layer);
 	assert_false(res.compared);
 	assert_int_equal(res.requests, 3);
@@ -300,7 +348,7 @@ static void test_series_bounded_with_peaks(void **state)
 			}
 	int checked = 0;
 	rp_replay_result res = finish_and_replay_with(
-	    (rp_replay_opts){.model = "cpython-3.8,cpython-3.12", .layer = RP_LAYER_MALLOC,
+	    (replay_opts){.model = "cpython-3.8,cpython-3.12", .layer = RP_LAYER_MALLOC,
 			     .json = true, .inspect = check_series, .inspect_ctx = &checked});
 	assert_int_equal(checked, 2);
 	assert_int_equal(res.requests, 120000);
@@ -381,7 +429,7 @@ static void test_gc_attribution(void **state)
 	ev_t(1, TF_PY_OBJ_FREE, 0, 0x1080);
 	gc_event(TF_GC_STOP, 2, 1);
 	gc_event(TF_GC_START, 1, 0); /* never stopped: the process ended */
-	rp_replay_result res = finish_and_replay_with((rp_replay_opts){
+	rp_replay_result res = finish_and_replay_with((replay_opts){
 	    .model = "cpython-3.12", .layer = RP_LAYER_AUTO, .json = true, .quiet = true});
 	assert_int_equal(res.gc_passes[0], 1);
 	assert_int_equal(res.gc_passes[1], 0);
@@ -413,7 +461,7 @@ static void test_gc_off_withholds(void **state)
 		ev_t(1, TF_PY_OBJ_FREE, 0, base + 1024 * i);
 	gc_event(TF_GC_STOP, 2, n);
 	ev_t(1, TF_PY_OBJ_MALLOC, 64, base); /* the interpreter reuses an address */
-	rp_replay_result res = finish_and_replay_with((rp_replay_opts){
+	rp_replay_result res = finish_and_replay_with((replay_opts){
 	    .model = "cpython-3.12", .layer = RP_LAYER_AUTO, .gc_off = true, .quiet = true});
 	assert_int_equal(res.nmodels, 2);
 	const rp_model_result *on = &res.models[0], *off = &res.models[1];
@@ -500,7 +548,7 @@ static void test_report_data(void **state)
 		if (i % 100)
 			ev_stack(TF_FREE, 0, base + 1024 * i, 0, t += 10);
 	report_seen seen;
-	rp_replay_opts o = {.model = "cpython-3.12",
+	replay_opts o = {.model = "cpython-3.12",
 			    .layer = RP_LAYER_MALLOC,
 			    .quiet = true,
 			    .inspect = keep_report_data,
@@ -597,7 +645,7 @@ static void test_lifelines_bounded(void **state)
 			ev(TF_FREE, 0, 0, 0x20000000 + 512 * k);
 	}
 	lifeline_seen seen = {0};
-	rp_replay_opts o = {.model = "custom:arena=32K,pool=4K,keep-empty=0",
+	replay_opts o = {.model = "custom:arena=32K,pool=4K,keep-empty=0",
 			    .layer = RP_LAYER_MALLOC,
 			    .quiet = true,
 			    .inspect = keep_lifelines,

@@ -1,0 +1,227 @@
+/*
+ * rp_internal.h - what the replay engine's files share (replay/rp_*.c):
+ * its state, the address map and the small map of 64-bit keys, and the
+ * functions one file calls in another.  Not for use outside replay/.
+ *
+ * The engine keeps the trace's live blocks (real address -> requested
+ * size, stack and time, each model's own block): requests that do not add
+ * up are anomalies that every model skips, so all models and the trace
+ * agree on what is live.  A model whose arena size is the recorded
+ * interpreter's takes each new arena's base from the trace's arena_alloc
+ * records, so every address it hands out can be compared with the
+ * interpreter's (allocator/MODEL.md).
+ */
+#ifndef ARENATRACE_RP_INTERNAL_H
+#define ARENATRACE_RP_INTERNAL_H
+
+#include "pym.h"
+#include "rp_replay.h"
+#include "rp_system.h"
+#include "tf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define QCAP 64 /* arena bases recorded ahead of the request that uses them */
+#define MAX_MODELS RP_MAX_MODELS
+#define WITHHELD_KEY0 (UINT64_C(1) << 63) /* keys of withheld blocks in the address map */
+
+/* ---- a map of 64-bit keys to 64-bit values (rp_map.c) ----
+ * Open addressing, key + 2 stored (0 = empty, 1 = deleted). */
+typedef struct xmap {
+	uint64_t *k, *v;
+	size_t cap, used, live; /* used counts deleted slots too */
+} xmap;
+
+static inline size_t xslot(uint64_t k, size_t cap)
+{
+	return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 21) & (cap - 1);
+}
+
+uint64_t *rp_xfind(const xmap *x, uint64_t k);
+bool rp_xput(xmap *x, uint64_t k, uint64_t v); /* false: out of memory */
+void rp_xdel(xmap *x, uint64_t k);
+void rp_xfree(xmap *x);
+
+/* ---- the address map (rp_map.c) ----
+ * Real address -> the block's record inline (stride words per slot: key +
+ * 2, requested size, stack id and allocation time, one address per model,
+ * and --system's id), so a request costs one probe whatever the number of
+ * models.  Linear probing with deletion by backward shift: no tombstones,
+ * at most 5/8 full. */
+typedef struct amap {
+	uint64_t *t;
+	size_t cap, live;
+	unsigned stride;
+} amap;
+
+enum { A_KEY, A_SIZE, A_STACK, A_MODEL };
+
+/* The A_STACK word: the stack id in its low 32 bits (request() counts ids
+ * beyond as no stack) and the allocation time in its high 32, as a float
+ * of ns: to 1 part in 16 million (60 ns at a second, 0.2 ms at an hour),
+ * in one word, as 100 M live blocks cost 800 MB a word. */
+#define STACK_ID_MAX UINT32_MAX
+static inline uint64_t stack_word(uint64_t stack, uint64_t time_ns)
+{
+	const float t = (float)time_ns;
+	uint32_t bits;
+	memcpy(&bits, &t, sizeof(bits));
+	return (uint64_t)bits << 32 | stack;
+}
+static inline uint64_t word_stack(uint64_t w)
+{
+	return w & STACK_ID_MAX;
+}
+static inline uint64_t word_time(uint64_t w)
+{
+	const uint32_t bits = (uint32_t)(w >> 32);
+	float t;
+	memcpy(&t, &bits, sizeof(t));
+	return t < 0x1p64f ? (uint64_t)t : UINT64_MAX; /* a time near 2^64 rounds up */
+}
+
+static inline uint64_t *amap_find(const amap *m, uint64_t key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = xslot(key + 2, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		uint64_t *s = &m->t[i * m->stride];
+		if (s[A_KEY] == key + 2)
+			return s;
+		if (!s[A_KEY])
+			return NULL;
+	}
+}
+
+/* A new zeroed slot for key (not in the map); NULL when out of memory.
+ * Slots returned earlier may move. */
+uint64_t *rp_amap_insert(amap *m, uint64_t key);
+void rp_amap_del(amap *m, uint64_t *slot);
+size_t rp_amap_bytes(const amap *m);
+/* Frees a table of `bytes` but its first `gone` bytes, already unmapped. */
+void rp_table_free(void *p, size_t bytes, size_t gone);
+
+/* ---- the engine's state ---- */
+
+/* A series' open point, kept together in model_run and written to the
+ * series' arrays when it closes: a request's sample touches its two cache
+ * lines, not a line in each of the RP_NSERIES arrays. */
+typedef struct rp_open_point {
+	uint64_t time, v[RP_NSERIES];
+} rp_open_point;
+
+typedef struct rp_engine replay;
+
+typedef struct model_run {
+	pym *m;
+	const replay *r;
+	bool recorded_bases;  /* arena bases come from the trace */
+	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
+	unsigned qhead, qlen;
+	uint64_t addr_mismatch, arena_mismatch, errors;
+	uint64_t py_live;     /* requested bytes of the live blocks this model serves from pools */
+	bool gc_off;          /* withholds the frees of GC passes (--gc off) */
+	uint64_t live, peak_live; /* the trace's live bytes plus those withheld */
+	rp_model_gc gc;
+	rp_waste waste_peak;  /* at the moment of peak held */
+	uint64_t peak_request;  /* the request after which held peaked */
+	rp_pinning pin_peak;    /* pinning near the peak (see measure) */
+	uint64_t pin_held;      /* held bytes when pin_peak was taken */
+	uint64_t held, peak_held, arenas_peak;
+	uint64_t live_at_peak_held, held_at_peak_live;
+	rp_series *series;
+	rp_open_point open;   /* the series' open point */
+	double jw1_sum, jw1_time; /* time-weighted held/live */
+	rp_arenas arenas;     /* lifelines */
+	uint32_t arenas_cap;
+	xmap arena_idx;       /* base of a held arena -> its record */
+	uint64_t next_arena_id;
+	rp_classes classes_peak;
+} model_run;
+
+struct rp_engine {
+	model_run mr[MAX_MODELS];
+	int n;
+	bool malloc_layer;
+	amap live;           /* the trace's live blocks */
+	uint64_t *node_parent, *node_ip; /* stack nodes by id */
+	size_t nnodes, cap_nodes;
+	uint64_t live_bytes, peak_live;
+	uint64_t requests;
+	/* GC passes: frees on gc_thread between gc_start and gc_stop are the
+	 * collector's */
+	bool in_gc, any_gc_off;
+	uint32_t gc_thread;
+	rp_gc_pass pass;      /* the open one */
+	rp_gc_pass *passes;
+	uint32_t npasses;
+	uint64_t gc_passes[RP_GC_GENERATIONS], gc_unfinished;
+	uint64_t next_withheld; /* keys of withheld blocks in the address map */
+	/* arena lifelines: a tick every tick_step requests */
+	uint32_t ticks, tick_step, tick_filled;
+	/* call sites, indexed by stack id (0 = none, up to nnodes) */
+	uint64_t *site_allocs, *site_bytes, *site_live, *site_live_peak;
+	size_t site_cap;
+	rp_facts facts;
+	uint64_t max_time;
+	uint64_t free_unknown, realloc_unknown, alloc_over_live;
+	uint64_t examples[RP_ANOMALY_KINDS]; /* first address of each anomaly kind */
+	uint64_t last_time;
+	uint64_t snapshots, snap_bad, snap_unchecked;
+	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */
+	uint64_t oom;        /* requests dropped: no memory for the address map */
+	bool system;         /* --system: the column after the models holds the blocks' ids there */
+	rp_sys *sysrun;      /* --system: the allocator's process */
+	rp_system sys;
+	/* the engine's own state (rp_engine.c) */
+	rp_config cfg;
+	pym_params params[MAX_MODELS];
+	int nparams;
+	uint64_t events;
+	int failed;          /* the error that stopped the replay, 0 if none */
+	bool finished;
+	char *buf;           /* statistics text, for snapshots */
+	size_t buf_cap;
+	char *stats[MAX_MODELS]; /* cfg.stats: each model's final statistics */
+	rp_callsite *callsites;
+	rp_replay_result result;
+	char msg[320];       /* rp_engine_error */
+};
+
+enum op { OP_NONE, OP_ALLOC, OP_REALLOC, OP_FREE };
+
+
+/* ---- across the engine's files ---- */
+
+/* rp_arenas.c: arena bases from the trace, and the models' arena lifelines */
+uint64_t rp_arena_source(void *ctx, uint64_t size);
+void rp_on_arena_alloc(replay *r, const tf_arena *a);
+void rp_on_model_arena(void *ctx, uint64_t base, bool released);
+void rp_take_tick(replay *r);
+void rp_arenas_end(const replay *r, model_run *mr);
+
+/* rp_measure.c: held bytes, peaks, the waste split, series, size classes */
+void rp_waste_now(const model_run *mr, rp_waste *w);
+void rp_measure(replay *r, model_run *mr, uint64_t dt);
+void rp_classes_now(const model_run *mr, rp_classes *c);
+/* all (may be NULL): every stack's pinning at the end, for the call sites */
+void rp_model_result_of(const replay *r, const model_run *mr, rp_model_result *out,
+			rp_pin **all, size_t *nall);
+
+/* rp_pinning.c: stack nodes, call sites, what pins the little-used arenas */
+void rp_on_stack_node(replay *r, const tf_stack_node *nd);
+void rp_site_alloc(replay *r, uint64_t stack, uint64_t n);
+void rp_site_free(replay *r, uint64_t stack, uint64_t size);
+void rp_sites_live_now(replay *r);
+rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins, uint64_t *n);
+void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
+		   size_t *nall);
+
+/* rp_gc.c: GC passes, and --gc off's withheld frees */
+void rp_on_gc(replay *r, const tf_record *rec);
+void rp_withhold(replay *r, uint64_t size, uint64_t stack_w, const uint64_t *old_m);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * rp_pinning.c - the trace's stack tree, the call sites that allocated,
+ * and what pins arenas: the stacks of the live blocks in the arenas held
+ * at low use (live requested bytes under a quarter of the arena).
+ *
+ * Invariants: stack ids are dense (node n is [n - 1]); the per-site arrays
+ * have site_cap entries, indexed by stack id, 0 for no stack; site_live
+ * is the requested bytes live per site now.
+ */
+#include "rp_internal.h"
+
+#include <stdlib.h>
+
+/* Room for stack id `id` in the per-site arrays (ids are dense: at most
+ * the stack nodes seen). */
+static bool site_room(replay *r, uint64_t id)
+{
+	if (id < r->site_cap)
+		return true;
+	size_t cap = r->site_cap ? r->site_cap : 1024;
+	while (cap <= id)
+		cap *= 2;
+	uint64_t **arr[] = {&r->site_allocs, &r->site_bytes, &r->site_live, &r->site_live_peak};
+	for (int k = 0; k < 4; k++) {
+		uint64_t *p = realloc(*arr[k], cap * sizeof(uint64_t));
+		if (!p)
+			return false;
+		memset(p + r->site_cap, 0, (cap - r->site_cap) * sizeof(uint64_t));
+		*arr[k] = p;
+	}
+	r->site_cap = cap;
+	return true;
+}
+
+void rp_site_alloc(replay *r, uint64_t stack, uint64_t n)
+{
+	if (stack > r->nnodes)
+		stack = 0; /* not a node of this trace: counted as no stack */
+	if (!site_room(r, stack))
+		return;
+	r->site_allocs[stack]++;
+	r->site_bytes[stack] += n == UINT64_MAX ? 0 : n;
+	r->site_live[stack] += n == UINT64_MAX ? 0 : n;
+}
+
+/* A live block of the trace (size as its slot has it) was freed. */
+void rp_site_free(replay *r, uint64_t stack, uint64_t size)
+{
+	if (!r->site_cap)
+		return; /* nothing counted: the arrays could not grow */
+	uint64_t *live = &r->site_live[stack < r->site_cap ? stack : 0];
+	*live -= size < *live ? size : *live;
+}
+
+/* Bytes live per call site now (near the first model's peak): kept up to
+ * date by every request, so no pass over the live blocks. */
+void rp_sites_live_now(replay *r)
+{
+	if (r->site_cap)
+		memcpy(r->site_live_peak, r->site_live, r->site_cap * sizeof(uint64_t));
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+	const rp_callsite *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* The call sites that allocated, by bytes, with what they keep at the end;
+ * pins: the first model's pinning of every stack.  NULL when none. */
+rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins, uint64_t *n)
+{
+	*n = 0;
+	if (!r->site_cap)
+		return NULL;
+	uint64_t *live = calloc(r->site_cap, sizeof(uint64_t));
+	uint64_t *blocks = calloc(r->site_cap, sizeof(uint64_t));
+	uint64_t *arenas = calloc(r->site_cap, sizeof(uint64_t));
+	rp_callsite *out = NULL;
+	if (!live || !blocks || !arenas)
+		goto out_free;
+	for (size_t i = 0; i < r->live.cap; i++) {
+		const uint64_t *sl = &r->live.t[i * r->live.stride];
+		if (sl[A_KEY] < 2 || sl[A_KEY] - 2 >= WITHHELD_KEY0)
+			continue;
+		uint64_t st = word_stack(sl[A_STACK]);
+		st = st < r->site_cap ? st : 0;
+		live[st] += sl[A_SIZE];
+		blocks[st]++;
+	}
+	for (size_t k = 0; k < npins; k++)
+		if (pins[k].stack < r->site_cap)
+			arenas[pins[k].stack] = pins[k].arenas;
+	size_t count = 0;
+	for (size_t id = 0; id < r->site_cap; id++)
+		count += r->site_allocs[id] > 0;
+	if (!count || !(out = malloc(count * sizeof(*out))))
+		goto out_free;
+	for (size_t id = 0; id < r->site_cap; id++) {
+		if (!r->site_allocs[id])
+			continue;
+		out[(*n)++] = (rp_callsite){id,		r->site_allocs[id], r->site_bytes[id],
+					    r->site_live_peak[id], live[id], blocks[id], arenas[id]};
+	}
+	qsort(out, *n, sizeof(*out), site_cmp);
+out_free:
+	free(live), free(blocks), free(arenas);
+	return out;
+}
+
+void rp_on_stack_node(replay *r, const tf_stack_node *nd)
+{
+	if (nd->id != r->nnodes + 1)
+		return; /* ids come in order; anything else is not ours to fix */
+	if (r->nnodes == r->cap_nodes) {
+		size_t cap = r->cap_nodes ? 2 * r->cap_nodes : 1024;
+		uint64_t *p = realloc(r->node_parent, cap * 8), *q;
+		if (!p)
+			return;
+		r->node_parent = p;
+		if (!(q = realloc(r->node_ip, cap * 8)))
+			return;
+		r->node_ip = q;
+		r->cap_nodes = cap;
+	}
+	r->node_parent[r->nnodes] = nd->parent;
+	r->node_ip[r->nnodes++] = nd->ip;
+}
+
+static int pin_cmp(const void *a, const void *b)
+{
+	const rp_pin *x = a, *y = b;
+	if (x->arenas != y->arenas)
+		return x->arenas < y->arenas ? 1 : -1;
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Arenas held at the end with live requested bytes under a quarter of the
+ * arena, and the stacks of the blocks in them, ranked by how many such
+ * arenas hold their blocks (an arena shared by several stacks counts for
+ * each of them). */
+void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
+		    size_t *nall)
+{
+	memset(out, 0, sizeof(*out));
+	const uint64_t asize = pym_get_params(mr->m)->arena_size;
+	xmap arena_live = {0}, pairs = {0}, stacks = {0};
+	rp_pin *pins = NULL;
+	size_t npins = 0, cap = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < r->live.cap; i++) {
+			const uint64_t *sl = &r->live.t[i * r->live.stride];
+			if (sl[A_KEY] < 2)
+				continue;
+			uint64_t size = sl[A_SIZE], stack = word_stack(sl[A_STACK]);
+			uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + (mr - r->mr)]);
+			if (!base)
+				continue; /* a large object */
+			uint64_t *al = rp_xfind(&arena_live, base);
+			if (pass == 0) {
+				rp_xput(&arena_live, base, (al ? *al : 0) + size);
+				continue;
+			}
+			if (*al * 4 >= asize)
+				continue; /* well used */
+			uint64_t *pi = rp_xfind(&stacks, stack);
+			if (!pi) {
+				if (npins == cap) {
+					rp_pin *p = realloc(pins, (cap = cap ? 2 * cap : 64) * sizeof(*p));
+					if (!p)
+						goto out_free;
+					pins = p;
+				}
+				memset(&pins[npins], 0, sizeof(*pins));
+				pins[npins].stack = stack;
+				pins[npins].first_ns = UINT64_MAX;
+				rp_xput(&stacks, stack, npins);
+				pi = rp_xfind(&stacks, stack);
+				npins++;
+			}
+			rp_pin *pin = &pins[*pi];
+			pin->blocks++;
+			pin->bytes += size;
+			const uint64_t t = word_time(sl[A_STACK]);
+			pin->first_ns = t < pin->first_ns ? t : pin->first_ns;
+			pin->last_ns = t > pin->last_ns ? t : pin->last_ns;
+			/* (stack, arena) seen once: mix the two into one key */
+			uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ base;
+			if (!rp_xfind(&pairs, key)) {
+				rp_xput(&pairs, key, 1);
+				pin->arenas++;
+			}
+		}
+	}
+	/* low: arenas with few live bytes, and those with none at all */
+	uint64_t with_blocks = 0, low = 0;
+	for (size_t i = 0; i < arena_live.cap; i++) {
+		with_blocks += arena_live.k[i] > 1;
+		low += arena_live.k[i] > 1 && arena_live.v[i] * 4 < asize;
+	}
+	out->arenas_held = pym_arenas_current(mr->m);
+	out->arenas_low = low + out->arenas_held - with_blocks;
+	if (npins)
+		qsort(pins, npins, sizeof(*pins), pin_cmp);
+	for (size_t i = 0; i < npins && out->nstacks < RP_PIN_STACKS; i++) {
+		rp_pin *p = &out->stacks[out->nstacks++];
+		*p = pins[i];
+		uint64_t id = p->stack;
+		for (int f = 0; f < RP_PIN_FRAMES && id && id <= r->nnodes; f++) {
+			p->frames[f] = r->node_ip[id - 1];
+			id = r->node_parent[id - 1];
+		}
+	}
+	if (all) { /* the caller takes every stack's pinning */
+		*all = pins;
+		*nall = npins;
+		pins = NULL;
+	}
+out_free:
+	free(pins);
+	rp_xfree(&arena_live), rp_xfree(&pairs), rp_xfree(&stacks);
+}
+
+/* ---- output ---- */
+

@@ -1,0 +1,187 @@
+/*
+ * rep_json.c - `replay --json`: the replay's result as one JSON object
+ * (keys in cli/CLI.md), and the quoting of strings that the command
+ * line's JSON and dump outputs share.
+ */
+#include "rep_text.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* JSON keeps valid UTF-8 and writes U+FFFD for other bytes; C style
+ * writes \xNN for every byte outside printable ASCII. */
+static void put_escaped(FILE *out, const char *s, size_t len, bool json)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	fputc('"', out);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = u[i];
+		size_t n;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c >= 0x20 && c < 0x7f)
+			fputc(c, out);
+		else if (!json)
+			fprintf(out, "\\x%02x", c);
+		else if (c >= 0x80 && (n = tf_utf8_len(u + i, len - i))) {
+			fwrite(u + i, 1, n, out);
+			i += n - 1;
+		} else if (c >= 0x80)
+			fputs("\\ufffd", out);
+		else
+			fprintf(out, "\\u%04x", c);
+	}
+	fputc('"', out);
+}
+
+void rep_json_str(FILE *out, const char *s, size_t len)
+{
+	put_escaped(out, s, len, true);
+}
+
+void rep_c_str(FILE *out, const char *s, size_t len)
+{
+	put_escaped(out, s, len, false);
+}
+
+static void json_pinning(FILE *f, const rp_pinning *pn, rep_frame_namer namer, void *ctx)
+{
+	fprintf(f, "{\"arenas_held\": %" PRIu64 ", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
+		pn->arenas_held, pn->arenas_low);
+	for (int k = 0; k < pn->nstacks; k++) {
+		const rp_pin *pp = &pn->stacks[k];
+		fprintf(f, "%s{\"stack\": %" PRIu64 ", \"frames\": [", k ? ", " : "", pp->stack);
+		for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++)
+			fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", pp->frames[fr]);
+		if (namer) { /* each frame's lines, inlined ones first */
+			fputs("], \"symbols\": [", f);
+			const char *lines[RP_SYMBOL_LINES];
+			bool first = true;
+			for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++) {
+				int n = namer(ctx, pp->frames[fr], pp->stack, lines,
+						      RP_SYMBOL_LINES);
+				for (int i = 0; i < n; i++, first = false) {
+					fputs(first ? "" : ", ", f);
+					rep_json_str(f, lines[i], strlen(lines[i]));
+				}
+			}
+		}
+		fprintf(f,
+			"], \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64
+			", \"first_alloc_ns\": %" PRIu64 ", \"last_alloc_ns\": %" PRIu64 "}",
+			pp->arenas, pp->blocks, pp->bytes, pp->first_ns, pp->last_ns);
+	}
+	fputs("]}", f);
+}
+
+static void json_freed(FILE *f, const char *key, const rp_freed *x)
+{
+	fprintf(f, ", \"%s\": {\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", key, x->objects,
+		x->bytes);
+}
+
+static void json_gc(FILE *f, const rp_replay_result *res, const rp_model_result *m)
+{
+	fprintf(f,
+		", \"collector\": \"%s\", \"gc\": {\"passes\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+		"]",
+		m->gc_off ? "off" : "on", res->gc_passes[0], res->gc_passes[1], res->gc_passes[2]);
+	json_freed(f, "freed_by_gc", &m->gc.by_gc);
+	json_freed(f, "freed_by_refcount", &m->gc.by_refcount);
+	json_freed(f, "withheld", &m->gc.withheld);
+	fprintf(f,
+		", \"arenas_released_in_gc\": %" PRIu64 ", \"arenas_released_outside_gc\": %" PRIu64
+		"}",
+		m->gc.arenas_released_in_gc, m->gc.arenas_released_outside);
+}
+
+void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer, void *ctx)
+{
+	if (!res->nmodels)
+		return;
+	fprintf(f,
+		"{\"events\": %" PRIu64 ", \"layer\": \"%s\", \"requests\": %" PRIu64
+		", \"anomalies\": {\"free_unknown\": %" PRIu64 ", \"realloc_unknown\": %" PRIu64
+		", \"alloc_over_live\": %" PRIu64 "}, \"live\": {\"peak_bytes\": %" PRIu64
+		", \"end_bytes\": %" PRIu64 "}, \"models\": [",
+		res->events, res->malloc_layer ? "malloc" : "python", res->requests,
+		res->free_unknown, res->realloc_unknown, res->alloc_over_live, res->peak_live,
+		res->live_end);
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fprintf(f,
+			"%s{\"profile\": \"%s\", \"arenas\": {\"allocated_total\": %" PRIu64
+			", \"reclaimed\": %" PRIu64 ", \"highwater\": %" PRIu64
+			", \"current\": %" PRIu64 "}, \"peak\": {\"live_bytes\": %" PRIu64
+			", \"arena_bytes\": %" PRIu64
+			", \"held_bytes\": %" PRIu64 "}, \"end\": {\"held_bytes\": %" PRIu64
+			", \"arena_bytes\": %" PRIu64
+			"}, \"fragmentation\": {\"jw1\": %.4f, \"jw2\": %.4f, \"jw3\": %.4f, "
+			"\"jw4\": %.4f}, \"addresses_unlike_interpreter\": ",
+			i ? ", " : "", m->profile, m->arenas_total,
+			m->arenas_total - m->arenas_current, m->arenas_highwater, m->arenas_current,
+			m->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
+			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4);
+		/* null: not compared, as pymalloc did not serve the interpreter */
+		if (res->malloc_layer || res->compared)
+			fprintf(f, "%" PRIu64 ", \"arena_mismatches\": %" PRIu64 ", \"waste\": {",
+				m->addr_mismatch, m->arena_mismatch);
+		else
+			fputs("null, \"arena_mismatches\": null, \"waste\": {", f);
+		const rp_waste *w[] = {&m->waste_peak, &m->waste_end};
+		for (int k = 0; k < 2; k++)
+			fprintf(f,
+				"%s\"%s\": {\"requested\": %" PRIu64 ", \"internal\": %" PRIu64
+				", \"free_blocks\": %" PRIu64 ", \"empty_pools\": %" PRIu64
+				", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}",
+				k ? ", " : "", k ? "end" : "at_peak", w[k]->requested, w[k]->internal,
+				w[k]->free_blocks, w[k]->empty_pools, w[k]->empty_arenas, w[k]->large);
+		fprintf(f, "}");
+		json_gc(f, res, m);
+		const rp_series *se = m->series;
+		if (se) {
+			fprintf(f, ", \"series\": {\"points\": %u, \"requests_per_point\": %u, "
+				   "\"time_ns\": [",
+				se->n, se->step);
+			for (uint32_t j = 0; j < se->n; j++)
+				fprintf(f, "%s%" PRIu64, j ? ", " : "", se->time[j]);
+			fputc(']', f);
+			for (int k = 0; k < RP_NSERIES; k++) {
+				fprintf(f, ", \"%s\": [", rp_series_names[k]);
+				for (uint32_t j = 0; j < se->n; j++)
+					fprintf(f, "%s%" PRIu64, j ? ", " : "", se->v[k][j]);
+				fputc(']', f);
+			}
+			fputc('}', f);
+		}
+		fputs(", \"pinning\": {\"low_use_below\": 0.25, \"end\": ", f);
+		json_pinning(f, &m->pinning, namer, ctx);
+		if (m->pinning_peak.arenas_held) {
+			fputs(", \"at_peak\": ", f);
+			json_pinning(f, &m->pinning_peak, namer, ctx);
+		}
+		fputs("}}", f);
+	}
+	fputc(']', f);
+	fprintf(f,
+		", \"gc\": {\"passes\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64 "], \"unfinished\": %" PRIu64
+		"}",
+		res->gc_passes[0], res->gc_passes[1], res->gc_passes[2], res->gc_unfinished);
+	if (res->has_system) {
+		const rp_system *y = &res->system;
+		fprintf(f,
+			", \"system\": {\"allocator\": \"%s\", \"ops\": %" PRIu64
+			", \"ns_per_op\": %.1f, \"heap_peak_bytes\": %" PRIu64
+			", \"heap_end_bytes\": %" PRIu64 ", \"rss_start_bytes\": %" PRIu64
+			", \"rss_peak_bytes\": %" PRIu64 ", \"rss_end_bytes\": %" PRIu64
+			", \"trace_threads\": %" PRIu64 "}",
+			y->allocator, y->ops, y->ns_per_op, y->heap_peak, y->heap_end, y->rss_start,
+			y->rss_peak, y->rss_end, y->threads);
+	}
+	fprintf(f, "}\n");
+}
+

@@ -1,0 +1,154 @@
+/*
+ * rep_summary.c - the replay's result as text on a terminal: the summary
+ * that `replay` and `report` print (the trace, the layer and its anomalies,
+ * one line per model, where the held bytes go at the peak, what the
+ * collector did, --system's allocator, what pins the arenas), and
+ * --stats' statistics.
+ */
+#include "rep_text.h"
+
+#include <inttypes.h>
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static double growth(uint64_t a, uint64_t b)
+{
+	return b ? 100.0 * ((double)a - (double)b) / (double)b : 0.0;
+}
+
+/* What the collector did, per model; with --gc off, what its absence costs. */
+static void summary_gc(FILE *f, const rp_replay_result *res)
+{
+	const uint64_t *gp = res->gc_passes;
+	if (gp[0] + gp[1] + gp[2] + res->gc_unfinished)
+		fprintf(f, "gc: %" PRIu64 " passes: %" PRIu64 " of generation 0, %" PRIu64
+			   " of generation 1, %" PRIu64 " of generation 2\n",
+			gp[0] + gp[1] + gp[2], gp[0], gp[1], gp[2]);
+	else if (!res->models[0].gc_off && !res->models[res->nmodels - 1].gc_off)
+		return;
+	char label[48];
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		const rp_model_gc *g = &m->gc;
+		rp_model_label(m, label, sizeof(label));
+		if (!m->gc_off) {
+			fprintf(f,
+				"%s: the collector freed %" PRIu64 " blocks (%" PRIu64
+				" bytes), reference counting %" PRIu64 " (%" PRIu64
+				" bytes); arenas released inside GC passes %" PRIu64 ", outside %" PRIu64 "\n",
+				label, g->by_gc.objects, g->by_gc.bytes, g->by_refcount.objects,
+				g->by_refcount.bytes, g->arenas_released_in_gc, g->arenas_released_outside);
+			continue;
+		}
+		const rp_model_result *on = &res->models[i - 1]; /* its twin with the collector */
+		fprintf(f,
+			"%s: %" PRIu64 " blocks (%" PRIu64 " bytes) the collector freed stay live;"
+			" peak held %" PRIu64 " bytes (%+.1f%%), arenas at most %" PRIu64 " (%+" PRId64
+			"), held at the end %" PRIu64 " (%+" PRId64 ")\n",
+			label, g->withheld.objects, g->withheld.bytes, m->peak_held,
+			growth(m->peak_held, on->peak_held), m->arenas_highwater,
+			(int64_t)(m->arenas_highwater - on->arenas_highwater), m->arenas_current,
+			(int64_t)(m->arenas_current - on->arenas_current));
+	}
+}
+
+void rep_summary_write(FILE *f, const rp_replay_result *res, rep_stack_printer print, void *ctx)
+{
+	if (!res->nmodels)
+		return;
+	char label[48];
+	const rp_facts *x = &res->facts;
+	fprintf(f, "trace: %s (pid %" PRIu64 ")%s%s%s%s; %.3f s, %" PRIu64 " events, %" PRIu64
+		   " threads%s\n",
+		x->argv[0] ? x->argv : x->exe, x->pid, x->python[0] ? ", CPython " : "", x->python,
+		x->python_allocator[0] ? " with " : "", x->python_allocator,
+		(double)x->span_ns / 1e9, res->events, x->threads,
+		x->complete ? "" : "; no end record: cut short");
+	fprintf(f, "replay: %s layer, %" PRIu64 " requests; live blocks peak %" PRIu64
+		   " bytes, %" PRIu64 " at the end\n",
+		res->malloc_layer ? "malloc" : "python", res->requests, res->peak_live,
+		res->live_end);
+	static const char *const what[RP_ANOMALY_KINDS] = {"frees of unknown blocks", "reallocs of unknown blocks",
+					   "allocations over a live block"};
+	const uint64_t count[] = {res->free_unknown, res->realloc_unknown, res->alloc_over_live};
+	for (int k = 0; k < RP_ANOMALY_KINDS; k++)
+		if (count[k])
+			fprintf(f, "anomalies: %" PRIu64 " %s (the first at 0x%" PRIx64 ")\n", count[k],
+				what[k], res->examples[k]);
+	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "freed",
+		"highest", "now", "peak held", "jw1", "jw2", "jw3", "jw4");
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		fprintf(f,
+			"%-19s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %14" PRIu64
+			" %6.2f %6.2f %6.2f %6.2f\n",
+			rp_model_label(m, label, sizeof(label)), m->arenas_total,
+			m->arenas_total - m->arenas_current,
+			m->arenas_highwater, m->arenas_current, m->peak_held, m->jw1, m->jw2, m->jw3,
+			m->jw4);
+	}
+	fprintf(f, "%-19s %14s %14s %14s %14s %14s\n", "held at peak", "requested", "internal",
+		"free blocks", "empty pools", "empty arenas");
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_waste *w = &res->models[i].waste_peak;
+		fprintf(f, "%-19s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
+			rp_model_label(&res->models[i], label, sizeof(label)), w->requested, w->internal, w->free_blocks,
+			w->empty_pools, w->empty_arenas);
+	}
+	summary_gc(f, res);
+	if (res->has_system) {
+		const rp_system *y = &res->system;
+		fprintf(f,
+			"system allocator %s: %" PRIu64 " calls, %.1f ns each; it holds %" PRIu64
+			" bytes for the blocks at the peak (%.2f times the live bytes' peak), %" PRIu64
+			" at the end\n",
+			y->allocator, y->ops, y->ns_per_op, y->heap_peak,
+			ratio(y->heap_peak, res->peak_live), y->heap_end);
+		if (y->threads > 1)
+			fprintf(f, "  (the trace's %" PRIu64 " threads were replayed in their global "
+				   "order on one thread)\n",
+				y->threads);
+	}
+	for (int i = 0; i < res->nmodels; i++)
+		for (int at = 0; at < 2; at++) {
+			const rp_pinning *pn = at ? &res->models[i].pinning : &res->models[i].pinning_peak;
+			if (!at && !pn->arenas_held)
+				continue;
+			fprintf(f, "%s at %s: %" PRIu64 " arenas held, %" PRIu64 " less than a quarter used",
+				rp_model_label(&res->models[i], label, sizeof(label)),
+				at ? "the end" : "the peak", pn->arenas_held, pn->arenas_low);
+			fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
+			for (int k = 0; k < pn->nstacks; k++) {
+				const rp_pin *pp = &pn->stacks[k];
+				fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
+					   " bytes, allocated %.3f-%.3f s  stack %" PRIu64,
+					pp->arenas, pp->blocks, pp->bytes, pp->first_ns / 1e9,
+					pp->last_ns / 1e9, pp->stack);
+				if (print) { /* symbolized, one frame a line */
+					fputc('\n', f);
+					print(f, pp, ctx);
+					continue;
+				}
+				for (int fr = 0; fr < 3 && pp->frames[fr]; fr++)
+					fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", pp->frames[fr]);
+				fputc('\n', f);
+			}
+		}
+}
+
+/* ---- the run ---- */
+
+void rep_stats_write(FILE *f, const rp_replay_result *res)
+{
+	for (int i = 0; i < res->nmodels; i++) {
+		const char *text = res->models[i].stats;
+		if (!text)
+			continue;
+		if (res->nmodels > 1)
+			fprintf(f, "== %s\n", res->models[i].profile);
+		fputs(text, f);
+	}
+}
