@@ -115,7 +115,7 @@ void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer,
 		const rp_model_result *m = &res->models[i];
 		fprintf(f,
 			"%s{\"profile\": \"%s\", \"arenas\": {\"allocated_total\": %" PRIu64
-			", \"reclaimed\": %" PRIu64 ", \"highwater\": %" PRIu64
+			", \"released\": %" PRIu64 ", \"highwater\": %" PRIu64
 			", \"current\": %" PRIu64 "}, \"peak\": {\"live_bytes\": %" PRIu64
 			", \"arena_bytes\": %" PRIu64
 			", \"held_bytes\": %" PRIu64 "}, \"end\": {\"held_bytes\": %" PRIu64

@@ -78,7 +78,7 @@ void rep_summary_write(FILE *f, const rp_replay_result *res, rep_stack_printer p
 		if (count[k])
 			fprintf(f, "anomalies: %" PRIu64 " %s (the first at 0x%" PRIx64 ")\n", count[k],
 				what[k], res->examples[k]);
-	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "freed",
+	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "released",
 		"highest", "now", "peak held", "jw1", "jw2", "jw3", "jw4");
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_result *m = &res->models[i];

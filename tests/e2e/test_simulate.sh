@@ -94,7 +94,7 @@ import json, sys
 s = json.load(open("sim.json")); r = json.load(open("rep.json"))
 m = r["models"][0]; a = m["arenas"]
 assert m["profile"] == s["profile"], (m["profile"], s["profile"])
-assert (a["allocated_total"], a["reclaimed"], a["highwater"], a["current"]) == (
+assert (a["allocated_total"], a["released"], a["highwater"], a["current"]) == (
     s["arenas"]["allocated_total"], s["arenas"]["released"], s["arenas"]["highwater"],
     s["arenas"]["current"]), (a, s["arenas"])
 assert r["requests"] == s["requests"] and m["peak"]["held_bytes"] == s["peak_held_bytes"]
