@@ -1,5 +1,5 @@
 # traces/: the trace format library (writer, reader, summary); needs libzstd.
-TF_SRC := traces/tf_codec.c traces/tf_error.c traces/tf_writer.c traces/tf_reader.c \
+TF_SRC := traces/tf_codec.c traces/tf_error.c traces/tf_writer.c traces/tf_reader.c traces/tf_decode.c \
 	traces/tf_summary.c traces/tf_link.c
 TF_OBJ := $(TF_SRC:%.c=$(B)/%.o)
 $(TF_OBJ): MOD_CFLAGS := $(LIBZSTD_CFLAGS)

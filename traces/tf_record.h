@@ -1,0 +1,120 @@
+/*
+ * tf_record.h - a record of the trace format as C sees it: the header, events,
+ * stack nodes, modules, labels, arenas, GC passes, forks and the end.
+ */
+#ifndef ARENATRACE_TF_RECORD_H
+#define ARENATRACE_TF_RECORD_H
+
+#include "tf_kind.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A byte string inside a record.  For records returned by the reader it
+ * points into the reader's frame buffer and lives until the next call. */
+typedef struct tf_bytes {
+	const char *ptr;
+	size_t len;
+} tf_bytes;
+
+/* Allocation-layer event (malloc family and Python domains). */
+typedef struct tf_alloc {
+	uint64_t stack; /* leaf stack node id, 0 = no stack */
+	uint64_t addr;  /* result (0 = failed or NULL); freed pointer for frees */
+	uint64_t old;   /* realloc/reallocarray: the pointer passed in */
+	uint64_t size;  /* requested size (element size for calloc/reallocarray) */
+	uint64_t nmemb; /* calloc/reallocarray element count */
+	uint64_t align; /* posix_memalign/aligned_alloc/memalign alignment */
+	uint64_t ret;   /* posix_memalign return value (0 or an errno value) */
+} tf_alloc;
+
+typedef struct tf_header {
+	uint64_t version;       /* TF_FORMAT_VERSION */
+	uint64_t pid, ppid;     /* of the traced process */
+	uint64_t start_real_ns; /* CLOCK_REALTIME at start, ns since the epoch */
+	uint64_t start_mono_ns; /* the clock below at start; event times count from it */
+	uint64_t page_size;     /* sysconf(_SC_PAGESIZE) */
+	uint64_t pointer_size;  /* sizeof(void *) of the traced process */
+	uint64_t quantum_ns;    /* writer's time-record spacing, 0 = every change */
+	tf_bytes clock;         /* "CLOCK_MONOTONIC" */
+	tf_bytes tool_version;  /* arenatrace version that wrote the file */
+	tf_bytes exe;           /* /proc/self/exe */
+	tf_bytes argv;          /* arguments, each followed by one NUL */
+	tf_bytes python;        /* "3.12.1" when CPython was detected, else empty */
+	tf_bytes exec_from;     /* the trace of the program that exec'd this one, as
+				 * that trace's path; empty when this process did not
+				 * start by exec from a traced program */
+} tf_header;
+
+typedef struct tf_thread {
+	uint64_t tid;    /* small id, 1 = main thread */
+	uint64_t os_tid; /* gettid() */
+	tf_bytes name;
+} tf_thread;
+
+typedef struct tf_stack_node {
+	uint64_t id;     /* implicit: 1, 2, 3 … in file order */
+	uint64_t parent; /* 0 = root (this node is an outermost frame) */
+	uint64_t ip;     /* return address of the frame */
+} tf_stack_node;
+
+typedef struct tf_module {
+	uint64_t id;      /* chosen by the writer; MODULE_UNLOAD names it */
+	uint64_t base;    /* load bias (dlpi_addr) */
+	tf_bytes path;
+	tf_bytes build_id; /* raw GNU build-id bytes, may be empty */
+	tf_bytes segments; /* packed varint triples: vaddr, memsz, flags (PF_*) */
+} tf_module;
+
+typedef struct tf_label {
+	tf_bytes label;
+	tf_bytes text; /* snapshot: the allocator's statistics as printed */
+} tf_label;
+
+typedef struct tf_arena {
+	uint64_t addr; /* base, 0 = allocation failed */
+	uint64_t size;
+} tf_arena;
+
+typedef struct tf_gc {
+	uint64_t generation;
+	uint64_t collected;     /* GC_STOP only */
+	uint64_t uncollectable; /* GC_STOP only */
+} tf_gc;
+
+typedef struct tf_fork {
+	uint64_t child_pid;
+	tf_bytes child_trace; /* path of the child's trace file, may be empty */
+} tf_fork;
+
+typedef struct tf_end {
+	uint64_t clean;       /* TF_END_EXIT, TF_END_EXEC or TF_END_OTHER */
+	int64_t exit_status;  /* exit() argument when clean */
+	uint64_t events;      /* event records written before this one */
+	uint64_t stacks;      /* stack nodes written */
+	uint64_t threads;     /* thread records written */
+	uint64_t dropped;     /* events the tracer could not record */
+} tf_end;
+
+typedef struct tf_record {
+	tf_kind kind;
+	uint32_t thread; /* current thread (SWITCH state) */
+	uint64_t time;   /* ns since header.start_mono_ns (TIME state) */
+	union {
+		tf_alloc alloc;
+		tf_header header;
+		tf_thread thread;
+		tf_stack_node node;
+		tf_module module;
+		tf_label label;
+		tf_arena arena;
+		tf_gc gc;
+		tf_fork fork;
+		tf_end end;
+		uint64_t module_unload; /* module id */
+		tf_bytes python_allocator; /* what served CPython's OBJ domain: "pymalloc" … */
+	} u;
+} tf_record;
+
+#endif
