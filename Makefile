@@ -60,6 +60,7 @@ build/deps.mk: mk/deps.sh
 
 deps: build/deps.mk
 
+include common/module.mk
 include traces/module.mk
 include allocator/module.mk
 include tracer/module.mk
