@@ -62,10 +62,10 @@ static void arenas_compact(model_run *mr)
 		A->a[j++] = A->a[i];
 	}
 	A->n = j;
-	rp_xfree(&mr->arena_idx);
+	u64map_clear(&mr->arena_idx);
 	for (uint32_t i = 0; i < A->n; i++)
 		if (!A->a[i].released)
-			rp_xput(&mr->arena_idx, A->a[i].base, i);
+			map_put(&mr->arena_idx, A->a[i].base, i);
 }
 
 /* The model allocated or released the arena at base (pym_arena_event). */
@@ -75,12 +75,12 @@ void rp_on_model_arena(void *ctx, uint64_t base, bool released)
 	rp_arenas *A = &mr->arenas;
 	const uint64_t now = mr->r->last_time;
 	if (released) {
-		uint64_t *i = rp_xfind(&mr->arena_idx, base);
+		uint64_t *i = u64map_find(&mr->arena_idx, base);
 		if (!i)
 			return; /* its record was never kept */
 		A->a[*i].released = true;
 		A->a[*i].released_ns = now;
-		rp_xdel(&mr->arena_idx, base);
+		map_del(&mr->arena_idx, base);
 		return;
 	}
 	mr->next_arena_id++;
@@ -96,7 +96,7 @@ void rp_on_model_arena(void *ctx, uint64_t base, bool released)
 		A->a = a;
 		mr->arenas_cap = cap;
 	}
-	if (!rp_xput(&mr->arena_idx, base, A->n)) {
+	if (!map_put(&mr->arena_idx, base, A->n)) {
 		A->dropped++;
 		return;
 	}
@@ -116,7 +116,7 @@ typedef struct tick_ctx {
 static void sample_arena(void *ctx, const pym_arena_use *u)
 {
 	tick_ctx *c = ctx;
-	uint64_t *i = rp_xfind(&c->mr->arena_idx, u->base);
+	uint64_t *i = u64map_find(&c->mr->arena_idx, u->base);
 	if (!i)
 		return;
 	rp_arena *a = &c->mr->arenas.a[*i];
@@ -176,18 +176,18 @@ void rp_take_tick(replay *r)
 void rp_arenas_end(const replay *r, model_run *mr)
 {
 	rp_arenas *A = &mr->arenas;
-	xmap pairs = {0}; /* (arena record, stack) -> index in top[] */
+	u64map pairs; /* (arena record, stack) -> index in top[] */
+	u64map_init(&pairs, 1, &u64map_heap);
 	struct pair {
 		uint64_t idx, stack, bytes;
 	} *top = NULL;
 	size_t ntop = 0, cap = 0;
 	const int col = (int)(mr - r->mr);
-	for (size_t i = 0; i < r->live.cap; i++) {
-		const uint64_t *sl = &r->live.t[i * r->live.stride];
-		if (sl[A_KEY] < 2)
-			continue;
+	size_t pos = 0;
+	uint64_t addr, *sl;
+	while (u64map_next(&r->live, &pos, &addr, &sl)) {
 		uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + col]);
-		uint64_t *ai = base ? rp_xfind(&mr->arena_idx, base) : NULL;
+		uint64_t *ai = base ? u64map_find(&mr->arena_idx, base) : NULL;
 		if (!ai)
 			continue;
 		rp_arena *a = &A->a[*ai];
@@ -195,7 +195,7 @@ void rp_arenas_end(const replay *r, model_run *mr)
 		a->live_bytes_end += sl[A_SIZE];
 		const uint64_t stack = word_stack(sl[A_STACK]);
 		uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ (*ai + 1);
-		uint64_t *pi = rp_xfind(&pairs, key);
+		uint64_t *pi = u64map_find(&pairs, key);
 		if (!pi) {
 			if (ntop == cap) {
 				struct pair *p = realloc(top, (cap = cap ? 2 * cap : 256) * sizeof(*p));
@@ -204,9 +204,9 @@ void rp_arenas_end(const replay *r, model_run *mr)
 				top = p;
 			}
 			top[ntop] = (struct pair){*ai, stack, 0};
-			if (!rp_xput(&pairs, key, ntop))
+			if (!map_put(&pairs, key, ntop))
 				break;
-			pi = rp_xfind(&pairs, key);
+			pi = u64map_find(&pairs, key);
 			ntop++;
 		}
 		top[*pi].bytes += sl[A_SIZE];
@@ -220,7 +220,7 @@ void rp_arenas_end(const replay *r, model_run *mr)
 		}
 	}
 	free(top);
-	rp_xfree(&pairs);
+	u64map_clear(&pairs);
 }
 
 /* ---- call sites ---- */

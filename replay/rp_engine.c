@@ -161,12 +161,12 @@ static void request(replay *r, const tf_record *rec)
 	/* a block over a live one (a realloc that moves included): the
 	 * trace missed a free; the old block of such a realloc stays */
 	if ((op == OP_ALLOC || (op == OP_REALLOC && a->addr && a->addr != gone)) &&
-	    amap_find(&r->live, a->addr)) {
+	    u64map_find(&r->live, a->addr)) {
 		anomaly(r, &r->alloc_over_live, RP_ANOMALY_ALLOC_OVER_LIVE, a->addr);
 		return;
 	}
 	if (gone) {
-		if (!(slot = amap_find(&r->live, gone))) {
+		if (!(slot = u64map_find(&r->live, gone))) {
 			if (op == OP_FREE)
 				anomaly(r, &r->free_unknown, RP_ANOMALY_FREE_UNKNOWN, gone);
 			else
@@ -178,7 +178,7 @@ static void request(replay *r, const tf_record *rec)
 		rp_site_free(r, word_stack(old_sw), old_n);
 		memcpy(old_m, &slot[A_MODEL], (size_t)(r->n + r->system) * sizeof(uint64_t));
 		r->live_bytes -= old_n;
-		rp_amap_del(&r->live, slot);
+		u64map_remove(&r->live, slot);
 		if (by_gc && r->any_gc_off)
 			rp_withhold(r, old_n, old_sw, old_m);
 	}
@@ -186,7 +186,7 @@ static void request(replay *r, const tf_record *rec)
 		op = OP_FREE; /* realloc(p, 0) returned NULL: p was freed */
 	slot = NULL;
 	if (op != OP_FREE && a->addr) {
-		if (!(slot = rp_amap_insert(&r->live, a->addr))) {
+		if (!(slot = u64map_insert(&r->live, a->addr))) {
 			r->oom++;
 			return;
 		}
@@ -358,7 +358,7 @@ typedef struct readahead {
 
 /* The next record to replay: 1 and *out, 0 at the end, < 0 the reader's error
  * (after every record before it). */
-static int ra_next(readahead *ra, const amap *live, tf_record **out)
+static int ra_next(readahead *ra, const u64map *live, tf_record **out)
 {
 	if (ra->taken) {
 		ra->head = (ra->head + 1) % RA;
@@ -381,7 +381,7 @@ static int ra_next(readahead *ra, const amap *live, tf_record **out)
 			const uint64_t keys[2] = {n->u.alloc.addr, n->u.alloc.old};
 			const size_t w = live->stride;
 			for (int k = 0; k < 1 + (keys[1] != 0); k++) {
-				const uint64_t *s = &live->t[xslot(keys[k] + 2, live->cap) * w];
+				const uint64_t *s = &live->t[u64map_home(live, keys[k]) * w];
 				__builtin_prefetch(s);
 				__builtin_prefetch(s + 2 * w - 1);
 			}
@@ -472,13 +472,14 @@ static int start(replay *r, const tf_record *rec)
 	r->system = o->system;
 	r->any_gc_off = o->gc_off;
 	r->next_withheld = WITHHELD_KEY0;
-	r->live.stride = A_MODEL + (unsigned)runs + r->system;
+	u64map_init(&r->live, A_MODEL + (unsigned)runs + r->system, &u64map_pages);
 	char why[256];
 	if (r->system && rp_sys_start(&r->sysrun, why, sizeof(why)) < 0)
 		return fail(r, RP_E_SYSTEM, "%s", why);
 	for (int i = 0; i < runs; i++) {
 		model_run *mr = &r->mr[i];
 		mr->r = r;
+		u64map_init(&mr->arena_idx, 1, &u64map_heap);
 		mr->gc_off = o->gc_off && (i & 1);
 		mr->recorded_bases = !r->malloc_layer && !mr->gc_off;
 		mr->series = calloc(1, sizeof(rp_series));
@@ -652,12 +653,12 @@ void rp_engine_free(rp_engine *r)
 		pym_free(r->mr[i].m);
 		free(r->mr[i].series);
 		free(r->mr[i].arenas.a);
-		rp_xfree(&r->mr[i].arena_idx);
+		u64map_clear(&r->mr[i].arena_idx);
 		free(r->stats[i]);
 	}
 	free(r->callsites);
 	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
-	rp_table_free(r->live.t, rp_amap_bytes(&r->live), 0);
+	u64map_clear(&r->live);
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
 	free(r->buf);

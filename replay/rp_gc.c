@@ -13,7 +13,7 @@
  * can be reused by the trace) and keeps its stack for the pinning. */
 void rp_withhold(replay *r, uint64_t size, uint64_t stack_w, const uint64_t *old_m)
 {
-	uint64_t *slot = rp_amap_insert(&r->live, r->next_withheld++);
+	uint64_t *slot = u64map_insert(&r->live, r->next_withheld++);
 	if (!slot) {
 		r->oom++;
 		return;

@@ -18,6 +18,7 @@
 #include "rp_replay.h"
 #include "rp_system.h"
 #include "tf.h"
+#include "u64map.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,36 +29,31 @@
 #define MAX_MODELS RP_MAX_MODELS
 #define WITHHELD_KEY0 (UINT64_C(1) << 63) /* keys of withheld blocks in the address map */
 
-/* ---- a map of 64-bit keys to 64-bit values (rp_map.c) ----
- * Open addressing, key + 2 stored (0 = empty, 1 = deleted). */
-typedef struct xmap {
-	uint64_t *k, *v;
-	size_t cap, used, live; /* used counts deleted slots too */
-} xmap;
+/* ---- the maps (common/u64map.h) ----
+ * The address map (r->live): real address -> the block's record, the
+ * values below then one model address per model and --system's id, so a
+ * request costs one probe whatever the number of models.  The small maps
+ * (arena records, pinning's passes) hold one value per key. */
 
-static inline size_t xslot(uint64_t k, size_t cap)
+enum { A_SIZE, A_STACK, A_MODEL }; /* a live block's values: requested size, stack word, models */
+
+/* A small map's value for k, set (made when missing); false when out of memory. */
+static inline bool map_put(u64map *m, uint64_t k, uint64_t v)
 {
-	return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 21) & (cap - 1);
+	bool made;
+	uint64_t *p = u64map_get(m, k, &made);
+	if (p)
+		*p = v;
+	return p != NULL;
 }
 
-uint64_t *rp_xfind(const xmap *x, uint64_t k);
-bool rp_xput(xmap *x, uint64_t k, uint64_t v); /* false: out of memory */
-void rp_xdel(xmap *x, uint64_t k);
-void rp_xfree(xmap *x);
-
-/* ---- the address map (rp_map.c) ----
- * Real address -> the block's record inline (stride words per slot: key +
- * 2, requested size, stack id and allocation time, one address per model,
- * and --system's id), so a request costs one probe whatever the number of
- * models.  Linear probing with deletion by backward shift: no tombstones,
- * at most 5/8 full. */
-typedef struct amap {
-	uint64_t *t;
-	size_t cap, live;
-	unsigned stride;
-} amap;
-
-enum { A_KEY, A_SIZE, A_STACK, A_MODEL };
+/* Removes k's record from a small map, if there is one. */
+static inline void map_del(u64map *m, uint64_t k)
+{
+	uint64_t *p = u64map_find(m, k);
+	if (p)
+		u64map_remove(m, p);
+}
 
 /* The A_STACK word: the stack id in its low 32 bits (request() counts ids
  * beyond as no stack) and the allocation time in its high 32, as a float
@@ -82,27 +78,6 @@ static inline uint64_t word_time(uint64_t w)
 	memcpy(&t, &bits, sizeof(t));
 	return t < 0x1p64f ? (uint64_t)t : UINT64_MAX; /* a time near 2^64 rounds up */
 }
-
-static inline uint64_t *amap_find(const amap *m, uint64_t key)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t i = xslot(key + 2, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		uint64_t *s = &m->t[i * m->stride];
-		if (s[A_KEY] == key + 2)
-			return s;
-		if (!s[A_KEY])
-			return NULL;
-	}
-}
-
-/* A new zeroed slot for key (not in the map); NULL when out of memory.
- * Slots returned earlier may move. */
-uint64_t *rp_amap_insert(amap *m, uint64_t key);
-void rp_amap_del(amap *m, uint64_t *slot);
-size_t rp_amap_bytes(const amap *m);
-/* Frees a table of `bytes` but its first `gone` bytes, already unmapped. */
-void rp_table_free(void *p, size_t bytes, size_t gone);
 
 /* ---- the engine's state ---- */
 
@@ -137,7 +112,7 @@ typedef struct model_run {
 	double jw1_sum, jw1_time; /* time-weighted held/live */
 	rp_arenas arenas;     /* lifelines */
 	uint32_t arenas_cap;
-	xmap arena_idx;       /* base of a held arena -> its record */
+	u64map arena_idx;     /* base of a held arena -> its record */
 	uint64_t next_arena_id;
 	rp_classes classes_peak;
 } model_run;
@@ -146,7 +121,7 @@ struct rp_engine {
 	model_run mr[MAX_MODELS];
 	int n;
 	bool malloc_layer;
-	amap live;           /* the trace's live blocks */
+	u64map live;         /* the trace's live blocks (the address map) */
 	uint64_t *node_parent, *node_ip; /* stack nodes by id */
 	size_t nnodes, cap_nodes;
 	uint64_t live_bytes, peak_live;

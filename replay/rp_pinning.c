@@ -81,9 +81,10 @@ rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins,
 	rp_callsite *out = NULL;
 	if (!live || !blocks || !arenas)
 		goto out_free;
-	for (size_t i = 0; i < r->live.cap; i++) {
-		const uint64_t *sl = &r->live.t[i * r->live.stride];
-		if (sl[A_KEY] < 2 || sl[A_KEY] - 2 >= WITHHELD_KEY0)
+	size_t pos = 0;
+	uint64_t addr, *sl;
+	while (u64map_next(&r->live, &pos, &addr, &sl)) {
+		if (addr >= WITHHELD_KEY0)
 			continue;
 		uint64_t st = word_stack(sl[A_STACK]);
 		st = st < r->site_cap ? st : 0;
@@ -146,26 +147,28 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 {
 	memset(out, 0, sizeof(*out));
 	const uint64_t asize = pym_get_params(mr->m)->arena_size;
-	xmap arena_live = {0}, pairs = {0}, stacks = {0};
+	u64map arena_live, pairs, stacks;
+	u64map_init(&arena_live, 1, &u64map_heap);
+	u64map_init(&pairs, 1, &u64map_heap);
+	u64map_init(&stacks, 1, &u64map_heap);
 	rp_pin *pins = NULL;
 	size_t npins = 0, cap = 0;
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < r->live.cap; i++) {
-			const uint64_t *sl = &r->live.t[i * r->live.stride];
-			if (sl[A_KEY] < 2)
-				continue;
+		size_t pos = 0;
+		uint64_t addr, *sl;
+		while (u64map_next(&r->live, &pos, &addr, &sl)) {
 			uint64_t size = sl[A_SIZE], stack = word_stack(sl[A_STACK]);
 			uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + (mr - r->mr)]);
 			if (!base)
 				continue; /* a large object */
-			uint64_t *al = rp_xfind(&arena_live, base);
+			uint64_t *al = u64map_find(&arena_live, base);
 			if (pass == 0) {
-				rp_xput(&arena_live, base, (al ? *al : 0) + size);
+				map_put(&arena_live, base, (al ? *al : 0) + size);
 				continue;
 			}
 			if (*al * 4 >= asize)
 				continue; /* well used */
-			uint64_t *pi = rp_xfind(&stacks, stack);
+			uint64_t *pi = u64map_find(&stacks, stack);
 			if (!pi) {
 				if (npins == cap) {
 					rp_pin *p = realloc(pins, (cap = cap ? 2 * cap : 64) * sizeof(*p));
@@ -176,8 +179,8 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 				memset(&pins[npins], 0, sizeof(*pins));
 				pins[npins].stack = stack;
 				pins[npins].first_ns = UINT64_MAX;
-				rp_xput(&stacks, stack, npins);
-				pi = rp_xfind(&stacks, stack);
+				map_put(&stacks, stack, npins);
+				pi = u64map_find(&stacks, stack);
 				npins++;
 			}
 			rp_pin *pin = &pins[*pi];
@@ -188,17 +191,19 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 			pin->last_ns = t > pin->last_ns ? t : pin->last_ns;
 			/* (stack, arena) seen once: mix the two into one key */
 			uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ base;
-			if (!rp_xfind(&pairs, key)) {
-				rp_xput(&pairs, key, 1);
+			if (!u64map_find(&pairs, key)) {
+				map_put(&pairs, key, 1);
 				pin->arenas++;
 			}
 		}
 	}
 	/* low: arenas with few live bytes, and those with none at all */
 	uint64_t with_blocks = 0, low = 0;
-	for (size_t i = 0; i < arena_live.cap; i++) {
-		with_blocks += arena_live.k[i] > 1;
-		low += arena_live.k[i] > 1 && arena_live.v[i] * 4 < asize;
+	size_t pos = 0;
+	uint64_t base, *held_live;
+	while (u64map_next(&arena_live, &pos, &base, &held_live)) {
+		with_blocks++;
+		low += *held_live * 4 < asize;
 	}
 	out->arenas_held = pym_arenas_current(mr->m);
 	out->arenas_low = low + out->arenas_held - with_blocks;
@@ -220,7 +225,7 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 	}
 out_free:
 	free(pins);
-	rp_xfree(&arena_live), rp_xfree(&pairs), rp_xfree(&stacks);
+	u64map_clear(&arena_live), u64map_clear(&pairs), u64map_clear(&stacks);
 }
 
 /* ---- output ---- */

@@ -150,9 +150,10 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC) $(TF_SRC)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC) $(TF_SRC) \
+		$(COMMON_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -Icommon -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
 		$(REP_LIBS)
 
 build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
