@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_u64map test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
+UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
 	test_rp_replay test_rep_sym
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
@@ -12,6 +12,12 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(B)/libtf.a
 $(B)/tests/unit/test_u64map.o: MOD_CFLAGS := -Icommon $(CMOCKA_CFLAGS)
 $(B)/tests/test_u64map: $(B)/tests/unit/test_u64map.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
+
+# the workload language and the simulator: the models and the writer, no reader
+$(B)/tests/unit/test_rp_workload.o: MOD_CFLAGS := -Itraces -Iallocator -Ireplay $(CMOCKA_CFLAGS)
+$(B)/tests/test_rp_workload: $(B)/tests/unit/test_rp_workload.o $(B)/replay/rp_workload.o \
+		$(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 
 $(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
