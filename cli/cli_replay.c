@@ -4,6 +4,7 @@
  * sinks of reports/ over the replay's result.
  */
 #include "cli.h"
+#include "cli_moments.h"
 #include "rep.h"
 #include "rep_stacks.h"
 #include "rep_text.h"
@@ -20,8 +21,10 @@
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
     "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
-    "                         [--json] [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
-    "  Replays the trace's allocator requests through pymalloc models, in one pass.\n"
+    "                         [--json] [--at WHEN]... [--debug-dir DIR]... [--no-follow-exec]\n"
+    "                         TRACE\n"
+    "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
+    "  (two when moments are analysed: the first finds them).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
     "  trace (said on stderr); --no-follow-exec reads TRACE itself.\n"
     "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
@@ -48,6 +51,16 @@ static const char replay_usage[] =
     "                      in a process that holds nothing else, and report time per\n"
     "                      call and the memory the allocator holds for the blocks\n"
     "  --json              one JSON object (keys in cli/CLI.md) instead of the summary\n"
+    "  --at WHEN           analyse this moment in full (held, live, the waste split,\n"
+    "                      arenas by use, the stacks pinning the nearly empty ones,\n"
+    "                      and at exit and end the live blocks by stack); repeatable.\n"
+    "                      WHEN: peak (where held bytes peak), worst (where held minus\n"
+    "                      live is largest), exit (a Python program's own end, before\n"
+    "                      the interpreter's teardown), end, a time (1.5s, 250ms), or\n"
+    "                      a mark's label (every one; LABEL#N the N-th; mark:LABEL\n"
+    "                      for a label like a keyword).  Default: peak, worst, exit\n"
+    "                      (else end) and the marks (the 20 with the most waste when\n"
+    "                      there are more)\n"
     "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
     "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
     "                      repeatable. The summary's stacks are symbolized from the\n"
@@ -56,9 +69,13 @@ static const char replay_usage[] =
     "                      warning on stderr)\n"
     "  Exit status: 0, 1 if a snapshot mismatched or none was checked, 2 bad input.\n";
 
-/* The options besides the engine's: which outputs replay prints. */
+/* The options besides the engine's: which outputs replay prints, and
+ * the moments asked for. */
+#define MAX_AT RP_MOMENTS_MAX
 typedef struct outputs {
 	bool stats, json, no_follow_exec;
+	const char *at[MAX_AT]; /* --at, as given */
+	int nat;
 } outputs;
 
 /* The options of replay, or of report when outdir is not NULL (-o DIR,
@@ -111,6 +128,12 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 				return -1;
 			}
 			o->gc_off = !strcmp(v, "off");
+		} else if (!strcmp(argv[i], "--at") && i + 1 < argc) {
+			if (out->nat == MAX_AT) {
+				cli_error("%s: at most %d --at", cmd, MAX_AT);
+				return -1;
+			}
+			out->at[out->nat++] = argv[++i];
 		} else if (!strcmp(argv[i], "--no-follow-exec")) {
 			out->no_follow_exec = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -129,7 +152,7 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 		cli_error("%s: no trace given (arenatrace %s --help)", cmd, cmd);
 		return -1;
 	}
-	return 0;
+	return cli_moments_check(out->at, out->nat);
 }
 
 /* ---- the replay, as both commands run it ---- */
@@ -180,21 +203,19 @@ static void watch_progress(void *ctx, const tf_reader *rd, uint64_t events)
 	w->shown = true;
 }
 
-/* Replays rd into a new engine (*out, the caller's to free, NULL when
- * the replay failed): the lines replay prints while and after it runs,
- * on stderr; CLI_EXIT_USAGE when it failed. */
-static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, rp_engine **out)
+/* One replay of rd into a new engine (*out, NULL when the replay failed);
+ * CLI_EXIT_USAGE after saying why it failed. */
+static int run_once(tf_reader *rd, const rp_config *cfg, watch *w, const char *path,
+		    rp_engine **out)
 {
 	*out = NULL;
-	struct stat sb;
-	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
-		w->file_bytes = (uint64_t)sb.st_size;
-	clock_gettime(CLOCK_MONOTONIC, &w->start);
-	cfg->obs = (rp_observer){w, watch_module, watch_address, watch_snapshot, watch_progress};
 	rp_engine *e;
 	int rc = rp_engine_create(&e, cfg);
 	if (rc == RP_E_MODEL) {
 		cli_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", cfg->model);
+		return CLI_EXIT_USAGE;
+	} else if (rc == RP_E_MODELS && cfg->nat) {
+		cli_error("replay: at most %d moments", RP_MOMENTS_MAX);
 		return CLI_EXIT_USAGE;
 	} else if (rc == RP_E_MODELS) {
 		cli_error("replay: --gc off runs every model twice: at most %d models",
@@ -204,9 +225,11 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, rp_eng
 		cli_error("replay: %s", rp_strerror(rc));
 		return CLI_EXIT_USAGE;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &w->start);
 	rc = rp_engine_run(e, rd);
 	if (w->shown)
 		fputs("\r\033[K", stderr); /* clear the progress line */
+	w->shown = false;
 	if (rc == 0)
 		rc = rp_engine_finish(e);
 	int status = CLI_EXIT_OK;
@@ -224,6 +247,83 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, rp_eng
 	}
 	*out = e;
 	return status;
+}
+
+/* A replay's outcome: the engine whose result is shown, and the one of a
+ * first replay when a second analysed the moments (its --system figures
+ * are the ones shown: the allocator's process runs once). */
+typedef struct outcome {
+	rp_engine *e, *first;
+	rp_replay_result *merged; /* the shown result, when there were two */
+} outcome;
+
+static const rp_replay_result *shown(const outcome *oc)
+{
+	return oc->merged ? oc->merged : rp_engine_result(oc->e);
+}
+
+static void outcome_free(outcome *oc)
+{
+	rp_engine_free(oc->e);
+	rp_engine_free(oc->first);
+	free(oc->merged);
+}
+
+/* Replays rd (path) with cfg; with moments, a first replay finds them and
+ * a second, of the trace opened again, analyses them.  The lines replay
+ * prints while it runs go to stderr (addresses unlike the interpreter's,
+ * snapshot differences: from the first replay only).  CLI_EXIT_USAGE
+ * when it failed; oc->e is NULL then. */
+static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const char *cmd,
+	       const outputs *out, bool moments, outcome *oc)
+{
+	*oc = (outcome){0};
+	struct stat sb;
+	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
+		w->file_bytes = (uint64_t)sb.st_size;
+	cfg->obs = (rp_observer){w, moments ? NULL : watch_module, watch_address, watch_snapshot,
+				 watch_progress};
+	int status = run_once(rd, cfg, w, path, &oc->e);
+	if (!oc->e || !moments)
+		return status;
+	rp_at at[RP_MOMENTS_MAX];
+	int nat;
+	const rp_replay_result *first = rp_engine_result(oc->e);
+	if (!first->nmodels)
+		return status; /* no header: nothing to analyse */
+	if (cli_moments_resolve(out->at, out->nat, first, cmd, at, &nat) < 0) {
+		outcome_free(oc);
+		*oc = (outcome){0};
+		return CLI_EXIT_USAGE;
+	}
+	oc->first = oc->e;
+	oc->e = NULL;
+	tf_reader *again;
+	char err[700];
+	if (tf_reader_open_file(&again, path, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		outcome_free(oc);
+		*oc = (outcome){0};
+		return CLI_EXIT_USAGE;
+	}
+	rp_config second = *cfg;
+	second.at = at;
+	second.nat = nat;
+	second.system = false;
+	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress};
+	int status2 = run_once(again, &second, w, path, &oc->e);
+	tf_reader_free(again);
+	if (!oc->e) {
+		outcome_free(oc);
+		*oc = (outcome){0};
+		return status2;
+	}
+	if ((oc->merged = malloc(sizeof(*oc->merged)))) {
+		*oc->merged = *rp_engine_result(oc->e);
+		oc->merged->has_system = first->has_system;
+		oc->merged->system = first->system;
+	}
+	return status != CLI_EXIT_OK ? status : status2;
 }
 
 /* The line on stderr after the result: how the first model's addresses
@@ -291,9 +391,9 @@ int cli_cmd_replay(int argc, char **argv)
 	watch w = {0};
 	if (namer && rep_sym_create(&w.sym, &so) == REP_OK)
 		namer->sym = w.sym;
-	rp_engine *e;
-	int status = run(rd, &cfg, &w, path, &e);
-	const rp_replay_result *res = rp_engine_result(e);
+	outcome oc;
+	int status = run(rd, &cfg, &w, path, "replay", &out, summary || out.json, &oc);
+	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
 	if (res) {
 		if (out.stats)
 			rep_stats_write(stdout, res);
@@ -305,7 +405,7 @@ int cli_cmd_replay(int argc, char **argv)
 		if (cfg.check && snapshots_line(res) != CLI_EXIT_OK)
 			status = CLI_EXIT_CHECK;
 	}
-	rp_engine_free(e);
+	outcome_free(&oc);
 	if (w.sym)
 		rep_stacks_warnings(w.sym);
 	rep_sym_free(w.sym);
@@ -390,9 +490,9 @@ int cli_cmd_report(int argc, char **argv)
 		free(namer);
 		namer = NULL;
 	}
-	rp_engine *e;
-	int status = run(rd, &cfg, &w, path, &e);
-	const rp_replay_result *res = rp_engine_result(e);
+	outcome oc;
+	int status = run(rd, &cfg, &w, path, "report", &out, true, &oc);
+	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
 	int wrote = 0;
 	char failed[700];
 	if (res) {
@@ -402,7 +502,7 @@ int cli_cmd_report(int argc, char **argv)
 		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer};
 		wrote = res->nmodels ? rep_dir_write(dir, &in, failed, sizeof(failed)) : 0;
 	}
-	rp_engine_free(e);
+	outcome_free(&oc);
 	if (namer) {
 		rep_stacks_warnings(namer->sym);
 		rep_sym_free(namer->sym);

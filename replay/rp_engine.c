@@ -149,6 +149,8 @@ static void request(replay *r, const tf_record *rec)
 	enum op op = classify(rec, r->malloc_layer, &n);
 	if (op == OP_NONE)
 		return;
+	if (rec->time > r->at_next_time) /* a moment at a time this request is past */
+		rp_moments_before_time(r, rec->time);
 	r->requests++;
 	/* inside a GC pass, on the collecting thread: its frees are the collector's */
 	const bool gc_now = r->in_gc && rec->thread == r->gc_thread;
@@ -449,6 +451,19 @@ int rp_engine_create(rp_engine **out, const rp_config *cfg)
 	}
 	r->cfg = *cfg;
 	r->cfg.model = NULL; /* parsed: the caller's string may go */
+	if (cfg->nat > RP_MOMENTS_MAX) {
+		free(r->buf), free(r);
+		return RP_E_MODELS;
+	}
+	if (cfg->nat > 0) {
+		if (!(r->at = malloc((size_t)cfg->nat * sizeof(rp_at)))) {
+			free(r->buf), free(r);
+			return RP_E_NOMEM;
+		}
+		memcpy(r->at, cfg->at, (size_t)cfg->nat * sizeof(rp_at));
+	}
+	r->cfg.at = r->at;
+	r->cfg.nat = cfg->nat > 0 ? cfg->nat : 0;
 	memcpy(r->params, params, sizeof(params));
 	r->nparams = nparams;
 	*out = r;
@@ -492,7 +507,8 @@ static int start(replay *r, const tf_record *rec)
 		}
 		r->n++;
 	}
-	return RP_OK;
+	int rc = rp_moments_start(r);
+	return rc < 0 ? fail(r, rc, rc == RP_E_NOMEM ? "out of memory" : "too many moments") : RP_OK;
 }
 
 int rp_engine_feed(rp_engine *r, const tf_record *rec)
@@ -514,6 +530,12 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (tf_kind_is_python_fn(rec->kind) || tf_kind_is_malloc_fn(rec->kind)) {
 		request(r, rec);
+		if (r->requests >= r->at_next_request)
+			rp_moments_after_request(r);
+	} else if (rec->kind == TF_MARK) {
+		rp_moments_on_mark(r, &rec->u.label.label);
+	} else if (rec->kind == TF_PY_FINALIZE) {
+		rp_moments_on_exit(r);
 	} else if (rec->kind == TF_GC_START || rec->kind == TF_GC_STOP) {
 		rp_on_gc(r, rec);
 	} else if (rec->kind == TF_SNAPSHOT && r->cfg.check) {
@@ -568,6 +590,7 @@ int rp_engine_finish(rp_engine *r)
 	r->finished = true;
 	if (!r->n)
 		return RP_OK; /* no header: a result without models */
+	rp_moments_end(r);
 	rp_replay_result *res = &r->result;
 	*res = (rp_replay_result){
 	    .events = r->events,
@@ -586,6 +609,12 @@ int rp_engine_finish(rp_engine *r)
 	    .gc_unfinished = r->gc_unfinished + r->in_gc,
 	    .npasses = r->npasses,
 	    .passes = r->passes,
+	    .nmarks = r->nmarks,
+	    .nmarks_kept = r->nmarks_kept,
+	    .marks = r->marks,
+	    .has_exit = r->has_exit,
+	    .exit_request = r->exit_request,
+	    .exit_time = r->exit_time,
 	};
 	memcpy(res->gc_passes, r->gc_passes, sizeof(res->gc_passes));
 	memcpy(res->examples, r->examples, sizeof(res->examples));
@@ -655,7 +684,9 @@ void rp_engine_free(rp_engine *r)
 		free(r->mr[i].arenas.a);
 		u64map_clear(&r->mr[i].arena_idx);
 		free(r->stats[i]);
+		free(r->mr[i].moments);
 	}
+	free(r->at), free(r->at_taken), free(r->marks);
 	free(r->callsites);
 	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
 	u64map_clear(&r->live);

@@ -103,8 +103,12 @@ typedef struct model_run {
 	rp_model_gc gc;
 	rp_waste waste_peak;  /* at the moment of peak held */
 	uint64_t peak_request;  /* the request after which held peaked */
-	rp_pinning pin_peak;    /* pinning near the peak (see measure) */
-	uint64_t pin_held;      /* held bytes when pin_peak was taken */
+	uint64_t peak_time;     /* of that request */
+	rp_pinning pin_peak;    /* pinning at the peak (its moment, when one was taken) */
+	uint64_t worst_waste;   /* held minus live bytes, at most */
+	uint64_t worst_request, worst_time; /* after which request it was first that large */
+	rp_moment *moments;     /* the moments taken (rp_moments.c) */
+	int nmoments;
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
@@ -162,6 +166,15 @@ struct rp_engine {
 	size_t buf_cap;
 	char *stats[MAX_MODELS]; /* cfg.stats: each model's final statistics */
 	rp_callsite *callsites;
+	/* moments (rp_moments.c): the triggers, and what every replay notes */
+	rp_at *at;           /* cfg.at, copied */
+	bool *at_taken;      /* per trigger: taken (every-occurrence marks never are) */
+	uint64_t at_next_request, at_next_time;
+	rp_mark *marks;      /* the first RP_MARKS_KEPT marks */
+	uint32_t nmarks_kept;
+	uint64_t nmarks;
+	bool has_exit;       /* a py_finalize record was read */
+	uint64_t exit_request, exit_time;
 	rp_replay_result result;
 	char msg[320];       /* rp_engine_error */
 };
@@ -194,6 +207,14 @@ void rp_sites_live_now(replay *r);
 rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins, uint64_t *n);
 void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
 		   size_t *nall);
+
+/* rp_moments.c: moments analysed in full */
+int rp_moments_start(replay *r); /* after the models exist: 0 or RP_E_* */
+void rp_moments_after_request(replay *r);
+void rp_moments_before_time(replay *r, uint64_t time_ns);
+void rp_moments_on_mark(replay *r, const tf_bytes *label);
+void rp_moments_on_exit(replay *r);
+void rp_moments_end(replay *r);
 
 /* rp_gc.c: GC passes, and --gc off's withheld frees */
 void rp_on_gc(replay *r, const tf_record *rec);

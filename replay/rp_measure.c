@@ -90,17 +90,14 @@ void rp_measure(replay *r, model_run *mr, uint64_t dt)
 		mr->peak_held = mr->held;
 		mr->live_at_peak_held = mr->live;
 		mr->peak_request = r->requests;
+		mr->peak_time = r->last_time;
 		rp_waste_now(mr, &mr->waste_peak);
-		/* pinning near the peak: analysed again each time held grows 10% over
-		 * the last analysis, so the last one is within 10% of the peak; a few
-		 * dozen passes over the live blocks for any trace */
-		if (mr->held > mr->pin_held + mr->pin_held / 10) {
-			rp_pinning_of(r, mr, &mr->pin_peak, NULL, NULL);
-			rp_classes_now(mr, &mr->classes_peak);
-			if (mr == r->mr)
-				rp_sites_live_now(r);
-			mr->pin_held = mr->held;
-		}
+	}
+	/* the worst moment: where fragmentation costs the most */
+	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste) {
+		mr->worst_waste = mr->held - mr->live;
+		mr->worst_request = r->requests;
+		mr->worst_time = r->last_time;
 	}
 	/* read in place: a copy's wide loads of fields the request just
 	 * stored would wait for the stores (no store forwarding) */
@@ -175,6 +172,12 @@ void rp_model_result_of(const replay *r, const model_run *mr, rp_model_result *o
 	rp_pinning_of(r, mr, &out->pinning, all, nall);
 	out->pinning_peak = mr->pin_peak;
 	out->peak_request = mr->peak_request;
+	out->peak_time = mr->peak_time;
+	out->worst_request = mr->worst_request;
+	out->worst_time = mr->worst_time;
+	out->worst_waste = mr->worst_waste;
+	out->nmoments = mr->nmoments;
+	out->moments = mr->moments;
 	const pym_params *p = pym_get_params(mr->m);
 	out->pool_size = p->pool_size;
 	out->align = 1u << p->align_shift;

@@ -31,7 +31,7 @@ enum {
 	RP_OK = 0,
 	RP_E_NOMEM = -1,   /* out of memory */
 	RP_E_MODEL = -2,   /* an unknown or invalid model */
-	RP_E_MODELS = -3,  /* too many models (--gc off runs each twice) */
+	RP_E_MODELS = -3,  /* too many models (--gc off runs each twice), or moments */
 	RP_E_READ = -4,    /* the trace could not be read to its end */
 	RP_E_SYSTEM = -5,  /* --system: the allocator's process failed */
 	RP_E_STATE = -6,   /* a call out of order (feed after finish, result before) */
@@ -67,6 +67,8 @@ typedef struct rp_config {
 	bool system;       /* also replay through a real allocator (rp_system.h: runs this
 			    * executable again, so only from arenatrace itself) */
 	bool gc_off;       /* also run every model as if cyclic GC were disabled */
+	const rp_at *at;   /* moments to analyse in full (rp_moments.h; copied) */
+	int nat;           /* at most RP_MOMENTS_MAX */
 	rp_observer obs;
 } rp_config;
 

@@ -7,6 +7,7 @@
 #define ARENATRACE_RP_RESULT_H
 
 #include "rp_measures.h"
+#include "rp_moments.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,12 +55,15 @@ typedef struct rp_model_result {
 	rp_waste waste_peak, waste_end; /* at the moment of peak held, and at the end */
 	const rp_series *series;        /* valid until rp_engine_free */
 	rp_pinning pinning;             /* at the end */
-	rp_pinning pinning_peak;        /* near peak held: within 10% of it */
-	uint64_t peak_request;          /* the request (1-based) after which held peaked */
+	rp_pinning pinning_peak;        /* at the peak moment, when one was analysed */
+	uint64_t peak_request, peak_time; /* the request (1-based) after which held peaked */
+	uint64_t worst_request, worst_time, worst_waste; /* held minus live at its largest */
+	int nmoments;                   /* moments analysed (rp_config.at), in trace order */
+	const rp_moment *moments;       /* valid until rp_engine_free */
 	uint32_t pool_size, align;      /* the profile's parameters */
 	uint32_t threshold;
 	bool keep_empty_arena;
-	rp_classes classes_end, classes_peak; /* peak: when pinning_peak was taken */
+	rp_classes classes_end, classes_peak; /* peak: at the peak moment */
 	const rp_arenas *arenas;        /* valid until rp_engine_free */
 } rp_model_result;
 
@@ -135,6 +139,13 @@ struct rp_replay_result {
 	const rp_callsite *callsites;
 	uint64_t nnodes;
 	const uint64_t *node_parent, *node_ip;
+	/* the marks read (the first RP_MARKS_KEPT kept, valid until
+	 * rp_engine_free), and when the interpreter began to finalise */
+	uint64_t nmarks;
+	uint32_t nmarks_kept;
+	const rp_mark *marks;
+	bool has_exit;
+	uint64_t exit_request, exit_time;
 };
 
 /* A model's name in tables: its profile, and " gc-off" for a --gc off

@@ -48,30 +48,40 @@ void rep_c_str(FILE *out, const char *s, size_t len)
 	put_escaped(out, s, len, false);
 }
 
+static const char *const moment_kinds[] = {"mark", "time", "peak", "worst", "exit", "end"};
+
+static void json_frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_frame_namer namer,
+			void *ctx)
+{
+	fputs("\"frames\": [", f);
+	for (int fr = 0; fr < RP_PIN_FRAMES && ips[fr]; fr++)
+		fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", ips[fr]);
+	fputc(']', f);
+	if (!namer)
+		return;
+	fputs(", \"symbols\": [", f);
+	const char *lines[RP_SYMBOL_LINES];
+	bool first = true;
+	for (int fr = 0; fr < RP_PIN_FRAMES && ips[fr]; fr++) {
+		int n = namer(ctx, ips[fr], stack, lines, RP_SYMBOL_LINES);
+		for (int i = 0; i < n; i++, first = false) {
+			fputs(first ? "" : ", ", f);
+			rep_json_str(f, lines[i], strlen(lines[i]));
+		}
+	}
+	fputc(']', f);
+}
+
 static void json_pinning(FILE *f, const rp_pinning *pn, rep_frame_namer namer, void *ctx)
 {
 	fprintf(f, "{\"arenas_held\": %" PRIu64 ", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
 		pn->arenas_held, pn->arenas_low);
 	for (int k = 0; k < pn->nstacks; k++) {
 		const rp_pin *pp = &pn->stacks[k];
-		fprintf(f, "%s{\"stack\": %" PRIu64 ", \"frames\": [", k ? ", " : "", pp->stack);
-		for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++)
-			fprintf(f, "%s\"0x%" PRIx64 "\"", fr ? ", " : "", pp->frames[fr]);
-		if (namer) { /* each frame's lines, inlined ones first */
-			fputs("], \"symbols\": [", f);
-			const char *lines[RP_SYMBOL_LINES];
-			bool first = true;
-			for (int fr = 0; fr < RP_PIN_FRAMES && pp->frames[fr]; fr++) {
-				int n = namer(ctx, pp->frames[fr], pp->stack, lines,
-						      RP_SYMBOL_LINES);
-				for (int i = 0; i < n; i++, first = false) {
-					fputs(first ? "" : ", ", f);
-					rep_json_str(f, lines[i], strlen(lines[i]));
-				}
-			}
-		}
+		fprintf(f, "%s{\"stack\": %" PRIu64 ", ", k ? ", " : "", pp->stack);
+		json_frames(f, pp->stack, pp->frames, namer, ctx);
 		fprintf(f,
-			"], \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64
+			", \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64
 			", \"first_alloc_ns\": %" PRIu64 ", \"last_alloc_ns\": %" PRIu64 "}",
 			pp->arenas, pp->blocks, pp->bytes, pp->first_ns, pp->last_ns);
 	}
@@ -97,6 +107,39 @@ static void json_gc(FILE *f, const rp_replay_result *res, const rp_model_result 
 		", \"arenas_released_in_gc\": %" PRIu64 ", \"arenas_released_outside_gc\": %" PRIu64
 		"}",
 		m->gc.arenas_released_in_gc, m->gc.arenas_released_outside);
+}
+
+/* One moment of a model: every figure taken after the same request. */
+static void json_moment(FILE *f, const char *sep, const rp_moment *m, rep_frame_namer namer,
+			void *ctx)
+{
+	const rp_waste *w = &m->waste;
+	const uint64_t *u = m->arenas_by_use;
+	fprintf(f, "%s{\"kind\": \"%s\", \"label\": ", sep,
+		m->kind >= 0 && m->kind <= RP_AT_END ? moment_kinds[m->kind] : "?");
+	rep_json_str(f, m->label, strlen(m->label));
+	fprintf(f,
+		", \"request\": %" PRIu64 ", \"time_ns\": %" PRIu64 ", \"held_bytes\": %" PRIu64
+		", \"live_bytes\": %" PRIu64 ", \"waste\": {\"requested\": %" PRIu64
+		", \"internal\": %" PRIu64 ", \"free_blocks\": %" PRIu64 ", \"empty_pools\": %" PRIu64
+		", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}, \"arenas_held\": %" PRIu64
+		", \"arenas_by_use\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 "], \"pinning\": ",
+		m->request, m->time_ns, m->held, m->live, w->requested, w->internal, w->free_blocks,
+		w->empty_pools, w->empty_arenas, w->large, m->arenas_held, u[0], u[1], u[2], u[3]);
+	json_pinning(f, &m->pinning, namer, ctx);
+	if (m->kind == RP_AT_EXIT || m->kind == RP_AT_END) {
+		fprintf(f, ", \"leaks\": {\"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"stacks\": [",
+			m->leak_blocks, m->leak_bytes);
+		for (int k = 0; k < m->nleaks; k++) {
+			const rp_leak *l = &m->leaks[k];
+			fprintf(f, "%s{\"stack\": %" PRIu64 ", ", k ? ", " : "", l->stack);
+			json_frames(f, l->stack, l->frames, namer, ctx);
+			fprintf(f, ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"arenas\": %" PRIu64 "}",
+				l->blocks, l->bytes, l->arenas);
+		}
+		fputs("]}", f);
+	}
+	fputc('}', f);
 }
 
 void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer, void *ctx)
@@ -164,9 +207,20 @@ void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer,
 			fputs(", \"at_peak\": ", f);
 			json_pinning(f, &m->pinning_peak, namer, ctx);
 		}
-		fputs("}}", f);
+		fprintf(f,
+			"}, \"peak_request\": %" PRIu64 ", \"peak_time_ns\": %" PRIu64
+			", \"worst\": {\"request\": %" PRIu64 ", \"time_ns\": %" PRIu64
+			", \"held_minus_live_bytes\": %" PRIu64 "}, \"moments\": [",
+			m->peak_request, m->peak_time, m->worst_request, m->worst_time, m->worst_waste);
+		for (int k = 0; k < m->nmoments; k++)
+			json_moment(f, k ? ", " : "", &m->moments[k], namer, ctx);
+		fputs("]}", f);
 	}
 	fputc(']', f);
+	fprintf(f, ", \"marks\": %" PRIu64, res->nmarks);
+	if (res->has_exit)
+		fprintf(f, ", \"exit\": {\"request\": %" PRIu64 ", \"time_ns\": %" PRIu64 "}",
+			res->exit_request, res->exit_time);
 	fprintf(f,
 		", \"gc\": {\"passes\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64 "], \"unfinished\": %" PRIu64
 		"}",

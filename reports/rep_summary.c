@@ -8,6 +8,7 @@
 #include "rep_text.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 static double ratio(uint64_t a, uint64_t b)
 {
@@ -52,6 +53,68 @@ static void summary_gc(FILE *f, const rp_replay_result *res)
 			growth(m->peak_held, on->peak_held), m->arenas_highwater,
 			(int64_t)(m->arenas_highwater - on->arenas_highwater), m->arenas_current,
 			(int64_t)(m->arenas_current - on->arenas_current));
+	}
+}
+
+/* A stack's frames after its line: symbolized, or its first three
+ * return addresses. */
+static void frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_stack_printer print, void *ctx)
+{
+	if (print) { /* symbolized, one frame a line */
+		rp_pin pin = {.stack = stack};
+		memcpy(pin.frames, ips, sizeof(pin.frames));
+		fputc('\n', f);
+		print(f, &pin, ctx);
+		return;
+	}
+	for (int fr = 0; fr < 3 && ips[fr]; fr++)
+		fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", ips[fr]);
+	fputc('\n', f);
+}
+
+/* The stacks whose blocks keep the little-used arenas, after a line that
+ * counts them. */
+static void pins(FILE *f, const rp_pinning *pn, rep_stack_printer print, void *ctx)
+{
+	fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
+	for (int k = 0; k < pn->nstacks; k++) {
+		const rp_pin *pp = &pn->stacks[k];
+		fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
+			   " bytes, allocated %.3f-%.3f s  stack %" PRIu64,
+			pp->arenas, pp->blocks, pp->bytes, pp->first_ns / 1e9, pp->last_ns / 1e9,
+			pp->stack);
+		frames(f, pp->stack, pp->frames, print, ctx);
+	}
+}
+
+/* One moment of one model: its figures, what pins its arenas, and (exit,
+ * end) the live blocks by stack. */
+static void moment(FILE *f, const char *model, const rp_moment *m, rep_stack_printer print,
+		   void *ctx)
+{
+	const uint64_t *u = m->arenas_by_use;
+	fprintf(f, "%s at %s (request %" PRIu64 ", %.3f s): held %" PRIu64 " bytes, live %" PRIu64
+		   "; %" PRIu64 " arenas held, by use: %" PRIu64 " under 25%%, %" PRIu64
+		   " under 50%%, %" PRIu64 " under 75%%, %" PRIu64 " more\n",
+		model, m->label, m->request, (double)m->time_ns / 1e9, m->held, m->live,
+		m->arenas_held, u[0], u[1], u[2], u[3]);
+	const rp_waste *w = &m->waste;
+	fprintf(f, "  held: requested %" PRIu64 ", internal %" PRIu64 ", free blocks %" PRIu64
+		   ", empty pools %" PRIu64 ", empty arenas %" PRIu64 ", large %" PRIu64 "\n",
+		w->requested, w->internal, w->free_blocks, w->empty_pools, w->empty_arenas,
+		w->large);
+	fprintf(f, "  %" PRIu64 " arenas less than a quarter used", m->pinning.arenas_low);
+	pins(f, &m->pinning, print, ctx);
+	if (m->kind != RP_AT_EXIT && m->kind != RP_AT_END)
+		return;
+	fprintf(f, "  live at %s: %" PRIu64 " blocks, %" PRIu64 " bytes%s\n", m->label,
+		m->leak_blocks, m->leak_bytes, m->nleaks ? "; the stacks that hold the most:" : "");
+	for (int k = 0; k < m->nleaks; k++) {
+		const rp_leak *l = &m->leaks[k];
+		fprintf(f, "  %8" PRIu64 " blocks, %10" PRIu64 " bytes, in %3" PRIu64
+			   " arenas  stack %" PRIu64,
+			l->blocks, l->bytes, l->arenas, l->stack);
+		frames(f, l->stack, l->frames, print, ctx);
 	}
 }
 
@@ -112,34 +175,19 @@ void rep_summary_write(FILE *f, const rp_replay_result *res, rep_stack_printer p
 				   "order on one thread)\n",
 				y->threads);
 	}
-	for (int i = 0; i < res->nmodels; i++)
-		for (int at = 0; at < 2; at++) {
-			const rp_pinning *pn = at ? &res->models[i].pinning : &res->models[i].pinning_peak;
-			if (!at && !pn->arenas_held)
-				continue;
-			fprintf(f, "%s at %s: %" PRIu64 " arenas held, %" PRIu64 " less than a quarter used",
-				rp_model_label(&res->models[i], label, sizeof(label)),
-				at ? "the end" : "the peak", pn->arenas_held, pn->arenas_low);
-			fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
-			for (int k = 0; k < pn->nstacks; k++) {
-				const rp_pin *pp = &pn->stacks[k];
-				fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
-					   " bytes, allocated %.3f-%.3f s  stack %" PRIu64,
-					pp->arenas, pp->blocks, pp->bytes, pp->first_ns / 1e9,
-					pp->last_ns / 1e9, pp->stack);
-				if (print) { /* symbolized, one frame a line */
-					fputc('\n', f);
-					print(f, pp, ctx);
-					continue;
-				}
-				for (int fr = 0; fr < 3 && pp->frames[fr]; fr++)
-					fprintf(f, "%s0x%" PRIx64, fr ? " < " : " at ", pp->frames[fr]);
-				fputc('\n', f);
-			}
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		rp_model_label(m, label, sizeof(label));
+		if (!m->nmoments) { /* no moment analysed: what pins the arenas at the end */
+			fprintf(f, "%s at the end: %" PRIu64 " arenas held, %" PRIu64
+				   " less than a quarter used",
+				label, m->pinning.arenas_held, m->pinning.arenas_low);
+			pins(f, &m->pinning, print, ctx);
 		}
+		for (int k = 0; k < m->nmoments; k++)
+			moment(f, label, &m->moments[k], print, ctx);
+	}
 }
-
-/* ---- the run ---- */
 
 void rep_stats_write(FILE *f, const rp_replay_result *res)
 {

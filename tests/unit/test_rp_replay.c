@@ -64,6 +64,8 @@ typedef struct replay_opts {
 	int layer;
 	bool stats, check, json, summary, gc_off;
 	bool quiet; /* no observer: nothing said while the replay runs */
+	bool moments; /* replay twice, as the command line does: the second at every
+		       * model's peak, and the end */
 	FILE *out;
 	void (*inspect)(const rp_replay_result *res, void *ctx);
 	void *inspect_ctx;
@@ -99,6 +101,23 @@ static rp_replay_result finish_and_replay_with(replay_opts o)
 	assert_int_equal(rp_engine_finish(e), RP_OK);
 	const rp_replay_result *got = rp_engine_result(e);
 	assert_non_null(got);
+	rp_at at[RP_MAX_MODELS + 1];
+	if (o.moments) {
+		for (int i = 0; i < got->nmodels; i++)
+			at[i] = (rp_at){.kind = RP_AT_PEAK, .request = got->models[i].peak_request,
+					.model = i};
+		at[got->nmodels] = (rp_at){.kind = RP_AT_END};
+		cfg.at = at;
+		cfg.nat = got->nmodels + 1;
+		rp_engine_free(e);
+		tf_reader_free(r);
+		assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
+		assert_int_equal(rp_engine_create(&e, &cfg), RP_OK);
+		assert_int_equal(rp_engine_run(e, r), RP_OK);
+		assert_int_equal(rp_engine_finish(e), RP_OK);
+		got = rp_engine_result(e);
+		assert_non_null(got);
+	}
 	if (o.stats)
 		rep_stats_write(o.out, got);
 	if (o.json)
@@ -549,9 +568,10 @@ static void test_report_data(void **state)
 			ev_stack(TF_FREE, 0, base + 1024 * i, 0, t += 10);
 	report_seen seen;
 	replay_opts o = {.model = "cpython-3.12",
-			    .layer = RP_LAYER_MALLOC,
-			    .quiet = true,
-			    .inspect = keep_report_data,
+			 .layer = RP_LAYER_MALLOC,
+			 .quiet = true,
+			 .moments = true,
+			 .inspect = keep_report_data,
 			    .inspect_ctx = &seen};
 	finish_and_replay_with(o);
 	const rp_replay_result *res = &seen.res;
@@ -569,9 +589,10 @@ static void test_report_data(void **state)
 	assert_int_equal(c[0].bytes, 3000 * 500);
 	assert_int_equal(c[0].blocks_end, 30);
 	assert_int_equal(c[0].live_end, 30 * 500);
-	/* when held bytes first came within 10% of their peak: the second
-	 * arena's first block */
+	/* at the peak, exactly: the second arena's first block */
 	assert_true(c[0].live_peak >= 1900 * 500 && c[0].live_peak <= 2000 * 500);
+	/* taken after the peak's own request: every block before it is live */
+	assert_int_equal(c[0].live_peak, 500 * res->models[0].peak_request);
 	assert_int_equal(c[0].arenas, 2);         /* both arenas, barely used, keep its blocks */
 	assert_int_equal(c[1].stack, 2);
 	assert_int_equal(c[1].allocs, 10);
