@@ -97,6 +97,15 @@ static void per_model(const rp_replay_result *res, int kind, rp_at *out, int *n)
 	}
 }
 
+/* How many marks of label the first replay read. */
+static uint64_t marks_of(const rp_replay_result *res, const char *label)
+{
+	uint64_t count = 0;
+	for (uint32_t i = 0; i < res->nmarks_kept; i++)
+		count += !strcmp(res->marks[i].label, label);
+	return count;
+}
+
 static int mark_waste_cmp(const void *a, const void *b)
 {
 	const rp_mark *x = a, *y = b;
@@ -117,20 +126,13 @@ static void default_marks(const rp_replay_result *res, rp_at *out, int *n)
 		k = CLI_MARKS_ALL;
 	}
 	for (uint32_t i = 0; i < k; i++) {
-		rp_at at = {.kind = RP_AT_MARK, .occurrence = m[i].occurrence};
+		/* a label the trace has once is named as it is; others LABEL#N */
+		rp_at at = {.kind = RP_AT_MARK,
+			    .occurrence = marks_of(res, m[i].label) > 1 ? m[i].occurrence : 0};
 		snprintf(at.label, sizeof(at.label), "%s", m[i].label);
 		add(out, n, &at);
 	}
 	free(m);
-}
-
-/* How many marks of label the first replay read. */
-static uint64_t marks_of(const rp_replay_result *res, const char *label)
-{
-	uint64_t count = 0;
-	for (uint32_t i = 0; i < res->nmarks_kept; i++)
-		count += !strcmp(res->marks[i].label, label);
-	return count;
 }
 
 int cli_moments_resolve(const char *const *specs, int nspecs, const rp_replay_result *res,

@@ -1,0 +1,116 @@
+#!/bin/sh
+# End-to-end: replay --at, the moments analysed in full, on a real
+# program (tests/progs/plateau.c): 200,000 blocks, of which 400
+# survivors from keep_survivor() stay after the rest are freed, holding
+# nearly empty arenas on a plateau between the marks "plateau" and
+# "refill", before refill() fills them again.  The worst moment is on the
+# plateau and names the survivors' function; the peak's pinning and waste
+# split are of one request; the blocks never freed are the end's leaks,
+# by stack; marks are moments by default and by label; bad --at values
+# are one line and exit 2.
+. "$(dirname "$0")/lib.sh"
+skip_under_asan "moments (the tracer in a plain program)"
+AT=$(realpath "$AT")
+PROG=$(realpath "$B/tests/progs/plateau")
+cd "$TMP" || exit 1
+
+"$AT" record -o plateau.atr -- "$PROG" >out.txt 2>err.txt
+check "the program runs traced" grep -qx done out.txt
+"$AT" replay --json --model cpython-3.13 plateau.atr >d.json 2>err.txt
+check "replay --json with the default moments exits 0" test $? -eq 0
+
+check "the default moments: peak, worst, the three marks, end" python3 - d.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+kinds = sorted((x["kind"], x["label"]) for x in m["moments"])
+want = sorted([("peak", "peak"), ("worst", "worst"), ("end", "end"), ("mark", "filled"),
+               ("mark", "plateau"), ("mark", "refill")])
+sys.exit(0 if kinds == want else f"moments {kinds}")
+PY
+
+check "worst is on the plateau and its arenas are pinned by keep_survivor" python3 - d.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+at = {x["label"]: x for x in m["moments"]}
+w, p, s = at["worst"], at["plateau"], at["refill"]
+if not p["request"] <= w["request"] <= s["request"]:
+    sys.exit(f"worst at {w['request']}, plateau {p['request']}..{s['request']}")
+if w["request"] != m["worst"]["request"]:
+    sys.exit("the worst moment is not at the worst request")
+if w["held_bytes"] - w["live_bytes"] != m["worst"]["held_minus_live_bytes"]:
+    sys.exit("held minus live differs from the worst figure")
+pin = w["pinning"]
+if pin["arenas_low"] < 5:
+    sys.exit(f"only {pin['arenas_low']} little-used arenas on the plateau")
+top = pin["stacks"][0]
+if not any("keep_survivor" in s for s in top["symbols"]):
+    sys.exit(f"top pinning stack: {top['symbols'][:3]}")
+if top["blocks"] > 400 or top["blocks"] < 100:
+    sys.exit(f"the survivors are 400 blocks, the stack has {top['blocks']}")
+if any(any("fill" == s.split()[0] for s in st["symbols"]) for st in pin["stacks"]):
+    sys.exit("fill's blocks, all freed, pin arenas")
+PY
+
+check "the peak's pinning and waste split are of the peak's own request" python3 - d.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+pk = [x for x in m["moments"] if x["kind"] == "peak"][0]
+if pk["request"] != m["peak_request"]:
+    sys.exit(f"peak moment at {pk['request']}, peak at {m['peak_request']}")
+if pk["waste"] != m["waste"]["at_peak"]:
+    sys.exit(f"waste {pk['waste']} vs at_peak {m['waste']['at_peak']}")
+if pk["held_bytes"] != m["peak"]["held_bytes"]:
+    sys.exit("held at the peak moment is not the peak held")
+if m["pinning"].get("at_peak") != pk["pinning"]:
+    sys.exit("pinning.at_peak is not the peak moment's")
+PY
+
+check "the end's leaks: refill's and keep_survivor's blocks, by stack, with their sizes" python3 - d.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+e = [x for x in m["moments"] if x["kind"] == "end"][0]
+def of(name):
+    for st in e["leaks"]["stacks"]:
+        if any(s.split(" ")[0] == name for s in st["symbols"]):
+            return st
+    sys.exit(f"no leak of {name}: {[st['symbols'][:1] for st in e['leaks']['stacks']]}")
+r, k = of("refill"), of("keep_survivor")
+if (r["blocks"], r["bytes"]) != (149700, 149700 * 64):
+    sys.exit(f"refill: {r['blocks']} blocks, {r['bytes']} bytes")
+if (k["blocks"], k["bytes"]) != (400, 400 * 64):
+    sys.exit(f"keep_survivor: {k['blocks']} blocks, {k['bytes']} bytes")
+if e["leaks"]["stacks"][0] != r:
+    sys.exit("refill, the most bytes, is not first")
+if k["arenas"] < 5:
+    sys.exit(f"the survivors are in {k['arenas']} arenas")
+PY
+
+"$AT" replay --model cpython-3.13 --at plateau plateau.atr >one.txt 2>err.txt
+check "--at LABEL: that moment only, in the summary, naming keep_survivor" sh -c '
+	test "$(grep -c " at plateau (request " one.txt)" -eq 1 &&
+	! grep -q " at peak (request " one.txt &&
+	grep -A8 " at plateau (request " one.txt | grep -q keep_survivor'
+
+"$AT" replay --json --model cpython-3.13 --at "refill#1" --at 0.000001s --at end \
+	plateau.atr >two.json 2>err.txt
+check "--at LABEL#N, a time and end" python3 - two.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+got = [(x["kind"], x["label"]) for x in m["moments"]]
+want = [("time", "0.000001s"), ("mark", "refill#1"), ("end", "end")]
+sys.exit(0 if got == want else f"moments {got}")
+PY
+
+expect_error "--at a label no mark has" "no mark of that label" \
+	"$AT" replay --at "no such mark" plateau.atr
+expect_error "--at a later occurrence than there is" "has 1 mark of that label" \
+	"$AT" replay --at "plateau#2" plateau.atr
+expect_error "--at a time past the end" "past the trace's end" \
+	"$AT" replay --at 1000s plateau.atr
+expect_error "--at exit in a trace of a C program" "did not record the interpreter's exit" \
+	"$AT" replay --at exit plateau.atr
+long=$(printf 'x%.0s' $(seq 1 80))
+expect_error "--at a label too long" "1 to 63 bytes" "$AT" replay --at "$long" plateau.atr
+expect_error "report --at a label no mark has" "no mark of that label" \
+	"$AT" report -o rep --at nothing plateau.atr
+done_testing
