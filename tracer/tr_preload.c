@@ -1,6 +1,7 @@
 /*
  * tr_preload.c - the LD_PRELOAD shim: interposes the malloc family, fork,
- * exec, thread naming, dlclose; everything else is in the core (tr_core.c).
+ * exec, thread naming, dlclose; everything else is in the core (tr_core.c;
+ * the environment an exec'd program gets is made in tr_env.c).
  *
  * Bootstrapping (in this order):
  *  1. The real functions are looked up with dlsym(RTLD_NEXT) on the first
@@ -50,6 +51,8 @@
  */
 #define UNW_LOCAL_ONLY
 #include "tr_internal.h"
+#include "tr_env.h"
+#include "tr_python.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -453,61 +456,8 @@ EXPORT pid_t fork(void)
 	return pid;
 }
 
-/* envp as the exec'd program gets it: when it is traced (LD_PRELOAD names
- * the library), with ARENATRACE_EXEC_FROM naming the trace just ended, so
- * its header says which trace it continues (the tracer removes the
- * variable at start: the program sees the environment it was given).
- * Built in *mem (an mmap'd copy, freed by exec_env_free). */
-typedef struct exec_env {
-	char **envp;
-	size_t size;
-} exec_env;
-
-static bool traced_env(char *const envp[])
-{
-	for (size_t i = 0; envp && envp[i]; i++)
-		if (!strncmp(envp[i], "LD_PRELOAD=", 11) && strstr(envp[i], "libarenatrace.so"))
-			return true;
-	return false;
-}
-
-static char *const *with_exec_from(char *const envp[], const char *from, exec_env *mem)
-{
-	static const char var[] = "ARENATRACE_EXEC_FROM=";
-	mem->envp = NULL;
-	if (!from || !traced_env(envp))
-		return envp;
-	size_t n = 0;
-	while (envp[n])
-		n++;
-	size_t len = strlen(from);
-	mem->size = (n + 2) * sizeof(char *) + sizeof(var) + len;
-	mem->envp = tr_mmap_alloc(NULL, mem->size);
-	if (!mem->envp)
-		return envp;
-	char *value = (char *)(mem->envp + n + 2);
-	memcpy(value, var, sizeof(var) - 1);
-	memcpy(value + sizeof(var) - 1, from, len + 1);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(envp[i], var, sizeof(var) - 1))
-			mem->envp[k++] = envp[i];
-	mem->envp[k++] = value;
-	mem->envp[k] = NULL;
-	return mem->envp;
-}
-
-static void exec_env_free(exec_env *mem)
-{
-	if (mem->envp) {
-		int e = errno;
-		tr_mmap_free(NULL, mem->envp);
-		errno = e;
-	}
-}
-
 /* The END record; returns the envp to exec with. */
-static char *const *before_exec(char *const envp[], exec_env *mem)
+static char *const *before_exec(char *const envp[], tr_exec_env *mem)
 {
 	mem->envp = NULL;
 	if (tr_busy)
@@ -515,7 +465,7 @@ static char *const *before_exec(char *const envp[], exec_env *mem)
 	int e = errno;
 	tr_busy = 1;
 	const char *from = tr_before_exec();
-	char *const *use = with_exec_from(envp, from, mem);
+	char *const *use = tr_exec_env_make(envp, from, mem);
 	tr_busy = 0;
 	errno = e;
 	return use;
@@ -524,18 +474,18 @@ static char *const *before_exec(char *const envp[], exec_env *mem)
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	resolve();
-	exec_env mem;
+	tr_exec_env mem;
 	int rc = real.execve(path, argv, before_exec(envp, &mem));
-	exec_env_free(&mem);
+	tr_exec_env_free(&mem);
 	return rc;
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	resolve();
-	exec_env mem;
+	tr_exec_env mem;
 	int rc = real.execvpe(file, argv, before_exec(envp, &mem));
-	exec_env_free(&mem);
+	tr_exec_env_free(&mem);
 	return rc;
 }
 
@@ -552,9 +502,9 @@ EXPORT int execvp(const char *file, char *const argv[])
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	resolve();
-	exec_env mem;
+	tr_exec_env mem;
 	int rc = real.fexecve(fd, argv, before_exec(envp, &mem));
-	exec_env_free(&mem);
+	tr_exec_env_free(&mem);
 	return rc;
 }
 

@@ -34,6 +34,7 @@
  * and arenatrace_mark(label).
  */
 #include "tr_internal.h"
+#include "tr_python.h"
 
 #include <dlfcn.h>
 #include <errno.h>
