@@ -46,6 +46,12 @@
 #define ARENATRACE_VERSION "0.1.0"
 #endif
 
+#define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+/* Threads whose renames are recorded: the first ones to record. */
+#define MAX_NAMED 256
+#define RENAME_MAX 64 /* bytes of a new thread name recorded, at most */
+
 __thread int tr_busy __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_tid __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_gen __attribute__((tls_model("initial-exec")));
@@ -72,21 +78,25 @@ static struct {
 		pthread_t thread;
 		uint32_t tid;
 		uint32_t gen;
-	} names[256];            /* pthread_t -> small id, for renames */
+	} names[MAX_NAMED];      /* pthread_t -> small id, for renames */
 	unsigned nnames;
 } T;
 
 /* ---- memory: anonymous mappings, never the traced heap ---- */
 
+/* Before each block, the size of its mapping; the block keeps malloc's
+ * alignment. */
+#define MAP_HEADER 16
+
 void *tr_mmap_alloc(void *ctx, size_t size)
 {
 	(void)ctx;
-	size_t total = size + 16;
+	size_t total = size + MAP_HEADER;
 	void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	*(size_t *)p = total;
-	return (char *)p + 16;
+	return (char *)p + MAP_HEADER;
 }
 
 void tr_mmap_free(void *ctx, void *ptr)
@@ -94,15 +104,17 @@ void tr_mmap_free(void *ctx, void *ptr)
 	(void)ctx;
 	if (!ptr)
 		return;
-	char *base = (char *)ptr - 16;
+	char *base = (char *)ptr - MAP_HEADER;
 	munmap(base, *(size_t *)base);
 }
 
 const tf_mem tr_mem = {tr_mmap_alloc, tr_mmap_free, NULL};
 
+#define SAY_MAX 512 /* a line on stderr, at most */
+
 void tr_say(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[SAY_MAX];
 	int n = snprintf(buf, sizeof(buf), "arenatrace: ");
 	va_list ap;
 	va_start(ap, fmt);
@@ -111,7 +123,7 @@ void tr_say(const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	ssize_t k = write(2, buf, (size_t)n);
+	ssize_t k = write(STDERR_FILENO, buf, (size_t)n);
 	(void)k;
 }
 
@@ -143,10 +155,12 @@ static struct {
 } L;
 static __thread uint32_t tls_owner __attribute__((tls_model("initial-exec"))); /* == T.gen */
 
+#define SPINS 64 /* pauses before a waiter yields the CPU instead */
+
 static void spin_until_free(int *word)
 {
 	for (unsigned spins = 0; __atomic_load_n(word, __ATOMIC_ACQUIRE);)
-		if (++spins < 64)
+		if (++spins < SPINS)
 			__builtin_ia32_pause();
 		else
 			sched_yield();
@@ -243,7 +257,7 @@ static uint64_t clock_ns(clockid_t id)
 	struct timespec ts;
 	if (read_clock(id, &ts) != 0)
 		clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static inline uint64_t now(void)
@@ -377,7 +391,7 @@ static __attribute__((noinline)) uint32_t new_thread_locked(void)
 {
 	tls_tid = ++T.nthreads;
 	tls_gen = T.gen;
-	char name[17] = {0};
+	char name[TR_COMM_LEN + 1] = {0};
 	prctl(PR_GET_NAME, name, 0, 0, 0);
 	tf_record rec = {.kind = TF_THREAD, .thread = tls_tid, .time = now()};
 	rec.u.thread = (tf_thread){tls_tid, (uint64_t)syscall(SYS_gettid), {name, strlen(name)}};
@@ -416,12 +430,12 @@ static inline int writing_locked(void)
 	return 1;
 }
 
-/* Schedules the module-map poll every TR_FLUSH_MS of event time. */
+/* Schedules the module-map poll every TR_MODULE_POLL_MS of event time. */
 static inline uint64_t stamp(void)
 {
 	uint64_t t = now();
 	if (__builtin_expect(t >= T.next_poll, 0)) {
-		T.next_poll = t + TR_FLUSH_MS * 1000000ull;
+		T.next_poll = t + TR_MODULE_POLL_MS * NS_PER_MS;
 		T.poll_due = 1;
 	}
 	return t;
@@ -511,7 +525,7 @@ void tr_thread_renamed(pthread_t thread, const char *name)
 		if (T.names[i].gen != T.gen || !pthread_equal(T.names[i].thread, thread))
 			continue;
 		tf_record rec = {.kind = TF_THREAD_NAME};
-		rec.u.thread = (tf_thread){T.names[i].tid, 0, {name, strnlen(name, 64)}};
+		rec.u.thread = (tf_thread){T.names[i].tid, 0, {name, strnlen(name, RENAME_MAX)}};
 		tr_put_locked(&rec);
 		break;
 	}
@@ -535,7 +549,7 @@ bool tr_start(const tr_config *c, const char *python_version)
 	}
 	/* every process of the run names its trace from this one, wherever it
 	 * changes directory to */
-	static char out_entry[PATH_MAX + 32];
+	static char out_entry[sizeof("ARENATRACE_OUTPUT=") + PATH_MAX];
 	tr_env_replace("ARENATRACE_OUTPUT", want, out_entry, sizeof(out_entry));
 	const char *from = tr_env_get("ARENATRACE_EXEC_FROM");
 	snprintf(T.exec_from, sizeof(T.exec_from), "%s", from ? from : "");

@@ -32,6 +32,14 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char lib_name[] = "libarenatrace.so"; /* how LD_PRELOAD names the library */
+#define LIB_LEN (sizeof(lib_name) - 1)
+static const char preload_var[] = "LD_PRELOAD=";
+#define PRELOAD_MAX 4096  /* LD_PRELOAD kept without the library, at most */
+static const char trace_ext[] = ".atr";
+#define NAME_TRIES 1000   /* want, <stem>.<pid>.atr, then <stem>.<pid>.<n>.atr up to n = 998 */
+#define TRACE_MODE 0600   /* traces hold addresses */
+
 /* ---- environ ---- */
 
 extern char **environ;
@@ -107,14 +115,14 @@ void tr_config_from_env(tr_config *c)
 
 void tr_env_untrace(void)
 {
-	static char entry[4096 + 16];
+	static char entry[sizeof(preload_var) + PRELOAD_MAX];
 	const char *pre = tr_env_get("LD_PRELOAD");
 	if (pre) {
-		char keep[4096] = "";
+		char keep[PRELOAD_MAX] = "";
 		const char *p = pre;
 		while (*p) {
 			size_t n = strcspn(p, ": ");
-			if (n && !(n >= 16 && !memcmp(p + n - 16, "libarenatrace.so", 16))) {
+			if (n && !(n >= LIB_LEN && !memcmp(p + n - LIB_LEN, lib_name, LIB_LEN))) {
 				size_t k = strlen(keep);
 				if (k + n + 2 < sizeof(keep))
 					snprintf(keep + k, sizeof(keep) - k, "%s%.*s", k ? ":" : "",
@@ -133,7 +141,8 @@ void tr_env_untrace(void)
 static bool traced_env(char *const envp[])
 {
 	for (size_t i = 0; envp && envp[i]; i++)
-		if (!strncmp(envp[i], "LD_PRELOAD=", 11) && strstr(envp[i], "libarenatrace.so"))
+		if (!strncmp(envp[i], preload_var, sizeof(preload_var) - 1) &&
+		    strstr(envp[i], lib_name))
 			return true;
 	return false;
 }
@@ -192,7 +201,8 @@ size_t tr_read_small_file(const char *path, char *buf, size_t cap)
 }
 
 /* snprintf for paths: false if the result did not fit. */
-static bool fmt_path(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fmt_path(char *out, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static bool fmt_path(char *out, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
@@ -207,15 +217,16 @@ static void stem_of(const char *path, char *stem, size_t cap)
 {
 	snprintf(stem, cap, "%s", path);
 	size_t n = strlen(stem);
-	if (n > 4 && !strcmp(stem + n - 4, ".atr"))
-		stem[n - 4] = 0;
+	size_t k = sizeof(trace_ext) - 1;
+	if (n > k && !strcmp(stem + n - k, trace_ext))
+		stem[n - k] = 0;
 }
 
 int tr_open_trace(const char *want, pid_t pid, char *path, size_t cap)
 {
 	char stem[PATH_MAX];
 	stem_of(want, stem, sizeof(stem));
-	for (int attempt = 0; attempt < 1000; attempt++) {
+	for (int attempt = 0; attempt < NAME_TRIES; attempt++) {
 		bool fits = attempt == 0   ? fmt_path(path, cap, "%s", want)
 			    : attempt == 1 ? fmt_path(path, cap, "%s.%d.atr", stem, (int)pid)
 					   : fmt_path(path, cap, "%s.%d.%d.atr", stem, (int)pid,
@@ -224,7 +235,7 @@ int tr_open_trace(const char *want, pid_t pid, char *path, size_t cap)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, TRACE_MODE);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}

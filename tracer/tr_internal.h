@@ -28,13 +28,14 @@
 
 #define TR_MAX_DEPTH 256
 #define TR_DEFAULT_DEPTH 64
-#define TR_FLUSH_MS 40 /* the module map is polled this often (of event time) */
+#define TR_MODULE_POLL_MS 40 /* the module map is polled this often (of event time) */
+#define TR_COMM_LEN 16 /* a thread's name in the kernel, its NUL included (TASK_COMM_LEN) */
 
 extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
 
 typedef struct tr_config {
 	bool stacks;       /* ARENATRACE_STACKS (default 1) */
-	unsigned depth;    /* ARENATRACE_DEPTH (default 64) */
+	unsigned depth;    /* ARENATRACE_DEPTH (default TR_DEFAULT_DEPTH) */
 	bool follow_fork;  /* ARENATRACE_FOLLOW_FORK (default 1) */
 	bool python;       /* ARENATRACE_PYTHON auto (default) or off */
 	bool fine_clock;   /* ARENATRACE_CLOCK=fine: CLOCK_MONOTONIC, not _COARSE */
@@ -83,7 +84,7 @@ void tr_put_locked(tf_record *rec);
 void tr_modules_rescan(void);
 /* Rescans only if objects were loaded or unloaded since the last scan
  * (dl_iterate_phdr's dlpi_adds/dlpi_subs).  Called on the way out of a
- * record every TR_FLUSH_MS of event time (never under the lock), around
+ * record every TR_MODULE_POLL_MS of event time (never under the lock), around
  * dlclose and before the END record: the map follows dlopen/dlclose
  * without interposing dlopen (which would change the caller glibc uses for
  * RUNPATH lookups). */

@@ -46,7 +46,7 @@ static struct {
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u; /* FNV-1a, 32 bits */
 	while (*s)
 		h = (h ^ (uint8_t)*s++) * 16777619u;
 	return h;

@@ -102,7 +102,10 @@ static struct {
 
 /* ---- bootstrap ---- */
 
-static _Alignas(64) char boot_buf[256 << 10];
+#define BOOT_SIZE (256 << 10) /* what dlsym may allocate while resolving */
+#define BOOT_ALIGN 16         /* malloc's alignment */
+#define BOOT_PAGE 4096        /* valloc's and pvalloc's */
+static _Alignas(64) char boot_buf[BOOT_SIZE];
 static size_t boot_used;
 static int resolving;
 
@@ -203,7 +206,7 @@ void **tr_capture(void **buf, int *n)
 static uintptr_t ld_lo, ld_hi, dip_lo, dip_hi;
 
 /* tr_poll_safe: whether no frame of this thread is in the loader.  Once
- * per poll (every TR_FLUSH_MS, and at the next records while the answer
+ * per poll (every TR_MODULE_POLL_MS, and at the next records while the answer
  * is no), so a full unwind costs nothing here. */
 static bool outside_loader(void)
 {
@@ -262,7 +265,7 @@ static void record(tf_kind kind, tf_alloc *a, void **ips, int n)
 EXPORT void *malloc(size_t n)
 {
 	if (!resolve())
-		return boot_alloc(n, 16);
+		return boot_alloc(n, BOOT_ALIGN);
 	tr_python_look();
 	if (PASS_THROUGH)
 		return real.malloc(n);
@@ -280,7 +283,9 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 {
 	if (!resolve()) {
 		size_t total;
-		return __builtin_mul_overflow(nmemb, size, &total) ? NULL : boot_alloc(total, 16);
+		if (__builtin_mul_overflow(nmemb, size, &total))
+			return NULL;
+		return boot_alloc(total, BOOT_ALIGN);
 	}
 	tr_python_look();
 	if (PASS_THROUGH)
@@ -347,7 +352,7 @@ static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
 EXPORT void *realloc(void *old, size_t n)
 {
 	if (!resolve()) {
-		void *p = boot_alloc(n, 16);
+		void *p = boot_alloc(n, BOOT_ALIGN);
 		if (p && old)
 			memcpy(p, old, n); /* both in boot_buf; old is at most n bytes back */
 		return p;
@@ -378,7 +383,7 @@ EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
 	if (!resolve()) {
-		void *p = boot_alloc(size, align < 16 ? 16 : align);
+		void *p = boot_alloc(size, align < BOOT_ALIGN ? BOOT_ALIGN : align);
 		if (!p)
 			return ENOMEM;
 		*out = p;
@@ -403,7 +408,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	EXPORT void *name(size_t align, size_t size)                                      \
 	{                                                                                  \
 		if (!resolve())                                                            \
-			return boot_alloc(size, align < 16 ? 16 : align);                  \
+			return boot_alloc(size, align < BOOT_ALIGN ? BOOT_ALIGN : align);  \
 		if (PASS_THROUGH)                                                          \
 			return real.name(align, size);                                     \
 		tr_busy = 1;                                                               \
@@ -424,7 +429,7 @@ ALIGNED_WRAPPER(memalign, TF_MEMALIGN)
 	EXPORT void *name(size_t size)                                                    \
 	{                                                                                  \
 		if (!resolve())                                                            \
-			return boot_alloc(size, 4096);                                     \
+			return boot_alloc(size, BOOT_PAGE);                                \
 		if (PASS_THROUGH)                                                          \
 			return real.name(size);                                            \
 		tr_busy = 1;                                                               \
@@ -613,9 +618,11 @@ static int fake_pipe(int fds[2])
 /* What writing n bytes from p into the pipe would say: n, or -1 EFAULT
  * when they are not all readable.  errno is cleared on success:
  * libunwind loops while errno is EINTR, whatever the call returned. */
+#define PROBE_MAX 16 /* bytes of an address test, at most (libunwind writes 1) */
+
 static ssize_t fake_write(const void *p, size_t n)
 {
-	char buf[16];
+	char buf[PROBE_MAX];
 	if (n > sizeof(buf))
 		n = sizeof(buf);
 	struct iovec local = {buf, n}, remote = {(void *)p, n};
@@ -686,12 +693,13 @@ static struct {
 	bool taken;             /* by the prepare handler of the fork under way */
 } snap;
 static bool snap_child;     /* this process is such a child and has not exec'd */
+#define SNAP_FIRST 256      /* objects the first copy has room for */
 
 static int snap_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)arg;
 	if (snap.n == snap.cap) {
-		size_t cap = snap.cap ? snap.cap * 2 : 256;
+		size_t cap = snap.cap ? snap.cap * 2 : SNAP_FIRST;
 		struct dl_phdr_info *v = tr_mmap_alloc(NULL, cap * sizeof(*v));
 		if (!v)
 			return 1;
@@ -744,8 +752,8 @@ EXPORT int prctl(int option, ...)
 	int rc = real.prctl(option, a2, a3, a4, a5);
 	if (rc == 0 && option == PR_SET_NAME && !tr_busy && tr_recording()) {
 		int e = errno;
-		char name[17] = {0};
-		strncpy(name, (const char *)a2, 16);
+		char name[TR_COMM_LEN + 1] = {0};
+		strncpy(name, (const char *)a2, TR_COMM_LEN);
 		tr_busy = 1;
 		tr_thread_renamed(pthread_self(), name);
 		tr_busy = 0;

@@ -8,7 +8,7 @@
  * Invariants: sets are handed over in the order 0, 1, 2, 0 .. and a set is
  * filled only once the drain has given it back (state FREE).  A wait for
  * the drain gives up when the drain is gone or has not shown a sign of
- * life for 10 s (a drain stuck on a dead disk), so the
+ * life for TR_DRAIN_SILENT_MS (a drain stuck on a dead disk), so the
  * program never hangs on its tracer.  The drain is started through a
  * vfork-like clone with signals blocked, and its starter exits at once:
  * the drain is nobody's child in the program, and no SIGCHLD reaches it.
@@ -29,6 +29,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How long one wait sleeps before it looks again whether the drain lives:
+ * for a free set, for the drain's end, for the drain to say it runs. */
+#define SET_WAIT_MS 100
+#define DONE_WAIT_MS TR_HEARTBEAT_MS
+#define START_WAIT_MS 10
+#define SPAWN_STACK (64 << 10) /* each of the two children's stacks */
+#define SPARE_FD 10  /* the drain's descriptors are moved here first, clear of 0..TR_TRACE_FD */
+#define EXEC_FAILED 127 /* a child's exit status when it cannot go on (as the shell's) */
 
 static long futex(uint32_t *word, int op, uint32_t val, unsigned ms)
 {
@@ -67,8 +76,9 @@ void tr_region_unmap(tr_shm *m)
 		munmap(m, m->size);
 }
 
-/* Whether the drain still runs: it bumps the heartbeat every 50 ms or so;
- * waits give up after 10 s without one (a drain stuck on a dead disk). */
+/* Whether the drain still runs: it bumps the heartbeat every
+ * TR_HEARTBEAT_MS; waits give up after TR_DRAIN_SILENT_MS without one (a
+ * drain stuck on a dead disk). */
 typedef struct drain_watch {
 	uint64_t beat;
 	unsigned quiet_ms;
@@ -86,7 +96,7 @@ static bool drain_alive(const tr_shm *m, drain_watch *dw, unsigned waited_ms)
 		return true;
 	}
 	dw->quiet_ms += waited_ms;
-	return dw->quiet_ms < 10000;
+	return dw->quiet_ms < TR_DRAIN_SILENT_MS;
 }
 
 int tr_region_swap(void *ctx, tf_frame_bufs *b, int why)
@@ -111,9 +121,9 @@ int tr_region_swap(void *ctx, tf_frame_bufs *b, int why)
 			return TF_E_IO;
 		if (st == TR_SET_FREE)
 			break;
-		if (!drain_alive(m, &dw, 100))
+		if (!drain_alive(m, &dw, SET_WAIT_MS))
 			return TF_E_IO;
-		futex(&s->state, FUTEX_WAIT, st, 100);
+		futex(&s->state, FUTEX_WAIT, st, SET_WAIT_MS);
 	}
 	__atomic_store_n(&s->state, TR_SET_FILLING, __ATOMIC_RELEASE);
 	for (int i = 0; i < TF_NSTREAMS; i++) {
@@ -129,8 +139,8 @@ void tr_region_wait_done(tr_shm *m)
 	drain_watch dw = {0, 0};
 	uint32_t d;
 	while ((d = __atomic_load_n(&m->done, __ATOMIC_ACQUIRE)) == TR_DONE_NOT &&
-	       drain_alive(m, &dw, 50))
-		futex(&m->done, FUTEX_WAIT, d, 50);
+	       drain_alive(m, &dw, DONE_WAIT_MS))
+		futex(&m->done, FUTEX_WAIT, d, DONE_WAIT_MS);
 }
 
 /* ---- starting the drain ---- */
@@ -149,21 +159,21 @@ typedef struct spawn_args {
 static int spawn_drain_child(void *arg)
 {
 	spawn_args *a = arg;
-	int m = fcntl(a->memfd, F_DUPFD, 10), t = fcntl(a->tracefd, F_DUPFD, 10);
-	if (m < 0 || t < 0 || dup2(m, 3) < 0 || dup2(t, 4) < 0) {
+	int m = fcntl(a->memfd, F_DUPFD, SPARE_FD), t = fcntl(a->tracefd, F_DUPFD, SPARE_FD);
+	if (m < 0 || t < 0 || dup2(m, TR_SHM_FD) < 0 || dup2(t, TR_TRACE_FD) < 0) {
 		a->err = errno;
-		syscall(SYS_exit, 127);
+		syscall(SYS_exit, EXEC_FAILED);
 	}
 	int null = open("/dev/null", O_RDWR);
-	for (int i = 0; null >= 0 && i < 3; i++)
+	for (int i = STDIN_FILENO; null >= 0 && i <= STDERR_FILENO; i++)
 		if (null != i)
 			dup2(null, i);
-	syscall(SYS_close_range, 5u, ~0u, 0u);
+	syscall(SYS_close_range, TR_TRACE_FD + 1u, ~0u, 0u);
 	static char *const envp[] = {NULL};
 	syscall(SYS_execve, a->path, a->argv, envp);
 	a->err = errno;
-	syscall(SYS_exit, 127);
-	return 127;
+	syscall(SYS_exit, EXEC_FAILED);
+	return EXEC_FAILED;
 }
 
 /* Between us and the drain: started with exit signal 0, it starts the
@@ -187,7 +197,7 @@ bool tr_region_start_drain(tr_shm *m, int memfd, int tracefd, const char *path,
 	char pid[24];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	char *argv[] = {(char *)"arenatrace-drain", pid, (char *)registry, NULL};
-	size_t stack_size = 64 << 10;
+	size_t stack_size = SPAWN_STACK;
 	char *stack = mmap(NULL, 2 * stack_size, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
@@ -215,12 +225,12 @@ bool tr_region_start_drain(tr_shm *m, int memfd, int tracefd, const char *path,
 	}
 	/* it says it runs once it holds the region and a pidfd for us */
 	for (unsigned waited = 0; !__atomic_load_n(&m->drain_pid, __ATOMIC_ACQUIRE);
-	     waited += 10) {
-		if (waited >= 10000 || (kill(a.drain, 0) < 0 && errno == ESRCH)) {
+	     waited += START_WAIT_MS) {
+		if (waited >= TR_DRAIN_START_MS || (kill(a.drain, 0) < 0 && errno == ESRCH)) {
 			errno = ECHILD;
 			return false;
 		}
-		futex(&m->drain_pid, FUTEX_WAIT, 0, 10);
+		futex(&m->drain_pid, FUTEX_WAIT, 0, START_WAIT_MS);
 	}
 	return true;
 }
