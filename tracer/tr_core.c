@@ -64,7 +64,6 @@ static struct {
 	uint32_t nthreads;
 	clockid_t clock;
 	uint64_t start_mono;
-	uint64_t dropped;
 	char path[PATH_MAX];     /* this trace, absolute */
 	char want[PATH_MAX];     /* a forked child's name, for its first record */
 	char exec_from[PATH_MAX]; /* the trace of the program that exec'd this one */
@@ -151,7 +150,6 @@ static struct {
 	int req;      /* someone else wants the lock */
 	int multi;    /* another program thread records: spinlock only */
 	int settled;  /* multi is known to the owner: req/membarrier no longer needed */
-	bool membarrier;
 } L;
 static __thread uint32_t tls_owner __attribute__((tls_model("initial-exec"))); /* == T.gen */
 
@@ -225,12 +223,20 @@ void tr_unlock(int token)
 static void lock_reset(void)
 {
 	L.spin = L.busy = L.req = L.multi = 0;
-	L.membarrier = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-	L.multi = L.settled = !L.membarrier;
+	bool membarrier =
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	L.multi = L.settled = !membarrier;
 	tls_owner = T.gen;
 }
 
 int tr_on; /* recording (atomic); read by tr_recording() in every wrapper */
+int tr_started; /* tr_start has run (atomic): calls passed through since are not counted */
+static uint64_t early; /* events before tr_start (atomic): the first trace's dropped */
+
+void tr_dropped_early(void)
+{
+	__atomic_add_fetch(&early, 1, __ATOMIC_RELAXED);
+}
 
 /* ---- time ----
  *
@@ -337,7 +343,6 @@ static bool new_trace(const char *want, bool say)
 	T.gen++;
 	T.nthreads = 0;
 	T.nnames = 0;
-	T.dropped = 0;
 	T.exec_from[0] = 0; /* a forked child does not continue that program */
 	return true;
 out_writer:
@@ -534,7 +539,7 @@ void tr_thread_renamed(pthread_t thread, const char *name)
 
 /* ---- start, finish, fork, exec ---- */
 
-bool tr_start(const tr_config *c, const char *python_version)
+static bool start(const tr_config *c, const char *python_version)
 {
 	T.cfg = *c;
 	T.python = python_version;
@@ -565,6 +570,13 @@ bool tr_start(const tr_config *c, const char *python_version)
 	return true;
 }
 
+bool tr_start(const tr_config *c, const char *python_version)
+{
+	bool ok = start(c, python_version);
+	__atomic_store_n(&tr_started, 1, __ATOMIC_RELEASE); /* from now on, not counted */
+	return ok;
+}
+
 void tr_finish(unsigned clean, int exit_status)
 {
 	if (tr_recording() && T.pid == getpid() && T.w)
@@ -575,7 +587,8 @@ void tr_finish(unsigned clean, int exit_status)
 		if (T.w) {
 			T.region.shm->exit_status = exit_status;
 			__atomic_store_n(&T.region.shm->end_clean, (int32_t)clean, __ATOMIC_RELEASE);
-			int rc = tf_writer_finish(T.w, clean, exit_status, T.dropped);
+			uint64_t dropped = __atomic_load_n(&early, __ATOMIC_RELAXED);
+			int rc = tf_writer_finish(T.w, clean, exit_status, dropped);
 			if (rc < 0)
 				fail_locked(rc);
 			wait = rc == 0;
@@ -624,6 +637,7 @@ void tr_fork_child(void)
 	region_free();
 	tr_stacks_reset();
 	tr_modules_reset();
+	early = 0; /* the parent's trace counted them */
 	T.pid = getpid();
 	if (!T.cfg.follow_fork || !tr_child_trace_name(T.path, T.pid, T.want, sizeof(T.want))) {
 		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);

@@ -60,6 +60,19 @@ static inline bool tr_recording(void)
 	return __atomic_load_n(&tr_on, __ATOMIC_RELAXED);
 }
 
+/* A call of the program's that the tracer sees but does not record because
+ * tracing has not started yet (a constructor of a library initialised
+ * before this one; threads it started): the end record counts these events
+ * as dropped.  Events after tracing ended or stopped are past the end
+ * record, and not counted. */
+extern int tr_started __attribute__((visibility("hidden")));
+void tr_dropped_early(void);
+static inline void tr_unrecorded(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&tr_started, __ATOMIC_RELAXED), 0))
+		tr_dropped_early();
+}
+
 /* Takes the lock; returns the token tr_unlock needs. */
 int tr_lock(void);
 void tr_unlock(int token);

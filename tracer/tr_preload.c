@@ -242,7 +242,18 @@ static void find_loader(void)
 
 /* ---- the malloc family ---- */
 
-#define PASS_THROUGH (tr_busy || !tr_recording())
+/* Whether a call goes straight to the real function: the tracer's own
+ * (tr_busy), or made while nothing is recorded.  The program's calls
+ * before tracing started are counted (tr_unrecorded). */
+static inline bool pass_through(void)
+{
+	if (__builtin_expect(!tr_busy && tr_recording(), 1))
+		return false;
+	if (!tr_busy)
+		tr_unrecorded();
+	return true;
+}
+#define PASS_THROUGH pass_through()
 
 /* glibc's free and realloc start by loading the block's header, a cache
  * miss when the program has not touched the block lately: starting that

@@ -1,6 +1,7 @@
 #!/bin/sh
 # End-to-end: `arenatrace record` and libarenatrace.so on the test programs
-# of tests/progs: exact call counts, 8 threads freeing each other's blocks,
+# of tests/progs: exact call counts, calls before tracing started counted as
+# dropped, 8 threads freeing each other's blocks,
 # fork/exec/system/posix_spawn, SIGKILL, options, failures.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "tracer end-to-end"
@@ -35,6 +36,17 @@ print("ok start-up calls of libc: %d (%s)" % (startup, {k: v for k, v in base["c
 PY
 if grep -q '^ok' py.out; then ok "info --json counts every call exactly; $(sed 's/^ok //' py.out)"
 else not_ok "info --json counts every call exactly"; sed 's/^/# /' py.out; fi
+
+# --- dropped: calls made before the tracer started are counted ---
+# libearly.so, preloaded after the tracer, is initialised before it: its
+# constructor's 10 calls reach the tracer before tracing starts.
+LD_PRELOAD="$P/libearly.so" "$AT" record -o early.atr -- "$P/selfcount" 0 >/dev/null 2>&1
+"$AT" info --json early.atr >early.json
+d0=$(json sc0.json 'j["dropped"]')
+d1=$(json early.json 'j["dropped"]')
+check "the end record counts as dropped the 10 calls made before tracing started ($d0 without, $d1 with them)" \
+	test "$((d1 - d0))" -eq 10
+check "dump shows the count" sh -c "\"$AT\" dump early.atr | tail -n 1 | grep -q ' end .* dropped=$d1\$'"
 
 # --- a C program's trace through the pymalloc model (replay --layer malloc) ---
 "$AT" replay --layer malloc --stats sc.atr >sc.stats 2>/dev/null
