@@ -57,6 +57,8 @@ $(B)/tests/progs/%: tests/progs/%.c
 $(B)/tests/progs/libplugin.so: tests/progs/plugin.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -fPIC -shared -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
+# Threads that free each other's blocks, for the order across threads.
+PROG_BINS += $(B)/tests/progs/handoff
 # A library whose constructor allocates before the tracer starts (dropped events).
 PROG_BINS += $(B)/tests/progs/libearly.so
 $(B)/tests/progs/libearly.so: tests/progs/early.c
