@@ -24,6 +24,7 @@
  *    memory, another pid) never ends the parent's trace.
  */
 #include "tr_internal.h"
+#include "tr_modules.h"
 #include "tr_env.h"
 #include "tr_region.h"
 

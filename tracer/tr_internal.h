@@ -14,6 +14,9 @@
  * thread; any allocation made meanwhile (by libunwind, zstd, the real
  * allocator itself, a signal handler) goes straight to the real function,
  * unrecorded.
+ *
+ * Beside it: tr_env.h (environment, trace names), tr_region.h (the region
+ * shared with the drain), tr_modules.h (the module map), tr_python.h.
  */
 #ifndef ARENATRACE_TR_INTERNAL_H
 #define ARENATRACE_TR_INTERNAL_H
@@ -92,22 +95,6 @@ void tr_event_locked(tf_kind kind, tf_alloc *a, void **ips, int nips);
 void tr_put(tf_record *rec);
 void tr_put_locked(tf_record *rec);
 
-/* Module map: records loaded objects that are new and unloads of those
- * gone.  Takes the lock itself; call without it. */
-void tr_modules_rescan(void);
-/* Rescans only if objects were loaded or unloaded since the last scan
- * (dl_iterate_phdr's dlpi_adds/dlpi_subs).  Called on the way out of a
- * record every TR_MODULE_POLL_MS of event time (never under the lock), around
- * dlclose and before the END record: the map follows dlopen/dlclose
- * without interposing dlopen (which would change the caller glibc uses for
- * RUNPATH lookups). */
-void tr_modules_poll(void);
-/* The same from a record's way out, once tr_poll_safe said this thread is
- * not inside the loader (which holds its lock while it calls malloc and
- * free); skipped while another thread polls. */
-void tr_modules_poll_try(void);
-extern bool (*tr_poll_safe)(void); /* set by the preload shim; NULL: never asked */
-void tr_modules_reset(void);
 /* What a record's caller does once it has released the lock: the module
  * poll when one is due.  tr_event and tr_put do it themselves. */
 void tr_after_unlock(void);

@@ -13,6 +13,7 @@
  * waited for the loader's lock would never go on.
  */
 #include "tr_internal.h"
+#include "tr_modules.h"
 #include "tr_modinfo.h"
 
 #include <stddef.h>

@@ -51,6 +51,7 @@
  */
 #define UNW_LOCAL_ONLY
 #include "tr_internal.h"
+#include "tr_modules.h"
 #include "tr_env.h"
 #include "tr_python.h"
 
