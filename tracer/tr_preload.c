@@ -11,7 +11,8 @@
  *     static buffer (boot_buf, zeroed, never reused); free() ignores it and
  *     realloc() moves out of it.
  *  2. Calls before the constructor ran (constructors of libraries
- *     initialised before this one) pass through unrecorded.
+ *     initialised before this one) pass through unrecorded; the end
+ *     record counts them as dropped.
  *  3. The constructor reads the configuration, installs the CPython hooks
  *     when it finds an interpreter, registers the fork and exit handlers,
  *     opens the trace and starts recording.

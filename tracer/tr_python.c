@@ -32,6 +32,14 @@
  * It also exports arenatrace_snapshot(label), which records a snapshot with
  * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
  * and arenatrace_mark(label).
+ *
+ * Invariants: the allocator a wrapper chains to keeps serving its domain
+ * (the wrapper only records); a request is recorded after the call and a
+ * free before it, and domain calls hold the GIL, so the Python layer is in
+ * the order of the calls; the python_allocator record precedes the first
+ * Python-layer event of every trace (a forked child's too); nothing here
+ * allocates from the traced heaps, and tr_busy is set only around the
+ * tracer's own work, so that pymalloc's own calls to malloc are recorded.
  */
 #include "tr_internal.h"
 #include "tr_python.h"
