@@ -2,6 +2,7 @@
 
 UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
 	test_rp_replay test_rep_sym
+UNIT_TESTS += test_tr_python
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -40,11 +41,17 @@ $(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(B)/reports/rep_sym.o \
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 # The tracer core without the preload shim (STYLE.md 7).
-TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o \
-	$(B)/tracer/tr_modinfo.o
+TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_env.o $(B)/tracer/tr_region.o \
+	$(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o $(B)/tracer/tr_modinfo.o
 $(B)/tests/unit/test_tr_core.o: MOD_CFLAGS := -Itraces -Itracer $(CMOCKA_CFLAGS)
 $(B)/tests/test_tr_core: $(B)/tests/unit/test_tr_core.o $(TR_CORE_OBJ) $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) -lpthread
+# The CPython hooks and the core they record through, against a fake CPython
+# API the test exports (-rdynamic) for the hooks' dlsym.
+$(B)/tests/unit/test_tr_python.o: MOD_CFLAGS := -Itraces -Itracer $(CMOCKA_CFLAGS)
+$(B)/tests/test_tr_python: $(B)/tests/unit/test_tr_python.o $(B)/tracer/tr_python.o $(TR_CORE_OBJ) \
+		$(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) -ldl -lpthread
 
 E2E_SUITES := $(wildcard tests/e2e/test_*.sh)
 
@@ -55,6 +62,13 @@ $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -ldl -lpthread
 $(B)/tests/progs/libplugin.so: tests/progs/plugin.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -fPIC -shared -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
+# Threads that free each other's blocks, for the order across threads.
+PROG_BINS += $(B)/tests/progs/handoff
+# A library whose constructor allocates before the tracer starts (dropped events).
+PROG_BINS += $(B)/tests/progs/libearly.so
+$(B)/tests/progs/libearly.so: tests/progs/early.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -fPIC -shared -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
 $(B)/tests/progs/cxx: tests/progs/cxx.cc

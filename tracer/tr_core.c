@@ -1,54 +1,57 @@
 /*
- * tr_core.c - the tracer core: the trace and its drain process, the global
- * lock, threads, time, fork/exec/exit handling.
+ * tr_core.c - the trace of this process: its state, the global lock, time,
+ * thread ids, the recording of events and other records, and the trace's
+ * life: start, a forked child's own trace, the END record at exit, _exit
+ * and exec.  File names and the environment are in tr_env.c, the region
+ * shared with the drain process and its start in tr_region.c.
  *
- * File naming: the trace goes to ARENATRACE_OUTPUT, or by default to
- * arenatrace.<prog>.<pid>.atr in the current directory, made absolute at
- * start (and put back in the environment) so that every process of a run
- * writes into the same directory whatever directory it changes to.  An
- * existing file is never overwritten: if the name is taken,
- * <stem>.<pid>.atr is tried, then <stem>.<pid>.<n>.atr.  A forked child
- * writes <stem>.<childpid>.atr (same rule); an exec'd program starts again
- * from ARENATRACE_OUTPUT, which is taken, so it also gets
- * <stem>.<pid>[.n].atr, and its header names the trace it continues
- * (ARENATRACE_EXEC_FROM, set for the exec and removed at start).  Files are
- * created mode 0600.
- *
- * Writing: the process encodes records into memory it shares with an
- * arenatrace-drain process (tr_shm.h), which compresses, writes the file
- * and appends its lines to ARENATRACE_REGISTRY.  So the traced process
- * runs no thread of the tracer's and holds no descriptor of it, and a
- * crash or SIGKILL loses nothing that was recorded.  At its end (exit,
- * _exit, exec) the process writes the END record and waits until the drain
- * has written everything.  A forked child starts its own trace and drain
- * at its first record: a child that only execs leaves no trace of its own.
+ * Invariants:
+ *  - Global order: every record is written under one lock (tr_lock), so the
+ *    trace is one sequence across threads.  The shim records a free before
+ *    the real free and an allocation after the real call, and holds the lock
+ *    across a realloc: the free of p is always recorded before the
+ *    allocation that reuses p, and no block shows allocated twice.
+ *  - Nothing of the tracer's is recorded or comes from the traced heap: its
+ *    memory is mmap'd (tr_mem), and tr_busy passes the allocations made
+ *    inside it straight to the real functions.
+ *  - The traced process never compresses or writes: it encodes records into
+ *    memory it shares with an arenatrace-drain process (tr_shm.h), which
+ *    writes the file, so a crash or SIGKILL loses nothing that was recorded.
+ *    At its end (exit, _exit, exec) the process writes the END record and
+ *    waits until the drain has written everything.
+ *  - A forked child starts its own trace and drain at its first record: a
+ *    child that only execs leaves no trace of its own.  A vfork child (same
+ *    memory, another pid) never ends the parent's trace.
  */
 #include "tr_internal.h"
-#include "tr_shm.h"
+#include "tr_modules.h"
+#include "tr_env.h"
+#include "tr_region.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <linux/futex.h>
-#include <linux/membarrier.h>
-#include <sched.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #ifndef ARENATRACE_VERSION
 #define ARENATRACE_VERSION "0.1.0"
 #endif
+
+#define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+/* Threads whose renames are recorded: the first ones to record. */
+#define MAX_NAMED 256
+#define RENAME_MAX 64 /* bytes of a new thread name recorded, at most */
 
 __thread int tr_busy __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_tid __attribute__((tls_model("initial-exec")));
@@ -62,13 +65,11 @@ static struct {
 	uint32_t nthreads;
 	clockid_t clock;
 	uint64_t start_mono;
-	uint64_t dropped;
 	char path[PATH_MAX];     /* this trace, absolute */
 	char want[PATH_MAX];     /* a forked child's name, for its first record */
 	char exec_from[PATH_MAX]; /* the trace of the program that exec'd this one */
 	const char *python;      /* version string, or NULL */
-	tr_shm *shm;             /* shared with the drain */
-	unsigned cur;            /* the set being filled */
+	tr_region_sink region;   /* shared with the drain, and the set being filled */
 	uint64_t next_poll;      /* event time of the next module-map poll */
 	int poll_due;            /* a poll is wanted once the lock is released */
 	int exit_status;
@@ -77,21 +78,25 @@ static struct {
 		pthread_t thread;
 		uint32_t tid;
 		uint32_t gen;
-	} names[256];            /* pthread_t -> small id, for renames */
+	} names[MAX_NAMED];      /* pthread_t -> small id, for renames */
 	unsigned nnames;
 } T;
 
 /* ---- memory: anonymous mappings, never the traced heap ---- */
 
+/* Before each block, the size of its mapping; the block keeps malloc's
+ * alignment. */
+#define MAP_HEADER 16
+
 void *tr_mmap_alloc(void *ctx, size_t size)
 {
 	(void)ctx;
-	size_t total = size + 16;
+	size_t total = size + MAP_HEADER;
 	void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	*(size_t *)p = total;
-	return (char *)p + 16;
+	return (char *)p + MAP_HEADER;
 }
 
 void tr_mmap_free(void *ctx, void *ptr)
@@ -99,15 +104,17 @@ void tr_mmap_free(void *ctx, void *ptr)
 	(void)ctx;
 	if (!ptr)
 		return;
-	char *base = (char *)ptr - 16;
+	char *base = (char *)ptr - MAP_HEADER;
 	munmap(base, *(size_t *)base);
 }
 
 const tf_mem tr_mem = {tr_mmap_alloc, tr_mmap_free, NULL};
 
+#define SAY_MAX 512 /* a line on stderr, at most */
+
 void tr_say(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[SAY_MAX];
 	int n = snprintf(buf, sizeof(buf), "arenatrace: ");
 	va_list ap;
 	va_start(ap, fmt);
@@ -116,7 +123,7 @@ void tr_say(const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	ssize_t k = write(2, buf, (size_t)n);
+	ssize_t k = write(STDERR_FILENO, buf, (size_t)n);
 	(void)k;
 }
 
@@ -144,14 +151,15 @@ static struct {
 	int req;      /* someone else wants the lock */
 	int multi;    /* another program thread records: spinlock only */
 	int settled;  /* multi is known to the owner: req/membarrier no longer needed */
-	bool membarrier;
 } L;
 static __thread uint32_t tls_owner __attribute__((tls_model("initial-exec"))); /* == T.gen */
+
+#define SPINS 64 /* pauses before a waiter yields the CPU instead */
 
 static void spin_until_free(int *word)
 {
 	for (unsigned spins = 0; __atomic_load_n(word, __ATOMIC_ACQUIRE);)
-		if (++spins < 64)
+		if (++spins < SPINS)
 			__builtin_ia32_pause();
 		else
 			sched_yield();
@@ -216,90 +224,19 @@ void tr_unlock(int token)
 static void lock_reset(void)
 {
 	L.spin = L.busy = L.req = L.multi = 0;
-	L.membarrier = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-	L.multi = L.settled = !L.membarrier;
+	bool membarrier =
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	L.multi = L.settled = !membarrier;
 	tls_owner = T.gen;
 }
 
 int tr_on; /* recording (atomic); read by tr_recording() in every wrapper */
+int tr_started; /* tr_start has run (atomic): calls passed through since are not counted */
+static uint64_t early; /* events before tr_start (atomic): the first trace's dropped */
 
-/* ---- the environment ----
- *
- * Read and changed in environ itself, never with getenv/setenv/unsetenv:
- * a program may define those (bash does, for its own variable tables, and
- * they misbehave before its main), and the library's calls would reach
- * the program's.  Only done at start and in a forked child, when no other
- * thread runs. */
-
-extern char **environ;
-
-static char **env_slot(const char *name)
+void tr_dropped_early(void)
 {
-	size_t n = strlen(name);
-	for (char **e = environ; e && *e; e++)
-		if (!strncmp(*e, name, n) && (*e)[n] == '=')
-			return e;
-	return NULL;
-}
-
-static const char *env_get(const char *name)
-{
-	char **e = env_slot(name);
-	return e ? *e + strlen(name) + 1 : NULL;
-}
-
-/* name=value in place of name's entry, when there is one; entry is a
- * buffer of the library's that outlives the entry. */
-static void env_replace(const char *name, const char *value, char *entry, size_t cap)
-{
-	char **e = env_slot(name);
-	int n = snprintf(entry, cap, "%s=%s", name, value);
-	if (e && n > 0 && (size_t)n < cap)
-		*e = entry;
-}
-
-static void env_remove(const char *name)
-{
-	char **e = env_slot(name);
-	if (e)
-		for (; *e; e++)
-			e[0] = e[1];
-}
-
-/* ---- configuration ---- */
-
-static bool env_flag(const char *name, bool dflt)
-{
-	const char *v = env_get(name);
-	if (!v || !*v)
-		return dflt;
-	return !(v[0] == '0' || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"));
-}
-
-void tr_config_from_env(tr_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->stacks = env_flag("ARENATRACE_STACKS", true);
-	c->follow_fork = env_flag("ARENATRACE_FOLLOW_FORK", true);
-	const char *py = env_get("ARENATRACE_PYTHON");
-	c->python = !(py && !strcmp(py, "off"));
-	const char *clk = env_get("ARENATRACE_CLOCK");
-	c->fine_clock = clk && !strcmp(clk, "fine");
-	c->depth = TR_DEFAULT_DEPTH;
-	const char *d = env_get("ARENATRACE_DEPTH");
-	if (d && *d) {
-		long v = strtol(d, NULL, 10);
-		c->depth = v < 1 ? 1 : v > TR_MAX_DEPTH ? TR_MAX_DEPTH : (unsigned)v;
-	}
-	const char *o = env_get("ARENATRACE_OUTPUT");
-	if (o)
-		snprintf(c->output, sizeof(c->output), "%s", o);
-	const char *r = env_get("ARENATRACE_REGISTRY");
-	if (r)
-		snprintf(c->registry, sizeof(c->registry), "%s", r);
-	const char *dr = env_get("ARENATRACE_DRAIN");
-	if (dr)
-		snprintf(c->drain, sizeof(c->drain), "%s", dr);
+	__atomic_add_fetch(&early, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- time ----
@@ -327,7 +264,7 @@ static uint64_t clock_ns(clockid_t id)
 	struct timespec ts;
 	if (read_clock(id, &ts) != 0)
 		clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static inline uint64_t now(void)
@@ -336,292 +273,13 @@ static inline uint64_t now(void)
 	return t > T.start_mono ? t - T.start_mono : 0;
 }
 
-/* ---- the trace file ---- */
-
-/* Reads a whole small file (/proc/self/cmdline) into buf; returns length. */
-static size_t read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
-	ssize_t k;
-	if (fd < 0)
-		return 0;
-	while (n < cap && ((k = read(fd, buf + n, cap - n)) > 0 || (k < 0 && errno == EINTR)))
-		if (k > 0)
-			n += (size_t)k;
-	close(fd);
-	return n;
-}
-
-/* snprintf for paths: false if the result did not fit. */
-static bool fmt_path(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fmt_path(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-	return n >= 0 && (size_t)n < cap;
-}
-
-/* The stem of a trace path: without a trailing ".atr". */
-static void stem_of(const char *path, char *stem, size_t cap)
-{
-	snprintf(stem, cap, "%s", path);
-	size_t n = strlen(stem);
-	if (n > 4 && !strcmp(stem + n - 4, ".atr"))
-		stem[n - 4] = 0;
-}
-
-/* Opens a new trace file: `want`, else <stem>.<pid>.atr, else
- * <stem>.<pid>.<n>.atr.  Never overwrites. */
-static int open_trace(const char *want, pid_t pid, char *path, size_t cap)
-{
-	char stem[PATH_MAX];
-	stem_of(want, stem, sizeof(stem));
-	for (int attempt = 0; attempt < 1000; attempt++) {
-		bool fits = attempt == 0   ? fmt_path(path, cap, "%s", want)
-			    : attempt == 1 ? fmt_path(path, cap, "%s.%d.atr", stem, (int)pid)
-					   : fmt_path(path, cap, "%s.%d.%d.atr", stem, (int)pid,
-						      attempt - 1);
-		if (!fits) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
-	}
-	errno = EEXIST;
-	return -1;
-}
-
-static void default_output(char *out, size_t cap, pid_t pid)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = 0;
-	const char *prog = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
-	if (!fmt_path(out, cap, "arenatrace.%s.%d.atr", *prog ? prog : "prog", (int)pid))
-		fmt_path(out, cap, "arenatrace.%d.atr", (int)pid);
-}
-
-
-/* want made absolute against the current directory. */
-static bool absolute_path(const char *want, char *out, size_t cap)
-{
-	if (want[0] == '/')
-		return fmt_path(out, cap, "%s", want);
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return fmt_path(out, cap, "%s", want);
-	return fmt_path(out, cap, "%s/%s", strcmp(cwd, "/") ? cwd : "", want);
-}
-
-/* ---- the region shared with the drain (tr_shm.h) ---- */
-
-static long futex(uint32_t *word, int op, uint32_t val, unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	return syscall(SYS_futex, word, op, val, ms ? &ts : NULL, NULL, 0);
-}
-
-/* A new region on a memfd (returned in *fd); NULL on failure (errno). */
-static tr_shm *region_create(int *fd)
-{
-	uint64_t size = tr_shm_layout(NULL);
-	*fd = (int)syscall(SYS_memfd_create, "arenatrace", MFD_CLOEXEC);
-	if (*fd < 0)
-		return NULL;
-	void *p = MAP_FAILED;
-	if (ftruncate(*fd, (off_t)size) == 0)
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (p == MAP_FAILED) {
-		int e = errno;
-		close(*fd);
-		errno = e;
-		return NULL;
-	}
-	tr_shm *m = p;
-	m->magic = TR_SHM_MAGIC;
-	m->size = size;
-	m->pid = (uint32_t)getpid();
-	m->nsets = TR_SHM_SETS;
-	m->end_clean = -1;
-	tr_shm_layout(m);
-	return m;
-}
+/* ---- a trace ---- */
 
 static void region_free(void)
 {
-	if (T.shm)
-		munmap(T.shm, T.shm->size);
-	T.shm = NULL;
+	tr_region_unmap(T.region.shm);
+	T.region.shm = NULL;
 }
-
-/* Whether the drain still runs: it bumps the heartbeat every 50 ms or so;
- * waits give up after 10 s without one (a drain stuck on a dead disk). */
-typedef struct drain_watch {
-	uint64_t beat;
-	unsigned quiet_ms;
-} drain_watch;
-
-static bool drain_alive(drain_watch *dw, unsigned waited_ms)
-{
-	uint64_t beat = __atomic_load_n(&T.shm->heartbeat, __ATOMIC_RELAXED);
-	pid_t dp = (pid_t)__atomic_load_n(&T.shm->drain_pid, __ATOMIC_ACQUIRE);
-	if (dp > 0 && kill(dp, 0) < 0 && errno == ESRCH)
-		return false;
-	if (beat != dw->beat) {
-		dw->beat = beat;
-		dw->quiet_ms = 0;
-		return true;
-	}
-	dw->quiet_ms += waited_ms;
-	return dw->quiet_ms < 10000;
-}
-
-/* The writer's sink: sets handed to the drain in order, the next one taken
- * when the drain has given it back. */
-static int sink_swap(void *ctx, tf_frame_bufs *b, int why)
-{
-	(void)ctx;
-	tr_shm *m = T.shm;
-	if (why != TF_SINK_FIRST) {
-		tr_shm_set *s = &m->set[T.cur];
-		s->last = why == TF_SINK_LAST;
-		__atomic_store_n(&s->state, TR_SET_READY, __ATOMIC_RELEASE);
-		__atomic_add_fetch(&m->bell, 1, __ATOMIC_RELEASE);
-		futex(&m->bell, FUTEX_WAKE, 1, 0);
-		if (why == TF_SINK_LAST)
-			return 0;
-		T.cur = (T.cur + 1) % TR_SHM_SETS;
-	}
-	tr_shm_set *s = &m->set[T.cur];
-	drain_watch dw = {0, 0};
-	for (;;) {
-		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&m->error, __ATOMIC_ACQUIRE))
-			return TF_E_IO;
-		if (st == TR_SET_FREE)
-			break;
-		if (!drain_alive(&dw, 100))
-			return TF_E_IO;
-		futex(&s->state, FUTEX_WAIT, st, 100);
-	}
-	__atomic_store_n(&s->state, TR_SET_FILLING, __ATOMIC_RELEASE);
-	for (int i = 0; i < TF_NSTREAMS; i++) {
-		b->s[i] = (uint8_t *)m + s->off[i];
-		b->cap[i] = s->cap[i];
-	}
-	b->commit = &s->commit;
-	return 0;
-}
-
-/* Waits until the drain has written everything (or is gone). */
-static void wait_drain_done(void)
-{
-	drain_watch dw = {0, 0};
-	uint32_t d;
-	while ((d = __atomic_load_n(&T.shm->done, __ATOMIC_ACQUIRE)) == TR_DONE_NOT &&
-	       drain_alive(&dw, 50))
-		futex(&T.shm->done, FUTEX_WAIT, d, 50);
-}
-
-/* ---- starting the drain ---- */
-
-typedef struct spawn_args {
-	int memfd, tracefd;
-	const char *path;
-	char *const *argv;
-	char *stack2;      /* the top of the second child's stack */
-	pid_t drain;       /* the drain's pid, written by the first child */
-	int err;           /* errno of a failed clone or exec, written by a child */
-} spawn_args;
-
-/* The drain itself: it shares our memory until its exec, so it only
- * moves descriptors and execs (no allocation, no lock). */
-static int spawn_drain_child(void *arg)
-{
-	spawn_args *a = arg;
-	int m = fcntl(a->memfd, F_DUPFD, 10), t = fcntl(a->tracefd, F_DUPFD, 10);
-	if (m < 0 || t < 0 || dup2(m, 3) < 0 || dup2(t, 4) < 0) {
-		a->err = errno;
-		syscall(SYS_exit, 127);
-	}
-	int null = open("/dev/null", O_RDWR);
-	for (int i = 0; null >= 0 && i < 3; i++)
-		if (null != i)
-			dup2(null, i);
-	syscall(SYS_close_range, 5u, ~0u, 0u);
-	static char *const envp[] = {NULL};
-	syscall(SYS_execve, a->path, a->argv, envp);
-	a->err = errno;
-	syscall(SYS_exit, 127);
-	return 127;
-}
-
-/* Between us and the drain: started with exit signal 0, it starts the
- * drain and exits without ever exec'ing (an exec would make its exit a
- * SIGCHLD to the program), so the drain is orphaned at once: nobody's
- * child in the program. */
-static int spawn_middle(void *arg)
-{
-	spawn_args *a = arg;
-	pid_t d = clone(spawn_drain_child, a->stack2, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
-	if (d < 0)
-		a->err = errno;
-	a->drain = d;
-	syscall(SYS_exit, 0);
-	return 0;
-}
-
-/* Starts arenatrace-drain on the region (memfd) and the trace file
- * (tracefd); returns once it runs, detached, or false with errno set. */
-static bool spawn_drain(int memfd, int tracefd)
-{
-	char pid[24];
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	char *argv[] = {(char *)"arenatrace-drain", pid, T.cfg.registry, NULL};
-	size_t stack_size = 64 << 10;
-	char *stack = mmap(NULL, 2 * stack_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		return false;
-	spawn_args a = {memfd, tracefd, T.cfg.drain, argv, stack + 2 * stack_size, -1, 0};
-	/* Signals stay blocked in the children (and the drain): no handler of
-	 * the program's can run on their stacks. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t middle = clone(spawn_middle, stack + stack_size, CLONE_VM | CLONE_VFORK, &a);
-	int e = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (middle < 0) {
-		munmap(stack, 2 * stack_size);
-		errno = e;
-		return false;
-	}
-	while (waitpid(middle, NULL, __WALL) < 0 && errno == EINTR)
-		;
-	munmap(stack, 2 * stack_size);
-	if (a.err || a.drain < 0) {
-		errno = a.err ? a.err : ECHILD;
-		return false;
-	}
-	/* it says it runs once it holds the region and a pidfd for us */
-	for (unsigned waited = 0; !__atomic_load_n(&T.shm->drain_pid, __ATOMIC_ACQUIRE);
-	     waited += 10) {
-		if (waited >= 10000 || (kill(a.drain, 0) < 0 && errno == ESRCH)) {
-			errno = ECHILD;
-			return false;
-		}
-		futex(&T.shm->drain_pid, FUTEX_WAIT, 0, 10);
-	}
-	return true;
-}
-
-/* ---- a trace ---- */
 
 /* Creates the region, the trace file and the writer with the header, and
  * starts the drain.  Called before any other thread can record, or with
@@ -630,20 +288,20 @@ static bool new_trace(const char *want, bool say)
 {
 	pid_t pid = getpid();
 	int memfd = -1, fd = -1;
-	T.shm = region_create(&memfd);
-	if (T.shm)
-		fd = open_trace(want, pid, T.path, sizeof(T.path));
+	T.region.shm = tr_region_create(&memfd);
+	if (T.region.shm)
+		fd = tr_open_trace(want, pid, T.path, sizeof(T.path));
 	if (fd < 0) {
 		if (say)
 			tr_say("cannot create trace %s: %s; not tracing", want, strerrordesc_np(errno));
 		goto out_region;
 	}
-	snprintf(T.shm->path, sizeof(T.shm->path), "%s", T.path);
-	ssize_t en = readlink("/proc/self/exe", T.shm->exe, sizeof(T.shm->exe) - 1);
-	T.shm->exe[en > 0 ? en : 0] = 0;
+	snprintf(T.region.shm->path, sizeof(T.region.shm->path), "%s", T.path);
+	ssize_t en = readlink("/proc/self/exe", T.region.shm->exe, sizeof(T.region.shm->exe) - 1);
+	T.region.shm->exe[en > 0 ? en : 0] = 0;
 	size_t acap = TF_MAX_BLOB;
 	char *args = tr_mmap_alloc(NULL, acap);
-	size_t alen = args ? read_file("/proc/self/cmdline", args, acap) : 0;
+	size_t alen = args ? tr_read_small_file("/proc/self/cmdline", args, acap) : 0;
 	T.clock = T.cfg.fine_clock ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
 	T.start_mono = clock_ns(T.clock);
 	T.next_poll = 0;
@@ -657,13 +315,13 @@ static bool new_trace(const char *want, bool say)
 	    .pointer_size = sizeof(void *),
 	    .clock = {clock, strlen(clock)},
 	    .tool_version = {ARENATRACE_VERSION, strlen(ARENATRACE_VERSION)},
-	    .exe = {T.shm->exe, strlen(T.shm->exe)},
+	    .exe = {T.region.shm->exe, strlen(T.region.shm->exe)},
 	    .argv = {args, alen},
 	    .python = {T.python ? T.python : "", T.python ? strlen(T.python) : 0},
 	    .exec_from = {T.exec_from, strlen(T.exec_from)},
 	};
-	T.cur = 0;
-	tf_sink sink = {sink_swap, NULL};
+	T.region.cur = 0;
+	tf_sink sink = {tr_region_swap, &T.region};
 	tf_writer_opts o = {.fd = -1, .sink = &sink, .mem = &tr_mem};
 	int rc = tf_writer_create(&T.w, &o, &h);
 	tr_mmap_free(NULL, args);
@@ -672,7 +330,7 @@ static bool new_trace(const char *want, bool say)
 			tr_say("cannot start trace %s: %s; not tracing", T.path, tf_strerror(rc));
 		goto out_file;
 	}
-	if (!spawn_drain(memfd, fd)) {
+	if (!tr_region_start_drain(T.region.shm, memfd, fd, T.cfg.drain, T.cfg.registry)) {
 		if (say)
 			tr_say("cannot start %s for trace %s: %s; not tracing", T.cfg.drain, T.path,
 			       strerrordesc_np(errno));
@@ -686,7 +344,6 @@ static bool new_trace(const char *want, bool say)
 	T.gen++;
 	T.nthreads = 0;
 	T.nnames = 0;
-	T.dropped = 0;
 	T.exec_from[0] = 0; /* a forked child does not continue that program */
 	return true;
 out_writer:
@@ -713,7 +370,7 @@ static __attribute__((noinline, cold)) void fail_locked(int rc)
 	if (!tr_on)
 		return;
 	__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
-	int e = T.shm ? __atomic_load_n(&T.shm->error, __ATOMIC_ACQUIRE) : 0;
+	int e = T.region.shm ? __atomic_load_n(&T.region.shm->error, __ATOMIC_ACQUIRE) : 0;
 	if (rc == TF_E_IO && !e)
 		tr_say("trace %s: the drain process is gone; tracing stopped", T.path);
 	else
@@ -740,7 +397,7 @@ static __attribute__((noinline)) uint32_t new_thread_locked(void)
 {
 	tls_tid = ++T.nthreads;
 	tls_gen = T.gen;
-	char name[17] = {0};
+	char name[TR_COMM_LEN + 1] = {0};
 	prctl(PR_GET_NAME, name, 0, 0, 0);
 	tf_record rec = {.kind = TF_THREAD, .thread = tls_tid, .time = now()};
 	rec.u.thread = (tf_thread){tls_tid, (uint64_t)syscall(SYS_gettid), {name, strlen(name)}};
@@ -779,12 +436,12 @@ static inline int writing_locked(void)
 	return 1;
 }
 
-/* Schedules the module-map poll every TR_FLUSH_MS of event time. */
+/* Schedules the module-map poll every TR_MODULE_POLL_MS of event time. */
 static inline uint64_t stamp(void)
 {
 	uint64_t t = now();
 	if (__builtin_expect(t >= T.next_poll, 0)) {
-		T.next_poll = t + TR_FLUSH_MS * 1000000ull;
+		T.next_poll = t + TR_MODULE_POLL_MS * NS_PER_MS;
 		T.poll_due = 1;
 	}
 	return t;
@@ -874,7 +531,7 @@ void tr_thread_renamed(pthread_t thread, const char *name)
 		if (T.names[i].gen != T.gen || !pthread_equal(T.names[i].thread, thread))
 			continue;
 		tf_record rec = {.kind = TF_THREAD_NAME};
-		rec.u.thread = (tf_thread){T.names[i].tid, 0, {name, strnlen(name, 64)}};
+		rec.u.thread = (tf_thread){T.names[i].tid, 0, {name, strnlen(name, RENAME_MAX)}};
 		tr_put_locked(&rec);
 		break;
 	}
@@ -883,33 +540,7 @@ void tr_thread_renamed(pthread_t thread, const char *name)
 
 /* ---- start, finish, fork, exec ---- */
 
-/* Strips the tracer from the environment so that what this process
- * executes is not traced. */
-static void untrace_environment(void)
-{
-	static char entry[4096 + 16];
-	const char *pre = env_get("LD_PRELOAD");
-	if (pre) {
-		char keep[4096] = "";
-		const char *p = pre;
-		while (*p) {
-			size_t n = strcspn(p, ": ");
-			if (n && !(n >= 16 && !memcmp(p + n - 16, "libarenatrace.so", 16))) {
-				size_t k = strlen(keep);
-				if (k + n + 2 < sizeof(keep))
-					snprintf(keep + k, sizeof(keep) - k, "%s%.*s", k ? ":" : "",
-						 (int)n, p);
-			}
-			p += n + (p[n] != 0);
-		}
-		if (keep[0])
-			env_replace("LD_PRELOAD", keep, entry, sizeof(entry));
-		else
-			env_remove("LD_PRELOAD");
-	}
-}
-
-bool tr_start(const tr_config *c, const char *python_version)
+static bool start(const tr_config *c, const char *python_version)
 {
 	T.cfg = *c;
 	T.python = python_version;
@@ -917,20 +548,20 @@ bool tr_start(const tr_config *c, const char *python_version)
 	if (c->output[0])
 		snprintf(rel, sizeof(rel), "%s", c->output);
 	else
-		default_output(rel, sizeof(rel), getpid());
-	if (!absolute_path(rel, want, sizeof(want))) {
+		tr_default_output(rel, sizeof(rel), getpid());
+	if (!tr_absolute_path(rel, want, sizeof(want))) {
 		tr_say("trace name %s is too long; not tracing", rel);
 		return false;
 	}
 	/* every process of the run names its trace from this one, wherever it
 	 * changes directory to */
-	static char out_entry[PATH_MAX + 32];
-	env_replace("ARENATRACE_OUTPUT", want, out_entry, sizeof(out_entry));
-	const char *from = env_get("ARENATRACE_EXEC_FROM");
+	static char out_entry[sizeof("ARENATRACE_OUTPUT=") + PATH_MAX];
+	tr_env_replace("ARENATRACE_OUTPUT", want, out_entry, sizeof(out_entry));
+	const char *from = tr_env_get("ARENATRACE_EXEC_FROM");
 	snprintf(T.exec_from, sizeof(T.exec_from), "%s", from ? from : "");
-	env_remove("ARENATRACE_EXEC_FROM");
+	tr_env_remove("ARENATRACE_EXEC_FROM");
 	if (!c->follow_fork)
-		untrace_environment(); /* children and exec'd programs run untraced */
+		tr_env_untrace(); /* children and exec'd programs run untraced */
 	find_vdso_clock(); /* once: a forked child inherits it */
 	if (!new_trace(want, true))
 		return false;
@@ -938,6 +569,13 @@ bool tr_start(const tr_config *c, const char *python_version)
 	__atomic_store_n(&tr_on, 1, __ATOMIC_RELEASE);
 	tr_modules_rescan();
 	return true;
+}
+
+bool tr_start(const tr_config *c, const char *python_version)
+{
+	bool ok = start(c, python_version);
+	__atomic_store_n(&tr_started, 1, __ATOMIC_RELEASE); /* from now on, not counted */
+	return ok;
 }
 
 void tr_finish(unsigned clean, int exit_status)
@@ -948,9 +586,10 @@ void tr_finish(unsigned clean, int exit_status)
 	bool wait = false;
 	if (tr_on && T.pid == getpid()) {
 		if (T.w) {
-			T.shm->exit_status = exit_status;
-			__atomic_store_n(&T.shm->end_clean, (int32_t)clean, __ATOMIC_RELEASE);
-			int rc = tf_writer_finish(T.w, clean, exit_status, T.dropped);
+			T.region.shm->exit_status = exit_status;
+			__atomic_store_n(&T.region.shm->end_clean, (int32_t)clean, __ATOMIC_RELEASE);
+			uint64_t dropped = __atomic_load_n(&early, __ATOMIC_RELAXED);
+			int rc = tf_writer_finish(T.w, clean, exit_status, dropped);
 			if (rc < 0)
 				fail_locked(rc);
 			wait = rc == 0;
@@ -959,8 +598,8 @@ void tr_finish(unsigned clean, int exit_status)
 	}
 	tr_unlock(lk);
 	if (wait) {
-		wait_drain_done();
-		int e = __atomic_load_n(&T.shm->error, __ATOMIC_ACQUIRE);
+		tr_region_wait_done(T.region.shm);
+		int e = __atomic_load_n(&T.region.shm->error, __ATOMIC_ACQUIRE);
 		if (e) /* the drain failed on the last frames */
 			say_write_error(strerrordesc_np(e));
 	}
@@ -983,14 +622,6 @@ void tr_fork_parent(void)
 	tr_unlock(fork_token);
 }
 
-/* The trace a forked child writes: <stem>.<child pid>.atr beside ours. */
-static bool child_trace_name(pid_t child, char *out, size_t cap)
-{
-	char stem[PATH_MAX];
-	stem_of(T.path, stem, sizeof(stem));
-	return fmt_path(out, cap, "%s.%d.atr", stem, (int)child);
-}
-
 void tr_fork_child(void)
 {
 	/* The lock is held (tr_fork_prepare) and this is the only thread.  The
@@ -1007,12 +638,13 @@ void tr_fork_child(void)
 	region_free();
 	tr_stacks_reset();
 	tr_modules_reset();
+	early = 0; /* the parent's trace counted them */
 	T.pid = getpid();
-	if (!T.cfg.follow_fork || !child_trace_name(T.pid, T.want, sizeof(T.want))) {
+	if (!T.cfg.follow_fork || !tr_child_trace_name(T.path, T.pid, T.want, sizeof(T.want))) {
 		__atomic_store_n(&tr_on, 0, __ATOMIC_RELAXED);
 		lock_reset();
 		if (!T.cfg.follow_fork)
-			untrace_environment();
+			tr_env_untrace();
 		return;
 	}
 	T.gen++;    /* the parent's thread ids and lock owner are void */
@@ -1025,7 +657,7 @@ void tr_note_fork(pid_t child)
 		return;
 	char path[PATH_MAX];
 	int lk = tr_lock();
-	if (!T.cfg.follow_fork || !child_trace_name(child, path, sizeof(path)))
+	if (!T.cfg.follow_fork || !tr_child_trace_name(T.path, child, path, sizeof(path)))
 		path[0] = 0;
 	tf_record rec = {.kind = TF_FORK};
 	rec.u.fork = (tf_fork){(uint64_t)child, {path, strlen(path)}};

@@ -5,7 +5,7 @@
  *   arenatrace-drain PID [REGISTRY]
  *   descriptor 3: the memfd shared with process PID; 4: its trace file
  *
- * The traced process starts it orphaned (tracer/tr_core.c): nobody's
+ * The traced process starts it orphaned (tracer/tr_region.c): nobody's
  * child in the program (no SIGCHLD, nothing for the program to wait for),
  * and it moves to a session of its own (a signal to the program's process
  * group does not reach it).  Signals stay blocked, as the process started
@@ -35,10 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WAIT_MS 50 /* the longest sleep between two looks at the process */
+#define WAIT_MS TR_HEARTBEAT_MS /* the longest sleep between two looks at the process */
 
 static tr_shm *shm;
-static int trace_fd = 4;
+static int trace_fd = TR_TRACE_FD;
 static const char *registry;
 static pid_t pid;
 static tf_framer *framer;
@@ -262,9 +262,9 @@ int main(int argc, char **argv)
 	registry = argc > 2 && argv[2][0] ? argv[2] : NULL;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct stat sb, tb;
-	if (fstat(3, &sb) < 0 || fstat(trace_fd, &tb) < 0 || !S_ISREG(tb.st_mode))
+	if (fstat(TR_SHM_FD, &sb) < 0 || fstat(trace_fd, &tb) < 0 || !S_ISREG(tb.st_mode))
 		return 1;
-	void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+	void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, TR_SHM_FD, 0);
 	if (p == MAP_FAILED)
 		return 1;
 	shm = p;
@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	for (unsigned t = 0; t < 256; t++)
 		is_event[t] = tf_kind_is_event(t);
 	setsid();
-	close(3);
+	close(TR_SHM_FD);
 	__atomic_store_n(&shm->drain_pid, (uint32_t)getpid(), __ATOMIC_RELEASE);
 	futex_wake(&shm->drain_pid); /* the process waits for it */
 	registry_begin();

@@ -14,6 +14,9 @@
  * thread; any allocation made meanwhile (by libunwind, zstd, the real
  * allocator itself, a signal handler) goes straight to the real function,
  * unrecorded.
+ *
+ * Beside it: tr_env.h (environment, trace names), tr_region.h (the region
+ * shared with the drain), tr_modules.h (the module map), tr_python.h.
  */
 #ifndef ARENATRACE_TR_INTERNAL_H
 #define ARENATRACE_TR_INTERNAL_H
@@ -28,13 +31,14 @@
 
 #define TR_MAX_DEPTH 256
 #define TR_DEFAULT_DEPTH 64
-#define TR_FLUSH_MS 40 /* the module map is polled this often (of event time) */
+#define TR_MODULE_POLL_MS 40 /* the module map is polled this often (of event time) */
+#define TR_COMM_LEN 16 /* a thread's name in the kernel, its NUL included (TASK_COMM_LEN) */
 
 extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
 
 typedef struct tr_config {
 	bool stacks;       /* ARENATRACE_STACKS (default 1) */
-	unsigned depth;    /* ARENATRACE_DEPTH (default 64) */
+	unsigned depth;    /* ARENATRACE_DEPTH (default TR_DEFAULT_DEPTH) */
 	bool follow_fork;  /* ARENATRACE_FOLLOW_FORK (default 1) */
 	bool python;       /* ARENATRACE_PYTHON auto (default) or off */
 	bool fine_clock;   /* ARENATRACE_CLOCK=fine: CLOCK_MONOTONIC, not _COARSE */
@@ -59,6 +63,19 @@ static inline bool tr_recording(void)
 	return __atomic_load_n(&tr_on, __ATOMIC_RELAXED);
 }
 
+/* A call of the program's that the tracer sees but does not record because
+ * tracing has not started yet (a constructor of a library initialised
+ * before this one; threads it started): the end record counts these events
+ * as dropped.  Events after tracing ended or stopped are past the end
+ * record, and not counted. */
+extern int tr_started __attribute__((visibility("hidden")));
+void tr_dropped_early(void);
+static inline void tr_unrecorded(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&tr_started, __ATOMIC_RELAXED), 0))
+		tr_dropped_early();
+}
+
 /* Takes the lock; returns the token tr_unlock needs. */
 int tr_lock(void);
 void tr_unlock(int token);
@@ -78,22 +95,6 @@ void tr_event_locked(tf_kind kind, tf_alloc *a, void **ips, int nips);
 void tr_put(tf_record *rec);
 void tr_put_locked(tf_record *rec);
 
-/* Module map: records loaded objects that are new and unloads of those
- * gone.  Takes the lock itself; call without it. */
-void tr_modules_rescan(void);
-/* Rescans only if objects were loaded or unloaded since the last scan
- * (dl_iterate_phdr's dlpi_adds/dlpi_subs).  Called on the way out of a
- * record every TR_FLUSH_MS of event time (never under the lock), around
- * dlclose and before the END record: the map follows dlopen/dlclose
- * without interposing dlopen (which would change the caller glibc uses for
- * RUNPATH lookups). */
-void tr_modules_poll(void);
-/* The same from a record's way out, once tr_poll_safe said this thread is
- * not inside the loader (which holds its lock while it calls malloc and
- * free); skipped while another thread polls. */
-void tr_modules_poll_try(void);
-extern bool (*tr_poll_safe)(void); /* set by the preload shim; NULL: never asked */
-void tr_modules_reset(void);
 /* What a record's caller does once it has released the lock: the module
  * poll when one is due.  tr_event and tr_put do it themselves. */
 void tr_after_unlock(void);
@@ -132,26 +133,5 @@ extern const tf_mem tr_mem;
 
 /* One line on stderr, "arenatrace: ...", with write(2). */
 void tr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* ---- CPython (tr_python.c) ---- */
-
-/* Detects CPython and installs the allocator hooks; returns the version
- * string ("3.12.1") or NULL when this is not a CPython 3.8+ process. */
-const char *tr_python_setup(void);
-
-/* Nonzero from tr_python_setup until CPython's allocator domains are
- * final: pre-initialisation (PYTHONMALLOC, -X dev) may replace the ones
- * the constructor wrapped, and allocates only through the malloc family
- * meanwhile.  While it is, the malloc, calloc, realloc and free wrappers
- * call tr_python_settle() first, which wraps the new domains before the
- * interpreter's first request (tracer/README.md, CPython).  It needs no
- * lock and allocates nothing. */
-extern int tr_python_watch;
-void tr_python_settle(void);
-static inline void tr_python_look(void)
-{
-	if (__builtin_expect(__atomic_load_n(&tr_python_watch, __ATOMIC_RELAXED), 0))
-		tr_python_settle();
-}
 
 #endif

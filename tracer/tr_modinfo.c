@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define VARINT_MAX 10 /* bytes of a varint, at most (tf_put_varint) */
+
 static void read_build_id(const struct dl_phdr_info *info, tr_modinfo *d)
 {
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -47,7 +49,7 @@ void tr_modinfo_read(const struct dl_phdr_info *info, bool exe, tr_modinfo *d)
 	read_build_id(info, d);
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || d->segments_len + 30 > sizeof(d->segments))
+		if (ph->p_type != PT_LOAD || d->segments_len + 3 * VARINT_MAX > sizeof(d->segments))
 			continue;
 		d->segments_len += tf_put_varint(d->segments + d->segments_len, ph->p_vaddr);
 		d->segments_len += tf_put_varint(d->segments + d->segments_len, ph->p_memsz);

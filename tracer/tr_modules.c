@@ -13,6 +13,7 @@
  * waited for the loader's lock would never go on.
  */
 #include "tr_internal.h"
+#include "tr_modules.h"
 #include "tr_modinfo.h"
 
 #include <stddef.h>
@@ -46,7 +47,7 @@ static struct {
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u; /* FNV-1a, 32 bits */
 	while (*s)
 		h = (h ^ (uint8_t)*s++) * 16777619u;
 	return h;

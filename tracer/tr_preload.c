@@ -1,6 +1,7 @@
 /*
  * tr_preload.c - the LD_PRELOAD shim: interposes the malloc family, fork,
- * exec, thread naming, dlclose; everything else is in the core (tr_core.c).
+ * exec, thread naming, dlclose; everything else is in the core (tr_core.c;
+ * the environment an exec'd program gets is made in tr_env.c).
  *
  * Bootstrapping (in this order):
  *  1. The real functions are looked up with dlsym(RTLD_NEXT) on the first
@@ -10,7 +11,8 @@
  *     static buffer (boot_buf, zeroed, never reused); free() ignores it and
  *     realloc() moves out of it.
  *  2. Calls before the constructor ran (constructors of libraries
- *     initialised before this one) pass through unrecorded.
+ *     initialised before this one) pass through unrecorded; the end
+ *     record counts them as dropped.
  *  3. The constructor reads the configuration, installs the CPython hooks
  *     when it finds an interpreter, registers the fork and exit handlers,
  *     opens the trace and starts recording.
@@ -50,6 +52,9 @@
  */
 #define UNW_LOCAL_ONLY
 #include "tr_internal.h"
+#include "tr_modules.h"
+#include "tr_env.h"
+#include "tr_python.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -99,7 +104,10 @@ static struct {
 
 /* ---- bootstrap ---- */
 
-static _Alignas(64) char boot_buf[256 << 10];
+#define BOOT_SIZE (256 << 10) /* what dlsym may allocate while resolving */
+#define BOOT_ALIGN 16         /* malloc's alignment */
+#define BOOT_PAGE 4096        /* valloc's and pvalloc's */
+static _Alignas(64) char boot_buf[BOOT_SIZE];
 static size_t boot_used;
 static int resolving;
 
@@ -200,7 +208,7 @@ void **tr_capture(void **buf, int *n)
 static uintptr_t ld_lo, ld_hi, dip_lo, dip_hi;
 
 /* tr_poll_safe: whether no frame of this thread is in the loader.  Once
- * per poll (every TR_FLUSH_MS, and at the next records while the answer
+ * per poll (every TR_MODULE_POLL_MS, and at the next records while the answer
  * is no), so a full unwind costs nothing here. */
 static bool outside_loader(void)
 {
@@ -236,7 +244,18 @@ static void find_loader(void)
 
 /* ---- the malloc family ---- */
 
-#define PASS_THROUGH (tr_busy || !tr_recording())
+/* Whether a call goes straight to the real function: the tracer's own
+ * (tr_busy), or made while nothing is recorded.  The program's calls
+ * before tracing started are counted (tr_unrecorded). */
+static inline bool pass_through(void)
+{
+	if (__builtin_expect(!tr_busy && tr_recording(), 1))
+		return false;
+	if (!tr_busy)
+		tr_unrecorded();
+	return true;
+}
+#define PASS_THROUGH pass_through()
 
 /* glibc's free and realloc start by loading the block's header, a cache
  * miss when the program has not touched the block lately: starting that
@@ -259,7 +278,7 @@ static void record(tf_kind kind, tf_alloc *a, void **ips, int n)
 EXPORT void *malloc(size_t n)
 {
 	if (!resolve())
-		return boot_alloc(n, 16);
+		return boot_alloc(n, BOOT_ALIGN);
 	tr_python_look();
 	if (PASS_THROUGH)
 		return real.malloc(n);
@@ -277,7 +296,9 @@ EXPORT void *calloc(size_t nmemb, size_t size)
 {
 	if (!resolve()) {
 		size_t total;
-		return __builtin_mul_overflow(nmemb, size, &total) ? NULL : boot_alloc(total, 16);
+		if (__builtin_mul_overflow(nmemb, size, &total))
+			return NULL;
+		return boot_alloc(total, BOOT_ALIGN);
 	}
 	tr_python_look();
 	if (PASS_THROUGH)
@@ -344,7 +365,7 @@ static void *realloc_common(tf_kind kind, void *old, size_t nmemb, size_t size)
 EXPORT void *realloc(void *old, size_t n)
 {
 	if (!resolve()) {
-		void *p = boot_alloc(n, 16);
+		void *p = boot_alloc(n, BOOT_ALIGN);
 		if (p && old)
 			memcpy(p, old, n); /* both in boot_buf; old is at most n bytes back */
 		return p;
@@ -375,7 +396,7 @@ EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
 	if (!resolve()) {
-		void *p = boot_alloc(size, align < 16 ? 16 : align);
+		void *p = boot_alloc(size, align < BOOT_ALIGN ? BOOT_ALIGN : align);
 		if (!p)
 			return ENOMEM;
 		*out = p;
@@ -400,7 +421,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	EXPORT void *name(size_t align, size_t size)                                      \
 	{                                                                                  \
 		if (!resolve())                                                            \
-			return boot_alloc(size, align < 16 ? 16 : align);                  \
+			return boot_alloc(size, align < BOOT_ALIGN ? BOOT_ALIGN : align);  \
 		if (PASS_THROUGH)                                                          \
 			return real.name(align, size);                                     \
 		tr_busy = 1;                                                               \
@@ -421,7 +442,7 @@ ALIGNED_WRAPPER(memalign, TF_MEMALIGN)
 	EXPORT void *name(size_t size)                                                    \
 	{                                                                                  \
 		if (!resolve())                                                            \
-			return boot_alloc(size, 4096);                                     \
+			return boot_alloc(size, BOOT_PAGE);                                \
 		if (PASS_THROUGH)                                                          \
 			return real.name(size);                                            \
 		tr_busy = 1;                                                               \
@@ -453,61 +474,8 @@ EXPORT pid_t fork(void)
 	return pid;
 }
 
-/* envp as the exec'd program gets it: when it is traced (LD_PRELOAD names
- * the library), with ARENATRACE_EXEC_FROM naming the trace just ended, so
- * its header says which trace it continues (the tracer removes the
- * variable at start: the program sees the environment it was given).
- * Built in *mem (an mmap'd copy, freed by exec_env_free). */
-typedef struct exec_env {
-	char **envp;
-	size_t size;
-} exec_env;
-
-static bool traced_env(char *const envp[])
-{
-	for (size_t i = 0; envp && envp[i]; i++)
-		if (!strncmp(envp[i], "LD_PRELOAD=", 11) && strstr(envp[i], "libarenatrace.so"))
-			return true;
-	return false;
-}
-
-static char *const *with_exec_from(char *const envp[], const char *from, exec_env *mem)
-{
-	static const char var[] = "ARENATRACE_EXEC_FROM=";
-	mem->envp = NULL;
-	if (!from || !traced_env(envp))
-		return envp;
-	size_t n = 0;
-	while (envp[n])
-		n++;
-	size_t len = strlen(from);
-	mem->size = (n + 2) * sizeof(char *) + sizeof(var) + len;
-	mem->envp = tr_mmap_alloc(NULL, mem->size);
-	if (!mem->envp)
-		return envp;
-	char *value = (char *)(mem->envp + n + 2);
-	memcpy(value, var, sizeof(var) - 1);
-	memcpy(value + sizeof(var) - 1, from, len + 1);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(envp[i], var, sizeof(var) - 1))
-			mem->envp[k++] = envp[i];
-	mem->envp[k++] = value;
-	mem->envp[k] = NULL;
-	return mem->envp;
-}
-
-static void exec_env_free(exec_env *mem)
-{
-	if (mem->envp) {
-		int e = errno;
-		tr_mmap_free(NULL, mem->envp);
-		errno = e;
-	}
-}
-
 /* The END record; returns the envp to exec with. */
-static char *const *before_exec(char *const envp[], exec_env *mem)
+static char *const *before_exec(char *const envp[], tr_exec_env *mem)
 {
 	mem->envp = NULL;
 	if (tr_busy)
@@ -515,7 +483,7 @@ static char *const *before_exec(char *const envp[], exec_env *mem)
 	int e = errno;
 	tr_busy = 1;
 	const char *from = tr_before_exec();
-	char *const *use = with_exec_from(envp, from, mem);
+	char *const *use = tr_exec_env_make(envp, from, mem);
 	tr_busy = 0;
 	errno = e;
 	return use;
@@ -524,18 +492,18 @@ static char *const *before_exec(char *const envp[], exec_env *mem)
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	resolve();
-	exec_env mem;
+	tr_exec_env mem;
 	int rc = real.execve(path, argv, before_exec(envp, &mem));
-	exec_env_free(&mem);
+	tr_exec_env_free(&mem);
 	return rc;
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	resolve();
-	exec_env mem;
+	tr_exec_env mem;
 	int rc = real.execvpe(file, argv, before_exec(envp, &mem));
-	exec_env_free(&mem);
+	tr_exec_env_free(&mem);
 	return rc;
 }
 
@@ -552,9 +520,9 @@ EXPORT int execvp(const char *file, char *const argv[])
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	resolve();
-	exec_env mem;
+	tr_exec_env mem;
 	int rc = real.fexecve(fd, argv, before_exec(envp, &mem));
-	exec_env_free(&mem);
+	tr_exec_env_free(&mem);
 	return rc;
 }
 
@@ -663,9 +631,11 @@ static int fake_pipe(int fds[2])
 /* What writing n bytes from p into the pipe would say: n, or -1 EFAULT
  * when they are not all readable.  errno is cleared on success:
  * libunwind loops while errno is EINTR, whatever the call returned. */
+#define PROBE_MAX 16 /* bytes of an address test, at most (libunwind writes 1) */
+
 static ssize_t fake_write(const void *p, size_t n)
 {
-	char buf[16];
+	char buf[PROBE_MAX];
 	if (n > sizeof(buf))
 		n = sizeof(buf);
 	struct iovec local = {buf, n}, remote = {(void *)p, n};
@@ -736,12 +706,13 @@ static struct {
 	bool taken;             /* by the prepare handler of the fork under way */
 } snap;
 static bool snap_child;     /* this process is such a child and has not exec'd */
+#define SNAP_FIRST 256      /* objects the first copy has room for */
 
 static int snap_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)arg;
 	if (snap.n == snap.cap) {
-		size_t cap = snap.cap ? snap.cap * 2 : 256;
+		size_t cap = snap.cap ? snap.cap * 2 : SNAP_FIRST;
 		struct dl_phdr_info *v = tr_mmap_alloc(NULL, cap * sizeof(*v));
 		if (!v)
 			return 1;
@@ -794,8 +765,8 @@ EXPORT int prctl(int option, ...)
 	int rc = real.prctl(option, a2, a3, a4, a5);
 	if (rc == 0 && option == PR_SET_NAME && !tr_busy && tr_recording()) {
 		int e = errno;
-		char name[17] = {0};
-		strncpy(name, (const char *)a2, 16);
+		char name[TR_COMM_LEN + 1] = {0};
+		strncpy(name, (const char *)a2, TR_COMM_LEN);
 		tr_busy = 1;
 		tr_thread_renamed(pthread_self(), name);
 		tr_busy = 0;

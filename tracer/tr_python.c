@@ -32,8 +32,17 @@
  * It also exports arenatrace_snapshot(label), which records a snapshot with
  * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
  * and arenatrace_mark(label).
+ *
+ * Invariants: the allocator a wrapper chains to keeps serving its domain
+ * (the wrapper only records); a request is recorded after the call and a
+ * free before it, and domain calls hold the GIL, so the Python layer is in
+ * the order of the calls; the python_allocator record precedes the first
+ * Python-layer event of every trace (a forked child's too); nothing here
+ * allocates from the traced heaps, and tr_busy is set only around the
+ * tracer's own work, so that pymalloc's own calls to malloc are recorded.
  */
 #include "tr_internal.h"
+#include "tr_python.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -122,8 +131,15 @@ static domain obj = {PYMEM_DOMAIN_OBJ, 'o', TF_PY_OBJ_MALLOC, TF_PY_OBJ_CALLOC,
 		     TF_PY_OBJ_REALLOC, TF_PY_OBJ_FREE, {0}, NULL, {0}};
 static py_arena_allocator orig_arena;
 static size_t arena_size;
-static char version[32];    /* set once the hooks are in: this is CPython 3.8+ */
-static char allocator[24];  /* the python_allocator record's name */
+/* PYMALLOC.md §1: 256 KiB arenas up to 3.9 (and on 32-bit), 1 MiB from 3.10 */
+#define ARENA_SIZE_TO_3_9 (256u << 10)
+#define ARENA_SIZE (1u << 20)
+#define VERSION_MAX 31
+#define STR(x) STR_(x)
+#define STR_(x) #x
+static char version[VERSION_MAX + 1]; /* set once the hooks are in: this is CPython 3.8+ */
+static char allocator[24];            /* the python_allocator record's name */
+static const char debug_suffix[] = "_debug"; /* of an allocator name under the debug hooks */
 
 /* What the domain wrappers still have to do before recording (see
  * first_requests); 0 soon after the interpreter starts. */
@@ -392,8 +408,8 @@ void tr_python_settle(void)
 	if (__atomic_load_n(&tr_python_watch, __ATOMIC_RELAXED) && !in_place(&obj)) {
 		const char *name = py.allocator_name ? py.allocator_name() : NULL;
 		if (name) {
-			size_t n = strlen(name);
-			bool debug = n > 6 && !strcmp(name + n - 6, "_debug");
+			size_t n = strlen(name), k = sizeof(debug_suffix) - 1;
+			bool debug = n > k && !strcmp(name + n - k, debug_suffix);
 			wrap(&mem, debug);
 			wrap(&obj, debug);
 		} else {
@@ -485,8 +501,7 @@ const char *tr_python_setup(void)
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (!*need[i])
 			return NULL;
-	/* PYMALLOC.md §1: 256 KiB arenas up to 3.9, 1 MiB from 3.10 (64-bit) */
-	arena_size = minor <= 9 || sizeof(void *) == 4 ? 256u << 10 : 1u << 20;
+	arena_size = minor <= 9 || sizeof(void *) == 4 ? ARENA_SIZE_TO_3_9 : ARENA_SIZE;
 	bool debug;
 	snprintf(allocator, sizeof(allocator), "%s", default_allocator(&debug));
 	wrap(&mem, debug);
@@ -497,7 +512,7 @@ const char *tr_python_setup(void)
 	pending = P_SETTLE | P_GC;
 	tr_python_watch = 1;
 	pthread_atfork(NULL, NULL, after_fork_child);
-	sscanf(get_version(), "%31s", version);
+	sscanf(get_version(), "%" STR(VERSION_MAX) "s", version);
 	return version;
 }
 

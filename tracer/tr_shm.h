@@ -5,8 +5,8 @@
  * trace: it encodes records into the stream buffers of a set (FORMAT.md
  * §1.1) in a memfd it shares with one arenatrace-drain process, publishing
  * after every record how far each stream is complete (tf_commit).  The
- * drain, started by the process with the memfd as descriptor 3 and the
- * trace file as descriptor 4, compresses and writes:
+ * drain, started by the process with the memfd as descriptor TR_SHM_FD (3)
+ * and the trace file as TR_TRACE_FD (4), compresses and writes:
  *  - every set the process hands over (state READY), in order, then gives
  *    it back (FREE);
  *  - every TR_CUT_MS, the complete part of the set being filled (a cut),
@@ -33,6 +33,11 @@
 #define TR_SHM_MAGIC 0x314d485352544161ull /* "aATRSHM1" */
 #define TR_SHM_SETS 3
 #define TR_CUT_MS 100 /* the drain writes what is complete at least this often */
+#define TR_HEARTBEAT_MS 50 /* the drain bumps heartbeat at least this often */
+#define TR_DRAIN_SILENT_MS 10000 /* the process gives up on a drain without a beat this long */
+#define TR_DRAIN_START_MS 10000  /* and on a drain that does not say it runs in this time */
+/* The drain's descriptors, as the process starts it. */
+enum { TR_SHM_FD = 3, TR_TRACE_FD = 4 };
 
 enum { TR_SET_FREE, TR_SET_FILLING, TR_SET_READY };
 enum { TR_DONE_NOT = 0, TR_DONE_OK = 1, TR_DONE_FAILED = 2 };
@@ -54,7 +59,7 @@ typedef struct tr_shm {
 	uint32_t done;         /* futex word: TR_DONE_*, set by the drain at its end */
 	uint32_t drain_pid;    /* set by the drain */
 	int32_t error;         /* errno of the drain's failed write, else 0 */
-	uint64_t heartbeat;    /* bumped by the drain at least every 50 ms */
+	uint64_t heartbeat;    /* bumped by the drain at least every TR_HEARTBEAT_MS */
 	int32_t end_clean;     /* TF_END_* of the END record, -1 before it */
 	int32_t exit_status;   /* with TF_END_EXIT */
 	char path[PATH_MAX];   /* the trace file, absolute */

@@ -51,9 +51,13 @@ static __thread struct {
 	void *ips[TR_MAX_DEPTH];
 } cache __attribute__((tls_model("initial-exec")));
 
+#define GOLDEN 0x9E3779B97F4A7C15ull /* 2^64 / the golden ratio: Fibonacci hashing */
+#define NODES_FIRST (1u << 14)  /* slots of the first node table, entries of the first node list */
+#define STACKS_FIRST (1u << 12) /* slots of the first whole-stack table */
+
 static inline size_t slot_of(uint32_t parent, uint64_t ip, size_t mask)
 {
-	uint64_t h = (ip ^ ((uint64_t)parent << 32 | parent)) * 0x9E3779B97F4A7C15ull;
+	uint64_t h = (ip ^ ((uint64_t)parent << 32 | parent)) * GOLDEN;
 	return (size_t)(h >> 20) & mask;
 }
 
@@ -61,7 +65,7 @@ static inline uint64_t hash_stack(void *const *ips, int n)
 {
 	uint64_t h = (uint64_t)n;
 	for (int i = 0; i < n; i++)
-		h = (h ^ (uint64_t)(uintptr_t)ips[i]) * 0x9E3779B97F4A7C15ull;
+		h = (h ^ (uint64_t)(uintptr_t)ips[i]) * GOLDEN;
 	return h ^ h >> 29;
 }
 
@@ -107,7 +111,7 @@ static void *grow(void *table, size_t *cap, size_t first, size_t size, home_fn h
 
 static bool grow_nodes(void)
 {
-	node_slot *t = grow(S.slots, &S.cap, 1u << 14, sizeof(node_slot), node_home);
+	node_slot *t = grow(S.slots, &S.cap, NODES_FIRST, sizeof(node_slot), node_home);
 	if (!t)
 		return false;
 	S.slots = t;
@@ -116,7 +120,7 @@ static bool grow_nodes(void)
 
 static bool grow_stacks(void)
 {
-	stack_slot *t = grow(S.stacks, &S.scap, 1u << 12, sizeof(stack_slot), stack_home);
+	stack_slot *t = grow(S.stacks, &S.scap, STACKS_FIRST, sizeof(stack_slot), stack_home);
 	if (!t)
 		return false;
 	S.stacks = t;
@@ -127,7 +131,7 @@ static bool grow_stacks(void)
 static bool keep_node(uint32_t id, uint32_t parent, uint64_t ip)
 {
 	if (id >= S.ncap) {
-		size_t ncap = S.ncap ? S.ncap * 2 : 1u << 14;
+		size_t ncap = S.ncap ? S.ncap * 2 : NODES_FIRST;
 		while (ncap <= id)
 			ncap *= 2;
 		node *t = tr_mmap_alloc(NULL, ncap * sizeof(node));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # End-to-end: `arenatrace record` and libarenatrace.so on the test programs
-# of tests/progs: exact call counts, 8 threads freeing each other's blocks,
+# of tests/progs: exact call counts, calls before tracing started counted as
+# dropped, 8 threads freeing each other's blocks, the order across threads,
 # fork/exec/system/posix_spawn, SIGKILL, options, failures.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "tracer end-to-end"
@@ -36,6 +37,17 @@ PY
 if grep -q '^ok' py.out; then ok "info --json counts every call exactly; $(sed 's/^ok //' py.out)"
 else not_ok "info --json counts every call exactly"; sed 's/^/# /' py.out; fi
 
+# --- dropped: calls made before the tracer started are counted ---
+# libearly.so, preloaded after the tracer, is initialised before it: its
+# constructor's 10 calls reach the tracer before tracing starts.
+LD_PRELOAD="$P/libearly.so" "$AT" record -o early.atr -- "$P/selfcount" 0 >/dev/null 2>&1
+"$AT" info --json early.atr >early.json
+d0=$(json sc0.json 'j["dropped"]')
+d1=$(json early.json 'j["dropped"]')
+check "the end record counts as dropped the 10 calls made before tracing started ($d0 without, $d1 with them)" \
+	test "$((d1 - d0))" -eq 10
+check "dump shows the count" sh -c "\"$AT\" dump early.atr | tail -n 1 | grep -q ' end .* dropped=$d1\$'"
+
 # --- a C program's trace through the pymalloc model (replay --layer malloc) ---
 "$AT" replay --layer malloc --stats sc.atr >sc.stats 2>/dev/null
 rc=$?
@@ -56,6 +68,35 @@ check "8 threads: no allocation over a live address" grep -qx 'malloc_alloc_over
 check "threads: 9 threads recorded" test "$(json th.json 'j["threads"]')" -eq 9
 "$AT" dump th.atr | grep -c ' thread tid=.*name="worker-' >th.names
 check "threads: the names set with pthread_setname_np are recorded" test "$(cat th.names)" -eq 8
+
+# --- the order across threads: blocks freed, addresses reused by other threads ---
+# Per-thread order is not enough here: handoff's threads free each other's
+# blocks while glibc gives the addresses back to their allocating threads.
+"$AT" record -o ho.atr -- "$P/handoff" 40000 >ho.out 2>/dev/null
+check "handoff: program output unchanged" grep -qx done ho.out
+"$AT" replay --layer malloc --json ho.atr >ho.json 2>/dev/null
+check "handoff replayed: no free of an unknown block, no allocation over a live one ($(json ho.json 'j["anomalies"]'))" \
+	python3 -c 'import json; j = json.load(open("ho.json")); a = j["anomalies"]
+assert j["requests"] >= 320000 and a["free_unknown"] == a["realloc_unknown"] == a["alloc_over_live"] == 0, j'
+# frees of another thread's block; allocations at an address another thread freed
+"$AT" dump ho.atr | awk '
+function alloc(t, a) {
+	if (a == "0x0") return
+	reuses += a in freer; cross_reuses += a in freer && freer[a] != t
+	owner[a] = t
+}
+function release(t, a) {
+	if (a == "0x0" || !(a in owner)) return
+	frees++; cross_frees += owner[a] != t
+	freer[a] = t; delete owner[a]
+}
+$4 == "malloc" || $4 == "calloc" { alloc($3, $NF) }
+$4 == "free" { sub(/^ptr=/, "", $5); release($3, $5) }
+$4 == "realloc" { sub(/^ptr=/, "", $5); release($3, $5); alloc($3, $NF) }
+END { print frees + 0, cross_frees + 0, reuses + 0, cross_reuses + 0 }' >ho.cross
+read -r frees cross_frees reuses cross_reuses <ho.cross
+check "and that order is tested: $cross_frees of $frees frees are of another thread's block, $cross_reuses of $reuses reuses of an address another thread freed" \
+	test "$cross_frees" -ge 160000 -a "$cross_reuses" -ge 10000
 
 # --- the same trace replayed through real allocators (replay --system) ---
 for lib in "" /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libmimalloc.so.2; do

@@ -1,13 +1,16 @@
 /*
  * test_tr_core.c - the tracer core linked directly, without LD_PRELOAD
- * (so it also runs under ASan and UBSan): stack interning, and recording
- * from several threads at once (the owner's lock-free path, the switch to
- * the spinlock, sets handed to the drain process while others fill) read
- * back complete and in per-thread order.
+ * (so it also runs under ASan and UBSan): stack interning; recording from
+ * several threads at once (the owner's lock-free path, the switch to the
+ * spinlock, sets handed to the drain process while others fill) read back
+ * complete and in per-thread order; and the order across threads: blocks
+ * freed by other threads than their allocator's and addresses reused
+ * across threads come back in an order with no block allocated twice.
  */
 #include "tr_internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,11 +155,135 @@ static void test_threads_record_in_order(void **state)
 	rmdir(dir);
 }
 
+/* ---- the order across threads ----
+ *
+ * A few addresses go round the threads: thread i "allocates" an address
+ * from its pool and hands the block to thread i + 1, which "frees" it into
+ * the pool of thread i + 2.  They record as the preload shim does: an
+ * allocation once the address is taken, a free before the address goes
+ * on.  So every free is of another thread's block and every allocation
+ * reuses an address another thread freed, the moment it was passed on:
+ * the trace is consistent only if the records of all threads are in one
+ * order, the order the calls were made in (per-thread order is not
+ * enough). */
+
+#define XT_THREADS 4
+#define XT_FREES 80000
+#define XT_BLOCKS 32
+
+static struct {
+	pthread_mutex_t mu;
+	uintptr_t pool[XT_THREADS][XT_BLOCKS], inbox[XT_THREADS][XT_BLOCKS];
+	int npool[XT_THREADS], ninbox[XT_THREADS];
+	int frees; /* taken from an inbox */
+} xt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void xt_put(uintptr_t (*to)[XT_BLOCKS], int *n, int who, uintptr_t a)
+{
+	pthread_mutex_lock(&xt.mu);
+	to[who][n[who]++] = a;
+	pthread_mutex_unlock(&xt.mu);
+}
+
+static void *xt_worker(void *arg)
+{
+	int me = (int)(uintptr_t)arg, next = (me + 1) % XT_THREADS;
+	for (;;) {
+		uintptr_t a = 0, victim = 0;
+		pthread_mutex_lock(&xt.mu);
+		bool done = xt.frees >= XT_FREES;
+		if (!done && xt.ninbox[me]) {
+			victim = xt.inbox[me][--xt.ninbox[me]];
+			xt.frees++;
+		} else if (!done && xt.npool[me]) {
+			a = xt.pool[me][--xt.npool[me]];
+		}
+		pthread_mutex_unlock(&xt.mu);
+		if (done)
+			return NULL;
+		if (a) { /* the address is this thread's, then recorded */
+			tr_event(TF_MALLOC, &(tf_alloc){.addr = a, .size = 16}, NULL, 0);
+			xt_put(xt.inbox, xt.ninbox, next, a);
+		} else if (victim) { /* recorded, then the address goes on */
+			tr_event(TF_FREE, &(tf_alloc){.addr = victim}, NULL, 0);
+			xt_put(xt.pool, xt.npool, next, victim);
+		} else {
+			sched_yield();
+		}
+	}
+}
+
+/* tr_start into a fresh directory; the trace's path in c->output. */
+static void start_trace(tr_config *c, char *dir)
+{
+	assert_non_null(mkdtemp(dir));
+	memset(c, 0, sizeof(*c));
+	c->stacks = false;
+	c->follow_fork = true;
+	c->depth = 1;
+	snprintf(c->output, sizeof(c->output), "%s/t.atr", dir);
+	const char *b = getenv("ARENATRACE_BUILD"); /* tests/run.sh sets it */
+	snprintf(c->drain, sizeof(c->drain), "%s/arenatrace-drain", b ? b : "build");
+	assert_true(tr_start(c, NULL));
+}
+
+static void test_threads_global_order(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/tr-core-XXXXXX";
+	tr_config c;
+	for (int i = 0; i < XT_BLOCKS; i++)
+		xt_put(xt.pool, xt.npool, i % XT_THREADS, 0x1000 + 16 * (uintptr_t)i);
+	start_trace(&c, dir);
+	pthread_t th[XT_THREADS];
+	for (uintptr_t i = 0; i < XT_THREADS; i++)
+		pthread_create(&th[i], NULL, xt_worker, (void *)i);
+	for (int i = 0; i < XT_THREADS; i++)
+		pthread_join(th[i], NULL);
+	tr_finish(TF_END_EXIT, 0);
+
+	tf_reader *r;
+	char err[256];
+	assert_int_equal(tf_reader_open_file(&r, c.output, err, sizeof(err)), 0);
+	uint32_t owner[XT_BLOCKS] = {0}, freer[XT_BLOCKS] = {0}; /* thread ids; 0: none */
+	uint64_t allocs = 0, frees = 0, cross_frees = 0, cross_reuses = 0;
+	tf_record rec;
+	int rc;
+	while ((rc = tf_reader_next(r, &rec)) == 1) {
+		if (rec.kind != TF_MALLOC && rec.kind != TF_FREE)
+			continue;
+		size_t k = (rec.u.alloc.addr - 0x1000) / 16;
+		assert_true(k < XT_BLOCKS);
+		if (rec.kind == TF_MALLOC) {
+			assert_int_equal(owner[k], 0); /* never over a live block */
+			allocs++;
+			cross_reuses += freer[k] && freer[k] != rec.thread;
+			owner[k] = rec.thread;
+		} else {
+			assert_int_not_equal(owner[k], 0); /* never a block not allocated */
+			frees++;
+			cross_frees += owner[k] != rec.thread;
+			freer[k] = rec.thread;
+			owner[k] = 0;
+		}
+	}
+	assert_int_equal(rc, 0);
+	tf_reader_free(r);
+	/* not vacuous: every free is of another thread's block, every
+	 * allocation past the first round at an address another thread freed */
+	assert_int_equal(frees, XT_FREES);
+	assert_int_equal(cross_frees, XT_FREES);
+	assert_true(cross_reuses >= allocs - XT_BLOCKS);
+	unlink(c.output);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stacks_intern),
 	    cmocka_unit_test(test_threads_record_in_order),
+	    cmocka_unit_test(test_threads_global_order),
 	};
 	return cmocka_run_group_tests_name("tr_core", tests, NULL, NULL);
 }
