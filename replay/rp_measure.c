@@ -93,8 +93,10 @@ void rp_measure(replay *r, model_run *mr, uint64_t dt)
 		mr->peak_time = r->last_time;
 		rp_waste_now(mr, &mr->waste_peak);
 	}
-	/* the worst moment: where fragmentation costs the most */
-	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste) {
+	/* the worst moment: where fragmentation costs the most; for a Python
+	 * program, before the interpreter's teardown (which frees nearly
+	 * everything while the arenas go last) */
+	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste && !r->has_exit) {
 		mr->worst_waste = mr->held - mr->live;
 		mr->worst_request = r->requests;
 		mr->worst_time = r->last_time;

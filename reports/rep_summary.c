@@ -10,6 +10,10 @@
 #include <inttypes.h>
 #include <string.h>
 
+/* Stacks a moment shows of its pinning and of its leaks (--json and the
+ * report have RP_PIN_STACKS and RP_LEAK_STACKS). */
+#define MOMENT_STACKS 5
+
 static double ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 0.0;
@@ -72,12 +76,12 @@ static void frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_stack_print
 	fputc('\n', f);
 }
 
-/* The stacks whose blocks keep the little-used arenas, after a line that
- * counts them. */
-static void pins(FILE *f, const rp_pinning *pn, rep_stack_printer print, void *ctx)
+/* The stacks whose blocks keep the little-used arenas (at most max), after
+ * a line that counts them. */
+static void pins(FILE *f, const rp_pinning *pn, int max, rep_stack_printer print, void *ctx)
 {
 	fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
-	for (int k = 0; k < pn->nstacks; k++) {
+	for (int k = 0; k < pn->nstacks && k < max; k++) {
 		const rp_pin *pp = &pn->stacks[k];
 		fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
 			   " bytes, allocated %.3f-%.3f s  stack %" PRIu64,
@@ -104,12 +108,12 @@ static void moment(FILE *f, const char *model, const rp_moment *m, rep_stack_pri
 		w->requested, w->internal, w->free_blocks, w->empty_pools, w->empty_arenas,
 		w->large);
 	fprintf(f, "  %" PRIu64 " arenas less than a quarter used", m->pinning.arenas_low);
-	pins(f, &m->pinning, print, ctx);
+	pins(f, &m->pinning, MOMENT_STACKS, print, ctx);
 	if (m->kind != RP_AT_EXIT && m->kind != RP_AT_END)
 		return;
 	fprintf(f, "  live at %s: %" PRIu64 " blocks, %" PRIu64 " bytes%s\n", m->label,
 		m->leak_blocks, m->leak_bytes, m->nleaks ? "; the stacks that hold the most:" : "");
-	for (int k = 0; k < m->nleaks; k++) {
+	for (int k = 0; k < m->nleaks && k < MOMENT_STACKS; k++) {
 		const rp_leak *l = &m->leaks[k];
 		fprintf(f, "  %8" PRIu64 " blocks, %10" PRIu64 " bytes, in %3" PRIu64
 			   " arenas  stack %" PRIu64,
@@ -182,7 +186,7 @@ void rep_summary_write(FILE *f, const rp_replay_result *res, rep_stack_printer p
 			fprintf(f, "%s at the end: %" PRIu64 " arenas held, %" PRIu64
 				   " less than a quarter used",
 				label, m->pinning.arenas_held, m->pinning.arenas_low);
-			pins(f, &m->pinning, print, ctx);
+			pins(f, &m->pinning, RP_PIN_STACKS, print, ctx);
 		}
 		for (int k = 0; k < m->nmoments; k++)
 			moment(f, label, &m->moments[k], print, ctx);

@@ -28,7 +28,9 @@
  *    (Py_AddPendingCall), which the main thread runs at a bytecode
  *    boundary, a safe point: it appends a C callback to gc.callbacks,
  *    which records gc_start / gc_stop with generation, collected,
- *    uncollectable.
+ *    uncollectable, and registers one with atexit, which records
+ *    py_finalize when the interpreter begins to finalise (atexit runs
+ *    the tracer's last, after the program's own handlers).
  * It also exports arenatrace_snapshot(label), which records a snapshot with
  * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
  * and arenatrace_mark(label).
@@ -105,6 +107,8 @@ static struct {
 	py_object *(*getattr)(py_object *, const char *);
 	int (*list_append)(py_object *, py_object *);
 	py_object *(*cfunction_new)(py_method_def *, py_object *, py_object *);
+	py_object *(*tuple_pack)(long n, ...);
+	py_object *(*call_object)(py_object *callable, py_object *args);
 	void (*decref)(py_object *);
 	void (*incref)(py_object *);
 	py_object *(*tuple_getitem)(py_object *, long);
@@ -300,6 +304,41 @@ static py_object *gc_callback(py_object *self, py_object *args)
 static py_method_def gc_method = {"arenatrace_gc_callback", (void *)gc_callback, METH_VARARGS,
 				  NULL};
 
+/* atexit's callback, which CPython runs when it begins to finalise; the
+ * tracer's was registered first, so it runs after the program's own. */
+static py_object *exit_callback(py_object *self, py_object *args)
+{
+	(void)self, (void)args;
+	if (tr_recording()) {
+		tf_record rec = {.kind = TF_PY_FINALIZE};
+		int busy = tr_busy;
+		tr_busy = 1;
+		tr_put(&rec);
+		tr_busy = busy;
+	}
+	py.incref(py.none);
+	return py.none;
+}
+
+static py_method_def exit_method = {"arenatrace_exit_callback", (void *)exit_callback,
+				    METH_VARARGS, NULL};
+
+/* atexit.register(exit_callback) */
+static void hook_exit(void)
+{
+	py_object *atexit = py.import("atexit");
+	py_object *reg = atexit ? py.getattr(atexit, "register") : NULL;
+	py_object *fn = reg ? py.cfunction_new(&exit_method, NULL, NULL) : NULL;
+	py_object *args = fn ? py.tuple_pack(1, fn) : NULL;
+	py_object *got = args ? py.call_object(reg, args) : NULL;
+	if (!got)
+		py.err_clear();
+	py_object *refs[] = {got, args, fn, reg, atexit};
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+		if (refs[i])
+			py.decref(refs[i]);
+}
+
 static void hook_gc(void)
 {
 	py_object *gc = py.import("gc");
@@ -321,6 +360,8 @@ static int gc_hook_call(void *arg)
 {
 	(void)arg;
 	hook_gc();
+	if (py.tuple_pack && py.call_object)
+		hook_exit();
 	return 0;
 }
 
@@ -475,6 +516,8 @@ const char *tr_python_setup(void)
 	SYM(getattr, "PyObject_GetAttrString");
 	SYM(list_append, "PyList_Append");
 	SYM(cfunction_new, "PyCFunction_NewEx");
+	SYM(tuple_pack, "PyTuple_Pack");
+	SYM(call_object, "PyObject_CallObject");
 	SYM(decref, "Py_DecRef");
 	SYM(incref, "Py_IncRef");
 	SYM(tuple_getitem, "PyTuple_GetItem");

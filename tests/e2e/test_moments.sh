@@ -7,11 +7,17 @@
 # plateau and names the survivors' function; the peak's pinning and waste
 # split are of one request; the blocks never freed are the end's leaks,
 # by stack; marks are moments by default and by label; bad --at values
-# are one line and exit 2.
+# are one line and exit 2.  Then a Python program under every CPython
+# 3.8+ here (tests/python/evict.py): a cache mostly evicted, 3,000
+# survivors, a module-level list growing by a block per request, a normal
+# exit.  The default moments are the interpreter's exit (recorded), not
+# the end after its teardown; the survivors pin arenas after the eviction
+# and at exit; the growing list is a leak with its size.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "moments (the tracer in a plain program)"
 AT=$(realpath "$AT")
 PROG=$(realpath "$B/tests/progs/plateau")
+EVICT=$(realpath "$(dirname "$0")/../python/evict.py")
 cd "$TMP" || exit 1
 
 "$AT" record -o plateau.atr -- "$PROG" >out.txt 2>err.txt
@@ -113,4 +119,67 @@ long=$(printf 'x%.0s' $(seq 1 80))
 expect_error "--at a label too long" "1 to 63 bytes" "$AT" replay --at "$long" plateau.atr
 expect_error "report --at a label no mark has" "no mark of that label" \
 	"$AT" report -o rep --at nothing plateau.atr
+
+# ---- Python: exit before the teardown, survivors, a leak ----
+ran=""
+for py in $(cpython_interpreters); do
+	v=$(cpython_version "$py")
+	[ -n "$v" ] || continue
+	ran="$ran $v"
+	rm -f evict.atr
+	"$AT" record -o evict.atr -- "$py" "$EVICT" >out.txt 2>err.txt
+	"$AT" replay --json evict.atr >py.json 2>err.txt
+	"$AT" replay --json --at exit --at end evict.atr >ends.json 2>>err.txt
+	check "python $v: exit recorded; the default moments lead with the program's own state" \
+		python3 - py.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+if "exit" not in d:
+    sys.exit("no exit recorded")
+m = d["models"][0]
+kinds = [x["kind"] for x in m["moments"]]
+if "end" in kinds or "exit" not in kinds or kinds.count("mark") != 1:
+    sys.exit(f"moments {kinds}")
+ex = [x for x in m["moments"] if x["kind"] == "exit"][0]
+if ex["request"] != d["exit"]["request"]:
+    sys.exit("the exit moment is not at the recorded exit")
+if m["worst"]["request"] > d["exit"]["request"]:
+    sys.exit("worst is in the teardown")
+PY
+	check "python $v: the survivors pin arenas after the eviction and at exit" \
+		python3 - py.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+at = {x["label"]: x for x in m["moments"]}
+for name in ("after evict", "exit"):
+    x = at[name]
+    pin = x["pinning"]
+    blocks = sum(s["blocks"] for s in pin["stacks"])
+    if pin["arenas_low"] < 5 or blocks < 3000:
+        sys.exit(f"{name}: {pin['arenas_low']} little-used arenas, {blocks} pinning blocks")
+    if x["live_bytes"] * 2 > x["held_bytes"]:
+        sys.exit(f"{name}: live {x['live_bytes']} of held {x['held_bytes']}")
+PY
+	check "python $v: the growing list is a leak at exit, with its blocks and bytes" \
+		python3 - py.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+ex = [x for x in m["moments"] if x["kind"] == "exit"][0]
+want = sum(33 + 1000 + i % 7 for i in range(2000))  # PyBytesObject: 33 bytes and the data
+got = [s for s in ex["leaks"]["stacks"] if s["blocks"] == 2000 and s["bytes"] == want]
+if not got:
+    sys.exit(f"no stack of 2000 blocks, {want} bytes: "
+             f"{[(s['blocks'], s['bytes']) for s in ex['leaks']['stacks']]}")
+PY
+	check "python $v: the teardown freed what exit shows live" python3 - ends.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"][0]
+at = {x["kind"]: x for x in m["moments"]}
+ex, end = at["exit"], at["end"]
+if not end["leaks"]["blocks"] * 2 < ex["leaks"]["blocks"]:
+    sys.exit(f"exit {ex['leaks']['blocks']} blocks live, end {end['leaks']['blocks']}")
+PY
+done
+echo "# CPython versions that ran:$ran"
+[ -n "$ran" ] || not_ok "no CPython 3.8+ to run"
 done_testing
