@@ -103,7 +103,7 @@ const tf_kinddef tf_kinds[TF_NKINDS] = {
     [TF_GC_START] = {"gc_start", EV, 0, N(f_gc_start)},
     [TF_GC_STOP] = {"gc_stop", EV, 0, N(f_gc_stop)},
     [TF_PYTHON_ALLOCATOR] = {"python_allocator", BY, 0, N(f_python_allocator)},
-    [TF_PY_FINALIZE] = {"py_finalize", EV, 0, 0, NULL}, /* no fields: its time says it */
+    [TF_PY_FINALIZE] = {"py_finalize", 0, 0, 0, NULL}, /* no fields: its place says it */
 };
 
 const char *tf_kind_name(unsigned kind)
