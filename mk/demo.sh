@@ -32,14 +32,20 @@ if command -v python3 >/dev/null 2>&1; then
 	echo
 	echo "== arenatrace report -o $OUT/report --model cpython-3.8,cpython-3.13 --gc off $OUT/workload.atr"
 	echo "   (two interpreter versions, each also without its cyclic collector: arenas,"
-	echo "    fragmentation, where the held bytes go, what keeps the nearly empty arenas;"
-	echo "    only the first stacks of each list are shown here)"
+	echo "    fragmentation, where the held bytes go; then the moments analysed in full,"
+	echo "    shown here for the first model with two stacks each: the peak, the worst"
+	echo "    moment, the marks, and the program's exit before the interpreter's teardown,"
+	echo "    with the survivors that keep the arenas and the blocks still live)"
 	"$B/arenatrace" report -o "$OUT/report" --model cpython-3.8,cpython-3.13 --gc off \
 		"$OUT/workload.atr" 2>/dev/null |
-		awk '/ at the (peak|end): /{n = 0; print; next}
-			/^ +[0-9]+ arenas, /{n++; f = 0; if (n <= 2) print; next}
-			/^        /{if (n <= 2 && ++f <= 4) print; next}
-			{print}'
+		awk '/^report: /{print; next}
+			/ at .* \(request [0-9]+, /{moment = 1; split($0, w, " at ");
+				if (first == "") first = w[1]; show = w[1] == first}
+			!moment {print; next}
+			!show {next}
+			/^ +[0-9]+ (arenas|blocks), /{if (++stacks <= 2) print; frames = 0; next}
+			/^        /{if (stacks <= 2 && ++frames <= 4) print; next}
+			{stacks = 0; print}'
 	echo
 	echo "== the report: open $OUT/report/report.html in a browser"
 	ls -l "$OUT/report" | sed 1d
