@@ -9,13 +9,19 @@ TR_OBJ := $(TR_SRC:%.c=$(B)/%.o)
 # the writer, built again with hidden symbols for the library
 TR_TF_OBJ := $(patsubst traces/%.c,$(B)/tracer/tf/%.o,traces/tf_codec.c traces/tf_error.c \
 	traces/tf_writer.c traces/tf_link.c)
-TR_CFLAGS := -Itraces -fvisibility=hidden $(LIBZSTD_CFLAGS) $(LIBUNWIND_CFLAGS)
+# and the hash table, likewise
+TR_COMMON_OBJ := $(B)/tracer/common/u64map.o
+TR_CFLAGS := -Itraces -Icommon -fvisibility=hidden $(LIBZSTD_CFLAGS) $(LIBUNWIND_CFLAGS)
 $(TR_OBJ): MOD_CFLAGS := $(TR_CFLAGS)
 $(B)/tracer/tf/%.o: traces/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -fvisibility=hidden $(LIBZSTD_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/libarenatrace.so: $(TR_OBJ) $(TR_TF_OBJ)
+$(B)/tracer/common/%.o: common/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(B)/libarenatrace.so: $(TR_OBJ) $(TR_TF_OBJ) $(TR_COMMON_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,defs -o $@ $^ $(LIBUNWIND_LIBS) $(LIBZSTD_LIBS) -ldl -lpthread
 
 $(B)/tracer/tr_drain.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)

@@ -1,7 +1,8 @@
 /*
  * tr_stack.c - interning call stacks as a prefix tree (FORMAT.md §4.3).
  *
- * A node is (parent id, ip); an open-addressing hash table maps it to its
+ * A node is (parent id, ip); a hash table (common/u64map.h) maps a hash
+ * of the pair to the nodes with that hash, each with its ip, parent and
  * id.  A stack is interned from its outermost frame inwards, writing a
  * STACK record for each new node; its leaf is the event's stack id.
  *
@@ -10,39 +11,47 @@
  * most events still come from a stack seen before, so a second table maps
  * a hash of the whole stack to its leaf: one hash over the frames and a
  * walk up the leaf's parents to confirm the match (the nodes are kept by
- * id), instead of one table probe per frame.  All memory is mmap'd;
- * everything runs under tr_lock.
+ * id), instead of one table probe per frame.  All memory is mmap'd (the
+ * tables' too, through tr_map_mem); everything runs under tr_lock.
+ *
+ * Invariants: every node id 1..count has one record in the node table,
+ * under the hash of its (parent, ip), and nodes[id] holds the same pair;
+ * a whole-stack record names a leaf whose path to the root is a stack of
+ * that hash and length.
  */
 #include "tr_internal.h"
+#include "u64map.h"
 
 #include <string.h>
-
-typedef struct node_slot {
-	uint64_t ip;
-	uint32_t parent; /* parent id */
-	uint32_t id;     /* 0 = empty slot */
-} node_slot;
-
-typedef struct stack_slot {
-	uint64_t hash; /* of the whole stack (hash_stack) */
-	uint32_t leaf; /* 0 = empty slot */
-	uint32_t n;    /* frames */
-} stack_slot;
 
 typedef struct node {
 	uint64_t ip;
 	uint64_t parent;
 } node;
 
+/* The tables' memory: mappings of their own, off the traced heap. */
+static void *map_alloc(void *ctx, size_t bytes)
+{
+	return tr_mmap_alloc(ctx, bytes); /* fresh mappings are zero */
+}
+
+static void map_release(void *ctx, void *table, size_t bytes, size_t off, size_t len)
+{
+	if (off + len == bytes)
+		tr_mmap_free(ctx, table);
+}
+
+static const u64map_mem tr_map_mem = {map_alloc, map_release, NULL};
+
+enum { N_IP, N_PARENT_ID }; /* a node's values: its ip; its parent id << 32 | its id */
+
 static struct {
-	node_slot *slots; /* (parent, ip) -> id */
-	size_t cap;       /* power of two */
-	size_t count;     /* used slots; count <= cap / 2 */
-	stack_slot *stacks; /* whole stack -> leaf */
-	size_t scap, scount; /* as cap and count */
-	node *nodes;      /* by id: ip and parent, nodes[0] unused */
-	size_t ncap;      /* entries of nodes */
-	uint32_t gen;     /* bumped on reset: invalidates the thread caches */
+	u64map nodes_by; /* hash of (parent, ip) -> ip, parent and id */
+	u64map stacks;   /* hash of a whole stack -> its frames << 32 | its leaf */
+	bool ready;
+	node *nodes;     /* by id: ip and parent, nodes[0] unused */
+	size_t ncap;     /* entries of nodes */
+	uint32_t gen;    /* bumped on reset: invalidates the thread caches */
 } S = {.gen = 1};
 
 static __thread struct {
@@ -52,13 +61,13 @@ static __thread struct {
 } cache __attribute__((tls_model("initial-exec")));
 
 #define GOLDEN 0x9E3779B97F4A7C15ull /* 2^64 / the golden ratio: Fibonacci hashing */
-#define NODES_FIRST (1u << 14)  /* slots of the first node table, entries of the first node list */
-#define STACKS_FIRST (1u << 12) /* slots of the first whole-stack table */
+#define NODES_FIRST (1u << 14)  /* entries of the first node list */
 
-static inline size_t slot_of(uint32_t parent, uint64_t ip, size_t mask)
+/* Keys are never UINT64_MAX, which a table holds once only. */
+static inline uint64_t node_key(uint32_t parent, uint64_t ip)
 {
-	uint64_t h = (ip ^ ((uint64_t)parent << 32 | parent)) * GOLDEN;
-	return (size_t)(h >> 20) & mask;
+	uint64_t k = (ip * GOLDEN) ^ ((uint64_t)parent << 32 | parent);
+	return k == UINT64_MAX ? k - 1 : k;
 }
 
 static inline uint64_t hash_stack(void *const *ips, int n)
@@ -66,65 +75,17 @@ static inline uint64_t hash_stack(void *const *ips, int n)
 	uint64_t h = (uint64_t)n;
 	for (int i = 0; i < n; i++)
 		h = (h ^ (uint64_t)(uintptr_t)ips[i]) * GOLDEN;
-	return h ^ h >> 29;
+	h ^= h >> 29;
+	return h == UINT64_MAX ? h - 1 : h;
 }
 
-/* Where a used slot's probe starts in a table of mask + 1 slots; EMPTY
- * for an empty slot. */
-#define EMPTY SIZE_MAX
-typedef size_t (*home_fn)(const void *slot, size_t mask);
-
-static size_t node_home(const void *slot, size_t mask)
+static void tables_ready(void)
 {
-	const node_slot *e = slot;
-	return e->id ? slot_of(e->parent, e->ip, mask) : EMPTY;
-}
-
-static size_t stack_home(const void *slot, size_t mask)
-{
-	const stack_slot *e = slot;
-	return e->leaf ? (size_t)e->hash & mask : EMPTY;
-}
-
-/* Doubles a table of *cap slots of size bytes (first slots when it has
- * none), moving each used slot to its place in the new one, which it
- * returns; NULL when out of memory (the table stays as it was). */
-static void *grow(void *table, size_t *cap, size_t first, size_t size, home_fn home)
-{
-	size_t ncap = *cap ? *cap * 2 : first;
-	char *t = tr_mmap_alloc(NULL, ncap * size); /* fresh mappings are zero: every slot empty */
-	if (!t)
-		return NULL;
-	for (size_t i = 0; i < *cap; i++) {
-		const char *e = (const char *)table + i * size;
-		size_t j = home(e, ncap - 1);
-		if (j == EMPTY)
-			continue;
-		while (home(t + j * size, ncap - 1) != EMPTY)
-			j = (j + 1) & (ncap - 1);
-		memcpy(t + j * size, e, size);
-	}
-	tr_mmap_free(NULL, table);
-	*cap = ncap;
-	return t;
-}
-
-static bool grow_nodes(void)
-{
-	node_slot *t = grow(S.slots, &S.cap, NODES_FIRST, sizeof(node_slot), node_home);
-	if (!t)
-		return false;
-	S.slots = t;
-	return true;
-}
-
-static bool grow_stacks(void)
-{
-	stack_slot *t = grow(S.stacks, &S.scap, STACKS_FIRST, sizeof(stack_slot), stack_home);
-	if (!t)
-		return false;
-	S.stacks = t;
-	return true;
+	if (S.ready)
+		return;
+	u64map_init(&S.nodes_by, 2, &tr_map_mem);
+	u64map_init(&S.stacks, 1, &tr_map_mem);
+	S.ready = true;
 }
 
 /* Keeps node id's ip and parent, for stack_is. */
@@ -150,21 +111,26 @@ static bool keep_node(uint32_t id, uint32_t parent, uint64_t ip)
 /* The id of (parent, ip), adding it (and its STACK record) if new. */
 static uint32_t intern_node(uint32_t parent, uint64_t ip, tr_put_fn put)
 {
-	if ((S.count + 1) * 2 > S.cap && !grow_nodes())
+	const uint64_t key = node_key(parent, ip);
+	for (uint64_t *v = u64map_find(&S.nodes_by, key); v; v = u64map_find_next(&S.nodes_by, key, v))
+		if (v[N_IP] == ip && (uint32_t)(v[N_PARENT_ID] >> 32) == parent)
+			return (uint32_t)v[N_PARENT_ID];
+	/* its record first: a node whose STACK record is written is in the table */
+	uint64_t *v = u64map_insert(&S.nodes_by, key);
+	if (!v)
 		return 0;
-	size_t mask = S.cap - 1, j = slot_of(parent, ip, mask);
-	for (; S.slots[j].id; j = (j + 1) & mask)
-		if (S.slots[j].ip == ip && S.slots[j].parent == parent)
-			return S.slots[j].id;
 	tf_record rec = {.kind = TF_STACK};
 	rec.u.node.parent = parent;
 	rec.u.node.ip = ip;
 	if (put(&rec) < 0 || rec.u.node.id > UINT32_MAX ||
-	    !keep_node((uint32_t)rec.u.node.id, parent, ip))
+	    !keep_node((uint32_t)rec.u.node.id, parent, ip)) {
+		u64map_remove(&S.nodes_by, v);
 		return 0;
-	S.slots[j] = (node_slot){ip, parent, (uint32_t)rec.u.node.id}; /* the writer's id */
-	S.count++;
-	return S.slots[j].id;
+	}
+	const uint32_t id = (uint32_t)rec.u.node.id; /* the writer's id */
+	v[N_IP] = ip;
+	v[N_PARENT_ID] = (uint64_t)parent << 32 | id;
+	return id;
 }
 
 /* Whether the path from leaf up to the root is ips[0..n). */
@@ -182,12 +148,11 @@ static bool stack_is(uint32_t leaf, void *const *ips, int n)
 /* The leaf of ips[0..n), interning it if new. */
 static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 {
-	uint64_t h = hash_stack(ips, n);
-	size_t mask = S.scap - 1;
-	for (size_t j = (size_t)h & mask; S.stacks && S.stacks[j].leaf; j = (j + 1) & mask)
-		if (S.stacks[j].hash == h && S.stacks[j].n == (uint32_t)n &&
-		    stack_is(S.stacks[j].leaf, ips, n))
-			return S.stacks[j].leaf;
+	tables_ready();
+	const uint64_t h = hash_stack(ips, n);
+	for (uint64_t *v = u64map_find(&S.stacks, h); v; v = u64map_find_next(&S.stacks, h, v))
+		if ((uint32_t)(*v >> 32) == (uint32_t)n && stack_is((uint32_t)*v, ips, n))
+			return (uint32_t)*v;
 	uint32_t id = 0;
 	for (int i = n - 1; i >= 0; i--) {
 		id = intern_node(id, (uint64_t)(uintptr_t)ips[i], put);
@@ -195,14 +160,9 @@ static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 			return 0;
 	}
 	/* remember the whole stack (without room, it is found the slow way) */
-	if ((S.scount + 1) * 2 > S.scap && !grow_stacks())
-		return id;
-	mask = S.scap - 1;
-	size_t j = (size_t)h & mask;
-	while (S.stacks[j].leaf)
-		j = (j + 1) & mask;
-	S.stacks[j] = (stack_slot){h, id, (uint32_t)n};
-	S.scount++;
+	uint64_t *v = u64map_insert(&S.stacks, h);
+	if (v)
+		*v = (uint64_t)(uint32_t)n << 32 | id;
 	return id;
 }
 
@@ -224,8 +184,10 @@ uint64_t tr_stacks_intern(void *const *ips, int n, tr_put_fn put)
 
 void tr_stacks_reset(void)
 {
-	tr_mmap_free(NULL, S.slots);
-	tr_mmap_free(NULL, S.stacks);
+	if (S.ready) {
+		u64map_clear(&S.nodes_by);
+		u64map_clear(&S.stacks);
+	}
 	tr_mmap_free(NULL, S.nodes);
 	uint32_t gen = S.gen;
 	memset(&S, 0, sizeof(S));
