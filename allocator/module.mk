@@ -1,5 +1,6 @@
 # allocator/: the pymalloc model and the refcount/GC model; depends on nothing.
-PYM_SRC := allocator/pym.c
+PYM_SRC := allocator/pym.c allocator/pym_table.c allocator/pym_stats.c allocator/pym_profile.c \
+	allocator/pym_check.c
 PYM_OBJ := $(PYM_SRC:%.c=$(B)/%.o)
 GCM_SRC := allocator/gcm.c
 GCM_OBJ := $(GCM_SRC:%.c=$(B)/%.o)
