@@ -20,16 +20,33 @@
 #include <string.h>
 
 enum {
-	L_NONE = 0,    /* not tracked: non-containers */
-	L_GEN0 = 1,    /* L_GEN0 + g: generation g */
-	L_PERM = 4,    /* permanent generation (gc.freeze) */
-	L_UNREACH = 5, /* unreachable set of the running collection */
-	NLISTS = 6,
-	FIRST = 8,     /* first object id */
-	L_FREE = 0xff, /* a free slot */
+	L_NONE = 0,                 /* not tracked: non-containers */
+	L_GEN0 = 1,                 /* L_GEN0 + g: generation g */
+	L_OLDEST = L_GEN0 + GCM_NGEN - 1, /* the oldest generation */
+	L_PERM = L_GEN0 + GCM_NGEN, /* permanent generation (gc.freeze) */
+	L_UNREACH,                  /* unreachable set of the running collection */
+	NLISTS,                     /* list heads are the ids 1..NLISTS-1 */
+	FIRST = 8,                  /* first object id (>= NLISTS) */
+	L_FREE = 0xff,              /* a free slot */
 };
-#define MAX_SLOTS 0xfffffff0u
+_Static_assert(FIRST >= NLISTS, "objects start after the list heads");
+#define MAX_SLOTS 0xfffffff0u /* slots and reference counts stay clear of 2^32 */
 #define MAX_RC 0xfffffff0u
+#define FIRST_SLOTS 64        /* the slot array's first size */
+#define FIRST_REFS 4          /* a container's first room for references */
+
+/* Interpreter versions the defaults know (3.MINOR_FIRST to 3.MINOR_LAST),
+ * and the changes among them (MODEL.md §9). */
+#define MINOR_FIRST 8
+#define MINOR_LAST 13
+#define MINOR_SCHEDULED 12     /* gh-97922: collections wait for the eval breaker */
+#define MINOR_THRESHOLD_2000 13 /* threshold0 700 -> 2000 */
+#define THRESHOLD0_OLD 700     /* _PyGC_InitState (3.8-3.10), pycore_runtime_init.h (3.11, 3.12) */
+#define THRESHOLD0_NEW 2000    /* pycore_runtime_init.h @ 3.13.0 */
+#define THRESHOLD_OLDER 10     /* threshold1 and threshold2, in every version */
+/* A full collection waits until long_lived_pending reaches 1/4 of
+ * long_lived_total (collect_generations, gc_select_generation). */
+#define LONG_LIVED_DIVISOR 4
 
 typedef struct obj {
 	uint64_t addr;  /* from the alloc hook */
@@ -77,13 +94,13 @@ const char *gcm_strerror(int err)
 void gcm_params_for_version(const char *version, gcm_params *out)
 {
 	int major = 0, minor = 0;
-	if (!version || sscanf(version, "%d.%d", &major, &minor) != 2 || major != 3 || minor < 8 ||
-	    minor > 13)
-		minor = 13;
-	/* 700 in _PyGC_InitState (3.8-3.10) and pycore_runtime_init.h (3.11,
-	 * 3.12); 2000 in pycore_runtime_init.h @ 3.13.0.  gh-97922 (3.12.0a1)
-	 * moved the collection to the eval breaker. */
-	*out = (gcm_params){.threshold = {minor >= 13 ? 2000 : 700, 10, 10}, .scheduled = minor >= 12};
+	if (!version || sscanf(version, "%d.%d", &major, &minor) != 2 || major != 3 ||
+	    minor < MINOR_FIRST || minor > MINOR_LAST)
+		minor = MINOR_LAST;
+	*out = (gcm_params){
+	    .threshold = {minor >= MINOR_THRESHOLD_2000 ? THRESHOLD0_NEW : THRESHOLD0_OLD,
+			  THRESHOLD_OLDER, THRESHOLD_OLDER},
+	    .scheduled = minor >= MINOR_SCHEDULED};
 }
 
 /* ---- lists ---- */
@@ -139,7 +156,7 @@ int gcm_create(gcm **out, const gcm_params *p, const gcm_hooks *hooks)
 	gcm *g = calloc(1, sizeof(*g));
 	if (!g)
 		return GCM_E_NOMEM;
-	g->cap = 64;
+	g->cap = FIRST_SLOTS;
 	g->o = calloc(g->cap, sizeof(obj));
 	if (!g->o) {
 		free(g);
@@ -343,7 +360,7 @@ static void collect_generations(gcm *g)
 	for (int i = GCM_NGEN - 1; i >= 0; i--) {
 		if (g->count[i] <= g->threshold[i])
 			continue;
-		if (i == GCM_NGEN - 1 && g->long_lived_pending < g->long_lived_total / 4)
+		if (i == GCM_NGEN - 1 && g->long_lived_pending < g->long_lived_total / LONG_LIVED_DIVISOR)
 			continue;
 		collect(g, i);
 		return;
@@ -426,7 +443,7 @@ int gcm_link(gcm *g, gcm_obj from, gcm_obj to)
 	if (g->o[to].rc >= MAX_RC)
 		return GCM_E_LIMIT;
 	if (f->nrefs == f->cap) {
-		uint32_t cap = f->cap ? f->cap * 2 : 4;
+		uint32_t cap = f->cap ? f->cap * 2 : FIRST_REFS;
 		if (cap < f->cap)
 			return GCM_E_LIMIT;
 		uint32_t *r = realloc(f->refs, cap * sizeof(uint32_t));
@@ -503,7 +520,7 @@ void gcm_freeze(gcm *g)
 
 void gcm_unfreeze(gcm *g)
 {
-	list_merge(g, L_PERM, L_GEN0 + GCM_NGEN - 1);
+	list_merge(g, L_PERM, L_OLDEST);
 }
 
 void gcm_get_stats(const gcm *g, gcm_stats *st)
@@ -599,7 +616,10 @@ const char *gcm_check(const gcm *g)
 		return "free slots: chain misses some";
 	if (live != g->st.live_objects || bytes != g->st.live_bytes)
 		return "live objects or bytes differ from the statistics";
-	if (containers != g->lsize[1] + g->lsize[2] + g->lsize[3] + g->lsize[L_PERM])
+	uint64_t tracked = 0;
+	for (uint32_t l = L_GEN0; l <= L_PERM; l++)
+		tracked += g->lsize[l];
+	if (containers != tracked)
 		return "tracked objects differ from the containers";
 	if (g->st.created != live + g->st.freed_rc_objects + g->st.freed_gc_objects)
 		return "created != live + freed";

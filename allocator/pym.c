@@ -17,6 +17,13 @@
 #include <string.h>
 
 #define RAW_BASE 0x100000000000ull /* private addresses of raw blocks (pym_malloc) */
+#define RAW_ALIGN 16ull            /* raw blocks are 16-aligned, like glibc's malloc */
+#define RAW_GAP 16ull              /* and a malloc chunk header apart */
+#define BUILTIN_TOP 0x7f0000000000ull /* built-in arenas go down from here, like mmap */
+#define BUILTIN_GAP 4096ull           /* a page between two built-in arenas */
+#define FREE_BASES_FIRST_CAP 16
+#define PAGE_MAP_FIRST_BITS 8         /* the page map starts with 2^8 slots */
+#define INV_BITS 32                   /* fixed point of inv[]: k = off * inv >> INV_BITS */
 
 const char *pym_strerror(int err)
 {
@@ -35,7 +42,7 @@ const char *pym_strerror(int err)
  * (exact: offsets are below 2^16 and sizes at most 2^8 << shift). */
 static inline uint32_t block_index(const pym *m, uint32_t idx, uint64_t off)
 {
-	return (uint32_t)((off * m->inv[idx]) >> 32);
+	return (uint32_t)((off * m->inv[idx]) >> INV_BITS);
 }
 
 static inline uint64_t block_addr(const pym *m, int32_t id, uint32_t k)
@@ -116,12 +123,11 @@ static void radix_mark(pym *m, uint64_t a)
 {
 	if (!m->p.radix_bits)
 		return;
-	unsigned ab = (unsigned)__builtin_ctz(m->p.arena_size);
-	unsigned bits = m->p.radix_bits - ab, interior = (bits + 2) / 3, bot = bits - 2 * interior;
+	radix_shape r = radix_shape_of(&m->p);
 	uint64_t addr_mask = m->p.radix_bits == 64 ? ~0ull : (1ull << m->p.radix_bits) - 1;
 	a &= addr_mask;
-	uint64_t top = a >> (ab + bot + interior);
-	uint64_t topmid = a >> (ab + bot);
+	uint64_t top = a >> (r.arena_bits + r.bot + r.interior); /* names a mid node */
+	uint64_t topmid = a >> (r.arena_bits + r.bot);           /* names a bot node */
 	pym_map_put(&m->radix_mid, top, 1);
 	pym_map_put(&m->radix_bot, topmid, 1);
 }
@@ -136,15 +142,15 @@ static uint64_t builtin_source(pym *m)
 	if (m->nfree_bases)
 		return m->free_bases[--m->nfree_bases];
 	if (!m->next_base)
-		m->next_base = 0x7f0000000000ull;
-	m->next_base -= m->p.arena_size + 4096;
+		m->next_base = BUILTIN_TOP;
+	m->next_base -= m->p.arena_size + BUILTIN_GAP;
 	return m->next_base;
 }
 
 static void builtin_release(pym *m, uint64_t base)
 {
 	if (m->nfree_bases == m->cap_free_bases) {
-		size_t cap = m->cap_free_bases ? 2 * m->cap_free_bases : 16;
+		size_t cap = m->cap_free_bases ? 2 * m->cap_free_bases : FREE_BASES_FIRST_CAP;
 		uint64_t *p = realloc(m->free_bases, cap * sizeof(*p));
 		if (!p)
 			return;
@@ -484,7 +490,7 @@ static int raw_alloc(pym *m, uint64_t n, uint64_t addr, uint64_t *out)
 {
 	if (!addr) {
 		addr = m->raw_next;
-		m->raw_next += (n ? (n + 15) & ~15ull : 16) + 16;
+		m->raw_next += (n ? (n + RAW_ALIGN - 1) & ~(RAW_ALIGN - 1) : RAW_ALIGN) + RAW_GAP;
 	}
 	if (!pym_map_put(&m->raw, addr, n))
 		return PYM_E_NOMEM;
@@ -598,13 +604,13 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
 	m->pools_shift = (uint32_t)__builtin_ctz(m->max_pools);
 	m->nclasses = p->threshold >> p->align_shift;
 	for (uint32_t c = 0; c < m->nclasses; c++)
-		m->inv[c] = (uint32_t)(((1ull << 32) + class_size(m, c) - 1) / class_size(m, c));
+		m->inv[c] = (uint32_t)(((1ull << INV_BITS) + class_size(m, c) - 1) / class_size(m, c));
 	m->max_blocks = (p->pool_size - p->pool_overhead) >> p->align_shift;
 	m->unused_arena_objects = m->usable_arenas = NONE;
 	m->raw_next = RAW_BASE;
 	m->nfp2lasta = malloc((m->max_pools + 1) * sizeof(int32_t));
 	m->usedpools = malloc(m->nclasses * sizeof(int32_t));
-	if (!m->nfp2lasta || !m->usedpools || !pym_page_init(&m->pages, 8)) {
+	if (!m->nfp2lasta || !m->usedpools || !pym_page_init(&m->pages, PAGE_MAP_FIRST_BITS)) {
 		pym_free(m);
 		return PYM_E_NOMEM;
 	}

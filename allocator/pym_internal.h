@@ -199,6 +199,30 @@ static inline uint32_t arena_carved(const pym *m, const arena *a)
 	return (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
 }
 
+/* The radix tree of address_in_range (3.10+): the address bits above
+ * the arena bits split into RADIX_LEVELS levels, the root and mid ones of
+ * `interior` bits each and the bot one of the rest (CPython's MAP_TOP,
+ * MAP_MID and MAP_BOT bits); an entry of any node takes
+ * RADIX_ENTRY_BYTES (a pointer, or the bot's two 32-bit coverage ints). */
+#define RADIX_LEVELS 3
+#define RADIX_ENTRY_BYTES 8
+
+typedef struct radix_shape {
+	unsigned arena_bits; /* log2(ARENA_SIZE) */
+	unsigned interior;   /* bits of the root and mid levels */
+	unsigned bot;        /* bits of the bot level */
+} radix_shape;
+
+static inline radix_shape radix_shape_of(const pym_params *p)
+{
+	radix_shape r;
+	r.arena_bits = (unsigned)__builtin_ctz(p->arena_size);
+	unsigned bits = p->radix_bits - r.arena_bits;
+	r.interior = (bits + RADIX_LEVELS - 1) / RADIX_LEVELS;
+	r.bot = bits - (RADIX_LEVELS - 1) * r.interior;
+	return r;
+}
+
 /* 0 if the parameters are ones the model can run, else PYM_E_PARAMS
  * (pym_profile.c). */
 int pym_params_check(const pym_params *p);

@@ -92,6 +92,9 @@ void pym_get_stats(const pym *m, pym_stats *st)
 
 /* printone(): the label padded to 35 columns, '=', the value with
  * thousands commas right-aligned in 21 columns. */
+#define LABEL_WIDTH 35
+#define VALUE_WIDTH 21
+
 static size_t printone(char *buf, size_t cap, const char *label, uint64_t v)
 {
 	char digits[32], num[32];
@@ -102,7 +105,7 @@ static size_t printone(char *buf, size_t cap, const char *label, uint64_t v)
 			num[o++] = ',';
 	}
 	num[o] = 0;
-	int k = snprintf(buf, cap, "%-35s=%21s\n", label, num);
+	int k = snprintf(buf, cap, "%-*s=%*s\n", LABEL_WIDTH, label, VALUE_WIDTH, num);
 	return k < 0 ? 0 : (size_t)k;
 }
 
@@ -156,10 +159,9 @@ size_t pym_format_stats(const pym_params *p, const pym_stats *st, char *buf, siz
 	APPEND(printone(buf, left, "# bytes lost to arena alignment", st->arena_alignment));
 	APPEND(printone(buf, left, "Total", total));
 	if (p->radix_bits) {
-		unsigned ab = (unsigned)__builtin_ctz(p->arena_size);
-		unsigned bits = p->radix_bits - ab, interior = (bits + 2) / 3,
-			 bot = bits - 2 * interior;
-		uint64_t root_b = (1ull << interior) * 8, mid_b = root_b, bot_b = (1ull << bot) * 8;
+		radix_shape r = radix_shape_of(p);
+		uint64_t root_b = (1ull << r.interior) * RADIX_ENTRY_BYTES, mid_b = root_b;
+		uint64_t bot_b = (1ull << r.bot) * RADIX_ENTRY_BYTES;
 		APPEND((size_t)snprintf(buf, left, "\narena map counts\n"));
 		APPEND(printone(buf, left, "# arena map mid nodes", st->map_mid));
 		APPEND(printone(buf, left, "# arena map bot nodes", st->map_bot));
