@@ -11,6 +11,9 @@
  * A dying object is untracked and pushed on an intrusive stack (through
  * its next link), so a cascade of deallocations, however long, needs no
  * memory and no recursion.
+ *
+ * The invariants are written next to the struct fields they relate, and
+ * gcm_check() verifies them (MODEL.md §13).
  */
 #include "gcm.h"
 
@@ -48,31 +51,47 @@ _Static_assert(FIRST >= NLISTS, "objects start after the list heads");
  * long_lived_total (collect_generations, gc_select_generation). */
 #define LONG_LIVED_DIVISOR 4
 
+/* An object slot.  A live object (list != L_FREE, outside a cascade):
+ *   rc == ext + the times it appears in the refs of live objects, rc > 0;
+ *   container iff list is a generation or L_PERM (or L_UNREACH during a
+ *     collection), and only a container has refs (nrefs <= cap);
+ *   every refs entry names a live object.
+ * A free slot: list == L_FREE, on the free_slot chain through next. */
 typedef struct obj {
 	uint64_t addr;  /* from the alloc hook */
 	uint64_t size;  /* bytes asked of it */
-	uint32_t rc;    /* reference count: ext + references from objects */
-	uint32_t ext;   /* the caller's references */
+	uint32_t rc;    /* reference count: ext + references from objects, <= MAX_RC */
+	uint32_t ext;   /* the caller's references, <= rc */
 	uint32_t prev, next; /* list links (next: free-slot and dying chains too) */
 	uint32_t *refs; /* outgoing references, a multiset (containers only) */
 	uint32_t nrefs, cap;
-	int64_t gc_refs; /* scratch of a collection: rc - references from the young set */
+	int64_t gc_refs; /* scratch of a collection: rc - references from the young set, >= 0 */
 	uint8_t list;   /* L_*: which list holds it */
 	bool container;
 } obj;
 
+/* The model.  Between calls:
+ *   lsize[l] == the objects on list l, and L_UNREACH is empty;
+ *   Σ lsize over the generations and L_PERM == live containers;
+ *   st.live_objects, st.live_bytes == the live slots and their sizes;
+ *   st.created == st.live_objects + st.freed_rc_objects + st.freed_gc_objects;
+ *   dying == 0 and collecting is false;
+ *   pending only when p.scheduled. */
 struct gcm {
 	gcm_params p;
 	gcm_hooks h;
 	obj *o;            /* slots; o[1..NLISTS-1] are list heads */
-	uint32_t n, cap;   /* slots used (ids < n), allocated */
+	uint32_t n, cap;   /* slots used (ids < n), allocated; FIRST <= n <= cap */
 	uint32_t free_slot; /* chain of free slots through next, 0 = none */
 	uint64_t lsize[NLISTS]; /* objects on each list */
 	uint32_t dying;    /* stack of objects to deallocate, 0 = empty */
 	uint32_t threshold[GCM_NGEN];
-	uint64_t count[GCM_NGEN];
+	uint64_t count[GCM_NGEN]; /* gen 0: container allocations less deallocations
+				   * (stopping at 0) since its last collection; gen g > 0:
+				   * collections of gen g - 1 since the last of gen g */
 	bool enabled, collecting, pending;
-	uint64_t long_lived_total, long_lived_pending;
+	uint64_t long_lived_total;   /* survivors of the last full collection */
+	uint64_t long_lived_pending; /* survivors of gen-1 collections since then */
 	gcm_stats st;      /* collections, deallocations, live and peak */
 };
 

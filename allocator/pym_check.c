@@ -5,6 +5,48 @@
  */
 #include "pym_internal.h"
 
+/* Whether the slot map names arena ai for address a. */
+static bool slot_names(const pym *m, uint64_t a, uint32_t ai)
+{
+	const uint64_t *v = pym_map_find(&m->slots, a >> m->arena_shift);
+	return v && ((uint32_t)*v == ai + 1 || (uint32_t)(*v >> 32) == ai + 1);
+}
+
+/* The counters, the unused-slot chain and the address tables that are not
+ * pools.  (Not usage.raw_bytes: summing the raw blocks would cost as much
+ * as all the rest, on every operation of a checked run.) */
+static const char *check_bookkeeping(const pym *m)
+{
+	uint64_t live = 0, unused = 0;
+	for (uint32_t i = 0; i < m->maxarenas; i++) {
+		const arena *a = &m->arenas[i];
+		if (!a->address)
+			continue;
+		live++;
+		if (!slot_names(m, a->address, i) ||
+		    !slot_names(m, a->address + m->p.arena_size - 1, i))
+			return "slot map: a live arena is missing";
+	}
+	for (int32_t ai = m->unused_arena_objects; ai != NONE; ai = m->arenas[ai].nextarena)
+		if (m->arenas[ai].address || ++unused > m->maxarenas)
+			return "unused_arena_objects: a live arena, or a cycle";
+	if (live + unused != m->maxarenas)
+		return "unused_arena_objects: an unused slot is missing";
+	if (m->ntimes_arena_allocated < m->narenas_highwater || m->narenas_highwater < live)
+		return "ntimes_arena_allocated >= narenas_highwater >= arenas does not hold";
+	if (m->nfp2lasta[0] != NONE)
+		return "nfp2lasta[0] is set";
+	for (size_t i = 0; i < m->nfree_bases; i++) {
+		const uint64_t *v = pym_map_find(&m->slots, m->free_bases[i] >> m->arena_shift);
+		for (int k = 0; v && k < 2; k++) {
+			uint32_t e = (uint32_t)(*v >> (32 * k));
+			if (e && m->arenas[e - 1].address == m->free_bases[i])
+				return "built-in placement: a released base is live";
+		}
+	}
+	return NULL;
+}
+
 /* ---- invariants ---- */
 
 const char *pym_check(const pym *m)
@@ -136,5 +178,5 @@ const char *pym_check(const pym *m)
 	}
 	if (ringed != partly)
 		return "usedpools: a partly used pool is on no ring";
-	return NULL;
+	return check_bookkeeping(m);
 }

@@ -6,7 +6,8 @@
  * interface.
  *
  * The counting invariants are written next to the fields they relate;
- * pym_check() verifies every one of them (MODEL.md §13 lists them all).
+ * pym_check() verifies each of them but the raw layer's byte count
+ * (MODEL.md §13 lists them all).
  * "carved(a)" below is (a->pool_address - a->first_pool) >> pool_shift,
  * the pools of arena a handed out at least once.
  */
@@ -24,8 +25,12 @@
 
 /* A u64 -> u64 hash map: open addressing, tombstones.  live <= used and
  * used * 2 <= cap (cap a power of two, 0 before the first put). */
+#define MAP_EMPTY 0    /* stored key of an empty slot */
+#define MAP_DELETED 1  /* stored key of a tombstone */
+#define MAP_KEY_BIAS 2 /* keys are stored + 2, clear of the two above */
+
 typedef struct pym_map {
-	uint64_t *k, *v; /* key 0 = empty, 1 = deleted; keys are stored + 2 */
+	uint64_t *k, *v; /* stored keys (MAP_*), values */
 	size_t cap;      /* slots */
 	size_t used;     /* slots not empty: live + tombstones */
 	size_t live;     /* keys present */

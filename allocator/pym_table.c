@@ -13,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAP_EMPTY 0     /* stored key of an empty slot */
-#define MAP_DELETED 1   /* stored key of a tombstone */
-#define MAP_KEY_BIAS 2  /* keys are stored + 2, clear of the two above */
 #define MAP_FIRST_CAP 64
 
 /* ---- the u64 map ---- */
