@@ -9,3 +9,12 @@ $(B)/libpym.a: $(PYM_OBJ)
 	$(AR) rcs $@ $^
 $(B)/libgcm.a: $(GCM_OBJ)
 	$(AR) rcs $@ $^
+
+# The same library with pym_check() after every operation (pym.c), for
+# the replay's tests and fuzzer: a broken invariant aborts there.
+PYM_CHECKED_OBJ := $(PYM_SRC:allocator/%.c=$(B)/allocator/checked/%.o)
+$(B)/allocator/checked/%.o: allocator/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DPYM_CHECK_EVERY_OP -MMD -MP -c $< -o $@
+$(B)/libpym-checked.a: $(PYM_CHECKED_OBJ)
+	$(AR) rcs $@ $^

@@ -8,11 +8,14 @@
  *
  * Every entry point leaves the state satisfying those invariants, and
  * every one of them is O(1) but for the growth of the arena vector and
- * the tables.
+ * the tables.  Built with -DPYM_CHECK_EVERY_OP (libpym-checked.a), each
+ * entry point that changes the state then runs pym_check() and aborts,
+ * with the violation on stderr, on the first one broken.
  */
 #include "pym_internal.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -509,9 +512,9 @@ static bool raw_free(pym *m, uint64_t p)
 	return true;
 }
 
-/* ---- public API ---- */
+/* ---- entry points ---- */
 
-int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out)
+static int malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out)
 {
 	int rc = pymalloc_alloc(m, n, out);
 	if (rc < 0 || *out)
@@ -519,20 +522,9 @@ int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out)
 	return raw_alloc(m, n, raw_addr, out);
 }
 
-int pym_malloc(pym *m, uint64_t n, uint64_t *out)
-{
-	return pym_malloc_at(m, n, 0, out);
-}
-
-int pym_calloc(pym *m, uint64_t nelem, uint64_t elsize, uint64_t *out)
-{
-	uint64_t n;
-	if (__builtin_mul_overflow(nelem, elsize, &n))
-		n = UINT64_MAX; /* too big for pymalloc: raw, as CPython does */
-	return pym_malloc_at(m, n, 0, out);
-}
-
-int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc)
+/* One copy, called by pym_free_block and realloc_at, so that the free
+ * path is inlined into it whole. */
+__attribute__((noinline)) static int free_block(pym *m, uint64_t p, bool *was_pymalloc)
 {
 	if (was_pymalloc)
 		*was_pymalloc = false;
@@ -552,10 +544,10 @@ int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc)
 /* _PyObject_Realloc (§2): a pymalloc block stays if 3/4 size < n <= size;
  * otherwise the new block is taken before the old one is freed.  A raw
  * block stays raw. */
-int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out)
+static int realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out)
 {
 	if (!p)
-		return pym_malloc_at(m, n, raw_addr, out);
+		return malloc_at(m, n, raw_addr, out);
 	int32_t id = pym_page_find(&m->pages, p >> m->pool_shift);
 	if (id == NONE) {
 		if (arena_of(m, p) != NONE)
@@ -574,15 +566,62 @@ int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *
 		*out = p;
 		return 0;
 	}
-	int rc = pym_malloc_at(m, n, raw_addr, out);
+	int rc = malloc_at(m, n, raw_addr, out);
 	if (rc < 0)
 		return rc;
-	return pym_free_block(m, p, NULL);
+	return free_block(m, p, NULL);
+}
+
+/* ---- public API ---- */
+
+#ifdef PYM_CHECK_EVERY_OP
+/* The checked build: each operation ends with pym_check(), and the first
+ * broken invariant stops the process with its description. */
+static int checked(const pym *m, const char *op, int rc)
+{
+	const char *why = pym_check(m);
+	if (why) {
+		fprintf(stderr, "pym_check after %s (%s, result %d): %s\n", op, m->p.name, rc, why);
+		abort();
+	}
+	return rc;
+}
+#define CHECKED(op, rc) checked(m, op, rc)
+#else
+#define CHECKED(op, rc) (rc)
+#endif
+
+int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out)
+{
+	return CHECKED("pym_malloc_at", malloc_at(m, n, raw_addr, out));
+}
+
+int pym_malloc(pym *m, uint64_t n, uint64_t *out)
+{
+	return CHECKED("pym_malloc", malloc_at(m, n, 0, out));
+}
+
+int pym_calloc(pym *m, uint64_t nelem, uint64_t elsize, uint64_t *out)
+{
+	uint64_t n;
+	if (__builtin_mul_overflow(nelem, elsize, &n))
+		n = UINT64_MAX; /* too big for pymalloc: raw, as CPython does */
+	return CHECKED("pym_calloc", malloc_at(m, n, 0, out));
+}
+
+int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc)
+{
+	return CHECKED("pym_free_block", free_block(m, p, was_pymalloc));
+}
+
+int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out)
+{
+	return CHECKED("pym_realloc_at", realloc_at(m, p, n, raw_addr, out));
 }
 
 int pym_realloc(pym *m, uint64_t p, uint64_t n, uint64_t *out)
 {
-	return pym_realloc_at(m, p, n, 0, out);
+	return CHECKED("pym_realloc", realloc_at(m, p, n, 0, out));
 }
 
 /* ---- creation ---- */
