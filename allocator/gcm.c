@@ -1,6 +1,6 @@
 /*
  * gcm.c - reference counting and CPython's generational cyclic collector
- * (../shared/design/PYMALLOC.md §9; CPython Modules/gcmodule.c 3.8-3.12,
+ * (MODEL.md §9; CPython Modules/gcmodule.c 3.8-3.12,
  * Python/gc.c 3.13: collect_generations / gc_select_generation, collect /
  * gc_collect_main, update_refs, subtract_refs, move_unreachable,
  * delete_garbage).  Our own code; the words are CPython's.
@@ -292,7 +292,7 @@ static void run_deallocs(gcm *g)
 
 /* ---- the collector ---- */
 
-/* collect(generation): PYMALLOC.md §9 "Collecting generation g". */
+/* collect(generation): MODEL.md §9 "Collecting generation g". */
 static uint64_t collect(gcm *g, int gen)
 {
 	uint32_t young = L_GEN0 + (uint32_t)gen;

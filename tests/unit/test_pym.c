@@ -1,7 +1,8 @@
 /*
- * test_pym.c - the pymalloc model alone: each tricky rule of PYMALLOC.md
- * §4-6 as a small scenario, the statistics layout, profiles, and a seeded
- * random stress of every profile with pym_check() after every operation.
+ * test_pym.c - the pymalloc model alone: each tricky rule of
+ * allocator/MODEL.md §4-6 as a small scenario, the statistics layout,
+ * profiles, a seeded random stress of every profile with pym_check()
+ * after every operation, and pym_check() itself on broken states.
  */
 #include "pym.h"
 #include "pym_internal.h" /* test_check_fires breaks the state on purpose */
