@@ -673,7 +673,8 @@ void pym_free(pym *m)
 	free(m->nfp2lasta);
 	free(m->usedpools);
 	free(m->free_bases);
-	pym_map_free(&m->slots), pym_map_free(&m->raw), pym_map_free(&m->radix_mid), pym_map_free(&m->radix_bot);
+	pym_map_free(&m->slots), pym_map_free(&m->raw);
+	pym_map_free(&m->radix_mid), pym_map_free(&m->radix_bot);
 	free(m);
 }
 
