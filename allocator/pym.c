@@ -522,9 +522,9 @@ static int malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out)
 	return raw_alloc(m, n, raw_addr, out);
 }
 
-/* One copy, called by pym_free_block and realloc_at, so that the free
- * path is inlined into it whole. */
-__attribute__((noinline)) static int free_block(pym *m, uint64_t p, bool *was_pymalloc)
+/* Inlined whole into pym_free_block, its only caller (realloc_at calls
+ * that too): the free path is one function. */
+static inline int free_block(pym *m, uint64_t p, bool *was_pymalloc)
 {
 	if (was_pymalloc)
 		*was_pymalloc = false;
@@ -569,7 +569,7 @@ static int realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_
 	int rc = malloc_at(m, n, raw_addr, out);
 	if (rc < 0)
 		return rc;
-	return free_block(m, p, NULL);
+	return pym_free_block(m, p, NULL); /* checked too, in the checked build */
 }
 
 /* ---- public API ---- */
