@@ -331,8 +331,7 @@ static int allocate_from_new_pool(pym *m, uint32_t idx, uint64_t *bp)
 	if (id != NONE) { /* the most recently emptied pool */
 		ua->freepools = pool_of(m, id)->nextpool;
 	} else { /* carve a new pool */
-		id = (int32_t)((uint32_t)uai << m->pools_shift |
-			       (uint32_t)((ua->pool_address - ua->first_pool) >> m->pool_shift));
+		id = (int32_t)((uint32_t)uai << m->pools_shift | arena_carved(m, ua));
 		pool *pl = pool_of(m, id);
 		pl->szidx = DUMMY_SIZE_IDX;
 		ua->pool_address += m->p.pool_size;

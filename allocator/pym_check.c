@@ -57,7 +57,7 @@ const char *pym_check(const pym *m)
 		if (!a->address)
 			continue;
 		live++;
-		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) / m->p.pool_size);
+		uint32_t carved = arena_carved(m, a);
 		uint32_t total = a->address & (m->p.pool_size - 1) ? m->max_pools - 1 : m->max_pools;
 		if (a->ntotalpools != total || carved > total)
 			return "arena: pool counts";
@@ -114,7 +114,7 @@ const char *pym_check(const pym *m)
 		if (!a->address)
 			continue;
 		empty += a->nfreepools == a->ntotalpools;
-		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
+		uint32_t carved = arena_carved(m, a);
 		for (uint32_t j = 0; j < carved; j++) {
 			const pool *pl = &arena_pools(m, i)[j];
 			if (pl->count) {
@@ -152,9 +152,7 @@ const char *pym_check(const pym *m)
 	uint64_t partly = 0, ringed = 0;
 	for (uint32_t i = 0; i < m->maxarenas; i++) {
 		const arena *a = &m->arenas[i];
-		uint32_t carved = a->address ? (uint32_t)((a->pool_address - a->first_pool) /
-							    m->p.pool_size)
-					     : 0;
+		uint32_t carved = a->address ? arena_carved(m, a) : 0;
 		for (uint32_t j = 0; j < carved; j++) {
 			const pool *pl = &arena_pools(m, i)[j];
 			partly += pl->count && pl->freeblock != BNONE;

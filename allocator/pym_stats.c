@@ -34,7 +34,7 @@ void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u),
 		if (!a->address)
 			continue;
 		pym_arena_use u = {a->address, a->ntotalpools, 0, 0};
-		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) >> m->pool_shift);
+		uint32_t carved = arena_carved(m, a);
 		for (uint32_t k = 0; k < carved; k++) {
 			const pool *pl = &arena_pools(m, i)[k];
 			if (!pl->count)
@@ -64,7 +64,7 @@ void pym_get_stats(const pym *m, pym_stats *st)
 		if (a->address & (m->p.pool_size - 1))
 			st->arena_alignment += m->p.pool_size;
 		st->unused_pools += a->nfreepools;
-		uint32_t carved = (uint32_t)((a->pool_address - a->first_pool) / m->p.pool_size);
+		uint32_t carved = arena_carved(m, a);
 		for (uint32_t j = 0; j < carved; j++) {
 			const pool *pl = &arena_pools(m, i)[j];
 			if (!pl->count)
