@@ -1,6 +1,6 @@
 /*
  * gcm.c - reference counting and CPython's generational cyclic collector
- * (../shared/design/PYMALLOC.md §9; CPython Modules/gcmodule.c 3.8-3.12,
+ * (MODEL.md §9; CPython Modules/gcmodule.c 3.8-3.12,
  * Python/gc.c 3.13: collect_generations / gc_select_generation, collect /
  * gc_collect_main, update_refs, subtract_refs, move_unreachable,
  * delete_garbage).  Our own code; the words are CPython's.
@@ -11,6 +11,9 @@
  * A dying object is untracked and pushed on an intrusive stack (through
  * its next link), so a cascade of deallocations, however long, needs no
  * memory and no recursion.
+ *
+ * The invariants are written next to the struct fields they relate, and
+ * gcm_check() verifies them (MODEL.md §13).
  */
 #include "gcm.h"
 
@@ -20,42 +23,75 @@
 #include <string.h>
 
 enum {
-	L_NONE = 0,    /* not tracked: non-containers */
-	L_GEN0 = 1,    /* L_GEN0 + g: generation g */
-	L_PERM = 4,    /* permanent generation (gc.freeze) */
-	L_UNREACH = 5, /* unreachable set of the running collection */
-	NLISTS = 6,
-	FIRST = 8,     /* first object id */
-	L_FREE = 0xff, /* a free slot */
+	L_NONE = 0,                 /* not tracked: non-containers */
+	L_GEN0 = 1,                 /* L_GEN0 + g: generation g */
+	L_OLDEST = L_GEN0 + GCM_NGEN - 1, /* the oldest generation */
+	L_PERM = L_GEN0 + GCM_NGEN, /* permanent generation (gc.freeze) */
+	L_UNREACH,                  /* unreachable set of the running collection */
+	NLISTS,                     /* list heads are the ids 1..NLISTS-1 */
+	FIRST = 8,                  /* first object id (>= NLISTS) */
+	L_FREE = 0xff,              /* a free slot */
 };
-#define MAX_SLOTS 0xfffffff0u
+_Static_assert(FIRST >= NLISTS, "objects start after the list heads");
+#define MAX_SLOTS 0xfffffff0u /* slots and reference counts stay clear of 2^32 */
 #define MAX_RC 0xfffffff0u
+#define FIRST_SLOTS 64        /* the slot array's first size */
+#define FIRST_REFS 4          /* a container's first room for references */
 
+/* Interpreter versions the defaults know (3.MINOR_FIRST to 3.MINOR_LAST),
+ * and the changes among them (MODEL.md §9). */
+#define MINOR_FIRST 8
+#define MINOR_LAST 13
+#define MINOR_SCHEDULED 12     /* gh-97922: collections wait for the eval breaker */
+#define MINOR_THRESHOLD_2000 13 /* threshold0 700 -> 2000 */
+#define THRESHOLD0_OLD 700     /* _PyGC_InitState (3.8-3.10), pycore_runtime_init.h (3.11, 3.12) */
+#define THRESHOLD0_NEW 2000    /* pycore_runtime_init.h @ 3.13.0 */
+#define THRESHOLD_OLDER 10     /* threshold1 and threshold2, in every version */
+/* A full collection waits until long_lived_pending reaches 1/4 of
+ * long_lived_total (collect_generations, gc_select_generation). */
+#define LONG_LIVED_DIVISOR 4
+
+/* An object slot.  A live object (list != L_FREE, outside a cascade):
+ *   rc == ext + the times it appears in the refs of live objects, rc > 0;
+ *   container iff list is a generation or L_PERM (or L_UNREACH during a
+ *     collection), and only a container has refs (nrefs <= cap);
+ *   every refs entry names a live object.
+ * A free slot: list == L_FREE, on the free_slot chain through next. */
 typedef struct obj {
 	uint64_t addr;  /* from the alloc hook */
 	uint64_t size;  /* bytes asked of it */
-	uint32_t rc;    /* reference count: ext + references from objects */
-	uint32_t ext;   /* the caller's references */
+	uint32_t rc;    /* reference count: ext + references from objects, <= MAX_RC */
+	uint32_t ext;   /* the caller's references, <= rc */
 	uint32_t prev, next; /* list links (next: free-slot and dying chains too) */
 	uint32_t *refs; /* outgoing references, a multiset (containers only) */
 	uint32_t nrefs, cap;
-	int64_t gc_refs; /* scratch of a collection: rc - references from the young set */
+	int64_t gc_refs; /* scratch of a collection: rc - references from the young set, >= 0 */
 	uint8_t list;   /* L_*: which list holds it */
 	bool container;
 } obj;
 
+/* The model.  Between calls:
+ *   lsize[l] == the objects on list l, and L_UNREACH is empty;
+ *   Σ lsize over the generations and L_PERM == live containers;
+ *   st.live_objects, st.live_bytes == the live slots and their sizes;
+ *   st.created == st.live_objects + st.freed_rc_objects + st.freed_gc_objects;
+ *   dying == 0 and collecting is false;
+ *   pending only when p.scheduled. */
 struct gcm {
 	gcm_params p;
 	gcm_hooks h;
 	obj *o;            /* slots; o[1..NLISTS-1] are list heads */
-	uint32_t n, cap;   /* slots used (ids < n), allocated */
+	uint32_t n, cap;   /* slots used (ids < n), allocated; FIRST <= n <= cap */
 	uint32_t free_slot; /* chain of free slots through next, 0 = none */
 	uint64_t lsize[NLISTS]; /* objects on each list */
 	uint32_t dying;    /* stack of objects to deallocate, 0 = empty */
 	uint32_t threshold[GCM_NGEN];
-	uint64_t count[GCM_NGEN];
+	uint64_t count[GCM_NGEN]; /* gen 0: container allocations less deallocations
+				   * (stopping at 0) since its last collection; gen g > 0:
+				   * collections of gen g - 1 since the last of gen g */
 	bool enabled, collecting, pending;
-	uint64_t long_lived_total, long_lived_pending;
+	uint64_t long_lived_total;   /* survivors of the last full collection */
+	uint64_t long_lived_pending; /* survivors of gen-1 collections since then */
 	gcm_stats st;      /* collections, deallocations, live and peak */
 };
 
@@ -77,13 +113,13 @@ const char *gcm_strerror(int err)
 void gcm_params_for_version(const char *version, gcm_params *out)
 {
 	int major = 0, minor = 0;
-	if (!version || sscanf(version, "%d.%d", &major, &minor) != 2 || major != 3 || minor < 8 ||
-	    minor > 13)
-		minor = 13;
-	/* 700 in _PyGC_InitState (3.8-3.10) and pycore_runtime_init.h (3.11,
-	 * 3.12); 2000 in pycore_runtime_init.h @ 3.13.0.  gh-97922 (3.12.0a1)
-	 * moved the collection to the eval breaker. */
-	*out = (gcm_params){.threshold = {minor >= 13 ? 2000 : 700, 10, 10}, .scheduled = minor >= 12};
+	if (!version || sscanf(version, "%d.%d", &major, &minor) != 2 || major != 3 ||
+	    minor < MINOR_FIRST || minor > MINOR_LAST)
+		minor = MINOR_LAST;
+	*out = (gcm_params){
+	    .threshold = {minor >= MINOR_THRESHOLD_2000 ? THRESHOLD0_NEW : THRESHOLD0_OLD,
+			  THRESHOLD_OLDER, THRESHOLD_OLDER},
+	    .scheduled = minor >= MINOR_SCHEDULED};
 }
 
 /* ---- lists ---- */
@@ -139,7 +175,7 @@ int gcm_create(gcm **out, const gcm_params *p, const gcm_hooks *hooks)
 	gcm *g = calloc(1, sizeof(*g));
 	if (!g)
 		return GCM_E_NOMEM;
-	g->cap = 64;
+	g->cap = FIRST_SLOTS;
 	g->o = calloc(g->cap, sizeof(obj));
 	if (!g->o) {
 		free(g);
@@ -256,7 +292,7 @@ static void run_deallocs(gcm *g)
 
 /* ---- the collector ---- */
 
-/* collect(generation): PYMALLOC.md §9 "Collecting generation g". */
+/* collect(generation): MODEL.md §9 "Collecting generation g". */
 static uint64_t collect(gcm *g, int gen)
 {
 	uint32_t young = L_GEN0 + (uint32_t)gen;
@@ -343,7 +379,7 @@ static void collect_generations(gcm *g)
 	for (int i = GCM_NGEN - 1; i >= 0; i--) {
 		if (g->count[i] <= g->threshold[i])
 			continue;
-		if (i == GCM_NGEN - 1 && g->long_lived_pending < g->long_lived_total / 4)
+		if (i == GCM_NGEN - 1 && g->long_lived_pending < g->long_lived_total / LONG_LIVED_DIVISOR)
 			continue;
 		collect(g, i);
 		return;
@@ -426,7 +462,7 @@ int gcm_link(gcm *g, gcm_obj from, gcm_obj to)
 	if (g->o[to].rc >= MAX_RC)
 		return GCM_E_LIMIT;
 	if (f->nrefs == f->cap) {
-		uint32_t cap = f->cap ? f->cap * 2 : 4;
+		uint32_t cap = f->cap ? f->cap * 2 : FIRST_REFS;
 		if (cap < f->cap)
 			return GCM_E_LIMIT;
 		uint32_t *r = realloc(f->refs, cap * sizeof(uint32_t));
@@ -503,7 +539,7 @@ void gcm_freeze(gcm *g)
 
 void gcm_unfreeze(gcm *g)
 {
-	list_merge(g, L_PERM, L_GEN0 + GCM_NGEN - 1);
+	list_merge(g, L_PERM, L_OLDEST);
 }
 
 void gcm_get_stats(const gcm *g, gcm_stats *st)
@@ -599,7 +635,10 @@ const char *gcm_check(const gcm *g)
 		return "free slots: chain misses some";
 	if (live != g->st.live_objects || bytes != g->st.live_bytes)
 		return "live objects or bytes differ from the statistics";
-	if (containers != g->lsize[1] + g->lsize[2] + g->lsize[3] + g->lsize[L_PERM])
+	uint64_t tracked = 0;
+	for (uint32_t l = L_GEN0; l <= L_PERM; l++)
+		tracked += g->lsize[l];
+	if (containers != tracked)
 		return "tracked objects differ from the containers";
 	if (g->st.created != live + g->st.freed_rc_objects + g->st.freed_gc_objects)
 		return "created != live + freed";

@@ -1,7 +1,7 @@
 /*
  * gcm.h - the model of CPython's object lifetimes: reference counting with
  * immediate deallocation, and the generational cyclic collector as
- * ../shared/design/PYMALLOC.md §9 specifies it for 3.8-3.13 (CPython
+ * allocator/MODEL.md §9 specifies it for 3.8-3.13 (CPython
  * Modules/gcmodule.c, Python/gc.c in 3.13).
  *
  * Objects have a size, are containers (GC objects, like lists) or not

@@ -1,5 +1,6 @@
 # allocator/: the pymalloc model and the refcount/GC model; depends on nothing.
-PYM_SRC := allocator/pym.c
+PYM_SRC := allocator/pym.c allocator/pym_table.c allocator/pym_stats.c allocator/pym_profile.c \
+	allocator/pym_check.c
 PYM_OBJ := $(PYM_SRC:%.c=$(B)/%.o)
 GCM_SRC := allocator/gcm.c
 GCM_OBJ := $(GCM_SRC:%.c=$(B)/%.o)
@@ -7,4 +8,13 @@ GCM_OBJ := $(GCM_SRC:%.c=$(B)/%.o)
 $(B)/libpym.a: $(PYM_OBJ)
 	$(AR) rcs $@ $^
 $(B)/libgcm.a: $(GCM_OBJ)
+	$(AR) rcs $@ $^
+
+# The same library with pym_check() after every operation (pym.c), for
+# the replay's tests and fuzzer: a broken invariant aborts there.
+PYM_CHECKED_OBJ := $(PYM_SRC:allocator/%.c=$(B)/allocator/checked/%.o)
+$(B)/allocator/checked/%.o: allocator/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DPYM_CHECK_EVERY_OP -MMD -MP -c $< -o $@
+$(B)/libpym-checked.a: $(PYM_CHECKED_OBJ)
 	$(AR) rcs $@ $^

@@ -1,19 +1,13 @@
 /*
  * pym.h - the model of CPython's small-object allocator (pymalloc /
- * obmalloc): arenas, pools and blocks, request for request, as specified in
- * ../shared/design/PYMALLOC.md (§n below refers to it).
+ * obmalloc): arenas, pools and blocks, request for request, as
+ * allocator/MODEL.md specifies it (§n below refers to it).
  *
  * Pure and deterministic: no I/O, all state in one handle, O(1) per
- * operation (an arena hash for address lookup), memory proportional to the
- * arenas and pools held and to the live raw blocks.
- *
- * Built-in arena placement (when no source says otherwise), like mmap on
- * Linux: a released base is reused first (last released, first reused),
- * else the next base is one arena and one page below the previous new one,
- * starting below 0x7f0000000000; so with 16 KiB pools an arena loses one
- * pool to alignment, as most real ones do (§4).  Requests pymalloc
- * refuses (0 or over the small-request threshold) go to a large-object
- * layer that only accounts their bytes.
+ * operation, memory proportional to the arenas, pools and raw blocks
+ * held.  Arenas go where the caller's source says, or where the model's
+ * mmap-like rule puts them (§4); requests pymalloc refuses go to a
+ * large-object layer that only accounts their bytes (§2).
  */
 #ifndef ARENATRACE_PYM_H
 #define ARENATRACE_PYM_H
@@ -46,9 +40,8 @@ typedef struct pym_params {
 
 /* Parameters of a profile name: "cpython-3.8" … "cpython-3.13", or
  * "custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,radix=0|48|64"
- * (sizes take K/M suffixes; unnamed keys default to cpython-3.13's).  Arena
- * and pool sizes are powers of two (as CPython's ARENA_BITS and POOL_BITS
- * make them), pools at most 64 KiB and at least two per arena. */
+ * (sizes take K/M; keys not named keep cpython-3.13's; sizes are powers of
+ * two, as ARENA_BITS and POOL_BITS make them, pools at most 64 KiB, §1). */
 int pym_params_from_name(const char *name, pym_params *out);
 /* The profile for an interpreter version string ("3.11.7"), or the newest
  * when the version is NULL, empty or outside 3.8–3.13. */
@@ -77,31 +70,26 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks);
 void pym_free(pym *m);
 const pym_params *pym_get_params(const pym *m);
 
-/* The allocation API of one domain (MEM and OBJ share one allocator, §2).
- * Each returns 0 or a negative error; results in *out.  Raw blocks (the
- * large-object layer) get addresses from a private range so they never
- * collide with arenas. */
+/* The allocation API of one domain (MEM and OBJ share one allocator, §2):
+ * 0 or a negative error, results in *out.  Raw blocks (the large-object
+ * layer) get addresses from a private range no arena can take. */
 int pym_malloc(pym *m, uint64_t n, uint64_t *out);
 int pym_calloc(pym *m, uint64_t nelem, uint64_t elsize, uint64_t *out);
 int pym_realloc(pym *m, uint64_t p, uint64_t n, uint64_t *out);
 /* *was_pymalloc (may be NULL) tells whether p was a pymalloc block. */
 int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc);
 
-/* Raw blocks with addresses chosen by the caller (replay of a trace, where
- * the real allocator chose them): what _PyObject_Malloc handed to
- * PyMem_RawMalloc.  Used by pym_*_at below. */
+/* The same with the raw block's address chosen by the caller (replay: the
+ * real allocator's), where _PyObject_Malloc fell back to PyMem_RawMalloc. */
 int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out);
 int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out);
 
-/* O(1) figures for per-request metrics: arenas held now, and bytes the
- * model holds from the system (arenas plus the large-object layer's
- * requested bytes). */
+/* O(1) figures for per-request metrics: arenas held now, and bytes held
+ * from the system (arenas + the large-object layer's requested bytes). */
 uint64_t pym_arenas_current(const pym *m);
 uint64_t pym_held_bytes(const pym *m);
 
-/* O(1) usage for the waste split: arenas × ARENA_SIZE = pools_used ×
- * POOL_SIZE + empty pools (and alignment loss) in arenas still used +
- * empty_arenas × ARENA_SIZE. */
+/* O(1) usage for the waste split, whose equation these terms satisfy (§13). */
 typedef struct pym_usage {
 	uint64_t block_bytes;  /* Σ block size of the blocks in use */
 	uint64_t pools_used;   /* pools with blocks in use */
@@ -130,7 +118,6 @@ bool pym_owns(const pym *m, uint64_t p);
 uint64_t pym_arena_base(const pym *m, uint64_t p);
 
 #define PYM_MAX_CLASSES 128
-
 /* Everything _PyObject_DebugMallocStats prints (§8). */
 typedef struct pym_stats {
 	uint32_t nclasses;
@@ -150,14 +137,13 @@ typedef struct pym_stats {
 	uint64_t raw_blocks;       /* large-object layer: live blocks */
 	uint64_t raw_bytes;        /*   and their requested bytes */
 } pym_stats;
-
 void pym_get_stats(const pym *m, pym_stats *st);
 /* The pymalloc part of sys._debugmallocstats() for these parameters, as
  * CPython prints it.  Returns the length (snprintf semantics). */
 size_t pym_format_stats(const pym_params *p, const pym_stats *st, char *buf, size_t cap);
 
-/* Checks every invariant of the state (expensive).  Returns 0 or a
- * description of the first violation (static string). */
+/* Checks every invariant of the state (§13; expensive): NULL, or the
+ * first violation's description (a static string). */
 const char *pym_check(const pym *m);
 
 #endif

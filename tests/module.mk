@@ -28,10 +28,12 @@ $(B)/tests/unit/test_gcm.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
 $(B)/tests/test_gcm: $(B)/tests/unit/test_gcm.o $(B)/libgcm.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
 
-# the engine and the text sinks only: no symbolizer, so no libdw
+# the engine and the text sinks only: no symbolizer, so no libdw; the
+# model with pym_check() after every operation (libpym-checked.a)
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports $(CMOCKA_CFLAGS)
 $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) \
-		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/librp.a $(B)/libpym.a $(B)/libtf.a
+		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/librp.a $(B)/libpym-checked.a \
+		$(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 
 $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
@@ -108,7 +110,7 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
-		$(REP_OBJ) $(B)/librp.a $(B)/libpym.a $(B)/libtf.a
+		$(REP_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
 $(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
@@ -170,11 +172,11 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC) $(TF_SRC) \
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC) $(GCM_SRC) $(TF_SRC) \
 		$(COMMON_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Ireports -Icommon -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS) \
-		$(REP_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DPYM_CHECK_EVERY_OP -Ireplay -Iallocator -Ireports -Icommon -o $@ \
+		$(filter %.c,$^) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
 		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC)

@@ -1,9 +1,11 @@
 /*
- * test_pym.c - the pymalloc model alone: each tricky rule of PYMALLOC.md
- * §4-6 as a small scenario, the statistics layout, profiles, and a seeded
- * random stress of every profile with pym_check() after every operation.
+ * test_pym.c - the pymalloc model alone: each tricky rule of
+ * allocator/MODEL.md §4-6 as a small scenario, the statistics layout,
+ * profiles, a seeded random stress of every profile with pym_check()
+ * after every operation, and pym_check() itself on broken states.
  */
 #include "pym.h"
+#include "pym_internal.h" /* test_check_fires breaks the state on purpose */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -368,6 +370,35 @@ static void test_each_arena(void **state)
 	pym_free(m);
 }
 
+/* pym_check() is not blind: each invariant broken by hand is reported,
+ * and the state passes again once it is put back. */
+static void test_check_fires(void **state)
+{
+	(void)state;
+	src s = {.n = 0};
+	pym *m = model("cpython-3.12", &s);
+	uint64_t p = mal(m, 100);
+	mal(m, 100);
+	pool *pl = pool_of(m, pym_page_find(&m->pages, p >> m->pool_shift));
+	assert_int_equal(pl->count, 2);
+	pl->count++;
+	assert_string_equal(pym_check(m), "pool: count + free chain + virgin != NUMBLOCKS");
+	pl->count--;
+	assert_null(pym_check(m));
+	m->usage.pools_used++;
+	assert_string_equal(pym_check(m), "block_bytes, pools_used or empty_arenas out of step");
+	m->usage.pools_used--;
+	int32_t ai = m->usable_arenas;
+	m->arenas[ai].nfreepools--;
+	assert_string_equal(pym_check(m), "arena: nfreepools != empty + uncarved pools");
+	m->arenas[ai].nfreepools++;
+	m->nfp2lasta[0] = ai;
+	assert_string_equal(pym_check(m), "nfp2lasta: a stale entry");
+	m->nfp2lasta[0] = NONE;
+	assert_null(pym_check(m));
+	pym_free(m);
+}
+
 static void test_stress_every_profile(void **state)
 {
 	(void)state;
@@ -385,6 +416,7 @@ int main(void)
 	    cmocka_unit_test(test_alignment_loss),   cmocka_unit_test(test_arena_order),
 	    cmocka_unit_test(test_profiles),         cmocka_unit_test(test_unknown_addresses),
 	    cmocka_unit_test(test_stress_every_profile), cmocka_unit_test(test_each_arena),
+	    cmocka_unit_test(test_check_fires),
 	};
 	return cmocka_run_group_tests_name("pym", tests, NULL, NULL);
 }
