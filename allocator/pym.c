@@ -648,7 +648,11 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
 	m->raw_next = RAW_BASE;
 	m->nfp2lasta = malloc((m->max_pools + 1) * sizeof(int32_t));
 	m->usedpools = malloc(m->nclasses * sizeof(int32_t));
-	if (!m->nfp2lasta || !m->usedpools || !pym_page_init(&m->pages, PAGE_MAP_FIRST_BITS)) {
+	pym_map_init(&m->slots), pym_map_init(&m->raw);
+	pym_map_init(&m->radix_mid), pym_map_init(&m->radix_bot);
+	u64map_init(&m->pages, 1, &u64map_heap);
+	if (!m->nfp2lasta || !m->usedpools ||
+	    !pym_page_reserve(&m->pages, (size_t)1 << (PAGE_MAP_FIRST_BITS - 1))) {
 		pym_free(m);
 		return PYM_E_NOMEM;
 	}
@@ -667,7 +671,7 @@ void pym_free(pym *m)
 	for (size_t i = 0; i < ((size_t)m->maxarenas << m->pools_shift); i++)
 		free(m->pools[i].next);
 	free(m->pools);
-	free(m->pages.e);
+	u64map_clear(&m->pages);
 	free(m->arenas);
 	free(m->nfp2lasta);
 	free(m->usedpools);

@@ -106,7 +106,7 @@ const char *pym_check(const pym *m)
 				return "page map: a pool of a live arena is missing or wrong";
 		}
 	}
-	if (pages != m->pages.n)
+	if (pages != m->pages.live)
 		return "page map: entries of released arenas";
 	uint64_t bytes = 0, used = 0, empty = 0;
 	for (uint32_t i = 0; i < m->maxarenas; i++) {

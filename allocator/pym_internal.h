@@ -15,73 +15,82 @@
 #define ARENATRACE_PYM_INTERNAL_H
 
 #include "pym.h"
+#include "u64map.h"
 
 #define NONE (-1)             /* no arena, no pool (ids are indices) */
 #define BNONE 0xffffu         /* end of a block free chain */
 #define DUMMY_SIZE_IDX 0xffffu /* szidx of a pool carved but not yet given a class */
 #define INITIAL_ARENA_OBJECTS 16 /* the arena vector's first size (CPython's constant) */
 
-/* ---- address tables (pym_table.c) ---- */
+/* ---- address tables (common/u64map.h) ---- */
 
-/* A u64 -> u64 hash map: open addressing, tombstones.  live <= used and
- * used * 2 <= cap (cap a power of two, 0 before the first put). */
-#define MAP_EMPTY 0    /* stored key of an empty slot */
-#define MAP_DELETED 1  /* stored key of a tombstone */
-#define MAP_KEY_BIAS 2 /* keys are stored + 2, clear of the two above */
+/* A u64 -> u64 map: arena slots, raw blocks, radix tree nodes. */
+typedef u64map pym_map;
 
-typedef struct pym_map {
-	uint64_t *k, *v; /* stored keys (MAP_*), values */
-	size_t cap;      /* slots */
-	size_t used;     /* slots not empty: live + tombstones */
-	size_t live;     /* keys present */
-} pym_map;
-
-uint64_t *pym_map_find(const pym_map *m, uint64_t key);
-bool pym_map_put(pym_map *m, uint64_t key, uint64_t v); /* false: no memory */
-void pym_map_del(pym_map *m, uint64_t key);
-void pym_map_free(pym_map *m);
-
-/* The page map: pool-aligned page -> pool id, every pool of every live
- * arena and nothing else, so one probe finds the pool of a freed address.
- * Linear probing, n * 2 <= mask + 1, deletion by backward shift (3.8's
- * arenas come and go all the time: tombstones would pile up). */
-typedef struct pym_page_slot {
-	uint64_t page; /* address >> pool_shift; 0 = empty (pages of arenas are never 0) */
-	int32_t id;    /* pool id */
-} pym_page_slot;
-
-typedef struct pym_page_map {
-	pym_page_slot *e;
-	size_t mask;    /* capacity - 1, capacity a power of two */
-	size_t n;       /* entries == Σ ntotalpools over the live arenas */
-	unsigned shift; /* 64 - log2(capacity) */
-} pym_page_map;
-
-#define PYM_FIB_HASH 0x9E3779B97F4A7C15ull /* 2^64 / golden ratio: Fibonacci hashing */
-
-static inline size_t pym_page_home(const pym_page_map *t, uint64_t page)
+static inline void pym_map_init(pym_map *m)
 {
-	return (size_t)((page * PYM_FIB_HASH) >> t->shift);
+	u64map_init(m, 1, &u64map_heap);
 }
+
+static inline uint64_t *pym_map_find(const pym_map *m, uint64_t key)
+{
+	return u64map_find(m, key);
+}
+
+/* false: no memory */
+static inline bool pym_map_put(pym_map *m, uint64_t key, uint64_t v)
+{
+	bool made;
+	uint64_t *p = u64map_get(m, key, &made);
+	if (p)
+		*p = v;
+	return p != NULL;
+}
+
+static inline void pym_map_del(pym_map *m, uint64_t key)
+{
+	uint64_t *p = u64map_find(m, key);
+	if (p)
+		u64map_remove(m, p);
+}
+
+static inline void pym_map_free(pym_map *m)
+{
+	u64map_clear(m);
+}
+
+/* The page map: pool-aligned page (address >> pool_shift) -> pool id,
+ * every pool of every live arena and nothing else, so one probe finds the
+ * pool of a freed address; its live == Σ ntotalpools over the live arenas.
+ * Room is reserved before an arena's pages go in, so that adding them
+ * cannot fail half-way. */
+typedef u64map pym_page_map;
 
 /* The pool id of a page, or NONE: on every free, so inline. */
 static inline int32_t pym_page_find(const pym_page_map *t, uint64_t page)
 {
-	for (size_t i = pym_page_home(t, page);; i = (i + 1) & t->mask) {
-		if (t->e[i].page == page)
-			return t->e[i].id;
-		if (!t->e[i].page)
-			return NONE;
-	}
+	const uint64_t *v = u64map_find(t, page);
+	return v ? (int32_t)*v : NONE;
 }
 
-/* 2^bits slots; false: no memory. */
-bool pym_page_init(pym_page_map *t, unsigned bits);
-/* A page not in the map yet, with room for it reserved. */
-void pym_page_put_new(pym_page_map *t, uint64_t page, int32_t id);
 /* Room for `more` new pages; false: no memory. */
-bool pym_page_reserve(pym_page_map *t, size_t more);
-void pym_page_del(pym_page_map *t, uint64_t page);
+static inline bool pym_page_reserve(pym_page_map *t, size_t more)
+{
+	return u64map_reserve(t, more);
+}
+
+/* A page not in the map yet, with room for it reserved. */
+static inline void pym_page_put_new(pym_page_map *t, uint64_t page, int32_t id)
+{
+	*u64map_insert(t, page) = (uint64_t)(uint32_t)id;
+}
+
+static inline void pym_page_del(pym_page_map *t, uint64_t page)
+{
+	uint64_t *v = u64map_find(t, page);
+	if (v)
+		u64map_remove(t, v);
+}
 
 /* ---- state ---- */
 

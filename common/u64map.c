@@ -112,6 +112,14 @@ static bool grow(u64map *m)
 	return true;
 }
 
+bool u64map_reserve(u64map *m, size_t more)
+{
+	while ((m->live + more) * 8 > m->cap * 5)
+		if (!grow(m))
+			return false;
+	return true;
+}
+
 uint64_t *u64map_insert(u64map *m, uint64_t key)
 {
 	if ((m->live + 1) * 8 > m->cap * 5 && !grow(m))

@@ -85,6 +85,10 @@ uint64_t *u64map_find_next(const u64map *m, uint64_t key, const uint64_t *after)
  * one for UINT64_MAX).  Values returned before may move. */
 uint64_t *u64map_insert(u64map *m, uint64_t key);
 
+/* Room for `more` records more: the next `more` inserts need no memory.
+ * false when out of memory (the map is as it was). */
+bool u64map_reserve(u64map *m, size_t more);
+
 /* key's first record, made (values zero, *made true) when there is none;
  * NULL when out of memory. */
 uint64_t *u64map_get(u64map *m, uint64_t key, bool *made);

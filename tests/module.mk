@@ -20,7 +20,7 @@ $(B)/tests/test_rp_workload: $(B)/tests/unit/test_rp_workload.o $(B)/replay/rp_w
 		$(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 
-$(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator $(CMOCKA_CFLAGS)
+$(B)/tests/unit/test_pym.o: MOD_CFLAGS := -Iallocator -Icommon $(CMOCKA_CFLAGS)
 $(B)/tests/test_pym: $(B)/tests/unit/test_pym.o $(B)/libpym.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS)
 
@@ -179,9 +179,9 @@ build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC)
 		$(filter %.c,$^) $(LIBZSTD_LIBS) $(REP_LIBS)
 
 build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
-		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC)
+		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC) $(COMMON_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Icommon -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
 
 .PHONY: fuzz
 fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay build/fuzz/fuzz-workload \
