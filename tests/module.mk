@@ -42,7 +42,7 @@ $(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(B)/reports/rep_sym.o \
 		$(B)/tracer/tr_modinfo.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
 
-# The tracer core without the preload shim (STYLE.md 7).
+# The tracer core without the preload shim (CONTRIBUTING.md, Tests).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_env.o $(B)/tracer/tr_region.o \
 	$(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o $(B)/tracer/tr_modinfo.o $(TR_COMMON_OBJ)
 $(B)/tests/unit/test_tr_core.o: MOD_CFLAGS := -Itraces -Itracer $(CMOCKA_CFLAGS)

@@ -1,5 +1,5 @@
 /*
- * tr_python.c - CPython recording (PYMALLOC.md §4, §9, §12).
+ * tr_python.c - CPython recording (allocator/MODEL.md §4, §9, §12).
  *
  * When the process exports CPython 3.8+'s allocator API (found with dlsym:
  * libpython is never linked):
@@ -135,7 +135,7 @@ static domain obj = {PYMEM_DOMAIN_OBJ, 'o', TF_PY_OBJ_MALLOC, TF_PY_OBJ_CALLOC,
 		     TF_PY_OBJ_REALLOC, TF_PY_OBJ_FREE, {0}, NULL, {0}};
 static py_arena_allocator orig_arena;
 static size_t arena_size;
-/* PYMALLOC.md §1: 256 KiB arenas up to 3.9 (and on 32-bit), 1 MiB from 3.10 */
+/* allocator/MODEL.md §1: 256 KiB arenas up to 3.9 (and on 32-bit), 1 MiB from 3.10 */
 #define ARENA_SIZE_TO_3_9 (256u << 10)
 #define ARENA_SIZE (1u << 20)
 #define VERSION_MAX 31
