@@ -134,7 +134,13 @@ static void print_text(const char *path, const tf_summary *s)
 	printf("span       %.6f s\n", (double)(s->last_ns - s->first_ns) / 1e9);
 	printf("complete   ");
 	text_complete(s);
-	printf("events     %s\n", commas(s->events, b1));
+	printf("events     %s", commas(s->events, b1));
+	if (s->status.complete && s->end.dropped)
+		printf(" (and %s calls the tracer could not record: made before it started)",
+		       commas(s->end.dropped, b1));
+	putchar('\n');
+	if (s->kinds[TF_PY_FINALIZE])
+		puts("exit       the interpreter began to finalise (py_finalize recorded)");
 	text_calls("calls", s, malloc_fns, NELEM(malloc_fns));
 	if (h->python.len || s->kinds[TF_ARENA_ALLOC] || s->kinds[TF_PY_OBJ_MALLOC]) {
 		text_calls("python MEM domain", s, py_mem, NELEM(py_mem));

@@ -130,6 +130,8 @@ for py in $(cpython_interpreters); do
 	"$AT" record -o evict.atr -- "$py" "$EVICT" >out.txt 2>err.txt
 	"$AT" replay --json evict.atr >py.json 2>err.txt
 	"$AT" replay --json --at exit --at end evict.atr >ends.json 2>>err.txt
+	check "python $v: info says the interpreter's exit was recorded" sh -c \
+		"\"$AT\" info evict.atr | grep -q '^exit .*py_finalize recorded'"
 	check "python $v: exit recorded; the default moments lead with the program's own state" \
 		python3 - py.json <<'PY'
 import json, sys

@@ -47,6 +47,7 @@ d1=$(json early.json 'j["dropped"]')
 check "the end record counts as dropped the 10 calls made before tracing started ($d0 without, $d1 with them)" \
 	test "$((d1 - d0))" -eq 10
 check "dump shows the count" sh -c "\"$AT\" dump early.atr | tail -n 1 | grep -q ' end .* dropped=$d1\$'"
+check "info says it" sh -c "\"$AT\" info early.atr | grep -q '^events .* (and $d1 calls the tracer could not record'"
 
 # --- a C program's trace through the pymalloc model (replay --layer malloc) ---
 "$AT" replay --layer malloc --stats sc.atr >sc.stats 2>/dev/null
