@@ -1,8 +1,15 @@
 # reports/: symbolization (libdw, and libstdc++'s demangler) and the
 # replay's symbolized outputs; depends on replay's result types only.
-REP_SRC := reports/rep_sym.c reports/rep_stacks.c reports/rep_util.c reports/rep_csv.c \
-	reports/rep_html.c reports/rep_dir.c \
+# The symbolizer alone (REP_SYM_*) and the sinks alone (REP_SINK_*) are
+# named apart, so a program or test that uses one links only that one.
+REP_SYM_SRC := reports/rep_sym.c reports/rep_sym_map.c reports/rep_sym_dwarf.c
+REP_SINK_SRC := reports/rep_util.c reports/rep_csv.c reports/rep_html.c reports/rep_dir.c
+REP_SRC := $(REP_SYM_SRC) reports/rep_stacks.c $(REP_SINK_SRC) \
 	reports/rep_summary.c reports/rep_json.c
+REP_SYM_OBJ := $(REP_SYM_SRC:%.c=$(B)/%.o)
+REP_SINK_OBJ := $(REP_SINK_SRC:%.c=$(B)/%.o)
 REP_OBJ := $(REP_SRC:%.c=$(B)/%.o)
-REP_LIBS := $(LIBDW_LIBS) -lstdc++ -lm
+REP_SYM_LIBS := $(LIBDW_LIBS) -lstdc++
+REP_SINK_LIBS := -lm
+REP_LIBS := $(REP_SYM_LIBS) $(REP_SINK_LIBS)
 $(REP_OBJ): MOD_CFLAGS := -Itraces -Ireplay $(LIBDW_CFLAGS)
