@@ -3,7 +3,8 @@
 # The symbolizer alone (REP_SYM_*) and the sinks alone (REP_SINK_*) are
 # named apart, so a program or test that uses one links only that one.
 REP_SYM_SRC := reports/rep_sym.c reports/rep_sym_map.c reports/rep_sym_dwarf.c
-REP_SINK_SRC := reports/rep_util.c reports/rep_csv.c reports/rep_html.c reports/rep_dir.c
+REP_SINK_SRC := reports/rep_util.c reports/rep_csv.c reports/rep_html.c reports/rep_html_chart.c \
+	reports/rep_dir.c
 REP_SRC := $(REP_SYM_SRC) reports/rep_stacks.c $(REP_SINK_SRC) \
 	reports/rep_summary.c reports/rep_json.c
 REP_SYM_OBJ := $(REP_SYM_SRC:%.c=$(B)/%.o)
