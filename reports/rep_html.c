@@ -20,18 +20,19 @@
 #define ARENATRACE_VERSION "?"
 #endif
 
-#define TABLE_ROWS 100
-#define GC_ROWS 200
-#define FRAMES_SHOWN 24
+#define TABLE_ROWS 100  /* rows of a table at most (the CSV files have them all) */
+#define GC_ROWS 200     /* rows of the GC passes' table */
+#define FRAMES_SHOWN 24 /* lines of an opened stack */
 
 /* ---- formatting ---- */
 
 const char *html_bytes_str(char *buf, size_t cap, uint64_t b)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	const int last = (int)(sizeof(unit) / sizeof(unit[0])) - 1;
 	double v = (double)b;
 	int u = 0;
-	while (v >= 1024 && u < 4)
+	while (v >= 1024 && u < last)
 		v /= 1024, u++;
 	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 	return buf;
@@ -361,7 +362,7 @@ static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *
 		fprintf(f, "<td class=\"l\">0x%" PRIx64 "</td>", a->base);
 		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s</td>", a->allocated_ns,
 			html_secs_str(b, sizeof(b), a->allocated_ns));
-		fprintf(f, "<td data-v=\"%u\">%.0f%%</td>", a->peak_use, a->peak_use / 2.55);
+		fprintf(f, "<td data-v=\"%u\">%.0f%%</td>", a->peak_use, HTML_USE_PERCENT(a->peak_use));
 		td_count(f, a->live_blocks_end);
 		td_bytes(f, a->live_bytes_end);
 		stack_cell(f, in, a->top_stack_bytes ? a->top_stack : 0);

@@ -17,7 +17,39 @@
 #include <inttypes.h>
 #include <math.h>
 
-#define W 900          /* chart width, px */
+/* Geometry, in px (the units of each chart's viewBox). */
+#define CHART_W 900          /* a chart across the page */
+#define HALF_W (CHART_W / 2) /* a size-class chart: two side by side */
+#define PLOT_LEFT 70         /* left of the plot area: room for the value labels */
+#define PLOT_RIGHT 20        /* right of it: room for the last time label */
+#define PLOT_TOP 10          /* above it: room for the top value label */
+#define TIME_PLOT_H 220      /* plot height of the charts over time */
+#define MEMORY_H 270         /* the memory chart: plot, time labels, GC marks */
+#define COMPARE_H 260        /* the comparison chart: plot and time labels */
+#define CLASSES_PLOT_H 160   /* plot height of a size-class chart */
+#define CLASSES_H 200        /* a size-class chart: plot and its axis caption */
+#define VALUE_LABEL_GAP 4    /* from the y axis to its labels' right end */
+#define VALUE_LABEL_SHIFT 4  /* a value label's baseline below its grid line */
+#define TIME_LABEL_DROP 14   /* the time labels' baseline below the x axis */
+#define GC_MARK_DROP 18      /* the memory chart's GC marks: below the x axis */
+#define GC_MARK_H 6          /* and their length */
+#define VALUE_TICKS 4        /* intervals of the value axis (5 labels) */
+#define TIME_TICKS 5         /* intervals of the time axis (6 labels) */
+#define BAR_GAP 1            /* between two size classes' bars */
+#define MIN_W 0.5            /* a bar or lifeline never thinner, to stay visible */
+
+/* Lifelines: a row per arena; many rows are drawn thinner, and only some
+ * labelled. */
+#define ROW_H 9
+#define ROW_GAP 2
+#define DENSE_ROWS 60 /* more rows than this: thinner ones */
+#define DENSE_ROW_H 5
+#define DENSE_ROW_GAP 1
+#define LIFELINE_BOTTOM 30 /* below the rows: the time labels */
+#define LABEL_ALL_ROWS 40  /* up to this many rows each has its id, beyond */
+#define LABEL_EVERY 10     /* every tenth */
+#define RELEASE_OVERHANG 1 /* a release tick passes its row by this, above and below */
+#define NSHADES 8          /* shades of use, empty to full */
 
 /* The layers' names and colours, bottom up. */
 const char *const html_layer_name[NLAYERS] = {
@@ -78,24 +110,25 @@ static void draw_axes(FILE *f, const axes *a, bool bytes)
 		a->y0 + a->h, a->x0 + a->w, a->y0 + a->h);
 	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", a->x0, a->y0, a->x0,
 		a->y0 + a->h);
-	for (int k = 0; k <= 4 && bytes; k++) {
-		uint64_t v = a->vmax / 4 * (uint64_t)k;
+	for (int k = 0; k <= VALUE_TICKS && bytes; k++) {
+		uint64_t v = a->vmax / VALUE_TICKS * (uint64_t)k;
 		double y = ax_y(a, v);
 		fprintf(f,
 			"<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
 			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
-			a->x0, y, a->x0 + a->w, y, a->x0 - 4, y + 4, html_bytes_str(buf, sizeof(buf), v));
+			a->x0, y, a->x0 + a->w, y, a->x0 - VALUE_LABEL_GAP, y + VALUE_LABEL_SHIFT,
+			html_bytes_str(buf, sizeof(buf), v));
 	}
-	for (int k = 0; k <= 5 && !a->by_index; k++) {
-		uint64_t t = a->tmax / 5 * (uint64_t)k;
+	for (int k = 0; k <= TIME_TICKS && !a->by_index; k++) {
+		uint64_t t = a->tmax / TIME_TICKS * (uint64_t)k;
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
-			ax_x(a, t), a->y0 + a->h + 14, html_secs_str(buf, sizeof(buf), t));
+			ax_x(a, t), a->y0 + a->h + TIME_LABEL_DROP, html_secs_str(buf, sizeof(buf), t));
 	}
 	if (a->by_index)
 		fprintf(f,
 			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">requests, in order (the "
 			"trace has no times)</text>",
-			a->x0 + a->w / 2, a->y0 + a->h + 14);
+			a->x0 + a->w / 2, a->y0 + a->h + TIME_LABEL_DROP);
 	fputs("</g>", f);
 }
 
@@ -132,7 +165,8 @@ void html_memory_chart(FILE *f, const rp_replay_result *res, const rp_model_resu
 		fputs("<p>No requests were replayed.</p>", f);
 		return;
 	}
-	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1, false};
+	axes a = {PLOT_LEFT, PLOT_TOP, CHART_W - PLOT_LEFT - PLOT_RIGHT, TIME_PLOT_H,
+		  res->facts.span_ns, 1, false};
 	for (uint32_t p = 0; p < s->n; p++) {
 		uint64_t l[NLAYERS], sum = 0;
 		layers_at(s, p, l);
@@ -144,9 +178,10 @@ void html_memory_chart(FILE *f, const rp_replay_result *res, const rp_model_resu
 			a.tmax = s->time[p];
 	}
 	by_index_if_timeless(&a, s->n);
-	fprintf(f, "<svg class=\"chart\" id=\"memory-chart\" viewBox=\"0 0 %d 270\" width=\"%d\" "
-		   "height=\"270\" role=\"img\" aria-label=\"memory by layer over time\">",
-		W, W);
+	fprintf(f,
+		"<svg class=\"chart\" id=\"memory-chart\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+		"height=\"%d\" role=\"img\" aria-label=\"memory by layer over time\">",
+		CHART_W, MEMORY_H, CHART_W, MEMORY_H);
 	draw_axes(f, &a, true);
 	/* cumulative layers from the top one down, each painted over the last */
 	for (int top = NLAYERS - 1; top >= 0; top--) {
@@ -162,19 +197,20 @@ void html_memory_chart(FILE *f, const rp_replay_result *res, const rp_model_resu
 		fprintf(f, "L%.1f %.1fZ\"><title>%s</title></path>", ax_x(&a, point_x(&a, s, s->n - 1)),
 			a.y0 + a.h, html_layer_name[top]);
 	}
-	gc_marks(f, res, &a, a.y0 + a.h + 18, 6);
+	gc_marks(f, res, &a, a.y0 + a.h + GC_MARK_DROP, GC_MARK_H);
 	fputs("</svg>", f);
 	legend(f, html_layer_name, layer_colour, NLAYERS);
 }
 
-/* Eight shades of use, light to dark. */
-static const char *const shade[8] = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb",
+/* The shades of use, light to dark. */
+static const char *const shade[NSHADES] = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb",
 				     "#6a93cd", "#4977bd", "#2e5c9f", "#1b3f73"};
 
-/* 0 for an empty arena, 1..7 for the rest: 255 (full) is the darkest. */
+/* 0 for an empty arena, 1..NSHADES - 1 for the rest: HTML_USE_FULL is
+ * the darkest. */
 static int shade_of(uint8_t use)
 {
-	return use ? 1 + (use - 1) * 7 / 255 : 0;
+	return use ? 1 + (use - 1) * (NSHADES - 1) / HTML_USE_FULL : 0;
 }
 
 /* The arenas drawn: all held at the end (up to the limit), then released
@@ -208,9 +244,10 @@ static void lifeline_row(FILE *f, const rp_arenas *A, const rp_arena *r, const a
 		"%.0f%%</title>",
 		r->id, r->base, html_secs_str(b1, sizeof(b1), r->allocated_ns),
 		r->released ? "released at " : "held at the end",
-		r->released ? html_secs_str(b2, sizeof(b2), r->released_ns) : "", r->peak_use / 2.55);
+		r->released ? html_secs_str(b2, sizeof(b2), r->released_ns) : "",
+		HTML_USE_PERCENT(r->peak_use));
 	fprintf(f, "<rect class=\"life\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
-		ax_x(a, r->allocated_ns), y, fmax(ax_x(a, stop) - ax_x(a, r->allocated_ns), 0.5),
+		ax_x(a, r->allocated_ns), y, fmax(ax_x(a, stop) - ax_x(a, r->allocated_ns), MIN_W),
 		h);
 	if (r->first_tick != UINT32_MAX) {
 		/* cells: tick t covers (tick t-1, tick t], clipped to the lifetime;
@@ -236,7 +273,7 @@ static void lifeline_row(FILE *f, const rp_arenas *A, const rp_arena *r, const a
 	}
 	if (r->released)
 		fprintf(f, "<line class=\"release\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
-			ax_x(a, stop), y - 1, ax_x(a, stop), y + h + 1);
+			ax_x(a, stop), y - RELEASE_OVERHANG, ax_x(a, stop), y + h + RELEASE_OVERHANG);
 	fputs("</g>", f);
 }
 
@@ -250,34 +287,37 @@ void html_lifelines(FILE *f, const rp_replay_result *res, const rp_model_result 
 	}
 	uint32_t rows[HTML_LIFELINE_ROWS];
 	uint32_t n = pick_rows(A, rows);
-	const double rh = n > 60 ? 5 : 9, gap = n > 60 ? 1 : 2;
-	const double height = 10 + n * (rh + gap) + 30;
-	axes a = {70, 10, W - 90, n * (rh + gap), res->facts.span_ns, 1, false};
+	const double rh = n > DENSE_ROWS ? DENSE_ROW_H : ROW_H;
+	const double gap = n > DENSE_ROWS ? DENSE_ROW_GAP : ROW_GAP;
+	const double height = PLOT_TOP + n * (rh + gap) + LIFELINE_BOTTOM;
+	axes a = {PLOT_LEFT, PLOT_TOP, CHART_W - PLOT_LEFT - PLOT_RIGHT, n * (rh + gap),
+		  res->facts.span_ns, 1, false};
 	fprintf(f, "<p>%" PRIu32 " of the %" PRIu64 " arenas the model allocated", n,
 		m->arenas_total);
 	if (n < m->arenas_total)
 		fputs(" (every arena held at the end first, then released ones spread over the run)",
 		      f);
-	fputs(". Darker is fuller: the share of the arena in blocks in use, sampled at most 128 "
-	      "times over the run; a black tick marks a release; red lines mark GC passes.</p>",
-	      f);
+	fprintf(f,
+		". Darker is fuller: the share of the arena in blocks in use, sampled at most %d "
+		"times over the run; a black tick marks a release; red lines mark GC passes.</p>",
+		RP_ARENA_TICKS);
 	fprintf(f,
 		"<svg class=\"chart\" id=\"lifeline-chart\" viewBox=\"0 0 %d %.0f\" width=\"%d\" "
 		"height=\"%.0f\" role=\"img\" aria-label=\"arena lifelines\">",
-		W, height, W, height);
+		CHART_W, height, CHART_W, height);
 	draw_axes(f, &a, false);
 	for (uint32_t k = 0; k < n; k++) {
 		const rp_arena *r = &A->a[rows[k]];
 		double y = a.y0 + k * (rh + gap);
-		if (n <= 40 || k % 10 == 0)
+		if (n <= LABEL_ALL_ROWS || k % LABEL_EVERY == 0)
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">#%" PRIu64 "</text>",
-				a.x0 - 4, y + rh, r->id);
+				a.x0 - VALUE_LABEL_GAP, y + rh, r->id);
 		lifeline_row(f, A, r, &a, y, rh, res->facts.span_ns);
 	}
 	gc_marks(f, res, &a, a.y0, a.h);
 	fputs("</svg>", f);
-	static const char *const names[] = {"empty", "", "", "", "", "", "", "full"};
-	legend(f, names, shade, 8);
+	static const char *const names[NSHADES] = {"empty", "", "", "", "", "", "", "full"};
+	legend(f, names, shade, NSHADES);
 }
 
 /* Size classes: bytes in used blocks and in free blocks of used pools. */
@@ -289,11 +329,11 @@ void html_classes_chart(FILE *f, const rp_classes *c, const char *id, const char
 		if ((c->blocks[k] + c->avail[k]) * size > vmax)
 			vmax = (c->blocks[k] + c->avail[k]) * size;
 	}
-	axes a = {70, 10, W / 2 - 90, 160, 0, vmax, false};
+	axes a = {PLOT_LEFT, PLOT_TOP, HALF_W - PLOT_LEFT - PLOT_RIGHT, CLASSES_PLOT_H, 0, vmax, false};
 	fprintf(f,
-		"<figure><svg class=\"chart\" id=\"%s\" viewBox=\"0 0 %d 200\" width=\"%d\" "
-		"height=\"200\" role=\"img\" aria-label=\"%s\">",
-		id, W / 2, W / 2, caption);
+		"<figure><svg class=\"chart\" id=\"%s\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+		"height=\"%d\" role=\"img\" aria-label=\"%s\">",
+		id, HALF_W, CLASSES_H, HALF_W, CLASSES_H, caption);
 	draw_axes(f, &a, true);
 	double bw = c->n ? a.w / c->n : 0;
 	for (uint32_t k = 0; k < c->n; k++) {
@@ -308,13 +348,14 @@ void html_classes_chart(FILE *f, const rp_classes *c, const char *id, const char
 			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f2b134\"/>"
 			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\"/></g>",
 			size, c->blocks[k], c->avail[k], c->pools[k], x, ax_y(&a, all),
-			fmax(bw - 1, 0.5), ax_y(&a, 0) - ax_y(&a, all), x, ax_y(&a, used),
-			fmax(bw - 1, 0.5), ax_y(&a, 0) - ax_y(&a, used));
+			fmax(bw - BAR_GAP, MIN_W), ax_y(&a, 0) - ax_y(&a, all), x, ax_y(&a, used),
+			fmax(bw - BAR_GAP, MIN_W), ax_y(&a, 0) - ax_y(&a, used));
 	}
 	fprintf(f,
 		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">block size %u to %" PRIu64
 		" bytes</text></svg><figcaption>%s</figcaption></figure>",
-		a.x0 + a.w / 2, a.y0 + a.h + 14, c->align, (uint64_t)c->n * c->align, caption);
+		a.x0 + a.w / 2, a.y0 + a.h + TIME_LABEL_DROP, c->align, (uint64_t)c->n * c->align,
+		caption);
 }
 
 /* Held bytes (arenas and large objects) of every model, one line each. */
@@ -322,7 +363,8 @@ void html_compare_chart(FILE *f, const rp_replay_result *res)
 {
 	static const char *const colour[RP_MAX_MODELS] = {
 	    "#3b6fb6", "#c0392b", "#27ae60", "#8e44ad", "#f39c12", "#16a085", "#7f8c8d", "#d35400"};
-	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1, false};
+	axes a = {PLOT_LEFT, PLOT_TOP, CHART_W - PLOT_LEFT - PLOT_RIGHT, TIME_PLOT_H,
+		  res->facts.span_ns, 1, false};
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_series *s = res->models[i].series;
 		for (uint32_t p = 0; s && p < s->n; p++) {
@@ -339,9 +381,9 @@ void html_compare_chart(FILE *f, const rp_replay_result *res)
 			most = res->models[i].series->n;
 	by_index_if_timeless(&a, most);
 	fprintf(f,
-		"<svg class=\"chart\" id=\"compare-chart\" viewBox=\"0 0 %d 260\" width=\"%d\" "
-		"height=\"260\" role=\"img\" aria-label=\"held bytes per model\">",
-		W, W);
+		"<svg class=\"chart\" id=\"compare-chart\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+		"height=\"%d\" role=\"img\" aria-label=\"held bytes per model\">",
+		CHART_W, COMPARE_H, CHART_W, COMPARE_H);
 	draw_axes(f, &a, true);
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_series *s = res->models[i].series;

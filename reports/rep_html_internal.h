@@ -27,6 +27,11 @@ const char *html_secs_str(char *buf, size_t cap, uint64_t ns);
 /* A model's name (rp_model_label) as HTML text. */
 void html_model_name(FILE *f, const rp_model_result *m);
 
+/* An arena's use (rp_arena.use, peak_use) runs from 0 to HTML_USE_FULL,
+ * its whole size in blocks in use; as a percentage: */
+#define HTML_USE_FULL 255
+#define HTML_USE_PERCENT(use) ((use) / 2.55)
+
 static inline uint64_t html_sub0(uint64_t a, uint64_t b)
 {
 	return a > b ? a - b : 0;

@@ -31,6 +31,8 @@
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define STR_CHUNK 65536 /* bytes of interned strings per chunk (a longer string gets its own) */
+#define STRS_FIRST 256  /* slots of the interned strings' set when it is made */
+#define TAB_FIRST 1024  /* slots of the resolved addresses' table when it is made */
 
 const char *rep_strerror(int err)
 {
@@ -94,7 +96,7 @@ const char *sym_intern(rep_sym *s, const char *str, size_t n)
 	if (n > SYM_MAX_NAME)
 		n = SYM_MAX_NAME;
 	const char **t =
-	    sym_table_room(s->strs, &s->cap_strs, s->used_strs, 256, sizeof(*t), str_home);
+	    sym_table_room(s->strs, &s->cap_strs, s->used_strs, STRS_FIRST, sizeof(*t), str_home);
 	if (!t)
 		return NULL;
 	s->strs = t;
@@ -244,7 +246,7 @@ static size_t entry_home(const void *slot, size_t mask)
 static bool tab_grow(rep_sym *s)
 {
 	sym_entry *t =
-	    sym_table_room(s->tab, &s->cap_tab, s->used_tab, 1024, sizeof(*t), entry_home);
+	    sym_table_room(s->tab, &s->cap_tab, s->used_tab, TAB_FIRST, sizeof(*t), entry_home);
 	if (!t)
 		return false;
 	s->tab = t;

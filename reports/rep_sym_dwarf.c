@@ -41,6 +41,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#define NAMES_FIRST 256  /* slots of the qualified names' table when it is made */
+#define CUS_FIRST 64     /* slots of a file's unit indexes when it is made */
+#define MAX_DECL_STEPS 8 /* origins and specifications followed to a declaration */
+
 /* ---- reading a module's file ---- */
 
 void sym_file_close(sym_file *f)
@@ -115,7 +119,7 @@ void sym_open_file(rep_sym *s, sym_file *f)
 static void declaration_of(Dwarf_Die *die, Dwarf_Die *out)
 {
 	*out = *die;
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < MAX_DECL_STEPS; i++) {
 		Dwarf_Attribute at;
 		Dwarf_Die next;
 		if (!dwarf_attr(out, DW_AT_abstract_origin, &at) &&
@@ -154,8 +158,8 @@ static size_t name_home(const void *slot, size_t mask)
  * yet), or NULL when the cache cannot grow (the name is then not kept). */
 static name_entry *name_slot(rep_sym *s, const void *die)
 {
-	name_entry *t =
-	    sym_table_room(s->names, &s->cap_names, s->used_names, 256, sizeof(*t), name_home);
+	name_entry *t = sym_table_room(s->names, &s->cap_names, s->used_names, NAMES_FIRST,
+	                               sizeof(*t), name_home);
 	if (!t)
 		return NULL;
 	s->names = t;
@@ -314,7 +318,7 @@ static size_t cu_home(const void *slot, size_t mask)
 static cu_index *index_of(sym_file *f, Dwarf_Die *cu)
 {
 	const Dwarf_Off off1 = dwarf_dieoffset(cu) + 1;
-	cu_index *t = sym_table_room(f->cus, &f->cap_cus, f->n_cus, 64, sizeof(*t), cu_home);
+	cu_index *t = sym_table_room(f->cus, &f->cap_cus, f->n_cus, CUS_FIRST, sizeof(*t), cu_home);
 	if (!t)
 		return NULL;
 	f->cus = t;
