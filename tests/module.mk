@@ -3,6 +3,7 @@
 UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
 	test_rp_replay test_rep_sym
 UNIT_TESTS += test_tr_python
+UNIT_TESTS += test_rep_csv test_rep_html
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -41,6 +42,20 @@ $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOC
 $(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(REP_SYM_OBJ) \
 		$(B)/tracer/tr_modinfo.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SYM_LIBS)
+
+# The sinks on a result built by hand (tests/unit/rep_testutil.c): each
+# links its sink and the helpers the sinks share, and the replay library
+# for the result's names (rp_model_label, rp_series_names); no
+# symbolizer, so neither libdw nor libstdc++.
+REP_TEST_OBJ := $(B)/tests/unit/rep_testutil.o $(B)/reports/rep_util.o $(B)/librp.a \
+	$(B)/libpym.a $(B)/libtf.a
+$(B)/tests/unit/rep_testutil.o $(B)/tests/unit/test_rep_csv.o $(B)/tests/unit/test_rep_html.o: \
+	MOD_CFLAGS := -Itraces -Ireplay -Ireports $(CMOCKA_CFLAGS)
+$(B)/tests/test_rep_csv: $(B)/tests/unit/test_rep_csv.o $(B)/reports/rep_csv.o $(REP_TEST_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+$(B)/tests/test_rep_html: $(B)/tests/unit/test_rep_html.o $(B)/reports/rep_html.o \
+		$(B)/reports/rep_html_chart.o $(REP_TEST_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
 
 # The tracer core without the preload shim (CONTRIBUTING.md, Tests).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_env.o $(B)/tracer/tr_region.o \
