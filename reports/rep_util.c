@@ -1,6 +1,11 @@
 /*
  * rep_util.c - what the report sinks share: CSV fields (RFC 4180), HTML
  * escaping, naming a stack's frames, opening and closing their files.
+ *
+ * Invariants: the escapers write every byte of their input or its
+ * replacement, so a field or a text is never cut; a file is written only
+ * inside out->dir, never through a symbolic link, and every file opened
+ * is in out->written (rep_dir's manifest relies on both).
  */
 #include "rep.h"
 
