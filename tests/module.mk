@@ -125,8 +125,8 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
-		$(REP_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
+		$(REP_SINK_OBJ) $(REP_TEXT_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
 $(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
 		$(B)/replay/rp_workload.o $(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
@@ -187,11 +187,11 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC) $(GCM_SRC) $(TF_SRC) \
-		$(COMMON_SRC)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SINK_SRC) $(REP_TEXT_SRC) \
+		$(PYM_SRC) $(GCM_SRC) $(TF_SRC) $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DPYM_CHECK_EVERY_OP -Ireplay -Iallocator -Ireports -Icommon -o $@ \
-		$(filter %.c,$^) $(LIBZSTD_LIBS) $(REP_LIBS)
+		$(filter %.c,$^) $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
 
 build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
 		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC) $(COMMON_SRC)
