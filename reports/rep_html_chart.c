@@ -4,13 +4,15 @@
  * models side by side.
  *
  * A chart is one <svg> with a viewBox of its own size; its plot area is
- * an `axes`: x across from the trace's start to its span (or, for a trace
- * without times, the series point), y up from 0 to the largest value
- * drawn, so nothing is drawn outside the plot.  The size is bounded
- * whatever the trace: a series has at most RP_SERIES_MAX points, the
- * lifelines at most HTML_LIFELINE_ROWS rows of at most RP_ARENA_TICKS
- * cells (runs of one shade merged), GC marks at most one per pixel
- * column.  Colours are fixed, so the legends match the charts.
+ * an `axes`, its labels in the margins around it.  In the charts over
+ * time x runs from the trace's start to its span (or, for a trace without
+ * times, over the series points); y, where it is a value, runs up from 0
+ * to the largest value drawn, so every value falls inside the plot area.
+ * The size is bounded whatever the trace: a series has at most
+ * RP_SERIES_MAX points, the lifelines at most HTML_LIFELINE_ROWS rows of
+ * at most RP_ARENA_TICKS cells (runs of one shade merged), GC marks at
+ * most one per pixel column.  Colours are fixed, so the legends match the
+ * charts.
  */
 #include "rep_html_internal.h"
 
