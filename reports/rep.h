@@ -1,7 +1,9 @@
 /*
  * rep.h - the reports: sinks that turn a replay's result (replay/rp_replay.h)
  * into files a user reads: CSV tables and one self-contained HTML page.
- * They see the result structs only, never the models (STYLE.md 14).
+ * The sinks see the result structs (rp_replay_result and what it points
+ * to) only, never the models or the trace: everything a report shows is
+ * in the result, so a result built by hand is enough to test a sink.
  *
  * Columns, charts and their meaning: reports/README.md.
  */

@@ -1,14 +1,18 @@
 /*
  * rep_csv.c - the CSV sink: timeline.csv, sizeclasses.csv, arenas.csv,
  * callsites.csv, gc.csv (when the trace has GC passes), compare.csv
- * (when several models ran) and system.csv (replay --system).  RFC 4180: a header line, comma-separated
- * fields, CRLF line ends, fields quoted when they must be.  Columns:
- * reports/README.md.
+ * (when several models ran) and system.csv (replay --system).  RFC 4180:
+ * a header line, comma-separated fields, CRLF line ends, fields quoted
+ * when they must be; every row has its header's number of fields.
+ * Columns: reports/README.md.
  */
 #include "rep.h"
 
 #include <inttypes.h>
 #include <string.h>
+
+#define FRAME_LINES 16 /* lines of a stack's frames joined into one field */
+#define USE_FULL 255.0 /* an arena's use (rp_arena.peak_use) of its whole size */
 
 static void eol(FILE *f)
 {
@@ -28,7 +32,7 @@ static void model_field(FILE *f, const rp_model_result *m)
 
 /* A stack's frames as one field, " < " between them, leaf first. */
 typedef struct joined {
-	char buf[4096];
+	char buf[4096]; /* the field is cut there */
 	size_t len;
 } joined;
 
@@ -45,7 +49,7 @@ static void frames_field(FILE *f, const rep_input *in, uint64_t stack)
 {
 	joined j = {.len = 0};
 	j.buf[0] = 0;
-	rep_stack_frames(in, stack, 16, join_frame, &j);
+	rep_stack_frames(in, stack, FRAME_LINES, join_frame, &j);
 	rep_csv_field(f, j.buf, j.len);
 }
 
@@ -108,7 +112,7 @@ static void arenas(FILE *f, const rep_input *in)
 				a->allocated_ns);
 			if (a->released)
 				fprintf(f, "%" PRIu64, a->released_ns);
-			fprintf(f, ",%.3f,%" PRIu64 ",%" PRIu64 ",", a->peak_use / 255.0,
+			fprintf(f, ",%.3f,%" PRIu64 ",%" PRIu64 ",", a->peak_use / USE_FULL,
 				a->live_blocks_end, a->live_bytes_end);
 			if (a->top_stack_bytes)
 				fprintf(f, "%" PRIu64 ",%" PRIu64 ",", a->top_stack, a->top_stack_bytes);

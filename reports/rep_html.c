@@ -1,18 +1,17 @@
 /*
  * rep_html.c - the HTML sink: report.html, one self-contained page (no
- * network: styles, charts and script inline; charts are SVG drawn here).
+ * network: styles, charts and script inline; the charts are SVG drawn by
+ * rep_html_chart.c), and its sections.
  * It reads without JavaScript; the script only sorts tables and opens or
  * closes every stack at once.  Every string from the trace (paths, argv,
  * symbols) goes through rep_html_text.
  *
- * Size is bounded whatever the trace: series have at most 2000 points,
- * lifelines at most LIFELINE_ROWS arenas of RP_ARENA_TICKS cells (runs of
- * one shade merged), tables at most TABLE_ROWS rows.
+ * Size is bounded whatever the trace: the charts as rep_html_chart.c
+ * says, tables at most TABLE_ROWS rows (GC_ROWS for the GC passes).
  */
-#include "rep.h"
+#include "rep_html_internal.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,26 +20,25 @@
 #define ARENATRACE_VERSION "?"
 #endif
 
-#define W 900          /* chart width, px */
-#define LIFELINE_ROWS 120
-#define TABLE_ROWS 100
-#define GC_ROWS 200
-#define FRAMES_SHOWN 24
+#define TABLE_ROWS 100  /* rows of a table at most (the CSV files have them all) */
+#define GC_ROWS 200     /* rows of the GC passes' table */
+#define FRAMES_SHOWN 24 /* lines of an opened stack */
 
 /* ---- formatting ---- */
 
-static const char *bytes_str(char *buf, size_t cap, uint64_t b)
+const char *html_bytes_str(char *buf, size_t cap, uint64_t b)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	const int last = (int)(sizeof(unit) / sizeof(unit[0])) - 1;
 	double v = (double)b;
 	int u = 0;
-	while (v >= 1024 && u < 4)
+	while (v >= 1024 && u < last)
 		v /= 1024, u++;
 	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 	return buf;
 }
 
-static const char *secs_str(char *buf, size_t cap, uint64_t ns)
+const char *html_secs_str(char *buf, size_t cap, uint64_t ns)
 {
 	snprintf(buf, cap, "%.3f s", (double)ns / 1e9);
 	return buf;
@@ -56,7 +54,7 @@ static void td_bytes(FILE *f, uint64_t b)
 {
 	char buf[32];
 	fprintf(f, "<td data-v=\"%" PRIu64 "\" title=\"%" PRIu64 " bytes\">%s</td>", b, b,
-		bytes_str(buf, sizeof(buf), b));
+		html_bytes_str(buf, sizeof(buf), b));
 }
 
 static void td_count(FILE *f, uint64_t n)
@@ -64,7 +62,7 @@ static void td_count(FILE *f, uint64_t n)
 	fprintf(f, "<td data-v=\"%" PRIu64 "\">%" PRIu64 "</td>", n, n);
 }
 
-static void model_name(FILE *f, const rp_model_result *m)
+void html_model_name(FILE *f, const rp_model_result *m)
 {
 	char buf[48];
 	text(f, rp_model_label(m, buf, sizeof(buf)));
@@ -107,358 +105,6 @@ static void stack_cell(FILE *f, const rep_input *in, uint64_t stack)
 	o.n = 0;
 	rep_stack_frames(in, stack, FRAMES_SHOWN, frame_li, &o);
 	fputs("</ol></details></td>", f);
-}
-
-/* ---- charts ---- */
-
-/* The layers of held memory, bottom up, and their colours. */
-enum { L_REQ, L_INTERNAL, L_FREE, L_EMPTY_POOLS, L_EMPTY_ARENAS, L_LARGE, NLAYERS };
-static const char *const layer_name[NLAYERS] = {
-    "requested",   "internal waste",	 "free blocks in used pools",
-    "empty pools", "empty arenas kept", "large objects"};
-static const char *const layer_colour[NLAYERS] = {"#3b6fb6", "#8fb3e0", "#f2b134",
-						  "#e07b39", "#c0392b", "#7f8c8d"};
-
-static uint64_t sub0(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : 0;
-}
-
-static void layers_at(const rp_series *s, uint32_t p, uint64_t out[NLAYERS])
-{
-	const uint64_t req = s->v[RP_S_POOL_LIVE][p], blocks = s->v[RP_S_BLOCKS][p];
-	const uint64_t pools = s->v[RP_S_POOLS][p], arenas = s->v[RP_S_ARENA_BYTES][p];
-	const uint64_t empty = s->v[RP_S_EMPTY_ARENAS][p];
-	out[L_REQ] = req;
-	out[L_INTERNAL] = sub0(blocks, req);
-	out[L_FREE] = sub0(pools, blocks);
-	out[L_EMPTY_POOLS] = sub0(arenas, pools + empty);
-	out[L_EMPTY_ARENAS] = empty;
-	out[L_LARGE] = s->v[RP_S_LARGE][p];
-}
-
-typedef struct axes {
-	double x0, y0, w, h;    /* plot area */
-	uint64_t tmax, vmax;
-	bool by_index;          /* the trace has no times: x is the series point */
-} axes;
-
-/* Where point p of a series goes across. */
-static uint64_t point_x(const axes *a, const rp_series *s, uint32_t p)
-{
-	return a->by_index ? p : s->time[p];
-}
-
-/* Series without times (every time 0) are drawn by point. */
-static void by_index_if_timeless(axes *a, uint32_t points)
-{
-	if (!a->tmax && points > 1) {
-		a->by_index = true;
-		a->tmax = points - 1;
-	}
-}
-
-static double ax_x(const axes *a, uint64_t t)
-{
-	return a->x0 + (a->tmax ? a->w * (double)t / (double)a->tmax : 0);
-}
-
-static double ax_y(const axes *a, uint64_t v)
-{
-	return a->y0 + a->h - (a->vmax ? a->h * (double)v / (double)a->vmax : 0);
-}
-
-/* Axes with a few labelled ticks: bytes up, seconds across. */
-static void draw_axes(FILE *f, const axes *a, bool bytes)
-{
-	char buf[32];
-	fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", a->x0,
-		a->y0 + a->h, a->x0 + a->w, a->y0 + a->h);
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", a->x0, a->y0, a->x0,
-		a->y0 + a->h);
-	for (int k = 0; k <= 4 && bytes; k++) {
-		uint64_t v = a->vmax / 4 * (uint64_t)k;
-		double y = ax_y(a, v);
-		fprintf(f,
-			"<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
-			a->x0, y, a->x0 + a->w, y, a->x0 - 4, y + 4, bytes_str(buf, sizeof(buf), v));
-	}
-	for (int k = 0; k <= 5 && !a->by_index; k++) {
-		uint64_t t = a->tmax / 5 * (uint64_t)k;
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
-			ax_x(a, t), a->y0 + a->h + 14, secs_str(buf, sizeof(buf), t));
-	}
-	if (a->by_index)
-		fprintf(f,
-			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">requests, in order (the "
-			"trace has no times)</text>",
-			a->x0 + a->w / 2, a->y0 + a->h + 14);
-	fputs("</g>", f);
-}
-
-/* GC passes as marks under the time axis (one per pixel column at most). */
-static void gc_marks(FILE *f, const rp_replay_result *res, const axes *a, double y, double h)
-{
-	if (!res->npasses)
-		return;
-	fputs("<g class=\"gc\"><title>GC passes</title>", f);
-	int last = -1;
-	for (uint32_t k = 0; k < res->npasses; k++) {
-		double x = ax_x(a, res->passes[k].start);
-		if ((int)x == last)
-			continue;
-		last = (int)x;
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + h);
-	}
-	fputs("</g>", f);
-}
-
-static void legend(FILE *f, const char *const *names, const char *const *colours, int n)
-{
-	fputs("<ul class=\"legend\">", f);
-	for (int k = 0; k < n; k++)
-		fprintf(f, "<li><span style=\"background:%s\"></span>%s</li>", colours[k], names[k]);
-	fputs("</ul>", f);
-}
-
-/* Held memory by layer over time, stacked. */
-static void memory_chart(FILE *f, const rp_replay_result *res, const rp_model_result *m)
-{
-	const rp_series *s = m->series;
-	if (!s || !s->n) {
-		fputs("<p>No requests were replayed.</p>", f);
-		return;
-	}
-	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1, false};
-	for (uint32_t p = 0; p < s->n; p++) {
-		uint64_t l[NLAYERS], sum = 0;
-		layers_at(s, p, l);
-		for (int k = 0; k < NLAYERS; k++)
-			sum += l[k];
-		if (sum > a.vmax)
-			a.vmax = sum;
-		if (s->time[p] > a.tmax)
-			a.tmax = s->time[p];
-	}
-	by_index_if_timeless(&a, s->n);
-	fprintf(f, "<svg class=\"chart\" id=\"memory-chart\" viewBox=\"0 0 %d 270\" width=\"%d\" "
-		   "height=\"270\" role=\"img\" aria-label=\"memory by layer over time\">",
-		W, W);
-	draw_axes(f, &a, true);
-	/* cumulative layers from the top one down, each painted over the last */
-	for (int top = NLAYERS - 1; top >= 0; top--) {
-		fprintf(f, "<path fill=\"%s\" d=\"M%.1f %.1f", layer_colour[top], ax_x(&a, point_x(&a, s, 0)),
-			a.y0 + a.h);
-		for (uint32_t p = 0; p < s->n; p++) {
-			uint64_t l[NLAYERS], sum = 0;
-			layers_at(s, p, l);
-			for (int k = 0; k <= top; k++)
-				sum += l[k];
-			fprintf(f, "L%.1f %.1f", ax_x(&a, point_x(&a, s, p)), ax_y(&a, sum));
-		}
-		fprintf(f, "L%.1f %.1fZ\"><title>%s</title></path>", ax_x(&a, point_x(&a, s, s->n - 1)),
-			a.y0 + a.h, layer_name[top]);
-	}
-	gc_marks(f, res, &a, a.y0 + a.h + 18, 6);
-	fputs("</svg>", f);
-	legend(f, layer_name, layer_colour, NLAYERS);
-}
-
-/* Eight shades of use, light to dark. */
-static const char *const shade[8] = {"#f1f5fb", "#d6e2f3", "#b3c9e8", "#8eaedb",
-				     "#6a93cd", "#4977bd", "#2e5c9f", "#1b3f73"};
-
-/* 0 for an empty arena, 1..7 for the rest: 255 (full) is the darkest. */
-static int shade_of(uint8_t use)
-{
-	return use ? 1 + (use - 1) * 7 / 255 : 0;
-}
-
-/* The arenas drawn: all held at the end (up to the limit), then released
- * ones spread evenly over the rest; in id order. */
-static uint32_t pick_rows(const rp_arenas *A, uint32_t *rows)
-{
-	uint32_t n = 0, held = 0;
-	for (uint32_t k = 0; k < A->n; k++)
-		held += !A->a[k].released;
-	uint32_t room_released = held < LIFELINE_ROWS ? LIFELINE_ROWS - held : 0;
-	uint32_t released = A->n - held, every = 1;
-	if (room_released && released > room_released)
-		every = (released + room_released - 1) / room_released;
-	uint32_t seen = 0;
-	for (uint32_t k = 0; k < A->n && n < LIFELINE_ROWS; k++) {
-		if (!A->a[k].released)
-			rows[n++] = k;
-		else if (room_released && seen++ % every == 0)
-			rows[n++] = k;
-	}
-	return n;
-}
-
-static void lifeline_row(FILE *f, const rp_arenas *A, const rp_arena *r, const axes *a, double y,
-			 double h, uint64_t end)
-{
-	char b1[32], b2[32];
-	uint64_t stop = r->released ? r->released_ns : end;
-	fprintf(f,
-		"<g><title>arena %" PRIu64 " at 0x%" PRIx64 ": allocated at %s, %s%s, peak use "
-		"%.0f%%</title>",
-		r->id, r->base, secs_str(b1, sizeof(b1), r->allocated_ns),
-		r->released ? "released at " : "held at the end",
-		r->released ? secs_str(b2, sizeof(b2), r->released_ns) : "", r->peak_use / 2.55);
-	fprintf(f, "<rect class=\"life\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
-		ax_x(a, r->allocated_ns), y, fmax(ax_x(a, stop) - ax_x(a, r->allocated_ns), 0.5),
-		h);
-	if (r->first_tick != UINT32_MAX) {
-		/* cells: tick t covers (tick t-1, tick t], clipped to the lifetime;
-		 * runs of one shade become one rect */
-		double run_x = -1;
-		int run_shade = -1;
-		for (uint32_t t = r->first_tick; t <= r->last_tick + 1; t++) {
-			int sh = t <= r->last_tick ? shade_of(r->use[t]) : -2;
-			uint64_t from = t == r->first_tick ? r->allocated_ns : A->tick_ns[t - 1];
-			if (from < r->allocated_ns)
-				from = r->allocated_ns;
-			double x = ax_x(a, t <= r->last_tick ? from : A->tick_ns[r->last_tick]);
-			if (sh == run_shade)
-				continue;
-			if (run_shade >= 0 && x > run_x)
-				fprintf(f,
-					"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-					"fill=\"%s\"/>",
-					run_x, y, x - run_x, h, shade[run_shade]);
-			run_x = x;
-			run_shade = sh;
-		}
-	}
-	if (r->released)
-		fprintf(f, "<line class=\"release\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
-			ax_x(a, stop), y - 1, ax_x(a, stop), y + h + 1);
-	fputs("</g>", f);
-}
-
-/* One row per arena from allocation to release, shaded by its use. */
-static void lifelines(FILE *f, const rp_replay_result *res, const rp_model_result *m)
-{
-	const rp_arenas *A = m->arenas;
-	if (!A || !A->n) {
-		fputs("<p>The model allocated no arenas.</p>", f);
-		return;
-	}
-	uint32_t rows[LIFELINE_ROWS];
-	uint32_t n = pick_rows(A, rows);
-	const double rh = n > 60 ? 5 : 9, gap = n > 60 ? 1 : 2;
-	const double height = 10 + n * (rh + gap) + 30;
-	axes a = {70, 10, W - 90, n * (rh + gap), res->facts.span_ns, 1, false};
-	fprintf(f, "<p>%" PRIu32 " of the %" PRIu64 " arenas the model allocated", n,
-		m->arenas_total);
-	if (n < m->arenas_total)
-		fputs(" (every arena held at the end first, then released ones spread over the run)",
-		      f);
-	fputs(". Darker is fuller: the share of the arena in blocks in use, sampled at most 128 "
-	      "times over the run; a black tick marks a release; red lines mark GC passes.</p>",
-	      f);
-	fprintf(f,
-		"<svg class=\"chart\" id=\"lifeline-chart\" viewBox=\"0 0 %d %.0f\" width=\"%d\" "
-		"height=\"%.0f\" role=\"img\" aria-label=\"arena lifelines\">",
-		W, height, W, height);
-	draw_axes(f, &a, false);
-	for (uint32_t k = 0; k < n; k++) {
-		const rp_arena *r = &A->a[rows[k]];
-		double y = a.y0 + k * (rh + gap);
-		if (n <= 40 || k % 10 == 0)
-			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">#%" PRIu64 "</text>",
-				a.x0 - 4, y + rh, r->id);
-		lifeline_row(f, A, r, &a, y, rh, res->facts.span_ns);
-	}
-	gc_marks(f, res, &a, a.y0, a.h);
-	fputs("</svg>", f);
-	static const char *const names[] = {"empty", "", "", "", "", "", "", "full"};
-	legend(f, names, shade, 8);
-}
-
-/* Size classes: bytes in used blocks and in free blocks of used pools. */
-static void classes_chart(FILE *f, const rp_classes *c, const char *id, const char *caption)
-{
-	uint64_t vmax = 1;
-	for (uint32_t k = 0; k < c->n; k++) {
-		uint64_t size = (uint64_t)(k + 1) * c->align;
-		if ((c->blocks[k] + c->avail[k]) * size > vmax)
-			vmax = (c->blocks[k] + c->avail[k]) * size;
-	}
-	axes a = {70, 10, W / 2 - 90, 160, 0, vmax, false};
-	fprintf(f,
-		"<figure><svg class=\"chart\" id=\"%s\" viewBox=\"0 0 %d 200\" width=\"%d\" "
-		"height=\"200\" role=\"img\" aria-label=\"%s\">",
-		id, W / 2, W / 2, caption);
-	draw_axes(f, &a, true);
-	double bw = c->n ? a.w / c->n : 0;
-	for (uint32_t k = 0; k < c->n; k++) {
-		uint64_t size = (uint64_t)(k + 1) * c->align;
-		uint64_t used = c->blocks[k] * size, all = (c->blocks[k] + c->avail[k]) * size;
-		if (!all)
-			continue;
-		double x = a.x0 + k * bw;
-		fprintf(f,
-			"<g><title>%" PRIu64 "-byte blocks: %" PRIu64 " in use, %" PRIu64
-			" free in %" PRIu64 " pools</title>"
-			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f2b134\"/>"
-			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\"/></g>",
-			size, c->blocks[k], c->avail[k], c->pools[k], x, ax_y(&a, all),
-			fmax(bw - 1, 0.5), ax_y(&a, 0) - ax_y(&a, all), x, ax_y(&a, used),
-			fmax(bw - 1, 0.5), ax_y(&a, 0) - ax_y(&a, used));
-	}
-	fprintf(f,
-		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">block size %u to %" PRIu64
-		" bytes</text></svg><figcaption>%s</figcaption></figure>",
-		a.x0 + a.w / 2, a.y0 + a.h + 14, c->align, (uint64_t)c->n * c->align, caption);
-}
-
-/* Held bytes (arenas and large objects) of every model, one line each. */
-static void compare_chart(FILE *f, const rp_replay_result *res)
-{
-	static const char *const colour[RP_MAX_MODELS] = {
-	    "#3b6fb6", "#c0392b", "#27ae60", "#8e44ad", "#f39c12", "#16a085", "#7f8c8d", "#d35400"};
-	axes a = {70, 10, W - 90, 220, res->facts.span_ns, 1, false};
-	for (int i = 0; i < res->nmodels; i++) {
-		const rp_series *s = res->models[i].series;
-		for (uint32_t p = 0; s && p < s->n; p++) {
-			uint64_t held = s->v[RP_S_ARENA_BYTES][p] + s->v[RP_S_LARGE][p];
-			if (held > a.vmax)
-				a.vmax = held;
-			if (s->time[p] > a.tmax)
-				a.tmax = s->time[p];
-		}
-	}
-	uint32_t most = 0;
-	for (int i = 0; i < res->nmodels; i++)
-		if (res->models[i].series && res->models[i].series->n > most)
-			most = res->models[i].series->n;
-	by_index_if_timeless(&a, most);
-	fprintf(f,
-		"<svg class=\"chart\" id=\"compare-chart\" viewBox=\"0 0 %d 260\" width=\"%d\" "
-		"height=\"260\" role=\"img\" aria-label=\"held bytes per model\">",
-		W, W);
-	draw_axes(f, &a, true);
-	for (int i = 0; i < res->nmodels; i++) {
-		const rp_series *s = res->models[i].series;
-		if (!s || !s->n)
-			continue;
-		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
-			colour[i]);
-		for (uint32_t p = 0; p < s->n; p++)
-			fprintf(f, "%s%.1f,%.1f", p ? " " : "", ax_x(&a, point_x(&a, s, p)),
-				ax_y(&a, s->v[RP_S_ARENA_BYTES][p] + s->v[RP_S_LARGE][p]));
-		fputs("\"/>", f);
-	}
-	fputs("</svg><ul class=\"legend\">", f);
-	for (int i = 0; i < res->nmodels; i++) {
-		fprintf(f, "<li><span style=\"background:%s\"></span>", colour[i]);
-		model_name(f, &res->models[i]);
-		fputs("</li>", f);
-	}
-	fputs("</ul>", f);
 }
 
 /* ---- sections ---- */
@@ -533,7 +179,7 @@ static void facts_section(FILE *f, const rep_input *in)
 		snprintf(buf, sizeof(buf), "?");
 	fprintf(f, "<tr><th class=\"l\">started</th><td class=\"l\">%s</td></tr>", buf);
 	fprintf(f, "<tr><th class=\"l\">span</th><td class=\"l\">%s</td></tr>",
-		secs_str(buf, sizeof(buf), x->span_ns));
+		html_secs_str(buf, sizeof(buf), x->span_ns));
 	fprintf(f,
 		"<tr><th class=\"l\">events</th><td class=\"l\">%" PRIu64 "; %" PRIu64
 		" requests of the %s layer replayed</td></tr>",
@@ -562,7 +208,7 @@ static void facts_section(FILE *f, const rep_input *in)
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_result *m = &res->models[i];
 		fputs("<tr><td class=\"l\">", f);
-		model_name(f, m);
+		html_model_name(f, m);
 		fputs("</td>", f);
 		td_bytes(f, m->arena_size);
 		td_bytes(f, m->pool_size);
@@ -583,11 +229,11 @@ static void summary_section(FILE *f, const rp_replay_result *res, const rp_model
 {
 	char b[48];
 	fputs("<section id=\"summary\"><h2>Summary: ", f);
-	model_name(f, m);
+	html_model_name(f, m);
 	fputs("</h2><div class=\"cards\">", f);
-	card(f, "peak live", bytes_str(b, sizeof(b), m->peak_live));
-	card(f, "peak held", bytes_str(b, sizeof(b), m->peak_held));
-	card(f, "held at the end", bytes_str(b, sizeof(b), m->held_end));
+	card(f, "peak live", html_bytes_str(b, sizeof(b), m->peak_live));
+	card(f, "peak held", html_bytes_str(b, sizeof(b), m->peak_held));
+	card(f, "held at the end", html_bytes_str(b, sizeof(b), m->held_end));
 	snprintf(b, sizeof(b), "%.2f", m->jw4);
 	card(f, "peak held / peak live (jw4)", b);
 	snprintf(b, sizeof(b), "%" PRIu64 " / %" PRIu64, m->arenas_total,
@@ -597,7 +243,7 @@ static void summary_section(FILE *f, const rp_replay_result *res, const rp_model
 	card(f, "arenas at most / at the end", b);
 	fputs("</div><table><thead><tr><th class=\"l\">where the held bytes go</th>", f);
 	for (int k = 0; k < NLAYERS; k++)
-		fprintf(f, "<th>%s</th>", layer_name[k]);
+		fprintf(f, "<th>%s</th>", html_layer_name[k]);
 	fputs("</tr></thead><tbody>", f);
 	const rp_waste *w[2] = {&m->waste_peak, &m->waste_end};
 	for (int k = 0; k < 2; k++) {
@@ -637,7 +283,7 @@ static void pin_table(FILE *f, const rep_input *in, const rp_pinning *pn, const 
 		td_count(f, p->blocks);
 		td_bytes(f, p->bytes);
 		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s &ndash; %s</td>", p->first_ns,
-			secs_str(t0, sizeof(t0), p->first_ns), secs_str(t1, sizeof(t1), p->last_ns));
+			html_secs_str(t0, sizeof(t0), p->first_ns), html_secs_str(t1, sizeof(t1), p->last_ns));
 		stack_cell(f, in, p->stack);
 		fputs("</tr>", f);
 	}
@@ -675,7 +321,7 @@ static int held_cmp(const void *a, const void *b)
 static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *m)
 {
 	fputs("<section id=\"arenas\"><h2>Arena lifelines</h2>", f);
-	lifelines(f, in->res, m);
+	html_lifelines(f, in->res, m);
 	const rp_arenas *A = m->arenas;
 	const rp_arena *held[TABLE_ROWS];
 	uint32_t n = 0, total = 0;
@@ -715,8 +361,8 @@ static void arenas_section(FILE *f, const rep_input *in, const rp_model_result *
 		td_count(f, a->id);
 		fprintf(f, "<td class=\"l\">0x%" PRIx64 "</td>", a->base);
 		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s</td>", a->allocated_ns,
-			secs_str(b, sizeof(b), a->allocated_ns));
-		fprintf(f, "<td data-v=\"%u\">%.0f%%</td>", a->peak_use, a->peak_use / 2.55);
+			html_secs_str(b, sizeof(b), a->allocated_ns));
+		fprintf(f, "<td data-v=\"%u\">%.0f%%</td>", a->peak_use, HTML_USE_PERCENT(a->peak_use));
 		td_count(f, a->live_blocks_end);
 		td_bytes(f, a->live_bytes_end);
 		stack_cell(f, in, a->top_stack_bytes ? a->top_stack : 0);
@@ -757,8 +403,8 @@ static void classes_section(FILE *f, const rp_model_result *m)
 	fputs("<section id=\"classes\"><h2>Size classes</h2><p>Bytes of the blocks in use (blue) and "
 	      "of the free blocks of pools in use (amber), per size class.</p>",
 	      f);
-	classes_chart(f, &m->classes_peak, "classes-peak-chart", "near the peak");
-	classes_chart(f, &m->classes_end, "classes-end-chart", "at the end");
+	html_classes_chart(f, &m->classes_peak, "classes-peak-chart", "near the peak");
+	html_classes_chart(f, &m->classes_end, "classes-end-chart", "at the end");
 	classes_table(f, &m->classes_end, &m->classes_peak);
 	fputs("</section>", f);
 }
@@ -814,7 +460,7 @@ static void gc_section(FILE *f, const rp_replay_result *res)
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_gc *g = &res->models[i].gc;
 		fputs("<tr><td class=\"l\">", f);
-		model_name(f, &res->models[i]);
+		html_model_name(f, &res->models[i]);
 		fputs("</td>", f);
 		td_count(f, g->by_gc.objects);
 		td_bytes(f, g->by_gc.bytes);
@@ -840,9 +486,9 @@ static void gc_section(FILE *f, const rp_replay_result *res)
 		td_count(f, k + 1);
 		td_count(f, p->generation);
 		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s</td>", p->start,
-			secs_str(b, sizeof(b), p->start));
-		fprintf(f, "<td data-v=\"%" PRIu64 "\">%.3f ms</td>", sub0(p->stop, p->start),
-			(double)sub0(p->stop, p->start) / 1e6);
+			html_secs_str(b, sizeof(b), p->start));
+		fprintf(f, "<td data-v=\"%" PRIu64 "\">%.3f ms</td>", html_sub0(p->stop, p->start),
+			(double)html_sub0(p->stop, p->start) / 1e6);
 		td_count(f, p->collected);
 		td_count(f, p->uncollectable);
 		td_count(f, p->freed.objects);
@@ -858,11 +504,11 @@ static void compare_section(FILE *f, const rp_replay_result *res)
 	if (res->nmodels < 2)
 		return;
 	fputs("<section id=\"compare\"><h2>Models side by side</h2>", f);
-	compare_chart(f, res);
+	html_compare_chart(f, res);
 	fputs("<table><thead><tr><th class=\"l\">held bytes: arenas and large objects</th>", f);
 	for (int i = 0; i < res->nmodels; i++) {
 		fputs("<th>", f);
-		model_name(f, &res->models[i]);
+		html_model_name(f, &res->models[i]);
 		fputs("</th>", f);
 	}
 	fputs("</tr></thead><tbody>", f);
@@ -915,14 +561,14 @@ static void system_section(FILE *f, const rp_replay_result *res)
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_result *m = &res->models[i];
 		fputs("<tr><td class=\"l\">model ", f);
-		model_name(f, m);
+		html_model_name(f, m);
 		fputs("</td>", f);
 		td_bytes(f, m->peak_held);
 		td_bytes(f, m->held_end);
 		fprintf(f, "<td>%.2f</td></tr>", m->jw4);
 	}
 	fprintf(f, "</tbody></table><p class=\"note\">Live bytes peaked at %s.</p></section>",
-		bytes_str(b, sizeof(b), res->peak_live));
+		html_bytes_str(b, sizeof(b), res->peak_live));
 }
 
 static void page(FILE *f, const rep_input *in)
@@ -952,7 +598,7 @@ static void page(FILE *f, const rep_input *in)
 	      f);
 	summary_section(f, res, m);
 	fputs("<section id=\"memory\"><h2>Memory by layer over time</h2>", f);
-	memory_chart(f, res, m);
+	html_memory_chart(f, res, m);
 	fputs("</section>", f);
 	arenas_section(f, in, m);
 	pinning_section(f, in, m);

@@ -1,6 +1,12 @@
 /*
  * rep_stacks.c - symbolized call stacks for the replay's outputs (see
- * rep_stacks.h): the frames of a pinning stack resolved through rep_sym.
+ * rep_stacks.h): module records fed to rep_sym as the replay reads them,
+ * and the frames of a stack resolved through it, for the terminal summary
+ * and for the report sinks' namer.
+ *
+ * Every frame is resolved at its stack's leaf node id (the stamp rule of
+ * rep_sym.h); a symbolizer out of memory leaves frames as addresses,
+ * never fails the replay.
  */
 #include "rep_stacks.h"
 

@@ -3,6 +3,7 @@
 UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
 	test_rp_replay test_rep_sym
 UNIT_TESTS += test_tr_python
+UNIT_TESTS += test_rep_csv test_rep_html
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -38,9 +39,23 @@ $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) \
 
 $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
 	$(LIBDW_CFLAGS)
-$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(B)/reports/rep_sym.o \
+$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(REP_SYM_OBJ) \
 		$(B)/tracer/tr_modinfo.o $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SYM_LIBS)
+
+# The sinks on a result built by hand (tests/unit/rep_testutil.c): each
+# links its sink and the helpers the sinks share, and the replay library
+# for the result's names (rp_model_label, rp_series_names); no
+# symbolizer, so neither libdw nor libstdc++.
+REP_TEST_OBJ := $(B)/tests/unit/rep_testutil.o $(B)/reports/rep_util.o $(B)/librp.a \
+	$(B)/libpym.a $(B)/libtf.a
+$(B)/tests/unit/rep_testutil.o $(B)/tests/unit/test_rep_csv.o $(B)/tests/unit/test_rep_html.o: \
+	MOD_CFLAGS := -Itraces -Ireplay -Ireports $(CMOCKA_CFLAGS)
+$(B)/tests/test_rep_csv: $(B)/tests/unit/test_rep_csv.o $(B)/reports/rep_csv.o $(REP_TEST_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+$(B)/tests/test_rep_html: $(B)/tests/unit/test_rep_html.o $(B)/reports/rep_html.o \
+		$(B)/reports/rep_html_chart.o $(REP_TEST_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
 
 # The tracer core without the preload shim (CONTRIBUTING.md, Tests).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_env.o $(B)/tracer/tr_region.o \
@@ -110,8 +125,8 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
-		$(REP_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
+		$(REP_SINK_OBJ) $(REP_TEXT_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
 $(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
 		$(B)/replay/rp_workload.o $(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
@@ -172,11 +187,11 @@ build/fuzz/fuzz-reader: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf
 build/fuzz/fuzz-raw: tests/fuzz/fuzz_reader.c $(TF_SRC) traces/tf.h traces/tf_internal.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_RAW=1 -o $@ tests/fuzz/fuzz_reader.c $(TF_SRC) $(LIBZSTD_LIBS)
-build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SRC) $(PYM_SRC) $(GCM_SRC) $(TF_SRC) \
-		$(COMMON_SRC)
+build/fuzz/fuzz-replay: tests/fuzz/fuzz_replay.c $(RP_SRC) $(REP_SINK_SRC) $(REP_TEXT_SRC) \
+		$(PYM_SRC) $(GCM_SRC) $(TF_SRC) $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DPYM_CHECK_EVERY_OP -Ireplay -Iallocator -Ireports -Icommon -o $@ \
-		$(filter %.c,$^) $(LIBZSTD_LIBS) $(REP_LIBS)
+		$(filter %.c,$^) $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
 
 build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay/rp_simulate.c \
 		replay/rp_workload.h $(PYM_SRC) $(GCM_SRC) $(TF_SRC) $(COMMON_SRC)

@@ -1,0 +1,159 @@
+/*
+ * rep_sym_internal.h - what the symbolizer's files share (private to
+ * reports/rep_sym*.c; users include rep_sym.h):
+ *
+ *   rep_sym.c        the handle, its tables and interned strings, the cache
+ *                    of resolved addresses, demangling, frame formatting
+ *   rep_sym_map.c    the module map: which module held an address at a stamp
+ *   rep_sym_dwarf.c  reading a module's file with libdw: functions, lines,
+ *                    inlined frames
+ *
+ * Invariants: every string a frame points to is interned in the handle's
+ * chunks, which never move or shrink until rep_sym_free; files[] and
+ * mods[] only grow (a module's `file` index stays valid); each open
+ * addressing table is at most half full, its empty slots all zero bytes.
+ */
+#ifndef ARENATRACE_REP_SYM_INTERNAL_H
+#define ARENATRACE_REP_SYM_INTERNAL_H
+
+#include "rep_sym.h"
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYM_MAX_SEGS 16      /* PT_LOAD segments kept per module */
+#define SYM_MAX_WARNINGS 64  /* warnings kept; more are counted */
+#define SYM_MAX_NAME 4096    /* longer names and paths are cut */
+#define SYM_MAX_BUILD_ID 64  /* bytes of a build-id kept; a longer one is ignored */
+
+enum { FILE_UNOPENED, FILE_READ, FILE_BAD };
+
+/* A subprogram's address range [lo, hi) in its unit (one per range). */
+typedef struct sub_range {
+	Dwarf_Addr lo, hi;
+	Dwarf_Die die;
+} sub_range;
+
+/* The subprogram ranges of one compilation unit, sorted by lo. */
+typedef struct cu_index {
+	Dwarf_Off cu1;      /* the unit DIE's offset + 1; 0 = empty slot */
+	sub_range *r;
+	size_t n;
+	Dwarf_Addr longest; /* the longest range: bounds the backward search */
+} cu_index;
+
+/* A declaration's qualified name, by the DIE's address in the debug data. */
+typedef struct name_entry {
+	const void *die; /* NULL = empty slot */
+	const char *name;
+} name_entry;
+
+typedef struct sym_file {
+	char *path;           /* as recorded, cut at a NUL or SYM_MAX_NAME */
+	size_t path_len;      /* bytes of the recorded path compared (before the cut) */
+	const char *name;     /* its last component, for module+offset */
+	uint8_t build_id[SYM_MAX_BUILD_ID]; /* as recorded */
+	size_t build_id_len;
+	int state;            /* FILE_*: FILE_BAD frames are module+offset */
+	Dwfl *dwfl;           /* FILE_READ: the session holding the one module */
+	Dwfl_Module *mod;
+	cu_index *cus;        /* open addressing by unit offset, power-of-two capacity */
+	size_t cap_cus, n_cus;
+} sym_file;
+
+typedef struct sym_mod {
+	uint64_t id, base;
+	uint64_t seg_lo[SYM_MAX_SEGS], seg_hi[SYM_MAX_SEGS]; /* absolute [lo, hi) of each segment */
+	int nsegs;
+	uint64_t loaded, unloaded; /* stamps: covers loaded < t <= unloaded */
+	size_t file;               /* index in files */
+} sym_mod;
+
+/* A resolved address: key (file index + 1, address in the file), or
+ * (0, the address) outside every module. */
+typedef struct sym_entry {
+	uint64_t file1, addr;
+	rep_frame *frames; /* malloc'd, n of them; never moves */
+	uint32_t n;
+	bool used;
+} sym_entry;
+
+/* Interned strings, in chunks that never move. */
+typedef struct str_chunk {
+	struct str_chunk *next;
+	size_t used, cap;
+	char data[];
+} str_chunk;
+
+struct rep_sym {
+	Dwfl_Callbacks cb;
+	char *debuginfo_path; /* what cb.debuginfo_path points to */
+	sym_file *files;
+	size_t nfiles, cap_files;
+	sym_mod *mods;
+	size_t nmods, cap_mods;
+	sym_entry *tab; /* open addressing, power-of-two capacity */
+	size_t cap_tab, used_tab;
+	const char **strs; /* intern set, power-of-two capacity */
+	size_t cap_strs, used_strs;
+	str_chunk *chunks;
+	char *warnings[SYM_MAX_WARNINGS];
+	bool walk_units;   /* rep_sym_opts.walk_units */
+	name_entry *names; /* qualified names, open addressing, power-of-two capacity */
+	size_t cap_names, used_names;
+	rep_sym_stats st;
+};
+
+/* ---- hashing and tables (rep_sym.c) ---- */
+
+static inline uint64_t sym_mix(uint64_t a, uint64_t b)
+{
+	uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+	return h ^ (h >> 31);
+}
+
+/* The four tables (interned strings, qualified names, unit indexes,
+ * resolved addresses) are open addressing at most half full, empty slots
+ * all zero bytes.  home gives where a used slot's probe starts in a table
+ * of mask + 1 slots, SYM_EMPTY for an empty slot. */
+#define SYM_EMPTY SIZE_MAX
+typedef size_t (*sym_home_fn)(const void *slot, size_t mask);
+
+/* Room for one more entry in a table of *cap slots holding used: the
+ * table itself, or a new one of twice as many slots (first when it has
+ * none) with the old one's entries moved in; NULL without memory (the
+ * table stays as it was). */
+void *sym_table_room(void *table, size_t *cap, size_t used, size_t first, size_t size,
+		     sym_home_fn home);
+/* Room for element n in the array *p of *cap elements of size bytes:
+ * doubles it (16 first) when full; false without memory. */
+bool sym_grow(void **p, size_t *cap, size_t n, size_t size);
+
+/* The interned copy of s[0..n) (cut to SYM_MAX_NAME), or NULL without memory. */
+const char *sym_intern(rep_sym *s, const char *str, size_t n);
+/* A function's name demangled (C++ names start with _Z) and interned; NULL
+ * for none. */
+const char *sym_fn_name(rep_sym *s, const char *raw);
+/* Keeps a warning (rep_sym_warning); counted beyond SYM_MAX_WARNINGS. */
+void sym_warn(rep_sym *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the module map (rep_sym_map.c) ---- */
+
+/* The module holding ip at stamp, or NULL. */
+const sym_mod *sym_mod_at(const rep_sym *s, uint64_t ip, uint64_t stamp);
+
+/* ---- libdw (rep_sym_dwarf.c) ---- */
+
+/* Opens f's file (state FILE_READ) or says why not (FILE_BAD, a warning). */
+void sym_open_file(rep_sym *s, sym_file *f);
+/* Fills out[] (REP_SYM_MAX_FRAMES) for address a in f's file, opened;
+ * returns the frame count (0: nothing known).  module and offset are the
+ * caller's to fill. */
+int sym_describe(rep_sym *s, sym_file *f, uint64_t a, rep_frame *out);
+/* Frees what reading f's file took (the session, the unit indexes). */
+void sym_file_close(sym_file *f);
+
+#endif

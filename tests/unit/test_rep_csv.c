@@ -1,0 +1,265 @@
+/*
+ * test_rep_csv.c - the CSV sink (reports/rep_csv.c) on a replay result
+ * built by hand (rep_testutil.c): each file's header and rows as
+ * reports/README.md documents them, to the byte; RFC 4180 throughout
+ * (CRLF line ends, every row as wide as its header, a field holding a
+ * comma or a quote quoted with its quotes doubled); the files written only
+ * when they have something to say.
+ */
+#include "rep_testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* Stack 2's frames as one field: leaf first, " < " between, quoted for
+ * its commas and quotes. */
+#define FRAMES_FIELD                                                                               \
+	"\"ns::Box<std::pair<int, char>>::make (inlined) < run_job(\"\"a,b\"\") at job.cc:12 "     \
+	"< main at main.c:3\""
+
+typedef struct run {
+	rt_result *r;
+	char dir[512];
+	rep_out out;
+} run;
+
+static void run_csv(run *t)
+{
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink(&rep_csv_sink, &t->r->res, "job.atr", t->dir, &t->out),
+	                 REP_OK);
+}
+
+static int setup(void **state)
+{
+	run *t = calloc(1, sizeof(*t));
+	t->r = rt_result_new();
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	run *t = *state;
+	if (t->dir[0])
+		rt_rmdir(t->dir);
+	free(t->r);
+	free(t);
+	return 0;
+}
+
+static void assert_file(const run *t, const char *name, const char *want)
+{
+	char *got = rt_read(t->dir, name);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_timeline(void **state)
+{
+	run *t = *state;
+	run_csv(t);
+	assert_file(t, "timeline.csv",
+	            "model,point,time_ns,live_bytes,block_bytes,pool_bytes,arena_bytes,arenas,"
+	            "large_bytes,pool_requested_bytes,empty_arena_bytes\r\n"
+	            "cpython-3.12,0,500000000,1000,2000,3000,4000,5000,6000,7000,8000\r\n"
+	            "cpython-3.12,1,1000000000,1001,2001,3001,4001,5001,6001,7001,8001\r\n"
+	            "cpython-3.12,2,1500000000,1002,2002,3002,4002,5002,6002,7002,8002\r\n"
+	            "cpython-3.12 gc-off,0,500000000,1010,2010,3010,4010,5010,6010,7010,8010\r\n"
+	            "cpython-3.12 gc-off,1,1000000000,1011,2011,3011,4011,5011,6011,7011,8011\r\n"
+	            "cpython-3.12 gc-off,2,1500000000,1012,2012,3012,4012,5012,6012,7012,8012\r\n");
+}
+
+static void test_sizeclasses(void **state)
+{
+	run *t = *state;
+	t->r->res.nmodels = 1;
+	run_csv(t);
+	/* use_end: 10 blocks in use of 1023, 4 decimals; an unused class 0 */
+	assert_file(t, "sizeclasses.csv",
+	            "model,class,block_size,pools_end,blocks_end,free_blocks_end,use_end,"
+	            "pools_peak,blocks_peak,free_blocks_peak\r\n"
+	            "cpython-3.12,0,16,1,10,1013,0.0098,1,20,1003\r\n"
+	            "cpython-3.12,1,32,0,0,0,0.0000,1,5,500\r\n");
+}
+
+static void test_arenas(void **state)
+{
+	run *t = *state;
+	t->r->res.nmodels = 1;
+	run_csv(t);
+	/* a released arena without a top stack: empty stack columns; a held
+	 * one: no released_ns, its top stack's frames */
+	assert_file(
+	    t, "arenas.csv",
+	    "model,id,base,allocated_ns,released_ns,peak_use,live_blocks_end,live_bytes_end,"
+	    "top_stack,top_stack_bytes,top_stack_frames\r\n"
+	    "cpython-3.12,1,0x7f0000000000,250000000,1250000000,1.000,0,0,,,\r\n"
+	    "cpython-3.12,2,0x7f0000040000,750000000,,0.200,10,512,2,512," FRAMES_FIELD "\r\n");
+}
+
+static void test_callsites(void **state)
+{
+	run *t = *state;
+	run_csv(t);
+	assert_file(t, "callsites.csv",
+	            "stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
+	            "arenas_pinned\r\n"
+	            "2," FRAMES_FIELD ",30,1536,1536,512,10,1\r\n"
+	            "0,,5,80,0,0,0,0\r\n");
+}
+
+static void test_gc_and_system(void **state)
+{
+	run *t = *state;
+	run_csv(t);
+	assert_file(t, "gc.csv",
+	            "pass,generation,start_ns,stop_ns,collected,uncollectable,freed_blocks,"
+	            "freed_bytes,arenas_released\r\n"
+	            "1,0,600000000,602500000,7,1,3,96,0\r\n");
+	assert_file(t, "system.csv",
+	            "allocator,ops,ns_per_op,heap_peak_bytes,heap_end_bytes,live_peak_bytes,"
+	            "live_end_bytes,rss_start_bytes,rss_peak_bytes,rss_end_bytes,trace_threads\r\n"
+	            "libc.so.6,35,42.5,4096,2048,1536,512,1000000,1100000,1050000,1\r\n");
+}
+
+/* compare.csv: one row per RP_MODEL_METRICS figure, one column per model;
+ * counts as integers, ratios with 4 decimals. */
+static void test_compare(void **state)
+{
+	run *t = *state;
+	run_csv(t);
+	char *got = rt_read(t->dir, "compare.csv");
+	assert_non_null(got);
+	const char *head = "metric,cpython-3.12,cpython-3.12 gc-off\r\narenas_allocated,2,2\r\n";
+	assert_memory_equal(got, head, strlen(head));
+	assert_non_null(strstr(got, "\r\njw4,2.5000,3.0000\r\n"));
+	assert_non_null(strstr(got, "\r\ngc_withheld_bytes,0,96\r\n"));
+	size_t rows = 0;
+#define ONE(key, label, kind, value) rows++;
+	RP_MODEL_METRICS(ONE)
+#undef ONE
+	assert_int_equal(rt_count(got, "\r\n"), rows + 1);
+	free(got);
+}
+
+/* A label holding a comma or a quote is one quoted field. */
+static void test_label_quoted(void **state)
+{
+	run *t = *state;
+	snprintf(t->r->res.models[0].profile, sizeof(t->r->res.models[0].profile), "odd,\"one\"");
+	run_csv(t);
+	char *got = rt_read(t->dir, "compare.csv");
+	assert_non_null(got);
+	assert_non_null(strstr(got, "metric,\"odd,\"\"one\"\"\",cpython-3.12 gc-off\r\n"));
+	free(got);
+	got = rt_read(t->dir, "timeline.csv");
+	assert_non_null(strstr(got, "\r\n\"odd,\"\"one\"\"\",0,500000000,"));
+	free(got);
+}
+
+/* Fields of one CSV line (RFC 4180), from *p to its CRLF; *p moves past
+ * it.  -1 for a line without CRLF or a quote left open. */
+static int fields(const char **p)
+{
+	const char *s = *p;
+	int n = 1;
+	bool quoted = false;
+	for (;; s++) {
+		if (!*s)
+			return -1;
+		if (quoted) {
+			if (*s == '"' && s[1] == '"')
+				s++;
+			else if (*s == '"')
+				quoted = false;
+		} else if (*s == '"') {
+			quoted = true;
+		} else if (*s == ',') {
+			n++;
+		} else if (*s == '\r' && s[1] == '\n') {
+			*p = s + 2;
+			return n;
+		} else if (*s == '\n') {
+			return -1;
+		}
+	}
+}
+
+/* Every file the sink wrote: CRLF line ends, rows as wide as the header. */
+static void test_rfc4180(void **state)
+{
+	run *t = *state;
+	run_csv(t);
+	assert_int_equal(t->out.nwritten, 7);
+	for (int k = 0; k < t->out.nwritten; k++) {
+		char *got = rt_read(t->dir, t->out.written[k]);
+		assert_non_null(got);
+		const char *p = got;
+		int width = fields(&p), lines = 1;
+		assert_true(width > 1);
+		while (*p) {
+			assert_int_equal(fields(&p), width);
+			lines++;
+		}
+		assert_true(lines > 1);
+		free(got);
+	}
+}
+
+/* gc.csv, compare.csv and system.csv only when they have something to
+ * say; the other four always, in rep_csv_sink.files' order. */
+static void test_only_what_applies(void **state)
+{
+	run *t = *state;
+	rp_replay_result *res = &t->r->res;
+	res->nmodels = 1;
+	res->has_system = false;
+	res->gc_passes[0] = 0;
+	res->npasses = 0;
+	run_csv(t);
+	assert_int_equal(t->out.nwritten, 4);
+	const char *const want[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
+	                            "callsites.csv"};
+	for (int k = 0; k < 4; k++) {
+		assert_string_equal(t->out.written[k], want[k]);
+		assert_string_equal(rep_csv_sink.files[k], want[k]);
+	}
+	for (const char *const *f = &rep_csv_sink.files[4]; *f; f++)
+		assert_null(rt_read(t->dir, *f));
+}
+
+/* A directory that cannot be written: the error, and which file. */
+static void test_unwritable(void **state)
+{
+	run *t = *state;
+	rep_out out;
+	assert_int_equal(
+	    rt_run_sink(&rep_csv_sink, &t->r->res, "job.atr", "/nonexistent/dir", &out), REP_E_IO);
+	assert_non_null(strstr(out.failed, "/nonexistent/dir/timeline.csv: "));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_timeline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sizeclasses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_arenas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callsites, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_and_system, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_label_quoted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rfc4180, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_only_what_applies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
