@@ -1,7 +1,8 @@
 /*
  * rep_csv.c - the CSV sink: timeline.csv, sizeclasses.csv, arenas.csv,
- * callsites.csv, gc.csv (when the trace has GC passes), compare.csv
- * (when several models ran) and system.csv (replay --system).  RFC 4180:
+ * callsites.csv, moments.csv (when moments were analysed), gc.csv (when
+ * the trace has GC passes), compare.csv (when several models ran) and
+ * system.csv (replay --system).  RFC 4180:
  * a header line, comma-separated fields, CRLF line ends, fields quoted
  * when they must be; every row has its header's number of fields.
  * Columns: reports/README.md.
@@ -53,12 +54,33 @@ static void frames_field(FILE *f, const rep_input *in, uint64_t stack)
 	rep_csv_field(f, j.buf, j.len);
 }
 
+/* The labels of the model's moments after point p-1's time and up to
+ * point p's, "; " between them (the last point takes the rest). */
+static void moments_field(FILE *f, const rp_model_result *m, uint32_t p)
+{
+	const rp_series *s = m->series;
+	char buf[1024];
+	size_t len = 0;
+	buf[0] = 0;
+	for (int k = 0; k < m->nmoments; k++) {
+		const uint64_t t = m->moments[k].time_ns;
+		if ((p && t <= s->time[p - 1]) || (p + 1 < s->n && t > s->time[p]))
+			continue;
+		int n = snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? "; " : "",
+				 m->moments[k].label);
+		if (n > 0)
+			len += (size_t)n < sizeof(buf) - len ? (size_t)n : sizeof(buf) - 1 - len;
+	}
+	rep_csv_field(f, buf, len);
+}
+
 static void timeline(FILE *f, const rep_input *in)
 {
 	const rp_replay_result *res = in->res;
 	fputs("model,point,time_ns", f);
 	for (int k = 0; k < RP_NSERIES; k++)
 		fprintf(f, ",%s", rp_series_names[k]);
+	fputs(",moments", f);
 	eol(f);
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_series *s = res->models[i].series;
@@ -67,9 +89,63 @@ static void timeline(FILE *f, const rep_input *in)
 			fprintf(f, ",%" PRIu32 ",%" PRIu64, p, s->time[p]);
 			for (int k = 0; k < RP_NSERIES; k++)
 				fprintf(f, ",%" PRIu64, s->v[k][p]);
+			fputc(',', f);
+			moments_field(f, &res->models[i], p);
 			eol(f);
 		}
 	}
+}
+
+static const char *const moment_kind[] = {"mark", "time", "peak", "worst", "exit", "end"};
+
+/* Every model's moments: one row each, every figure after its request;
+ * the first pinning stack and, at exit and end, the first leak. */
+static void moments(FILE *f, const rep_input *in)
+{
+	const rp_replay_result *res = in->res;
+	fputs("model,kind,label,request,time_ns,held_bytes,live_bytes,requested,internal,"
+	      "free_blocks,empty_pools,empty_arenas,large,arenas_held,arenas_under_25,"
+	      "arenas_under_50,arenas_under_75,arenas_over_75,arenas_low,top_pinning_stack,"
+	      "top_pinning_frames,leaks_blocks,leaks_bytes,top_leak_stack,top_leak_frames,"
+	      "top_leak_blocks,top_leak_bytes",
+	      f);
+	eol(f);
+	for (int i = 0; i < res->nmodels; i++)
+		for (int k = 0; k < res->models[i].nmoments; k++) {
+			const rp_moment *mo = &res->models[i].moments[k];
+			const rp_waste *w = &mo->waste;
+			const uint64_t *u = mo->arenas_by_use;
+			model_field(f, &res->models[i]);
+			fprintf(f, ",%s,", mo->kind >= 0 && mo->kind <= RP_AT_END ? moment_kind[mo->kind] : "?");
+			field(f, mo->label);
+			fprintf(f,
+				",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+				",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+				",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
+				mo->request, mo->time_ns, mo->held, mo->live, w->requested, w->internal,
+				w->free_blocks, w->empty_pools, w->empty_arenas, w->large, mo->arenas_held,
+				u[0], u[1], u[2], u[3], mo->pinning.arenas_low);
+			if (mo->pinning.nstacks) {
+				fprintf(f, "%" PRIu64 ",", mo->pinning.stacks[0].stack);
+				frames_field(f, in, mo->pinning.stacks[0].stack);
+			} else {
+				fputc(',', f);
+			}
+			const bool leaks = mo->kind == RP_AT_EXIT || mo->kind == RP_AT_END;
+			if (leaks)
+				fprintf(f, ",%" PRIu64 ",%" PRIu64 ",", mo->leak_blocks, mo->leak_bytes);
+			else
+				fputs(",,,", f);
+			if (leaks && mo->nleaks) {
+				const rp_leak *l = &mo->leaks[0];
+				fprintf(f, "%" PRIu64 ",", l->stack);
+				frames_field(f, in, l->stack);
+				fprintf(f, ",%" PRIu64 ",%" PRIu64, l->blocks, l->bytes);
+			} else {
+				fputs(",,,", f);
+			}
+			eol(f);
+		}
 }
 
 static void sizeclasses(FILE *f, const rep_input *in)
@@ -212,8 +288,8 @@ static int write_one(rep_out *out, const char *name, const rep_input *in,
 }
 
 static const char *const csv_files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
-					"callsites.csv", "gc.csv",	    "compare.csv",
-					"system.csv",	NULL};
+					"callsites.csv", "moments.csv",	    "gc.csv",
+					"compare.csv",	"system.csv",	    NULL};
 
 /* The files, in csv_files' order; gc.csv, compare.csv and system.csv only
  * when they have something to say (rep_dir removes an earlier report's). */
@@ -221,12 +297,16 @@ static int csv_write(const rep_input *in, rep_out *out)
 {
 	const rp_replay_result *res = in->res;
 	const bool has_gc = res->gc_passes[0] + res->gc_passes[1] + res->gc_passes[2] > 0;
+	bool has_moments = false;
+	for (int i = 0; i < res->nmodels; i++)
+		has_moments |= res->models[i].nmoments > 0;
 	const struct {
 		void (*body)(FILE *, const rep_input *);
 		bool want;
 	} files[] = {
 	    {timeline, true},  {sizeclasses, true},	      {arenas, true},
-	    {callsites, true}, {gc, has_gc},		      {compare, res->nmodels > 1},
+	    {callsites, true}, {moments, has_moments},      {gc, has_gc},
+	    {compare, res->nmodels > 1},
 	    {system_csv, res->has_system},
 	};
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {

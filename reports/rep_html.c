@@ -121,7 +121,8 @@ static const char style[] =
     ".chart{display:block;max-width:100%;height:auto}.chart text{font-size:10px;fill:#445}"
     ".axis line{stroke:#889}.axis line.grid{stroke:#e4e7ee}.gc line{stroke:#d0312d;"
     "stroke-width:1;opacity:.45}rect.life{fill:#f4f4f6;stroke:#c9ccd6;stroke-width:.5}"
-    "line.release{stroke:#000;stroke-width:1.5}"
+    "line.release{stroke:#000;stroke-width:1.5}.moments line{stroke:#c2410c;stroke-width:2;"
+    "stroke-dasharray:4 2}.moments a:hover line{stroke-width:4}.moment{margin-left:8px}"
     ".legend{list-style:none;padding:0;margin:4px 0 12px}.legend li{display:inline-block;"
     "margin-right:14px;font-size:12px}.legend span{display:inline-block;width:11px;height:11px;"
     "margin-right:4px;vertical-align:-1px;border:1px solid #999}"
@@ -297,8 +298,73 @@ static void pinning_section(FILE *f, const rep_input *in, const rp_model_result 
 	      "blocks keep them: an arena shared by several stacks counts for each.</p>",
 	      f);
 	if (m->pinning_peak.arenas_held)
-		pin_table(f, in, &m->pinning_peak, "Near the peak");
+		pin_table(f, in, &m->pinning_peak, "At the peak");
 	pin_table(f, in, &m->pinning, "At the end");
+	fputs("</section>", f);
+}
+
+/* The stacks whose blocks are live at a moment (exit, end): the leaks. */
+static void leak_table(FILE *f, const rep_input *in, const rp_moment *mo)
+{
+	char b[32];
+	fprintf(f, "<h4>Live at %s: %" PRIu64 " blocks, %s</h4>", mo->kind == RP_AT_EXIT ? "exit" : "the end",
+		mo->leak_blocks, html_bytes_str(b, sizeof(b), mo->leak_bytes));
+	if (!mo->nleaks)
+		return;
+	fputs("<table class=\"sortable\"><thead><tr><th>blocks</th><th>bytes</th>"
+	      "<th title=\"arenas holding at least one of them\">arenas</th>"
+	      "<th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
+	      f);
+	for (int k = 0; k < mo->nleaks; k++) {
+		const rp_leak *l = &mo->leaks[k];
+		fputs("<tr>", f);
+		td_count(f, l->blocks);
+		td_bytes(f, l->bytes);
+		td_count(f, l->arenas);
+		stack_cell(f, in, l->stack);
+		fputs("</tr>", f);
+	}
+	fputs("</tbody></table>", f);
+}
+
+/* Each analysed moment of the model, in the trace's order: its figures,
+ * what pins its arenas, and at exit and end what is still live. */
+static void moments_section(FILE *f, const rep_input *in, const rp_model_result *m)
+{
+	if (!m->nmoments)
+		return;
+	fputs("<section id=\"moments\"><h2>Moments</h2><p>Each moment analysed in full, every "
+	      "figure after the same request (<code>--at</code>; the marks on the memory chart "
+	      "link here).</p>",
+	      f);
+	for (int k = 0; k < m->nmoments; k++) {
+		const rp_moment *mo = &m->moments[k];
+		const rp_waste *w = &mo->waste;
+		char t[32];
+		fprintf(f, "<div class=\"moment\" id=\"moment-%d\"><h3>At ", k);
+		text(f, mo->label);
+		fprintf(f, " (request %" PRIu64 ", %s)</h3><table><tbody>", mo->request,
+			html_secs_str(t, sizeof(t), mo->time_ns));
+		static const char *const what[] = {"held", "live", "requested", "internal waste",
+						   "free blocks in used pools", "empty pools",
+						   "empty arenas kept", "large objects"};
+		const uint64_t v[] = {mo->held, mo->live, w->requested, w->internal, w->free_blocks,
+				      w->empty_pools, w->empty_arenas, w->large};
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			fprintf(f, "<tr><th class=\"l\">%s</th>", what[i]);
+			td_bytes(f, v[i]);
+			fputs("</tr>", f);
+		}
+		const uint64_t *u = mo->arenas_by_use;
+		fprintf(f, "<tr><th class=\"l\">arenas held</th><td>%" PRIu64 ": %" PRIu64
+			   " under 25%% used, %" PRIu64 " under 50%%, %" PRIu64 " under 75%%, %" PRIu64
+			   " more</td></tr></tbody></table>",
+			mo->arenas_held, u[0], u[1], u[2], u[3]);
+		pin_table(f, in, &mo->pinning, "What keeps its arenas");
+		if (mo->kind == RP_AT_EXIT || mo->kind == RP_AT_END)
+			leak_table(f, in, mo);
+		fputs("</div>", f);
+	}
 	fputs("</section>", f);
 }
 
@@ -403,7 +469,7 @@ static void classes_section(FILE *f, const rp_model_result *m)
 	fputs("<section id=\"classes\"><h2>Size classes</h2><p>Bytes of the blocks in use (blue) and "
 	      "of the free blocks of pools in use (amber), per size class.</p>",
 	      f);
-	html_classes_chart(f, &m->classes_peak, "classes-peak-chart", "near the peak");
+	html_classes_chart(f, &m->classes_peak, "classes-peak-chart", "at the peak");
 	html_classes_chart(f, &m->classes_end, "classes-end-chart", "at the end");
 	classes_table(f, &m->classes_end, &m->classes_peak);
 	fputs("</section>", f);
@@ -416,7 +482,7 @@ static void callsites_section(FILE *f, const rep_input *in)
 	fprintf(f,
 		"<section id=\"callsites\"><h2>Call sites</h2><p>The %" PRIu64 " of %" PRIu64
 		" call sites that allocated the most bytes (all of them in callsites.csv); live "
-		"bytes near the peak held and at the end, and the little-used arenas their blocks "
+		"bytes at the peak held and at the end, and the little-used arenas their blocks "
 		"keep, are the first model's.</p>",
 		n, res->ncallsites);
 	if (!n) {
@@ -584,7 +650,8 @@ static void page(FILE *f, const rep_input *in)
 	fputs("<header><h1>arenatrace report: ", f);
 	text(f, res->facts.argv[0] ? res->facts.argv : res->facts.exe);
 	fputs("</h1><nav><a href=\"#summary\">summary</a><a href=\"#memory\">memory</a>"
-	      "<a href=\"#arenas\">arenas</a><a href=\"#pinning\">pinning</a>"
+	      "<a href=\"#moments\">moments</a><a href=\"#arenas\">arenas</a>"
+	      "<a href=\"#pinning\">pinning</a>"
 	      "<a href=\"#classes\">size classes</a><a href=\"#callsites\">call sites</a>",
 	      f);
 	if (res->npasses)
@@ -600,6 +667,7 @@ static void page(FILE *f, const rep_input *in)
 	fputs("<section id=\"memory\"><h2>Memory by layer over time</h2>", f);
 	html_memory_chart(f, res, m);
 	fputs("</section>", f);
+	moments_section(f, in, m);
 	arenas_section(f, in, m);
 	pinning_section(f, in, m);
 	classes_section(f, m);

@@ -17,6 +17,7 @@
 #include "rep_html_internal.h"
 
 #include <inttypes.h>
+#include <string.h>
 #include <math.h>
 
 /* Geometry, in px (the units of each chart's viewBox). */
@@ -151,6 +152,26 @@ static void gc_marks(FILE *f, const rp_replay_result *res, const axes *a, double
 	fputs("</g>", f);
 }
 
+/* The model's analysed moments on the chart: a line at each, a link to
+ * its section (#moment-K) with its label as the title.  Not for a series
+ * drawn by point (no times to place them by). */
+static void moment_marks(FILE *f, const rp_model_result *m, const axes *a)
+{
+	if (a->by_index || !m->nmoments)
+		return;
+	fputs("<g class=\"moments\">", f);
+	for (int k = 0; k < m->nmoments; k++) {
+		const rp_moment *mo = &m->moments[k];
+		double x = ax_x(a, mo->time_ns);
+		fprintf(f, "<a href=\"#moment-%d\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+			   "y2=\"%.1f\"/><title>",
+			k, x, a->y0, x, a->y0 + a->h);
+		rep_html_text(f, mo->label, strlen(mo->label));
+		fputs("</title></a>", f);
+	}
+	fputs("</g>", f);
+}
+
 static void legend(FILE *f, const char *const *names, const char *const *colours, int n)
 {
 	fputs("<ul class=\"legend\">", f);
@@ -200,6 +221,7 @@ void html_memory_chart(FILE *f, const rp_replay_result *res, const rp_model_resu
 			a.y0 + a.h, html_layer_name[top]);
 	}
 	gc_marks(f, res, &a, a.y0 + a.h + GC_MARK_DROP, GC_MARK_H);
+	moment_marks(f, m, &a);
 	fputs("</svg>", f);
 	legend(f, html_layer_name, layer_colour, NLAYERS);
 }

@@ -107,6 +107,40 @@ want = [("time", "0.000001s"), ("mark", "refill#1"), ("end", "end")]
 sys.exit(0 if got == want else f"moments {got}")
 PY
 
+"$AT" report -o rep --model cpython-3.13 plateau.atr >rep.txt 2>err.txt
+check "report: moments.csv has every moment, the plateau's pinned by keep_survivor" python3 - rep <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/moments.csv", newline="")))
+got = sorted(r["label"] for r in rows)
+if got != sorted(["peak", "worst", "end", "filled", "plateau", "refill"]):
+    sys.exit(f"moments.csv labels {got}")
+w = [r for r in rows if r["kind"] == "worst"][0]
+if "keep_survivor" not in w["top_pinning_frames"]:
+    sys.exit(f"worst's top pinning stack: {w['top_pinning_frames'][:80]}")
+e = [r for r in rows if r["kind"] == "end"][0]
+if "refill" not in e["top_leak_frames"] or e["top_leak_blocks"] != "149700":
+    sys.exit(f"end's top leak: {e['top_leak_blocks']} {e['top_leak_frames'][:80]}")
+tl = list(csv.DictReader(open(sys.argv[1] + "/timeline.csv", newline="")))
+marked = [r["moments"] for r in tl if r["moments"]]
+if not any("plateau" in m for m in marked) or not any("refill" in m for m in marked):
+    sys.exit(f"timeline.csv moments: {marked}")
+PY
+check "report.html: a section per moment, and the chart's markers link to them" python3 - rep/report.html <<'PY'
+import re, sys
+page = open(sys.argv[1]).read()
+ids = re.findall(r'<div class="moment" id="(moment-\d+)"><h3>At ([^<(]*) \(request', page)
+if sorted(l.strip() for _, l in ids) != sorted(["peak", "worst", "end", "filled", "plateau", "refill"]):
+    sys.exit(f"sections {ids}")
+chart = page[page.index('id="memory-chart"'):]
+chart = chart[:chart.index("</svg>")]
+links = re.findall(r'<a href="#(moment-\d+)">', chart)
+if sorted(links) != sorted(i for i, _ in ids):
+    sys.exit(f"chart links {links}")
+sec = page[page.index('id="moment-'):]
+if "keep_survivor" not in sec or "Live at the end" not in sec:
+    sys.exit("the moments' stacks or the end's leaks are missing")
+PY
+
 expect_error "--at a label no mark has" "no mark of that label" \
 	"$AT" replay --at "no such mark" plateau.atr
 expect_error "--at a later occurrence than there is" "has 1 mark of that label" \

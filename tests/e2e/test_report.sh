@@ -24,8 +24,8 @@ check "report exits 0" test $? -eq 0
 # report.html too, byte for byte: nothing in the page varies from run to
 # run (its times and dates are the trace's, the trace's path is the one
 # given here, the version is the build's), so nothing is normalised.
-for f in summary.txt r/timeline.csv r/sizeclasses.csv r/arenas.csv r/callsites.csv r/gc.csv r/compare.csv \
-	r/report.html; do
+for f in summary.txt r/timeline.csv r/sizeclasses.csv r/arenas.csv r/callsites.csv r/moments.csv r/gc.csv \
+	r/compare.csv r/report.html; do
 	g="$GOLDEN/report-pinning/$(basename "$f")"
 	if cmp -s "$g" "$f"; then
 		ok "golden: $(basename "$f")"
@@ -233,7 +233,7 @@ for l in lines[1:]:
     h, size, name = l.split(" ")
     assert len(h) == 16 and int(h, 16) >= 0, l
     listed[name] = int(size)
-want = {"report.html", "timeline.csv", "sizeclasses.csv", "arenas.csv", "callsites.csv", "gc.csv"}
+want = {"report.html", "timeline.csv", "sizeclasses.csv", "arenas.csv", "callsites.csv", "moments.csv", "gc.csv"}
 assert set(listed) == want, sorted(listed)
 for name, size in listed.items():
     assert os.path.getsize(os.path.join(d, name)) == size, name

@@ -23,7 +23,7 @@ static char dir[64];
 static void remove_dir(void)
 {
 	static const char *const files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
-					    "callsites.csv", "gc.csv", "compare.csv", "report.html",
+					    "callsites.csv", "moments.csv", "gc.csv", "compare.csv", "report.html",
 					    REP_MANIFEST};
 	char path[128];
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {

@@ -69,13 +69,63 @@ static void test_timeline(void **state)
 	run_csv(t);
 	assert_file(t, "timeline.csv",
 	            "model,point,time_ns,live_bytes,block_bytes,pool_bytes,arena_bytes,arenas,"
-	            "large_bytes,pool_requested_bytes,empty_arena_bytes\r\n"
-	            "cpython-3.12,0,500000000,1000,2000,3000,4000,5000,6000,7000,8000\r\n"
-	            "cpython-3.12,1,1000000000,1001,2001,3001,4001,5001,6001,7001,8001\r\n"
-	            "cpython-3.12,2,1500000000,1002,2002,3002,4002,5002,6002,7002,8002\r\n"
-	            "cpython-3.12 gc-off,0,500000000,1010,2010,3010,4010,5010,6010,7010,8010\r\n"
-	            "cpython-3.12 gc-off,1,1000000000,1011,2011,3011,4011,5011,6011,7011,8011\r\n"
-	            "cpython-3.12 gc-off,2,1500000000,1012,2012,3012,4012,5012,6012,7012,8012\r\n");
+	            "large_bytes,pool_requested_bytes,empty_arena_bytes,moments\r\n"
+	            "cpython-3.12,0,500000000,1000,2000,3000,4000,5000,6000,7000,8000,\r\n"
+	            "cpython-3.12,1,1000000000,1001,2001,3001,4001,5001,6001,7001,8001,\r\n"
+	            "cpython-3.12,2,1500000000,1002,2002,3002,4002,5002,6002,7002,8002,\r\n"
+	            "cpython-3.12 gc-off,0,500000000,1010,2010,3010,4010,5010,6010,7010,8010,\r\n"
+	            "cpython-3.12 gc-off,1,1000000000,1011,2011,3011,4011,5011,6011,7011,8011,\r\n"
+	            "cpython-3.12 gc-off,2,1500000000,1012,2012,3012,4012,5012,6012,7012,8012,\r\n");
+	char *dummy = rt_read(t->dir, "moments.csv");
+	assert_null(dummy); /* no moment analysed: no moments.csv */
+}
+
+/* Two moments of the first model: a mark between points 0 and 1 and the
+ * exit at point 2's time, with a pinning stack and a leak. */
+static void add_moments(rt_result *r)
+{
+	static rp_moment mo[2];
+	memset(mo, 0, sizeof(mo));
+	mo[0] = (rp_moment){.kind = RP_AT_MARK, .request = 7, .time_ns = 800000000, .held = 4000,
+			    .live = 1001, .arenas_held = 1};
+	snprintf(mo[0].label, sizeof(mo[0].label), "after, \"evict\"");
+	mo[0].arenas_by_use[0] = 1;
+	mo[0].waste = (rp_waste){1, 2, 3, 4, 5, 6};
+	mo[0].pinning.arenas_low = 1;
+	mo[0].pinning.nstacks = 1;
+	mo[0].pinning.stacks[0] = (rp_pin){.stack = 2, .arenas = 1, .blocks = 3, .bytes = 96};
+	mo[1] = (rp_moment){.kind = RP_AT_EXIT, .request = 9, .time_ns = 1500000000, .held = 4000,
+			    .live = 1002, .arenas_held = 1, .leak_blocks = 5, .leak_bytes = 160,
+			    .nleaks = 1};
+	snprintf(mo[1].label, sizeof(mo[1].label), "exit");
+	mo[1].leaks[0] = (rp_leak){.stack = 2, .blocks = 4, .bytes = 128, .arenas = 1};
+	r->res.models[0].moments = mo;
+	r->res.models[0].nmoments = 2;
+}
+
+static void test_moments(void **state)
+{
+	run *t = *state;
+	add_moments(t->r);
+	run_csv(t);
+	char *tl = rt_read(t->dir, "timeline.csv");
+	assert_non_null(tl);
+	/* each moment on the point whose interval holds its time */
+	assert_non_null(strstr(tl, "cpython-3.12,1,1000000000,1001,2001,3001,4001,5001,6001,7001,8001,"
+				   "\"after, \"\"evict\"\"\"\r\n"));
+	assert_non_null(strstr(tl, "cpython-3.12,2,1500000000,1002,2002,3002,4002,5002,6002,7002,8002,"
+				   "exit\r\n"));
+	free(tl);
+	assert_file(t, "moments.csv",
+	            "model,kind,label,request,time_ns,held_bytes,live_bytes,requested,internal,"
+	            "free_blocks,empty_pools,empty_arenas,large,arenas_held,arenas_under_25,"
+	            "arenas_under_50,arenas_under_75,arenas_over_75,arenas_low,top_pinning_stack,"
+	            "top_pinning_frames,leaks_blocks,leaks_bytes,top_leak_stack,top_leak_frames,"
+	            "top_leak_blocks,top_leak_bytes\r\n"
+	            "cpython-3.12,mark,\"after, \"\"evict\"\"\",7,800000000,4000,1001,1,2,3,4,5,6,1,1,"
+	            "0,0,0,1,2," FRAMES_FIELD ",,,,,,\r\n"
+	            "cpython-3.12,exit,exit,9,1500000000,4000,1002,0,0,0,0,0,0,1,0,0,0,0,0,,,5,160,2,"
+	            FRAMES_FIELD ",4,128\r\n");
 }
 
 static void test_sizeclasses(void **state)
@@ -251,6 +301,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_timeline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sizeclasses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_arenas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callsites, setup, teardown),

@@ -270,6 +270,44 @@ static void test_memory_chart(void **state)
 	free(chart);
 }
 
+/* The moments: a section each, in the trace's order, the label escaped;
+ * a marker on the memory chart linking to each; the leaks at exit. */
+static void test_moments(void **state)
+{
+	run *t = *state;
+	static rp_moment mo[2];
+	memset(mo, 0, sizeof(mo));
+	mo[0] = (rp_moment){.kind = RP_AT_MARK, .request = 7, .time_ns = 800000000, .held = 4000,
+			    .live = 1001, .arenas_held = 1};
+	snprintf(mo[0].label, sizeof(mo[0].label), "<evict>");
+	mo[0].pinning.nstacks = 1;
+	mo[0].pinning.stacks[0] = (rp_pin){.stack = 2, .arenas = 1, .blocks = 3, .bytes = 96};
+	mo[1] = (rp_moment){.kind = RP_AT_EXIT, .request = 9, .time_ns = 1500000000, .leak_blocks = 5,
+			    .leak_bytes = 160, .nleaks = 1};
+	snprintf(mo[1].label, sizeof(mo[1].label), "exit");
+	mo[1].leaks[0] = (rp_leak){.stack = 2, .blocks = 4, .bytes = 128, .arenas = 1};
+	t->r->res.models[0].moments = mo;
+	t->r->res.models[0].nmoments = 2;
+	const char *p = html(t);
+	assert_has(p, "<a href=\"#moments\">moments</a>");
+	const char *m0 = strstr(p, "<div class=\"moment\" id=\"moment-0\"><h3>At &lt;evict&gt; (request 7, 0.800 s)</h3>");
+	const char *m1 = strstr(p, "<div class=\"moment\" id=\"moment-1\"><h3>At exit (request 9, 1.500 s)</h3>");
+	assert_non_null(m0);
+	assert_non_null(m1);
+	assert_true(m0 < m1);
+	assert_null(strstr(p, "<evict>"));
+	/* the leak table only at exit, with its stack's frames */
+	assert_int_equal(rt_count(p, "<h4>Live at exit: 5 blocks, 160 B</h4>"), 1);
+	assert_non_null(strstr(m1, "main at main.c:3"));
+	/* markers on the memory chart, linking to the sections */
+	const char *c = strstr(p, "id=\"memory-chart\"");
+	assert_non_null(c);
+	char *chart = strndup(c, (size_t)(strstr(c, "</svg>") - c));
+	assert_int_equal(rt_count(chart, "<a href=\"#moment-"), 2);
+	assert_has(chart, "<title>&lt;evict&gt;</title></a>");
+	free(chart);
+}
+
 /* A trace without times: its charts go by request, and say so. */
 static void test_timeless(void **state)
 {
@@ -304,6 +342,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stacks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lifelines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_chart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeless, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
 	};
