@@ -1,6 +1,6 @@
 /*
  * rep_sym.c - the symbolizer's handle (rep_sym.h says what it does and
- * with which time rules): its open addressing tables and interned
+ * with which time rules): its hash tables (u64map.h) and interned
  * strings, the cache of resolved addresses, demangling, and the text of a
  * frame.  The module map is rep_sym_map.c, reading files with libdw
  * rep_sym_dwarf.c; rep_sym_internal.h holds what they share.
@@ -31,8 +31,13 @@
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define STR_CHUNK 65536 /* bytes of interned strings per chunk (a longer string gets its own) */
-#define STRS_FIRST 256  /* slots of the interned strings' set when it is made */
-#define TAB_FIRST 1024  /* slots of the resolved addresses' table when it is made */
+
+/* The words of an interned string's record in s->strs: the string, its length. */
+enum { STR_PTR, STR_LEN, STR_WORDS };
+/* The words of a resolved address's record in s->tab: its key (file index
+ * + 1, the address in the file; or 0, the address outside every module),
+ * and its frames (malloc'd, never moving) and their count. */
+enum { TAB_FILE1, TAB_ADDR, TAB_FRAMES, TAB_N, TAB_WORDS };
 
 const char *rep_strerror(int err)
 {
@@ -62,48 +67,31 @@ static uint64_t hash_str(const char *s, size_t n)
 	return h;
 }
 
-void *sym_table_room(void *table, size_t *cap, size_t used, size_t first, size_t size,
-                     sym_home_fn home)
+static uint64_t mix(uint64_t a, uint64_t b)
 {
-	if ((used + 1) * 2 <= *cap)
-		return table;
-	size_t ncap = *cap ? *cap * 2 : first;
-	char *t = calloc(ncap, size);
-	if (!t)
-		return NULL;
-	for (size_t i = 0; i < *cap; i++) {
-		const char *e = (const char *)table + i * size;
-		size_t j = home(e, ncap - 1);
-		if (j == SYM_EMPTY)
-			continue;
-		while (home(t + j * size, ncap - 1) != SYM_EMPTY)
-			j = (j + 1) & (ncap - 1);
-		memcpy(t + j * size, e, size);
-	}
-	free(table);
-	*cap = ncap;
-	return t;
+	uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+	return h ^ (h >> 31);
 }
 
-static size_t str_home(const void *slot, size_t mask)
+/* A hash as a u64map key: the map holds one record at most under
+ * UINT64_MAX, and a hash names many. */
+static uint64_t hash_key(uint64_t h)
 {
-	const char *str = *(const char *const *)slot;
-	return str ? hash_str(str, strlen(str)) & mask : SYM_EMPTY;
+	return h == UINT64_MAX ? UINT64_MAX - 1 : h;
 }
 
 const char *sym_intern(rep_sym *s, const char *str, size_t n)
 {
 	if (n > SYM_MAX_NAME)
 		n = SYM_MAX_NAME;
-	const char **t =
-	    sym_table_room(s->strs, &s->cap_strs, s->used_strs, STRS_FIRST, sizeof(*t), str_home);
-	if (!t)
+	const uint64_t key = hash_key(hash_str(str, n));
+	for (uint64_t *v = u64map_find(&s->strs, key); v; v = u64map_find_next(&s->strs, key, v)) {
+		const char *p = (const char *)(uintptr_t)v[STR_PTR];
+		if (v[STR_LEN] == n && !memcmp(p, str, n))
+			return p;
+	}
+	if (!u64map_reserve(&s->strs, 1))
 		return NULL;
-	s->strs = t;
-	size_t j = hash_str(str, n) & (s->cap_strs - 1);
-	for (; s->strs[j]; j = (j + 1) & (s->cap_strs - 1))
-		if (!strncmp(s->strs[j], str, n) && s->strs[j][n] == 0)
-			return s->strs[j];
 	str_chunk *c = s->chunks;
 	if (!c || c->cap - c->used < n + 1) {
 		size_t cap = n + 1 > STR_CHUNK ? n + 1 : STR_CHUNK;
@@ -116,8 +104,9 @@ const char *sym_intern(rep_sym *s, const char *str, size_t n)
 	memcpy(p, str, n);
 	p[n] = 0;
 	c->used += n + 1;
-	s->strs[j] = p;
-	s->used_strs++;
+	uint64_t *v = u64map_insert(&s->strs, key); /* reserved: not NULL */
+	v[STR_PTR] = (uintptr_t)p;
+	v[STR_LEN] = n;
 	return p;
 }
 
@@ -201,6 +190,9 @@ int rep_sym_create(rep_sym **out, const rep_sym_opts *o)
 	if (!o->debuginfod)
 		unsetenv("DEBUGINFOD_URLS");
 	s->walk_units = o->walk_units;
+	u64map_init(&s->tab, TAB_WORDS, &u64map_heap);
+	u64map_init(&s->strs, STR_WORDS, &u64map_heap);
+	u64map_init(&s->names, 1, &u64map_heap);
 	*out = s;
 	return REP_OK;
 }
@@ -213,44 +205,33 @@ void rep_sym_free(rep_sym *s)
 		sym_file_close(&s->files[i]);
 		free(s->files[i].path);
 	}
-	free(s->names);
-	for (size_t i = 0; i < s->cap_tab; i++)
-		free(s->tab[i].frames);
+	u64map_clear(&s->names);
+	size_t pos = 0;
+	uint64_t key, *v;
+	while (u64map_next(&s->tab, &pos, &key, &v))
+		free((rep_frame *)(uintptr_t)v[TAB_FRAMES]);
+	u64map_clear(&s->tab);
+	u64map_clear(&s->strs);
 	for (str_chunk *c = s->chunks, *next; c; c = next) {
 		next = c->next;
 		free(c);
 	}
 	for (size_t i = 0; i < SYM_MAX_WARNINGS; i++)
 		free(s->warnings[i]);
-	free(s->files), free(s->mods), free(s->tab), free(s->strs);
+	free(s->files), free(s->mods);
 	free(s->debuginfo_path);
 	free(s);
 }
 
 /* ---- the cache of resolved addresses ---- */
 
-static sym_entry *slot_of(rep_sym *s, uint64_t file1, uint64_t addr)
+/* The record of (file1, addr) in the cache, or NULL. */
+static uint64_t *cached(const rep_sym *s, uint64_t key, uint64_t file1, uint64_t addr)
 {
-	size_t i = sym_mix(file1, addr) & (s->cap_tab - 1);
-	while (s->tab[i].used && !(s->tab[i].file1 == file1 && s->tab[i].addr == addr))
-		i = (i + 1) & (s->cap_tab - 1);
-	return &s->tab[i];
-}
-
-static size_t entry_home(const void *slot, size_t mask)
-{
-	const sym_entry *e = slot;
-	return e->used ? sym_mix(e->file1, e->addr) & mask : SYM_EMPTY;
-}
-
-static bool tab_grow(rep_sym *s)
-{
-	sym_entry *t =
-	    sym_table_room(s->tab, &s->cap_tab, s->used_tab, TAB_FIRST, sizeof(*t), entry_home);
-	if (!t)
-		return false;
-	s->tab = t;
-	return true;
+	for (uint64_t *v = u64map_find(&s->tab, key); v; v = u64map_find_next(&s->tab, key, v))
+		if (v[TAB_FILE1] == file1 && v[TAB_ADDR] == addr)
+			return v;
+	return NULL;
 }
 
 int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **frames)
@@ -260,14 +241,15 @@ int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **f
 		return REP_E_ARG;
 	const sym_mod *md = ip ? sym_mod_at(s, ip, stamp) : NULL;
 	uint64_t file1 = md ? md->file + 1 : 0, addr = md ? ip - md->base : ip;
-	if (!tab_grow(s))
-		return REP_E_NOMEM;
-	sym_entry *e = slot_of(s, file1, addr);
-	if (e->used) {
+	const uint64_t key = hash_key(mix(file1, addr));
+	const uint64_t *hit = cached(s, key, file1, addr);
+	if (hit) {
 		s->st.cache_hits++;
-		*frames = e->frames;
-		return (int)e->n;
+		*frames = (const rep_frame *)(uintptr_t)hit[TAB_FRAMES];
+		return (int)hit[TAB_N];
 	}
+	if (!u64map_reserve(&s->tab, 1)) /* before the work, which is lost without room */
+		return REP_E_NOMEM;
 	rep_frame buf[REP_SYM_MAX_FRAMES];
 	memset(buf, 0, sizeof(buf));
 	int n = 0;
@@ -288,8 +270,11 @@ int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **f
 	if (!keep)
 		return REP_E_NOMEM;
 	memcpy(keep, buf, (size_t)n * sizeof(*keep));
-	*e = (sym_entry){file1, addr, keep, (uint32_t)n, true};
-	s->used_tab++;
+	uint64_t *e = u64map_insert(&s->tab, key); /* reserved: not NULL */
+	e[TAB_FILE1] = file1;
+	e[TAB_ADDR] = addr;
+	e[TAB_FRAMES] = (uintptr_t)keep;
+	e[TAB_N] = (uint64_t)n;
 	s->st.lookups++;
 	*frames = keep;
 	return n;

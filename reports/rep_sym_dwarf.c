@@ -41,19 +41,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NAMES_FIRST 256  /* slots of the qualified names' table when it is made */
-#define CUS_FIRST 64     /* slots of a file's unit indexes when it is made */
 #define MAX_DECL_STEPS 8 /* origins and specifications followed to a declaration */
+
+/* The words of a unit index's record in sym_file.cus: its cu_index. */
+enum { CU_R, CU_N, CU_LONGEST, CU_WORDS };
 
 /* ---- reading a module's file ---- */
 
+void sym_file_init(sym_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	u64map_init(&f->cus, CU_WORDS, &u64map_heap);
+}
+
 void sym_file_close(sym_file *f)
 {
-	for (size_t j = 0; j < f->cap_cus; j++)
-		free(f->cus[j].r);
-	free(f->cus);
-	f->cus = NULL;
-	f->cap_cus = f->n_cus = 0;
+	size_t pos = 0;
+	uint64_t off, *v;
+	while (u64map_next(&f->cus, &pos, &off, &v))
+		free((sub_range *)(uintptr_t)v[CU_R]);
+	u64map_clear(&f->cus);
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	f->dwfl = NULL;
@@ -148,27 +155,6 @@ static bool in_c_unit(Dwarf_Die *die)
 	return false;
 }
 
-static size_t name_home(const void *slot, size_t mask)
-{
-	const name_entry *e = slot;
-	return e->die ? sym_mix((uintptr_t)e->die, 0) & mask : SYM_EMPTY;
-}
-
-/* The cache slot of a declaration's qualified name (empty if not cached
- * yet), or NULL when the cache cannot grow (the name is then not kept). */
-static name_entry *name_slot(rep_sym *s, const void *die)
-{
-	name_entry *t = sym_table_room(s->names, &s->cap_names, s->used_names, NAMES_FIRST,
-	                               sizeof(*t), name_home);
-	if (!t)
-		return NULL;
-	s->names = t;
-	size_t i = sym_mix((uintptr_t)die, 0) & (s->cap_names - 1);
-	while (s->names[i].die && s->names[i].die != die)
-		i = (i + 1) & (s->cap_names - 1);
-	return &s->names[i];
-}
-
 /* A subprogram's or inlined subroutine's name: the linkage name,
  * demangled, else DW_AT_name qualified with the namespaces and classes
  * around its declaration (GCC gives no linkage name to functions that
@@ -185,9 +171,10 @@ static const char *die_name(rep_sym *s, Dwarf_Die *die)
 		return NULL;
 	Dwarf_Die decl, *scopes = NULL;
 	declaration_of(die, &decl);
-	name_entry *cached = name_slot(s, decl.addr);
-	if (cached && cached->die)
-		return cached->name;
+	const uint64_t key = (uintptr_t)decl.addr;
+	const uint64_t *cached = u64map_find(&s->names, key);
+	if (cached)
+		return (const char *)(uintptr_t)cached[0];
 	int ns = in_c_unit(&decl) ? 0 : dwarf_getscopes_die(&decl, &scopes);
 	char q[SYM_MAX_NAME];
 	size_t len = 0;
@@ -204,10 +191,9 @@ static const char *die_name(rep_sym *s, Dwarf_Die *die)
 	free(scopes);
 	snprintf(q + len, sizeof(q) - len, "%s", n);
 	const char *name = sym_intern(s, q, strlen(q));
-	if (cached && name) {
-		*cached = (name_entry){decl.addr, name};
-		s->used_names++;
-	}
+	uint64_t *keep = name ? u64map_insert(&s->names, key) : NULL;
+	if (keep) /* else the name is not kept, and found again next time */
+		keep[0] = (uintptr_t)name;
 	return name;
 }
 
@@ -308,40 +294,33 @@ static int range_cmp(const void *a, const void *b)
 	return (p > q) - (p < q);
 }
 
-static size_t cu_home(const void *slot, size_t mask)
+/* The index of a unit, built on first use, into *x; false when out of
+ * memory. */
+static bool index_of(sym_file *f, Dwarf_Die *cu, cu_index *x)
 {
-	const cu_index *e = slot;
-	return e->cu1 ? sym_mix(e->cu1, 1) & mask : SYM_EMPTY;
-}
-
-/* The index of a unit, built on first use; NULL when out of memory. */
-static cu_index *index_of(sym_file *f, Dwarf_Die *cu)
-{
-	const Dwarf_Off off1 = dwarf_dieoffset(cu) + 1;
-	cu_index *t = sym_table_room(f->cus, &f->cap_cus, f->n_cus, CUS_FIRST, sizeof(*t), cu_home);
-	if (!t)
-		return NULL;
-	f->cus = t;
-	size_t i = sym_mix(off1, 1) & (f->cap_cus - 1);
-	while (f->cus[i].cu1 && f->cus[i].cu1 != off1)
-		i = (i + 1) & (f->cap_cus - 1);
-	cu_index *x = &f->cus[i];
-	if (x->cu1 == off1)
-		return x;
-	cu_index n = {.cu1 = off1};
+	const uint64_t off = dwarf_dieoffset(cu);
+	const uint64_t *v = u64map_find(&f->cus, off);
+	if (v) {
+		*x = (cu_index){(sub_range *)(uintptr_t)v[CU_R], v[CU_N], v[CU_LONGEST]};
+		return true;
+	}
+	cu_index n = {0};
 	size_t cap = 0;
-	if (!index_walk(&n, &cap, cu, 0)) {
+	uint64_t *keep;
+	if (!index_walk(&n, &cap, cu, 0) || !(keep = u64map_insert(&f->cus, off))) {
 		free(n.r);
-		return NULL;
+		return false;
 	}
 	qsort(n.r, n.n, sizeof(*n.r), range_cmp);
+	keep[CU_R] = (uintptr_t)n.r;
+	keep[CU_N] = n.n;
+	keep[CU_LONGEST] = n.longest;
 	*x = n;
-	f->n_cus++;
-	return x;
+	return true;
 }
 
 /* The subprogram holding pc (the first in DIE order if ranges overlap). */
-static Dwarf_Die *subprogram_at(cu_index *x, Dwarf_Addr pc)
+static Dwarf_Die *subprogram_at(const cu_index *x, Dwarf_Addr pc)
 {
 	size_t lo = 0, hi = x->n;
 	while (lo < hi) { /* the first range starting after pc */
@@ -373,8 +352,8 @@ static bool scope_tag(int tag)
  * unit's index gives; -1 when it gives none (the caller asks libdw). */
 static int scope_chain(sym_file *f, Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out)
 {
-	cu_index *x = index_of(f, cu);
-	Dwarf_Die *sub = x ? subprogram_at(x, pc) : NULL;
+	cu_index x;
+	Dwarf_Die *sub = index_of(f, cu, &x) ? subprogram_at(&x, pc) : NULL;
 	if (!sub)
 		return -1;
 	Dwarf_Die path[MAX_SCOPES], child;

@@ -10,13 +10,15 @@
  *
  * Invariants: every string a frame points to is interned in the handle's
  * chunks, which never move or shrink until rep_sym_free; files[] and
- * mods[] only grow (a module's `file` index stays valid); each open
- * addressing table is at most half full, its empty slots all zero bytes.
+ * mods[] only grow (a module's `file` index stays valid); the tables are
+ * u64maps (common/u64map.h), whose records move when a table grows, so
+ * none is held across an insert into its table.
  */
 #ifndef ARENATRACE_REP_SYM_INTERNAL_H
 #define ARENATRACE_REP_SYM_INTERNAL_H
 
 #include "rep_sym.h"
+#include "u64map.h"
 
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -37,19 +39,13 @@ typedef struct sub_range {
 	Dwarf_Die die;
 } sub_range;
 
-/* The subprogram ranges of one compilation unit, sorted by lo. */
+/* The subprogram ranges of one compilation unit, sorted by lo (kept as the
+ * words of its record in sym_file.cus, rep_sym_dwarf.c). */
 typedef struct cu_index {
-	Dwarf_Off cu1;      /* the unit DIE's offset + 1; 0 = empty slot */
 	sub_range *r;
 	size_t n;
 	Dwarf_Addr longest; /* the longest range: bounds the backward search */
 } cu_index;
-
-/* A declaration's qualified name, by the DIE's address in the debug data. */
-typedef struct name_entry {
-	const void *die; /* NULL = empty slot */
-	const char *name;
-} name_entry;
 
 typedef struct sym_file {
 	char *path;           /* as recorded, cut at a NUL or SYM_MAX_NAME */
@@ -60,8 +56,7 @@ typedef struct sym_file {
 	int state;            /* FILE_*: FILE_BAD frames are module+offset */
 	Dwfl *dwfl;           /* FILE_READ: the session holding the one module */
 	Dwfl_Module *mod;
-	cu_index *cus;        /* open addressing by unit offset, power-of-two capacity */
-	size_t cap_cus, n_cus;
+	u64map cus;           /* unit indexes by the unit DIE's offset (rep_sym_dwarf.c) */
 } sym_file;
 
 typedef struct sym_mod {
@@ -71,15 +66,6 @@ typedef struct sym_mod {
 	uint64_t loaded, unloaded; /* stamps: covers loaded < t <= unloaded */
 	size_t file;               /* index in files */
 } sym_mod;
-
-/* A resolved address: key (file index + 1, address in the file), or
- * (0, the address) outside every module. */
-typedef struct sym_entry {
-	uint64_t file1, addr;
-	rep_frame *frames; /* malloc'd, n of them; never moves */
-	uint32_t n;
-	bool used;
-} sym_entry;
 
 /* Interned strings, in chunks that never move. */
 typedef struct str_chunk {
@@ -95,39 +81,18 @@ struct rep_sym {
 	size_t nfiles, cap_files;
 	sym_mod *mods;
 	size_t nmods, cap_mods;
-	sym_entry *tab; /* open addressing, power-of-two capacity */
-	size_t cap_tab, used_tab;
-	const char **strs; /* intern set, power-of-two capacity */
-	size_t cap_strs, used_strs;
+	u64map tab;  /* resolved addresses by a hash of their key (rep_sym.c) */
+	u64map strs; /* interned strings by a hash of their bytes (rep_sym.c) */
 	str_chunk *chunks;
 	char *warnings[SYM_MAX_WARNINGS];
-	bool walk_units;   /* rep_sym_opts.walk_units */
-	name_entry *names; /* qualified names, open addressing, power-of-two capacity */
-	size_t cap_names, used_names;
+	bool walk_units; /* rep_sym_opts.walk_units */
+	u64map names;    /* qualified names by the declaration DIE's address: 1 word,
+	                  * the interned name */
 	rep_sym_stats st;
 };
 
-/* ---- hashing and tables (rep_sym.c) ---- */
+/* ---- arrays and strings (rep_sym.c) ---- */
 
-static inline uint64_t sym_mix(uint64_t a, uint64_t b)
-{
-	uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
-	return h ^ (h >> 31);
-}
-
-/* The four tables (interned strings, qualified names, unit indexes,
- * resolved addresses) are open addressing at most half full, empty slots
- * all zero bytes.  home gives where a used slot's probe starts in a table
- * of mask + 1 slots, SYM_EMPTY for an empty slot. */
-#define SYM_EMPTY SIZE_MAX
-typedef size_t (*sym_home_fn)(const void *slot, size_t mask);
-
-/* Room for one more entry in a table of *cap slots holding used: the
- * table itself, or a new one of twice as many slots (first when it has
- * none) with the old one's entries moved in; NULL without memory (the
- * table stays as it was). */
-void *sym_table_room(void *table, size_t *cap, size_t used, size_t first, size_t size,
-		     sym_home_fn home);
 /* Room for element n in the array *p of *cap elements of size bytes:
  * doubles it (16 first) when full; false without memory. */
 bool sym_grow(void **p, size_t *cap, size_t n, size_t size);
@@ -153,6 +118,8 @@ void sym_open_file(rep_sym *s, sym_file *f);
  * returns the frame count (0: nothing known).  module and offset are the
  * caller's to fill. */
 int sym_describe(rep_sym *s, sym_file *f, uint64_t a, rep_frame *out);
+/* A new file's fields: all zero, its unit indexes an empty map. */
+void sym_file_init(sym_file *f);
 /* Frees what reading f's file took (the session, the unit indexes). */
 void sym_file_close(sym_file *f);
 

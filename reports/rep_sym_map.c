@@ -30,7 +30,7 @@ static int file_of(rep_sym *s, const tf_module *m, size_t *idx)
 	if (!sym_grow((void **)&s->files, &s->cap_files, s->nfiles, sizeof(sym_file)))
 		return REP_E_NOMEM;
 	sym_file *f = &s->files[s->nfiles];
-	memset(f, 0, sizeof(*f));
+	sym_file_init(f);
 	if (!(f->path = strndup(plen ? m->path.ptr : "", plen)))
 		return REP_E_NOMEM;
 	/* a NUL inside the recorded path ends it: it names no file anyway */

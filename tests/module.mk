@@ -39,7 +39,7 @@ $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) \
 
 $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
 	$(LIBDW_CFLAGS)
-$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(REP_SYM_OBJ) \
+$(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(REP_SYM_OBJ) $(COMMON_OBJ) \
 		$(B)/tracer/tr_modinfo.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SYM_LIBS)
 
