@@ -122,7 +122,9 @@ static void draw_axes(FILE *f, const axes *a, bool bytes)
 			a->x0, y, a->x0 + a->w, y, a->x0 - VALUE_LABEL_GAP, y + VALUE_LABEL_SHIFT,
 			html_bytes_str(buf, sizeof(buf), v));
 	}
-	for (int k = 0; k <= TIME_TICKS && !a->by_index; k++) {
+	/* time ticks where there is time: not on the size classes' axis, nor
+	 * for a trace of one instant (they would all be "0.000 s", piled up) */
+	for (int k = 0; k <= TIME_TICKS && !a->by_index && a->tmax; k++) {
 		uint64_t t = a->tmax / TIME_TICKS * (uint64_t)k;
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
 			ax_x(a, t), a->y0 + a->h + TIME_LABEL_DROP, html_secs_str(buf, sizeof(buf), t));

@@ -308,6 +308,19 @@ static void test_moments(void **state)
 	free(chart);
 }
 
+/* The size classes' charts have no time axis: no time labels on them. */
+static void test_classes_chart_no_times(void **state)
+{
+	const char *p = html(*state);
+	for (const char *id = "id=\"classes-"; (p = strstr(p, id)); p++) {
+		const char *end = strstr(p, "</svg>");
+		assert_non_null(end);
+		char *chart = strndup(p, (size_t)(end - p));
+		assert_int_equal(rt_count(chart, " s</text>"), 0);
+		free(chart);
+	}
+}
+
 /* A trace without times: its charts go by request, and say so. */
 static void test_timeless(void **state)
 {
@@ -343,6 +356,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lifelines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_chart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_classes_chart_no_times, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeless, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
 	};
