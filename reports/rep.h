@@ -1,5 +1,5 @@
 /*
- * rep.h - the reports: sinks that turn a replay's result (replay/rp_replay.h)
+ * rep.h - the reports: sinks that turn a replay's result (replay/rp_result.h)
  * into files a user reads: CSV tables and one self-contained HTML page.
  * The sinks see the result structs (rp_replay_result and what it points
  * to) only, never the models or the trace: everything a report shows is
@@ -11,7 +11,7 @@
 #define ARENATRACE_REP_H
 
 #include "rep_sym.h" /* the error codes (rep_strerror) */
-#include "rp_replay.h"
+#include "rp_result.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,7 +8,8 @@
 
 #include "rep.h"
 #include "rep_sym.h"
-#include "rp_replay.h"
+#include "rp_measures.h"
+#include "tf.h"
 
 #include <stdio.h>
 

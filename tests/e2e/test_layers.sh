@@ -4,7 +4,8 @@
 # allocator/ and traces/; tracer/ on traces/ only; allocator/ and traces/
 # on common/ at most.  Each folder's #include "..." lines are resolved to
 # the folder holding that header; any other folder fails the test, with
-# the include named.
+# the include named.  Of replay/, reports/ see the result types only
+# (rp_result.h, rp_measures.h, rp_moments.h), never the engine.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
@@ -44,6 +45,12 @@ for d in common allocator traces tracer replay reports cli; do
 			*" $home "*) ;;
 			*) bad="$bad $f:$inc($home)" ;;
 			esac
+			if [ "$d" = reports ] && [ "$home" = replay ]; then
+				case $inc in
+				rp_result.h | rp_measures.h | rp_moments.h) ;;
+				*) bad="$bad $f:$inc(the engine)" ;;
+				esac
+			fi
 		done
 	done
 	if [ -z "$bad" ] && [ "$n" -gt 0 ]; then
