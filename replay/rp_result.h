@@ -15,8 +15,6 @@
 
 #define RP_MAX_MODELS 8
 
-typedef struct rp_replay_result rp_replay_result;
-
 /* The traced process (header and end record). */
 typedef struct rp_facts {
 	char exe[512];
@@ -101,8 +99,7 @@ typedef struct rp_system {
 	char allocator[64];   /* the object that defines malloc, e.g. libjemalloc.so.2 */
 	uint64_t ops;         /* malloc, calloc, realloc and free calls made */
 	double ns_per_op;     /* mean time inside those calls */
-	uint64_t heap_peak, heap_end; /* resident bytes the allocator holds for the replayed
-				       * blocks: at most (sampled), and at the end */
+	uint64_t heap_peak, heap_end; /* what it holds for the blocks: at most (sampled), at the end */
 	uint64_t rss_start, rss_peak, rss_end; /* resident bytes of the allocator's process */
 	uint64_t threads;     /* threads in the trace (replayed in order on one) */
 } rp_system;
@@ -112,7 +109,7 @@ enum { RP_ANOMALY_FREE_UNKNOWN, RP_ANOMALY_REALLOC_UNKNOWN, RP_ANOMALY_ALLOC_OVE
        RP_ANOMALY_KINDS };
 
 /* What a replay counted. */
-struct rp_replay_result {
+typedef struct rp_replay_result {
 	uint64_t events, requests;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live; /* anomalies */
 	uint64_t examples[RP_ANOMALY_KINDS]; /* the first address of each (RP_ANOMALY_*) */
@@ -120,9 +117,8 @@ struct rp_replay_result {
 	uint64_t snapshots, snapshots_mismatched;
 	uint64_t snapshots_unchecked; /* --check-snapshots: not pymalloc's (below) */
 	bool malloc_layer;
-	/* the Python layer's addresses were compared with the interpreter's: false
-	 * when pymalloc did not serve it (tf_pymalloc_served); then no model's
-	 * addr_mismatch or arena_mismatch means anything */
+	/* the Python layer's addresses were compared with the interpreter's (not when
+	 * pymalloc did not serve it: then addr_mismatch, arena_mismatch mean nothing) */
 	bool compared;
 	int nmodels;
 	rp_model_result models[RP_MAX_MODELS];
@@ -139,14 +135,13 @@ struct rp_replay_result {
 	const rp_callsite *callsites;
 	uint64_t nnodes;
 	const uint64_t *node_parent, *node_ip;
-	/* the marks read (the first RP_MARKS_KEPT kept, valid until
-	 * rp_engine_free), and when the interpreter began to finalise */
+	/* marks read (RP_MARKS_KEPT kept, until rp_engine_free); the interpreter's exit */
 	uint64_t nmarks;
 	uint32_t nmarks_kept;
 	const rp_mark *marks;
 	bool has_exit;
 	uint64_t exit_request, exit_time;
-};
+} rp_replay_result;
 
 /* A model's name in tables: its profile, and " gc-off" for a --gc off
  * twin; writes buf (48 bytes are enough) and returns it. */

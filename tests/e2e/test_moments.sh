@@ -216,6 +216,41 @@ if not end["leaks"]["blocks"] * 2 < ex["leaks"]["blocks"]:
     sys.exit(f"exit {ex['leaks']['blocks']} blocks live, end {end['leaks']['blocks']}")
 PY
 done
+# ---- more than 20 marks: the default keeps the 20 with the most waste ----
+PY1=$(cpython_interpreters | head -n 1)
+cat >marks.py <<'PYEOF'
+import ctypes
+mark = ctypes.PyDLL(None).arenatrace_mark
+keep = [bytes(200) for _ in range(60000)]
+for i in range(30):
+    # scattered frees: live falls, held mostly stays; now and then a refill
+    if i % 7 == 6:
+        keep.extend(bytes(200) for _ in range(8000))
+    else:
+        del keep[i % 5::9]
+    mark(b"m%d" % i)
+PYEOF
+"$AT" record -o marks.atr -- "$PY1" marks.py >/dev/null 2>&1
+"$AT" replay --json marks.atr >dflt.json 2>err.txt
+all_at=""
+for i in $(seq 0 29); do all_at="$all_at --at m$i"; done
+# shellcheck disable=SC2086
+"$AT" replay --json $all_at marks.atr >all.json 2>>err.txt
+check "30 marks: the default moments are the 20 where held minus live is largest" \
+	python3 - dflt.json all.json <<'PY'
+import json, sys
+d, a = (json.load(open(f))["models"][0] for f in sys.argv[1:3])
+if json.load(open(sys.argv[1]))["marks"] != 30:
+    sys.exit("the trace should have 30 marks")
+chosen = sorted(x["label"] for x in d["moments"] if x["kind"] == "mark")
+waste = {x["label"]: x["held_bytes"] - x["live_bytes"] for x in a["moments"]}
+if len(waste) != 30:
+    sys.exit(f"{len(waste)} marks analysed with --at")
+top = sorted(sorted(waste, key=lambda k: (-waste[k], int(k[1:])))[:20])
+if chosen != top:
+    sys.exit(f"default {chosen}, want {top}")
+PY
+
 echo "# CPython versions that ran:$ran"
 [ -n "$ran" ] || not_ok "no CPython 3.8+ to run"
 done_testing
