@@ -249,11 +249,11 @@ static int run_once(tf_reader *rd, const rp_config *cfg, watch *w, const char *p
 	return status;
 }
 
-/* A replay's outcome: the engine whose result is shown, and the one of a
- * first replay when a second analysed the moments (its --system figures
- * are the ones shown: the allocator's process runs once). */
+/* A replay's outcome: the engine whose result is shown, and when a second
+ * replay analysed the moments, its result with the first one's --system
+ * figures (the allocator's process runs once). */
 typedef struct outcome {
-	rp_engine *e, *first;
+	rp_engine *e;
 	rp_replay_result *merged; /* the shown result, when there were two */
 } outcome;
 
@@ -265,7 +265,6 @@ static const rp_replay_result *shown(const outcome *oc)
 static void outcome_free(outcome *oc)
 {
 	rp_engine_free(oc->e);
-	rp_engine_free(oc->first);
 	free(oc->merged);
 }
 
@@ -296,7 +295,10 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 		*oc = (outcome){0};
 		return CLI_EXIT_USAGE;
 	}
-	oc->first = oc->e;
+	/* the first replay's memory goes before the second's comes */
+	const bool has_system = first->has_system;
+	const rp_system sys = first->system;
+	rp_engine_free(oc->e);
 	oc->e = NULL;
 	tf_reader *again;
 	char err[700];
@@ -320,8 +322,8 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	}
 	if ((oc->merged = malloc(sizeof(*oc->merged)))) {
 		*oc->merged = *rp_engine_result(oc->e);
-		oc->merged->has_system = first->has_system;
-		oc->merged->system = first->system;
+		oc->merged->has_system = has_system;
+		oc->merged->system = sys;
 	}
 	return status != CLI_EXIT_OK ? status : status2;
 }
