@@ -243,7 +243,7 @@ static void d_free(void *ctx, void *p)
 
 static void record_arena(tf_kind kind, void *p, size_t size)
 {
-	if (size != arena_size || !RECORDING)
+	if (!RECORDING)
 		return;
 	tr_busy = 1;
 	tf_record rec = {.kind = kind};
@@ -252,18 +252,60 @@ static void record_arena(tf_kind kind, void *p, size_t size)
 	tr_busy = 0;
 }
 
-static void *a_alloc(void *ctx, size_t size)
+/* 3.11+ also takes the threads' frame-stack chunks from the arena
+ * allocator (through _PyObject_VirtualAlloc), in powers of two from
+ * 16 KiB: a function with some 70,000 locals gets a chunk of exactly the
+ * arena size.  pymalloc's new_arena calls the allocator from one place,
+ * and its first arena comes before any chunk that large, so an
+ * arena-sized request is an arena when it returns there (arena_caller,
+ * the first one's return address).  The chunks of that size are noted
+ * (at most CHUNKS_NOTED at once: beyond, their frees are taken for
+ * arenas'), so that their frees are not recorded either.  All under the
+ * GIL, which the arena allocator's callers hold. */
+#define CHUNKS_NOTED 64
+static void *arena_caller;
+static void *big_chunks[CHUNKS_NOTED];
+
+static void note_chunk(void *p)
+{
+	for (int i = 0; i < CHUNKS_NOTED; i++)
+		if (!big_chunks[i]) {
+			big_chunks[i] = p;
+			return;
+		}
+}
+
+static bool was_chunk(void *p)
+{
+	for (int i = 0; p && i < CHUNKS_NOTED; i++)
+		if (big_chunks[i] == p) {
+			big_chunks[i] = NULL;
+			return true;
+		}
+	return false;
+}
+
+static __attribute__((noinline)) void *a_alloc(void *ctx, size_t size)
 {
 	(void)ctx;
+	void *caller = __builtin_return_address(0);
 	void *p = orig_arena.alloc(orig_arena.ctx, size);
-	record_arena(TF_ARENA_ALLOC, p, size);
+	if (size != arena_size)
+		return p;
+	if (!arena_caller)
+		arena_caller = caller;
+	if (caller == arena_caller)
+		record_arena(TF_ARENA_ALLOC, p, size);
+	else if (p)
+		note_chunk(p);
 	return p;
 }
 
 static void a_free(void *ctx, void *p, size_t size)
 {
 	(void)ctx;
-	record_arena(TF_ARENA_FREE, p, size);
+	if (size == arena_size && !was_chunk(p))
+		record_arena(TF_ARENA_FREE, p, size);
 	orig_arena.free(orig_arena.ctx, p, size);
 }
 

@@ -14,7 +14,7 @@ ran=""
 for py in $(cpython_interpreters); do
 	v=$(cpython_version "$py")
 	[ -n "$v" ] || continue
-	for prog in churn bigfree cycles growth threads; do
+	for prog in churn bigfree cycles growth threads framechunk; do
 		rm -f t.atr
 		(cd "$PYDIR" && "$AT" record -o "$TMP/t.atr" -- "$py" "$prog.py") >/dev/null 2>&1
 		if replay_exact t.atr; then
