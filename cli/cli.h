@@ -32,4 +32,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * FORMAT.md §1.2, said in one line on stderr; kept in buf). */
 const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd);
 
+/* The symbolizer's warnings, one line each, "arenatrace: symbols: ...". */
+struct rep_sym;
+void cli_symbol_warnings(const struct rep_sym *s);
+
 #endif

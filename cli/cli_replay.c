@@ -409,7 +409,7 @@ int cli_cmd_replay(int argc, char **argv)
 	}
 	outcome_free(&oc);
 	if (w.sym)
-		rep_stacks_warnings(w.sym);
+		cli_symbol_warnings(w.sym);
 	rep_sym_free(w.sym);
 	free(namer);
 	tf_reader_free(rd);
@@ -506,7 +506,7 @@ int cli_cmd_report(int argc, char **argv)
 	}
 	outcome_free(&oc);
 	if (namer) {
-		rep_stacks_warnings(namer->sym);
+		cli_symbol_warnings(namer->sym);
 		rep_sym_free(namer->sym);
 		free(namer);
 	}

@@ -3,6 +3,7 @@
  * the following of exec links.
  */
 #include "cli.h"
+#include "rep_sym.h"
 #include "tf.h"
 
 #include <stdarg.h>
@@ -39,4 +40,18 @@ const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char 
 			 "(--no-follow-exec: %s itself)",
 			 cmd, path, cur, path);
 	return cur;
+}
+
+void cli_symbol_warnings(const rep_sym *s)
+{
+	rep_sym_stats st;
+	rep_sym_get_stats(s, &st);
+	for (size_t i = 0; i < st.warnings; i++) {
+		const char *w = rep_sym_warning(s, i);
+		if (!w) {
+			cli_error("symbols: %zu more warnings", (size_t)st.warnings - i);
+			break;
+		}
+		cli_error("symbols: %s", w);
+	}
 }

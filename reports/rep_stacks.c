@@ -62,18 +62,3 @@ int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, 
 	}
 	return n < 0 ? 0 : n;
 }
-
-void rep_stacks_warnings(const rep_sym *s)
-{
-	rep_sym_stats st;
-	rep_sym_get_stats(s, &st);
-	for (size_t i = 0; i < st.warnings; i++) {
-		const char *w = rep_sym_warning(s, i);
-		if (!w) {
-			fprintf(stderr, "arenatrace: symbols: %zu more warnings\n",
-				(size_t)st.warnings - i);
-			break;
-		}
-		fprintf(stderr, "arenatrace: symbols: %s\n", w);
-	}
-}

@@ -31,7 +31,4 @@ typedef struct rep_namer {
 } rep_namer;
 int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
 
-/* Prints the symbolizer's warnings on stderr, "arenatrace: symbols: ...". */
-void rep_stacks_warnings(const rep_sym *s);
-
 #endif
