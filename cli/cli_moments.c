@@ -119,7 +119,8 @@ static void default_marks(const rp_replay_result *res, rp_at *out, int *n)
 	rp_mark *m = malloc((res->nmarks_kept + 1) * sizeof(*m));
 	if (!m)
 		return;
-	memcpy(m, res->marks, res->nmarks_kept * sizeof(*m));
+	if (res->nmarks_kept) /* marks is NULL when there are none */
+		memcpy(m, res->marks, res->nmarks_kept * sizeof(*m));
 	uint32_t k = res->nmarks_kept;
 	if (k > CLI_MARKS_ALL) {
 		qsort(m, k, sizeof(*m), mark_waste_cmp);

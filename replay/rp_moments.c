@@ -195,7 +195,8 @@ void rp_moments_on_mark(replay *r, const tf_bytes *label)
 {
 	char name[RP_MOMENT_LABEL];
 	size_t n = label->len < sizeof(name) - 1 ? label->len : sizeof(name) - 1;
-	memcpy(name, label->ptr, n);
+	if (n) /* an empty label may have no bytes at all */
+		memcpy(name, label->ptr, n);
 	name[n] = '\0';
 	for (size_t i = 0; i < n; i++) /* control characters would act on a terminal */
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
