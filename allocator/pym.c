@@ -63,7 +63,7 @@ static uint64_t slot_of(const pym *m, uint64_t a)
 
 static bool slot_add(pym *m, uint64_t slot, int32_t ai)
 {
-	uint64_t *v = pym_map_find(&m->slots, slot), cur = v ? *v : 0;
+	uint64_t *v = u64map_find(&m->slots, slot), cur = v ? *v : 0;
 	uint32_t lo = (uint32_t)cur, hi = (uint32_t)(cur >> 32);
 	if (!lo)
 		lo = (uint32_t)ai + 1;
@@ -71,12 +71,12 @@ static bool slot_add(pym *m, uint64_t slot, int32_t ai)
 		hi = (uint32_t)ai + 1;
 	else
 		return false; /* three arenas in one slot: they would overlap */
-	return pym_map_put(&m->slots, slot, (uint64_t)hi << 32 | lo);
+	return u64map_put(&m->slots, slot, (uint64_t)hi << 32 | lo);
 }
 
 static void slot_remove(pym *m, uint64_t slot, int32_t ai)
 {
-	uint64_t *v = pym_map_find(&m->slots, slot);
+	uint64_t *v = u64map_find(&m->slots, slot);
 	if (!v)
 		return;
 	uint32_t lo = (uint32_t)*v, hi = (uint32_t)(*v >> 32);
@@ -85,7 +85,7 @@ static void slot_remove(pym *m, uint64_t slot, int32_t ai)
 	else if (hi == (uint32_t)ai + 1)
 		hi = 0;
 	if (!lo)
-		pym_map_del(&m->slots, slot);
+		u64map_del(&m->slots, slot);
 	else
 		*v = (uint64_t)hi << 32 | lo;
 }
@@ -93,7 +93,7 @@ static void slot_remove(pym *m, uint64_t slot, int32_t ai)
 /* The arena index holding p, or NONE. */
 static int32_t arena_of(const pym *m, uint64_t p)
 {
-	const uint64_t *v = pym_map_find(&m->slots, slot_of(m, p));
+	const uint64_t *v = u64map_find(&m->slots, slot_of(m, p));
 	if (!v)
 		return NONE;
 	for (int i = 0; i < 2; i++) {
@@ -131,8 +131,8 @@ static void radix_mark(pym *m, uint64_t a)
 	a &= addr_mask;
 	uint64_t top = a >> (r.arena_bits + r.bot + r.interior); /* names a mid node */
 	uint64_t topmid = a >> (r.arena_bits + r.bot);           /* names a bot node */
-	pym_map_put(&m->radix_mid, top, 1);
-	pym_map_put(&m->radix_bot, topmid, 1);
+	u64map_put(&m->radix_mid, top, 1);
+	u64map_put(&m->radix_bot, topmid, 1);
 }
 
 /* ---- arenas (§4) ---- */
@@ -197,7 +197,7 @@ static int new_arena(pym *m, int32_t *out)
 		return 0; /* allocation failed (or a base no arena fits after): the slot stays unused */
 	if (arena_of(m, base) != NONE || arena_of(m, base + m->p.arena_size - 1) != NONE)
 		return PYM_E_ARENA;
-	if (!pym_page_reserve(&m->pages, m->max_pools) || !slot_add(m, slot_of(m, base), ai) ||
+	if (!u64map_reserve(&m->pages, m->max_pools) || !slot_add(m, slot_of(m, base), ai) ||
 	    (slot_of(m, base + m->p.arena_size - 1) != slot_of(m, base) &&
 	     !slot_add(m, slot_of(m, base + m->p.arena_size - 1), ai))) {
 		slot_remove(m, slot_of(m, base), ai);
@@ -245,7 +245,7 @@ static void release_arena(pym *m, int32_t ai)
 	for (uint32_t i = 0; i < a->ntotalpools; i++) {
 		free(pools[i].next);
 		pools[i].next = NULL;
-		pym_page_del(&m->pages, pools[i].addr >> m->pool_shift);
+		u64map_del(&m->pages, pools[i].addr >> m->pool_shift);
 	}
 	slot_remove(m, slot_of(m, base), ai);
 	slot_remove(m, slot_of(m, base + m->p.arena_size - 1), ai);
@@ -494,7 +494,7 @@ static int raw_alloc(pym *m, uint64_t n, uint64_t addr, uint64_t *out)
 		addr = m->raw_next;
 		m->raw_next += (n ? (n + RAW_ALIGN - 1) & ~(RAW_ALIGN - 1) : RAW_ALIGN) + RAW_GAP;
 	}
-	if (!pym_map_put(&m->raw, addr, n))
+	if (!u64map_put(&m->raw, addr, n))
 		return PYM_E_NOMEM;
 	m->usage.raw_bytes += n;
 	*out = addr;
@@ -503,11 +503,11 @@ static int raw_alloc(pym *m, uint64_t n, uint64_t addr, uint64_t *out)
 
 static bool raw_free(pym *m, uint64_t p)
 {
-	uint64_t *v = pym_map_find(&m->raw, p);
+	uint64_t *v = u64map_find(&m->raw, p);
 	if (!v)
 		return false;
 	m->usage.raw_bytes -= *v;
-	pym_map_del(&m->raw, p);
+	u64map_del(&m->raw, p);
 	return true;
 }
 
@@ -551,7 +551,7 @@ static int realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_
 	if (id == NONE) {
 		if (arena_of(m, p) != NONE)
 			return PYM_E_UNKNOWN;
-		uint64_t *v = pym_map_find(&m->raw, p);
+		uint64_t *v = u64map_find(&m->raw, p);
 		if (!v)
 			return PYM_E_UNKNOWN;
 		raw_free(m, p);
@@ -648,11 +648,11 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
 	m->raw_next = RAW_BASE;
 	m->nfp2lasta = malloc((m->max_pools + 1) * sizeof(int32_t));
 	m->usedpools = malloc(m->nclasses * sizeof(int32_t));
-	pym_map_init(&m->slots), pym_map_init(&m->raw);
-	pym_map_init(&m->radix_mid), pym_map_init(&m->radix_bot);
+	u64map_init(&m->slots, 1, &u64map_heap), u64map_init(&m->raw, 1, &u64map_heap);
+	u64map_init(&m->radix_mid, 1, &u64map_heap), u64map_init(&m->radix_bot, 1, &u64map_heap);
 	u64map_init(&m->pages, 1, &u64map_heap);
 	if (!m->nfp2lasta || !m->usedpools ||
-	    !pym_page_reserve(&m->pages, (size_t)1 << (PAGE_MAP_FIRST_BITS - 1))) {
+	    !u64map_reserve(&m->pages, (size_t)1 << (PAGE_MAP_FIRST_BITS - 1))) {
 		pym_free(m);
 		return PYM_E_NOMEM;
 	}
@@ -676,8 +676,8 @@ void pym_free(pym *m)
 	free(m->nfp2lasta);
 	free(m->usedpools);
 	free(m->free_bases);
-	pym_map_free(&m->slots), pym_map_free(&m->raw);
-	pym_map_free(&m->radix_mid), pym_map_free(&m->radix_bot);
+	u64map_clear(&m->slots), u64map_clear(&m->raw);
+	u64map_clear(&m->radix_mid), u64map_clear(&m->radix_bot);
 	free(m);
 }
 

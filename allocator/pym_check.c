@@ -8,7 +8,7 @@
 /* Whether the slot map names arena ai for address a. */
 static bool slot_names(const pym *m, uint64_t a, uint32_t ai)
 {
-	const uint64_t *v = pym_map_find(&m->slots, a >> m->arena_shift);
+	const uint64_t *v = u64map_find(&m->slots, a >> m->arena_shift);
 	return v && ((uint32_t)*v == ai + 1 || (uint32_t)(*v >> 32) == ai + 1);
 }
 
@@ -37,7 +37,7 @@ static const char *check_bookkeeping(const pym *m)
 	if (m->nfp2lasta[0] != NONE)
 		return "nfp2lasta[0] is set";
 	for (size_t i = 0; i < m->nfree_bases; i++) {
-		const uint64_t *v = pym_map_find(&m->slots, m->free_bases[i] >> m->arena_shift);
+		const uint64_t *v = u64map_find(&m->slots, m->free_bases[i] >> m->arena_shift);
 		for (int k = 0; v && k < 2; k++) {
 			uint32_t e = (uint32_t)(*v >> (32 * k));
 			if (e && m->arenas[e - 1].address == m->free_bases[i])

@@ -27,37 +27,7 @@
 /* A u64 -> u64 map: arena slots, raw blocks, radix tree nodes. */
 typedef u64map pym_map;
 
-static inline void pym_map_init(pym_map *m)
-{
-	u64map_init(m, 1, &u64map_heap);
-}
-
-static inline uint64_t *pym_map_find(const pym_map *m, uint64_t key)
-{
-	return u64map_find(m, key);
-}
-
-/* false: no memory */
-static inline bool pym_map_put(pym_map *m, uint64_t key, uint64_t v)
-{
-	bool made;
-	uint64_t *p = u64map_get(m, key, &made);
-	if (p)
-		*p = v;
-	return p != NULL;
-}
-
-static inline void pym_map_del(pym_map *m, uint64_t key)
-{
-	uint64_t *p = u64map_find(m, key);
-	if (p)
-		u64map_remove(m, p);
-}
-
-static inline void pym_map_free(pym_map *m)
-{
-	u64map_clear(m);
-}
+/* its maps hold one value per key (u64map_put, u64map_del) */
 
 /* The page map: pool-aligned page (address >> pool_shift) -> pool id,
  * every pool of every live arena and nothing else, so one probe finds the
@@ -73,23 +43,10 @@ static inline int32_t pym_page_find(const pym_page_map *t, uint64_t page)
 	return v ? (int32_t)*v : NONE;
 }
 
-/* Room for `more` new pages; false: no memory. */
-static inline bool pym_page_reserve(pym_page_map *t, size_t more)
-{
-	return u64map_reserve(t, more);
-}
-
 /* A page not in the map yet, with room for it reserved. */
 static inline void pym_page_put_new(pym_page_map *t, uint64_t page, int32_t id)
 {
 	*u64map_insert(t, page) = (uint64_t)(uint32_t)id;
-}
-
-static inline void pym_page_del(pym_page_map *t, uint64_t page)
-{
-	uint64_t *v = u64map_find(t, page);
-	if (v)
-		u64map_remove(t, v);
 }
 
 /* ---- state ---- */

@@ -149,6 +149,22 @@ uint64_t *u64map_get(u64map *m, uint64_t key, bool *made)
 	return v ? v : u64map_insert(m, key);
 }
 
+bool u64map_put(u64map *m, uint64_t key, uint64_t v)
+{
+	bool made;
+	uint64_t *p = u64map_get(m, key, &made);
+	if (p)
+		*p = v;
+	return p != NULL;
+}
+
+void u64map_del(u64map *m, uint64_t key)
+{
+	uint64_t *p = u64map_find(m, key);
+	if (p)
+		u64map_remove(m, p);
+}
+
 uint64_t *u64map_find_next(const u64map *m, uint64_t key, const uint64_t *after)
 {
 	if (key == UINT64_MAX)

@@ -93,6 +93,13 @@ bool u64map_reserve(u64map *m, size_t more);
  * NULL when out of memory. */
 uint64_t *u64map_get(u64map *m, uint64_t key, bool *made);
 
+/* key's first value set to v (its record made when there is none), for
+ * maps of one word per key; false when out of memory. */
+bool u64map_put(u64map *m, uint64_t key, uint64_t v);
+
+/* Removes key's first record, if there is one. */
+void u64map_del(u64map *m, uint64_t key);
+
 /* Removes the record whose values are vals (from find or insert).  Values
  * returned before may move. */
 void u64map_remove(u64map *m, uint64_t *vals);

@@ -65,7 +65,7 @@ static void arenas_compact(model_run *mr)
 	u64map_clear(&mr->arena_idx);
 	for (uint32_t i = 0; i < A->n; i++)
 		if (!A->a[i].released)
-			map_put(&mr->arena_idx, A->a[i].base, i);
+			u64map_put(&mr->arena_idx, A->a[i].base, i);
 }
 
 /* The model allocated or released the arena at base (pym_arena_event). */
@@ -80,7 +80,7 @@ void rp_on_model_arena(void *ctx, uint64_t base, bool released)
 			return; /* its record was never kept */
 		A->a[*i].released = true;
 		A->a[*i].released_ns = now;
-		map_del(&mr->arena_idx, base);
+		u64map_del(&mr->arena_idx, base);
 		return;
 	}
 	mr->next_arena_id++;
@@ -96,7 +96,7 @@ void rp_on_model_arena(void *ctx, uint64_t base, bool released)
 		A->a = a;
 		mr->arenas_cap = cap;
 	}
-	if (!map_put(&mr->arena_idx, base, A->n)) {
+	if (!u64map_put(&mr->arena_idx, base, A->n)) {
 		A->dropped++;
 		return;
 	}
@@ -204,7 +204,7 @@ void rp_arenas_end(const replay *r, model_run *mr)
 				top = p;
 			}
 			top[ntop] = (struct pair){*ai, stack, 0};
-			if (!map_put(&pairs, key, ntop))
+			if (!u64map_put(&pairs, key, ntop))
 				break;
 			pi = u64map_find(&pairs, key);
 			ntop++;

@@ -33,27 +33,10 @@
  * The address map (r->live): real address -> the block's record, the
  * values below then one model address per model and --system's id, so a
  * request costs one probe whatever the number of models.  The small maps
- * (arena records, pinning's passes) hold one value per key. */
+ * (arena records, pinning's passes) hold one value per key (u64map_put,
+ * u64map_del). */
 
 enum { A_SIZE, A_STACK, A_MODEL }; /* a live block's values: requested size, stack word, models */
-
-/* A small map's value for k, set (made when missing); false when out of memory. */
-static inline bool map_put(u64map *m, uint64_t k, uint64_t v)
-{
-	bool made;
-	uint64_t *p = u64map_get(m, k, &made);
-	if (p)
-		*p = v;
-	return p != NULL;
-}
-
-/* Removes k's record from a small map, if there is one. */
-static inline void map_del(u64map *m, uint64_t k)
-{
-	uint64_t *p = u64map_find(m, k);
-	if (p)
-		u64map_remove(m, p);
-}
 
 /* The A_STACK word: the stack id in its low 32 bits (request() counts ids
  * beyond as no stack) and the allocation time in its high 32, as a float

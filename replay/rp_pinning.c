@@ -163,7 +163,7 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 				continue; /* a large object */
 			uint64_t *al = u64map_find(&arena_live, base);
 			if (pass == 0) {
-				map_put(&arena_live, base, (al ? *al : 0) + size);
+				u64map_put(&arena_live, base, (al ? *al : 0) + size);
 				continue;
 			}
 			if (*al * 4 >= asize)
@@ -179,7 +179,7 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 				memset(&pins[npins], 0, sizeof(*pins));
 				pins[npins].stack = stack;
 				pins[npins].first_ns = UINT64_MAX;
-				map_put(&stacks, stack, npins);
+				u64map_put(&stacks, stack, npins);
 				pi = u64map_find(&stacks, stack);
 				npins++;
 			}
@@ -192,7 +192,7 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 			/* (stack, arena) seen once: mix the two into one key */
 			uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ base;
 			if (!u64map_find(&pairs, key)) {
-				map_put(&pairs, key, 1);
+				u64map_put(&pairs, key, 1);
 				pin->arenas++;
 			}
 		}
