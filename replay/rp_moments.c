@@ -109,7 +109,7 @@ static void take(replay *r, model_run *mr, int kind, const char *label)
 	use_ctx c = {pym_get_params(mr->m)->arena_size, m->arenas_by_use};
 	pym_each_arena(mr->m, bin_arena, &c);
 	rp_pinning_of(r, mr, &m->pinning, NULL, NULL);
-	if (kind == RP_AT_EXIT || kind == RP_AT_END)
+	if (rp_moment_has_leaks(kind))
 		leaks_of(r, mr, m);
 	if (kind == RP_AT_PEAK) { /* the reports' "at the peak" tables are this moment's */
 		mr->pin_peak = m->pinning;
@@ -125,12 +125,6 @@ static void take_all(replay *r, int only, int kind, const char *label)
 	for (int i = 0; i < r->n; i++)
 		if (only < 0 || only == i)
 			take(r, &r->mr[i], kind, label);
-}
-
-static const char *kind_label(int kind)
-{
-	static const char *const names[] = {"mark", "time", "peak", "worst", "exit", "end"};
-	return kind >= 0 && kind <= RP_AT_END ? names[kind] : "?";
 }
 
 /* ---- triggers ---- */
@@ -172,7 +166,7 @@ void rp_moments_after_request(replay *r)
 		    at->request != r->requests)
 			continue;
 		r->at_taken[k] = true;
-		take_all(r, at->model, at->kind, kind_label(at->kind));
+		take_all(r, at->model, at->kind, rp_moment_kind(at->kind));
 	}
 	next_triggers(r);
 }

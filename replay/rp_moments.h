@@ -62,6 +62,19 @@ typedef struct rp_moment {
 	rp_leak leaks[RP_LEAK_STACKS];
 } rp_moment;
 
+/* A kind's name, as the outputs write it ("peak"), "?" for none. */
+static inline const char *rp_moment_kind(int kind)
+{
+	static const char *const names[] = {"mark", "time", "peak", "worst", "exit", "end"};
+	return kind >= 0 && kind <= RP_AT_END ? names[kind] : "?";
+}
+
+/* Whether a moment of this kind lists the live blocks (the leaks). */
+static inline bool rp_moment_has_leaks(int kind)
+{
+	return kind == RP_AT_EXIT || kind == RP_AT_END;
+}
+
 /* A mark the replay saw (the first RP_MARKS_KEPT; count has them all). */
 #define RP_MARKS_KEPT 4096
 typedef struct rp_mark {

@@ -96,8 +96,6 @@ static void timeline(FILE *f, const rep_input *in)
 	}
 }
 
-static const char *const moment_kind[] = {"mark", "time", "peak", "worst", "exit", "end"};
-
 /* Every model's moments: one row each, every figure after its request;
  * the first pinning stack and, at exit and end, the first leak. */
 static void moments(FILE *f, const rep_input *in)
@@ -116,7 +114,7 @@ static void moments(FILE *f, const rep_input *in)
 			const rp_waste *w = &mo->waste;
 			const uint64_t *u = mo->arenas_by_use;
 			model_field(f, &res->models[i]);
-			fprintf(f, ",%s,", mo->kind >= 0 && mo->kind <= RP_AT_END ? moment_kind[mo->kind] : "?");
+			fprintf(f, ",%s,", rp_moment_kind(mo->kind));
 			field(f, mo->label);
 			fprintf(f,
 				",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
@@ -131,7 +129,7 @@ static void moments(FILE *f, const rep_input *in)
 			} else {
 				fputc(',', f);
 			}
-			const bool leaks = mo->kind == RP_AT_EXIT || mo->kind == RP_AT_END;
+			const bool leaks = rp_moment_has_leaks(mo->kind);
 			if (leaks)
 				fprintf(f, ",%" PRIu64 ",%" PRIu64 ",", mo->leak_blocks, mo->leak_bytes);
 			else

@@ -361,7 +361,7 @@ static void moments_section(FILE *f, const rep_input *in, const rp_model_result 
 			   " more</td></tr></tbody></table>",
 			mo->arenas_held, u[0], u[1], u[2], u[3]);
 		pin_table(f, in, &mo->pinning, "What keeps its arenas");
-		if (mo->kind == RP_AT_EXIT || mo->kind == RP_AT_END)
+		if (rp_moment_has_leaks(mo->kind))
 			leak_table(f, in, mo);
 		fputs("</div>", f);
 	}

@@ -109,7 +109,7 @@ static void moment(FILE *f, const char *model, const rp_moment *m, rep_stack_pri
 		w->large);
 	fprintf(f, "  %" PRIu64 " arenas less than a quarter used", m->pinning.arenas_low);
 	pins(f, &m->pinning, MOMENT_STACKS, print, ctx);
-	if (m->kind != RP_AT_EXIT && m->kind != RP_AT_END)
+	if (!rp_moment_has_leaks(m->kind))
 		return;
 	fprintf(f, "  live at %s: %" PRIu64 " blocks, %" PRIu64 " bytes%s\n", m->label,
 		m->leak_blocks, m->leak_bytes, m->nleaks ? "; the stacks that hold the most:" : "");
