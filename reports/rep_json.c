@@ -48,8 +48,6 @@ void rep_c_str(FILE *out, const char *s, size_t len)
 	put_escaped(out, s, len, false);
 }
 
-static const char *const moment_kinds[] = {"mark", "time", "peak", "worst", "exit", "end"};
-
 static void json_frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_frame_namer namer,
 			void *ctx)
 {
@@ -109,25 +107,34 @@ static void json_gc(FILE *f, const rp_replay_result *res, const rp_model_result 
 		m->gc.arenas_released_in_gc, m->gc.arenas_released_outside);
 }
 
+/* Where the held bytes go, as one object. */
+static void json_waste(FILE *f, const rp_waste *w)
+{
+	fprintf(f,
+		"{\"requested\": %" PRIu64 ", \"internal\": %" PRIu64 ", \"free_blocks\": %" PRIu64
+		", \"empty_pools\": %" PRIu64 ", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}",
+		w->requested, w->internal, w->free_blocks, w->empty_pools, w->empty_arenas, w->large);
+}
+
 /* One moment of a model: every figure taken after the same request. */
 static void json_moment(FILE *f, const char *sep, const rp_moment *m, rep_frame_namer namer,
 			void *ctx)
 {
-	const rp_waste *w = &m->waste;
 	const uint64_t *u = m->arenas_by_use;
 	fprintf(f, "%s{\"kind\": \"%s\", \"label\": ", sep,
-		m->kind >= 0 && m->kind <= RP_AT_END ? moment_kinds[m->kind] : "?");
+		rp_moment_kind(m->kind));
 	rep_json_str(f, m->label, strlen(m->label));
 	fprintf(f,
 		", \"request\": %" PRIu64 ", \"time_ns\": %" PRIu64 ", \"held_bytes\": %" PRIu64
-		", \"live_bytes\": %" PRIu64 ", \"waste\": {\"requested\": %" PRIu64
-		", \"internal\": %" PRIu64 ", \"free_blocks\": %" PRIu64 ", \"empty_pools\": %" PRIu64
-		", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}, \"arenas_held\": %" PRIu64
-		", \"arenas_by_use\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 "], \"pinning\": ",
-		m->request, m->time_ns, m->held, m->live, w->requested, w->internal, w->free_blocks,
-		w->empty_pools, w->empty_arenas, w->large, m->arenas_held, u[0], u[1], u[2], u[3]);
+		", \"live_bytes\": %" PRIu64 ", \"waste\": ",
+		m->request, m->time_ns, m->held, m->live);
+	json_waste(f, &m->waste);
+	fprintf(f,
+		", \"arenas_held\": %" PRIu64 ", \"arenas_by_use\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64
+		", %" PRIu64 "], \"pinning\": ",
+		m->arenas_held, u[0], u[1], u[2], u[3]);
 	json_pinning(f, &m->pinning, namer, ctx);
-	if (m->kind == RP_AT_EXIT || m->kind == RP_AT_END) {
+	if (rp_moment_has_leaks(m->kind)) {
 		fprintf(f, ", \"leaks\": {\"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"stacks\": [",
 			m->leak_blocks, m->leak_bytes);
 		for (int k = 0; k < m->nleaks; k++) {
@@ -175,15 +182,11 @@ void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer,
 				m->addr_mismatch, m->arena_mismatch);
 		else
 			fputs("null, \"arena_mismatches\": null, \"waste\": {", f);
-		const rp_waste *w[] = {&m->waste_peak, &m->waste_end};
-		for (int k = 0; k < 2; k++)
-			fprintf(f,
-				"%s\"%s\": {\"requested\": %" PRIu64 ", \"internal\": %" PRIu64
-				", \"free_blocks\": %" PRIu64 ", \"empty_pools\": %" PRIu64
-				", \"empty_arenas\": %" PRIu64 ", \"large\": %" PRIu64 "}",
-				k ? ", " : "", k ? "end" : "at_peak", w[k]->requested, w[k]->internal,
-				w[k]->free_blocks, w[k]->empty_pools, w[k]->empty_arenas, w[k]->large);
-		fprintf(f, "}");
+		fputs("\"at_peak\": ", f);
+		json_waste(f, &m->waste_peak);
+		fputs(", \"end\": ", f);
+		json_waste(f, &m->waste_end);
+		fputc('}', f);
 		json_gc(f, res, m);
 		const rp_series *se = m->series;
 		if (se) {
