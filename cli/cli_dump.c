@@ -170,10 +170,23 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 	case TF_TIME:
 		break; /* their effect is in the time and thread columns */
 	case TF_STACK:
+		if (r->u.node.code) { /* a Python frame: its code and instruction */
+			printf(" id=%" PRIu64 " parent=%" PRIu64 " code=%" PRIu64 " offset=%" PRIu64,
+			       r->u.node.id, r->u.node.parent, r->u.node.code, r->u.node.ip);
+			break;
+		}
 		printf(" id=%" PRIu64 " parent=%" PRIu64 " ip=0x%" PRIx64, r->u.node.id,
 		       r->u.node.parent, r->u.node.ip);
 		if (dump_sym)
 			sym_field(r->u.node.id, r->u.node.ip);
+		break;
+	case TF_PY_CODE:
+		printf(" id=%" PRIu64 " first_line=%" PRIu64 " lines_format=%" PRIu64, r->u.py_code.id,
+		       r->u.py_code.first_line, r->u.py_code.lines_format);
+		str_field("filename", r->u.py_code.filename);
+		str_field("name", r->u.py_code.name);
+		str_field("qualname", r->u.py_code.qualname);
+		printf(" lines=%zu bytes", r->u.py_code.lines.len);
 		break;
 	case TF_MODULE:
 		printf(" id=%" PRIu64 " base=0x%" PRIx64, r->u.module.id, r->u.module.base);

@@ -33,7 +33,8 @@
 
 static const char record_usage[] =
     "usage: arenatrace record [-o FILE] [--no-stacks] [--depth N] [--no-follow-fork]\n"
-    "                         [--python auto|off] -- CMD [ARG...]\n"
+    "                         [--python auto|off] [--native-stacks on|off]\n"
+    "                         [--python-stacks on|off] -- CMD [ARG...]\n"
     "  Runs CMD with the tracer preloaded; every allocation is recorded.\n"
     "  -o FILE            trace file (default arenatrace.<prog>.<pid>.atr here);\n"
     "                     refused if it exists; other processes of the run get\n"
@@ -44,6 +45,10 @@ static const char record_usage[] =
     "                     posix_spawn, system) nor programs it executes\n"
     "  --python auto|off  record CPython's allocator domains, arenas and GC\n"
     "                     (auto: when the program is CPython 3.8+)\n"
+    "  --python-stacks on|off  Python frames in the stacks of CPython 3.8-3.13\n"
+    "                     (default on)\n"
+    "  --native-stacks on|off  native frames in the stacks (default on); off\n"
+    "                     keeps the Python frames only: less overhead\n"
     "  Ends with a table of the traces written; * marks the command's own\n"
     "  process as it ended (after any exec).  Past 20 traces, the table shows\n"
     "  the command's and the largest, and FILE-stem.traces lists them all.\n"
@@ -82,7 +87,7 @@ static bool find_library(char *out, size_t cap)
 typedef struct opts {
 	const char *output;
 	bool no_stacks, no_follow_fork;
-	const char *depth, *python;
+	const char *depth, *python, *native_stacks, *python_stacks;
 	char **cmd;
 } opts;
 
@@ -104,7 +109,15 @@ static int parse(int argc, char **argv, opts *o)
 			o->no_stacks = true;
 		else if (!strcmp(a, "--no-follow-fork"))
 			o->no_follow_fork = true;
-		else if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--depth") ||
+		else if ((!strcmp(a, "--native-stacks") || !strcmp(a, "--python-stacks")) &&
+			 i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "on") && strcmp(v, "off")) {
+				cli_error("record: %s takes on or off", a);
+				return -1;
+			}
+			*(a[2] == 'n' ? &o->native_stacks : &o->python_stacks) = v;
+		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--depth") ||
 			  !strcmp(a, "--python")) && i + 1 < argc) {
 			const char *v = argv[++i];
 			if (a[1] == 'o' || a[2] == 'o')
@@ -160,6 +173,8 @@ static void child_environment(const opts *o, const char *out, const char *lib,
 	setenv("ARENATRACE_STACKS", o->no_stacks ? "0" : "1", 1);
 	setenv("ARENATRACE_FOLLOW_FORK", o->no_follow_fork ? "0" : "1", 1);
 	setenv("ARENATRACE_PYTHON", o->python ? o->python : "auto", 1);
+	setenv("ARENATRACE_NATIVE_STACKS", o->native_stacks ? o->native_stacks : "on", 1);
+	setenv("ARENATRACE_PYTHON_STACKS", o->python_stacks ? o->python_stacks : "on", 1);
 	unsetenv("ARENATRACE_EXEC_FROM");
 	if (o->depth)
 		setenv("ARENATRACE_DEPTH", o->depth, 1);

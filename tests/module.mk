@@ -59,7 +59,8 @@ $(B)/tests/test_rep_html: $(B)/tests/unit/test_rep_html.o $(B)/reports/rep_html.
 
 # The tracer core without the preload shim (CONTRIBUTING.md, Tests).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_env.o $(B)/tracer/tr_region.o \
-	$(B)/tracer/tr_stack.o $(B)/tracer/tr_modules.o $(B)/tracer/tr_modinfo.o $(TR_COMMON_OBJ)
+	$(B)/tracer/tr_stack.o $(B)/tracer/tr_pystack.o $(B)/tracer/tr_modules.o $(B)/tracer/tr_modinfo.o \
+	$(TR_COMMON_OBJ)
 $(B)/tests/unit/test_tr_core.o: MOD_CFLAGS := -Itraces -Itracer $(CMOCKA_CFLAGS)
 $(B)/tests/test_tr_core: $(B)/tests/unit/test_tr_core.o $(TR_CORE_OBJ) $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) -lpthread

@@ -497,6 +497,8 @@ static inline __attribute__((always_inline)) void event_locked(tf_kind kind, tf_
 {
 	if (!writing_locked())
 		return;
+	if (kind == TF_PY_OBJ_FREE && tr_stacks_codes)
+		tr_stacks_code_freed(a->addr);
 	a->stack = nips ? tr_stacks_intern(ips, nips, put_raw) : 0;
 	uint32_t tid = thread_id_locked();
 	int rc = tf_writer_put_alloc(T.w, kind, tid, stamp(), a);

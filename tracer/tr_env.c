@@ -89,6 +89,8 @@ void tr_config_from_env(tr_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->stacks = env_flag("ARENATRACE_STACKS", true);
+	c->native_stacks = env_flag("ARENATRACE_NATIVE_STACKS", true);
+	c->python_stacks = env_flag("ARENATRACE_PYTHON_STACKS", true);
 	c->follow_fork = env_flag("ARENATRACE_FOLLOW_FORK", true);
 	const char *py = tr_env_get("ARENATRACE_PYTHON");
 	c->python = !(py && !strcmp(py, "off"));

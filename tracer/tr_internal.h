@@ -38,6 +38,8 @@ extern __thread int tr_busy __attribute__((tls_model("initial-exec")));
 
 typedef struct tr_config {
 	bool stacks;       /* ARENATRACE_STACKS (default 1) */
+	bool native_stacks; /* ARENATRACE_NATIVE_STACKS (default 1): 0 keeps Python frames only */
+	bool python_stacks; /* ARENATRACE_PYTHON_STACKS (default 1): Python frames in CPython */
 	unsigned depth;    /* ARENATRACE_DEPTH (default TR_DEFAULT_DEPTH) */
 	bool follow_fork;  /* ARENATRACE_FOLLOW_FORK (default 1) */
 	bool python;       /* ARENATRACE_PYTHON auto (default) or off */
@@ -125,6 +127,10 @@ typedef int (*tr_put_fn)(tf_record *rec);
 uint64_t tr_stacks_intern(void *const *ips, int n, tr_put_fn put);
 /* Forgets every node (a new trace numbers them from 1 again). */
 void tr_stacks_reset(void);
+/* A block of the OBJ domain is freed: if it is a code object that stacks
+ * know, forget it (its address may come back as another code object). */
+extern uint32_t tr_stacks_codes __attribute__((visibility("hidden"))); /* code objects known */
+void tr_stacks_code_freed(uint64_t addr);
 
 /* ---- memory that never comes from the traced heap ---- */
 void *tr_mmap_alloc(void *ctx, size_t size);

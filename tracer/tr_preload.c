@@ -55,6 +55,7 @@
 #include "tr_modules.h"
 #include "tr_env.h"
 #include "tr_python.h"
+#include "tr_pystack.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -175,7 +176,7 @@ static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 static int depth = TR_DEFAULT_DEPTH;
-static bool want_stacks = true;
+static bool want_stacks = true, want_native = true, want_python = true;
 static __thread int unwinding __attribute__((tls_model("initial-exec"))); /* in libunwind */
 
 
@@ -186,14 +187,18 @@ static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 	*n = 0;
 	if (!want_stacks)
 		return buf;
-	unwinding = 1;
-	int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
-	unwinding = 0;
 	int skip = 0;
-	while (skip < k && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
-		skip++;
-	k -= skip;
-	*n = k > depth ? depth : k > 0 ? k : 0;
+	if (want_native) {
+		unwinding = 1;
+		int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
+		unwinding = 0;
+		while (skip < k && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
+			skip++;
+		k -= skip;
+		*n = k > depth ? depth : k > 0 ? k : 0;
+	}
+	if (want_python && __atomic_load_n(&tr_pystacks, __ATOMIC_ACQUIRE))
+		*n = tr_pystack_merge(buf + skip, *n, depth);
 	return buf + skip;
 }
 
@@ -864,6 +869,8 @@ __attribute__((constructor)) static void tr_init(void)
 	if (!c.drain[0])
 		drain_beside(self.dli_fname, c.drain, sizeof(c.drain));
 	want_stacks = c.stacks;
+	want_native = c.native_stacks;
+	want_python = c.python_stacks;
 	depth = (int)c.depth;
 	/* libunwind sets itself up at its first call, opening its (fake) pipe */
 	unwinding = 1;

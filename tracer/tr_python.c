@@ -45,6 +45,7 @@
  */
 #include "tr_internal.h"
 #include "tr_python.h"
+#include "tr_pystack.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -598,6 +599,7 @@ const char *tr_python_setup(void)
 	tr_python_watch = 1;
 	pthread_atfork(NULL, NULL, after_fork_child);
 	sscanf(get_version(), "%" STR(VERSION_MAX) "s", version);
+	tr_pystack_setup(minor);
 	return version;
 }
 

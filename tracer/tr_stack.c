@@ -14,19 +14,32 @@
  * id), instead of one table probe per frame.  All memory is mmap'd (the
  * tables' too, through tr_map_mem); everything runs under tr_lock.
  *
+ * Python frames (tr_pystack.h) are frames like the others, with the code
+ * object's address in them: a node of one is also bound to the code's
+ * py_code id, written (once per code object) before the node's record.
+ * When a code object is freed (tr_stacks_code_freed), its address may
+ * come back as another code object's: it is forgotten, and the caches,
+ * which know frames by address only, are emptied of the stacks they hold
+ * (a new epoch), so the next stack with that address interns its nodes
+ * again and finds the new code's id.
+ *
  * Invariants: every node id 1..count has one record in the node table,
- * under the hash of its (parent, ip), and nodes[id] holds the same pair;
- * a whole-stack record names a leaf whose path to the root is a stack of
- * that hash and length.
+ * under the hash of its (parent, ip), and nodes[id] holds the same pair
+ * (and a Python frame's code id); a whole-stack record of the current
+ * epoch names a leaf whose path to the root is a stack of that hash and
+ * length; a code address in the code table is a live code object's, with
+ * the id its py_code record has.
  */
 #include "tr_internal.h"
+#include "tr_pystack.h"
 #include "u64map.h"
 
 #include <string.h>
 
 typedef struct node {
 	uint64_t ip;
-	uint64_t parent;
+	uint32_t parent;
+	uint32_t code; /* a Python frame's py_code id, else 0 */
 } node;
 
 /* The tables' memory: mappings of their own, off the traced heap. */
@@ -44,10 +57,16 @@ static void map_release(void *ctx, void *table, size_t bytes, size_t off, size_t
 static const u64map_mem tr_map_mem = {map_alloc, map_release, NULL};
 
 enum { N_IP, N_PARENT_ID }; /* a node's values: its ip; its parent id << 32 | its id */
+enum { W_LEAF, W_EPOCH };    /* a whole stack's: its frames << 32 | its leaf; its epoch */
+
+uint32_t tr_stacks_codes;
 
 static struct {
 	u64map nodes_by; /* hash of (parent, ip) -> ip, parent and id */
-	u64map stacks;   /* hash of a whole stack -> its frames << 32 | its leaf */
+	u64map stacks;   /* hash of a whole stack -> its frames, leaf and epoch */
+	u64map codes;    /* a live code object's address -> its py_code id */
+	uint64_t epoch;  /* bumped when a code object known here dies */
+	uint32_t code_ids; /* py_code ids given */
 	bool ready;
 	node *nodes;     /* by id: ip and parent, nodes[0] unused */
 	size_t ncap;     /* entries of nodes */
@@ -84,12 +103,13 @@ static void tables_ready(void)
 	if (S.ready)
 		return;
 	u64map_init(&S.nodes_by, 2, &tr_map_mem);
-	u64map_init(&S.stacks, 1, &tr_map_mem);
+	u64map_init(&S.stacks, 2, &tr_map_mem);
+	u64map_init(&S.codes, 1, &tr_map_mem);
 	S.ready = true;
 }
 
-/* Keeps node id's ip and parent, for stack_is. */
-static bool keep_node(uint32_t id, uint32_t parent, uint64_t ip)
+/* Keeps node id's ip, parent and code, for stack_is. */
+static bool keep_node(uint32_t id, uint32_t parent, uint64_t ip, uint32_t code)
 {
 	if (id >= S.ncap) {
 		size_t ncap = S.ncap ? S.ncap * 2 : NODES_FIRST;
@@ -104,16 +124,53 @@ static bool keep_node(uint32_t id, uint32_t parent, uint64_t ip)
 		S.nodes = t;
 		S.ncap = ncap;
 	}
-	S.nodes[id] = (node){ip, parent};
+	S.nodes[id] = (node){ip, parent, code};
 	return true;
+}
+
+/* The py_code id of the live code object at addr, writing its record if
+ * it is new here; 0 when it cannot be had. */
+static uint32_t code_id(uintptr_t addr, tr_put_fn put)
+{
+	uint64_t *v = u64map_find(&S.codes, addr);
+	if (v)
+		return (uint32_t)*v;
+	tf_record rec = {.kind = TF_PY_CODE};
+	if (!tr_pystack_code(addr, &rec.u.py_code))
+		return 0;
+	rec.u.py_code.id = S.code_ids + 1;
+	if (!(v = u64map_insert(&S.codes, addr)))
+		return 0;
+	if (put(&rec) < 0) {
+		u64map_remove(&S.codes, v);
+		return 0;
+	}
+	*v = ++S.code_ids;
+	tr_stacks_codes++;
+	return S.code_ids;
+}
+
+void tr_stacks_code_freed(uint64_t addr)
+{
+	uint64_t *v = S.ready ? u64map_find(&S.codes, addr) : NULL;
+	if (!v)
+		return;
+	u64map_remove(&S.codes, v);
+	tr_stacks_codes--;
+	S.epoch++; /* the whole stacks known may hold the address */
+	S.gen++;   /* so may the threads' last stacks */
 }
 
 /* The id of (parent, ip), adding it (and its STACK record) if new. */
 static uint32_t intern_node(uint32_t parent, uint64_t ip, tr_put_fn put)
 {
+	uint32_t code = 0;
+	if (tr_is_pyf(ip) && !(code = code_id(tr_pyf_code(ip), put)))
+		return 0;
 	const uint64_t key = node_key(parent, ip);
 	for (uint64_t *v = u64map_find(&S.nodes_by, key); v; v = u64map_find_next(&S.nodes_by, key, v))
-		if (v[N_IP] == ip && (uint32_t)(v[N_PARENT_ID] >> 32) == parent)
+		if (v[N_IP] == ip && (uint32_t)(v[N_PARENT_ID] >> 32) == parent &&
+		    S.nodes[(uint32_t)v[N_PARENT_ID]].code == code)
 			return (uint32_t)v[N_PARENT_ID];
 	/* its record first: a node whose STACK record is written is in the table */
 	uint64_t *v = u64map_insert(&S.nodes_by, key);
@@ -121,9 +178,10 @@ static uint32_t intern_node(uint32_t parent, uint64_t ip, tr_put_fn put)
 		return 0;
 	tf_record rec = {.kind = TF_STACK};
 	rec.u.node.parent = parent;
-	rec.u.node.ip = ip;
+	rec.u.node.ip = code ? tr_pyf_offset(ip) : ip;
+	rec.u.node.code = code;
 	if (put(&rec) < 0 || rec.u.node.id > UINT32_MAX ||
-	    !keep_node((uint32_t)rec.u.node.id, parent, ip)) {
+	    !keep_node((uint32_t)rec.u.node.id, parent, ip, code)) {
 		u64map_remove(&S.nodes_by, v);
 		return 0;
 	}
@@ -150,9 +208,14 @@ static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 {
 	tables_ready();
 	const uint64_t h = hash_stack(ips, n);
+	uint64_t *stale = NULL; /* an entry of an earlier epoch for this stack */
 	for (uint64_t *v = u64map_find(&S.stacks, h); v; v = u64map_find_next(&S.stacks, h, v))
-		if ((uint32_t)(*v >> 32) == (uint32_t)n && stack_is((uint32_t)*v, ips, n))
-			return (uint32_t)*v;
+		if ((uint32_t)(v[W_LEAF] >> 32) == (uint32_t)n && stack_is((uint32_t)v[W_LEAF], ips, n)) {
+			if (v[W_EPOCH] == S.epoch)
+				return (uint32_t)v[W_LEAF];
+			stale = v;
+			break;
+		}
 	uint32_t id = 0;
 	for (int i = n - 1; i >= 0; i--) {
 		id = intern_node(id, (uint64_t)(uintptr_t)ips[i], put);
@@ -160,9 +223,11 @@ static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 			return 0;
 	}
 	/* remember the whole stack (without room, it is found the slow way) */
-	uint64_t *v = u64map_insert(&S.stacks, h);
-	if (v)
-		*v = (uint64_t)(uint32_t)n << 32 | id;
+	uint64_t *v = stale ? stale : u64map_insert(&S.stacks, h);
+	if (v) {
+		v[W_LEAF] = (uint64_t)(uint32_t)n << 32 | id;
+		v[W_EPOCH] = S.epoch;
+	}
 	return id;
 }
 
@@ -187,7 +252,9 @@ void tr_stacks_reset(void)
 	if (S.ready) {
 		u64map_clear(&S.nodes_by);
 		u64map_clear(&S.stacks);
+		u64map_clear(&S.codes);
 	}
+	tr_stacks_codes = 0;
 	tr_mmap_free(NULL, S.nodes);
 	uint32_t gen = S.gen;
 	memset(&S, 0, sizeof(S));

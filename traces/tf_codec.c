@@ -26,7 +26,12 @@ static const tf_field f_header[] = {
 static const tf_field f_thread[] = {F(U, u.thread.tid), F(U, u.thread.os_tid),
 				    F(B, u.thread.name)};
 static const tf_field f_thread_name[] = {F(U, u.thread.tid), F(B, u.thread.name)};
-static const tf_field f_stack[] = {F(PARENT, u.node.parent), F(IP, u.node.ip)};
+static const tf_field f_stack[] = {F(PARENT, u.node.parent), F(IP, u.node.ip),
+				   F(U, u.node.code)};
+static const tf_field f_py_code[] = {F(U, u.py_code.id),	   F(U, u.py_code.first_line),
+				     F(U, u.py_code.lines_format), F(B, u.py_code.filename),
+				     F(B, u.py_code.name),	   F(B, u.py_code.qualname),
+				     F(B, u.py_code.lines)};
 static const tf_field f_module[] = {F(U, u.module.id), F(B, u.module.path),
 				    F(U, u.module.base), F(B, u.module.build_id),
 				    F(B, u.module.segments)};
@@ -79,6 +84,7 @@ const tf_kinddef tf_kinds[TF_NKINDS] = {
     [TF_MARK] = {"mark", EV | BY, 0, N(f_mark)},
     [TF_SNAPSHOT] = {"snapshot", EV | BY, 0, N(f_snapshot)},
     [TF_FORK] = {"fork", EV | BY, 0, N(f_fork)},
+    [TF_PY_CODE] = {"py_code", BY, 0, N(f_py_code)},
     [TF_END] = {"end", 0, 0, N(f_end)},
     [TF_MALLOC] = {"malloc", MA, 0, N(f_malloc)},
     [TF_CALLOC] = {"calloc", MA, 0, N(f_calloc)},

@@ -58,6 +58,7 @@ const char *tf_strerror(int err);
 	X(MARK, 0x0a, "mark", TF_C_EVENT)                                      \
 	X(SNAPSHOT, 0x0b, "snapshot", TF_C_EVENT)                              \
 	X(FORK, 0x0c, "fork", TF_C_EVENT)                                      \
+	X(PY_CODE, 0x0d, "py_code", TF_C_NONE)                                 \
 	X(END, 0x0f, "end", TF_C_NONE)                                         \
 	X(MALLOC, 0x10, "malloc", TF_C_MALLOC_FN)                              \
 	X(CALLOC, 0x11, "calloc", TF_C_MALLOC_FN)                              \

@@ -56,8 +56,44 @@ typedef struct tf_thread {
 typedef struct tf_stack_node {
 	uint64_t id;     /* implicit: 1, 2, 3 … in file order */
 	uint64_t parent; /* 0 = root (this node is an outermost frame) */
-	uint64_t ip;     /* return address of the frame */
+	uint64_t ip;     /* native frame: its return address; Python frame: the
+			  * byte offset of its current instruction in the code */
+	uint64_t code;   /* 0: a native frame; else the py_code id of a Python frame */
 } tf_stack_node;
+
+/* A Python code object, written once before the first frame that runs it
+ * (FORMAT.md §5.5).  Ids are the writer's, from 1, never reused in a
+ * file: a code object born where a dead one was gets a new id. */
+typedef struct tf_py_code {
+	uint64_t id;
+	uint64_t first_line;   /* co_firstlineno */
+	uint64_t lines_format; /* TF_PYLINES_* (tf_pyline.h): how `lines` is encoded */
+	tf_bytes filename;     /* co_filename */
+	tf_bytes name;         /* co_name */
+	tf_bytes qualname;     /* co_qualname (3.11+); empty before */
+	tf_bytes lines;        /* the code object's line table, as the interpreter has it */
+} tf_py_code;
+
+/* The replay and the reports keep a stack node's frame as one number: a
+ * native frame's return address, or a Python frame as (code id, offset)
+ * with the top bit set, which no user-space address has. */
+#define TF_PY_FRAME_BIT (1ull << 63)
+static inline uint64_t tf_py_frame(uint64_t code, uint64_t offset)
+{
+	return TF_PY_FRAME_BIT | (code & 0x7fffffffu) << 32 | (offset & 0xffffffffu);
+}
+static inline bool tf_is_py_frame(uint64_t frame)
+{
+	return frame & TF_PY_FRAME_BIT;
+}
+static inline uint64_t tf_py_frame_code(uint64_t frame)
+{
+	return (frame >> 32) & 0x7fffffffu;
+}
+static inline uint64_t tf_py_frame_offset(uint64_t frame)
+{
+	return frame & 0xffffffffu;
+}
 
 typedef struct tf_module {
 	uint64_t id;      /* chosen by the writer; MODULE_UNLOAD names it */
@@ -106,6 +142,7 @@ typedef struct tf_record {
 		tf_header header;
 		tf_thread thread;
 		tf_stack_node node;
+		tf_py_code py_code;
 		tf_module module;
 		tf_label label;
 		tf_arena arena;
