@@ -374,6 +374,8 @@ static void test_311_damaged(void **state)
 	chain[sizeof(chain) - 1] = 0x01;
 	assert_int_equal(LOOK(f, chain, 5, 0), 5 - 0x7fffffffll);
 	assert_int_equal(LOOK(f, chain, 5, 2), -1);
+	memset(chain + 1, 0x40, 6); /* groups of 0 up to bit 36, then 63s */
+	assert_int_equal(LOOK(f, chain, 5, 0), 5);
 	/* a run of continuation bytes and no entry after them */
 	uint8_t tail[300];
 	memset(tail, 0x40, sizeof(tail));
