@@ -117,6 +117,10 @@ $(B)/pylayout-print: $(B)/tests/tools/pylayout_print.o
 $(B)/tests/tools/atr-mutate.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
 $(B)/atr-mutate: $(B)/tests/tools/atr-mutate.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# tf_pyline() against the interpreters' own answers (tests/e2e/test_pylines.sh).
+$(B)/tests/tools/atr-pylines.o: MOD_CFLAGS := -Itraces
+$(B)/atr-pylines: $(B)/tests/tools/atr-pylines.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 
 # The fuzz entry points, replayed over their seed corpus by a plain driver
 # (any compiler), and built for libFuzzer when clang is there.
@@ -142,7 +146,8 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
 	$(B)/tests/fuzz-workload
-TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(B)/pylayout-print $(UNIT_BINS) $(FUZZ_REPLAY) \
+TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(B)/atr-pylines $(B)/pylayout-print \
+	$(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \
