@@ -3,7 +3,8 @@
  * line table, one decoder per encoding CPython has used since 3.8.  Each
  * gives what that interpreter's PyCode_Addr2Line(code, offset) answers
  * for a byte offset into the code; tests/e2e/test_pylines.sh checks that
- * against the real interpreters, offset by offset.
+ * against the real interpreters, offset by offset.  A negative offset (a
+ * frame that has not started yet) is the first line in every version.
  *
  * CPython 3.8 and 3.9, co_lnotab (TF_PYLINES_LNOTAB).  Byte pairs: an
  * unsigned byte that moves the bytecode offset forward, then a signed byte
@@ -161,15 +162,18 @@ static int64_t line_311(const uint8_t *t, size_t len, int64_t line, uint64_t off
 }
 
 int64_t tf_pyline(unsigned format, const uint8_t *table, size_t len, int64_t first_line,
-		  uint64_t offset)
+		  int64_t offset)
 {
 	if (!table)
 		len = 0;
+	if (format > TF_PYLINES_311)
+		return -1;
+	if (offset < 0 || format == TF_PYLINES_NONE)
+		return first_line;
+	uint64_t at_byte = (uint64_t)offset;
 	switch (format) {
-	case TF_PYLINES_NONE: return first_line;
-	case TF_PYLINES_LNOTAB: return line_lnotab(table, len, first_line, offset);
-	case TF_PYLINES_310: return line_310(table, len, first_line, offset);
-	case TF_PYLINES_311: return line_311(table, len, first_line, offset);
-	default: return -1;
+	case TF_PYLINES_LNOTAB: return line_lnotab(table, len, first_line, at_byte);
+	case TF_PYLINES_310: return line_310(table, len, first_line, at_byte);
+	default: return line_311(table, len, first_line, at_byte);
 	}
 }

@@ -2,9 +2,10 @@
 stdlib modules' files and a generated source with the constructs whose line
 tables are unusual, walks every code object (through co_consts), and writes
 for each the raw line table, the first line and, for every instruction
-offset 0, 2, 4 ... < len(co_code), what the interpreter's own
-PyCode_Addr2Line(code, offset) answers.  tests/tools/atr-pylines.c reads
-it and checks tf_pyline() against every offset.
+offset 0, 2, 4 ... < len(co_code) and at -1 (a frame not started), what
+the interpreter's own PyCode_Addr2Line(code, offset) answers.
+tests/tools/atr-pylines.c reads it and checks tf_pyline() against every
+offset.
 
 Besides the real tables, each code object's table is also dumped cut short
 (truncated at a few points) and with one byte changed, as code.replace()
@@ -15,7 +16,10 @@ a table is defined (see defined()).
 
 The dump, one record a line (tests/tools/atr-pylines.c):
     pylines 1 FORMAT VERSION
-    code FIRSTLINE NBYTES TABLE NAME   (TABLE in hex, "-" when empty)
+    code FIRSTLINE NBYTES BEFORE TABLE NAME
+                                       (BEFORE: the line at offset -1, a
+                                        frame not started; TABLE in hex,
+                                        "-" when empty)
     lines L0 L1 ...                    (the line at offsets 0, 2, ...;
                                         "L*N" is L repeated N times)
 """
@@ -117,10 +121,10 @@ def damaged(table, fmt, rng):
 def dump_one(out, code, name, fn):
     table = table_of(code)
     lines = [fn(code, off) for off in range(0, len(code.co_code), 2)]
-    out.write("code %d %d %s %s\n" % (code.co_firstlineno, len(code.co_code),
-                                      table.hex() or "-", name))
+    out.write("code %d %d %d %s %s\n" % (code.co_firstlineno, len(code.co_code), fn(code, -1),
+                                         table.hex() or "-", name))
     out.write("lines %s\n" % rle(lines))
-    return len(lines)
+    return len(lines) + 1
 
 
 def dump(out, top, label, fmt, fn, rng, damage):

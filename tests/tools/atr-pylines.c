@@ -1,9 +1,10 @@
 /*
  * atr-pylines.c - checks tf_pyline() against a real interpreter's answers:
  * reads the dump tests/python/pylines_dump.py writes (the line table,
- * first line and PyCode_Addr2Line at every offset of each code object)
- * and decodes every offset itself.  Prints each mismatch (the first 20)
- * and one summary line; exit 1 on any mismatch, a malformed dump or a dump
+ * first line and PyCode_Addr2Line at every offset of each code object,
+ * and at offset -1, a frame not started) and decodes each offset itself.
+ * Prints each mismatch (the first 20) and one summary line, counting
+ * offset -1 as one; exit 1 on any mismatch, a malformed dump or a dump
  * without code objects.  --as-format N decodes with another format than
  * the dump's (the suite's check that a wrong decoder is caught).
  * usage: atr-pylines [--as-format N] DUMP
@@ -70,32 +71,36 @@ static int read_table(check *c, const char *hex)
 	return 0;
 }
 
-/* "code FIRSTLINE NBYTES TABLE NAME" */
-static int code_line(check *c, char *rest)
-{
-	char *end;
-	c->first_line = strtoll(rest, &end, 10);
-	c->nbytes = strtoull(end, &end, 10);
-	char *hex = strtok(end, " ");
-	char *name = strtok(NULL, "\n");
-	if (!hex || !name)
-		return bad(c, "a code line needs FIRSTLINE NBYTES TABLE NAME");
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->have_code = 1;
-	c->codes++;
-	return read_table(c, hex);
-}
-
-static void compare(check *c, uint64_t offset, int64_t want)
+static void compare(check *c, int64_t offset, int64_t want)
 {
 	int64_t got = tf_pyline(c->format, c->table, c->len, c->first_line, offset);
 	c->offsets++;
 	if (got == want)
 		return;
 	if (c->mismatches++ < MAX_SHOWN)
-		printf("mismatch: %s (first line %" PRId64 ", %zu table bytes) offset %" PRIu64
+		printf("mismatch: %s (first line %" PRId64 ", %zu table bytes) offset %" PRId64
 		       ": interpreter %" PRId64 ", tf_pyline %" PRId64 "\n",
 		       c->name, c->first_line, c->len, offset, want, got);
+}
+
+/* "code FIRSTLINE NBYTES BEFORE TABLE NAME"; BEFORE is offset -1's line */
+static int code_line(check *c, char *rest)
+{
+	char *end;
+	c->first_line = strtoll(rest, &end, 10);
+	c->nbytes = strtoull(end, &end, 10);
+	int64_t before = strtoll(end, &end, 10);
+	char *hex = strtok(end, " ");
+	char *name = strtok(NULL, "\n");
+	if (!hex || !name)
+		return bad(c, "a code line needs FIRSTLINE NBYTES BEFORE TABLE NAME");
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->have_code = 1;
+	c->codes++;
+	if (read_table(c, hex))
+		return -1;
+	compare(c, -1, before);
+	return 0;
 }
 
 /* "lines L0 L1 ..." with "L*N" for runs, one per offset 0, 2, ... */
@@ -104,7 +109,7 @@ static int lines_line(check *c, char *rest)
 	if (!c->have_code)
 		return bad(c, "lines before a code line");
 	c->have_code = 0;
-	uint64_t offset = 0;
+	int64_t offset = 0;
 	for (char *tok = strtok(rest, " \n"); tok; tok = strtok(NULL, " \n")) {
 		char *end;
 		int64_t want = strtoll(tok, &end, 10);
@@ -116,7 +121,7 @@ static int lines_line(check *c, char *rest)
 		for (; run; run--, offset += 2)
 			compare(c, offset, want);
 	}
-	if (offset != (c->nbytes + 1) / 2 * 2)
+	if ((uint64_t)offset != (c->nbytes + 1) / 2 * 2)
 		return bad(c, "not one line per offset of the code");
 	return 0;
 }
