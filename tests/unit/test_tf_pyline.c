@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -406,6 +407,27 @@ static void test_311_damaged(void **state)
 	assert_int_equal(LOOK(f, tail, 5, 16), -1);
 }
 
+/* Entries whose varints all run on to the end of the table (0xe8: no
+ * columns, and bit 6 set) are read in linear time, not once per entry:
+ * a second at most, where a quadratic reading of 1 MiB would take
+ * minutes (SIGALRM ends the suite then). */
+static void test_311_linear(void **state)
+{
+	(void)state;
+	size_t len = 1 << 20;
+	uint8_t *t = malloc(len);
+	assert_non_null(t);
+	memset(t, 0xe8, len);
+	alarm(60);
+	assert_int_equal(tf_pyline(TF_PYLINES_311, t, len, 1, INT64_MAX), -1);
+	/* each entry: 2 bytes, line + 340870420 (groups of 40 up to bit 32) */
+	assert_int_equal(tf_pyline(TF_PYLINES_311, t, len, 1, 0), 1 + 340870420);
+	assert_int_equal(tf_pyline(TF_PYLINES_311, t, len, 1, (int64_t)len),
+			 1 + (int64_t)(len / 2 + 1) * 340870420);
+	alarm(0);
+	free(t);
+}
+
 /* ---- every format on garbage ---- */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -473,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_311_long_jumps),
 	    cmocka_unit_test(test_311_real),
 	    cmocka_unit_test(test_311_damaged),
+	    cmocka_unit_test(test_311_linear),
 	    cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests_name("tf_pyline", tests, NULL, NULL);
