@@ -108,6 +108,10 @@ $(B)/tests/progs/symprog-g0: tests/progs/symprog.cc
 $(B)/tests/tools/atr-check.o: MOD_CFLAGS := -Itraces
 $(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# The Python frames of a trace's requests, as text, for tests/e2e/test_pystacks.sh.
+$(B)/tests/tools/atr-pystacks.o: MOD_CFLAGS := -Itraces
+$(B)/atr-pystacks: $(B)/tests/tools/atr-pystacks.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 # The tracer's table of CPython frame layouts, for tests/e2e/test_pylayout.sh.
 $(B)/tests/tools/pylayout_print.o: MOD_CFLAGS := -Itracer
 $(B)/pylayout-print: $(B)/tests/tools/pylayout_print.o
@@ -147,6 +151,7 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
 	$(B)/tests/fuzz-workload
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(B)/atr-pylines $(B)/pylayout-print \
+	$(B)/atr-pystacks \
 	$(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.

@@ -117,9 +117,21 @@ fi
 echo "== tracer: Python script building and dropping dicts, lists, strings"
 PY=$(command -v python3)
 PY=$("$PY" -c 'import sys; print(sys.executable)')
-pybase=$(median "$PY" "$B/../tests/bench/pywork.py")
-pyours=$(median "$AT" record -o p.atr -- "$PY" "$B/../tests/bench/pywork.py")
-echo "  CPU s: untraced $pybase, arenatrace (both layers, stacks) $pyours; ratio $(ratio "$pyours" "$pybase")"
+PW="$B/../tests/bench/pywork.py"
+pybase=$(median "$PY" "$PW")
+pytm=$(median "$PY" -X tracemalloc=25 "$PW")
+pyours=$(median "$AT" record -o p.atr -- "$PY" "$PW")
+size_both=$(size p.atr)
+pynopy=$(median "$AT" record --python-stacks off -o p.atr -- "$PY" "$PW")
+size_nopy=$(size p.atr)
+pyonly=$(median "$AT" record --native-stacks off -o p.atr -- "$PY" "$PW")
+echo "  CPU s: untraced $pybase, tracemalloc=25 $pytm; arenatrace (both layers): Python and native"
+echo "         stacks $pyours, native stacks only $pynopy, Python stacks only $pyonly (median of $RUNS)"
+echo "  arenatrace / untraced:            $(ratio "$pyours" "$pybase")"
+echo "  Python+native stacks / tracemalloc: $(ratio "$pyours" "$pytm")   (target <= 0.5)"
+echo "  Python stacks only / tracemalloc:   $(ratio "$pyonly" "$pytm")   (target <= 0.3)"
+echo "  with Python stacks / without:       $(ratio "$pyours" "$pynopy")   (target <= 1.2)"
+echo "  trace size with / without them:     $(ratio "$size_both" "$size_nopy")   (target <= 1.15; $size_both bytes)"
 if [ $have_heaptrack = 1 ]; then
 	pyht=$(PYTHONMALLOC=malloc median heaptrack -o pyht "$PY" "$B/../tests/bench/pywork.py")
 	echo "  CPU s: heaptrack with PYTHONMALLOC=malloc $pyht"
