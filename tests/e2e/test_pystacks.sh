@@ -17,7 +17,7 @@ AT=$(realpath "$AT")
 PYST=$(realpath "$B/atr-pystacks")
 SRC=$(realpath tests/python)
 cd "$TMP" || exit 1
-cp "$SRC/pystacks.py" "$SRC/pystacks_lib.py" "$SRC/pysubinterp.py" .
+cp "$SRC/pystacks.py" "$SRC/pystacks_lib.py" "$SRC/pysubinterp.py" "$SRC/pyreuse.py" .
 
 at() { echo "$1:$(grep -n "# @$2\$" "$1" | cut -d: -f1)"; } # FILE:LINE of a marker
 MAIN=$(at pystacks.py main) LIB=$(at pystacks_lib.py lib_table)
@@ -26,7 +26,7 @@ CORO=$(at pystacks.py coro) OUTER=$(at pystacks.py outer_coro)
 KEY=$(at pystacks.py key) USE_SORTED=$(at pystacks.py use_sorted)
 HOOK=$(at pystacks.py hook) USE_JSON=$(at pystacks.py use_json)
 DEEP=$(at pystacks.py deep) FINALLY=$(at pystacks.py finally) EXCEPT=$(at pystacks.py except)
-SUB=$(at pysubinterp.py sub)
+SUB=$(at pysubinterp.py sub) REUSE=$(at pyreuse.py reuse) CHILD=$(at pyreuse.py child)
 
 # stack_of KIND SIZE [FILE]: the first stack of an event of SIZE bytes whose
 # kind matches KIND (py: a request of the Python layer, bytearray's buffer;
@@ -110,6 +110,25 @@ for py in $(cpython_interpreters); do
 			grep -Ev "\| native[*0-9]* \| ($SUB:use_subinterp|<string>:[134]:(<module>|f)) \|")
 		expect "$tag: subinterpreters' requests: 4 with Python frames, all where they ran" \
 			"$n ${bad:-right}" "^4 right$"
+	fi
+	# code objects born where others died: each request names its own
+	rm -f re.atr re.*.atr
+	"$AT" record -o re.atr -- "$py" pyreuse.py >traced.out 2>/dev/null
+	if [ $? -ne 0 ] || ! grep -q "code objects at" traced.out; then
+		not_ok "$tag: pyreuse.py runs under the tracer"
+	else
+		"$PYST" re.atr | grep -E '^py_(obj|mem)_[a-z]+ 70[5-8][0-9]1 ' |
+			sed -E 's/^[a-z_]+ ([0-9]+) .*\| (gen_[0-9]+)\.py:[0-9]+:(gen_[0-9]+) .*/\1 \2 \3/' >re.txt
+		right=$(awk '{n = ($1 - 70501) / 10} $2 == "gen_" n && $3 == "gen_" n {r++}
+			END {print NR, r + 0}' re.txt)
+		expect "$tag: 40 code objects ($(sed 's/code objects //' traced.out)): each request names its own" \
+			"$right" "^40 40$"
+		child=$(ls re.*.atr 2>/dev/null | head -n 1)
+		expect "$tag: a forked child's trace has its Python frames" \
+			"$([ -n "$child" ] && stack_of py 70992 /dev/stdin <<EOF2
+$("$PYST" "$child")
+EOF2
+)" "\| $CHILD:in_child \|( native[*0-9]* \|)? pyreuse.py:[0-9]+:<module>"
 	fi
 	ran="$ran $v"
 done
