@@ -24,6 +24,7 @@
  *    memory, another pid) never ends the parent's trace.
  */
 #include "tr_internal.h"
+#include "tr_pystack.h"
 #include "tr_modules.h"
 #include "tr_env.h"
 #include "tr_region.h"
@@ -497,8 +498,8 @@ static inline __attribute__((always_inline)) void event_locked(tf_kind kind, tf_
 {
 	if (!writing_locked())
 		return;
-	if (kind == TF_PY_OBJ_FREE && tr_stacks_codes)
-		tr_stacks_code_freed(a->addr);
+	if (kind == TF_PY_OBJ_FREE && tr_stacks_codes && a->addr && tr_pystack_maybe_code(a->addr))
+		tr_stacks_code_freed(a->addr + tr_pyobj_header);
 	a->stack = nips ? tr_stacks_intern(ips, nips, put_raw) : 0;
 	uint32_t tid = thread_id_locked();
 	int rc = tf_writer_put_alloc(T.w, kind, tid, stamp(), a);

@@ -44,6 +44,8 @@
 #include <string.h>
 
 int tr_pystacks;
+uintptr_t tr_pycode_type;
+unsigned tr_pyobj_header;
 
 static const tr_pylayout *L;
 static void *(*tstate_current)(void); /* 3.12+: this thread's current state, or NULL */
@@ -84,6 +86,7 @@ bool tr_pystack_setup(int minor)
 	}
 	if (!tstate_this || !is_initialized || !code_type || !str_type || !bytes_type)
 		return false;
+	tr_pycode_type = code_type;
 	__atomic_store_n(&tr_pystacks, 1, __ATOMIC_RELEASE);
 	return true;
 }

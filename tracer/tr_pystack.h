@@ -14,6 +14,21 @@
 /* Nonzero once tr_pystack_setup found the interpreter's frames readable. */
 extern int tr_pystacks __attribute__((visibility("hidden")));
 
+/* Whether the OBJ block the tracer sees freed at `block` may be a code
+ * object (the caller then asks the stack table, tr_stacks_code_freed, at
+ * block + tr_pyobj_header).  Under CPython's debug hooks the tracer sees
+ * their blocks, which start with two words of their own before the
+ * object, and the hooks fill a block with dead bytes before freeing it:
+ * then every block may be.  Otherwise the object is still whole when its
+ * block is freed, and its type says. */
+extern uintptr_t tr_pycode_type __attribute__((visibility("hidden")));
+extern unsigned tr_pyobj_header __attribute__((visibility("hidden")));
+static inline bool tr_pystack_maybe_code(uint64_t block)
+{
+	return tr_pyobj_header || (tr_pycode_type && *(const uintptr_t *)(uintptr_t)(block + 8) ==
+							 tr_pycode_type);
+}
+
 /* For CPython 3.minor, after the allocator hooks are in (tr_python.c).
  * false (and no Python frames) for a version, or a build, whose layout the
  * tracer does not know (tr_pylayout.h). */

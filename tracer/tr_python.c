@@ -419,6 +419,8 @@ static void wrap(domain *d, bool debug)
 	py_debug_api *api = cur.ctx;
 	d->inner = debug && api && api->api_id == d->api_id ? &api->alloc : NULL;
 	d->orig = d->inner ? *d->inner : cur;
+	if (d == &obj) /* the hooks' blocks start with two words of theirs */
+		tr_pyobj_header = d->inner ? 2 * sizeof(size_t) : 0;
 	if (d->inner)
 		*d->inner = ours;
 	else
