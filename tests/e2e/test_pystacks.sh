@@ -94,6 +94,11 @@ for py in $(cpython_interpreters); do
 	expect "$tag: --native-stacks off: the callback's caller" "$k" "\| $KEY:key_fn \| $USE_SORTED:use_sorted \|"
 	expect "$tag: --depth 256: 256 frames of the recursion" "$(stack_of py 70072 stacks2.txt)" \
 		"frames=256 \| $DEEP:recurse \|"
+	# --python-stacks off: native frames only, as before Python stacks
+	rm -f py3.atr
+	"$AT" record --python-stacks off -o py3.atr -- "$py" pystacks.py >/dev/null 2>&1
+	expect "$tag: --python-stacks off records no Python frame" \
+		"$("$PYST" --counts py3.atr)" "^requests [1-9][0-9]* with_python 0 max_frames [1-9][0-9]* codes 0$"
 	# subinterpreters: before 3.12 the thread's state is the main
 	# interpreter's (the frame that called into the subinterpreter); from
 	# 3.12 the subinterpreter's own frames
