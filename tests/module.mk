@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests, end-to-end suites, fuzz targets, benchmarks.
 
-UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tr_core test_pym test_gcm \
+UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tf_pyline test_tr_core test_pym test_gcm \
 	test_rp_replay test_rep_sym
 UNIT_TESTS += test_tr_python
 UNIT_TESTS += test_rep_csv test_rep_html

@@ -1,6 +1,7 @@
-# traces/: the trace format library (writer, reader, summary); needs libzstd.
+# traces/: the trace format library (writer, reader, summary, Python lines);
+# needs libzstd.
 TF_SRC := traces/tf_codec.c traces/tf_error.c traces/tf_writer.c traces/tf_reader.c traces/tf_decode.c \
-	traces/tf_summary.c traces/tf_link.c
+	traces/tf_summary.c traces/tf_link.c traces/tf_pyline.c
 TF_OBJ := $(TF_SRC:%.c=$(B)/%.o)
 $(TF_OBJ): MOD_CFLAGS := $(LIBZSTD_CFLAGS)
 
