@@ -280,8 +280,8 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	struct stat sb;
 	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
 		w->file_bytes = (uint64_t)sb.st_size;
-	cfg->obs = (rp_observer){w, moments ? NULL : watch_module, watch_address, watch_snapshot,
-				 watch_progress};
+	cfg->obs = (rp_observer){w,		 moments ? NULL : watch_module, watch_address,
+				 watch_snapshot, watch_progress, NULL};
 	int status = run_once(rd, cfg, w, path, &oc->e);
 	if (!oc->e || !moments)
 		return status;
@@ -312,7 +312,7 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	second.at = at;
 	second.nat = nat;
 	second.system = false;
-	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress};
+	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress, NULL};
 	int status2 = run_once(again, &second, w, path, &oc->e);
 	tf_reader_free(again);
 	if (!oc->e) {

@@ -547,6 +547,9 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		r->facts.modules += rec->kind == TF_MODULE;
 		if (r->cfg.obs.on_module)
 			r->cfg.obs.on_module(r->cfg.obs.ctx, rec, r->nnodes);
+	} else if (rec->kind == TF_PY_CODE) {
+		if (r->cfg.obs.on_py_code)
+			r->cfg.obs.on_py_code(r->cfg.obs.ctx, rec);
 	} else if (rec->kind == TF_THREAD) {
 		r->sys.threads++;
 	} else if (rec->kind == TF_END) {

@@ -52,7 +52,8 @@ extern const char *const rp_series_names[RP_NSERIES];
 #define RP_SYMBOL_LINES 16 /* most lines of one frame's "symbols" in --json */
 typedef struct rp_pin {
 	uint64_t stack;                 /* leaf node id in the trace, 0 = no stack */
-	uint64_t frames[RP_PIN_FRAMES]; /* return addresses from the leaf outwards, 0-ended */
+	uint64_t frames[RP_PIN_FRAMES]; /* frames from the leaf outwards, 0-ended: return
+					 * addresses and Python frames (tf_py_frame) */
 	uint64_t arenas;                /* low arenas holding its blocks */
 	uint64_t blocks, bytes;         /* its live blocks in them */
 	uint64_t first_ns, last_ns;     /* when the oldest and newest of them were

@@ -3,7 +3,9 @@
  * and what pins arenas: the stacks of the live blocks in the arenas held
  * at low use (live requested bytes under a quarter of the arena).
  *
- * Invariants: stack ids are dense (node n is [n - 1]); the per-site arrays
+ * Invariants: stack ids are dense (node n is [n - 1]); a node's frame is
+ * its return address, or a Python frame as tf_py_frame (code, offset)
+ * (traces/tf_record.h), whose top bit no return address has; the per-site arrays
  * have site_cap entries, indexed by stack id, 0 for no stack; site_live
  * is the requested bytes live per site now.
  */
@@ -127,7 +129,8 @@ void rp_on_stack_node(replay *r, const tf_stack_node *nd)
 		r->cap_nodes = cap;
 	}
 	r->node_parent[r->nnodes] = nd->parent;
-	r->node_ip[r->nnodes++] = nd->ip;
+	/* a Python frame as (code, offset) in one word, told apart by its top bit */
+	r->node_ip[r->nnodes++] = nd->code ? tf_py_frame(nd->code, nd->ip) : nd->ip;
 }
 
 static int pin_cmp(const void *a, const void *b)

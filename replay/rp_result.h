@@ -130,7 +130,9 @@ typedef struct rp_replay_result {
 	const rp_gc_pass *passes; /* valid until rp_engine_free */
 	rp_facts facts;
 	/* call sites that allocated, by bytes; and the stack tree to name
-	 * their frames (node id n is [n - 1]); valid until rp_engine_free */
+	 * their frames (node id n is [n - 1]: its parent's id and its frame, a
+	 * return address or a Python frame, tf_py_frame of traces/tf_record.h);
+	 * valid until rp_engine_free */
 	uint64_t ncallsites;
 	const rp_callsite *callsites;
 	uint64_t nnodes;
