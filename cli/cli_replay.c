@@ -159,7 +159,7 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 
 /* What the commands show while the engine runs (its observer). */
 typedef struct watch {
-	rep_sym *sym;            /* fed the trace's modules; NULL: none */
+	rep_sym *sym;            /* fed the trace's modules and code records; NULL: none */
 	uint64_t file_bytes;     /* the trace's size, for the progress line; 0: no line */
 	struct timespec start;
 	bool shown;              /* a progress line is on the terminal */
@@ -170,6 +170,13 @@ static void watch_module(void *ctx, const tf_record *rec, uint64_t nodes)
 	watch *w = ctx;
 	if (w->sym)
 		rep_stacks_on_module(rec, nodes, w->sym);
+}
+
+static void watch_py_code(void *ctx, const tf_record *rec)
+{
+	watch *w = ctx;
+	if (w->sym)
+		rep_stacks_on_py_code(rec, w->sym);
 }
 
 static void watch_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
@@ -280,8 +287,12 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	struct stat sb;
 	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
 		w->file_bytes = (uint64_t)sb.st_size;
-	cfg->obs = (rp_observer){w,		 moments ? NULL : watch_module, watch_address,
-				 watch_snapshot, watch_progress, NULL};
+	cfg->obs = (rp_observer){w,
+				 moments ? NULL : watch_module,
+				 watch_address,
+				 watch_snapshot,
+				 watch_progress,
+				 moments ? NULL : watch_py_code};
 	int status = run_once(rd, cfg, w, path, &oc->e);
 	if (!oc->e || !moments)
 		return status;
@@ -312,7 +323,7 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	second.at = at;
 	second.nat = nat;
 	second.system = false;
-	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress, NULL};
+	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress, watch_py_code};
 	int status2 = run_once(again, &second, w, path, &oc->e);
 	tf_reader_free(again);
 	if (!oc->e) {

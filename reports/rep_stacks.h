@@ -16,6 +16,8 @@
 /* For the observer's on_module, with a rep_sym *: feeds module and
  * module_unload records, stamped with the stack nodes read so far. */
 void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx);
+/* For the observer's on_py_code, with a rep_sym *: keeps the py_code record. */
+void rep_stacks_on_py_code(const tf_record *rec, void *ctx);
 
 /* A rep_stack_printer (rep_text.h) with a rep_sym * as ctx: the pinning
  * stack's frames, one a line ("      FUNCTION at FILE:LINE", inlined frames
