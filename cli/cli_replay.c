@@ -21,8 +21,8 @@
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
     "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
-    "                         [--json] [--at WHEN]... [--debug-dir DIR]... [--no-follow-exec]\n"
-    "                         TRACE\n"
+    "                         [--json] [--at WHEN]... [--stacks python|hybrid|native]\n"
+    "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
     "  (two when moments are analysed: the first finds them).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
@@ -61,6 +61,11 @@ static const char replay_usage[] =
     "                      for a label like a keyword).  Default: peak, worst, exit\n"
     "                      (else end) and the marks (the 20 with the most waste when\n"
     "                      there are more)\n"
+    "  --stacks MODE       how stacks with Python frames are shown: python (default\n"
+    "                      when the trace has them): the Python frames, innermost\n"
+    "                      first, as file:line in function, the native ones left out,\n"
+    "                      and the stacks of the same Python lines one row; hybrid:\n"
+    "                      every frame in call order; native: the native frames only\n"
     "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
     "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
     "                      repeatable. The summary's stacks are symbolized from the\n"
@@ -74,6 +79,7 @@ static const char replay_usage[] =
 #define MAX_AT RP_MOMENTS_MAX
 typedef struct outputs {
 	bool stats, json, no_follow_exec;
+	int stacks; /* --stacks: REP_STACKS_* */
 	const char *at[MAX_AT]; /* --at, as given */
 	int nat;
 } outputs;
@@ -134,6 +140,18 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 				return -1;
 			}
 			out->at[out->nat++] = argv[++i];
+		} else if (!strcmp(argv[i], "--stacks") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (!strcmp(v, "python"))
+				out->stacks = REP_STACKS_PYTHON;
+			else if (!strcmp(v, "hybrid"))
+				out->stacks = REP_STACKS_HYBRID;
+			else if (!strcmp(v, "native"))
+				out->stacks = REP_STACKS_NATIVE;
+			else {
+				cli_error("%s: --stacks takes hybrid, python or native", cmd);
+				return -1;
+			}
 		} else if (!strcmp(argv[i], "--no-follow-exec")) {
 			out->no_follow_exec = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -410,10 +428,12 @@ int cli_cmd_replay(int argc, char **argv)
 	if (res) {
 		if (out.stats)
 			rep_stats_write(stdout, res);
+		rep_input in = {res, path, w.sym ? rep_stacks_namer : NULL, namer,
+				w.sym ? rep_stacks_describe : NULL, out.stacks};
 		if (out.json)
-			rep_json_write(stdout, res, w.sym ? rep_stacks_namer : NULL, namer);
+			rep_json_write(stdout, &in);
 		else if (summary)
-			rep_summary_write(stdout, res, w.sym ? rep_stacks_print : NULL, w.sym);
+			rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
 		addresses_line(res);
 		if (cfg.check && snapshots_line(res) != CLI_EXIT_OK)
 			status = CLI_EXIT_CHECK;
@@ -432,6 +452,7 @@ int cli_cmd_replay(int argc, char **argv)
 static const char report_usage[] =
     "usage: arenatrace report [-o DIR] [--force] [--model PROFILE[,PROFILE...]]\n"
     "                         [--layer auto|python|malloc] [--gc on|off] [--system]\n"
+    "                         [--at WHEN]... [--stacks python|hybrid|native]\n"
     "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
     "  Replays the trace as `arenatrace replay` does (same options), prints its\n"
     "  summary, and writes DIR/report.html (one self-contained page: memory by\n"
@@ -447,6 +468,8 @@ static const char report_usage[] =
     "                      report (its report.manifest and the files it lists)\n"
     "  --force             write into DIR all the same, over files of the report's\n"
     "                      names; a file the report did not write is never removed\n"
+    "  --stacks MODE       python, hybrid or native, as for replay; in python mode the\n"
+    "                      page folds each stack's native frames under its Python ones\n"
     "  Exit status: 0, 2 bad input, a directory that is not the report's, or a file\n"
     "  that could not be written.\n";
 
@@ -509,10 +532,11 @@ int cli_cmd_report(int argc, char **argv)
 	int wrote = 0;
 	char failed[700];
 	if (res) {
-		rep_summary_write(stdout, res, w.sym ? rep_stacks_print : NULL, w.sym);
-		addresses_line(res);
 		/* every sink, while the result lives */
-		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer};
+		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer,
+				namer ? rep_stacks_describe : NULL, out.stacks};
+		rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
+		addresses_line(res);
 		wrote = res->nmodels ? rep_dir_write(dir, &in, failed, sizeof(failed)) : 0;
 	}
 	outcome_free(&oc);

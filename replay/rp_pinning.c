@@ -129,6 +129,7 @@ void rp_on_stack_node(replay *r, const tf_stack_node *nd)
 		r->cap_nodes = cap;
 	}
 	r->node_parent[r->nnodes] = nd->parent;
+	r->facts.py_nodes += nd->code != 0;
 	/* a Python frame as (code, offset) in one word, told apart by its top bit */
 	r->node_ip[r->nnodes++] = nd->code ? tf_py_frame(nd->code, nd->ip) : nd->ip;
 }

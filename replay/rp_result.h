@@ -26,6 +26,7 @@ typedef struct rp_facts {
 	uint64_t start_real_ns;   /* wall clock at the start, ns since the epoch */
 	uint64_t span_ns;         /* time of the last event */
 	uint64_t threads, modules, stack_nodes;
+	uint64_t py_nodes;        /* of those, Python frames (FORMAT.md §5.5) */
 	bool complete;            /* the end record was read */
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;

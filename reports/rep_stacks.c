@@ -70,3 +70,14 @@ int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, 
 	}
 	return n < 0 ? 0 : n;
 }
+
+bool rep_stacks_describe(void *ctx, uint64_t frame, rep_pyframe *out)
+{
+	rep_namer *nm = ctx;
+	const rep_frame *fr;
+	if (!tf_is_py_frame(frame) || rep_sym_resolve(nm->sym, frame, UINT64_MAX, &fr) < 1 ||
+	    (!fr->file && !fr->function))
+		return false;
+	*out = (rep_pyframe){fr->file, fr->function, fr->line, fr->origin};
+	return true;
+}

@@ -32,5 +32,8 @@ typedef struct rep_namer {
 	char buf[REP_SYM_MAX_FRAMES][REP_FRAME_MAX];
 } rep_namer;
 int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
+/* A rep_py_describer (rep.h) over the same rep_namer: a Python frame's
+ * function, file, line and origin from the symbolizer's py_code records. */
+bool rep_stacks_describe(void *ctx, uint64_t frame, rep_pyframe *out);
 
 #endif

@@ -124,10 +124,11 @@ static rp_replay_result finish_and_replay_with(replay_opts o)
 	}
 	if (o.stats)
 		rep_stats_write(o.out, got);
+	rep_input in = {.res = got};
 	if (o.json)
-		rep_json_write(o.out, got, NULL, NULL);
+		rep_json_write(o.out, &in);
 	else if (o.summary)
-		rep_summary_write(o.out, got, NULL, NULL);
+		rep_summary_write(o.out, &in, NULL, NULL);
 	if (o.inspect)
 		o.inspect(got, o.inspect_ctx);
 	rp_replay_result res = *got;
@@ -652,7 +653,7 @@ static void py_code(uint64_t id, const char *file, const char *name)
 typedef struct py_seen {
 	uint64_t codes;          /* py_code records the observer saw */
 	char last_file[64];
-	uint64_t nnodes, ip[3];  /* the node table */
+	uint64_t nnodes, py_nodes, ip[3]; /* the node table */
 	uint64_t pin_frames[RP_PIN_FRAMES];
 } py_seen;
 
@@ -669,6 +670,7 @@ static void keep_py_nodes(const rp_replay_result *res, void *ctx)
 {
 	py_seen *s = ctx;
 	s->nnodes = res->nnodes;
+	s->py_nodes = res->facts.py_nodes;
 	for (uint64_t i = 0; i < res->nnodes && i < 3; i++)
 		s->ip[i] = res->node_ip[i];
 	if (res->models[0].pinning.nstacks)
@@ -703,6 +705,7 @@ static void test_python_frames(void **state)
 	assert_int_equal(seen.codes, 2);
 	assert_string_equal(seen.last_file, "lib.py");
 	assert_int_equal(seen.nnodes, 3);
+	assert_int_equal(seen.py_nodes, 2);
 	assert_int_equal(seen.ip[0], tf_py_frame(7, 0x2a));
 	assert_int_equal(seen.ip[1], tf_py_frame(9, 6));
 	assert_true(tf_is_py_frame(seen.ip[1]));
