@@ -60,10 +60,20 @@ typedef struct rp_pin {
 					 * allocated (or reallocated), to the ms */
 } rp_pin;
 
+/* Ranked stacks kept beyond the RP_PIN_STACKS (RP_LEAK_STACKS) a table
+ * shows, in traces with Python frames: the reports merge the stacks of
+ * the same Python lines into one row (reports/rep_view.h), and a row of
+ * one line reached by many C paths would otherwise leave too few rows. */
+#define RP_RANKED_STACKS 128
+
 typedef struct rp_pinning {
 	uint64_t arenas_held, arenas_low; /* low: live requested bytes < 1/4 of the arena */
 	int nstacks;
 	rp_pin stacks[RP_PIN_STACKS];     /* by arenas pinned, then bytes */
+	/* in a trace with Python frames, the first RP_RANKED_STACKS of the same
+	 * ranking (stacks[] their first ones), else none; valid until rp_engine_free */
+	int nranked;
+	const rp_pin *ranked;
 } rp_pinning;
 
 /* Frees attributed to one mechanism: those on the collecting thread

@@ -335,7 +335,7 @@ static int ranked_cmp(const void *a, const void *b)
 	return x->first - y->first;
 }
 
-/* Groups n (at most RP_PIN_STACKS or RP_LEAK_STACKS) stacks; group[]
+/* Groups n (at most RP_RANKED_STACKS) stacks; group[]
  * as rep_view_group; out of memory, every stack a group of its own. */
 static int small_group(const rep_input *in, const uint64_t *stacks, int n, uint32_t *group)
 {
@@ -347,20 +347,39 @@ static int small_group(const rep_input *in, const uint64_t *stacks, int n, uint3
 	return n;
 }
 
+/* The pins a table's rows come from: in python mode the replay's longer
+ * ranking when it kept one (a row may merge many), else the table's own. */
+static const rp_pin *pins_of(const rep_input *in, const rp_pinning *pn, int *n)
+{
+	const bool more = rep_view_mode(in) == REP_STACKS_PYTHON && pn->ranked && pn->nranked > 0;
+	*n = more ? pn->nranked : pn->nstacks < RP_PIN_STACKS ? pn->nstacks : RP_PIN_STACKS;
+	return more ? pn->ranked : pn->stacks;
+}
+
 int rep_view_pins(const rep_input *in, const rp_pinning *pn, rep_pin_row rows[RP_PIN_STACKS])
 {
-	uint64_t stacks[RP_PIN_STACKS] = {0};
-	uint32_t group[RP_PIN_STACKS];
-	const int n = pn->nstacks < RP_PIN_STACKS ? pn->nstacks : RP_PIN_STACKS;
+	int n;
+	const rp_pin *pins = pins_of(in, pn, &n);
+	uint64_t stacks[RP_RANKED_STACKS] = {0};
+	uint32_t group[RP_RANKED_STACKS];
+	n = n < RP_RANKED_STACKS ? n : RP_RANKED_STACKS;
 	for (int i = 0; i < n; i++)
-		stacks[i] = pn->stacks[i].stack;
+		stacks[i] = pins[i].stack;
 	const int ng = small_group(in, stacks, n, group);
-	rep_pin_row tmp[RP_PIN_STACKS];
-	memset(tmp, 0, sizeof(tmp));
+	rep_pin_row *tmp = calloc((size_t)(ng ? ng : 1), sizeof(*tmp));
+	ranked *order = calloc((size_t)(ng ? ng : 1), sizeof(*order));
+	if (!tmp || !order) { /* out of memory: the table as the replay ranked it */
+		free(tmp), free(order);
+		const int k = pn->nstacks < RP_PIN_STACKS ? pn->nstacks : RP_PIN_STACKS;
+		for (int i = 0; i < k; i++)
+			rows[i] = (rep_pin_row){.pin = pn->stacks[i], .nstacks = 1, .stacks = {pn->stacks[i].stack}};
+		return k;
+	}
 	for (int i = 0; i < n; i++) {
-		const rp_pin *p = &pn->stacks[i];
+		const rp_pin *p = &pins[i];
 		rep_pin_row *r = &tmp[group[i]];
-		r->stacks[r->nstacks] = p->stack;
+		if (r->nstacks < RP_PIN_STACKS)
+			r->stacks[r->nstacks] = p->stack;
 		if (!r->nstacks++) {
 			r->pin = *p;
 			continue;
@@ -371,30 +390,50 @@ int rep_view_pins(const rep_input *in, const rp_pinning *pn, rep_pin_row rows[RP
 		r->pin.first_ns = p->first_ns < r->pin.first_ns ? p->first_ns : r->pin.first_ns;
 		r->pin.last_ns = max64(r->pin.last_ns, p->last_ns);
 	}
-	ranked order[RP_PIN_STACKS];
 	for (int g = 0; g < ng; g++)
 		order[g] = (ranked){tmp[g].pin.arenas, tmp[g].pin.bytes, g, g};
 	if (ng < n) /* rows merged: ranked again, as the replay ranks pins */
 		qsort(order, (size_t)ng, sizeof(*order), ranked_cmp);
-	for (int g = 0; g < ng; g++)
+	const int out = ng < RP_PIN_STACKS ? ng : RP_PIN_STACKS;
+	for (int g = 0; g < out; g++)
 		rows[g] = tmp[order[g].row];
-	return ng;
+	free(tmp), free(order);
+	return out;
+}
+
+/* As pins_of, for a moment's leaks. */
+static const rp_leak *leaks_of(const rep_input *in, const rp_moment *m, int *n)
+{
+	const bool more = rep_view_mode(in) == REP_STACKS_PYTHON && m->leaks_ranked &&
+			  m->nleaks_ranked > 0;
+	*n = more ? m->nleaks_ranked : m->nleaks < RP_LEAK_STACKS ? m->nleaks : RP_LEAK_STACKS;
+	return more ? m->leaks_ranked : m->leaks;
 }
 
 int rep_view_leaks(const rep_input *in, const rp_moment *m, rep_leak_row rows[RP_LEAK_STACKS])
 {
-	uint64_t stacks[RP_LEAK_STACKS] = {0};
-	uint32_t group[RP_LEAK_STACKS];
-	const int n = m->nleaks < RP_LEAK_STACKS ? m->nleaks : RP_LEAK_STACKS;
+	int n;
+	const rp_leak *leaks = leaks_of(in, m, &n);
+	uint64_t stacks[RP_RANKED_STACKS] = {0};
+	uint32_t group[RP_RANKED_STACKS];
+	n = n < RP_RANKED_STACKS ? n : RP_RANKED_STACKS;
 	for (int i = 0; i < n; i++)
-		stacks[i] = m->leaks[i].stack;
+		stacks[i] = leaks[i].stack;
 	const int ng = small_group(in, stacks, n, group);
-	rep_leak_row tmp[RP_LEAK_STACKS];
-	memset(tmp, 0, sizeof(tmp));
+	rep_leak_row *tmp = calloc((size_t)(ng ? ng : 1), sizeof(*tmp));
+	ranked *order = calloc((size_t)(ng ? ng : 1), sizeof(*order));
+	if (!tmp || !order) {
+		free(tmp), free(order);
+		const int k = m->nleaks < RP_LEAK_STACKS ? m->nleaks : RP_LEAK_STACKS;
+		for (int i = 0; i < k; i++)
+			rows[i] = (rep_leak_row){.leak = m->leaks[i], .nstacks = 1, .stacks = {m->leaks[i].stack}};
+		return k;
+	}
 	for (int i = 0; i < n; i++) {
-		const rp_leak *l = &m->leaks[i];
+		const rp_leak *l = &leaks[i];
 		rep_leak_row *r = &tmp[group[i]];
-		r->stacks[r->nstacks] = l->stack;
+		if (r->nstacks < RP_LEAK_STACKS)
+			r->stacks[r->nstacks] = l->stack;
 		if (!r->nstacks++) {
 			r->leak = *l;
 			continue;
@@ -403,12 +442,13 @@ int rep_view_leaks(const rep_input *in, const rp_moment *m, rep_leak_row rows[RP
 		r->leak.bytes += l->bytes;
 		r->leak.arenas = max64(r->leak.arenas, l->arenas);
 	}
-	ranked order[RP_LEAK_STACKS];
 	for (int g = 0; g < ng; g++)
 		order[g] = (ranked){tmp[g].leak.bytes, 0, g, g};
 	if (ng < n) /* rows merged: by bytes again */
 		qsort(order, (size_t)ng, sizeof(*order), ranked_cmp);
-	for (int g = 0; g < ng; g++)
+	const int out = ng < RP_LEAK_STACKS ? ng : RP_LEAK_STACKS;
+	for (int g = 0; g < out; g++)
 		rows[g] = tmp[order[g].row];
-	return ng;
+	free(tmp), free(order);
+	return out;
 }

@@ -83,7 +83,8 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n);
 
 /* A row of a pinning table: its pins summed as the call sites are (first
  * and last allocation the earliest and the latest); pin.stack and frames
- * the first's; stacks[] the ids of all (nstacks). */
+ * the first's; nstacks the stacks it sums, stacks[] the ids of the first
+ * RP_PIN_STACKS of them. */
 typedef struct rep_pin_row {
 	rp_pin pin;
 	int nstacks;
@@ -91,10 +92,13 @@ typedef struct rep_pin_row {
 } rep_pin_row;
 
 /* The rows of a pinning table, by arenas then bytes, as the replay ranks
- * pins; returns their count (at most pn->nstacks). */
+ * pins; at most RP_PIN_STACKS.  In python mode they merge the replay's
+ * longer ranking (pn->ranked), so that a line reached by many C paths
+ * still leaves room for the other lines. */
 int rep_view_pins(const rep_input *in, const rp_pinning *pn, rep_pin_row rows[RP_PIN_STACKS]);
 
-/* A row of a moment's leaks: its stacks summed, by bytes. */
+/* A row of a moment's leaks: its stacks summed, by bytes (python mode:
+ * merged from m->leaks_ranked); at most RP_LEAK_STACKS. */
 typedef struct rep_leak_row {
 	rp_leak leak;
 	int nstacks;

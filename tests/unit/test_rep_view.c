@@ -210,6 +210,42 @@ static void test_pins_grouped(void **state)
 	free(p);
 }
 
+/* In python mode the rows come from the replay's longer ranking when it
+ * kept one: a line reached by many C paths leaves room for the others. */
+static void test_pins_from_ranking(void **state)
+{
+	(void)state;
+	rt_py *p = rt_py_new();
+	rep_input in = input(p, REP_STACKS_PYTHON);
+	rp_pinning pn = p->r.res.models[0].pinning; /* 8, 4, 3 */
+	const rp_pin ranked[] = {pn.stacks[1], pn.stacks[2], pn.stacks[0]}; /* 4, 3, 8 */
+	pn.nstacks = 1;
+	pn.stacks[0] = ranked[0];
+	pn.ranked = ranked;
+	pn.nranked = 3;
+	rep_pin_row rows[RP_PIN_STACKS];
+	assert_int_equal(rep_view_pins(&in, &pn, rows), 2);
+	assert_int_equal(rows[0].pin.stack, 4);
+	assert_int_equal(rows[0].nstacks, 2);
+	assert_int_equal(rows[1].pin.stack, 8);
+	in.stacks = REP_STACKS_HYBRID; /* the table as the replay ranked it */
+	assert_int_equal(rep_view_pins(&in, &pn, rows), 1);
+	assert_int_equal(rows[0].pin.stack, 4);
+	/* leaks likewise */
+	rp_moment m = {.kind = RP_AT_EXIT, .nleaks = 1};
+	const rp_leak lr[] = {{.stack = 6, .bytes = 30}, {.stack = 8, .bytes = 20}, {.stack = 3, .bytes = 10}};
+	m.leaks[0] = lr[0];
+	m.leaks_ranked = lr;
+	m.nleaks_ranked = 3;
+	rep_leak_row lrows[RP_LEAK_STACKS];
+	in.stacks = REP_STACKS_PYTHON;
+	assert_int_equal(rep_view_leaks(&in, &m, lrows), 2);
+	assert_int_equal(lrows[0].leak.stack, 6); /* 6 and 3: lib.py:12 from main.py:30 */
+	assert_int_equal(lrows[0].leak.bytes, 40);
+	assert_int_equal(lrows[1].leak.stack, 8);
+	free(p);
+}
+
 /* Writes the summary or the JSON of in into a string (malloc'd). */
 static char *text_of(const rep_input *in, bool json)
 {
@@ -293,6 +329,7 @@ int main(void)
 	    cmocka_unit_test(test_sites_grouped),
 	    cmocka_unit_test(test_grouped_by_line_not_offset),
 	    cmocka_unit_test(test_pins_grouped),
+	    cmocka_unit_test(test_pins_from_ranking),
 	    cmocka_unit_test(test_summary),
 	    cmocka_unit_test(test_json),
 	};

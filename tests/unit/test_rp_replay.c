@@ -551,6 +551,9 @@ static void keep_report_data(const rp_replay_result *res, void *ctx)
 	assert_int_equal(res->nnodes, 2);
 	s->frames[0] = res->node_ip[1];     /* node 2 */
 	s->frames[1] = res->node_parent[1]; /* its parent: node 1 */
+	/* no Python frame: no ranking kept beyond the table */
+	assert_null(res->models[0].pinning.ranked);
+	assert_int_equal(res->models[0].pinning.nranked, 0);
 }
 
 /* Arena lifelines, size classes, call sites and the process's facts: one
@@ -655,6 +658,8 @@ typedef struct py_seen {
 	char last_file[64];
 	uint64_t nnodes, py_nodes, ip[3]; /* the node table */
 	uint64_t pin_frames[RP_PIN_FRAMES];
+	int nranked;
+	uint64_t ranked0;
 } py_seen;
 
 static void see_py_code(void *ctx, const tf_record *rec)
@@ -673,8 +678,11 @@ static void keep_py_nodes(const rp_replay_result *res, void *ctx)
 	s->py_nodes = res->facts.py_nodes;
 	for (uint64_t i = 0; i < res->nnodes && i < 3; i++)
 		s->ip[i] = res->node_ip[i];
-	if (res->models[0].pinning.nstacks)
-		memcpy(s->pin_frames, res->models[0].pinning.stacks[0].frames, sizeof(s->pin_frames));
+	const rp_pinning *pn = &res->models[0].pinning;
+	if (pn->nstacks)
+		memcpy(s->pin_frames, pn->stacks[0].frames, sizeof(s->pin_frames));
+	s->nranked = pn->nranked;
+	s->ranked0 = pn->ranked ? pn->ranked[0].stack : 0;
 }
 
 /* Python frames: a node with a code is kept as tf_py_frame (code, offset),
@@ -718,6 +726,9 @@ static void test_python_frames(void **state)
 	assert_int_equal(seen.pin_frames[1], tf_py_frame(9, 6));
 	assert_int_equal(seen.pin_frames[2], tf_py_frame(7, 0x2a));
 	assert_int_equal(seen.pin_frames[3], 0);
+	/* with Python frames, the ranking kept beyond the table, for the reports */
+	assert_int_equal(seen.nranked, 1);
+	assert_int_equal(seen.ranked0, 3);
 }
 
 typedef struct lifeline_seen {
