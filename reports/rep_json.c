@@ -102,9 +102,10 @@ static void json_line(void *ctx, const rep_vline *l)
 /* A stack of a result with Python frames: "frames", the native ones among
  * its first frames; "symbols", its lines as the mode shows them; and when
  * they are shown, "python": its Python frames, innermost first; rows of
- * several stacks list them in "merged_stacks". */
+ * several stacks list them in "merged_stacks" (the first `shown`, as many
+ * as the row keeps) and their number in "merged_count". */
 static void json_view_frames(FILE *f, const rep_input *in, uint64_t stack, const uint64_t *ips,
-			     const uint64_t *stacks, int nstacks)
+			     const uint64_t *stacks, int nstacks, int shown)
 {
 	fputs("\"frames\": [", f);
 	for (int fr = 0, n = 0; fr < RP_PIN_FRAMES && ips[fr]; fr++)
@@ -136,8 +137,8 @@ static void json_view_frames(FILE *f, const rep_input *in, uint64_t stack, const
 	fputc(']', f);
 	if (rep_view_mode(in) != REP_STACKS_PYTHON)
 		return;
-	fputs(", \"merged_stacks\": [", f);
-	for (int k = 0; k < nstacks; k++)
+	fprintf(f, ", \"merged_count\": %d, \"merged_stacks\": [", nstacks);
+	for (int k = 0; k < nstacks && k < shown; k++)
 		fprintf(f, "%s%" PRIu64, k ? ", " : "", stacks[k]);
 	fputc(']', f);
 }
@@ -153,7 +154,8 @@ static void json_pinning(FILE *f, const rep_input *in, const rp_pinning *pn)
 		const rp_pin *pp = view ? &rows[k].pin : &pn->stacks[k];
 		fprintf(f, "%s{\"stack\": %" PRIu64 ", ", k ? ", " : "", pp->stack);
 		if (view)
-			json_view_frames(f, in, pp->stack, pp->frames, rows[k].stacks, rows[k].nstacks);
+			json_view_frames(f, in, pp->stack, pp->frames, rows[k].stacks, rows[k].nstacks,
+					 RP_PIN_STACKS);
 		else
 			json_frames(f, pp->stack, pp->frames, in->namer, in->namer_ctx);
 		fprintf(f,
@@ -222,7 +224,7 @@ static void json_moment(FILE *f, const char *sep, const rp_moment *m, const rep_
 			fprintf(f, "%s{\"stack\": %" PRIu64 ", ", k ? ", " : "", l->stack);
 			if (view)
 				json_view_frames(f, in, l->stack, l->frames, rows[k].stacks,
-						 rows[k].nstacks);
+						 rows[k].nstacks, RP_LEAK_STACKS);
 			else
 				json_frames(f, l->stack, l->frames, in->namer, in->namer_ctx);
 			fprintf(f, ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"arenas\": %" PRIu64 "}",

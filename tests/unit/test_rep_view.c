@@ -306,11 +306,24 @@ static void test_json(void **state)
 	    "{\"stack\": 4, \"frames\": [\"0x402000\"], \"symbols\": [\"" LIB_PY "\", \"/home/u/app/"
 	    "main.py:30 in <module>\"], \"python\": [{\"file\": \"/home/u/app/lib.py\", \"line\": 12, "
 	    "\"function\": \"make\", \"origin\": \"program\"}, {\"file\": \"/home/u/app/main.py\", "
-	    "\"line\": 30, \"function\": \"<module>\", \"origin\": \"program\"}], \"merged_stacks\": "
-	    "[4, 3], \"arenas\": 2, \"blocks\": 9, \"bytes\": 500";
+	    "\"line\": 30, \"function\": \"<module>\", \"origin\": \"program\"}], \"merged_count\": 2, "
+	    "\"merged_stacks\": [4, 3], \"arenas\": 2, \"blocks\": 9, \"bytes\": 500";
 	if (!strstr(out, want))
 		fail_msg("json:\n%s", out);
 	assert_non_null(strstr(out, "\"origin\": \"stdlib\"}"));
+	free(out);
+
+	/* a row of more stacks than it lists: 12 of one line, the first 10 named */
+	rp_pin many[12];
+	for (int k = 0; k < 12; k++)
+		many[k] = (rp_pin){.stack = k % 2 ? 3 : 4, .arenas = 1, .blocks = 1, .bytes = 10};
+	for (int i = 0; i < p->r.res.nmodels; i++) {
+		p->r.res.models[i].pinning.ranked = many;
+		p->r.res.models[i].pinning.nranked = 12;
+	}
+	out = text_of(&in, true);
+	assert_non_null(strstr(out, "\"merged_count\": 12, \"merged_stacks\": [4, 3, 4, 3, 4, 3, 4, 3, 4, 3], "
+				    "\"arenas\": 1, \"blocks\": 12, \"bytes\": 120"));
 	free(out);
 	in.stacks = REP_STACKS_NATIVE;
 	out = text_of(&in, true);
