@@ -512,7 +512,7 @@ static void test_gc_off_withholds(void **state)
 static void stack_node(uint64_t id, uint64_t parent, uint64_t ip)
 {
 	tf_record r = {.kind = TF_STACK, .thread = 1};
-	r.u.node = (tf_stack_node){id, parent, ip};
+	r.u.node = (tf_stack_node){.id = id, .parent = parent, .ip = ip};
 	assert_int_equal(tf_writer_put(w, &r), 0);
 }
 
