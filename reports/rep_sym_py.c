@@ -73,7 +73,8 @@ void sym_py_describe(const rep_sym *s, uint64_t frame, rep_frame *out)
 	out->file = (const char *)(uintptr_t)v[PC_FILE];
 	out->function = (const char *)(uintptr_t)v[PC_FUNCTION];
 	const int64_t line = tf_pyline((unsigned)v[PC_FORMAT], (const uint8_t *)(uintptr_t)v[PC_LINES],
-				       (size_t)v[PC_LEN], (int64_t)v[PC_FIRST], out->offset);
+				       (size_t)v[PC_LEN], (int64_t)v[PC_FIRST],
+				       (int64_t)out->offset); /* 32 bits: never negative */
 	out->line = line > 0 && line <= UINT32_MAX ? (unsigned)line : 0;
 	out->origin = out->file ? rep_py_origin(out->file) : REP_ORIGIN_NONE;
 }

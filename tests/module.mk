@@ -112,10 +112,18 @@ $(B)/tests/progs/symprog-g0: tests/progs/symprog.cc
 $(B)/tests/tools/atr-check.o: MOD_CFLAGS := -Itraces
 $(B)/atr-check: $(B)/tests/tools/atr-check.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# The tracer's table of CPython frame layouts, for tests/e2e/test_pylayout.sh.
+$(B)/tests/tools/pylayout_print.o: MOD_CFLAGS := -Itracer
+$(B)/pylayout-print: $(B)/tests/tools/pylayout_print.o
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
 # Damage inside frames that zstd still accepts, for the reader's and the
 # replay's corrupt-frame tests.
 $(B)/tests/tools/atr-mutate.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
 $(B)/atr-mutate: $(B)/tests/tools/atr-mutate.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# tf_pyline() against the interpreters' own answers (tests/e2e/test_pylines.sh).
+$(B)/tests/tools/atr-pylines.o: MOD_CFLAGS := -Itraces
+$(B)/atr-pylines: $(B)/tests/tools/atr-pylines.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 
 # The fuzz entry points, replayed over their seed corpus by a plain driver
@@ -142,7 +150,8 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
 	$(B)/tests/fuzz-workload
-TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(UNIT_BINS) $(FUZZ_REPLAY) \
+TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(B)/atr-pylines $(B)/pylayout-print \
+	$(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.
 TEST_SUITES := $(UNIT_BINS) \

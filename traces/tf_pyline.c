@@ -3,7 +3,8 @@
  * line table, one decoder per encoding CPython has used since 3.8.  Each
  * gives what that interpreter's PyCode_Addr2Line(code, offset) answers
  * for a byte offset into the code; tests/e2e/test_pylines.sh checks that
- * against the real interpreters, offset by offset.
+ * against the real interpreters, offset by offset.  A negative offset (a
+ * frame that has not started yet) is the first line in every version.
  *
  * CPython 3.8 and 3.9, co_lnotab (TF_PYLINES_LNOTAB).  Byte pairs: an
  * unsigned byte that moves the bytecode offset forward, then a signed byte
@@ -44,9 +45,12 @@
  * Malformed tables: every read is bounded by the table's length; a read
  * one byte past it sees 0, as the interpreter's readers see its NUL
  * terminator (which ends a varint), and nothing reads further.  Varint
- * groups past 32 bits are dropped, as in the interpreter's unsigned int.
- * Line sums wrap at 64 bits instead of overflowing.  Each step consumes at
- * least one byte, so a lookup takes at most len steps.
+ * groups from bit 32 on are dropped (the interpreter keeps a varint in an
+ * unsigned int, and shifts past it are undefined there), so at most six
+ * groups are read: a table of entries whose varints run on to its end is
+ * not read once per entry, as the interpreter would.  Line sums wrap at 64
+ * bits instead of overflowing.  Each step consumes at least one byte and
+ * reads a few more at most, so a lookup takes time linear in len.
  */
 #include "tf_pyline.h"
 
@@ -109,17 +113,19 @@ static int64_t line_310(const uint8_t *t, size_t len, int64_t line, uint64_t off
 	return found;
 }
 
-/* the varint at t[i]; it ends at the table's end at the latest */
+/* the varint at t[i]: its groups up to bit 32 (later ones would be
+ * dropped, and where it ends does not matter: the next entry is found by
+ * its bit 7) */
 static uint32_t varint(const uint8_t *t, size_t len, size_t i)
 {
 	uint32_t v = 0;
-	for (unsigned shift = 0;; shift += 6) {
+	for (unsigned shift = 0; shift < VARINT_BITS; shift += 6) {
 		unsigned b = at(t, len, i++);
-		if (shift < VARINT_BITS)
-			v |= (uint32_t)(b & 63) << shift;
+		v |= (uint32_t)(b & 63) << shift;
 		if (!(b & VARINT_MORE))
-			return v;
+			break;
 	}
+	return v;
 }
 
 static int64_t svarint(const uint8_t *t, size_t len, size_t i)
@@ -161,15 +167,18 @@ static int64_t line_311(const uint8_t *t, size_t len, int64_t line, uint64_t off
 }
 
 int64_t tf_pyline(unsigned format, const uint8_t *table, size_t len, int64_t first_line,
-		  uint64_t offset)
+		  int64_t offset)
 {
 	if (!table)
 		len = 0;
+	if (format > TF_PYLINES_311)
+		return -1;
+	if (offset < 0 || format == TF_PYLINES_NONE)
+		return first_line;
+	uint64_t at_byte = (uint64_t)offset;
 	switch (format) {
-	case TF_PYLINES_NONE: return first_line;
-	case TF_PYLINES_LNOTAB: return line_lnotab(table, len, first_line, offset);
-	case TF_PYLINES_310: return line_310(table, len, first_line, offset);
-	case TF_PYLINES_311: return line_311(table, len, first_line, offset);
-	default: return -1;
+	case TF_PYLINES_LNOTAB: return line_lnotab(table, len, first_line, at_byte);
+	case TF_PYLINES_310: return line_310(table, len, first_line, at_byte);
+	default: return line_311(table, len, first_line, at_byte);
 	}
 }

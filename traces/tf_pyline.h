@@ -22,12 +22,13 @@ enum tf_pylines {
 /* The source line of the instruction at byte offset `offset` of a code
  * object whose first line is first_line and whose line table is
  * table[0..len): what the interpreter's own PyCode_Addr2Line(code, offset)
- * answers.  -1 where the interpreter has no line: 3.10+ entries with no
- * line, offsets past the end of a 3.10+ table, and formats this library
- * does not know.  Never reads outside table[0..len) (table may be NULL
- * when len is 0); malformed or truncated tables give an answer (or -1),
- * never a crash, never a hang.  Time is linear in len. */
+ * answers.  A negative offset (a frame that has not started: f_lasti -1)
+ * is the first line, as there.  -1 where the interpreter has no line:
+ * 3.10+ entries with no line, offsets past the end of a 3.10+ table, and
+ * formats this library does not know.  Never reads outside table[0..len)
+ * (table may be NULL when len is 0); malformed or truncated tables give an
+ * answer (or -1), never a crash, never a hang.  Time is linear in len. */
 int64_t tf_pyline(unsigned format, const uint8_t *table, size_t len, int64_t first_line,
-		  uint64_t offset);
+		  int64_t offset);
 
 #endif

@@ -15,11 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 /* tf_pyline on a heap copy of exactly len bytes (NULL when empty) */
-static int64_t look(unsigned format, const uint8_t *t, size_t len, int64_t first, uint64_t offset)
+static int64_t look(unsigned format, const uint8_t *t, size_t len, int64_t first, int64_t offset)
 {
 	uint8_t *copy = NULL;
 	if (len) {
@@ -35,14 +36,14 @@ static int64_t look(unsigned format, const uint8_t *t, size_t len, int64_t first
 #define LOOK(fmt, arr, first, off) look(fmt, arr, sizeof(arr), first, off)
 
 /* offsets [from, to) all have `line` */
-static void expect_range(unsigned fmt, const uint8_t *t, size_t len, int64_t first, uint64_t from,
-			 uint64_t to, int64_t line)
+static void expect_range(unsigned fmt, const uint8_t *t, size_t len, int64_t first, int64_t from,
+			 int64_t to, int64_t line)
 {
-	for (uint64_t o = from; o < to; o++) {
+	for (int64_t o = from; o < to; o++) {
 		int64_t got = look(fmt, t, len, first, o);
 		if (got != line)
-			fail_msg("format %u offset %llu: line %lld, expected %lld", fmt,
-				 (unsigned long long)o, (long long)got, (long long)line);
+			fail_msg("format %u offset %lld: line %lld, expected %lld", fmt, (long long)o,
+				 (long long)got, (long long)line);
 	}
 }
 
@@ -121,13 +122,35 @@ static void test_none_and_unknown(void **state)
 	static const uint8_t t[] = {4, 1, 4, 1};
 	assert_int_equal(tf_pyline(TF_PYLINES_NONE, NULL, 0, 17, 0), 17);
 	assert_int_equal(LOOK(TF_PYLINES_NONE, t, 17, 1000), 17);
-	assert_int_equal(LOOK(TF_PYLINES_NONE, t, -3, UINT64_MAX), -3);
+	assert_int_equal(LOOK(TF_PYLINES_NONE, t, -3, INT64_MAX), -3);
 	assert_int_equal(LOOK(4, t, 17, 0), -1);
 	assert_int_equal(LOOK(~0u, t, 17, 0), -1);
+	assert_int_equal(LOOK(4, t, 17, -1), -1);
 	/* a NULL table is an empty one, whatever length comes with it */
 	assert_int_equal(tf_pyline(TF_PYLINES_LNOTAB, NULL, 99, 5, 10), 5);
 	assert_int_equal(tf_pyline(TF_PYLINES_310, NULL, 99, 5, 0), -1);
 	assert_int_equal(tf_pyline(TF_PYLINES_311, NULL, 99, 5, 0), -1);
+}
+
+/* A frame that has not started has offset -1: the first line, whatever
+ * the table says about offset 0 (here line 3, or no line). */
+static void test_not_started(void **state)
+{
+	(void)state;
+	static const uint8_t lnotab[] = {0, 2, 4, 1};
+	static const uint8_t l310[] = {4, 0x80, 4, 2};
+	static const uint8_t l311[] = {0xf8, 0xd0, 0x00, 0x01};
+	for (int64_t off = -1; off > INT64_MIN / 1000; off *= 1000) {
+		assert_int_equal(LOOK(TF_PYLINES_NONE, lnotab, 9, off), 9);
+		assert_int_equal(LOOK(TF_PYLINES_LNOTAB, lnotab, 9, off), 9);
+		assert_int_equal(LOOK(TF_PYLINES_310, l310, 9, off), 9);
+		assert_int_equal(LOOK(TF_PYLINES_311, l311, 9, off), 9);
+		assert_int_equal(tf_pyline(TF_PYLINES_311, NULL, 0, 9, off), 9);
+	}
+	assert_int_equal(LOOK(TF_PYLINES_LNOTAB, lnotab, 9, INT64_MIN), 9);
+	assert_int_equal(LOOK(TF_PYLINES_LNOTAB, lnotab, 9, 0), 11);
+	assert_int_equal(LOOK(TF_PYLINES_310, l310, 9, 0), -1);
+	assert_int_equal(LOOK(TF_PYLINES_311, l311, 9, 0), -1);
 }
 
 /* ---- 3.8 and 3.9: co_lnotab ---- */
@@ -140,7 +163,7 @@ static void test_lnotab_basic(void **state)
 	expect_range(TF_PYLINES_LNOTAB, t, sizeof(t), 1, 0, 6, 1);
 	expect_range(TF_PYLINES_LNOTAB, t, sizeof(t), 1, 6, 50, 2);
 	expect_range(TF_PYLINES_LNOTAB, t, sizeof(t), 1, 50, 300, 7);
-	assert_int_equal(LOOK(TF_PYLINES_LNOTAB, t, 1, UINT64_MAX), 7);
+	assert_int_equal(LOOK(TF_PYLINES_LNOTAB, t, 1, INT64_MAX), 7);
 	assert_int_equal(tf_pyline(TF_PYLINES_LNOTAB, NULL, 0, 40, 0), 40);
 	/* a change at offset 0 applies to offset 0 */
 	static const uint8_t z[] = {0, 2, 4, 1};
@@ -211,7 +234,7 @@ static void test_310_basic(void **state)
 	expect_range(TF_PYLINES_310, t, sizeof(t), 10, 10, 12, 13);
 	/* past the last range there is no line */
 	assert_int_equal(LOOK(TF_PYLINES_310, t, 10, 12), -1);
-	assert_int_equal(LOOK(TF_PYLINES_310, t, 10, UINT64_MAX), -1);
+	assert_int_equal(LOOK(TF_PYLINES_310, t, 10, INT64_MAX), -1);
 	assert_int_equal(tf_pyline(TF_PYLINES_310, NULL, 0, 10, 0), -1);
 	/* signed line bytes: 0xff is -1 */
 	static const uint8_t s[] = {2, 0xff, 2, 0x81};
@@ -299,7 +322,7 @@ static void test_311_forms(void **state)
 	expect_range(f, l.b, l.n, 20, 46, 48, 25);
 	expect_range(f, l.b, l.n, 20, 48, 50, 26);
 	assert_int_equal(look(f, l.b, l.n, 20, 50), -1);
-	assert_int_equal(look(f, l.b, l.n, 20, UINT64_MAX), -1);
+	assert_int_equal(look(f, l.b, l.n, 20, INT64_MAX), -1);
 	assert_int_equal(tf_pyline(f, NULL, 0, 20, 0), -1);
 }
 
@@ -374,12 +397,35 @@ static void test_311_damaged(void **state)
 	chain[sizeof(chain) - 1] = 0x01;
 	assert_int_equal(LOOK(f, chain, 5, 0), 5 - 0x7fffffffll);
 	assert_int_equal(LOOK(f, chain, 5, 2), -1);
+	memset(chain + 1, 0x40, 6); /* groups of 0 up to bit 36, then 63s */
+	assert_int_equal(LOOK(f, chain, 5, 0), 5);
 	/* a run of continuation bytes and no entry after them */
 	uint8_t tail[300];
 	memset(tail, 0x40, sizeof(tail));
 	tail[0] = 0xf7;
 	assert_int_equal(LOOK(f, tail, 5, 0), 5);
 	assert_int_equal(LOOK(f, tail, 5, 16), -1);
+}
+
+/* Entries whose varints all run on to the end of the table (0xe8: no
+ * columns, and bit 6 set) are read in linear time, not once per entry:
+ * a second at most, where a quadratic reading of 1 MiB would take
+ * minutes (SIGALRM ends the suite then). */
+static void test_311_linear(void **state)
+{
+	(void)state;
+	size_t len = 1 << 20;
+	uint8_t *t = malloc(len);
+	assert_non_null(t);
+	memset(t, 0xe8, len);
+	alarm(60);
+	assert_int_equal(tf_pyline(TF_PYLINES_311, t, len, 1, INT64_MAX), -1);
+	/* each entry: 2 bytes, line + 340870420 (groups of 40 up to bit 32) */
+	assert_int_equal(tf_pyline(TF_PYLINES_311, t, len, 1, 0), 1 + 340870420);
+	assert_int_equal(tf_pyline(TF_PYLINES_311, t, len, 1, (int64_t)len),
+			 1 + (int64_t)(len / 2 + 1) * 340870420);
+	alarm(0);
+	free(t);
 }
 
 /* ---- every format on garbage ---- */
@@ -400,15 +446,15 @@ static void check_garbage(const uint8_t *t, size_t len, int64_t first)
 	uint64_t sum = (uint64_t)first; /* wrapping, as tf_pyline's */
 	for (size_t i = 0; i + 1 < len; i += 2)
 		sum += (uint64_t)(int64_t)(t[i + 1] < 128 ? t[i + 1] : t[i + 1] - 256);
-	assert_int_equal(look(TF_PYLINES_LNOTAB, t, len, first, UINT64_MAX), (int64_t)sum);
-	assert_int_equal(look(TF_PYLINES_310, t, len, first, UINT64_MAX), -1);
-	assert_int_equal(look(TF_PYLINES_311, t, len, first, UINT64_MAX), -1);
+	assert_int_equal(look(TF_PYLINES_LNOTAB, t, len, first, INT64_MAX), (int64_t)sum);
+	assert_int_equal(look(TF_PYLINES_310, t, len, first, INT64_MAX), -1);
+	assert_int_equal(look(TF_PYLINES_311, t, len, first, INT64_MAX), -1);
 	for (unsigned fmt = 0; fmt <= 4; fmt++) {
-		uint64_t off = rnd() % (4 * len + 4);
+		int64_t off = (int64_t)(rnd() % (4 * len + 4));
 		int64_t a = look(fmt, t, len, first, off);
 		assert_int_equal(a, look(fmt, t, len, first, off)); /* pure */
 		if (fmt == TF_PYLINES_311) /* the unit of 3.11+ is 2 bytes */
-			assert_int_equal(look(fmt, t, len, first, off & ~1ull),
+			assert_int_equal(look(fmt, t, len, first, off & ~(int64_t)1),
 					 look(fmt, t, len, first, off | 1));
 	}
 }
@@ -435,13 +481,22 @@ static void test_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_none_and_unknown), cmocka_unit_test(test_lnotab_basic),
-	    cmocka_unit_test(test_lnotab_signed),    cmocka_unit_test(test_lnotab_long_jumps),
-	    cmocka_unit_test(test_lnotab_real),      cmocka_unit_test(test_310_basic),
-	    cmocka_unit_test(test_310_long_jumps),   cmocka_unit_test(test_310_real),
-	    cmocka_unit_test(test_310_damaged),      cmocka_unit_test(test_311_forms),
-	    cmocka_unit_test(test_311_long_jumps),   cmocka_unit_test(test_311_real),
-	    cmocka_unit_test(test_311_damaged),      cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_none_and_unknown),
+	    cmocka_unit_test(test_not_started),
+	    cmocka_unit_test(test_lnotab_basic),
+	    cmocka_unit_test(test_lnotab_signed),
+	    cmocka_unit_test(test_lnotab_long_jumps),
+	    cmocka_unit_test(test_lnotab_real),
+	    cmocka_unit_test(test_310_basic),
+	    cmocka_unit_test(test_310_long_jumps),
+	    cmocka_unit_test(test_310_real),
+	    cmocka_unit_test(test_310_damaged),
+	    cmocka_unit_test(test_311_forms),
+	    cmocka_unit_test(test_311_long_jumps),
+	    cmocka_unit_test(test_311_real),
+	    cmocka_unit_test(test_311_damaged),
+	    cmocka_unit_test(test_311_linear),
+	    cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests_name("tf_pyline", tests, NULL, NULL);
 }
