@@ -21,7 +21,8 @@ static const char dump_usage[] =
     "  --limit N       stop after N records\n"
     "  --symbolize     stack records get sym=\"...\": the frame's function at\n"
     "                  file:line (inlined ones first, '; ' between), or module+offset,\n"
-    "                  from the modules recorded before it (as in replay's summary)\n"
+    "                  from the modules recorded before it (as in replay's summary);\n"
+    "                  a Python frame's file:line in function, from its py_code record\n"
     "  --debug-dir DIR with --symbolize: also look for debug info in DIR\n";
 
 /* --symbolize: the module map so far, fed as records are read. */
@@ -173,6 +174,8 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 		if (r->u.node.code) { /* a Python frame: its code and instruction */
 			printf(" id=%" PRIu64 " parent=%" PRIu64 " code=%" PRIu64 " offset=%" PRIu64,
 			       r->u.node.id, r->u.node.parent, r->u.node.code, r->u.node.ip);
+			if (dump_sym)
+				sym_field(r->u.node.id, tf_py_frame(r->u.node.code, r->u.node.ip));
 			break;
 		}
 		printf(" id=%" PRIu64 " parent=%" PRIu64 " ip=0x%" PRIx64, r->u.node.id,
@@ -306,6 +309,8 @@ int cli_cmd_dump(int argc, char **argv)
 			(void)rep_sym_load(dump_sym, &rec.u.module, nodes);
 		else if (dump_sym && rec.kind == TF_MODULE_UNLOAD)
 			(void)rep_sym_unload(dump_sym, rec.u.module_unload, nodes);
+		else if (dump_sym && rec.kind == TF_PY_CODE)
+			(void)rep_sym_py_code(dump_sym, &rec.u.py_code);
 		print_record(r, n++, &rec);
 	}
 	fflush(stdout);

@@ -12,8 +12,9 @@
 
 static const char info_usage[] =
     "usage: arenatrace info [--json] TRACE\n"
-    "  Header facts, counts per record kind and per function, threads, stacks,\n"
-    "  modules, time span, compressed and uncompressed size, completeness.\n"
+    "  Header facts, counts per record kind and per function, threads, stacks\n"
+    "  (and the requests whose stacks hold Python frames), modules, time span,\n"
+    "  compressed and uncompressed size, completeness.\n"
     "  --json   one JSON object (keys in cli/CLI.md)\n";
 
 /* Every malloc-family function, in the order info prints them. */
@@ -150,6 +151,10 @@ static void print_text(const char *path, const tf_summary *s)
 		printf("gc passes  %s (gen0 %" PRIu64 ", gen1 %" PRIu64 ", gen2 %" PRIu64 ")\n",
 		       commas(s->kinds[TF_GC_STOP], b1), s->gc_by_gen[0], s->gc_by_gen[1],
 		       s->gc_by_gen[2]);
+		printf("py stacks  %s of %s requests have Python frames in their stack (%s code "
+		       "objects)\n",
+		       commas(s->py_requests, b1), commas(s->requests, b2),
+		       commas(s->kinds[TF_PY_CODE], tbuf));
 	}
 	printf("marks      %s, snapshots %s\n", commas(s->kinds[TF_MARK], b1),
 	       commas(s->kinds[TF_SNAPSHOT], b2));
@@ -288,9 +293,11 @@ static void print_json(const tf_summary *s)
 	json_counts(s, py_obj, py_fn_names, NELEM(py_obj));
 	printf(", \"arena_alloc\": %" PRIu64 ", \"arena_free\": %" PRIu64
 	       ", \"gc_passes\": %" PRIu64 ", \"gc_by_generation\": [%" PRIu64 ", %" PRIu64
-	       ", %" PRIu64 "]}",
+	       ", %" PRIu64 "], \"codes\": %" PRIu64 ", \"requests_with_python_frames\": %" PRIu64
+	       "}",
 	       s->kinds[TF_ARENA_ALLOC], s->kinds[TF_ARENA_FREE], s->kinds[TF_GC_STOP],
-	       s->gc_by_gen[0], s->gc_by_gen[1], s->gc_by_gen[2]);
+	       s->gc_by_gen[0], s->gc_by_gen[1], s->gc_by_gen[2], s->kinds[TF_PY_CODE], s->py_requests);
+	printf(", \"requests\": %" PRIu64, s->requests);
 	printf(", \"marks\": %" PRIu64 ", \"snapshots\": %" PRIu64 ", \"forks\": %" PRIu64
 	       ", \"threads\": %" PRIu64 ", \"stacks\": %" PRIu64 ", \"modules\": %" PRIu64
 	       ", \"module_unloads\": %" PRIu64,

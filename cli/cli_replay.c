@@ -21,8 +21,8 @@
 static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
     "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
-    "                         [--json] [--at WHEN]... [--debug-dir DIR]... [--no-follow-exec]\n"
-    "                         TRACE\n"
+    "                         [--json] [--at WHEN]... [--stacks python|hybrid|native]\n"
+    "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
     "  (two when moments are analysed: the first finds them).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
@@ -61,6 +61,11 @@ static const char replay_usage[] =
     "                      for a label like a keyword).  Default: peak, worst, exit\n"
     "                      (else end) and the marks (the 20 with the most waste when\n"
     "                      there are more)\n"
+    "  --stacks MODE       how stacks with Python frames are shown: python (default\n"
+    "                      when the trace has them): the Python frames, innermost\n"
+    "                      first, as file:line in function, the native ones left out,\n"
+    "                      and the stacks of the same Python lines one row; hybrid:\n"
+    "                      every frame in call order; native: the native frames only\n"
     "  --debug-dir DIR     also look for separate debug info in DIR (DIR/.build-id/xx/\n"
     "                      yyyy.debug, or by debug-link name), before /usr/lib/debug;\n"
     "                      repeatable. The summary's stacks are symbolized from the\n"
@@ -74,6 +79,7 @@ static const char replay_usage[] =
 #define MAX_AT RP_MOMENTS_MAX
 typedef struct outputs {
 	bool stats, json, no_follow_exec;
+	int stacks; /* --stacks: REP_STACKS_* */
 	const char *at[MAX_AT]; /* --at, as given */
 	int nat;
 } outputs;
@@ -134,6 +140,18 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 				return -1;
 			}
 			out->at[out->nat++] = argv[++i];
+		} else if (!strcmp(argv[i], "--stacks") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (!strcmp(v, "python"))
+				out->stacks = REP_STACKS_PYTHON;
+			else if (!strcmp(v, "hybrid"))
+				out->stacks = REP_STACKS_HYBRID;
+			else if (!strcmp(v, "native"))
+				out->stacks = REP_STACKS_NATIVE;
+			else {
+				cli_error("%s: --stacks takes hybrid, python or native", cmd);
+				return -1;
+			}
 		} else if (!strcmp(argv[i], "--no-follow-exec")) {
 			out->no_follow_exec = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -159,7 +177,7 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 
 /* What the commands show while the engine runs (its observer). */
 typedef struct watch {
-	rep_sym *sym;            /* fed the trace's modules; NULL: none */
+	rep_sym *sym;            /* fed the trace's modules and code records; NULL: none */
 	uint64_t file_bytes;     /* the trace's size, for the progress line; 0: no line */
 	struct timespec start;
 	bool shown;              /* a progress line is on the terminal */
@@ -170,6 +188,13 @@ static void watch_module(void *ctx, const tf_record *rec, uint64_t nodes)
 	watch *w = ctx;
 	if (w->sym)
 		rep_stacks_on_module(rec, nodes, w->sym);
+}
+
+static void watch_py_code(void *ctx, const tf_record *rec)
+{
+	watch *w = ctx;
+	if (w->sym)
+		rep_stacks_on_py_code(rec, w->sym);
 }
 
 static void watch_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
@@ -280,8 +305,12 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	struct stat sb;
 	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
 		w->file_bytes = (uint64_t)sb.st_size;
-	cfg->obs = (rp_observer){w, moments ? NULL : watch_module, watch_address, watch_snapshot,
-				 watch_progress};
+	cfg->obs = (rp_observer){w,
+				 moments ? NULL : watch_module,
+				 watch_address,
+				 watch_snapshot,
+				 watch_progress,
+				 moments ? NULL : watch_py_code};
 	int status = run_once(rd, cfg, w, path, &oc->e);
 	if (!oc->e || !moments)
 		return status;
@@ -312,7 +341,7 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	second.at = at;
 	second.nat = nat;
 	second.system = false;
-	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress};
+	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress, watch_py_code};
 	int status2 = run_once(again, &second, w, path, &oc->e);
 	tf_reader_free(again);
 	if (!oc->e) {
@@ -399,10 +428,12 @@ int cli_cmd_replay(int argc, char **argv)
 	if (res) {
 		if (out.stats)
 			rep_stats_write(stdout, res);
+		rep_input in = {res, path, w.sym ? rep_stacks_namer : NULL, namer,
+				w.sym ? rep_stacks_describe : NULL, out.stacks};
 		if (out.json)
-			rep_json_write(stdout, res, w.sym ? rep_stacks_namer : NULL, namer);
+			rep_json_write(stdout, &in);
 		else if (summary)
-			rep_summary_write(stdout, res, w.sym ? rep_stacks_print : NULL, w.sym);
+			rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
 		addresses_line(res);
 		if (cfg.check && snapshots_line(res) != CLI_EXIT_OK)
 			status = CLI_EXIT_CHECK;
@@ -421,6 +452,7 @@ int cli_cmd_replay(int argc, char **argv)
 static const char report_usage[] =
     "usage: arenatrace report [-o DIR] [--force] [--model PROFILE[,PROFILE...]]\n"
     "                         [--layer auto|python|malloc] [--gc on|off] [--system]\n"
+    "                         [--at WHEN]... [--stacks python|hybrid|native]\n"
     "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
     "  Replays the trace as `arenatrace replay` does (same options), prints its\n"
     "  summary, and writes DIR/report.html (one self-contained page: memory by\n"
@@ -436,6 +468,8 @@ static const char report_usage[] =
     "                      report (its report.manifest and the files it lists)\n"
     "  --force             write into DIR all the same, over files of the report's\n"
     "                      names; a file the report did not write is never removed\n"
+    "  --stacks MODE       python, hybrid or native, as for replay; in python mode the\n"
+    "                      page folds each stack's native frames under its Python ones\n"
     "  Exit status: 0, 2 bad input, a directory that is not the report's, or a file\n"
     "  that could not be written.\n";
 
@@ -498,10 +532,11 @@ int cli_cmd_report(int argc, char **argv)
 	int wrote = 0;
 	char failed[700];
 	if (res) {
-		rep_summary_write(stdout, res, w.sym ? rep_stacks_print : NULL, w.sym);
-		addresses_line(res);
 		/* every sink, while the result lives */
-		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer};
+		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer,
+				namer ? rep_stacks_describe : NULL, out.stacks};
+		rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
+		addresses_line(res);
 		wrote = res->nmodels ? rep_dir_write(dir, &in, failed, sizeof(failed)) : 0;
 	}
 	outcome_free(&oc);

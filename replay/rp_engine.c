@@ -547,6 +547,9 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		r->facts.modules += rec->kind == TF_MODULE;
 		if (r->cfg.obs.on_module)
 			r->cfg.obs.on_module(r->cfg.obs.ctx, rec, r->nnodes);
+	} else if (rec->kind == TF_PY_CODE) {
+		if (r->cfg.obs.on_py_code)
+			r->cfg.obs.on_py_code(r->cfg.obs.ctx, rec);
 	} else if (rec->kind == TF_THREAD) {
 		r->sys.threads++;
 	} else if (rec->kind == TF_END) {
@@ -684,7 +687,14 @@ void rp_engine_free(rp_engine *r)
 		free(r->mr[i].arenas.a);
 		u64map_clear(&r->mr[i].arena_idx);
 		free(r->stats[i]);
+		/* the ranked stacks: each moment's, and the end's (pin_peak is a moment's) */
+		for (int k = 0; k < r->mr[i].nmoments; k++) {
+			free((void *)(uintptr_t)r->mr[i].moments[k].pinning.ranked);
+			free((void *)(uintptr_t)r->mr[i].moments[k].leaks_ranked);
+		}
 		free(r->mr[i].moments);
+		if (r->finished && i < r->result.nmodels)
+			free((void *)(uintptr_t)r->result.models[i].pinning.ranked);
 	}
 	free(r->at), free(r->at_taken), free(r->marks);
 	free(r->callsites);

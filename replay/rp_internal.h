@@ -188,6 +188,10 @@ void rp_site_alloc(replay *r, uint64_t stack, uint64_t n);
 void rp_site_free(replay *r, uint64_t stack, uint64_t size);
 void rp_sites_live_now(replay *r);
 rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins, uint64_t *n);
+/* A stack's frames from its leaf outwards, the first RP_PIN_FRAMES (0-ended
+ * when fewer; frames[] zeroed by the caller). */
+void rp_frames_of(const replay *r, uint64_t stack, uint64_t frames[RP_PIN_FRAMES]);
+/* out->ranked is malloc'd: the caller frees it (rp_engine_free does). */
 void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
 		   size_t *nall);
 

@@ -52,17 +52,28 @@ extern const char *const rp_series_names[RP_NSERIES];
 #define RP_SYMBOL_LINES 16 /* most lines of one frame's "symbols" in --json */
 typedef struct rp_pin {
 	uint64_t stack;                 /* leaf node id in the trace, 0 = no stack */
-	uint64_t frames[RP_PIN_FRAMES]; /* return addresses from the leaf outwards, 0-ended */
+	uint64_t frames[RP_PIN_FRAMES]; /* frames from the leaf outwards, 0-ended: return
+					 * addresses and Python frames (tf_py_frame) */
 	uint64_t arenas;                /* low arenas holding its blocks */
 	uint64_t blocks, bytes;         /* its live blocks in them */
 	uint64_t first_ns, last_ns;     /* when the oldest and newest of them were
 					 * allocated (or reallocated), to the ms */
 } rp_pin;
 
+/* Ranked stacks kept beyond the RP_PIN_STACKS (RP_LEAK_STACKS) a table
+ * shows, in traces with Python frames: the reports merge the stacks of
+ * the same Python lines into one row (reports/rep_view.h), and a row of
+ * one line reached by many C paths would otherwise leave too few rows. */
+#define RP_RANKED_STACKS 128
+
 typedef struct rp_pinning {
 	uint64_t arenas_held, arenas_low; /* low: live requested bytes < 1/4 of the arena */
 	int nstacks;
 	rp_pin stacks[RP_PIN_STACKS];     /* by arenas pinned, then bytes */
+	/* in a trace with Python frames, the first RP_RANKED_STACKS of the same
+	 * ranking (stacks[] their first ones), else none; valid until rp_engine_free */
+	int nranked;
+	const rp_pin *ranked;
 } rp_pinning;
 
 /* Frees attributed to one mechanism: those on the collecting thread

@@ -77,11 +77,16 @@ static void leaks_of(const replay *r, const model_run *mr, rp_moment *m)
 	for (size_t i = 0; i < n && m->nleaks < RP_LEAK_STACKS; i++) {
 		rp_leak *l = &m->leaks[m->nleaks++];
 		*l = all[i];
-		uint64_t id = l->stack;
-		for (int f = 0; f < RP_PIN_FRAMES && id && id <= r->nnodes; f++) {
-			l->frames[f] = r->node_ip[id - 1];
-			id = r->node_parent[id - 1];
-		}
+		rp_frames_of(r, l->stack, l->frames);
+	}
+	if (r->facts.py_nodes) { /* more of the ranking: `all` itself, cut */
+		const size_t keep = n < RP_RANKED_STACKS ? n : RP_RANKED_STACKS;
+		for (size_t i = 0; i < keep; i++)
+			rp_frames_of(r, all[i].stack, all[i].frames);
+		rp_leak *cut = realloc(all, keep * sizeof(*all));
+		m->leaks_ranked = cut ? cut : all;
+		m->nleaks_ranked = (int)keep;
+		all = NULL;
 	}
 	free(all);
 out:

@@ -60,6 +60,10 @@ typedef struct rp_moment {
 	int nleaks;                     /* EXIT and END: the live blocks by stack */
 	uint64_t leak_blocks, leak_bytes; /* every live block, all stacks */
 	rp_leak leaks[RP_LEAK_STACKS];
+	/* as rp_pinning's ranked: the first RP_RANKED_STACKS of leaks' ranking,
+	 * in a trace with Python frames; valid until rp_engine_free */
+	int nleaks_ranked;
+	const rp_leak *leaks_ranked;
 } rp_moment;
 
 /* A kind's name, as the outputs write it ("peak"), "?" for none. */

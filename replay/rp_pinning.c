@@ -3,7 +3,9 @@
  * and what pins arenas: the stacks of the live blocks in the arenas held
  * at low use (live requested bytes under a quarter of the arena).
  *
- * Invariants: stack ids are dense (node n is [n - 1]); the per-site arrays
+ * Invariants: stack ids are dense (node n is [n - 1]); a node's frame is
+ * its return address, or a Python frame as tf_py_frame (code, offset)
+ * (traces/tf_record.h), whose top bit no return address has; the per-site arrays
  * have site_cap entries, indexed by stack id, 0 for no stack; site_live
  * is the requested bytes live per site now.
  */
@@ -127,7 +129,18 @@ void rp_on_stack_node(replay *r, const tf_stack_node *nd)
 		r->cap_nodes = cap;
 	}
 	r->node_parent[r->nnodes] = nd->parent;
-	r->node_ip[r->nnodes++] = nd->ip;
+	r->facts.py_nodes += nd->code != 0;
+	/* a Python frame as (code, offset) in one word, told apart by its top bit */
+	r->node_ip[r->nnodes++] = nd->code ? tf_py_frame(nd->code, nd->ip) : nd->ip;
+}
+
+void rp_frames_of(const replay *r, uint64_t stack, uint64_t frames[RP_PIN_FRAMES])
+{
+	uint64_t id = stack;
+	for (int f = 0; f < RP_PIN_FRAMES && id && id <= r->nnodes; f++) {
+		frames[f] = r->node_ip[id - 1];
+		id = r->node_parent[id - 1];
+	}
 }
 
 static int pin_cmp(const void *a, const void *b)
@@ -212,12 +225,17 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 	for (size_t i = 0; i < npins && out->nstacks < RP_PIN_STACKS; i++) {
 		rp_pin *p = &out->stacks[out->nstacks++];
 		*p = pins[i];
-		uint64_t id = p->stack;
-		for (int f = 0; f < RP_PIN_FRAMES && id && id <= r->nnodes; f++) {
-			p->frames[f] = r->node_ip[id - 1];
-			id = r->node_parent[id - 1];
-		}
+		rp_frames_of(r, p->stack, p->frames);
 	}
+	/* with Python frames, more of the ranking (out of memory: none) */
+	rp_pin *ranked = r->facts.py_nodes && npins ? malloc(
+				 (npins < RP_RANKED_STACKS ? npins : RP_RANKED_STACKS) * sizeof(*ranked))
+						    : NULL;
+	for (size_t i = 0; ranked && i < npins && i < RP_RANKED_STACKS; i++) {
+		ranked[out->nranked] = pins[i];
+		rp_frames_of(r, pins[i].stack, ranked[out->nranked++].frames);
+	}
+	out->ranked = ranked;
 	if (all) { /* the caller takes every stack's pinning */
 		*all = pins;
 		*nall = npins;

@@ -57,6 +57,9 @@ typedef struct rp_observer {
 				 size_t want_len, const char *got, size_t got_len);
 	/* every 65,536 records: events so far (rp_engine_run only) */
 	void (*on_progress)(void *ctx, const tf_reader *rd, uint64_t events);
+	/* a py_code record (FORMAT.md §5.5), for a symbolizer: the Python
+	 * frames of the result's stacks name their code by its id */
+	void (*on_py_code)(void *ctx, const tf_record *rec);
 } rp_observer;
 
 typedef struct rp_config {

@@ -26,6 +26,7 @@ typedef struct rp_facts {
 	uint64_t start_real_ns;   /* wall clock at the start, ns since the epoch */
 	uint64_t span_ns;         /* time of the last event */
 	uint64_t threads, modules, stack_nodes;
+	uint64_t py_nodes;        /* of those, Python frames (FORMAT.md §5.5) */
 	bool complete;            /* the end record was read */
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
@@ -130,7 +131,9 @@ typedef struct rp_replay_result {
 	const rp_gc_pass *passes; /* valid until rp_engine_free */
 	rp_facts facts;
 	/* call sites that allocated, by bytes; and the stack tree to name
-	 * their frames (node id n is [n - 1]); valid until rp_engine_free */
+	 * their frames (node id n is [n - 1]: its parent's id and its frame, a
+	 * return address or a Python frame, tf_py_frame of traces/tf_record.h);
+	 * valid until rp_engine_free */
 	uint64_t ncallsites;
 	const rp_callsite *callsites;
 	uint64_t nnodes;

@@ -27,12 +27,42 @@
 typedef int (*rep_frame_namer)(void *ctx, uint64_t ip, uint64_t leaf, const char **lines,
 			       int max);
 
+/* A Python frame's facts beyond its text (tf_py_frame values, traces/
+ * tf_record.h): for grouping stacks by their Python lines and marking the
+ * program's own files.  Strings NULL and line 0 when unknown; they live
+ * as long as the describer's ctx. */
+typedef struct rep_pyframe {
+	const char *file, *function;
+	unsigned line;
+	rep_origin origin;
+} rep_pyframe;
+/* Describes the Python frame `frame`; false when it is unknown (the trace
+ * has no record of its code). */
+typedef bool (*rep_py_describer)(void *ctx, uint64_t frame, rep_pyframe *out);
+
+/* --stacks: how the reports show stacks that hold Python frames.  A
+ * result without Python frames (rp_facts.py_nodes 0) shows its stacks as
+ * it always has, whatever the mode. */
+enum {
+	REP_STACKS_AUTO,   /* python for a result with Python frames, else native */
+	REP_STACKS_PYTHON, /* a stack's Python frames, innermost first (its native frames
+			    * folded under them in the page, left out elsewhere; a stack
+			    * without Python frames shows its native ones); call sites,
+			    * pinning and leaking stacks with the same Python frames (same
+			    * code and line in each) are one row */
+	REP_STACKS_HYBRID, /* every frame in call order, leaf first; one row a stack */
+	REP_STACKS_NATIVE, /* the native frames only; one row a stack */
+};
+
 /* What every sink gets. */
 typedef struct rep_input {
 	const rp_replay_result *res;
 	const char *trace;        /* the trace's path, as given */
 	rep_frame_namer namer;    /* NULL: frames as hex addresses */
 	void *namer_ctx;
+	rep_py_describer py;      /* with namer_ctx; NULL: Python frames' lines and
+				   * files unknown */
+	int stacks;               /* REP_STACKS_* */
 } rep_input;
 
 /* Where a sink writes: the directory, and the files opened in it so far
@@ -87,8 +117,9 @@ void rep_csv_field(FILE *f, const char *s, size_t len);
 /* s (len bytes) as HTML text (also safe in a quoted attribute): & < > " '
  * escaped, control bytes and invalid UTF-8 as U+FFFD. */
 void rep_html_text(FILE *f, const char *s, size_t len);
-/* A stack's frames, leaf first, through the namer: calls fn once per line
- * (inlined frames give several lines for one address), at most max lines. */
+/* A stack's frames as in->stacks shows them (rep_view.h), through the
+ * namer: calls fn once per line (inlined frames give several lines for
+ * one address), at most max lines; folded frames are left out. */
 void rep_stack_frames(const rep_input *in, uint64_t stack, int max,
 		      void (*fn)(void *ctx, const char *line), void *ctx);
 /* Opens out->dir/name for writing (a new file, or one truncated; never

@@ -5,11 +5,14 @@
  * system.csv (replay --system).  RFC 4180:
  * a header line, comma-separated fields, CRLF line ends, fields quoted
  * when they must be; every row has its header's number of fields.
- * Columns: reports/README.md.
+ * Columns: reports/README.md.  Stacks are shown as rep_view.h says; a
+ * result without Python frames writes what it always has.
  */
 #include "rep.h"
+#include "rep_view.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FRAME_LINES 16 /* lines of a stack's frames joined into one field */
@@ -123,9 +126,13 @@ static void moments(FILE *f, const rep_input *in)
 				mo->request, mo->time_ns, mo->held, mo->live, w->requested, w->internal,
 				w->free_blocks, w->empty_pools, w->empty_arenas, w->large, mo->arenas_held,
 				u[0], u[1], u[2], u[3], mo->pinning.arenas_low);
-			if (mo->pinning.nstacks) {
-				fprintf(f, "%" PRIu64 ",", mo->pinning.stacks[0].stack);
-				frames_field(f, in, mo->pinning.stacks[0].stack);
+			rep_pin_row pins[RP_PIN_STACKS];
+			if (mo->pinning.nstacks) { /* the first row of its pinning table */
+				const uint64_t top = rep_view_python(in)
+							 ? (rep_view_pins(in, &mo->pinning, pins), pins[0].pin.stack)
+							 : mo->pinning.stacks[0].stack;
+				fprintf(f, "%" PRIu64 ",", top);
+				frames_field(f, in, top);
 			} else {
 				fputc(',', f);
 			}
@@ -134,8 +141,11 @@ static void moments(FILE *f, const rep_input *in)
 				fprintf(f, ",%" PRIu64 ",%" PRIu64 ",", mo->leak_blocks, mo->leak_bytes);
 			else
 				fputs(",,,", f);
+			rep_leak_row lrows[RP_LEAK_STACKS];
 			if (leaks && mo->nleaks) {
-				const rp_leak *l = &mo->leaks[0];
+				const rp_leak *l = rep_view_python(in)
+						       ? (rep_view_leaks(in, mo, lrows), &lrows[0].leak)
+						       : &mo->leaks[0];
 				fprintf(f, "%" PRIu64 ",", l->stack);
 				frames_field(f, in, l->stack);
 				fprintf(f, ",%" PRIu64 ",%" PRIu64, l->blocks, l->bytes);
@@ -199,21 +209,49 @@ static void arenas(FILE *f, const rep_input *in)
 	}
 }
 
+/* Where the innermost Python frame of a stack is, and its innermost
+ * frame in the program's own files: two fields, empty when there is none. */
+static void python_fields(FILE *f, const rep_input *in, uint64_t stack)
+{
+	rep_pyframe pf;
+	fputc(',', f);
+	if (rep_view_pyframes(in, stack, NULL, &pf, 1))
+		field(f, rep_origin_name(pf.origin));
+	fputc(',', f);
+	char text[REP_FRAME_MAX];
+	if (rep_view_program_frame(in, stack, text, sizeof(text)))
+		field(f, text);
+}
+
+/* One row a call site; with Python frames shown, one row per group of
+ * call sites (python mode: the same Python frames) and three columns more:
+ * how many call sites the row sums, and python_fields. */
 static void callsites(FILE *f, const rep_input *in)
 {
-	const rp_replay_result *res = in->res;
+	const bool py = rep_view_python(in);
 	fputs("stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
 	      "arenas_pinned",
 	      f);
+	if (py)
+		fputs(",stacks,python_origin,program_frame", f);
 	eol(f);
-	for (uint64_t k = 0; k < res->ncallsites; k++) {
-		const rp_callsite *c = &res->callsites[k];
+	rep_site_row *rows;
+	uint64_t n;
+	if (rep_view_sites(in, &rows, &n) < 0)
+		return; /* out of memory: the header alone */
+	for (uint64_t k = 0; k < n; k++) {
+		const rp_callsite *c = &rows[k].c;
 		fprintf(f, "%" PRIu64 ",", c->stack);
 		frames_field(f, in, c->stack);
 		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
 			c->allocs, c->bytes, c->live_peak, c->live_end, c->blocks_end, c->arenas);
+		if (py) {
+			fprintf(f, ",%" PRIu64, rows[k].nstacks);
+			python_fields(f, in, c->stack);
+		}
 		eol(f);
 	}
+	free(rows);
 }
 
 static void gc(FILE *f, const rep_input *in)

@@ -8,8 +8,15 @@
  *
  * Size is bounded whatever the trace: the charts as rep_html_chart.c
  * says, tables at most TABLE_ROWS rows (GC_ROWS for the GC passes).
+ *
+ * Stacks are shown as rep_view.h says: a result without Python frames as
+ * it always was; with them, the Python frames marked by where their files
+ * are (and the style for it added), the native frames folded in a
+ * <details> of their own in python mode, rows of the same Python frames
+ * summed.
  */
 #include "rep_html_internal.h"
+#include "rep_view.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -91,20 +98,89 @@ static void first_frame(void *ctx, const char *line)
 		rep_html_text(o->f, line, strnlen(line, REP_FRAME_MAX));
 }
 
-/* A stack: its leaf frame, and every frame when opened. */
-static void stack_cell(FILE *f, const rep_input *in, uint64_t stack)
+/* A line of a stack with Python frames shown: the program's own Python
+ * frames marked "own", a library's "lib" with a tag naming it. */
+static void mark_line(FILE *f, const rep_vline *l)
+{
+	rep_html_text(f, l->text, strnlen(l->text, REP_FRAME_MAX));
+	if (l->origin == REP_ORIGIN_STDLIB || l->origin == REP_ORIGIN_SITE)
+		fprintf(f, "<span class=\"tag\">%s</span>", rep_origin_name(l->origin));
+}
+
+static const char *line_class(const rep_vline *l)
+{
+	if (!l->python)
+		return "";
+	return l->origin == REP_ORIGIN_PROGRAM				      ? " class=\"own\""
+	       : l->origin == REP_ORIGIN_STDLIB || l->origin == REP_ORIGIN_SITE ? " class=\"lib\""
+										: " class=\"py\"";
+}
+
+/* The lines of a stack cell with Python frames: the shown ones in the
+ * stack's list, then the folded ones in a list of their own, closed. */
+typedef struct view_out {
+	FILE *f;
+	int n, folded; /* lines written; native frames folded (python mode) */
+	bool in_folded;
+} view_out;
+
+static void view_li(void *ctx, const rep_vline *l)
+{
+	view_out *o = ctx;
+	if (l->folded && !o->in_folded) {
+		fprintf(o->f, "</ol><details class=\"native\"><summary>%d native frame%s</summary><ol>",
+			o->folded, o->folded == 1 ? "" : "s");
+		o->in_folded = true;
+	}
+	fprintf(o->f, "<li%s>", line_class(l));
+	mark_line(o->f, l);
+	fputs("</li>", o->f);
+	o->n++;
+}
+
+static void view_first(void *ctx, const rep_vline *l)
+{
+	view_out *o = ctx;
+	if (o->n++)
+		return;
+	fprintf(o->f, "<span%s>", line_class(l));
+	mark_line(o->f, l);
+	fputs("</span>", o->f);
+}
+
+/* A stack: its leaf frame, and every frame when opened; with Python
+ * frames shown (rep_view.h), the Python ones marked by origin and, in
+ * python mode, the native ones folded under them.  nstacks: the stacks
+ * its row sums. */
+static void stack_cell_of(FILE *f, const rep_input *in, uint64_t stack, uint64_t nstacks)
 {
 	if (!stack) {
 		fputs("<td class=\"stack\">(no stack)</td>", f);
 		return;
 	}
 	fprintf(f, "<td class=\"stack\"><details><summary>#%" PRIu64 " ", stack);
-	frames_out o = {f, 0};
-	rep_stack_frames(in, stack, 1, first_frame, &o);
+	if (!rep_view_python(in)) {
+		frames_out o = {f, 0};
+		rep_stack_frames(in, stack, 1, first_frame, &o);
+		fputs("</summary><ol>", f);
+		o.n = 0;
+		rep_stack_frames(in, stack, FRAMES_SHOWN, frame_li, &o);
+		fputs("</ol></details></td>", f);
+		return;
+	}
+	if (nstacks > 1)
+		fprintf(f, "(and %" PRIu64 " more stacks of these Python lines) ", nstacks - 1);
+	view_out o = {f, 0, 0, false};
+	rep_view_lines(in, stack, 1, 0, view_first, &o);
 	fputs("</summary><ol>", f);
-	o.n = 0;
-	rep_stack_frames(in, stack, FRAMES_SHOWN, frame_li, &o);
-	fputs("</ol></details></td>", f);
+	o = (view_out){f, 0, rep_view_folded(in, stack), false};
+	rep_view_lines(in, stack, FRAMES_SHOWN, FRAMES_SHOWN, view_li, &o);
+	fputs(o.in_folded ? "</ol></details></details></td>" : "</ol></details></td>", f);
+}
+
+static void stack_cell(FILE *f, const rep_input *in, uint64_t stack)
+{
+	stack_cell_of(f, in, stack, 1);
 }
 
 /* ---- sections ---- */
@@ -130,6 +206,14 @@ static const char style[] =
     "padding:6px 12px;min-width:130px}.card b{display:block;font-size:18px}"
     "figure{display:inline-block;margin:0}figcaption{font-size:12px;text-align:center}"
     ".note{color:#556;font-size:12px}";
+
+/* With Python frames shown: the program's own frames, a library's, a
+ * library's tag, and the folded native frames. */
+static const char py_style[] =
+    ".own{font-weight:600;color:#166534}li.own::marker{color:#166534}.lib{color:#6b7280}"
+    ".tag{font:10px system-ui,sans-serif;border:1px solid #cbd5e1;border-radius:3px;"
+    "padding:0 3px;margin-left:6px;color:#475569}details.native{margin-left:22px}"
+    "details.native>summary{color:#6b7280;font-style:italic;cursor:pointer}";
 
 /* Sorting by a column (numbers by data-v), opening every stack; errors are
  * left on the page for the browser test. */
@@ -276,8 +360,10 @@ static void pin_table(FILE *f, const rep_input *in, const rp_pinning *pn, const 
 	      "<th title=\"when the oldest and the newest of these blocks were allocated\">"
 	      "allocated</th><th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
 	      f);
-	for (int k = 0; k < pn->nstacks; k++) {
-		const rp_pin *p = &pn->stacks[k];
+	rep_pin_row rows[RP_PIN_STACKS];
+	const int n = rep_view_pins(in, pn, rows);
+	for (int k = 0; k < n; k++) {
+		const rp_pin *p = &rows[k].pin;
 		char t0[32], t1[32];
 		fputs("<tr>", f);
 		td_count(f, p->arenas);
@@ -285,7 +371,7 @@ static void pin_table(FILE *f, const rep_input *in, const rp_pinning *pn, const 
 		td_bytes(f, p->bytes);
 		fprintf(f, "<td data-v=\"%" PRIu64 "\">%s &ndash; %s</td>", p->first_ns,
 			html_secs_str(t0, sizeof(t0), p->first_ns), html_secs_str(t1, sizeof(t1), p->last_ns));
-		stack_cell(f, in, p->stack);
+		stack_cell_of(f, in, p->stack, (uint64_t)rows[k].nstacks);
 		fputs("</tr>", f);
 	}
 	fputs("</tbody></table>", f);
@@ -315,13 +401,15 @@ static void leak_table(FILE *f, const rep_input *in, const rp_moment *mo)
 	      "<th title=\"arenas holding at least one of them\">arenas</th>"
 	      "<th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
 	      f);
-	for (int k = 0; k < mo->nleaks; k++) {
-		const rp_leak *l = &mo->leaks[k];
+	rep_leak_row rows[RP_LEAK_STACKS];
+	const int n = rep_view_leaks(in, mo, rows);
+	for (int k = 0; k < n; k++) {
+		const rp_leak *l = &rows[k].leak;
 		fputs("<tr>", f);
 		td_count(f, l->blocks);
 		td_bytes(f, l->bytes);
 		td_count(f, l->arenas);
-		stack_cell(f, in, l->stack);
+		stack_cell_of(f, in, l->stack, (uint64_t)rows[k].nstacks);
 		fputs("</tr>", f);
 	}
 	fputs("</tbody></table>", f);
@@ -478,14 +566,29 @@ static void classes_section(FILE *f, const rp_model_result *m)
 static void callsites_section(FILE *f, const rep_input *in)
 {
 	const rp_replay_result *res = in->res;
-	uint64_t n = res->ncallsites < TABLE_ROWS ? res->ncallsites : TABLE_ROWS;
-	fprintf(f,
-		"<section id=\"callsites\"><h2>Call sites</h2><p>The %" PRIu64 " of %" PRIu64
-		" call sites that allocated the most bytes (all of them in callsites.csv); live "
-		"bytes at the peak held and at the end, and the little-used arenas their blocks "
-		"keep, are the first model's.</p>",
-		n, res->ncallsites);
+	rep_site_row *rows = NULL;
+	uint64_t nrows = 0;
+	if (rep_view_sites(in, &rows, &nrows) < 0)
+		nrows = 0; /* out of memory: the section says there is nothing */
+	uint64_t n = nrows < TABLE_ROWS ? nrows : TABLE_ROWS;
+	if (rep_view_mode(in) == REP_STACKS_PYTHON)
+		fprintf(f,
+			"<section id=\"callsites\"><h2>Call sites</h2><p>The %" PRIu64 " of %" PRIu64
+			" rows that allocated the most bytes (all of them in callsites.csv): the %" PRIu64
+			" call sites, those of the same Python frames (the same code and line in each) "
+			"summed in one row; live bytes at the peak held and at the end, and the "
+			"little-used arenas their blocks keep (in a row of several, the most any of them "
+			"keeps), are the first model's.</p>",
+			n, nrows, res->ncallsites);
+	else
+		fprintf(f,
+			"<section id=\"callsites\"><h2>Call sites</h2><p>The %" PRIu64 " of %" PRIu64
+			" call sites that allocated the most bytes (all of them in callsites.csv); live "
+			"bytes at the peak held and at the end, and the little-used arenas their blocks "
+			"keep, are the first model's.</p>",
+			n, res->ncallsites);
 	if (!n) {
+		free(rows);
 		fputs("<p>No allocation was replayed.</p></section>", f);
 		return;
 	}
@@ -494,7 +597,7 @@ static void callsites_section(FILE *f, const rep_input *in)
 	      "<th>arenas kept</th><th class=\"l\">stack (leaf first)</th></tr></thead><tbody>",
 	      f);
 	for (uint64_t k = 0; k < n; k++) {
-		const rp_callsite *c = &res->callsites[k];
+		const rp_callsite *c = &rows[k].c;
 		fputs("<tr>", f);
 		td_count(f, c->allocs);
 		td_bytes(f, c->bytes);
@@ -502,9 +605,10 @@ static void callsites_section(FILE *f, const rep_input *in)
 		td_bytes(f, c->live_end);
 		td_count(f, c->blocks_end);
 		td_count(f, c->arenas);
-		stack_cell(f, in, c->stack);
+		stack_cell_of(f, in, c->stack, rows[k].nstacks);
 		fputs("</tr>", f);
 	}
+	free(rows);
 	fputs("</tbody></table></section>", f);
 }
 
@@ -646,7 +750,8 @@ static void page(FILE *f, const rep_input *in)
 	      "<title>arenatrace: ",
 	      f);
 	text(f, res->facts.exe[0] ? res->facts.exe : in->trace);
-	fprintf(f, "</title><style>%s</style></head><body>", style);
+	const bool py = rep_view_python(in);
+	fprintf(f, "</title><style>%s%s</style></head><body>", style, py ? py_style : "");
 	fputs("<header><h1>arenatrace report: ", f);
 	text(f, res->facts.argv[0] ? res->facts.argv : res->facts.exe);
 	fputs("</h1><nav><a href=\"#summary\">summary</a><a href=\"#memory\">memory</a>"
@@ -661,8 +766,17 @@ static void page(FILE *f, const rep_input *in)
 	if (res->has_system)
 		fputs("<a href=\"#system\">real allocator</a>", f);
 	fputs("<a href=\"#facts\">trace</a> <button id=\"expand\" hidden>open every stack</button>"
-	      "</nav></header><main>",
+	      "</nav>",
 	      f);
+	if (py)
+		fprintf(f, "<p class=\"note\">Stacks lead with their Python frames%s: the program's "
+			   "own files <span class=\"own\">in bold green</span>, the standard "
+			   "library's and installed packages' <span class=\"lib\">in grey, "
+			   "tagged</span><span class=\"tag\">stdlib</span>.</p>",
+			rep_view_mode(in) == REP_STACKS_PYTHON
+			    ? ", innermost first, each stack's native frames folded under them"
+			    : ", among the native ones in call order");
+	fputs("</header><main>", f);
 	summary_section(f, res, m);
 	fputs("<section id=\"memory\"><h2>Memory by layer over time</h2>", f);
 	html_memory_chart(f, res, m);

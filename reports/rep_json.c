@@ -2,11 +2,19 @@
  * rep_json.c - `replay --json`: the replay's result as one JSON object
  * (keys in cli/CLI.md), and the quoting of strings that the command
  * line's JSON and dump outputs share.
+ *
+ * A result without Python frames writes its stacks as it always has; one
+ * with them through rep_view.h (the mode of rep_input.stacks), with the
+ * Python frames described apart ("python") and, in python mode, the
+ * stacks a row sums ("merged_stacks").
  */
 #include "rep_text.h"
+#include "rep_view.h"
 
 #include <inttypes.h>
 #include <string.h>
+
+#define JSON_VIEW_LINES 64 /* lines of "symbols", frames of "python", of a stack with Python frames */
 
 /* JSON keeps valid UTF-8 and writes U+FFFD for other bytes; C style
  * writes \xNN for every byte outside printable ASCII. */
@@ -70,14 +78,86 @@ static void json_frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_frame_
 	fputc(']', f);
 }
 
-static void json_pinning(FILE *f, const rp_pinning *pn, rep_frame_namer namer, void *ctx)
+/* s as a JSON string, null for NULL. */
+static void str_or_null(FILE *f, const char *s)
+{
+	if (s)
+		rep_json_str(f, s, strlen(s));
+	else
+		fputs("null", f);
+}
+
+typedef struct json_lines {
+	FILE *f;
+	int n;
+} json_lines;
+
+static void json_line(void *ctx, const rep_vline *l)
+{
+	json_lines *o = ctx;
+	fputs(o->n++ ? ", " : "", o->f);
+	rep_json_str(o->f, l->text, strlen(l->text));
+}
+
+/* A stack of a result with Python frames: "frames", the native ones among
+ * its first frames; "symbols", its lines as the mode shows them; and when
+ * they are shown, "python": its Python frames, innermost first; rows of
+ * several stacks list them in "merged_stacks" (the first `shown`, as many
+ * as the row keeps) and their number in "merged_count". */
+static void json_view_frames(FILE *f, const rep_input *in, uint64_t stack, const uint64_t *ips,
+			     const uint64_t *stacks, int nstacks, int shown)
+{
+	fputs("\"frames\": [", f);
+	for (int fr = 0, n = 0; fr < RP_PIN_FRAMES && ips[fr]; fr++)
+		if (!tf_is_py_frame(ips[fr]))
+			fprintf(f, "%s\"0x%" PRIx64 "\"", n++ ? ", " : "", ips[fr]);
+	fputc(']', f);
+	if (in->namer) {
+		fputs(", \"symbols\": [", f);
+		json_lines o = {f, 0};
+		rep_view_lines(in, stack, JSON_VIEW_LINES, 0, json_line, &o);
+		fputc(']', f);
+	}
+	if (!rep_view_python(in))
+		return;
+	rep_pyframe pf[JSON_VIEW_LINES];
+	const int n = rep_view_pyframes(in, stack, NULL, pf, JSON_VIEW_LINES);
+	fputs(", \"python\": [", f);
+	for (int k = 0; k < n; k++) {
+		fputs(k ? ", {\"file\": " : "{\"file\": ", f);
+		str_or_null(f, pf[k].file);
+		if (pf[k].line)
+			fprintf(f, ", \"line\": %u", pf[k].line);
+		else
+			fputs(", \"line\": null", f);
+		fputs(", \"function\": ", f);
+		str_or_null(f, pf[k].function);
+		fprintf(f, ", \"origin\": \"%s\"}", rep_origin_name(pf[k].origin));
+	}
+	fputc(']', f);
+	if (rep_view_mode(in) != REP_STACKS_PYTHON)
+		return;
+	fprintf(f, ", \"merged_count\": %d, \"merged_stacks\": [", nstacks);
+	for (int k = 0; k < nstacks && k < shown; k++)
+		fprintf(f, "%s%" PRIu64, k ? ", " : "", stacks[k]);
+	fputc(']', f);
+}
+
+static void json_pinning(FILE *f, const rep_input *in, const rp_pinning *pn)
 {
 	fprintf(f, "{\"arenas_held\": %" PRIu64 ", \"arenas_low\": %" PRIu64 ", \"stacks\": [",
 		pn->arenas_held, pn->arenas_low);
-	for (int k = 0; k < pn->nstacks; k++) {
-		const rp_pin *pp = &pn->stacks[k];
+	rep_pin_row rows[RP_PIN_STACKS];
+	const bool view = in->res->facts.py_nodes > 0;
+	const int n = view ? rep_view_pins(in, pn, rows) : pn->nstacks;
+	for (int k = 0; k < n; k++) {
+		const rp_pin *pp = view ? &rows[k].pin : &pn->stacks[k];
 		fprintf(f, "%s{\"stack\": %" PRIu64 ", ", k ? ", " : "", pp->stack);
-		json_frames(f, pp->stack, pp->frames, namer, ctx);
+		if (view)
+			json_view_frames(f, in, pp->stack, pp->frames, rows[k].stacks, rows[k].nstacks,
+					 RP_PIN_STACKS);
+		else
+			json_frames(f, pp->stack, pp->frames, in->namer, in->namer_ctx);
 		fprintf(f,
 			", \"arenas\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64
 			", \"first_alloc_ns\": %" PRIu64 ", \"last_alloc_ns\": %" PRIu64 "}",
@@ -117,8 +197,7 @@ static void json_waste(FILE *f, const rp_waste *w)
 }
 
 /* One moment of a model: every figure taken after the same request. */
-static void json_moment(FILE *f, const char *sep, const rp_moment *m, rep_frame_namer namer,
-			void *ctx)
+static void json_moment(FILE *f, const char *sep, const rp_moment *m, const rep_input *in)
 {
 	const uint64_t *u = m->arenas_by_use;
 	fprintf(f, "%s{\"kind\": \"%s\", \"label\": ", sep,
@@ -133,14 +212,21 @@ static void json_moment(FILE *f, const char *sep, const rp_moment *m, rep_frame_
 		", \"arenas_held\": %" PRIu64 ", \"arenas_by_use\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64
 		", %" PRIu64 "], \"pinning\": ",
 		m->arenas_held, u[0], u[1], u[2], u[3]);
-	json_pinning(f, &m->pinning, namer, ctx);
+	json_pinning(f, in, &m->pinning);
 	if (rp_moment_has_leaks(m->kind)) {
 		fprintf(f, ", \"leaks\": {\"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"stacks\": [",
 			m->leak_blocks, m->leak_bytes);
-		for (int k = 0; k < m->nleaks; k++) {
-			const rp_leak *l = &m->leaks[k];
+		rep_leak_row rows[RP_LEAK_STACKS];
+		const bool view = in->res->facts.py_nodes > 0;
+		const int n = view ? rep_view_leaks(in, m, rows) : m->nleaks;
+		for (int k = 0; k < n; k++) {
+			const rp_leak *l = view ? &rows[k].leak : &m->leaks[k];
 			fprintf(f, "%s{\"stack\": %" PRIu64 ", ", k ? ", " : "", l->stack);
-			json_frames(f, l->stack, l->frames, namer, ctx);
+			if (view)
+				json_view_frames(f, in, l->stack, l->frames, rows[k].stacks,
+						 rows[k].nstacks, RP_LEAK_STACKS);
+			else
+				json_frames(f, l->stack, l->frames, in->namer, in->namer_ctx);
 			fprintf(f, ", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"arenas\": %" PRIu64 "}",
 				l->blocks, l->bytes, l->arenas);
 		}
@@ -149,8 +235,9 @@ static void json_moment(FILE *f, const char *sep, const rp_moment *m, rep_frame_
 	fputc('}', f);
 }
 
-void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer, void *ctx)
+void rep_json_write(FILE *f, const rep_input *in)
 {
+	const rp_replay_result *res = in->res;
 	if (!res->nmodels)
 		return;
 	fprintf(f,
@@ -205,10 +292,10 @@ void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer,
 			fputc('}', f);
 		}
 		fputs(", \"pinning\": {\"low_use_below\": 0.25, \"end\": ", f);
-		json_pinning(f, &m->pinning, namer, ctx);
+		json_pinning(f, in, &m->pinning);
 		if (m->pinning_peak.arenas_held) {
 			fputs(", \"at_peak\": ", f);
-			json_pinning(f, &m->pinning_peak, namer, ctx);
+			json_pinning(f, in, &m->pinning_peak);
 		}
 		fprintf(f,
 			"}, \"peak_request\": %" PRIu64 ", \"peak_time_ns\": %" PRIu64
@@ -216,7 +303,7 @@ void rep_json_write(FILE *f, const rp_replay_result *res, rep_frame_namer namer,
 			", \"held_minus_live_bytes\": %" PRIu64 "}, \"moments\": [",
 			m->peak_request, m->peak_time, m->worst_request, m->worst_time, m->worst_waste);
 		for (int k = 0; k < m->nmoments; k++)
-			json_moment(f, k ? ", " : "", &m->moments[k], namer, ctx);
+			json_moment(f, k ? ", " : "", &m->moments[k], in);
 		fputs("]}", f);
 	}
 	fputc(']', f);

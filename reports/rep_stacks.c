@@ -1,6 +1,7 @@
 /*
  * rep_stacks.c - symbolized call stacks for the replay's outputs (see
- * rep_stacks.h): module records fed to rep_sym as the replay reads them,
+ * rep_stacks.h): module and py_code records fed to rep_sym as the replay
+ * reads them,
  * and the frames of a stack resolved through it, for the terminal summary
  * and for the report sinks' namer.
  *
@@ -21,6 +22,13 @@ void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx)
 		(void)rep_sym_load(s, &rec->u.module, nodes);
 	else if (rec->kind == TF_MODULE_UNLOAD)
 		(void)rep_sym_unload(s, rec->u.module_unload, nodes);
+}
+
+void rep_stacks_on_py_code(const tf_record *rec, void *ctx)
+{
+	/* out of memory: the code's frames are unknown Python frames, nothing worse */
+	if (rec->kind == TF_PY_CODE)
+		(void)rep_sym_py_code(ctx, &rec->u.py_code);
 }
 
 void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx)
@@ -61,4 +69,15 @@ int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, 
 		lines[i] = nm->buf[i];
 	}
 	return n < 0 ? 0 : n;
+}
+
+bool rep_stacks_describe(void *ctx, uint64_t frame, rep_pyframe *out)
+{
+	rep_namer *nm = ctx;
+	const rep_frame *fr;
+	if (!tf_is_py_frame(frame) || rep_sym_resolve(nm->sym, frame, UINT64_MAX, &fr) < 1 ||
+	    (!fr->file && !fr->function))
+		return false;
+	*out = (rep_pyframe){fr->file, fr->function, fr->line, fr->origin};
+	return true;
 }

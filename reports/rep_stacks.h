@@ -16,6 +16,8 @@
 /* For the observer's on_module, with a rep_sym *: feeds module and
  * module_unload records, stamped with the stack nodes read so far. */
 void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx);
+/* For the observer's on_py_code, with a rep_sym *: keeps the py_code record. */
+void rep_stacks_on_py_code(const tf_record *rec, void *ctx);
 
 /* A rep_stack_printer (rep_text.h) with a rep_sym * as ctx: the pinning
  * stack's frames, one a line ("      FUNCTION at FILE:LINE", inlined frames
@@ -30,5 +32,8 @@ typedef struct rep_namer {
 	char buf[REP_SYM_MAX_FRAMES][REP_FRAME_MAX];
 } rep_namer;
 int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
+/* A rep_py_describer (rep.h) over the same rep_namer: a Python frame's
+ * function, file, line and origin from the symbolizer's py_code records. */
+bool rep_stacks_describe(void *ctx, uint64_t frame, rep_pyframe *out);
 
 #endif

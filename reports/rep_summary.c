@@ -4,8 +4,15 @@
  * one line per model, where the held bytes go at the peak, what the
  * collector did, --system's allocator, what pins the arenas), and
  * --stats' statistics.
+ *
+ * A result without Python frames prints its stacks through the
+ * rep_stack_printer, as it always has; one with Python frames through
+ * rep_view.h, in the mode of rep_input.stacks: python mode sums the rows
+ * of the same Python frames, and a library's Python frames are tagged
+ * [stdlib] or [site-packages] so the program's own lines stand out.
  */
 #include "rep_text.h"
+#include "rep_view.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -13,6 +20,9 @@
 /* Stacks a moment shows of its pinning and of its leaks (--json and the
  * report have RP_PIN_STACKS and RP_LEAK_STACKS). */
 #define MOMENT_STACKS 5
+/* Lines of a stack's frames in a result with Python frames (the others
+ * print what rep_stack_printer prints: rep_stacks.h's REP_STACKS_LINES). */
+#define REP_SUMMARY_LINES 12
 
 static double ratio(uint64_t a, uint64_t b)
 {
@@ -76,25 +86,61 @@ static void frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_stack_print
 	fputc('\n', f);
 }
 
+/* A result with Python frames: a stack's lines as the mode shows them,
+ * one a line, a library's Python frames tagged with where they are. */
+typedef struct lines_out {
+	FILE *f;
+	int n;
+} lines_out;
+
+static void print_line(void *ctx, const rep_vline *l)
+{
+	lines_out *o = ctx;
+	if (o->n++ == REP_SUMMARY_LINES) {
+		fputs("        ...\n", o->f);
+		return;
+	}
+	const bool lib = l->origin == REP_ORIGIN_STDLIB || l->origin == REP_ORIGIN_SITE;
+	fprintf(o->f, "        %s%s%s%s\n", l->text, lib ? " [" : "", lib ? rep_origin_name(l->origin) : "",
+		lib ? "]" : "");
+}
+
+/* The rest of a row's line (the other stacks it sums) and its frames. */
+static void view_frames(FILE *f, const rep_input *in, uint64_t stack, int nstacks)
+{
+	if (nstacks > 1)
+		fprintf(f, " and %d more", nstacks - 1);
+	fputc('\n', f);
+	lines_out o = {f, 0};
+	rep_view_lines(in, stack, REP_SUMMARY_LINES + 1, 0, print_line, &o);
+}
+
 /* The stacks whose blocks keep the little-used arenas (at most max), after
  * a line that counts them. */
-static void pins(FILE *f, const rp_pinning *pn, int max, rep_stack_printer print, void *ctx)
+static void pins(FILE *f, const rep_input *in, const rp_pinning *pn, int max,
+		 rep_stack_printer print, void *ctx)
 {
 	fprintf(f, pn->nstacks ? "; the stacks whose blocks keep them:\n" : "\n");
-	for (int k = 0; k < pn->nstacks && k < max; k++) {
-		const rp_pin *pp = &pn->stacks[k];
+	rep_pin_row rows[RP_PIN_STACKS];
+	const bool view = in->res->facts.py_nodes > 0;
+	const int n = view ? rep_view_pins(in, pn, rows) : pn->nstacks;
+	for (int k = 0; k < n && k < max; k++) {
+		const rp_pin *pp = view ? &rows[k].pin : &pn->stacks[k];
 		fprintf(f, "  %3" PRIu64 " arenas, %8" PRIu64 " blocks, %10" PRIu64
 			   " bytes, allocated %.3f-%.3f s  stack %" PRIu64,
 			pp->arenas, pp->blocks, pp->bytes, pp->first_ns / 1e9, pp->last_ns / 1e9,
 			pp->stack);
-		frames(f, pp->stack, pp->frames, print, ctx);
+		if (view)
+			view_frames(f, in, pp->stack, rows[k].nstacks);
+		else
+			frames(f, pp->stack, pp->frames, print, ctx);
 	}
 }
 
 /* One moment of one model: its figures, what pins its arenas, and (exit,
  * end) the live blocks by stack. */
-static void moment(FILE *f, const char *model, const rp_moment *m, rep_stack_printer print,
-		   void *ctx)
+static void moment(FILE *f, const rep_input *in, const char *model, const rp_moment *m,
+		   rep_stack_printer print, void *ctx)
 {
 	const uint64_t *u = m->arenas_by_use;
 	fprintf(f, "%s at %s (request %" PRIu64 ", %.3f s): held %" PRIu64 " bytes, live %" PRIu64
@@ -108,22 +154,29 @@ static void moment(FILE *f, const char *model, const rp_moment *m, rep_stack_pri
 		w->requested, w->internal, w->free_blocks, w->empty_pools, w->empty_arenas,
 		w->large);
 	fprintf(f, "  %" PRIu64 " arenas less than a quarter used", m->pinning.arenas_low);
-	pins(f, &m->pinning, MOMENT_STACKS, print, ctx);
+	pins(f, in, &m->pinning, MOMENT_STACKS, print, ctx);
 	if (!rp_moment_has_leaks(m->kind))
 		return;
 	fprintf(f, "  live at %s: %" PRIu64 " blocks, %" PRIu64 " bytes%s\n", m->label,
 		m->leak_blocks, m->leak_bytes, m->nleaks ? "; the stacks that hold the most:" : "");
-	for (int k = 0; k < m->nleaks && k < MOMENT_STACKS; k++) {
-		const rp_leak *l = &m->leaks[k];
+	rep_leak_row rows[RP_LEAK_STACKS];
+	const bool view = in->res->facts.py_nodes > 0;
+	const int n = view ? rep_view_leaks(in, m, rows) : m->nleaks;
+	for (int k = 0; k < n && k < MOMENT_STACKS; k++) {
+		const rp_leak *l = view ? &rows[k].leak : &m->leaks[k];
 		fprintf(f, "  %8" PRIu64 " blocks, %10" PRIu64 " bytes, in %3" PRIu64
 			   " arenas  stack %" PRIu64,
 			l->blocks, l->bytes, l->arenas, l->stack);
-		frames(f, l->stack, l->frames, print, ctx);
+		if (view)
+			view_frames(f, in, l->stack, rows[k].nstacks);
+		else
+			frames(f, l->stack, l->frames, print, ctx);
 	}
 }
 
-void rep_summary_write(FILE *f, const rp_replay_result *res, rep_stack_printer print, void *ctx)
+void rep_summary_write(FILE *f, const rep_input *in, rep_stack_printer print, void *ctx)
 {
+	const rp_replay_result *res = in->res;
 	if (!res->nmodels)
 		return;
 	char label[48];
@@ -186,10 +239,10 @@ void rep_summary_write(FILE *f, const rp_replay_result *res, rep_stack_printer p
 			fprintf(f, "%s at the end: %" PRIu64 " arenas held, %" PRIu64
 				   " less than a quarter used",
 				label, m->pinning.arenas_held, m->pinning.arenas_low);
-			pins(f, &m->pinning, RP_PIN_STACKS, print, ctx);
+			pins(f, in, &m->pinning, RP_PIN_STACKS, print, ctx);
 		}
 		for (int k = 0; k < m->nmoments; k++)
-			moment(f, label, &m->moments[k], print, ctx);
+			moment(f, in, label, &m->moments[k], print, ctx);
 	}
 }
 

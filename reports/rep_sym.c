@@ -3,7 +3,8 @@
  * with which time rules): its hash tables (u64map.h) and interned
  * strings, the cache of resolved addresses, demangling, and the text of a
  * frame.  The module map is rep_sym_map.c, reading files with libdw
- * rep_sym_dwarf.c; rep_sym_internal.h holds what they share.
+ * rep_sym_dwarf.c, Python frames rep_sym_py.c; rep_sym_internal.h holds
+ * what they share.
  *
  * Each distinct address (file and address in it, or the plain address
  * outside every module) is resolved once: its frames are copied into a
@@ -35,8 +36,9 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 /* The words of an interned string's record in s->strs: the string, its length. */
 enum { STR_PTR, STR_LEN, STR_WORDS };
 /* The words of a resolved address's record in s->tab: its key (file index
- * + 1, the address in the file; or 0, the address outside every module),
- * and its frames (malloc'd, never moving) and their count. */
+ * + 1, the address in the file; or 0, the address outside every module;
+ * or UINT64_MAX, a Python frame's tf_py_frame value), and its frames
+ * (malloc'd, never moving) and their count. */
 enum { TAB_FILE1, TAB_ADDR, TAB_FRAMES, TAB_N, TAB_WORDS };
 
 const char *rep_strerror(int err)
@@ -80,6 +82,30 @@ static uint64_t hash_key(uint64_t h)
 	return h == UINT64_MAX ? UINT64_MAX - 1 : h;
 }
 
+/* n bytes of the current chunk (a new one when they do not fit), or NULL. */
+static char *chunk_room(rep_sym *s, size_t n)
+{
+	str_chunk *c = s->chunks;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > STR_CHUNK ? n : STR_CHUNK;
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return NULL;
+		*c = (str_chunk){s->chunks, 0, cap};
+		s->chunks = c;
+	}
+	char *p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+const void *sym_keep(rep_sym *s, const void *p, size_t n)
+{
+	char *q = chunk_room(s, n ? n : 1);
+	if (q && n)
+		memcpy(q, p, n);
+	return q;
+}
+
 const char *sym_intern(rep_sym *s, const char *str, size_t n)
 {
 	if (n > SYM_MAX_NAME)
@@ -92,18 +118,11 @@ const char *sym_intern(rep_sym *s, const char *str, size_t n)
 	}
 	if (!u64map_reserve(&s->strs, 1))
 		return NULL;
-	str_chunk *c = s->chunks;
-	if (!c || c->cap - c->used < n + 1) {
-		size_t cap = n + 1 > STR_CHUNK ? n + 1 : STR_CHUNK;
-		if (!(c = malloc(sizeof(*c) + cap)))
-			return NULL;
-		*c = (str_chunk){s->chunks, 0, cap};
-		s->chunks = c;
-	}
-	char *p = c->data + c->used;
+	char *p = chunk_room(s, n + 1);
+	if (!p)
+		return NULL;
 	memcpy(p, str, n);
 	p[n] = 0;
-	c->used += n + 1;
 	uint64_t *v = u64map_insert(&s->strs, key); /* reserved: not NULL */
 	v[STR_PTR] = (uintptr_t)p;
 	v[STR_LEN] = n;
@@ -193,6 +212,7 @@ int rep_sym_create(rep_sym **out, const rep_sym_opts *o)
 	u64map_init(&s->tab, TAB_WORDS, &u64map_heap);
 	u64map_init(&s->strs, STR_WORDS, &u64map_heap);
 	u64map_init(&s->names, 1, &u64map_heap);
+	sym_py_init(s);
 	*out = s;
 	return REP_OK;
 }
@@ -206,6 +226,7 @@ void rep_sym_free(rep_sym *s)
 		free(s->files[i].path);
 	}
 	u64map_clear(&s->names);
+	u64map_clear(&s->codes);
 	size_t pos = 0;
 	uint64_t key, *v;
 	while (u64map_next(&s->tab, &pos, &key, &v))
@@ -239,8 +260,10 @@ int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **f
 	*frames = NULL;
 	if (!s)
 		return REP_E_ARG;
-	const sym_mod *md = ip ? sym_mod_at(s, ip, stamp) : NULL;
-	uint64_t file1 = md ? md->file + 1 : 0, addr = md ? ip - md->base : ip;
+	const bool py = tf_is_py_frame(ip);
+	const sym_mod *md = ip && !py ? sym_mod_at(s, ip, stamp) : NULL;
+	/* file1 UINT64_MAX: a Python frame, by its value */
+	uint64_t file1 = py ? UINT64_MAX : md ? md->file + 1 : 0, addr = md ? ip - md->base : ip;
 	const uint64_t key = hash_key(mix(file1, addr));
 	const uint64_t *hit = cached(s, key, file1, addr);
 	if (hit) {
@@ -253,7 +276,10 @@ int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **f
 	rep_frame buf[REP_SYM_MAX_FRAMES];
 	memset(buf, 0, sizeof(buf));
 	int n = 0;
-	if (md) {
+	if (py) {
+		sym_py_describe(s, ip, &buf[0]);
+		n = 1;
+	} else if (md) {
 		sym_file *f = &s->files[md->file];
 		if (f->state == FILE_UNOPENED)
 			sym_open_file(s, f);
@@ -262,7 +288,7 @@ int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **f
 	}
 	if (n == 0)
 		n = 1; /* module+offset, or the plain address */
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && !py; i++) {
 		buf[i].module = md ? s->files[md->file].path : NULL;
 		buf[i].offset = addr;
 	}
@@ -291,6 +317,8 @@ static const char *base_name(const char *path)
 int rep_frame_format(const rep_frame *f, char *buf, size_t len)
 {
 	char where[SYM_MAX_NAME + 32];
+	if (f->python)
+		return sym_py_format(f, buf, len);
 	if (f->module)
 		snprintf(where, sizeof(where), "%s+0x%" PRIx64, base_name(f->module), f->offset);
 	else

@@ -12,6 +12,12 @@
  * recorded one, gets one warning and module+offset frames.  Each distinct
  * address is resolved once and kept until the handle is freed.
  *
+ * Python frames (tf_py_frame, traces/tf_record.h) are resolved from the
+ * trace's py_code records (FORMAT.md §5.5), which rep_sym_py_code keeps:
+ * the code's function (its qualified name when the record has one), file
+ * and the line of the frame's instruction (tf_pyline).  Code ids are never
+ * reused in a file, so these need no stamp.
+ *
  * Module records and addresses carry a *stamp*: any number that does not
  * decrease along the record stream.  The replay uses the count of stack
  * nodes read so far when feeding modules, and a stack's leaf node id when
@@ -62,16 +68,39 @@ typedef struct rep_sym_opts {
 	bool walk_units;
 } rep_sym_opts;
 
+/* Where a Python frame's file is, told by its path alone (rep_py_origin). */
+typedef enum rep_origin {
+	REP_ORIGIN_NONE,    /* not a Python frame, or one whose code is unknown */
+	REP_ORIGIN_PROGRAM, /* the program's own files (and code it compiled: <string>, <stdin>) */
+	REP_ORIGIN_STDLIB,  /* the standard library: under lib/pythonX.Y/, or <frozen ...> */
+	REP_ORIGIN_SITE,    /* installed packages: under site-packages/ or dist-packages/ */
+} rep_origin;
+
+/* An origin as the reports write it: "program", "stdlib", "site-packages", "unknown". */
+static inline const char *rep_origin_name(rep_origin o)
+{
+	static const char *const names[] = {"unknown", "program", "stdlib", "site-packages"};
+	return o <= REP_ORIGIN_SITE ? names[o] : names[0];
+}
+
 /* One frame of a resolved address.  Strings live until rep_sym_free. */
 typedef struct rep_frame {
-	const char *function; /* demangled name; NULL when unknown */
-	const char *file;     /* source file as the debug info names it; NULL without */
+	const char *function; /* demangled name; a Python function's qualified name; NULL
+			       * when unknown */
+	const char *file;     /* source file as the debug info names it, a Python code's
+			       * co_filename; NULL without */
 	unsigned line;        /* its line, 0 without */
 	bool inlined;         /* inlined into the next frame (the one further out) */
+	bool python;          /* a Python frame: function, file and line from its py_code
+			       * record (all NULL and 0 when the trace has no record of
+			       * its code: an unknown Python frame); no module */
+	rep_origin origin;    /* a Python frame's file: rep_py_origin */
+	uint64_t code;        /* a Python frame's py_code id */
 	const char *module;   /* path of the module holding the address; NULL outside every module */
 	uint64_t offset;      /* return address - the module's load bias (the address in
 			       * the file, what `addr2line -e MODULE` takes after - 1);
-			       * outside every module, the address itself */
+			       * outside every module, the address itself; a Python
+			       * frame's instruction offset in its code */
 } rep_frame;
 
 typedef struct rep_sym_stats {
@@ -93,18 +122,33 @@ void rep_sym_free(rep_sym *s);
 int rep_sym_load(rep_sym *s, const tf_module *m, uint64_t stamp);
 /* A `module_unload` record at stamp; unknown ids are ignored. */
 int rep_sym_unload(rep_sym *s, uint64_t id, uint64_t stamp);
+/* A `py_code` record (copied).  A second record of an id already kept (a
+ * damaged trace) is ignored. */
+int rep_sym_py_code(rep_sym *s, const tf_py_code *c);
 
 /* Resolves one recorded return address at stamp (UINT64_MAX: the modules
  * loaded last).  Return addresses point after their call, so ip - 1 is
  * looked up (the tracer records callers of the allocator, never an
  * interrupted instruction).  *frames gets the frames, innermost first (the
  * inlined ones, then the function they were inlined into), valid until
- * rep_sym_free.  Returns their number (>= 1) or REP_E_NOMEM. */
+ * rep_sym_free.  Returns their number (>= 1) or REP_E_NOMEM.  A Python
+ * frame (tf_is_py_frame(ip)) is one frame, marked python, whatever the
+ * stamp. */
 int rep_sym_resolve(rep_sym *s, uint64_t ip, uint64_t stamp, const rep_frame **frames);
 
 /* "ns::f(int) at f.cc:12", "f (libx.so+0x1a2b)", "libx.so+0x1a2b" or
- * "0x7f0012345678", cut to len (snprintf's return value). */
+ * "0x7f0012345678"; a Python frame "app/db.py:42 in Store.get" (its file
+ * as recorded, "?" for a line the code has none for), or "unknown Python
+ * frame (code 7, offset 30)"; cut to len (snprintf's return value). */
 int rep_frame_format(const rep_frame *f, char *buf, size_t len);
+
+/* Where a Python file is, by its path (co_filename) alone: site-packages/
+ * or dist-packages/ anywhere in it is an installed package (before the
+ * standard library's test: they live under it); a directory lib/pythonX.Y/
+ * (lib64/, a free-threaded X.Yt/, a zipped lib/pythonXY.zip/) or a name
+ * <frozen ...> the standard library; "" unknown; anything else (relative
+ * paths, <string>, <stdin>) the program's own. */
+rep_origin rep_py_origin(const char *path);
 
 /* Warnings so far (a module file missing, a build-id that differs), each
  * a line without newline; i < stats.warnings (at most 64 are kept). */

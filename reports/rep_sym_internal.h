@@ -7,6 +7,8 @@
  *   rep_sym_map.c    the module map: which module held an address at a stamp
  *   rep_sym_dwarf.c  reading a module's file with libdw: functions, lines,
  *                    inlined frames
+ *   rep_sym_py.c     Python frames: the py_code records, their lines, the
+ *                    origin of their files
  *
  * Invariants: every string a frame points to is interned in the handle's
  * chunks, which never move or shrink until rep_sym_free; files[] and
@@ -88,6 +90,7 @@ struct rep_sym {
 	bool walk_units; /* rep_sym_opts.walk_units */
 	u64map names;    /* qualified names by the declaration DIE's address: 1 word,
 	                  * the interned name */
+	u64map codes;    /* py_code records by id (rep_sym_py.c) */
 	rep_sym_stats st;
 };
 
@@ -102,6 +105,9 @@ const char *sym_intern(rep_sym *s, const char *str, size_t n);
 /* A function's name demangled (C++ names start with _Z) and interned; NULL
  * for none. */
 const char *sym_fn_name(rep_sym *s, const char *raw);
+/* A copy of p[0..n) in the handle's chunks (no cut, not shared), or NULL
+ * without memory; n may be 0. */
+const void *sym_keep(rep_sym *s, const void *p, size_t n);
 /* Keeps a warning (rep_sym_warning); counted beyond SYM_MAX_WARNINGS. */
 void sym_warn(rep_sym *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -109,6 +115,16 @@ void sym_warn(rep_sym *s, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* The module holding ip at stamp, or NULL. */
 const sym_mod *sym_mod_at(const rep_sym *s, uint64_t ip, uint64_t stamp);
+
+/* ---- Python frames (rep_sym_py.c) ---- */
+
+/* The empty table of py_code records. */
+void sym_py_init(rep_sym *s);
+/* The frame of tf_py_frame value `frame`, into *out (zeroed by the
+ * caller): known from its py_code record, or an unknown Python frame. */
+void sym_py_describe(const rep_sym *s, uint64_t frame, rep_frame *out);
+/* rep_frame_format of a Python frame. */
+int sym_py_format(const rep_frame *f, char *buf, size_t len);
 
 /* ---- libdw (rep_sym_dwarf.c) ---- */
 

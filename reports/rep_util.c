@@ -1,6 +1,7 @@
 /*
  * rep_util.c - what the report sinks share: CSV fields (RFC 4180), HTML
- * escaping, naming a stack's frames, opening and closing their files.
+ * escaping, opening and closing their files (a stack's frames are
+ * rep_view.c's).
  *
  * Invariants: the escapers write every byte of their input or its
  * replacement, so a field or a text is never cut; a file is written only
@@ -15,9 +16,6 @@
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
-
-#define NAMES_PER_FRAME 16 /* lines the namer may give one return address */
-#define MAX_DEPTH 4096     /* nodes followed up a stack: a cycle in a damaged tree ends */
 
 void rep_csv_field(FILE *f, const char *s, size_t len)
 {
@@ -72,28 +70,6 @@ void rep_html_text(FILE *f, const char *s, size_t len)
 			}
 		}
 		i++;
-	}
-}
-
-void rep_stack_frames(const rep_input *in, uint64_t stack, int max,
-		      void (*fn)(void *ctx, const char *line), void *ctx)
-{
-	const rp_replay_result *res = in->res;
-	int lines = 0;
-	char hex[32];
-	/* a stack id names its leaf node; parents lead outwards (FORMAT.md) */
-	for (uint64_t id = stack, hops = 0; id && id <= res->nnodes && lines < max && hops < MAX_DEPTH;
-	     id = res->node_parent[id - 1], hops++) {
-		uint64_t ip = res->node_ip[id - 1];
-		const char *names[NAMES_PER_FRAME];
-		int n = in->namer ? in->namer(in->namer_ctx, ip, stack, names, NAMES_PER_FRAME) : 0;
-		if (n <= 0) {
-			snprintf(hex, sizeof(hex), "0x%" PRIx64, ip);
-			names[0] = hex;
-			n = 1;
-		}
-		for (int k = 0; k < n && lines < max; k++, lines++)
-			fn(ctx, names[k]);
 	}
 }
 

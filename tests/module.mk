@@ -3,7 +3,7 @@
 UNIT_TESTS := test_u64map test_rp_workload test_tf_format test_tf_damage test_tf_compat test_tf_pyline test_tr_core test_pym test_gcm \
 	test_rp_replay test_rep_sym
 UNIT_TESTS += test_tr_python
-UNIT_TESTS += test_rep_csv test_rep_html
+UNIT_TESTS += test_rep_csv test_rep_html test_rep_view
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/tf_testutil.o
 $(B)/tests/unit/%.o: MOD_CFLAGS := -Itraces $(CMOCKA_CFLAGS) $(LIBZSTD_CFLAGS)
@@ -33,8 +33,8 @@ $(B)/tests/test_gcm: $(B)/tests/unit/test_gcm.o $(B)/libgcm.a
 # model with pym_check() after every operation (libpym-checked.a)
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports $(CMOCKA_CFLAGS)
 $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) \
-		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/librp.a $(B)/libpym-checked.a \
-		$(B)/libtf.a
+		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/reports/rep_view.o $(B)/librp.a \
+		$(B)/libpym-checked.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 
 $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
@@ -47,11 +47,15 @@ $(B)/tests/test_rep_sym: $(B)/tests/unit/test_rep_sym.o $(REP_SYM_OBJ) $(COMMON_
 # links its sink and the helpers the sinks share, and the replay library
 # for the result's names (rp_model_label, rp_series_names); no
 # symbolizer, so neither libdw nor libstdc++.
-REP_TEST_OBJ := $(B)/tests/unit/rep_testutil.o $(B)/reports/rep_util.o $(B)/librp.a \
-	$(B)/libpym.a $(B)/libtf.a
-$(B)/tests/unit/rep_testutil.o $(B)/tests/unit/test_rep_csv.o $(B)/tests/unit/test_rep_html.o: \
-	MOD_CFLAGS := -Itraces -Ireplay -Ireports $(CMOCKA_CFLAGS)
+REP_TEST_OBJ := $(B)/tests/unit/rep_testutil.o $(B)/reports/rep_util.o $(B)/reports/rep_view.o \
+	$(B)/librp.a $(B)/libpym.a $(B)/libtf.a
+$(B)/tests/unit/rep_testutil.o $(B)/tests/unit/test_rep_csv.o $(B)/tests/unit/test_rep_html.o \
+	$(B)/tests/unit/test_rep_view.o: MOD_CFLAGS := -Itraces -Ireplay -Ireports $(CMOCKA_CFLAGS)
 $(B)/tests/test_rep_csv: $(B)/tests/unit/test_rep_csv.o $(B)/reports/rep_csv.o $(REP_TEST_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+# the stack view, with the stream sinks that show it (the summary, --json)
+$(B)/tests/test_rep_view: $(B)/tests/unit/test_rep_view.o $(B)/reports/rep_summary.o \
+		$(B)/reports/rep_json.o $(REP_TEST_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 $(B)/tests/test_rep_html: $(B)/tests/unit/test_rep_html.o $(B)/reports/rep_html.o \
 		$(B)/reports/rep_html_chart.o $(REP_TEST_OBJ)

@@ -50,11 +50,35 @@ static int copy_header(tf_summary *s, const tf_header *h)
 	return 0;
 }
 
+/* A stack node: whether a Python frame is on its way to the root.  Nodes
+ * come in id order; one out of order, or no memory, counts as none. */
+static void node(tf_summary *s, const tf_stack_node *n)
+{
+	if (n->id != s->nodes + 1)
+		return;
+	if (s->nodes == s->cap_nodes) {
+		size_t cap = s->cap_nodes ? 2 * s->cap_nodes : 4096;
+		uint8_t *p = realloc(s->py_nodes, cap);
+		if (!p)
+			return;
+		s->py_nodes = p;
+		s->cap_nodes = cap;
+	}
+	const bool parent_py = n->parent && n->parent <= s->nodes && s->py_nodes[n->parent - 1];
+	s->py_nodes[s->nodes++] = n->code || parent_py;
+}
+
 static void count(tf_summary *s, const tf_record *r)
 {
 	s->kinds[r->kind]++;
-	if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind))
+	if (r->kind == TF_STACK)
+		node(s, &r->u.node);
+	if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind)) {
+		const uint64_t st = r->u.alloc.stack;
 		s->failed[r->kind] += failed_call(r);
+		s->requests++;
+		s->py_requests += st && st <= s->nodes && s->py_nodes[st - 1];
+	}
 	if (r->kind == TF_END)
 		s->end = r->u.end;
 	if (r->kind == TF_GC_STOP && r->u.gc.generation < 3)
@@ -103,6 +127,9 @@ void tf_summary_free(tf_summary *s)
 {
 	free(s->strings);
 	s->strings = NULL;
+	free(s->py_nodes);
+	s->py_nodes = NULL;
+	s->nodes = s->cap_nodes = 0;
 }
 
 bool tf_pymalloc_served(const char *python_allocator)

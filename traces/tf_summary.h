@@ -1,7 +1,8 @@
 /*
  * tf_summary.h - one pass over a trace, counting what `arenatrace info`
  * reports: header facts, records per kind, calls per function, threads,
- * stacks, modules, time span, sizes, completeness.
+ * stacks and the requests whose stacks hold Python frames, modules, time
+ * span, sizes, completeness.
  */
 #ifndef ARENATRACE_TF_SUMMARY_H
 #define ARENATRACE_TF_SUMMARY_H
@@ -20,6 +21,11 @@ typedef struct tf_summary {
 	char python_allocator[32];  /* the first python_allocator record's name, "" if none */
 	tf_reader_status status;
 	uint64_t file_bytes;        /* size of the file */
+	uint64_t requests;          /* events of the malloc and Python layers */
+	uint64_t py_requests;       /* of those, with a stack holding a Python frame */
+	uint8_t *py_nodes;          /* owned: per stack node (id - 1), 1 when a Python
+				     * frame is on its way to the root */
+	size_t nodes, cap_nodes;
 } tf_summary;
 
 /* Reads the whole trace.  0, or a negative tf_err with a one-line message

@@ -12,7 +12,8 @@
 # survivors, a module-level list growing by a block per request, a normal
 # exit.  The default moments are the interpreter's exit (recorded), not
 # the end after its teardown; the survivors pin arenas after the eviction
-# and at exit; the growing list is a leak with its size.
+# and at exit; the growing list is a leak with its size (by native stack,
+# and as the row of its Python line).
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "moments (the tracer in a plain program)"
 AT=$(realpath "$AT")
@@ -163,6 +164,7 @@ for py in $(cpython_interpreters); do
 	rm -f evict.atr
 	"$AT" record -o evict.atr -- "$py" "$EVICT" >out.txt 2>err.txt
 	"$AT" replay --json evict.atr >py.json 2>err.txt
+	"$AT" replay --json --stacks native evict.atr >native.json 2>>err.txt
 	"$AT" replay --json --at exit --at end evict.atr >ends.json 2>>err.txt
 	check "python $v: info says the interpreter's exit was recorded" sh -c \
 		"\"$AT\" info evict.atr | grep -q '^exit .*py_finalize recorded'"
@@ -196,16 +198,25 @@ for name in ("after evict", "exit"):
     if x["live_bytes"] * 2 > x["held_bytes"]:
         sys.exit(f"{name}: live {x['live_bytes']} of held {x['held_bytes']}")
 PY
+	# by native stack, the bytes objects' own; by Python line (the default),
+	# with the list's array that the same line grows
 	check "python $v: the growing list is a leak at exit, with its blocks and bytes" \
-		python3 - py.json <<'PY'
+		python3 - native.json py.json <<'PY'
 import json, sys
+want = sum(33 + 1000 + i % 7 for i in range(2000))  # PyBytesObject: 33 bytes and the data
 m = json.load(open(sys.argv[1]))["models"][0]
 ex = [x for x in m["moments"] if x["kind"] == "exit"][0]
-want = sum(33 + 1000 + i % 7 for i in range(2000))  # PyBytesObject: 33 bytes and the data
 got = [s for s in ex["leaks"]["stacks"] if s["blocks"] == 2000 and s["bytes"] == want]
 if not got:
     sys.exit(f"no stack of 2000 blocks, {want} bytes: "
              f"{[(s['blocks'], s['bytes']) for s in ex['leaks']['stacks']]}")
+m = json.load(open(sys.argv[2]))["models"][0]
+ex = [x for x in m["moments"] if x["kind"] == "exit"][0]
+rows = [s for s in ex["leaks"]["stacks"]
+        if s["python"] and s["python"][0]["function"] == "handle_request"]
+if not rows or rows[0]["blocks"] < 2000 or rows[0]["bytes"] < want:
+    sys.exit(f"no row of handle_request's line with 2000 blocks, {want} bytes: "
+             f"{[(s['blocks'], s['bytes'], s['python'][:1]) for s in ex['leaks']['stacks']]}")
 PY
 	check "python $v: the teardown freed what exit shows live" python3 - ends.json <<'PY'
 import json, sys

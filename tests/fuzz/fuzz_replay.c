@@ -35,13 +35,12 @@ static void remove_dir(void)
 
 /* Every input's report goes into the same directory, an earlier report's
  * from the second input on: what `report` does when run again. */
-static void write_reports(const rp_replay_result *res)
+static void write_reports(const rep_input *in)
 {
 	char msg[700];
 	rep_dir *d;
-	rep_input in = {res, "fuzz input", NULL, NULL};
 	if (rep_dir_open(&d, dir, false, msg, sizeof(msg)) < 0 ||
-	    rep_dir_write(d, &in, msg, sizeof(msg)) < 0)
+	    rep_dir_write(d, in, msg, sizeof(msg)) < 0)
 		abort(); /* the directory is ours: writing cannot fail */
 	rep_dir_free(d);
 }
@@ -92,13 +91,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp_engine_run(e, r) == RP_OK && rp_engine_finish(e) == RP_OK)
 		res = rp_engine_result(e);
 	if (res) {
+		/* and each way of showing stacks (Python frames or not) */
+		rep_input in = {.res = res, .trace = "fuzz input", .stacks = (int)(size >> 2) % 4};
 		rep_stats_write(sink, res);
 		if (size & 2)
-			rep_json_write(sink, res, NULL, NULL);
+			rep_json_write(sink, &in);
 		else
-			rep_summary_write(sink, res, NULL, NULL);
+			rep_summary_write(sink, &in, NULL, NULL);
 		if (res->nmodels)
-			write_reports(res);
+			write_reports(&in);
 	}
 	rp_engine_free(e);
 	tf_reader_free(r);

@@ -58,11 +58,9 @@ static void fill_model(rp_model_result *m, const rt_result *r, int i)
 	m->arenas = &r->arenas;
 }
 
-rt_result *rt_result_new(void)
+/* Fills *r, zeroed, as rt_result_new's. */
+static void fill_result(rt_result *r)
 {
-	rt_result *r = calloc(1, sizeof(*r));
-	if (!r)
-		abort();
 	rp_replay_result *res = &r->res;
 	/* series: point p of model i holds (k + 1) * 1000 + 10 * i + p in series k */
 	for (int i = 0; i < 2; i++) {
@@ -147,12 +145,114 @@ rt_result *rt_result_new(void)
 	res->nnodes = 2;
 	res->node_parent = r->parent;
 	res->node_ip = r->ip;
+}
+
+rt_result *rt_result_new(void)
+{
+	rt_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		abort();
+	fill_result(r);
 	return r;
+}
+
+/* The Python codes of rt_py: id, file, function, first line, origin. */
+static const struct {
+	uint64_t id;
+	const char *file, *function;
+	unsigned first;
+	rep_origin origin;
+} py_codes[] = {
+    {1, "/home/u/app/main.py", "<module>", 30, REP_ORIGIN_PROGRAM},
+    {2, "/home/u/app/lib.py", "make", 12, REP_ORIGIN_PROGRAM},
+    {3, "/usr/lib/python3.12/json/decoder.py", "JSONDecoder.raw_decode", 350, REP_ORIGIN_STDLIB},
+};
+
+bool rt_describe(void *ctx, uint64_t frame, rep_pyframe *out)
+{
+	(void)ctx;
+	for (size_t k = 0; tf_is_py_frame(frame) && k < sizeof(py_codes) / sizeof(py_codes[0]); k++)
+		if (py_codes[k].id == tf_py_frame_code(frame)) {
+			*out = (rep_pyframe){py_codes[k].file, py_codes[k].function,
+					     py_codes[k].first + (unsigned)tf_py_frame_offset(frame) / 10,
+					     py_codes[k].origin};
+			return true;
+		}
+	return false;
+}
+
+rt_py *rt_py_new(void)
+{
+	rt_py *p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	fill_result(&p->r);
+	/*   1 main.py:30 <module>
+	 *   ├─ 2 lib.py:12 make ─┬─ 3 leaf C      (call site, 1000 bytes)
+	 *   │                    ├─ 4 caller C    (call site, 600 bytes)
+	 *   │                    └─ 7 decoder.py:352 raw_decode ── 8 caller C (700 bytes)
+	 *   ├─ 5 lib.py:12 make (another offset) ── 6 leaf C (300 bytes)
+	 *   └─ 10 unknown code 9 ── 11 leaf C     (250 bytes)
+	 *   9 caller C, no Python frame           (200 bytes)  */
+	static const struct {
+		uint64_t parent, frame;
+	} tree[RT_PY_NODES] = {
+	    {0, 0}, {1, 0}, {2, RT_IP_LEAF}, {2, RT_IP_CALLER}, {1, 0}, {5, RT_IP_LEAF},
+	    {2, 0}, {7, RT_IP_CALLER},	     {0, RT_IP_CALLER},	 {1, 0}, {10, RT_IP_LEAF},
+	};
+	const uint64_t py[RT_PY_NODES] = {tf_py_frame(1, 0), tf_py_frame(2, 4), 0, 0, tf_py_frame(2, 8), 0,
+					  tf_py_frame(3, 20), 0, 0, tf_py_frame(9, 6), 0};
+	for (int i = 0; i < RT_PY_NODES; i++) {
+		p->parent[i] = tree[i].parent;
+		p->ip[i] = py[i] ? py[i] : tree[i].frame;
+	}
+	const rp_callsite sites[RT_PY_SITES] = {
+	    {3, 10, 1000, 500, 100, 2, 1}, {8, 7, 700, 0, 70, 1, 2}, {4, 6, 600, 300, 60, 1, 2},
+	    {6, 3, 300, 100, 30, 1, 1},	   {11, 2, 250, 0, 0, 0, 0}, {9, 2, 200, 0, 0, 0, 0},
+	    {0, 1, 50, 0, 0, 0, 0},
+	};
+	memcpy(p->callsite, sites, sizeof(sites));
+	rp_replay_result *res = &p->r.res;
+	res->nnodes = RT_PY_NODES;
+	res->node_parent = p->parent;
+	res->node_ip = p->ip;
+	res->ncallsites = RT_PY_SITES;
+	res->callsites = p->callsite;
+	res->facts.stack_nodes = RT_PY_NODES;
+	res->facts.py_nodes = 5;
+	/* pinning, ranked as the replay ranks it: by arenas, then bytes */
+	for (int i = 0; i < res->nmodels; i++) {
+		rp_model_result *m = &res->models[i];
+		m->pinning = (rp_pinning){.arenas_held = 3, .arenas_low = 2, .nstacks = 3};
+		m->pinning.stacks[0] = (rp_pin){.stack = 8, .arenas = 2, .blocks = 9, .bytes = 400,
+						.first_ns = 300, .last_ns = 900};
+		m->pinning.stacks[1] = (rp_pin){.stack = 4, .arenas = 2, .blocks = 5, .bytes = 300,
+						.first_ns = 200, .last_ns = 400};
+		m->pinning.stacks[2] = (rp_pin){.stack = 3, .arenas = 1, .blocks = 4, .bytes = 200,
+						.first_ns = 100, .last_ns = 800};
+		for (int k = 0; k < 3; k++) { /* the frames the replay keeps: from the leaf outwards */
+			uint64_t id = m->pinning.stacks[k].stack;
+			for (int f = 0; f < RP_PIN_FRAMES && id; f++, id = p->parent[id - 1])
+				m->pinning.stacks[k].frames[f] = p->ip[id - 1];
+		}
+	}
+	/* the arena's top stack is the first call site's */
+	p->r.arena[1].top_stack = 3;
+	return p;
 }
 
 int rt_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max)
 {
 	(void)ctx, (void)leaf;
+	static char py_line[256];
+	rep_pyframe pf;
+	if (tf_is_py_frame(ip)) {
+		if (!rt_describe(NULL, ip, &pf) || max < 1)
+			return 0;
+		snprintf(py_line, sizeof(py_line), "%s:%u in %s", pf.file, pf.line, pf.function);
+		lines[0] = py_line;
+		return 1;
+	}
 	int n = 0;
 	if (ip == RT_IP_LEAF) {
 		lines[n++] = RT_FRAME_INLINED;
@@ -212,9 +312,15 @@ char *rt_read(const char *dir, const char *name)
 int rt_run_sink(const rep_sink *sink, const rp_replay_result *res, const char *trace,
                 const char *dir, rep_out *out)
 {
-	rep_input in = {res, trace, rt_namer, NULL};
+	rep_input in = {res, trace, rt_namer, NULL, NULL, REP_STACKS_AUTO};
 	*out = (rep_out){.dir = dir};
 	return sink->write(&in, out);
+}
+
+int rt_run_sink_in(const rep_sink *sink, const rep_input *in, const char *dir, rep_out *out)
+{
+	*out = (rep_out){.dir = dir};
+	return sink->write(in, out);
 }
 
 size_t rt_count(const char *hay, const char *needle)

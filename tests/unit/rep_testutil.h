@@ -42,6 +42,23 @@ rt_result *rt_result_new(void);
 #define RT_FRAME_CALLER "main at main.c:3"
 int rt_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
 
+/* A Python program's result: rt_result_new's, with a stack tree of
+ * Python frames and native ones and its call sites and pinning stacks
+ * (rep_testutil.c draws the tree).  The namer names a Python frame
+ * "FILE:LINE in FUNCTION", rt_describe describes it: code 1 is
+ * /home/u/app/main.py's <module>, 2 /home/u/app/lib.py's make, 3 the
+ * standard library's JSONDecoder.raw_decode; code 9 is unknown.  A
+ * frame's line is its code's first line + offset / 10. */
+#define RT_PY_NODES 11
+#define RT_PY_SITES 7
+typedef struct rt_py {
+	rt_result r;
+	uint64_t parent[RT_PY_NODES], ip[RT_PY_NODES];
+	rp_callsite callsite[RT_PY_SITES];
+} rt_py;
+rt_py *rt_py_new(void);
+bool rt_describe(void *ctx, uint64_t frame, rep_pyframe *out);
+
 /* A new empty directory under TMPDIR (or /tmp); its path in dir. */
 void rt_mkdir(char *dir, size_t cap);
 /* Removes the directory and the files in it (not recursive). */
@@ -52,6 +69,8 @@ char *rt_read(const char *dir, const char *name);
  * rep_out in *out); returns what the sink returned. */
 int rt_run_sink(const rep_sink *sink, const rp_replay_result *res, const char *trace,
                 const char *dir, rep_out *out);
+/* Runs sink on *in into the new directory dir. */
+int rt_run_sink_in(const rep_sink *sink, const rep_input *in, const char *dir, rep_out *out);
 /* How many times needle occurs in hay. */
 size_t rt_count(const char *hay, const char *needle);
 

@@ -167,6 +167,56 @@ static void test_callsites(void **state)
 	            "0,,5,80,0,0,0,0\r\n");
 }
 
+/* A Python program's call sites (rt_py): in python mode the call sites
+ * of the same Python lines are one row, their figures summed, with three
+ * columns more: the row's call sites, where its innermost Python frame is,
+ * and its innermost frame of the program's own files. */
+#define LIB_PY "/home/u/app/lib.py:12 in make"
+#define MAIN_PY "/home/u/app/main.py:30 in <module>"
+static void test_callsites_python(void **state)
+{
+	run *t = *state;
+	rt_py *p = rt_py_new();
+	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO};
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
+	assert_file(t, "callsites.csv",
+	            "stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
+	            "arenas_pinned,stacks,python_origin,program_frame\r\n"
+	            "3," LIB_PY " < " MAIN_PY ",19,1900,900,190,4,2,3,program," LIB_PY "\r\n"
+	            "8,/usr/lib/python3.12/json/decoder.py:352 in JSONDecoder.raw_decode < " LIB_PY
+	            " < " MAIN_PY ",7,700,0,70,1,2,1,stdlib," LIB_PY "\r\n"
+	            "11,\"unknown Python frame (code 9, offset 6) < " MAIN_PY
+	            "\",2,250,0,0,0,0,1,unknown," MAIN_PY "\r\n"
+	            "9,main at main.c:3,2,200,0,0,0,0,1,,\r\n"
+	            "0,,1,50,0,0,0,0,1,,\r\n");
+	/* moments.csv's and arenas.csv's stacks as the mode shows them */
+	char *arenas = rt_read(t->dir, "arenas.csv");
+	assert_non_null(strstr(arenas, ",10,512,3,512," LIB_PY " < " MAIN_PY "\r\n"));
+	free(arenas);
+	rt_rmdir(t->dir);
+	/* hybrid: a row a call site, every frame in call order */
+	in.stacks = REP_STACKS_HYBRID;
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
+	char *got = rt_read(t->dir, "callsites.csv");
+	assert_int_equal(rt_count(got, "\r\n"), 1 + RT_PY_SITES);
+	assert_non_null(strstr(got, "\r\n4,main at main.c:3 < " LIB_PY " < " MAIN_PY
+				    ",6,600,300,60,1,2,1,program," LIB_PY "\r\n"));
+	free(got);
+	rt_rmdir(t->dir);
+	/* native: the native frames only, and the columns of a trace without Python */
+	in.stacks = REP_STACKS_NATIVE;
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
+	got = rt_read(t->dir, "callsites.csv");
+	assert_non_null(strstr(got, "arenas_pinned\r\n"));
+	assert_non_null(strstr(got, "\r\n8,main at main.c:3,7,700,0,70,1,2\r\n"));
+	assert_null(strstr(got, ".py"));
+	free(got);
+	free(p);
+}
+
 static void test_gc_and_system(void **state)
 {
 	run *t = *state;
@@ -305,6 +355,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sizeclasses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_arenas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callsites, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callsites_python, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_and_system, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_label_quoted, setup, teardown),

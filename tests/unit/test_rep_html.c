@@ -220,6 +220,49 @@ static void test_stacks(void **state)
 
 /* The lifelines: a row per arena with its id, a release tick for the
  * released one only, cells in the eight shades, a full one darkest. */
+/* A Python program's page (rt_py): its Python frames first, the
+ * program's own marked, a library's tagged, the native frames folded in
+ * a <details> of their own; rows of the same Python lines summed; the
+ * styles for it only on such a page. */
+static void test_python_stacks(void **state)
+{
+	run *t = *state;
+	rt_py *p = rt_py_new();
+	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO};
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink_in(&rep_html_sink, &in, t->dir, &t->out), REP_OK);
+	char *page = rt_read(t->dir, "report.html");
+	assert_has(page, ".own{font-weight:600");
+	assert_has(page, "<td class=\"stack\"><details><summary>#3 (and 2 more stacks of these "
+			 "Python lines) <span class=\"own\">/home/u/app/lib.py:12 in make</span>"
+			 "</summary><ol><li class=\"own\">/home/u/app/lib.py:12 in make</li>"
+			 "<li class=\"own\">/home/u/app/main.py:30 in &lt;module&gt;</li></ol>"
+			 "<details class=\"native\"><summary>1 native frame</summary><ol>"
+			 "<li>ns::Box&lt;std::pair&lt;int, char&gt;&gt;::make (inlined)</li>");
+	assert_has(page, "<li class=\"lib\">/usr/lib/python3.12/json/decoder.py:352 in "
+			 "JSONDecoder.raw_decode<span class=\"tag\">stdlib</span></li>");
+	assert_has(page, "<li class=\"py\">unknown Python frame (code 9, offset 6)</li>");
+	/* the call sites' table: five rows of seven call sites */
+	assert_has(page, "The 5 of 5 rows that allocated the most bytes");
+	free(page);
+	rt_rmdir(t->dir);
+	/* hybrid: nothing folded, the call order */
+	in.stacks = REP_STACKS_HYBRID;
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink_in(&rep_html_sink, &in, t->dir, &t->out), REP_OK);
+	page = rt_read(t->dir, "report.html");
+	assert_null(strstr(page, "<details class=\"native\">"));
+	assert_has(page, "<summary>#8 <span>main at main.c:3</span></summary><ol><li>main at "
+			 "main.c:3</li>"
+			 "<li class=\"lib\">");
+	free(page);
+	free(p);
+	/* a result without Python frames: none of it */
+	page = (char *)html(t);
+	assert_null(strstr(page, ".own{"));
+	assert_null(strstr(page, "class=\"own\""));
+}
+
 static void test_lifelines(void **state)
 {
 	const char *p = html(*state);
@@ -353,6 +396,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_only_what_applies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_models, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stacks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_python_stacks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lifelines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_chart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_moments, setup, teardown),

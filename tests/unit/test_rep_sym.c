@@ -322,6 +322,132 @@ static void test_stamps(void **state)
 	rep_sym_free(s);
 }
 
+/* ---- Python frames ---- */
+
+static tf_py_code py_record(uint64_t id, const char *file, const char *name, const char *qualname,
+			    unsigned format, const char *lines, size_t nlines)
+{
+	tf_py_code c = {.id = id, .first_line = 20, .lines_format = format};
+	c.filename = (tf_bytes){file, strlen(file)};
+	c.name = (tf_bytes){name, strlen(name)};
+	c.qualname = (tf_bytes){qualname, strlen(qualname)};
+	c.lines = (tf_bytes){lines, nlines};
+	return c;
+}
+
+static const char *fmt(const rep_frame *f, char *buf, size_t cap)
+{
+	rep_frame_format(f, buf, cap);
+	return buf;
+}
+
+/* A Python frame is one frame, its function the qualified name (else the
+ * name), its file the code's, its line the line table's for the offset;
+ * the record's bytes are the symbolizer's own copy; an unknown code gives
+ * an unknown Python frame, never a failure. */
+static void test_python_frames(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	/* co_lnotab (3.8): line 20 from offset 0, 21 from 2, 23 from 6 */
+	char file[] = "/srv/app/store.py", lnotab[] = {2, 1, 4, 2};
+	tf_py_code c = py_record(7, file, "get", "Store.get", 1, lnotab, sizeof(lnotab));
+	assert_int_equal(rep_sym_py_code(s, &c), REP_OK);
+	memset(file, 'x', sizeof(file) - 1); /* kept as a copy */
+	memset(lnotab, 0, sizeof(lnotab));
+	tf_py_code plain = py_record(8, "tool.py", "run", "", 1, "", 0);
+	assert_int_equal(rep_sym_py_code(s, &plain), REP_OK);
+	/* a second record of id 7 (a damaged trace) changes nothing */
+	tf_py_code again = py_record(7, "other.py", "f", "f", 0, "", 0);
+	assert_int_equal(rep_sym_py_code(s, &again), REP_OK);
+	const struct {
+		uint64_t code, offset;
+		const char *text;
+		unsigned line;
+	} want[] = {
+	    {7, 0, "/srv/app/store.py:20 in Store.get", 20},
+	    {7, 4, "/srv/app/store.py:21 in Store.get", 21},
+	    {7, 8, "/srv/app/store.py:23 in Store.get", 23},
+	    {8, 30, "tool.py:20 in run", 20}, /* no qualified name (before 3.11): the name */
+	    {99, 4, "unknown Python frame (code 99, offset 4)", 0},
+	};
+	char buf[256];
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		const rep_frame *fr;
+		const uint64_t frame = tf_py_frame(want[k].code, want[k].offset);
+		assert_int_equal(rep_sym_resolve(s, frame, 1, &fr), 1);
+		assert_true(fr->python);
+		assert_false(fr->inlined);
+		assert_null(fr->module);
+		assert_int_equal(fr->code, want[k].code);
+		assert_int_equal(fr->offset, want[k].offset);
+		assert_int_equal(fr->line, want[k].line);
+		assert_string_equal(fmt(fr, buf, sizeof(buf)), want[k].text);
+		const rep_frame *again_fr;
+		assert_int_equal(rep_sym_resolve(s, frame, UINT64_MAX, &again_fr), 1);
+		assert_ptr_equal(again_fr, fr); /* resolved once, whatever the stamp */
+	}
+	const rep_frame *fr;
+	rep_sym_resolve(s, tf_py_frame(7, 0), 1, &fr);
+	assert_string_equal(fr->function, "Store.get");
+	assert_string_equal(fr->file, "/srv/app/store.py");
+	assert_int_equal(fr->origin, REP_ORIGIN_PROGRAM);
+	rep_sym_resolve(s, tf_py_frame(99, 4), 1, &fr);
+	assert_null(fr->file);
+	assert_null(fr->function);
+	assert_int_equal(fr->origin, REP_ORIGIN_NONE);
+	/* 3.11's location table: an offset past its last entry has no line */
+	const char loc[] = {(char)0xe8, 0x02}; /* code 13 (no columns), 1 unit, line + 1 */
+	tf_py_code c311 = py_record(9, "<frozen importlib._bootstrap>", "_load", "_load", 3, loc,
+				    sizeof(loc));
+	assert_int_equal(rep_sym_py_code(s, &c311), REP_OK);
+	rep_sym_resolve(s, tf_py_frame(9, 0), 1, &fr);
+	assert_int_equal(fr->line, 21);
+	assert_int_equal(fr->origin, REP_ORIGIN_STDLIB);
+	rep_sym_resolve(s, tf_py_frame(9, 40), 1, &fr);
+	assert_string_equal(fmt(fr, buf, sizeof(buf)), "<frozen importlib._bootstrap>:? in _load");
+	assert_null(rep_sym_warning(s, 0));
+	rep_sym_free(s);
+}
+
+/* Where a Python file is, by its path alone. */
+static void test_python_origin(void **state)
+{
+	(void)state;
+	const struct {
+		const char *path;
+		rep_origin want;
+	} cases[] = {
+	    {"/usr/lib/python3.12/json/decoder.py", REP_ORIGIN_STDLIB},
+	    {"/opt/py/lib/python3.8/collections/__init__.py", REP_ORIGIN_STDLIB},
+	    {"/usr/lib64/python3.11/re/_parser.py", REP_ORIGIN_STDLIB},
+	    {"/opt/py/lib/python3.13t/threading.py", REP_ORIGIN_STDLIB},
+	    {"/opt/py/lib/python312.zip/os.py", REP_ORIGIN_STDLIB},
+	    {"<frozen importlib._bootstrap>", REP_ORIGIN_STDLIB},
+	    {"<frozen posixpath>", REP_ORIGIN_STDLIB},
+	    {"/usr/lib/python3.12/site-packages/numpy/core/numeric.py", REP_ORIGIN_SITE},
+	    {"/home/u/venv/lib/python3.10/site-packages/requests/api.py", REP_ORIGIN_SITE},
+	    {"/usr/lib/python3/dist-packages/apt/cache.py", REP_ORIGIN_SITE},
+	    {"/home/u/app/main.py", REP_ORIGIN_PROGRAM},
+	    {"main.py", REP_ORIGIN_PROGRAM},
+	    {"/home/u/lib/python/tools.py", REP_ORIGIN_PROGRAM}, /* no version: not a stdlib */
+	    {"/home/u/lib/python3.x/tools.py", REP_ORIGIN_PROGRAM},
+	    {"/home/u/src/python3.12/setup.py", REP_ORIGIN_PROGRAM}, /* not under lib/ */
+	    {"<string>", REP_ORIGIN_PROGRAM},
+	    {"<stdin>", REP_ORIGIN_PROGRAM},
+	    {"", REP_ORIGIN_NONE},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		if (rep_py_origin(cases[k].path) != cases[k].want)
+			fail_msg("%s: %s, not %s", cases[k].path,
+				 rep_origin_name(rep_py_origin(cases[k].path)),
+				 rep_origin_name(cases[k].want));
+	}
+	assert_string_equal(rep_origin_name(REP_ORIGIN_SITE), "site-packages");
+	assert_string_equal(rep_origin_name(REP_ORIGIN_NONE), "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +455,7 @@ int main(void)
 	    cmocka_unit_test(test_index_matches_unit_walk),
 	    cmocka_unit_test(test_build_id_differs),   cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_odd_input),          cmocka_unit_test(test_stamps),
+	    cmocka_unit_test(test_python_frames),      cmocka_unit_test(test_python_origin),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -69,6 +69,8 @@ typedef struct replay_opts {
 	FILE *out;
 	void (*inspect)(const rp_replay_result *res, void *ctx);
 	void *inspect_ctx;
+	/* the observer's on_py_code, with inspect_ctx */
+	void (*on_py_code)(void *ctx, const tf_record *rec);
 } replay_opts;
 
 static void say_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
@@ -95,6 +97,8 @@ static rp_replay_result finish_and_replay_with(replay_opts o)
 			 .gc_off = o.gc_off};
 	if (!o.quiet)
 		cfg.obs = (rp_observer){.ctx = o.out, .on_address = say_address};
+	if (o.on_py_code)
+		cfg.obs = (rp_observer){.ctx = o.inspect_ctx, .on_py_code = o.on_py_code};
 	rp_engine *e;
 	assert_int_equal(rp_engine_create(&e, &cfg), RP_OK);
 	assert_int_equal(rp_engine_run(e, r), RP_OK);
@@ -120,10 +124,11 @@ static rp_replay_result finish_and_replay_with(replay_opts o)
 	}
 	if (o.stats)
 		rep_stats_write(o.out, got);
+	rep_input in = {.res = got};
 	if (o.json)
-		rep_json_write(o.out, got, NULL, NULL);
+		rep_json_write(o.out, &in);
 	else if (o.summary)
-		rep_summary_write(o.out, got, NULL, NULL);
+		rep_summary_write(o.out, &in, NULL, NULL);
 	if (o.inspect)
 		o.inspect(got, o.inspect_ctx);
 	rp_replay_result res = *got;
@@ -546,6 +551,9 @@ static void keep_report_data(const rp_replay_result *res, void *ctx)
 	assert_int_equal(res->nnodes, 2);
 	s->frames[0] = res->node_ip[1];     /* node 2 */
 	s->frames[1] = res->node_parent[1]; /* its parent: node 1 */
+	/* no Python frame: no ranking kept beyond the table */
+	assert_null(res->models[0].pinning.ranked);
+	assert_int_equal(res->models[0].pinning.nranked, 0);
 }
 
 /* Arena lifelines, size classes, call sites and the process's facts: one
@@ -628,6 +636,101 @@ static void test_report_data(void **state)
 	assert_true(m->keep_empty_arena);
 }
 
+/* A stack node of a Python frame: code's instruction at offset. */
+static void py_node(uint64_t id, uint64_t parent, uint64_t code, uint64_t offset)
+{
+	tf_record r = {.kind = TF_STACK, .thread = 1};
+	r.u.node = (tf_stack_node){id, parent, offset, code};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+static void py_code(uint64_t id, const char *file, const char *name)
+{
+	tf_record r = {.kind = TF_PY_CODE, .thread = 1};
+	r.u.py_code = (tf_py_code){.id = id, .first_line = 10, .lines_format = 0};
+	r.u.py_code.filename = (tf_bytes){file, strlen(file)};
+	r.u.py_code.name = (tf_bytes){name, strlen(name)};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+typedef struct py_seen {
+	uint64_t codes;          /* py_code records the observer saw */
+	char last_file[64];
+	uint64_t nnodes, py_nodes, ip[3]; /* the node table */
+	uint64_t pin_frames[RP_PIN_FRAMES];
+	int nranked;
+	uint64_t ranked0;
+} py_seen;
+
+static void see_py_code(void *ctx, const tf_record *rec)
+{
+	py_seen *s = ctx;
+	assert_int_equal(rec->kind, TF_PY_CODE);
+	s->codes++;
+	snprintf(s->last_file, sizeof(s->last_file), "%.*s", (int)rec->u.py_code.filename.len,
+		 rec->u.py_code.filename.ptr);
+}
+
+static void keep_py_nodes(const rp_replay_result *res, void *ctx)
+{
+	py_seen *s = ctx;
+	s->nnodes = res->nnodes;
+	s->py_nodes = res->facts.py_nodes;
+	for (uint64_t i = 0; i < res->nnodes && i < 3; i++)
+		s->ip[i] = res->node_ip[i];
+	const rp_pinning *pn = &res->models[0].pinning;
+	if (pn->nstacks)
+		memcpy(s->pin_frames, pn->stacks[0].frames, sizeof(s->pin_frames));
+	s->nranked = pn->nranked;
+	s->ranked0 = pn->ranked ? pn->ranked[0].stack : 0;
+}
+
+/* Python frames: a node with a code is kept as tf_py_frame (code, offset),
+ * whatever the offset's delta coding; py_code records reach the observer;
+ * a pinning stack's frames hold them in call order with the native ones. */
+static void test_python_frames(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	py_code(7, "app.py", "main");
+	py_code(9, "lib.py", "make");
+	py_node(1, 0, 7, 0x2a);     /* <module> in app.py */
+	py_node(2, 1, 9, 6);        /* make in lib.py, called by it */
+	stack_node(3, 2, 0x401000); /* the C function make called */
+	const uint64_t base = 0x10000000;
+	for (uint64_t i = 0; i < 3000; i++)
+		ev_stack(TF_MALLOC, 500, base + 1024 * i, 3, 10 * i);
+	for (uint64_t i = 0; i < 3000; i++)
+		if (i % 100)
+			ev_stack(TF_FREE, 0, base + 1024 * i, 0, 40000 + 10 * i);
+	py_seen seen = {0};
+	replay_opts o = {.model = "cpython-3.12",
+			 .layer = RP_LAYER_MALLOC,
+			 .inspect = keep_py_nodes,
+			 .inspect_ctx = &seen,
+			 .on_py_code = see_py_code};
+	finish_and_replay_with(o);
+	assert_int_equal(seen.codes, 2);
+	assert_string_equal(seen.last_file, "lib.py");
+	assert_int_equal(seen.nnodes, 3);
+	assert_int_equal(seen.py_nodes, 2);
+	assert_int_equal(seen.ip[0], tf_py_frame(7, 0x2a));
+	assert_int_equal(seen.ip[1], tf_py_frame(9, 6));
+	assert_true(tf_is_py_frame(seen.ip[1]));
+	assert_int_equal(tf_py_frame_code(seen.ip[1]), 9);
+	assert_int_equal(tf_py_frame_offset(seen.ip[1]), 6);
+	assert_int_equal(seen.ip[2], 0x401000);
+	assert_false(tf_is_py_frame(seen.ip[2]));
+	/* the leaf first: the C function, then make, then <module> */
+	assert_int_equal(seen.pin_frames[0], 0x401000);
+	assert_int_equal(seen.pin_frames[1], tf_py_frame(9, 6));
+	assert_int_equal(seen.pin_frames[2], tf_py_frame(7, 0x2a));
+	assert_int_equal(seen.pin_frames[3], 0);
+	/* with Python frames, the ranking kept beyond the table, for the reports */
+	assert_int_equal(seen.nranked, 1);
+	assert_int_equal(seen.ranked0, 3);
+}
+
 typedef struct lifeline_seen {
 	rp_arenas arenas;
 	uint64_t arenas_total, held_kept, released_kept, last_id;
@@ -687,6 +790,7 @@ int main(void)
 	    cmocka_unit_test(test_pinning_names_the_stack),
 	    cmocka_unit_test(test_gc_attribution),
 	    cmocka_unit_test(test_report_data),
+	    cmocka_unit_test(test_python_frames),
 	    cmocka_unit_test(test_lifelines_bounded),
 	    cmocka_unit_test(test_gc_off_withholds),
 	    cmocka_unit_test(test_series_bounded_with_peaks),
