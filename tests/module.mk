@@ -144,6 +144,9 @@ $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Irep
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
 		$(REP_SINK_OBJ) $(REP_TEXT_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
+$(B)/tests/fuzz/fuzz_pyline.o: MOD_CFLAGS := -Itraces
+$(B)/tests/fuzz-pyline: $(B)/tests/fuzz/fuzz_pyline.o $(B)/tests/fuzz/standalone.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(B)/tests/fuzz/fuzz_workload.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator
 $(B)/tests/fuzz-workload: $(B)/tests/fuzz/fuzz_workload.o $(B)/tests/fuzz/standalone.o \
 		$(B)/replay/rp_workload.o $(B)/replay/rp_simulate.o $(B)/libpym.a $(B)/libgcm.a $(B)/libtf.a
@@ -153,7 +156,7 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 	@touch $@
 
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
-	$(B)/tests/fuzz-workload
+	$(B)/tests/fuzz-workload $(B)/tests/fuzz-pyline
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(B)/atr-pylines $(B)/pylayout-print \
 	$(B)/atr-pystacks \
 	$(UNIT_BINS) $(FUZZ_REPLAY) \
@@ -164,6 +167,7 @@ TEST_SUITES := $(UNIT_BINS) \
 	"$(B)/tests/fuzz-replay-raw $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
 	"$(B)/tests/fuzz-replay-replay $(B)/fuzz-corpus/raw tests/fuzz/regressions/raw" \
 	"$(B)/tests/fuzz-workload traces/workloads tests/fuzz/workloads" \
+	"$(B)/tests/fuzz-pyline tests/fuzz/pylines" \
 	$(E2E_SUITES:%="sh %")
 
 test: $(TEST_DEPS)
@@ -217,15 +221,20 @@ build/fuzz/fuzz-workload: tests/fuzz/fuzz_workload.c replay/rp_workload.c replay
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ireplay -Iallocator -Icommon -o $@ $(filter %.c,$^) $(LIBZSTD_LIBS)
 
+build/fuzz/fuzz-pyline: tests/fuzz/fuzz_pyline.c traces/tf_pyline.c traces/tf_pyline.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_pyline.c traces/tf_pyline.c
+
 .PHONY: fuzz
 fuzz: build/fuzz/fuzz-reader build/fuzz/fuzz-raw build/fuzz/fuzz-replay build/fuzz/fuzz-workload \
-		$(B)/fuzz-corpus/.done
-	@for t in reader raw replay workload; do \
+		build/fuzz/fuzz-pyline $(B)/fuzz-corpus/.done
+	@for t in reader raw replay workload pyline; do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 		seeds="$(B)/fuzz-corpus/$$([ $$t = replay ] && echo raw || echo $$t)"; \
 		[ $$t = reader ] || seeds="$$seeds tests/fuzz/regressions/raw"; \
 		[ $$t = workload ] && seeds="traces/workloads tests/fuzz/workloads"; \
+		[ $$t = pyline ] && seeds="tests/fuzz/pylines"; \
 		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
 			build/fuzz/corpus-$$t $$seeds >build/fuzz/$$t.log 2>&1; \
