@@ -358,25 +358,30 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 }
 
 /* The line on stderr after the result: how the first model's addresses
- * compared with the interpreter's. */
+ * and arenas compared with the interpreter's, or why they were not. */
 static void addresses_line(const rp_replay_result *res)
 {
 	const rp_model_result *m = &res->models[0];
 	const uint64_t anomalies =
 	    res->free_unknown + res->realloc_unknown + res->alloc_over_live + m->errors;
+	char why[128], dropped[64] = "";
 	if (res->malloc_layer || !res->nmodels)
 		return;
-	if (!res->compared)
+	if (res->facts.dropped)
+		snprintf(dropped, sizeof(dropped), ", %" PRIu64 " events dropped by the tracer",
+			 res->facts.dropped);
+	if (rp_not_compared(res, m, why, sizeof(why)))
 		fprintf(stderr,
-			"replay: model %s, %" PRIu64 " requests, addresses not compared: "
-			"%s served the interpreter, not pymalloc, %" PRIu64 " anomalies\n",
-			m->profile, res->requests, res->facts.python_allocator, anomalies);
-	else if (m->recorded_bases)
+			"replay: model %s, %" PRIu64 " requests, addresses not compared: %s, %" PRIu64
+			" anomalies%s\n",
+			m->profile, res->requests, why, anomalies, dropped);
+	else
 		fprintf(stderr,
 			"replay: model %s, %" PRIu64 " requests, %" PRIu64
 			" addresses unlike the interpreter's, %" PRIu64 " arena mismatches, %" PRIu64
-			" anomalies\n",
-			m->profile, res->requests, m->addr_mismatch, m->arena_mismatch, anomalies);
+			" anomalies%s\n",
+			m->profile, res->requests, m->addr_mismatch, m->arena_mismatch, anomalies,
+			dropped);
 }
 
 /* --check-snapshots' last line; CLI_EXIT_CHECK when none was checked or one

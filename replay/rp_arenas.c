@@ -21,12 +21,13 @@ uint64_t rp_arena_source(void *ctx, uint64_t size)
 	if (!mr->recorded_bases)
 		return PYM_ARENA_BUILTIN;
 	if (!mr->qlen) {
-		mr->arena_mismatch++;
+		mr->xc.unrecorded++; /* rp_xcheck.c's (d) */
 		return PYM_ARENA_BUILTIN;
 	}
 	uint64_t base = mr->queue[mr->qhead];
 	mr->qhead = (mr->qhead + 1) % QCAP;
 	mr->qlen--;
+	rp_xcheck_taken(mr, base);
 	return base;
 }
 
@@ -40,8 +41,9 @@ void rp_on_arena_alloc(replay *r, const tf_arena *a)
 			mr->recorded_bases = false;
 			continue;
 		}
+		rp_xcheck_arena_alloc(mr, a->addr);
 		if (mr->qlen == QCAP) {
-			mr->arena_mismatch++;
+			mr->xc.recorded_unused++; /* rp_xcheck.c's (c) */
 			continue;
 		}
 		mr->queue[(mr->qhead + mr->qlen++) % QCAP] = a->addr;
@@ -74,6 +76,7 @@ void rp_on_model_arena(void *ctx, uint64_t base, bool released)
 	model_run *mr = ctx;
 	rp_arenas *A = &mr->arenas;
 	const uint64_t now = mr->r->last_time;
+	rp_xcheck_model_arena(mr, base, released);
 	if (released) {
 		uint64_t *i = u64map_find(&mr->arena_idx, base);
 		if (!i)

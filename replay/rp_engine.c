@@ -149,6 +149,7 @@ static void request(replay *r, const tf_record *rec)
 	enum op op = classify(rec, r->malloc_layer, &n);
 	if (op == OP_NONE)
 		return;
+	r->cur_realloc = op == OP_REALLOC; /* realloc(p, 0) that frees included */
 	if (rec->time > r->at_next_time) /* a moment at a time this request is past */
 		rp_moments_before_time(r, rec->time);
 	r->requests++;
@@ -307,6 +308,53 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 	f->pid = h->pid;
 	f->ppid = h->ppid;
 	f->start_real_ns = h->start_real_ns;
+}
+
+/* Whether a model's addresses and arenas are the interpreter's to compare
+ * with (RP_COMPARED), or why not (RP_NC_*). */
+static int compared_of(const replay *r, const model_run *mr)
+{
+	if (r->malloc_layer)
+		return RP_NC_MALLOC_LAYER;
+	if (r->not_pymalloc)
+		return RP_NC_NOT_PYMALLOC;
+	if (mr->gc_off)
+		return RP_NC_GC_OFF;
+	pym_params rec;
+	pym_params_for_version(r->facts.python, &rec);
+	if (!r->facts.python[0] || strcmp(rec.name, pym_get_params(mr->m)->name))
+		return RP_NC_PROFILE;
+	return mr->recorded_bases ? RP_COMPARED : RP_NC_ARENA_SIZE;
+}
+
+const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *m, char *buf,
+			    size_t cap)
+{
+	const rp_facts *x = &res->facts;
+	switch (m->compared) {
+	case RP_COMPARED:
+		return NULL;
+	case RP_NC_MALLOC_LAYER:
+		snprintf(buf, cap, "the malloc layer has no interpreter's addresses");
+		break;
+	case RP_NC_NOT_PYMALLOC:
+		snprintf(buf, cap, "%s served the interpreter, not pymalloc", x->python_allocator);
+		break;
+	case RP_NC_PROFILE:
+		if (x->python[0])
+			snprintf(buf, cap, "not the recorded interpreter's profile (CPython %s)",
+				 x->python);
+		else
+			snprintf(buf, cap, "no interpreter version recorded");
+		break;
+	case RP_NC_GC_OFF:
+		snprintf(buf, cap, "a --gc off twin places its arenas itself");
+		break;
+	default:
+		snprintf(buf, cap, "the trace's arenas are not of this profile's size");
+		break;
+	}
+	return buf;
 }
 
 const char *rp_model_label(const rp_model_result *m, char *buf, size_t cap)
@@ -495,6 +543,7 @@ static int start(replay *r, const tf_record *rec)
 		model_run *mr = &r->mr[i];
 		mr->r = r;
 		u64map_init(&mr->arena_idx, 1, &u64map_heap);
+		u64map_init(&mr->xc_lives, 1, &u64map_heap);
 		mr->gc_off = o->gc_off && (i & 1);
 		mr->recorded_bases = !r->malloc_layer && !mr->gc_off;
 		mr->series = calloc(1, sizeof(rp_series));
@@ -528,8 +577,11 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		on_python_allocator(r, &rec->u.python_allocator);
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
+	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {
+		rp_xcheck_arena_free(r, &rec->u.arena);
 	} else if (tf_kind_is_python_fn(rec->kind) || tf_kind_is_malloc_fn(rec->kind)) {
 		request(r, rec);
+		rp_xcheck_after_request(r);
 		if (r->requests >= r->at_next_request)
 			rp_moments_after_request(r);
 	} else if (rec->kind == TF_MARK) {
@@ -556,6 +608,7 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		r->facts.complete = true;
 		r->facts.end_kind = rec->u.end.clean;
 		r->facts.exit_status = rec->u.end.exit_status;
+		r->facts.dropped = rec->u.end.dropped;
 	}
 	return RP_OK;
 }
@@ -636,8 +689,10 @@ int rp_engine_finish(rp_engine *r)
 	size_t npins = 0;
 	for (int i = 0; i < r->n; i++) {
 		rp_arenas_end(r, &r->mr[i]);
+		rp_xcheck_end(&r->mr[i]);
 		rp_model_result_of(r, &r->mr[i], &res->models[i], i ? NULL : &pins, &npins);
 		res->models[i].recorded_bases = r->mr[i].recorded_bases;
+		res->models[i].compared = compared_of(r, &r->mr[i]);
 	}
 	res->callsites = r->callsites = rp_callsites_end(r, pins, npins, &res->ncallsites);
 	free(pins);
@@ -686,6 +741,7 @@ void rp_engine_free(rp_engine *r)
 		free(r->mr[i].series);
 		free(r->mr[i].arenas.a);
 		u64map_clear(&r->mr[i].arena_idx);
+		rp_xcheck_free(&r->mr[i]);
 		free(r->stats[i]);
 		/* the ranked stacks: each moment's, and the end's (pin_peak is a moment's) */
 		for (int k = 0; k < r->mr[i].nmoments; k++) {

@@ -79,7 +79,15 @@ typedef struct model_run {
 	bool recorded_bases;  /* arena bases come from the trace */
 	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
 	unsigned qhead, qlen;
-	uint64_t addr_mismatch, arena_mismatch, errors;
+	uint64_t addr_mismatch, errors;
+	/* the arena cross-check (rp_xcheck.c) */
+	rp_arena_mismatch xc;
+	uint64_t xc_taken;    /* the base rp_arena_source just gave from a record, or 0 */
+	u64map xc_lives;      /* base of an arena the model took from a record -> XC_HELD,
+			       * or the request that released it, the interpreter's
+			       * arena_free not read yet */
+	struct xc_pending *xc_pend; /* arena_free records waiting for the model's release */
+	uint32_t xc_npend, xc_cap;
 	uint64_t py_live;     /* requested bytes of the live blocks this model serves from pools */
 	bool gc_off;          /* withholds the frees of GC passes (--gc off) */
 	uint64_t live, peak_live; /* the trace's live bytes plus those withheld */
@@ -134,6 +142,7 @@ struct rp_engine {
 	uint64_t last_time;
 	uint64_t snapshots, snap_bad, snap_unchecked;
 	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */
+	bool cur_realloc;    /* the request being replayed is a realloc (rp_xcheck.c) */
 	uint64_t oom;        /* requests dropped: no memory for the address map */
 	bool system;         /* --system: the column after the models holds the blocks' ids there */
 	rp_sys *sysrun;      /* --system: the allocator's process */
@@ -173,6 +182,15 @@ void rp_on_arena_alloc(replay *r, const tf_arena *a);
 void rp_on_model_arena(void *ctx, uint64_t base, bool released);
 void rp_take_tick(replay *r);
 void rp_arenas_end(const replay *r, model_run *mr);
+
+/* rp_xcheck.c: the models' arena releases against the trace's arena_free */
+void rp_xcheck_taken(model_run *mr, uint64_t base);    /* from a record, by rp_arena_source */
+void rp_xcheck_model_arena(model_run *mr, uint64_t base, bool released);
+void rp_xcheck_arena_alloc(model_run *mr, uint64_t base); /* before it is queued */
+void rp_xcheck_arena_free(replay *r, const tf_arena *a);
+void rp_xcheck_after_request(replay *r);
+void rp_xcheck_end(model_run *mr);
+void rp_xcheck_free(model_run *mr);
 
 /* rp_measure.c: held bytes, peaks, the waste split, series, size classes */
 void rp_waste_now(const model_run *mr, rp_waste *w);

@@ -148,7 +148,9 @@ void rp_model_result_of(const replay *r, const model_run *mr, rp_model_result *o
 	pym_get_stats(mr->m, &st);
 	*out = (rp_model_result){
 	    .addr_mismatch = mr->addr_mismatch,
-	    .arena_mismatch = mr->arena_mismatch,
+	    .arena_mismatch = mr->xc.freed_held + mr->xc.released_kept + mr->xc.recorded_unused +
+			      mr->xc.unrecorded,
+	    .arena_parts = mr->xc,
 	    .errors = mr->errors + r->oom,
 	    .arenas_total = st.arenas_total,
 	    .arenas_current = st.arenas_current,

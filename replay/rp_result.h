@@ -28,9 +28,27 @@ typedef struct rp_facts {
 	uint64_t threads, modules, stack_nodes;
 	uint64_t py_nodes;        /* of those, Python frames (FORMAT.md §5.5) */
 	bool complete;            /* the end record was read */
+	uint64_t dropped;         /* events the tracer could not record (its end record) */
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
 } rp_facts;
+
+/* Whether a model's addresses and arenas were compared with the
+ * interpreter's (RP_COMPARED), or why not: the malloc layer; pymalloc did
+ * not serve the interpreter; the model is not the profile of the recorded
+ * version; a --gc off twin; the trace's arenas are not of its size. */
+enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
+       RP_NC_ARENA_SIZE };
+
+/* The arena cross-check's parts (rp_xcheck.c), of a compared model; the
+ * total is their sum: (a) the interpreter freed an arena (arena_free) the
+ * model did not release with it; (b) the model released an arena the
+ * interpreter did not free with it (later, or never); (c) an arena the
+ * interpreter allocated or freed that the model never held; (d) an arena
+ * the model placed itself, the trace having none left to give. */
+typedef struct rp_arena_mismatch {
+	uint64_t freed_held, released_kept, recorded_unused, unrecorded;
+} rp_arena_mismatch;
 
 /* One model's result. */
 typedef struct rp_model_result {
@@ -45,7 +63,9 @@ typedef struct rp_model_result {
 	uint64_t held_end;
 	double jw1, jw2, jw3, jw4; /* Johnstone-Wilson fragmentation measures */
 	uint64_t addr_mismatch;  /* Python layer: model address != interpreter's */
-	uint64_t arena_mismatch; /* arenas the model wanted but the trace had not */
+	uint64_t arena_mismatch; /* the sum of arena_parts */
+	rp_arena_mismatch arena_parts;
+	int compared;            /* RP_COMPARED, or RP_NC_*: the two counts above mean nothing */
 	uint64_t errors;         /* requests the model refused */
 	bool recorded_bases;     /* its arenas were placed where the trace's were, and its
 				  * addresses compared with the interpreter's */
@@ -118,8 +138,8 @@ typedef struct rp_replay_result {
 	uint64_t snapshots, snapshots_mismatched;
 	uint64_t snapshots_unchecked; /* --check-snapshots: not pymalloc's (below) */
 	bool malloc_layer;
-	/* the Python layer's addresses were compared with the interpreter's (not when
-	 * pymalloc did not serve it: then addr_mismatch, arena_mismatch mean nothing) */
+	/* the Python layer, and pymalloc served the interpreter: a model of the recorded
+	 * version's profile is compared with it (each model's own `compared` says) */
 	bool compared;
 	int nmodels;
 	rp_model_result models[RP_MAX_MODELS];
@@ -145,6 +165,11 @@ typedef struct rp_replay_result {
 	bool has_exit;
 	uint64_t exit_request, exit_time;
 } rp_replay_result;
+
+/* NULL when m was compared with the interpreter, else why not, in words
+ * (into buf; 96 bytes are enough). */
+const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *m, char *buf,
+			    size_t cap);
 
 /* A model's name in tables: its profile, and " gc-off" for a --gc off
  * twin; writes buf (48 bytes are enough) and returns it. */

@@ -243,11 +243,16 @@ void rep_json_write(FILE *f, const rep_input *in)
 	fprintf(f,
 		"{\"events\": %" PRIu64 ", \"layer\": \"%s\", \"requests\": %" PRIu64
 		", \"anomalies\": {\"free_unknown\": %" PRIu64 ", \"realloc_unknown\": %" PRIu64
-		", \"alloc_over_live\": %" PRIu64 "}, \"live\": {\"peak_bytes\": %" PRIu64
-		", \"end_bytes\": %" PRIu64 "}, \"models\": [",
+		", \"alloc_over_live\": %" PRIu64 "}, \"dropped\": ",
 		res->events, res->malloc_layer ? "malloc" : "python", res->requests,
-		res->free_unknown, res->realloc_unknown, res->alloc_over_live, res->peak_live,
-		res->live_end);
+		res->free_unknown, res->realloc_unknown, res->alloc_over_live);
+	if (res->facts.complete) /* the end record's count; null without one */
+		fprintf(f, "%" PRIu64, res->facts.dropped);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"live\": {\"peak_bytes\": %" PRIu64 ", \"end_bytes\": %" PRIu64
+		   "}, \"models\": [",
+		res->peak_live, res->live_end);
 	for (int i = 0; i < res->nmodels; i++) {
 		const rp_model_result *m = &res->models[i];
 		fprintf(f,
@@ -263,12 +268,23 @@ void rep_json_write(FILE *f, const rep_input *in)
 			m->arenas_total - m->arenas_current, m->arenas_highwater, m->arenas_current,
 			m->peak_live, m->arenas_highwater * m->arena_size, m->peak_held, m->held_end,
 			m->arenas_current * m->arena_size, m->jw1, m->jw2, m->jw3, m->jw4);
-		/* null: not compared, as pymalloc did not serve the interpreter */
-		if (res->malloc_layer || res->compared)
-			fprintf(f, "%" PRIu64 ", \"arena_mismatches\": %" PRIu64 ", \"waste\": {",
-				m->addr_mismatch, m->arena_mismatch);
-		else
-			fputs("null, \"arena_mismatches\": null, \"waste\": {", f);
+		/* null: not compared (rp_not_compared says why) */
+		char why[128];
+		const rp_arena_mismatch *am = &m->arena_parts;
+		if (!rp_not_compared(res, m, why, sizeof(why)))
+			fprintf(f,
+				"%" PRIu64 ", \"arena_mismatches\": %" PRIu64
+				", \"arena_mismatch_parts\": {\"freed_held\": %" PRIu64
+				", \"released_kept\": %" PRIu64 ", \"recorded_unused\": %" PRIu64
+				", \"unrecorded\": %" PRIu64 "}, \"not_compared\": null, \"waste\": {",
+				m->addr_mismatch, m->arena_mismatch, am->freed_held, am->released_kept,
+				am->recorded_unused, am->unrecorded);
+		else {
+			fputs("null, \"arena_mismatches\": null, \"arena_mismatch_parts\": null, "
+			      "\"not_compared\": ", f);
+			rep_json_str(f, why, strlen(why));
+			fputs(", \"waste\": {", f);
+		}
 		fputs("\"at_peak\": ", f);
 		json_waste(f, &m->waste_peak);
 		fputs(", \"end\": ", f);

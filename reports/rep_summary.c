@@ -70,6 +70,37 @@ static void summary_gc(FILE *f, const rp_replay_result *res)
 	}
 }
 
+/* How each model compared with the interpreter: its addresses and arenas,
+ * or why they were not compared (one line for all models when the trace
+ * says why). */
+static void summary_exactness(FILE *f, const rp_replay_result *res)
+{
+	char label[48], why[128];
+	for (int i = 0; i < res->nmodels; i++) {
+		const rp_model_result *m = &res->models[i];
+		rp_model_label(m, label, sizeof(label));
+		if (rp_not_compared(res, m, why, sizeof(why))) {
+			const bool all = m->compared == RP_NC_MALLOC_LAYER ||
+					 m->compared == RP_NC_NOT_PYMALLOC;
+			if (all && i)
+				continue;
+			fprintf(f, "exactness: %s%snot compared: %s\n", all ? "" : label, all ? "" : ": ",
+				why);
+			continue;
+		}
+		fprintf(f, "exactness: %s: %" PRIu64 " addresses unlike the interpreter's, %" PRIu64
+			   " arena mismatches",
+			label, m->addr_mismatch, m->arena_mismatch);
+		const rp_arena_mismatch *a = &m->arena_parts;
+		if (m->arena_mismatch)
+			fprintf(f, ": %" PRIu64 " freed by the interpreter, not by the model with it; %" PRIu64
+				   " released by the model, not by the interpreter with it; %" PRIu64
+				   " recorded, never the model's; %" PRIu64 " placed by the model, unrecorded",
+				a->freed_held, a->released_kept, a->recorded_unused, a->unrecorded);
+		fputc('\n', f);
+	}
+}
+
 /* A stack's frames after its line: symbolized, or its first three
  * return addresses. */
 static void frames(FILE *f, uint64_t stack, const uint64_t *ips, rep_stack_printer print, void *ctx)
@@ -198,6 +229,11 @@ void rep_summary_write(FILE *f, const rep_input *in, rep_stack_printer print, vo
 		if (count[k])
 			fprintf(f, "anomalies: %" PRIu64 " %s (the first at 0x%" PRIx64 ")\n", count[k],
 				what[k], res->examples[k]);
+	if (x->dropped)
+		fprintf(f, "dropped: %" PRIu64 " events the tracer could not record, which the replay "
+			   "lacks\n",
+			x->dropped);
+	summary_exactness(f, res);
 	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "released",
 		"highest", "now", "peak held", "jw1", "jw2", "jw3", "jw4");
 	for (int i = 0; i < res->nmodels; i++) {

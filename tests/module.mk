@@ -125,6 +125,11 @@ $(B)/pylayout-print: $(B)/tests/tools/pylayout_print.o
 $(B)/tests/tools/atr-mutate.o: MOD_CFLAGS := -Itraces $(LIBZSTD_CFLAGS)
 $(B)/atr-mutate: $(B)/tests/tools/atr-mutate.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
+# A trace less its Nth arena_free record, for the replay's arena cross-check
+# (tests/e2e/test_arena_xcheck.sh).
+$(B)/tests/tools/atr-drop.o: MOD_CFLAGS := -Itraces
+$(B)/atr-drop: $(B)/tests/tools/atr-drop.o $(B)/libtf.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS)
 # tf_pyline() against the interpreters' own answers (tests/e2e/test_pylines.sh).
 $(B)/tests/tools/atr-pylines.o: MOD_CFLAGS := -Itraces
 $(B)/atr-pylines: $(B)/tests/tools/atr-pylines.o $(B)/libtf.a
@@ -158,7 +163,7 @@ $(B)/fuzz-corpus/.done: $(B)/atr-synth tests/fuzz/make-corpus.sh
 FUZZ_REPLAY := $(B)/tests/fuzz-replay-reader $(B)/tests/fuzz-replay-raw $(B)/tests/fuzz-replay-replay \
 	$(B)/tests/fuzz-workload $(B)/tests/fuzz-pyline
 TEST_DEPS := all $(B)/atr-synth $(B)/atr-check $(B)/atr-mutate $(B)/atr-pylines $(B)/pylayout-print \
-	$(B)/atr-pystacks \
+	$(B)/atr-pystacks $(B)/atr-drop \
 	$(UNIT_BINS) $(FUZZ_REPLAY) \
 	$(B)/fuzz-corpus/.done $(PROG_BINS) $(B)/tests/progs/cxx $(SYMPROG_BINS)
 # Each suite is one command line whose output is TAP.

@@ -67,6 +67,7 @@ typedef struct replay_opts {
 	bool moments; /* replay twice, as the command line does: the second at every
 		       * model's peak, and the end */
 	FILE *out;
+	uint64_t dropped; /* the end record's */
 	void (*inspect)(const rp_replay_result *res, void *ctx);
 	void *inspect_ctx;
 	/* the observer's on_py_code, with inspect_ctx */
@@ -83,7 +84,7 @@ static void say_address(void *ctx, const char *profile, uint64_t model, uint64_t
  * counts (its pointers NULL: the engine and what they point to are gone). */
 static rp_replay_result finish_and_replay_with(replay_opts o)
 {
-	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, o.dropped), 0);
 	tf_writer_free(w);
 	tbuf b;
 	assert_int_equal(tbuf_from_fd(fd, &b), 0);
@@ -127,7 +128,7 @@ static rp_replay_result finish_and_replay_with(replay_opts o)
 	rep_input in = {.res = got};
 	if (o.json)
 		rep_json_write(o.out, &in);
-	else if (o.summary)
+	if (o.summary)
 		rep_summary_write(o.out, &in, NULL, NULL);
 	if (o.inspect)
 		o.inspect(got, o.inspect_ctx);
@@ -235,6 +236,10 @@ static void test_python_layer_mismatch_is_counted(void **state)
 	ev(TF_PY_OBJ_FREE, 0, 0, 0x1230);
 	rp_replay_result res = finish_and_replay(RP_LAYER_PYTHON, NULL);
 	assert_int_equal(res.models[0].addr_mismatch, 1);
+	/* an arena the model placed itself, unrecorded: (d) */
+	assert_int_equal(res.models[0].compared, RP_COMPARED);
+	assert_int_equal(res.models[0].arena_mismatch, 1);
+	assert_int_equal(res.models[0].arena_parts.unrecorded, 1);
 	assert_int_equal(res.models[0].errors, 0); /* the free found the model's block */
 	assert_int_equal(res.free_unknown, 0);
 }
@@ -784,6 +789,260 @@ static void test_lifelines_bounded(void **state)
 	assert_true(seen.arenas.ticks > RP_ARENA_TICKS / 2 && seen.arenas.ticks <= RP_ARENA_TICKS);
 }
 
+/* ---- the arena cross-check (replay/rp_xcheck.c) ----
+ * On a 3.8 trace (256 KiB arenas of 64 pools of 4 KiB; an arena wholly
+ * free is always released), block k of pool p of the arena at base is
+ * base + p * 4096 + 48 + k * size. */
+#define XB1 UINT64_C(0x7f0000000000)
+#define XB2 UINT64_C(0x7f0000100000)
+#define XB3 UINT64_C(0x7f0000200000)
+#define XARENA (256u << 10)
+
+static void arena_rec(tf_kind kind, uint64_t base)
+{
+	tf_record r = {.kind = kind, .thread = 1};
+	r.u.arena = (tf_arena){base, XARENA};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+/* The trace ends; the replay's result, its JSON then its summary in *text
+ * (malloc'd: the caller frees it). */
+static rp_replay_result replay_texts(replay_opts o, char **text)
+{
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	o.out = out;
+	o.quiet = true;
+	o.json = o.summary = true;
+	rp_replay_result res = finish_and_replay_with(o);
+	long n = ftell(out);
+	assert_true(n > 0);
+	*text = calloc(1, (size_t)n + 1);
+	assert_non_null(*text);
+	rewind(out);
+	assert_int_equal(fread(*text, 1, (size_t)n, out), (size_t)n);
+	fclose(out);
+	return res;
+}
+
+static rp_arena_mismatch parts(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+	return (rp_arena_mismatch){a, b, c, d};
+}
+
+/* The model's parts are these, and the total their sum. */
+static void expect_parts(const rp_model_result *m, rp_arena_mismatch want)
+{
+	const rp_arena_mismatch *got = &m->arena_parts;
+	assert_int_equal(m->compared, RP_COMPARED);
+	assert_int_equal(got->freed_held, want.freed_held);
+	assert_int_equal(got->released_kept, want.released_kept);
+	assert_int_equal(got->recorded_unused, want.recorded_unused);
+	assert_int_equal(got->unrecorded, want.unrecorded);
+	assert_int_equal(m->arena_mismatch, want.freed_held + want.released_kept +
+						want.recorded_unused + want.unrecorded);
+}
+
+static rp_replay_result replay38(void)
+{
+	return finish_and_replay_with((replay_opts){.layer = RP_LAYER_AUTO, .quiet = true});
+}
+
+/* A free that empties the arena, its arena_free record after it (the
+ * tracer records a free before the call): a match, said in both sinks. */
+static void test_xcheck_free_matches(void **state)
+{
+	(void)state;
+	start("3.8.18");
+	arena_rec(TF_ARENA_ALLOC, XB1);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, XB1 + 48);
+	ev(TF_PY_OBJ_FREE, 0, 0, XB1 + 48);
+	arena_rec(TF_ARENA_FREE, XB1);
+	char *text;
+	rp_replay_result res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_string_equal(res.models[0].profile, "cpython-3.8");
+	assert_int_equal(res.models[0].arenas_total - res.models[0].arenas_current, 1);
+	assert_int_equal(res.models[0].addr_mismatch, 0);
+	expect_parts(&res.models[0], parts(0, 0, 0, 0));
+	assert_non_null(strstr(text, "\"addresses_unlike_interpreter\": 0, \"arena_mismatches\": 0, "
+				     "\"arena_mismatch_parts\": {\"freed_held\": 0, \"released_kept\": 0, "
+				     "\"recorded_unused\": 0, \"unrecorded\": 0}, \"not_compared\": null"));
+	assert_non_null(strstr(text, "\nexactness: cpython-3.8: 0 addresses unlike the interpreter's, "
+				     "0 arena mismatches\n"));
+	free(text);
+}
+
+/* A realloc is recorded after its call: the arena_free record comes before
+ * it, and the model's release in it matches; the same record before a free
+ * does not (the interpreter let go one request before the model). */
+static void test_xcheck_realloc_matches(void **state)
+{
+	(void)state;
+	for (int realloc_it = 1; realloc_it >= 0; realloc_it--) {
+		start("3.8.18");
+		arena_rec(TF_ARENA_ALLOC, XB1);
+		ev(TF_PY_OBJ_MALLOC, 0, 32, XB1 + 48);
+		arena_rec(TF_ARENA_FREE, XB1);
+		if (realloc_it)
+			ev(TF_PY_OBJ_REALLOC, XB1 + 48, 600, 0x5555000); /* out of pymalloc */
+		else
+			ev(TF_PY_OBJ_FREE, 0, 0, XB1 + 48);
+		rp_replay_result res = replay38();
+		assert_int_equal(res.models[0].arenas_total - res.models[0].arenas_current, 1);
+		expect_parts(&res.models[0], realloc_it ? parts(0, 0, 0, 0) : parts(1, 0, 0, 0));
+	}
+}
+
+/* (a): the interpreter freed an arena the model keeps (a block still live
+ * in it), to the end. */
+static void test_xcheck_freed_but_held(void **state)
+{
+	(void)state;
+	start("3.8.18");
+	arena_rec(TF_ARENA_ALLOC, XB1);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, XB1 + 48);
+	ev(TF_PY_OBJ_MALLOC, 0, 600, 0x5555000);
+	arena_rec(TF_ARENA_FREE, XB1);
+	ev(TF_PY_OBJ_MALLOC, 0, 600, 0x5556000);
+	ev(TF_PY_OBJ_FREE, 0, 0, XB1 + 48); /* the model lets go two requests late */
+	char *text;
+	rp_replay_result res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	expect_parts(&res.models[0], parts(1, 0, 0, 0));
+	assert_non_null(strstr(text, "\"arena_mismatches\": 1, \"arena_mismatch_parts\": "
+				     "{\"freed_held\": 1, "));
+	assert_non_null(strstr(text, "\nexactness: cpython-3.8: 0 addresses unlike the interpreter's, "
+				     "1 arena mismatches: 1 freed by the interpreter, not by the model "
+				     "with it; 0 released by the model"));
+	free(text);
+}
+
+/* (b): the model released an arena the trace does not free: never; one
+ * request later; or not before its next arena_alloc of the same base. */
+static void test_xcheck_released_but_kept(void **state)
+{
+	(void)state;
+	for (int how = 0; how < 3; how++) {
+		start("3.8.18");
+		arena_rec(TF_ARENA_ALLOC, XB1);
+		ev(TF_PY_OBJ_MALLOC, 0, 32, XB1 + 48);
+		ev(TF_PY_OBJ_FREE, 0, 0, XB1 + 48); /* the model releases XB1 here */
+		if (how == 1) {
+			ev(TF_PY_OBJ_MALLOC, 0, 600, 0x5555000);
+			arena_rec(TF_ARENA_FREE, XB1); /* one request late */
+		} else if (how == 2) {
+			arena_rec(TF_ARENA_ALLOC, XB1); /* again, never freed before */
+			ev(TF_PY_OBJ_MALLOC, 0, 32, XB1 + 48);
+		}
+		rp_replay_result res = replay38();
+		assert_int_equal(res.models[0].addr_mismatch, 0);
+		expect_parts(&res.models[0], parts(0, 1, 0, 0));
+	}
+}
+
+/* (c): recorded arenas the model never takes: left at the end, or freed by
+ * the interpreter first, which takes it out of the queue, so the next
+ * recorded base still goes to the model's next arena. */
+static void test_xcheck_recorded_unused(void **state)
+{
+	(void)state;
+	start("3.8.18");
+	arena_rec(TF_ARENA_ALLOC, XB1);
+	arena_rec(TF_ARENA_ALLOC, XB2);
+	arena_rec(TF_ARENA_FREE, XB2);
+	arena_rec(TF_ARENA_ALLOC, XB3);
+	/* 64 pools of 7 blocks of 512 bytes fill XB1; the next block is XB3's */
+	for (uint64_t p = 0; p < 64; p++)
+		for (uint64_t k = 0; k < 7; k++)
+			ev(TF_PY_OBJ_MALLOC, 0, 512, XB1 + p * 4096 + 48 + k * 512);
+	ev(TF_PY_OBJ_MALLOC, 0, 512, XB3 + 48);
+	arena_rec(TF_ARENA_ALLOC, XB2); /* never used: still queued at the end */
+	rp_replay_result res = replay38();
+	assert_int_equal(res.models[0].addr_mismatch, 0);
+	assert_int_equal(res.models[0].arenas_current, 2);
+	expect_parts(&res.models[0], parts(0, 0, 2, 0));
+}
+
+/* Not compared: a model of another profile than the recorded interpreter's
+ * (even of the same arena size: 3.10 on a 3.12 trace), a --gc off twin, the
+ * malloc layer: null in --json, "not compared" in the summary, never 0. */
+static void test_xcheck_not_compared(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
+	char *text;
+	rp_replay_result res = replay_texts(
+	    (replay_opts){.model = "cpython-3.12,cpython-3.10", .layer = RP_LAYER_AUTO, .gc_off = true},
+	    &text);
+	assert_int_equal(res.nmodels, 4);
+	assert_int_equal(res.models[0].compared, RP_COMPARED);
+	assert_int_equal(res.models[1].compared, RP_NC_GC_OFF);
+	assert_int_equal(res.models[2].compared, RP_NC_PROFILE);
+	assert_int_equal(res.models[3].compared, RP_NC_GC_OFF);
+	const char *p = strstr(text, "\"profile\": \"cpython-3.10\"");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "\"addresses_unlike_interpreter\": null, \"arena_mismatches\": null, "
+				  "\"arena_mismatch_parts\": null, \"not_compared\": \"not the recorded "
+				  "interpreter's profile (CPython 3.12.1)\""));
+	assert_non_null(strstr(text, "\nexactness: cpython-3.12: 1 addresses unlike the interpreter's, 1 "
+				     "arena mismatches: "));
+	assert_non_null(strstr(text, "\nexactness: cpython-3.12 gc-off: not compared: a --gc off twin "
+				     "places its arenas itself\n"));
+	assert_non_null(strstr(text, "\nexactness: cpython-3.10: not compared: not the recorded "
+				     "interpreter's profile (CPython 3.12.1)\n"));
+	free(text);
+
+	start("");
+	ev(TF_MALLOC, 0, 32, 0x1230);
+	res = replay_texts((replay_opts){.model = "cpython-3.12", .layer = RP_LAYER_AUTO}, &text);
+	assert_true(res.malloc_layer);
+	assert_int_equal(res.models[0].compared, RP_NC_MALLOC_LAYER);
+	assert_non_null(strstr(text, "\"addresses_unlike_interpreter\": null, \"arena_mismatches\": null"));
+	assert_non_null(strstr(text, "\nexactness: not compared: the malloc layer has no interpreter's "
+				     "addresses\n"));
+	free(text);
+}
+
+/* The tracer's dropped events: --json's "dropped" (null without an end
+ * record) and a line of the summary. */
+static void test_dropped(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
+	char *text;
+	replay_texts((replay_opts){.layer = RP_LAYER_AUTO, .dropped = 7}, &text);
+	assert_non_null(strstr(text, "\"dropped\": 7, "));
+	assert_non_null(strstr(text, "\ndropped: 7 events the tracer could not record"));
+	free(text);
+	start("3.12.1");
+	replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_non_null(strstr(text, "\"dropped\": 0, "));
+	assert_null(strstr(text, "\ndropped: "));
+	free(text);
+
+	/* no end record: null */
+	rp_engine *e;
+	rp_config cfg = {0};
+	assert_int_equal(rp_engine_create(&e, &cfg), RP_OK);
+	tf_record h = {.kind = TF_HEADER};
+	h.u.header = theader();
+	h.u.header.python = (tf_bytes){"3.12.1", 6};
+	assert_int_equal(rp_engine_feed(e, &h), RP_OK);
+	assert_int_equal(rp_engine_finish(e), RP_OK);
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	rep_input in = {.res = rp_engine_result(e)};
+	rep_json_write(out, &in);
+	char json[1 << 14];
+	rewind(out);
+	size_t n = fread(json, 1, sizeof(json) - 1, out);
+	json[n] = 0;
+	fclose(out);
+	rp_engine_free(e);
+	assert_non_null(strstr(json, "\"dropped\": null, "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +1060,13 @@ int main(void)
 	    cmocka_unit_test(test_python_layer_mismatch_is_counted),
 	    cmocka_unit_test(test_python_layer_pymalloc_debug_compared),
 	    cmocka_unit_test(test_python_layer_not_pymalloc),
+	    cmocka_unit_test(test_xcheck_free_matches),
+	    cmocka_unit_test(test_xcheck_realloc_matches),
+	    cmocka_unit_test(test_xcheck_freed_but_held),
+	    cmocka_unit_test(test_xcheck_released_but_kept),
+	    cmocka_unit_test(test_xcheck_recorded_unused),
+	    cmocka_unit_test(test_xcheck_not_compared),
+	    cmocka_unit_test(test_dropped),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);
 }
