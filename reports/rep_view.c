@@ -21,6 +21,7 @@
 #include "u64map.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,49 +357,90 @@ static const rp_pin *pins_of(const rep_input *in, const rp_pinning *pn, int *n)
 	return more ? pn->ranked : pn->stacks;
 }
 
-int rep_view_pins(const rep_input *in, const rp_pinning *pn, rep_pin_row rows[RP_PIN_STACKS])
+/* What a pinning table's rows and a moment's leak rows are made by alike:
+ * items of isize bytes (their stack id at offset stack) summed into rows
+ * of rsize bytes by add() (first: the row's first item, which it copies),
+ * ranked when rows merged by the uint64_t at offset k1 of a row, then k2
+ * (NO_KEY: none), the first max of them. */
+typedef struct row_kind {
+	size_t isize, rsize, stack, k1, k2;
+	int max;
+	void (*add)(void *row, const void *item, bool first);
+} row_kind;
+#define NO_KEY SIZE_MAX
+
+static uint64_t u64_at(const void *p, size_t off)
 {
-	int n;
-	const rp_pin *pins = pins_of(in, pn, &n);
+	uint64_t v;
+	memcpy(&v, (const char *)p + off, sizeof(v));
+	return v;
+}
+
+static int merge_rows(const rep_input *in, const void *items, int n, const row_kind *k, void *rows)
+{
+	const char *it = items;
 	uint64_t stacks[RP_RANKED_STACKS] = {0};
 	uint32_t group[RP_RANKED_STACKS];
 	n = n < RP_RANKED_STACKS ? n : RP_RANKED_STACKS;
 	for (int i = 0; i < n; i++)
-		stacks[i] = pins[i].stack;
+		stacks[i] = u64_at(it + (size_t)i * k->isize, k->stack);
 	const int ng = small_group(in, stacks, n, group);
-	rep_pin_row *tmp = calloc((size_t)(ng ? ng : 1), sizeof(*tmp));
+	char *tmp = calloc((size_t)(ng ? ng : 1), k->rsize);
 	ranked *order = calloc((size_t)(ng ? ng : 1), sizeof(*order));
-	if (!tmp || !order) { /* out of memory: the table as the replay ranked it */
-		free(tmp), free(order);
-		const int k = pn->nstacks < RP_PIN_STACKS ? pn->nstacks : RP_PIN_STACKS;
-		for (int i = 0; i < k; i++)
-			rows[i] = (rep_pin_row){.pin = pn->stacks[i], .nstacks = 1, .stacks = {pn->stacks[i].stack}};
-		return k;
+	bool *started = calloc((size_t)(ng ? ng : 1), sizeof(*started)); /* a row has its first */
+	if (!tmp || !order || !started) { /* out of memory: the items as the replay ranked them */
+		free(tmp), free(order), free(started);
+		const int out = n < k->max ? n : k->max;
+		memset(rows, 0, (size_t)out * k->rsize);
+		for (int i = 0; i < out; i++)
+			k->add((char *)rows + (size_t)i * k->rsize, it + (size_t)i * k->isize, true);
+		return out;
 	}
 	for (int i = 0; i < n; i++) {
-		const rp_pin *p = &pins[i];
-		rep_pin_row *r = &tmp[group[i]];
-		if (r->nstacks < RP_PIN_STACKS)
-			r->stacks[r->nstacks] = p->stack;
-		if (!r->nstacks++) {
-			r->pin = *p;
-			continue;
-		}
-		r->pin.arenas = max64(r->pin.arenas, p->arenas);
-		r->pin.blocks += p->blocks;
-		r->pin.bytes += p->bytes;
-		r->pin.first_ns = p->first_ns < r->pin.first_ns ? p->first_ns : r->pin.first_ns;
-		r->pin.last_ns = max64(r->pin.last_ns, p->last_ns);
+		const uint32_t g = group[i];
+		k->add(tmp + g * k->rsize, it + (size_t)i * k->isize, !started[g]);
+		started[g] = true;
 	}
-	for (int g = 0; g < ng; g++)
-		order[g] = (ranked){tmp[g].pin.arenas, tmp[g].pin.bytes, g, g};
-	if (ng < n) /* rows merged: ranked again, as the replay ranks pins */
+	free(started);
+	for (int g = 0; g < ng; g++) {
+		const char *row = tmp + (size_t)g * k->rsize;
+		order[g] = (ranked){u64_at(row, k->k1), k->k2 == NO_KEY ? 0 : u64_at(row, k->k2), g, g};
+	}
+	if (ng < n) /* rows merged: ranked again, as the replay ranks them */
 		qsort(order, (size_t)ng, sizeof(*order), ranked_cmp);
-	const int out = ng < RP_PIN_STACKS ? ng : RP_PIN_STACKS;
+	const int out = ng < k->max ? ng : k->max;
 	for (int g = 0; g < out; g++)
-		rows[g] = tmp[order[g].row];
+		memcpy((char *)rows + (size_t)g * k->rsize, tmp + (size_t)order[g].row * k->rsize, k->rsize);
 	free(tmp), free(order);
 	return out;
+}
+
+static void pin_add(void *row, const void *item, bool first)
+{
+	rep_pin_row *r = row;
+	const rp_pin *p = item;
+	if (r->nstacks < RP_PIN_STACKS)
+		r->stacks[r->nstacks] = p->stack;
+	r->nstacks++;
+	if (first) {
+		r->pin = *p;
+		return;
+	}
+	r->pin.arenas = max64(r->pin.arenas, p->arenas);
+	r->pin.blocks += p->blocks;
+	r->pin.bytes += p->bytes;
+	r->pin.first_ns = p->first_ns < r->pin.first_ns ? p->first_ns : r->pin.first_ns;
+	r->pin.last_ns = max64(r->pin.last_ns, p->last_ns);
+}
+
+int rep_view_pins(const rep_input *in, const rp_pinning *pn, rep_pin_row rows[RP_PIN_STACKS])
+{
+	static const row_kind kind = {sizeof(rp_pin), sizeof(rep_pin_row), offsetof(rp_pin, stack),
+				      offsetof(rep_pin_row, pin.arenas), offsetof(rep_pin_row, pin.bytes),
+				      RP_PIN_STACKS, pin_add};
+	int n;
+	const rp_pin *pins = pins_of(in, pn, &n);
+	return merge_rows(in, pins, n, &kind, rows);
 }
 
 /* As pins_of, for a moment's leaks. */
@@ -410,45 +452,28 @@ static const rp_leak *leaks_of(const rep_input *in, const rp_moment *m, int *n)
 	return more ? m->leaks_ranked : m->leaks;
 }
 
+static void leak_add(void *row, const void *item, bool first)
+{
+	rep_leak_row *r = row;
+	const rp_leak *l = item;
+	if (r->nstacks < RP_LEAK_STACKS)
+		r->stacks[r->nstacks] = l->stack;
+	r->nstacks++;
+	if (first) {
+		r->leak = *l;
+		return;
+	}
+	r->leak.blocks += l->blocks;
+	r->leak.bytes += l->bytes;
+	r->leak.arenas = max64(r->leak.arenas, l->arenas);
+}
+
 int rep_view_leaks(const rep_input *in, const rp_moment *m, rep_leak_row rows[RP_LEAK_STACKS])
 {
+	static const row_kind kind = {sizeof(rp_leak), sizeof(rep_leak_row), offsetof(rp_leak, stack),
+				      offsetof(rep_leak_row, leak.bytes), NO_KEY, RP_LEAK_STACKS,
+				      leak_add};
 	int n;
 	const rp_leak *leaks = leaks_of(in, m, &n);
-	uint64_t stacks[RP_RANKED_STACKS] = {0};
-	uint32_t group[RP_RANKED_STACKS];
-	n = n < RP_RANKED_STACKS ? n : RP_RANKED_STACKS;
-	for (int i = 0; i < n; i++)
-		stacks[i] = leaks[i].stack;
-	const int ng = small_group(in, stacks, n, group);
-	rep_leak_row *tmp = calloc((size_t)(ng ? ng : 1), sizeof(*tmp));
-	ranked *order = calloc((size_t)(ng ? ng : 1), sizeof(*order));
-	if (!tmp || !order) {
-		free(tmp), free(order);
-		const int k = m->nleaks < RP_LEAK_STACKS ? m->nleaks : RP_LEAK_STACKS;
-		for (int i = 0; i < k; i++)
-			rows[i] = (rep_leak_row){.leak = m->leaks[i], .nstacks = 1, .stacks = {m->leaks[i].stack}};
-		return k;
-	}
-	for (int i = 0; i < n; i++) {
-		const rp_leak *l = &leaks[i];
-		rep_leak_row *r = &tmp[group[i]];
-		if (r->nstacks < RP_LEAK_STACKS)
-			r->stacks[r->nstacks] = l->stack;
-		if (!r->nstacks++) {
-			r->leak = *l;
-			continue;
-		}
-		r->leak.blocks += l->blocks;
-		r->leak.bytes += l->bytes;
-		r->leak.arenas = max64(r->leak.arenas, l->arenas);
-	}
-	for (int g = 0; g < ng; g++)
-		order[g] = (ranked){tmp[g].leak.bytes, 0, g, g};
-	if (ng < n) /* rows merged: by bytes again */
-		qsort(order, (size_t)ng, sizeof(*order), ranked_cmp);
-	const int out = ng < RP_LEAK_STACKS ? ng : RP_LEAK_STACKS;
-	for (int g = 0; g < out; g++)
-		rows[g] = tmp[order[g].row];
-	free(tmp), free(order);
-	return out;
+	return merge_rows(in, leaks, n, &kind, rows);
 }
