@@ -51,7 +51,7 @@ static const tr_pylayout *L;
 static void *(*tstate_current)(void); /* 3.12+: this thread's current state, or NULL */
 static void *(*tstate_this)(void);    /* PyGILState_GetThisThreadState */
 static int (*is_initialized)(void);
-static uintptr_t code_type, str_type, bytes_type;
+static uintptr_t str_type, bytes_type; /* and tr_pycode_type */
 static uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault's code */
 
 #define AT(p, off, T) (*(const T *)((const char *)(p) + (off)))
@@ -74,7 +74,7 @@ bool tr_pystack_setup(int minor)
 		*(void **)&tstate_current = sym("_PyThreadState_UncheckedGet");
 	*(void **)&tstate_this = sym("PyGILState_GetThisThreadState");
 	*(void **)&is_initialized = sym("Py_IsInitialized");
-	code_type = (uintptr_t)sym("PyCode_Type");
+	tr_pycode_type = (uintptr_t)sym("PyCode_Type");
 	str_type = (uintptr_t)sym("PyUnicode_Type");
 	bytes_type = (uintptr_t)sym("PyBytes_Type");
 	void *eval = sym("_PyEval_EvalFrameDefault");
@@ -84,9 +84,10 @@ bool tr_pystack_setup(int minor)
 		eval_lo = (uintptr_t)eval;
 		eval_hi = eval_lo + es->st_size;
 	}
-	if (!tstate_this || !is_initialized || !code_type || !str_type || !bytes_type)
+	if (!tstate_this || !is_initialized || !tr_pycode_type || !str_type || !bytes_type) {
+		tr_pycode_type = 0;
 		return false;
-	tr_pycode_type = code_type;
+	}
 	__atomic_store_n(&tr_pystacks, 1, __ATOMIC_RELEASE);
 	return true;
 }
@@ -132,7 +133,7 @@ static int walk(uint64_t *out, uint8_t *ends, int max)
 			continue;
 		}
 		uintptr_t code = AT(f, L->f_code, uintptr_t);
-		if (!code || AT(code, TR_OB_TYPE, uintptr_t) != code_type)
+		if (!code || AT(code, TR_OB_TYPE, uintptr_t) != tr_pycode_type)
 			break; /* not a frame as this layout knows it: stop here */
 		out[n] = tr_pyf(code, units(f, code));
 		ends[n] = L->minor <= 10 || (L->f_is_entry != TR_PYL_NONE && AT(f, L->f_is_entry, char));
@@ -225,7 +226,7 @@ static tf_bytes str_bytes(uintptr_t s, char *buf)
 
 bool tr_pystack_code(uintptr_t code, tf_py_code *out)
 {
-	if (!L || !code || AT(code, TR_OB_TYPE, uintptr_t) != code_type)
+	if (!L || !code || AT(code, TR_OB_TYPE, uintptr_t) != tr_pycode_type)
 		return false;
 	int first = AT(code, L->co_firstlineno, int);
 	out->first_line = first > 0 ? (uint64_t)first : 0;

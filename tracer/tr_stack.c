@@ -20,13 +20,13 @@
  * When a code object is freed (tr_stacks_code_freed), its address may
  * come back as another code object's: it is forgotten, and the caches,
  * which know frames by address only, are emptied of the stacks they hold
- * (a new epoch), so the next stack with that address interns its nodes
- * again and finds the new code's id.
+ * (a new generation), so the next stack with that address interns its
+ * nodes again and finds the new code's id.
  *
  * Invariants: every node id 1..count has one record in the node table,
  * under the hash of its (parent, ip), and nodes[id] holds the same pair
  * (and a Python frame's code id); a whole-stack record of the current
- * epoch names a leaf whose path to the root is a stack of that hash and
+ * generation names a leaf whose path to the root is a stack of that hash and
  * length; a code address in the code table is a live code object's, with
  * the id its py_code record has.
  */
@@ -57,20 +57,20 @@ static void map_release(void *ctx, void *table, size_t bytes, size_t off, size_t
 static const u64map_mem tr_map_mem = {map_alloc, map_release, NULL};
 
 enum { N_IP, N_PARENT_ID }; /* a node's values: its ip; its parent id << 32 | its id */
-enum { W_LEAF, W_EPOCH };    /* a whole stack's: its frames << 32 | its leaf; its epoch */
+enum { W_LEAF, W_GEN };      /* a whole stack's: its frames << 32 | its leaf; its generation */
 
 uint32_t tr_stacks_codes;
 
 static struct {
 	u64map nodes_by; /* hash of (parent, ip) -> ip, parent and id */
-	u64map stacks;   /* hash of a whole stack -> its frames, leaf and epoch */
+	u64map stacks;   /* hash of a whole stack -> its frames, leaf and generation */
 	u64map codes;    /* a live code object's address -> its py_code id */
-	uint64_t epoch;  /* bumped when a code object known here dies */
 	uint32_t code_ids; /* py_code ids given */
 	bool ready;
 	node *nodes;     /* by id: ip and parent, nodes[0] unused */
 	size_t ncap;     /* entries of nodes */
-	uint32_t gen;    /* bumped on reset: invalidates the thread caches */
+	uint32_t gen;    /* bumped on reset and when a code object known here dies:
+			  * invalidates the thread caches and the whole stacks */
 } S = {.gen = 1};
 
 static __thread struct {
@@ -157,8 +157,7 @@ void tr_stacks_code_freed(uint64_t addr)
 		return;
 	u64map_remove(&S.codes, v);
 	tr_stacks_codes--;
-	S.epoch++; /* the whole stacks known may hold the address */
-	S.gen++;   /* so may the threads' last stacks */
+	S.gen++; /* the whole stacks and the threads' last ones may hold the address */
 }
 
 /* The id of (parent, ip), adding it (and its STACK record) if new. */
@@ -208,10 +207,10 @@ static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 {
 	tables_ready();
 	const uint64_t h = hash_stack(ips, n);
-	uint64_t *stale = NULL; /* an entry of an earlier epoch for this stack */
+	uint64_t *stale = NULL; /* an entry of an earlier generation for this stack */
 	for (uint64_t *v = u64map_find(&S.stacks, h); v; v = u64map_find_next(&S.stacks, h, v))
 		if ((uint32_t)(v[W_LEAF] >> 32) == (uint32_t)n && stack_is((uint32_t)v[W_LEAF], ips, n)) {
-			if (v[W_EPOCH] == S.epoch)
+			if (v[W_GEN] == S.gen)
 				return (uint32_t)v[W_LEAF];
 			stale = v;
 			break;
@@ -226,7 +225,7 @@ static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 	uint64_t *v = stale ? stale : u64map_insert(&S.stacks, h);
 	if (v) {
 		v[W_LEAF] = (uint64_t)(uint32_t)n << 32 | id;
-		v[W_EPOCH] = S.epoch;
+		v[W_GEN] = S.gen;
 	}
 	return id;
 }
