@@ -27,6 +27,9 @@ int cli_cmd_record(int argc, char **argv);
 /* One-line error on stderr, "arenatrace: ...". */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The index of an option's value v among words (NULL-terminated), or -1. */
+int cli_choice(const char *v, const char *const *words);
+
 /* The trace to read for path: path itself or, when its process exec'd a
  * traced program, that program's trace (following the exec links of
  * FORMAT.md §1.2, said in one line on stderr; kept in buf). */

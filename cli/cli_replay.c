@@ -108,17 +108,14 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 		} else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
 			o->model = argv[++i];
 		} else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (!strcmp(v, "auto"))
-				o->layer = RP_LAYER_AUTO;
-			else if (!strcmp(v, "python"))
-				o->layer = RP_LAYER_PYTHON;
-			else if (!strcmp(v, "malloc"))
-				o->layer = RP_LAYER_MALLOC;
-			else {
+			static const char *const words[] = {"auto", "python", "malloc", NULL};
+			static const int layers[] = {RP_LAYER_AUTO, RP_LAYER_PYTHON, RP_LAYER_MALLOC};
+			const int c = cli_choice(argv[++i], words);
+			if (c < 0) {
 				cli_error("replay: --layer takes auto, python or malloc");
 				return -1;
 			}
+			o->layer = layers[c];
 		} else if (!strcmp(argv[i], "--stats")) {
 			o->stats = out->stats = true;
 		} else if (!strcmp(argv[i], "--check-snapshots")) {
@@ -141,17 +138,14 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 			}
 			out->at[out->nat++] = argv[++i];
 		} else if (!strcmp(argv[i], "--stacks") && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (!strcmp(v, "python"))
-				out->stacks = REP_STACKS_PYTHON;
-			else if (!strcmp(v, "hybrid"))
-				out->stacks = REP_STACKS_HYBRID;
-			else if (!strcmp(v, "native"))
-				out->stacks = REP_STACKS_NATIVE;
-			else {
+			static const char *const words[] = {"python", "hybrid", "native", NULL};
+			static const int modes[] = {REP_STACKS_PYTHON, REP_STACKS_HYBRID, REP_STACKS_NATIVE};
+			const int c = cli_choice(argv[++i], words);
+			if (c < 0) {
 				cli_error("%s: --stacks takes hybrid, python or native", cmd);
 				return -1;
 			}
+			out->stacks = modes[c];
 		} else if (!strcmp(argv[i], "--no-follow-exec")) {
 			out->no_follow_exec = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

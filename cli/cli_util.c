@@ -1,6 +1,6 @@
 /*
- * cli_util.c - what every command of the CLI shares: the one-line error and
- * the following of exec links.
+ * cli_util.c - what every command of the CLI shares: the one-line error, an
+ * option's choice among words, and the following of exec links.
  */
 #include "cli.h"
 #include "rep_sym.h"
@@ -19,6 +19,14 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int cli_choice(const char *v, const char *const *words)
+{
+	for (int i = 0; words[i]; i++)
+		if (!strcmp(v, words[i]))
+			return i;
+	return -1;
 }
 
 const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd)
