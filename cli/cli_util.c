@@ -52,10 +52,15 @@ const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char 
 	return cur;
 }
 
-/* The header of the trace at path: its pid, and its parent's trace and
- * fork point (from, of cap bytes; "" when none).  false when unreadable. */
-static bool fork_header(const char *path, uint64_t *pid, uint64_t *ppid, char *from, size_t cap,
-			uint64_t *at)
+/* What a trace's header says of its process's fork. */
+typedef struct fork_hdr {
+	uint64_t pid, ppid;
+	char from[4097]; /* the parent's trace, "" when none */
+	uint64_t at;     /* its events before the fork */
+} fork_hdr;
+
+/* The header of the trace at path; false when unreadable. */
+static bool fork_header(const char *path, fork_hdr *h)
 {
 	tf_reader *rd;
 	tf_record rec;
@@ -63,60 +68,68 @@ static bool fork_header(const char *path, uint64_t *pid, uint64_t *ppid, char *f
 		return false;
 	bool ok = tf_reader_next(rd, &rec) > 0 && rec.kind == TF_HEADER;
 	if (ok) {
-		const tf_header *h = tf_reader_header(rd);
-		*pid = h->pid;
-		*ppid = h->ppid;
-		*at = h->fork_at;
-		snprintf(from, cap, "%.*s", (int)h->fork_from.len, h->fork_from.ptr);
+		const tf_header *x = tf_reader_header(rd);
+		h->pid = x->pid;
+		h->ppid = x->ppid;
+		h->at = x->fork_at;
+		snprintf(h->from, sizeof(h->from), "%.*s", (int)x->fork_from.len, x->fork_from.ptr);
 	}
 	tf_reader_free(rd);
 	return ok;
 }
 
-/* Where the parent's trace named from is for the child's at child: from
- * itself, else the file of that name beside child.  false: neither. */
-static bool find_parent(const char *child, const char *from, char *out, size_t cap)
+/* The parent's trace of the child's at child (header c): the one c names,
+ * else the file of that name beside child (traces moved together), the
+ * first readable one of c's parent process, into out and its header into
+ * p.  NULL, or why neither is (of the file that was there, in out, else
+ * of the one c names). */
+static const char *find_parent(const char *child, const fork_hdr *c, char *out, size_t cap,
+			       fork_hdr *p)
 {
-	if (access(from, R_OK) == 0) {
-		snprintf(out, cap, "%s", from);
-		return true;
+	snprintf(out, cap, "%s", c->from);
+	const char *base = strrchr(c->from, '/'), *dir = strrchr(child, '/');
+	base = base ? base + 1 : c->from;
+	char beside[4097];
+	int len = dir ? snprintf(beside, sizeof(beside), "%.*s/%s", (int)(dir - child), child, base)
+		      : snprintf(beside, sizeof(beside), "%s", base);
+	const char *cand[2] = {c->from, len > 0 && (size_t)len < sizeof(beside) ? beside : NULL};
+	const char *why = "is not there";
+	for (int k = 0; k < 2 && cand[k]; k++) {
+		if (k && !strcmp(cand[k], c->from))
+			break;
+		if (access(cand[k], R_OK) != 0)
+			continue;
+		snprintf(out, cap, "%s", cand[k]);
+		if (!fork_header(cand[k], p))
+			why = "cannot be read";
+		else if (p->pid != c->ppid)
+			why = "is another process's";
+		else
+			return NULL;
 	}
-	const char *base = strrchr(from, '/'), *dir = strrchr(child, '/');
-	base = base ? base + 1 : from;
-	int len = dir ? snprintf(out, cap, "%.*s/%s", (int)(dir - child), child, base)
-		      : snprintf(out, cap, "%s", base);
-	return len > 0 && (size_t)len < cap && access(out, R_OK) == 0;
+	return why;
 }
 
 void cli_fork_chain(const char *path, int follow, cli_chain *ch, const char *cmd)
 {
 	/* the child first, its parent next ..., then reversed */
 	static char rev[CLI_CHAIN_MAX][sizeof(ch->path[0])];
+	static fork_hdr h[2];
 	uint64_t at[CLI_CHAIN_MAX];
-	int n = 0;
+	int n = 0, cur = 0;
 	snprintf(rev[n++], sizeof(rev[0]), "%s", path);
-	uint64_t pid, ppid, fork_at;
-	char from[sizeof(ch->path[0])], found[sizeof(ch->path[0])];
-	bool ok = fork_header(path, &pid, &ppid, from, sizeof(from), &fork_at);
-	while (follow && ok && from[0] && n < CLI_CHAIN_MAX) {
-		const char *child = rev[n - 1];
-		const uint64_t child_ppid = ppid, child_at = fork_at;
-		const char *why = NULL;
-		const bool there = find_parent(child, from, found, sizeof(found));
-		if (!there)
-			why = "is not there";
-		else if (!(ok = fork_header(found, &pid, &ppid, from, sizeof(from), &fork_at)))
-			why = "cannot be read";
-		else if (pid != child_ppid)
-			why = "is another process's";
+	bool ok = fork_header(path, &h[cur]);
+	while (follow && ok && h[cur].from[0] && n < CLI_CHAIN_MAX) {
+		const char *why = find_parent(rev[n - 1], &h[cur], rev[n], sizeof(rev[n]), &h[!cur]);
 		if (why) {
 			cli_error("%s: %s is a forked child's trace; its parent's trace %s %s: "
 				  "replaying it alone (what it inherited is unknown)",
-				  cmd, child, there ? found : from, why);
+				  cmd, rev[n - 1], rev[n], why);
 			break;
 		}
-		at[n - 1] = child_at;
-		snprintf(rev[n++], sizeof(rev[0]), "%s", found);
+		at[n - 1] = h[cur].at;
+		n++;
+		cur = !cur; /* the parent's header: its own parent, and the events before */
 	}
 	ch->n = n;
 	for (int i = 0; i < n; i++) {

@@ -25,7 +25,7 @@ def child_work(heap, tag):
     # free most of what was inherited, scattered, and allocate anew
     kept = heap[::97]
     heap.clear()
-    mine = build(tag, 30000)
+    mine = build(tag, 30000)  # @child_build
     del mine[::3]
     return kept, mine
 
@@ -35,7 +35,7 @@ def wait(pid):
     return os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
 
 
-heap = build("parent", 60000)
+heap = build("parent", 60000)  # @parent_build
 stop = threading.Event()
 
 
