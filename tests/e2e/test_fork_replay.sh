@@ -8,7 +8,8 @@
 # replay (through its parent's, and the grandchild's through two) gives 0
 # addresses unlike the interpreter's, 0 arena mismatches, 0 anomalies and
 # its snapshot equal to the interpreter's; and the child's stacks are named.
-# Then, on one interpreter, what a user meets when the parent's trace is
+# A C program's forked child replays from its parent's state in the malloc
+# layer too.  Then, on one interpreter, what a user meets when the parent's trace is
 # not at hand: traces moved together (found beside), the parent's missing,
 # another process's trace in its place, a parent's trace cut short, and
 # --no-follow-fork: each said in one line, replayed alone, "not compared",
@@ -17,6 +18,7 @@
 skip_under_asan "forked children replayed from their parents' state"
 AT=$(realpath "$AT")
 PYDIR=$(realpath "$(dirname "$0")/../python")
+FORKER=$(realpath "$B/tests/progs/forker")
 cd "$TMP" || exit 1
 cp "$PYDIR/pyfork.py" .
 at() { echo "$1:$(grep -n "# @$2\$" "$1" | cut -d: -f1)"; } # FILE:LINE of a marker
@@ -186,6 +188,25 @@ if grep -q "^fork from  .*, after its event [1-9][0-9]* (the parent's trace; rep
 else
 	not_ok "python $v: info and report of the grandchild (report status $st)"
 	{ grep fork gi.txt; head -3 rep.err; } | sed 's/^/# /'
+fi
+
+# A C program's forked child (tests/progs/forker.c frees, in the child, a
+# block its parent allocated before the fork): the malloc layer too.
+mkdir c && cd c || exit 1
+"$AT" record -o f.atr -- "$FORKER" >/dev/null 2>&1
+cd .. || exit 1
+kid=""
+for t in c/f.*.atr; do
+	"$AT" info --json "$t" >k.json 2>/dev/null
+	[ "$(json k.json 'j["fork_from"] is not None and j["exec_to"] is None and j["calls"]["free"] > 0')" = True ] && { kid=$t; break; }
+done
+"$AT" replay --json "$kid" >cf.json 2>/dev/null
+"$AT" replay --no-follow-fork --json "$kid" >cn.json 2>/dev/null
+if [ -n "$kid" ] && [ "$(json cf.json 'j["layer"], sum(j["anomalies"].values()), j["fork"]["ancestors_replayed"]')" = "('malloc', 0, 1)" ] &&
+	[ "$(json cn.json 'sum(j["anomalies"].values()), j["fork"]["inherited_unknown"]')" = "(0, 1)" ]; then
+	ok "a C program's child: its free of the parent's block known through the parent's trace, counted apart alone"
+else
+	not_ok "a C program's child (trace ${kid:-none}) replayed from its parent's state"
 fi
 echo "# CPython versions run:$ran"
 done_testing
