@@ -183,8 +183,9 @@ alone_ok "python $v: the grandchild without its parent's trace" nm.json nm.err
 "$AT" report -o rep "$grand" >rep.out 2>rep.err
 st=$?
 if grep -q "^fork from  .*, after its event [1-9][0-9]* (the parent's trace; replay starts from its state)$" gi.txt &&
-	[ "$st" -eq 0 ] && grep -q "child_work" rep/callsites.csv && [ -s rep/report.html ]; then
-	ok "python $v: info shows the fork; report of the grandchild, its call sites named"
+	[ "$st" -eq 0 ] && grep -q "child_work" rep/stacks.csv && [ -s rep/report.html ] &&
+	grep -q "<th class=\"l\">forked from</th><td class=\"l\">[^<]* at its event [0-9]*; replayed from the parent's state: [0-9]* events of 2 earlier traces first" rep/report.html; then
+	ok "python $v: info shows the fork; report of the grandchild, its call sites named, the page says from which state"
 else
 	not_ok "python $v: info and report of the grandchild (report status $st)"
 	{ grep fork gi.txt; head -3 rep.err; } | sed 's/^/# /'
