@@ -305,11 +305,14 @@ static uint8_t *big_frame(uint64_t pairs, int tail, size_t *len)
 		rstr(&b, d->name, strlen(d->name));
 		rstr(&b, types, d->nfields);
 	}
-	rtag(&b, TF_HEADER);
-	for (int i = 0; i < 8; i++) /* version 1, then pid … quantum */
-		rput(&b, TF_S_NUMS, 1);
-	for (int i = 0; i < 6; i++)
-		rstr(&b, "x", 1);
+	rtag(&b, TF_HEADER); /* version 1, every other number 1, every string "x" */
+	const tf_kinddef *h = &tf_kinds[TF_HEADER];
+	for (unsigned i = 0; i < h->nfields; i++) {
+		if (tf_fc_type(h->fields[i].fc) == 'b')
+			rstr(&b, "x", 1);
+		else
+			rput(&b, TF_S_NUMS, 1);
+	}
 	for (uint64_t i = 0; i < pairs; i++) {
 		rtag(&b, TF_MALLOC);
 		rput(&b, TF_S_STACKS, 0);
