@@ -47,6 +47,42 @@ static void on_python_allocator(replay *r, const tf_bytes *name)
 		r->mr[i].recorded_bases = false;
 }
 
+/* A new initialisation of the interpreter (py_init).  The models go on
+ * with the state they have, as the interpreter does up to 3.11 (pymalloc's
+ * state and arenas are static variables of Objects/obmalloc.c) and from
+ * 3.13 (the main interpreter's state is a static of its own).  CPython
+ * 3.12 keeps the main interpreter's in _PyRuntime, which the new
+ * initialisation copies back from its initial value: its pymalloc starts
+ * with no arena (those it had stay mapped, never freed nor used again).
+ * The models do not do that; nor do they model another allocator serving
+ * the new initialisation.  Then, from there on, their addresses and
+ * arenas are not compared, nor the snapshots checked. */
+static bool reinit_starts_afresh(const char *python)
+{
+	int major, minor;
+	return sscanf(python, "%d.%d", &major, &minor) == 2 && major == 3 && minor == 12;
+}
+
+static void on_py_init(replay *r, const tf_py_init *pi)
+{
+	rp_facts *f = &r->facts;
+	f->inits++;
+	if (r->malloc_layer || r->not_pymalloc || r->reinit_apart)
+		return;
+	char name[sizeof(f->reinit_allocator)];
+	snprintf(name, sizeof(name), "%.*s", (int)pi->allocator.len, pi->allocator.ptr);
+	printable(name);
+	const bool pymalloc = tf_pymalloc_served(name);
+	if (pymalloc && !reinit_starts_afresh(f->python))
+		return;
+	r->reinit_apart = true;
+	f->reinit_number = pi->number;
+	f->reinit_at = r->requests;
+	snprintf(f->reinit_allocator, sizeof(f->reinit_allocator), "%s", pymalloc ? "" : name);
+	for (int i = 0; i < r->n; i++)
+		r->mr[i].recorded_bases = false; /* the model places its arenas itself */
+}
+
 /* ---- requests ---- */
 
 /* What a record asks of the allocator in this layer; *n is the size. */
@@ -249,7 +285,7 @@ static void request(replay *r, const tf_record *rec)
 
 static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t cap)
 {
-	if (r->not_pymalloc) { /* no pymalloc statistics to compare with */
+	if (r->not_pymalloc || r->reinit_apart) { /* no pymalloc statistics to compare with */
 		r->snap_unchecked++;
 		return;
 	}
@@ -324,6 +360,8 @@ static int compared_of(const replay *r, const model_run *mr)
 	pym_params_for_version(r->facts.python, &rec);
 	if (!r->facts.python[0] || strcmp(rec.name, pym_get_params(mr->m)->name))
 		return RP_NC_PROFILE;
+	if (r->reinit_apart)
+		return RP_NC_REINIT;
 	return mr->recorded_bases ? RP_COMPARED : RP_NC_ARENA_SIZE;
 }
 
@@ -350,10 +388,27 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 	case RP_NC_GC_OFF:
 		snprintf(buf, cap, "a --gc off twin places its arenas itself");
 		break;
+	case RP_NC_REINIT:
+		return rp_reinit_why(x, buf, cap);
 	default:
 		snprintf(buf, cap, "the trace's arenas are not of this profile's size");
 		break;
 	}
+	return buf;
+}
+
+const char *rp_reinit_why(const rp_facts *x, char *buf, size_t cap)
+{
+	if (!x->reinit_number)
+		return NULL;
+	if (x->reinit_allocator[0])
+		snprintf(buf, cap, "%s served the interpreter from its initialisation %" PRIu64
+			 " on (after request %" PRIu64 ")",
+			 x->reinit_allocator, x->reinit_number, x->reinit_at);
+	else
+		snprintf(buf, cap, "CPython %s starts pymalloc afresh at initialisation %" PRIu64
+			 " (after request %" PRIu64 "), the model does not",
+			 x->python, x->reinit_number, x->reinit_at);
 	return buf;
 }
 
@@ -525,6 +580,7 @@ static int start(replay *r, const tf_record *rec)
 	const rp_config *o = &r->cfg;
 	const char *py = rec->u.header.python.len ? rec->u.header.python.ptr : NULL;
 	facts_from_header(&r->facts, &rec->u.header);
+	r->facts.inits = py ? 1 : 0;
 	r->tick_step = 1;
 	/* auto: the Python domains when the trace is CPython's */
 	r->malloc_layer = o->layer == RP_LAYER_MALLOC || (o->layer == RP_LAYER_AUTO && !py);
@@ -575,6 +631,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		return RP_OK; /* nothing before the header */
 	if (rec->kind == TF_PYTHON_ALLOCATOR) {
 		on_python_allocator(r, &rec->u.python_allocator);
+	} else if (rec->kind == TF_PY_INIT) {
+		on_py_init(r, &rec->u.py_init);
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {

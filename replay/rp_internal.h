@@ -142,6 +142,8 @@ struct rp_engine {
 	uint64_t last_time;
 	uint64_t snapshots, snap_bad, snap_unchecked;
 	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */
+	bool reinit_apart;   /* from a new initialisation on, the models are not its pymalloc
+			      * (facts.reinit_number) */
 	bool cur_realloc;    /* the request being replayed is a realloc (rp_xcheck.c) */
 	uint64_t oom;        /* requests dropped: no memory for the address map */
 	bool system;         /* --system: the column after the models holds the blocks' ids there */
