@@ -27,6 +27,7 @@
 #define STATS_TEXT_MAX (1u << 16) /* bytes of a model's statistics text */
 
 static void printable(char *s);
+static int fail(replay *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* What served the interpreter (the first python_allocator record, before
  * any Python-layer request): when it is not pymalloc, no model's address
@@ -53,34 +54,43 @@ static void on_python_allocator(replay *r, const tf_bytes *name)
  * 3.13 (the main interpreter's state is a static of its own).  CPython
  * 3.12 keeps the main interpreter's in _PyRuntime, which the new
  * initialisation copies back from its initial value: its pymalloc starts
- * with no arena (those it had stay mapped, never freed nor used again).
- * The models do not do that; nor do they model another allocator serving
- * the new initialisation.  Then, from there on, their addresses and
- * arenas are not compared, nor the snapshots checked. */
+ * with no arena (those it had stay mapped, never freed nor used again),
+ * and so do the models (pym_forget); the requested bytes of the blocks
+ * left in the forgotten arenas are no pool's any more.  The models do not
+ * model another allocator serving the new initialisation: then, from
+ * there on, their addresses and arenas are not compared, nor the
+ * snapshots checked. */
 static bool reinit_starts_afresh(const char *python)
 {
 	int major, minor;
 	return sscanf(python, "%d.%d", &major, &minor) == 2 && major == 3 && minor == 12;
 }
 
-static void on_py_init(replay *r, const tf_py_init *pi)
+/* 0, or RP_E_NOMEM (the replay stops) */
+static int on_py_init(replay *r, const tf_py_init *pi)
 {
 	rp_facts *f = &r->facts;
 	f->inits++;
 	if (r->malloc_layer || r->not_pymalloc || r->reinit_apart)
-		return;
+		return RP_OK;
 	char name[sizeof(f->reinit_allocator)];
 	snprintf(name, sizeof(name), "%.*s", (int)pi->allocator.len, pi->allocator.ptr);
 	printable(name);
-	const bool pymalloc = tf_pymalloc_served(name);
-	if (pymalloc && !reinit_starts_afresh(f->python))
-		return;
+	if (tf_pymalloc_served(name)) {
+		for (int i = 0; reinit_starts_afresh(f->python) && i < r->n; i++) {
+			if (pym_forget(r->mr[i].m) < 0)
+				return fail(r, RP_E_NOMEM, "out of memory");
+			r->mr[i].py_live = 0;
+		}
+		return RP_OK;
+	}
 	r->reinit_apart = true;
 	f->reinit_number = pi->number;
 	f->reinit_at = r->requests;
-	snprintf(f->reinit_allocator, sizeof(f->reinit_allocator), "%s", pymalloc ? "" : name);
+	snprintf(f->reinit_allocator, sizeof(f->reinit_allocator), "%s", name);
 	for (int i = 0; i < r->n; i++)
 		r->mr[i].recorded_bases = false; /* the model places its arenas itself */
+	return RP_OK;
 }
 
 /* ---- requests ---- */
@@ -401,14 +411,9 @@ const char *rp_reinit_why(const rp_facts *x, char *buf, size_t cap)
 {
 	if (!x->reinit_number)
 		return NULL;
-	if (x->reinit_allocator[0])
-		snprintf(buf, cap, "%s served the interpreter from its initialisation %" PRIu64
-			 " on (after request %" PRIu64 ")",
-			 x->reinit_allocator, x->reinit_number, x->reinit_at);
-	else
-		snprintf(buf, cap, "CPython %s starts pymalloc afresh at initialisation %" PRIu64
-			 " (after request %" PRIu64 "), the model does not",
-			 x->python, x->reinit_number, x->reinit_at);
+	snprintf(buf, cap, "%s served the interpreter from its initialisation %" PRIu64
+		 " on (after request %" PRIu64 ")",
+		 x->reinit_allocator, x->reinit_number, x->reinit_at);
 	return buf;
 }
 
@@ -632,7 +637,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	if (rec->kind == TF_PYTHON_ALLOCATOR) {
 		on_python_allocator(r, &rec->u.python_allocator);
 	} else if (rec->kind == TF_PY_INIT) {
-		on_py_init(r, &rec->u.py_init);
+		if (on_py_init(r, &rec->u.py_init) < 0)
+			return r->failed;
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {

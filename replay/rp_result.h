@@ -36,16 +36,15 @@ typedef struct rp_facts {
 	 * pymalloc (reinit_number 0: none), after reinit_at requests of the layer */
 	uint64_t inits;
 	uint64_t reinit_number, reinit_at;
-	char reinit_allocator[24]; /* what served that one, when not pymalloc; else 3.12's fresh
-				    * state (rp_reinit_why) */
+	char reinit_allocator[24]; /* what served that one: not pymalloc (rp_reinit_why) */
 } rp_facts;
 
 /* Whether a model's addresses and arenas were compared with the
  * interpreter's (RP_COMPARED), or why not: the malloc layer; pymalloc did
  * not serve the interpreter; the model is not the profile of the recorded
  * version; a --gc off twin; the trace's arenas are not of its size; the
- * interpreter was initialised again and its pymalloc is not the model's
- * from then on (rp_reinit_why). */
+ * interpreter was initialised again and another allocator than pymalloc
+ * served it from then on (rp_reinit_why). */
 enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
        RP_NC_ARENA_SIZE, RP_NC_REINIT };
 
