@@ -523,9 +523,11 @@ static void settle_locked(void)
  * realloc only, since 3.12's _PyRuntimeState_Fini then frees the lock
  * PyMem_GetAllocator takes, through free) whether OBJ is as the tracer
  * left it; if not, the new domains and the arena allocator are wrapped as
- * at the start.  Either that, or the first request through a wrapper
- * still in place, writes the py_init record: the requests after it are
- * the new initialisation's.  The GC hook is asked for again. */
+ * at the start (twice in 3.12+ when PYTHONMALLOC is set: the runtime's
+ * reset, then pre-initialisation).  The first request through a wrapper,
+ * new or still in place, writes the py_init record, naming what serves
+ * the domains then: the requests after it are the new initialisation's.
+ * The GC hook is asked for again. */
 
 /* CPython's Py_AtExit callback: the interpreter has finalised.  Nothing
  * of CPython may be called here. */
@@ -535,9 +537,9 @@ static void finalised(void)
 	__atomic_or_fetch(&tr_python_watch, TR_WATCH_REINIT, __ATOMIC_RELAXED);
 }
 
-/* A new initialisation's first request is next: the arena allocator is
- * wrapped again if it is not ours any more, and py_init written.  Under
- * settling. */
+/* A new initialisation's first request is next (through a wrapper): the
+ * arena allocator is wrapped again if it is not ours any more, and py_init
+ * written.  Under settling. */
 static void reinit_locked(void)
 {
 	wrap_arena();
@@ -581,8 +583,11 @@ void tr_python_settle(void)
 			       "the tracer's hook");
 		}
 		snprintf(allocator, sizeof(allocator), "%s", name ? name : "unknown");
+		/* a new initialisation: 3.12+ reset the domains, and its
+		 * pre-initialisation may replace them once more; its first
+		 * request writes py_init, naming what serves them then */
 		if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) & P_REINIT)
-			reinit_locked();
+			wrap_arena();
 		else
 			settle_locked();
 	}

@@ -670,7 +670,7 @@ static void test_gc_passes(void **state)
  * wrappers stay, and the first request through them writes the record.
  * Either way the GC hook is asked for again, and each round's requests
  * are recorded. */
-static void initialised_again(const char *version, bool reset)
+static void initialised_again(const char *version, bool reset, bool malloc_later)
 {
 	fake_start(version, START_PYMALLOC);
 	py.current_name = "pymalloc";
@@ -684,6 +684,16 @@ static void initialised_again(const char *version, bool reset)
 			tr_python_look(); /* a malloc of the new initialisation */
 			CHECK(py.dom[OBJ].malloc != o_pymalloc); /* the tracer's, again */
 			CHECK(py.arena.alloc != a_alloc);
+			if (malloc_later) { /* its pre-initialisation: PYTHONMALLOC=malloc */
+				PyMemAllocatorEx plain = {&domain_ids[MEM], o_malloc, o_calloc,
+							  o_realloc, o_free};
+				PyMem_SetAllocator(MEM, &plain);
+				plain.ctx = &domain_ids[OBJ];
+				PyMem_SetAllocator(OBJ, &plain);
+				py.current_name = "malloc";
+				tr_python_look();
+				CHECK(py.dom[OBJ].malloc != o_malloc); /* wrapped once more */
+			}
 		}
 		dom_free(OBJ, dom_malloc(OBJ, 8 * round));
 		CHECK(!tr_python_watch);
@@ -698,12 +708,13 @@ static void initialised_again(const char *version, bool reset)
 	CHECK(py.served[OBJ] == 6 && py.served[MEM] == 6 && py.arenas_served == 6);
 	finish_and_read();
 	CHECK(nnames == 1 && nseen == 1 + 3 * 6 + 2);
+	const char *later = malloc_later ? "malloc" : "pymalloc";
 	int k = 1;
 	for (unsigned round = 1; round <= 3; round++) {
 		if (round > 1) {
 			CHECK(seen[k].kind == TF_PY_INIT && seen[k].u.py_init.number == round);
-			CHECK(seen[k].u.py_init.allocator.len == 8 &&
-			      !memcmp(seen[k].u.py_init.allocator.ptr, "pymalloc", 8));
+			CHECK(seen[k].u.py_init.allocator.len == strlen(later) &&
+			      !memcmp(seen[k].u.py_init.allocator.ptr, later, strlen(later)));
 			k++;
 		}
 		CHECK(seen[k].kind == TF_PY_OBJ_MALLOC && seen[k].u.alloc.size == 8 * round);
@@ -715,12 +726,19 @@ static void initialised_again(const char *version, bool reset)
 
 static void initialised_again_3_12(void)
 {
-	initialised_again("3.12.1", true);
+	initialised_again("3.12.1", true, false);
 }
 
 static void initialised_again_3_11(void)
 {
-	initialised_again("3.11.7", false);
+	initialised_again("3.11.7", false, false);
+}
+
+/* 3.13 with PYTHONMALLOC=malloc set before the second initialisation: the
+ * reset domains, then malloc's, each wrapped; py_init names malloc. */
+static void initialised_again_malloc(void)
+{
+	initialised_again("3.13.0", true, true);
 }
 
 static void test_initialised_again(void **state)
@@ -728,6 +746,7 @@ static void test_initialised_again(void **state)
 	(void)state;
 	run_child(initialised_again_3_12);
 	run_child(initialised_again_3_11);
+	run_child(initialised_again_malloc);
 }
 
 int main(void)
