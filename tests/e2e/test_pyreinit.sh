@@ -7,9 +7,10 @@
 # every round's requests are recorded (as many as the first round's, with
 # arenas, GC passes, py_finalize and a snapshot each, the second and third
 # after a py_init record); and replay is exact (every address and arena as
-# the interpreter's, every snapshot checked) where the model is CPython's
-# pymalloc across initialisations, or says why it is not compared (3.12,
-# whose pymalloc starts afresh), never a wrong 0.
+# the interpreter's, every snapshot checked), the model going on with its
+# state (3.8-3.11, 3.13) or starting afresh as 3.12's pymalloc does.  Then,
+# with PYTHONMALLOC=malloc from the start, replay says not compared, never
+# a wrong 0.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "embedded CPython initialised three times"
 AT=$(realpath "$AT")
@@ -83,27 +84,44 @@ for pc in $configs; do
 	"$AT" replay --check-snapshots "reinit-$v.atr" >out.txt 2>err.txt
 	rrc=$?
 	"$AT" replay --json "reinit-$v.atr" >json.txt 2>/dev/null
-	if [ "$v" = 3.12 ]; then
-		if [ "$rrc" -eq 0 ] &&
-			grep -q 'addresses not compared: CPython 3\.12\.[0-9]* starts pymalloc afresh at initialisation 2 (after request [1-9][0-9]*), the model does not, 0 anomalies' err.txt &&
-			grep -q '^snapshots: 1 checked, 0 mismatched; 2 not checked: CPython 3\.12' out.txt &&
-			grep -q '"addresses_unlike_interpreter": null, "arena_mismatches": null, "arena_mismatch_parts": null, "not_compared": "CPython 3\.12' json.txt &&
-			! grep -q '"addresses_unlike_interpreter": [0-9]' json.txt; then
-			ok "$v: replay says not compared from the second initialisation on (its pymalloc starts afresh), first round's snapshot checked"
-		else
-			not_ok "$v: replay (status $rrc): $(cat err.txt | head -c 300) $(grep snapshots out.txt)"
-		fi
+	if [ "$rrc" -eq 0 ] && replay_exact "reinit-$v.atr" &&
+		grep -q '^snapshots: 3 checked, 0 mismatched$' out.txt &&
+		grep -q '"addresses_unlike_interpreter": 0, "arena_mismatches": 0,' json.txt; then
+		ok "$v: replay exact across three initialisations: $(sed -n 's/^replay: //p' err.txt | head -c 200); snapshots 3 checked"
 	else
-		if [ "$rrc" -eq 0 ] && replay_exact "reinit-$v.atr" &&
-			grep -q '^snapshots: 3 checked, 0 mismatched$' out.txt &&
-			grep -q '"addresses_unlike_interpreter": 0, "arena_mismatches": 0,' json.txt; then
-			ok "$v: replay exact across three initialisations: $(sed -n 's/^replay: //p' err.txt | head -c 200); snapshots 3 checked"
-		else
-			not_ok "$v: replay (status $rrc): $(head -c 300 err.txt) $(grep snapshots out.txt)"
-		fi
+		not_ok "$v: replay (status $rrc): $(head -c 300 err.txt) $(grep snapshots out.txt)"
 	fi
-	ran="$ran $v"
 	rm -f "reinit-$v.atr"
+	ran="$ran $v"
+	# PYTHONMALLOC=malloc from the second round on: CPython 3.12+ reads it
+	# at each Py_Initialize (before, the new allocator frees the blocks of
+	# the first round, and CPython aborts, traced or not)
+	case $v in 3.8 | 3.9 | 3.10 | 3.11) continue ;; esac
+	limited 300 "$prog" 3 malloc >plain.out 2>plain.err
+	rc0=$?
+	rm -f "malloc-$v.atr"
+	limited 300 "$AT" record -o "malloc-$v.atr" -- "$prog" 3 malloc >traced.out 2>traced.err
+	rc1=$?
+	strip_record_table traced.err traced.prog.err
+	"$AT" dump "malloc-$v.atr" | awk '$4 == "py_init" { r++; print $5, $6 } $4 ~ /^py_(mem|obj)_/ { n[r + 0]++ }
+		END { print n[0] > "/dev/stderr"; print n[1] > "/dev/stderr"; print n[2] > "/dev/stderr" }' \
+		>inits.txt 2>counts.txt
+	"$AT" replay --check-snapshots "malloc-$v.atr" >out.txt 2>err.txt
+	rrc=$?
+	"$AT" replay --json "malloc-$v.atr" >json.txt 2>/dev/null
+	why='malloc served the interpreter from its initialisation 2 on (after request [1-9][0-9]*)'
+	if [ "$rc0" -eq 0 ] && [ "$rc1" -eq 0 ] && cmp -s plain.out traced.out &&
+		cmp -s plain.err traced.prog.err &&
+		[ "$(tr '\n' ' ' <inits.txt)" = 'number=2 allocator="malloc" number=3 allocator="malloc" ' ] &&
+		[ "$(awk '$1 > 100000' counts.txt | wc -l)" -eq 3 ] && [ "$rrc" -eq 0 ] &&
+		grep -q "addresses not compared: $why, 0 anomalies" err.txt &&
+		grep -q "^snapshots: 1 checked, 0 mismatched; 2 not checked: $why" out.txt &&
+		grep -q "\"addresses_unlike_interpreter\": null, \"arena_mismatches\": null, \"arena_mismatch_parts\": null, \"not_compared\": \"$why\"" json.txt; then
+		ok "$v: malloc from the second initialisation on: every round recorded ($(tr '\n' ' ' <counts.txt)requests), replay not compared from there, never a wrong 0"
+	else
+		not_ok "$v: malloc from the second initialisation: status $rc0/$rc1/$rrc; $(tr '\n' ' ' <inits.txt); $(tr '\n' ' ' <counts.txt); $(head -c 300 err.txt); $(grep snapshots out.txt)"
+	fi
+	rm -f "malloc-$v.atr"
 done
 if [ -n "$ran" ]; then ok "ran for:$ran"; else skip "embedded CPython initialised three times" "no pyenv CPython 3.8+ with python3-config"; fi
 done_testing

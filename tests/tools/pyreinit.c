@@ -3,14 +3,16 @@
  * times in one process (tests/e2e/test_pyreinit.sh compiles it against
  * each CPython 3.8+ there is, with python3-config --embed).
  *
- * pyreinit [ROUNDS]: ROUNDS times (3 by default) Py_Initialize, Python
+ * pyreinit [ROUNDS [ALLOCATOR]]: ROUNDS times (3 by default) Py_Initialize, Python
  * work that needs several arenas and frees most of them again, an object
  * the program keeps a reference to (so it is alive when the interpreter
  * finalises: a leak, as embedding programs have), Py_FinalizeEx.  Under
  * the tracer each round ends with a snapshot of the allocator's
  * statistics (arenatrace_snapshot, looked up in the process: untraced,
- * there is none and the program does the same otherwise).  Prints one
- * line a round, the same traced or not; exits 0 when every round did.
+ * there is none and the program does the same otherwise).  With
+ * ALLOCATOR, the rounds after the first run with PYTHONMALLOC=ALLOCATOR
+ * (pre-initialisation reads it at each Py_Initialize).  Prints one line a
+ * round, the same traced or not; exits 0 when every round did.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -59,12 +61,16 @@ static int round_of(int n, void (*snapshot)(const char *))
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 3;
+	const char *later = argc > 2 ? argv[2] : NULL;
 	void (*snapshot)(const char *) =
 	    (void (*)(const char *))dlsym(RTLD_DEFAULT, "arenatrace_snapshot");
-	for (int n = 1; n <= rounds; n++)
+	for (int n = 1; n <= rounds; n++) {
+		if (n == 2 && later)
+			setenv("PYTHONMALLOC", later, 1);
 		if (round_of(n, snapshot) != 0) {
 			fprintf(stderr, "pyreinit: round %d failed\n", n);
 			return 1;
 		}
+	}
 	return 0;
 }
