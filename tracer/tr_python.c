@@ -30,7 +30,12 @@
  *    which records gc_start / gc_stop with generation, collected,
  *    uncollectable, and registers one with atexit, which records
  *    py_finalize when the interpreter begins to finalise (atexit runs
- *    the tracer's last, after the program's own handlers).
+ *    the tracer's last, after the program's own handlers);
+ *  - an interpreter finalised and initialised again is followed: a
+ *    Py_AtExit function arms the look of the malloc-family wrappers again,
+ *    the domains and the arena allocator are wrapped again where the new
+ *    initialisation reset them, and its first request writes py_init
+ *    (see ---- initialised again ----).
  * It also exports arenatrace_snapshot(label), which records a snapshot with
  * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
  * and arenatrace_mark(label).
