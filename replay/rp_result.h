@@ -37,6 +37,16 @@ typedef struct rp_facts {
 	uint64_t inits;
 	uint64_t reinit_number, reinit_at;
 	char reinit_allocator[24]; /* what served that one: not pymalloc (rp_reinit_why) */
+	/* a forked child (its header's fork_from, fork_at): the parent's trace
+	 * and its events before the fork; ancestors: the traces replayed first,
+	 * up to their forks (rp_engine_run_chain), with inherited_events of
+	 * theirs; parent_missing: the state the first of them started from is
+	 * not in any trace replayed (a child replayed alone) */
+	char fork_from[512];
+	uint64_t fork_at;
+	uint32_t ancestors;
+	uint64_t inherited_events;
+	bool parent_missing;
 } rp_facts;
 
 /* Whether a model's addresses and arenas were compared with the
@@ -46,7 +56,7 @@ typedef struct rp_facts {
  * interpreter was initialised again and another allocator than pymalloc
  * served it from then on (rp_reinit_why). */
 enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
-       RP_NC_ARENA_SIZE, RP_NC_REINIT };
+       RP_NC_ARENA_SIZE, RP_NC_FORKED, RP_NC_REINIT };
 
 /* The arena cross-check's parts (rp_xcheck.c), of a compared model; the
  * total is their sum: (a) the interpreter freed an arena (arena_free) the
@@ -141,6 +151,10 @@ enum { RP_ANOMALY_FREE_UNKNOWN, RP_ANOMALY_REALLOC_UNKNOWN, RP_ANOMALY_ALLOC_OVE
 typedef struct rp_replay_result {
 	uint64_t events, requests;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live; /* anomalies */
+	/* a forked child replayed without its parent's state: frees and
+	 * reallocs of blocks it inherited (skipped as anomalies are, not
+	 * counted as such) */
+	uint64_t inherited_unknown;
 	uint64_t examples[RP_ANOMALY_KINDS]; /* the first address of each (RP_ANOMALY_*) */
 	uint64_t peak_live, live_end; /* requested bytes of live blocks */
 	uint64_t snapshots, snapshots_mismatched;
