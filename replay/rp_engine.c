@@ -71,6 +71,7 @@ static int on_py_init(replay *r, const tf_py_init *pi)
 {
 	rp_facts *f = &r->facts;
 	f->inits++;
+	r->in_teardown = false; /* the worst moment may be this initialisation's */
 	if (r->malloc_layer || r->not_pymalloc || r->reinit_apart)
 		return RP_OK;
 	char name[sizeof(f->reinit_allocator)];
@@ -746,6 +747,7 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	} else if (rec->kind == TF_MARK) {
 		rp_moments_on_mark(r, &rec->u.label.label);
 	} else if (rec->kind == TF_PY_FINALIZE) {
+		r->in_teardown = true;
 		rp_moments_on_exit(r);
 	} else if (rec->kind == TF_GC_START || rec->kind == TF_GC_STOP) {
 		rp_on_gc(r, rec);

@@ -182,6 +182,7 @@ struct rp_engine {
 	uint32_t nmarks_kept;
 	uint64_t nmarks;
 	bool has_exit;       /* a py_finalize record was read */
+	bool in_teardown;    /* since the last py_finalize, no py_init */
 	uint64_t exit_request, exit_time;
 	rp_replay_result result;
 	char msg[320];       /* rp_engine_error */

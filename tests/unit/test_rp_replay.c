@@ -1091,6 +1091,24 @@ static void test_initialised_again(void **state)
 	assert_int_equal(res.snapshots_unchecked, 1);
 	free(text);
 
+	/* the worst moment is not in a teardown, but may be in a later
+	 * initialisation: 3.12's second one takes a new arena, the first
+	 * one's still held */
+	start("3.12.1");
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1250);
+	tf_record rec = {.kind = TF_PY_FINALIZE, .thread = 1};
+	assert_int_equal(tf_writer_put(w, &rec), 0);
+	ev(TF_PY_OBJ_FREE, 0, 0, 0x1230); /* the teardown: held minus live grows */
+	rec = (tf_record){.kind = TF_PY_INIT, .thread = 1};
+	rec.u.py_init = (tf_py_init){2, {"pymalloc", 8}};
+	assert_int_equal(tf_writer_put(w, &rec), 0);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x10000);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x10020);
+	res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_int_equal(res.models[0].worst_request, 4);
+	free(text);
+
 	/* a single initialisation */
 	start("3.12.1");
 	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
