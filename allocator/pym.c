@@ -664,6 +664,33 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
 	return 0;
 }
 
+/* CPython 3.12's new initialisation (MODEL.md §4): the state starts again
+ * as pym_create made it, the arenas of the last one are forgotten (still
+ * mapped: they count in held bytes, and the built-in placement never gives
+ * their bases again); the raw blocks are malloc's, and stay. */
+int pym_forget(pym *m)
+{
+	m->forgotten_arenas += m->usage.arenas;
+	for (size_t i = 0; i < ((size_t)m->maxarenas << m->pools_shift); i++)
+		free(m->pools[i].next);
+	free(m->pools), free(m->arenas);
+	m->pools = NULL, m->arenas = NULL;
+	m->maxarenas = 0;
+	m->unused_arena_objects = m->usable_arenas = NONE;
+	for (uint32_t i = 0; i <= m->max_pools; i++)
+		m->nfp2lasta[i] = NONE;
+	for (uint32_t i = 0; i < m->nclasses; i++)
+		m->usedpools[i] = NONE;
+	m->ntimes_arena_allocated = m->narenas_highwater = 0;
+	m->usage = (pym_usage){.raw_bytes = m->usage.raw_bytes};
+	u64map_clear(&m->slots), u64map_clear(&m->pages);
+	u64map_clear(&m->radix_mid), u64map_clear(&m->radix_bot);
+	u64map_init(&m->slots, 1, &u64map_heap), u64map_init(&m->pages, 1, &u64map_heap);
+	u64map_init(&m->radix_mid, 1, &u64map_heap), u64map_init(&m->radix_bot, 1, &u64map_heap);
+	int rc = u64map_reserve(&m->pages, (size_t)1 << (PAGE_MAP_FIRST_BITS - 1)) ? 0 : PYM_E_NOMEM;
+	return CHECKED("pym_forget", rc);
+}
+
 void pym_free(pym *m)
 {
 	if (!m)

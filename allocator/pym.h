@@ -84,8 +84,16 @@ int pym_free_block(pym *m, uint64_t p, bool *was_pymalloc);
 int pym_malloc_at(pym *m, uint64_t n, uint64_t raw_addr, uint64_t *out);
 int pym_realloc_at(pym *m, uint64_t p, uint64_t n, uint64_t raw_addr, uint64_t *out);
 
+/* CPython 3.12's new initialisation of the interpreter (MODEL.md §4): the
+ * state is as pym_create made it again, but for the raw blocks, which
+ * stay; the arenas held are forgotten: never used nor released again, no
+ * address in them the model's (pym_owns), counted in no figure but the
+ * held bytes.  0 or PYM_E_NOMEM. */
+int pym_forget(pym *m);
+
 /* O(1) figures for per-request metrics: arenas held now, and bytes held
- * from the system (arenas + the large-object layer's requested bytes). */
+ * from the system (arenas, those forgotten included, + the large-object
+ * layer's requested bytes). */
 uint64_t pym_arenas_current(const pym *m);
 uint64_t pym_held_bytes(const pym *m);
 

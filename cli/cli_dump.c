@@ -232,6 +232,12 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 	case TF_PYTHON_ALLOCATOR:
 		str_field("name", r->u.python_allocator);
 		break;
+	case TF_PY_FINALIZE: /* no fields */
+		break;
+	case TF_PY_INIT:
+		printf(" number=%" PRIu64, r->u.py_init.number);
+		str_field("allocator", r->u.py_init.allocator);
+		break;
 	default:
 		if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind))
 			alloc_fields(r);

@@ -146,6 +146,10 @@ static void print_text(const char *path, const tf_summary *s)
 	putchar('\n');
 	if (s->kinds[TF_PY_FINALIZE])
 		puts("exit       the interpreter began to finalise (py_finalize recorded)");
+	if (s->kinds[TF_PY_INIT])
+		printf("inits      the interpreter was initialised %s times in this process (py_init "
+		       "records)\n",
+		       commas(s->kinds[TF_PY_INIT] + 1, b1));
 	text_calls("calls", s, malloc_fns, NELEM(malloc_fns));
 	if (h->python.len || s->kinds[TF_ARENA_ALLOC] || s->kinds[TF_PY_OBJ_MALLOC]) {
 		text_calls("python MEM domain", s, py_mem, NELEM(py_mem));

@@ -442,9 +442,12 @@ static int snapshots_line(const rp_replay_result *res)
 		return CLI_EXIT_OK;
 	printf("snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched", res->snapshots,
 	       res->snapshots_mismatched);
+	char why[128];
 	if (res->snapshots_unchecked && res->facts.parent_missing)
 		printf("; %" PRIu64 " not checked: a forked child replayed without its parent's trace",
 		       res->snapshots_unchecked);
+	else if (res->snapshots_unchecked && rp_reinit_why(&res->facts, why, sizeof(why)))
+		printf("; %" PRIu64 " not checked: %s", res->snapshots_unchecked, why);
 	else if (res->snapshots_unchecked)
 		printf("; %" PRIu64 " not checked: %s served the interpreter", res->snapshots_unchecked,
 		       res->facts.python_allocator);

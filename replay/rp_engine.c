@@ -27,6 +27,7 @@
 #define STATS_TEXT_MAX (1u << 16) /* bytes of a model's statistics text */
 
 static void printable(char *s);
+static int fail(replay *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* What served the interpreter (the first python_allocator record, before
  * any Python-layer request): when it is not pymalloc, no model's address
@@ -45,6 +46,52 @@ static void on_python_allocator(replay *r, const tf_bytes *name)
 	r->not_pymalloc = true;
 	for (int i = 0; i < r->n; i++)
 		r->mr[i].recorded_bases = false;
+}
+
+/* A new initialisation of the interpreter (py_init).  The models go on
+ * with the state they have, as the interpreter does up to 3.11 (pymalloc's
+ * state and arenas are static variables of Objects/obmalloc.c) and from
+ * 3.13 (the main interpreter's state is a static of its own).  CPython
+ * 3.12 keeps the main interpreter's in _PyRuntime, which the new
+ * initialisation copies back from its initial value: its pymalloc starts
+ * with no arena (those it had stay mapped, never freed nor used again),
+ * and so do the models (pym_forget); the requested bytes of the blocks
+ * left in the forgotten arenas are no pool's any more.  The models do not
+ * model another allocator serving the new initialisation: then, from
+ * there on, their addresses and arenas are not compared, nor the
+ * snapshots checked. */
+static bool reinit_starts_afresh(const char *python)
+{
+	int major, minor;
+	return sscanf(python, "%d.%d", &major, &minor) == 2 && major == 3 && minor == 12;
+}
+
+/* 0, or RP_E_NOMEM (the replay stops) */
+static int on_py_init(replay *r, const tf_py_init *pi)
+{
+	rp_facts *f = &r->facts;
+	f->inits++;
+	r->in_teardown = false; /* the worst moment may be this initialisation's */
+	if (r->malloc_layer || r->not_pymalloc || r->reinit_apart)
+		return RP_OK;
+	char name[sizeof(f->reinit_allocator)];
+	snprintf(name, sizeof(name), "%.*s", (int)pi->allocator.len, pi->allocator.ptr);
+	printable(name);
+	if (tf_pymalloc_served(name)) {
+		for (int i = 0; reinit_starts_afresh(f->python) && i < r->n; i++) {
+			if (pym_forget(r->mr[i].m) < 0)
+				return fail(r, RP_E_NOMEM, "out of memory");
+			r->mr[i].py_live = 0;
+		}
+		return RP_OK;
+	}
+	r->reinit_apart = true;
+	f->reinit_number = pi->number;
+	f->reinit_at = r->requests;
+	snprintf(f->reinit_allocator, sizeof(f->reinit_allocator), "%s", name);
+	for (int i = 0; i < r->n; i++)
+		r->mr[i].recorded_bases = false; /* the model places its arenas itself */
+	return RP_OK;
 }
 
 /* ---- requests ---- */
@@ -251,7 +298,8 @@ static void request(replay *r, const tf_record *rec)
 
 static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t cap)
 {
-	if (r->not_pymalloc || r->child_alone) { /* no pymalloc state to compare with */
+	/* no pymalloc state to compare with */
+	if (r->not_pymalloc || r->child_alone || r->reinit_apart) {
 		r->snap_unchecked++;
 		return;
 	}
@@ -332,6 +380,8 @@ static int compared_of(const replay *r, const model_run *mr)
 	pym_params_for_version(r->facts.python, &rec);
 	if (!r->facts.python[0] || strcmp(rec.name, pym_get_params(mr->m)->name))
 		return RP_NC_PROFILE;
+	if (r->reinit_apart)
+		return RP_NC_REINIT;
 	return mr->recorded_bases ? RP_COMPARED : RP_NC_ARENA_SIZE;
 }
 
@@ -358,6 +408,8 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 	case RP_NC_GC_OFF:
 		snprintf(buf, cap, "a --gc off twin places its arenas itself");
 		break;
+	case RP_NC_REINIT:
+		return rp_reinit_why(x, buf, cap);
 	case RP_NC_FORKED:
 		snprintf(buf, cap, "a forked child replayed without its parent's trace");
 		break;
@@ -365,6 +417,16 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 		snprintf(buf, cap, "the trace's arenas are not of this profile's size");
 		break;
 	}
+	return buf;
+}
+
+const char *rp_reinit_why(const rp_facts *x, char *buf, size_t cap)
+{
+	if (!x->reinit_number)
+		return NULL;
+	snprintf(buf, cap, "%s served the interpreter from its initialisation %" PRIu64
+		 " on (after request %" PRIu64 ")",
+		 x->reinit_allocator, x->reinit_number, x->reinit_at);
 	return buf;
 }
 
@@ -538,6 +600,7 @@ static int start(replay *r, const tf_record *rec)
 	const rp_config *o = &r->cfg;
 	const char *py = rec->u.header.python.len ? rec->u.header.python.ptr : NULL;
 	facts_from_header(&r->facts, &rec->u.header);
+	r->facts.inits = py ? 1 : 0;
 	r->origin_mono = rec->u.header.start_mono_ns;
 	/* a child's trace replayed from its own start: what it inherited is unknown */
 	r->child_alone = r->facts.parent_missing = rec->u.header.fork_from.len > 0;
@@ -669,6 +732,9 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		return RP_OK; /* nothing before the header */
 	if (rec->kind == TF_PYTHON_ALLOCATOR) {
 		on_python_allocator(r, &rec->u.python_allocator);
+	} else if (rec->kind == TF_PY_INIT) {
+		if (on_py_init(r, &rec->u.py_init) < 0)
+			return r->failed;
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {
@@ -681,6 +747,7 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	} else if (rec->kind == TF_MARK) {
 		rp_moments_on_mark(r, &rec->u.label.label);
 	} else if (rec->kind == TF_PY_FINALIZE) {
+		r->in_teardown = true;
 		rp_moments_on_exit(r);
 	} else if (rec->kind == TF_GC_START || rec->kind == TF_GC_STOP) {
 		rp_on_gc(r, rec);

@@ -156,6 +156,8 @@ struct rp_engine {
 	uint64_t last_time;
 	uint64_t snapshots, snap_bad, snap_unchecked;
 	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */
+	bool reinit_apart;   /* from a new initialisation on, the models are not its pymalloc
+			      * (facts.reinit_number) */
 	bool cur_realloc;    /* the request being replayed is a realloc (rp_xcheck.c) */
 	uint64_t oom;        /* requests dropped: no memory for the address map */
 	bool system;         /* --system: the column after the models holds the blocks' ids there */
@@ -180,6 +182,7 @@ struct rp_engine {
 	uint32_t nmarks_kept;
 	uint64_t nmarks;
 	bool has_exit;       /* a py_finalize record was read */
+	bool in_teardown;    /* since the last py_finalize, no py_init */
 	uint64_t exit_request, exit_time;
 	rp_replay_result result;
 	char msg[320];       /* rp_engine_error */

@@ -94,9 +94,9 @@ void rp_measure(replay *r, model_run *mr, uint64_t dt)
 		rp_waste_now(mr, &mr->waste_peak);
 	}
 	/* the worst moment: where fragmentation costs the most; for a Python
-	 * program, before the interpreter's teardown (which frees nearly
-	 * everything while the arenas go last) */
-	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste && !r->has_exit) {
+	 * program, outside the interpreter's teardown (which frees nearly
+	 * everything while the arenas go last), until it is initialised again */
+	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste && !r->in_teardown) {
 		mr->worst_waste = mr->held - mr->live;
 		mr->worst_request = r->requests;
 		mr->worst_time = r->last_time;

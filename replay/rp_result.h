@@ -31,6 +31,12 @@ typedef struct rp_facts {
 	uint64_t dropped;         /* events the tracer could not record (its end record) */
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
+	/* initialisations of the interpreter (py_init records, FORMAT.md §5.4): 1 for a CPython
+	 * trace without any; and the first one from which the models are not the interpreter's
+	 * pymalloc (reinit_number 0: none), after reinit_at requests of the layer */
+	uint64_t inits;
+	uint64_t reinit_number, reinit_at;
+	char reinit_allocator[24]; /* what served that one: not pymalloc (rp_reinit_why) */
 	/* a forked child (its header's fork_from, fork_at): the parent's trace
 	 * and its events before the fork; ancestors: the traces replayed first,
 	 * up to their forks (rp_engine_run_chain), with inherited_events of
@@ -46,9 +52,11 @@ typedef struct rp_facts {
 /* Whether a model's addresses and arenas were compared with the
  * interpreter's (RP_COMPARED), or why not: the malloc layer; pymalloc did
  * not serve the interpreter; the model is not the profile of the recorded
- * version; a --gc off twin; the trace's arenas are not of its size. */
+ * version; a --gc off twin; the trace's arenas are not of its size; the
+ * interpreter was initialised again and another allocator than pymalloc
+ * served it from then on (rp_reinit_why). */
 enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
-       RP_NC_ARENA_SIZE, RP_NC_FORKED };
+       RP_NC_ARENA_SIZE, RP_NC_FORKED, RP_NC_REINIT };
 
 /* The arena cross-check's parts (rp_xcheck.c), of a compared model; the
  * total is their sum: (a) the interpreter freed an arena (arena_free) the
@@ -184,6 +192,9 @@ typedef struct rp_replay_result {
  * (into buf; 96 bytes are enough). */
 const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *m, char *buf,
 			    size_t cap);
+/* Why the models stop being the interpreter's pymalloc at a new initialisation
+ * (facts.reinit_number != 0), in words, in buf; NULL when they do not. */
+const char *rp_reinit_why(const rp_facts *x, char *buf, size_t cap);
 
 /* A model's name in tables: its profile, and " gc-off" for a --gc off
  * twin; writes buf (48 bytes are enough) and returns it. */

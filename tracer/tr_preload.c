@@ -322,7 +322,7 @@ EXPORT void free(void *p)
 {
 	if (is_boot(p) || (!resolve() && !real.free))
 		return;
-	tr_python_look();
+	tr_python_look_free();
 	if (PASS_THROUGH) {
 		real.free(p);
 		return;

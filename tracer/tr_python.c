@@ -30,7 +30,12 @@
  *    which records gc_start / gc_stop with generation, collected,
  *    uncollectable, and registers one with atexit, which records
  *    py_finalize when the interpreter begins to finalise (atexit runs
- *    the tracer's last, after the program's own handlers).
+ *    the tracer's last, after the program's own handlers);
+ *  - an interpreter finalised and initialised again is followed: a
+ *    Py_AtExit function arms the look of the malloc-family wrappers again,
+ *    the domains and the arena allocator are wrapped again where the new
+ *    initialisation reset them, and its first request writes py_init
+ *    (see ---- initialised again ----).
  * It also exports arenatrace_snapshot(label), which records a snapshot with
  * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
  * and arenatrace_mark(label).
@@ -104,6 +109,7 @@ static struct {
 	void (*gil_release)(int);
 	int (*is_finalizing)(void); /* may be NULL */
 	int (*is_initialized)(void);
+	int (*at_exit)(void (*)(void)); /* Py_AtExit */
 	py_object *(*import)(const char *);
 	py_object *(*getattr)(py_object *, const char *);
 	int (*list_append)(py_object *, py_object *);
@@ -147,11 +153,14 @@ static char allocator[24];            /* the python_allocator record's name */
 static const char debug_suffix[] = "_debug"; /* of an allocator name under the debug hooks */
 
 /* What the domain wrappers still have to do before recording (see
- * first_requests); 0 soon after the interpreter starts. */
-enum { P_SETTLE = 1, P_ANNOUNCE = 2, P_GC = 4 };
+ * first_requests); 0 soon after the interpreter starts.  P_REINIT: the
+ * interpreter finalised, and the next initialisation (if any) has not
+ * made its first request yet (see ---- initialised again ----). */
+enum { P_SETTLE = 1, P_ANNOUNCE = 2, P_GC = 4, P_REINIT = 8 };
 static int pending;
-int tr_python_watch;  /* P_SETTLE, read by the malloc-family wrappers */
+int tr_python_watch;  /* TR_WATCH_*, read by the malloc-family wrappers */
 static int settling;  /* a spinlock over wrapping, settling and announcing */
+static unsigned inits = 1; /* the initialisations seen: the py_init record's number */
 
 /* ---- allocator domains ---- */
 
@@ -310,6 +319,18 @@ static void a_free(void *ctx, void *p, size_t size)
 	orig_arena.free(orig_arena.ctx, p, size);
 }
 
+/* Puts a_alloc and a_free in the arena allocator's place, chaining to what
+ * is there, unless they are there already. */
+static void wrap_arena(void)
+{
+	py_arena_allocator cur, ours = {NULL, a_alloc, a_free};
+	py.get_arena(&cur);
+	if (cur.alloc == a_alloc)
+		return;
+	orig_arena = cur;
+	py.set_arena(&ours);
+}
+
 /* ---- GC callbacks ---- */
 
 static long info_long(py_object *info, const char *key)
@@ -397,14 +418,21 @@ static void hook_gc(void)
 		py.decref(gc);
 }
 
+static void finalised(void);
+
 /* Queued with Py_AddPendingCall: the main thread runs it between two
- * bytecodes, with the GIL, where importing gc is safe. */
+ * bytecodes, with the GIL, where importing gc is safe.  Once per
+ * initialisation: each one has its own gc module, atexit module and
+ * Py_AtExit list. */
 static int gc_hook_call(void *arg)
 {
 	(void)arg;
 	hook_gc();
 	if (py.tuple_pack && py.call_object)
 		hook_exit();
+	if (py.at_exit && py.at_exit(finalised) < 0)
+		tr_say("CPython's Py_AtExit list is full: a later Py_Initialize in this process "
+		       "would not be recorded");
 	return 0;
 }
 
@@ -475,16 +503,70 @@ static void settle_locked(void)
 	tr_busy = 1;
 	tr_put(&rec);
 	tr_busy = busy;
-	__atomic_store_n(&tr_python_watch, 0, __ATOMIC_RELAXED);
+	__atomic_and_fetch(&tr_python_watch, ~TR_WATCH_SETTLE, __ATOMIC_RELAXED);
 	__atomic_and_fetch(&pending, ~(P_SETTLE | P_ANNOUNCE), __ATOMIC_RELEASE);
 }
 
-/* From the malloc-family wrappers until the domains settle: if
- * pre-initialisation replaced OBJ, what replaced MEM and OBJ is wrapped
- * as CPython names it, before the interpreter's first request.
- * _PyMem_SetupAllocators sets RAW, MEM, OBJ, then the debug hooks, and
- * allocates nothing meanwhile, so no call here sees it half done.
- * Allocates nothing; a caller that finds another thread here goes on. */
+/* ---- initialised again ----
+ * A program that embeds CPython may call Py_FinalizeEx and then
+ * Py_Initialize again, in the same process.  What a new initialisation
+ * resets differs by version (cli/CLI.md, "What cannot be exact"): up to
+ * 3.11 the allocator domains, the arena allocator and pymalloc's state are
+ * static variables of Objects/obmalloc.c that outlive it, and the
+ * tracer's wrappers stay in place; from 3.12 they are part of _PyRuntime,
+ * which _PyRuntimeState_Init copies back from its initial value when it
+ * runs again: the domains and the arena allocator are CPython's defaults
+ * again (and in 3.12 the main interpreter's pymalloc state starts empty,
+ * while 3.13 keeps it in a static of its own).  Pre-initialisation may
+ * also replace the domains again (PYTHONMALLOC) in any version.  And each
+ * initialisation has its own gc and atexit modules, and Py_AtExit list.
+ *
+ * So each time the pending call hooks GC and atexit, it also registers
+ * finalised() with Py_AtExit, which CPython calls at the end of
+ * Py_FinalizeEx, after the interpreter's teardown.  From there the
+ * malloc-family wrappers look again (TR_WATCH_REINIT: malloc, calloc and
+ * realloc only, since 3.12's _PyRuntimeState_Fini then frees the lock
+ * PyMem_GetAllocator takes, through free) whether OBJ is as the tracer
+ * left it; if not, the new domains and the arena allocator are wrapped as
+ * at the start (twice in 3.12+ when PYTHONMALLOC is set: the runtime's
+ * reset, then pre-initialisation).  The first request through a wrapper,
+ * new or still in place, writes the py_init record, naming what serves
+ * the domains then: the requests after it are the new initialisation's.
+ * The GC hook is asked for again. */
+
+/* CPython's Py_AtExit callback: the interpreter has finalised.  Nothing
+ * of CPython may be called here. */
+static void finalised(void)
+{
+	__atomic_or_fetch(&pending, P_REINIT | P_GC, __ATOMIC_RELEASE);
+	__atomic_or_fetch(&tr_python_watch, TR_WATCH_REINIT, __ATOMIC_RELAXED);
+}
+
+/* A new initialisation's first request is next (through a wrapper): the
+ * arena allocator is wrapped again if it is not ours any more, and py_init
+ * written.  Under settling. */
+static void reinit_locked(void)
+{
+	wrap_arena();
+	inits++;
+	tf_record rec = {.kind = TF_PY_INIT};
+	rec.u.py_init = (tf_py_init){inits, {allocator, strlen(allocator)}};
+	int busy = tr_busy;
+	tr_busy = 1;
+	tr_put(&rec);
+	tr_busy = busy;
+	__atomic_and_fetch(&tr_python_watch, ~TR_WATCH_REINIT, __ATOMIC_RELAXED);
+	__atomic_and_fetch(&pending, ~P_REINIT, __ATOMIC_RELEASE);
+}
+
+/* From the malloc-family wrappers until the domains settle (and again from
+ * the end of a finalisation to the next initialisation's first request):
+ * if pre-initialisation (or a new initialisation) replaced OBJ, what
+ * replaced MEM and OBJ is wrapped as CPython names it, before the
+ * interpreter's first request.  _PyMem_SetupAllocators sets RAW, MEM,
+ * OBJ, then the debug hooks, and allocates nothing meanwhile, so no call
+ * here sees it half done.  Allocates nothing; a caller that finds another
+ * thread here goes on. */
 void tr_python_settle(void)
 {
 	if (tr_busy || __atomic_exchange_n(&settling, 1, __ATOMIC_ACQUIRE))
@@ -506,7 +588,13 @@ void tr_python_settle(void)
 			       "the tracer's hook");
 		}
 		snprintf(allocator, sizeof(allocator), "%s", name ? name : "unknown");
-		settle_locked();
+		/* a new initialisation: 3.12+ reset the domains, and its
+		 * pre-initialisation may replace them once more; its first
+		 * request writes py_init, naming what serves them then */
+		if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) & P_REINIT)
+			wrap_arena();
+		else
+			settle_locked();
 	}
 	tr_busy = 0;
 	errno = e;
@@ -525,6 +613,12 @@ static __attribute__((noinline, cold)) void first_requests(void)
 		settle_lock();
 		if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) & (P_SETTLE | P_ANNOUNCE))
 			settle_locked();
+		settle_unlock();
+	}
+	if (p & P_REINIT) {
+		settle_lock();
+		if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) & P_REINIT)
+			reinit_locked();
 		settle_unlock();
 	}
 	if ((p & P_GC) && py.is_initialized() && py.add_pending_call(gc_hook_call, NULL) == 0)
@@ -557,6 +651,7 @@ const char *tr_python_setup(void)
 	if (!SYM(is_finalizing, "Py_IsFinalizing")) /* public from 3.13, _Py_ before */
 		SYM(is_finalizing, "_Py_IsFinalizing");
 	SYM(is_initialized, "Py_IsInitialized");
+	SYM(at_exit, "Py_AtExit");
 	SYM(import, "PyImport_ImportModule");
 	SYM(getattr, "PyObject_GetAttrString");
 	SYM(list_append, "PyList_Append");
@@ -594,11 +689,9 @@ const char *tr_python_setup(void)
 	snprintf(allocator, sizeof(allocator), "%s", default_allocator(&debug));
 	wrap(&mem, debug);
 	wrap(&obj, debug);
-	py.get_arena(&orig_arena);
-	py_arena_allocator a = {NULL, a_alloc, a_free};
-	py.set_arena(&a);
+	wrap_arena();
 	pending = P_SETTLE | P_GC;
-	tr_python_watch = 1;
+	tr_python_watch = TR_WATCH_SETTLE;
 	pthread_atfork(NULL, NULL, after_fork_child);
 	sscanf(get_version(), "%" STR(VERSION_MAX) "s", version);
 	tr_pystack_setup(minor);

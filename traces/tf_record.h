@@ -128,6 +128,12 @@ typedef struct tf_fork {
 	tf_bytes child_trace; /* path of the child's trace file, may be empty */
 } tf_fork;
 
+/* py_init: the interpreter was initialised again in the same process */
+typedef struct tf_py_init {
+	uint64_t number;    /* which initialisation: 2 for the second, … */
+	tf_bytes allocator; /* what serves the domains from now on, as python_allocator names it */
+} tf_py_init;
+
 typedef struct tf_end {
 	uint64_t clean;       /* TF_END_EXIT, TF_END_EXEC or TF_END_OTHER */
 	int64_t exit_status;  /* exit() argument when clean */
@@ -155,6 +161,7 @@ typedef struct tf_record {
 		tf_end end;
 		uint64_t module_unload; /* module id */
 		tf_bytes python_allocator; /* what served CPython's OBJ domain: "pymalloc" … */
+		tf_py_init py_init;
 	} u;
 } tf_record;
 

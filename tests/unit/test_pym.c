@@ -91,6 +91,42 @@ static void test_block_order(void **state)
 	pym_free(m);
 }
 
+/* §4: pym_forget, CPython 3.12's new initialisation: the state starts over
+ * (the next block is the first of a new arena, the figures count from 0),
+ * the old arena is no longer the model's but still held, a raw block of
+ * before is freed as one. */
+static void test_forget(void **state)
+{
+	(void)state;
+	src s = {.bases = {0x7f0000000000, 0x7f0000400000}, .n = 2};
+	pym *m = model("cpython-3.12", &s);
+	uint64_t a = mal(m, 20), raw = mal(m, 600);
+	mal(m, 20);
+	fre(m, a); /* a free block of the old state's pool: never reused */
+	assert_int_equal(pym_held_bytes(m), (1u << 20) + 600);
+	assert_int_equal(pym_forget(m), 0);
+	assert_null(pym_check(m));
+	assert_false(pym_owns(m, a));
+	assert_int_equal(pym_arenas_current(m), 0);
+	assert_int_equal(pym_held_bytes(m), (1u << 20) + 600); /* still mapped */
+	pym_stats st;
+	pym_get_stats(m, &st);
+	assert_int_equal(st.arenas_total + st.arenas_current + st.arenas_highwater, 0);
+	assert_int_equal(st.raw_blocks, 1);
+	assert_int_equal(mal(m, 20), 0x7f0000400000 + 48); /* a new arena, not the free block */
+	assert_int_equal(s.allocated, 2);
+	pym_get_stats(m, &st);
+	assert_int_equal(st.arenas_total, 1);
+	assert_int_equal(pym_held_bytes(m), (2u << 20) + 600);
+	bool was_pymalloc = true;
+	assert_int_equal(pym_free_block(m, raw, &was_pymalloc), 0);
+	assert_false(was_pymalloc);
+	assert_int_equal(pym_free_block(m, a + 32, NULL), PYM_E_UNKNOWN); /* the old arena's */
+	assert_int_equal(s.released, 0);
+	assert_null(pym_check(m));
+	pym_free(m);
+}
+
 /* §2: realloc stays in place iff 3/4 size < n <= size; otherwise the new
  * block is taken before the old one is freed; realloc(p, 0) moves to raw. */
 static void test_realloc_rule(void **state)
@@ -411,7 +447,8 @@ static void test_stress_every_profile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_block_order),      cmocka_unit_test(test_realloc_rule),
+	    cmocka_unit_test(test_block_order),
+	    cmocka_unit_test(test_forget),      cmocka_unit_test(test_realloc_rule),
 	    cmocka_unit_test(test_last_empty_arena), cmocka_unit_test(test_empty_pool_lifo),
 	    cmocka_unit_test(test_alignment_loss),   cmocka_unit_test(test_arena_order),
 	    cmocka_unit_test(test_profiles),         cmocka_unit_test(test_unknown_addresses),

@@ -1003,6 +1003,121 @@ static void test_xcheck_not_compared(void **state)
 	free(text);
 }
 
+/* Two initialisations of the interpreter (py_init): a 1 MiB arena, a
+ * block of the first, finalisation; then a block of the second, where a
+ * pymalloc that kept its state puts it (arena2 0) or the first of a new
+ * arena at arena2, and a snapshot.  Returns the replay's result, its texts
+ * in *text. */
+static rp_replay_result two_inits(const char *python, const char *allocator, uint64_t arena2,
+				  char **text)
+{
+	start(python);
+	tf_record r = {.kind = TF_ARENA_ALLOC, .thread = 1};
+	r.u.arena = (tf_arena){XB1, 1 << 20};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, XB1 + 48);
+	r = (tf_record){.kind = TF_PY_FINALIZE, .thread = 1};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	r = (tf_record){.kind = TF_PY_INIT, .thread = 1};
+	r.u.py_init.number = 2;
+	r.u.py_init.allocator = (tf_bytes){allocator, strlen(allocator)};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	if (arena2) {
+		r = (tf_record){.kind = TF_ARENA_ALLOC, .thread = 1};
+		r.u.arena = (tf_arena){arena2, 1 << 20};
+		assert_int_equal(tf_writer_put(w, &r), 0);
+	}
+	ev(TF_PY_OBJ_MALLOC, 0, 32, arena2 ? arena2 + 48 : XB1 + 48 + 32);
+	r = (tf_record){.kind = TF_SNAPSHOT, .thread = 1};
+	r.u.label.label = (tf_bytes){"round 2", 7};
+	r.u.label.text = (tf_bytes){"not the model's\n", 16};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	return replay_texts((replay_opts){.layer = RP_LAYER_AUTO, .check = true}, text);
+}
+
+/* Initialised again: up to 3.11 and from 3.13 pymalloc keeps its state,
+ * and so does the model; 3.12's starts afresh, and so does the model's
+ * (pym_forget): its next block is a new arena's, the old arena still
+ * held.  Both compared, their snapshots checked.  Another allocator may
+ * serve the new initialisation: from there on the model is not the
+ * interpreter's, so not compared (null in --json, the reason in the
+ * summary) and the snapshots after it not checked, never a wrong 0. */
+static void test_initialised_again(void **state)
+{
+	(void)state;
+	char *text;
+	rp_replay_result res = two_inits("3.13.0", "pymalloc", 0, &text);
+	assert_int_equal(res.facts.inits, 2);
+	assert_int_equal(res.facts.reinit_number, 0);
+	assert_int_equal(res.models[0].compared, RP_COMPARED);
+	assert_int_equal(res.models[0].addr_mismatch, 0);
+	assert_int_equal(res.models[0].arena_mismatch, 0);
+	assert_int_equal(res.snapshots, 1);
+	assert_int_equal(res.snapshots_mismatched, 1); /* checked: its text is not the model's */
+	assert_int_equal(res.snapshots_unchecked, 0);
+	free(text);
+
+	/* 3.12 without its fresh start: the model's block is not the interpreter's */
+	res = two_inits("3.12.1", "pymalloc", 0, &text);
+	assert_int_equal(res.models[0].compared, RP_COMPARED);
+	assert_int_equal(res.models[0].addr_mismatch, 1);
+	free(text);
+	res = two_inits("3.12.1", "pymalloc", XB2, &text);
+	assert_int_equal(res.facts.inits, 2);
+	assert_int_equal(res.facts.reinit_number, 0);
+	assert_int_equal(res.models[0].compared, RP_COMPARED);
+	assert_int_equal(res.models[0].addr_mismatch, 0);
+	assert_int_equal(res.models[0].arena_mismatch, 0);
+	assert_int_equal(res.models[0].arenas_current, 1);         /* the new state's */
+	assert_int_equal(res.models[0].held_end, 2u << 20);        /* and the old arena */
+	assert_int_equal(res.snapshots_mismatched + res.snapshots_unchecked, 1);
+	assert_int_equal(res.snapshots_unchecked, 0);
+	assert_int_equal(res.free_unknown + res.realloc_unknown + res.models[0].errors, 0);
+	free(text);
+
+	res = two_inits("3.11.7", "malloc", 0, &text);
+	assert_int_equal(res.models[0].compared, RP_NC_REINIT);
+	assert_int_equal(res.facts.reinit_number, 2);
+	assert_int_equal(res.facts.reinit_at, 1);
+	const char *why = "malloc served the interpreter from its initialisation 2 on (after request 1)";
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "\"addresses_unlike_interpreter\": null, \"arena_mismatches\": null, "
+		 "\"arena_mismatch_parts\": null, \"not_compared\": \"%s\"",
+		 why);
+	assert_non_null(strstr(text, want));
+	snprintf(want, sizeof(want), "\nexactness: cpython-3.11: not compared: %s\n", why);
+	assert_non_null(strstr(text, want));
+	assert_int_equal(res.snapshots_unchecked, 1);
+	free(text);
+
+	/* the worst moment is not in a teardown, but may be in a later
+	 * initialisation: 3.12's second one takes a new arena, the first
+	 * one's still held */
+	start("3.12.1");
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1250);
+	tf_record rec = {.kind = TF_PY_FINALIZE, .thread = 1};
+	assert_int_equal(tf_writer_put(w, &rec), 0);
+	ev(TF_PY_OBJ_FREE, 0, 0, 0x1230); /* the teardown: held minus live grows */
+	rec = (tf_record){.kind = TF_PY_INIT, .thread = 1};
+	rec.u.py_init = (tf_py_init){2, {"pymalloc", 8}};
+	assert_int_equal(tf_writer_put(w, &rec), 0);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x10000);
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x10020);
+	res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_int_equal(res.models[0].worst_request, 4);
+	free(text);
+
+	/* a single initialisation */
+	start("3.12.1");
+	ev(TF_PY_OBJ_MALLOC, 0, 32, 0x1230);
+	res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_int_equal(res.facts.inits, 1);
+	assert_int_equal(res.models[0].compared, RP_COMPARED);
+	free(text);
+}
+
 /* The tracer's dropped events: --json's "dropped" (null without an end
  * record) and a line of the summary. */
 static void test_dropped(void **state)
@@ -1195,6 +1310,7 @@ int main(void)
 	    cmocka_unit_test(test_xcheck_released_but_kept),
 	    cmocka_unit_test(test_xcheck_recorded_unused),
 	    cmocka_unit_test(test_xcheck_not_compared),
+	    cmocka_unit_test(test_initialised_again),
 	    cmocka_unit_test(test_dropped),
 	    cmocka_unit_test(test_fork_chain),
 	};

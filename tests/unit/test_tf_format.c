@@ -480,6 +480,58 @@ static void test_format_md_example(void **state)
 	close(fd);
 }
 
+/* py_init (0x2f): a new initialisation of the interpreter, its number and
+ * allocator read back as written; not an event, so the end record's count
+ * leaves it out. */
+static void test_py_init_record(void **state)
+{
+	(void)state;
+	int fd = tmp_fd();
+	tf_writer *w = new_writer(fd, (tf_writer_opts){.exact_time = true});
+	tf_record r = {.kind = TF_PY_OBJ_MALLOC, .thread = 1};
+	r.u.alloc.size = 24;
+	r.u.alloc.addr = 0x7f0000001000;
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	r = (tf_record){.kind = TF_PY_FINALIZE, .thread = 1};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	r = (tf_record){.kind = TF_PY_INIT, .thread = 1};
+	r.u.py_init.number = 2;
+	r.u.py_init.allocator = (tf_bytes){"pymalloc_debug", 14};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	r = (tf_record){.kind = TF_PY_OBJ_MALLOC, .thread = 1};
+	r.u.alloc.size = 40;
+	r.u.alloc.addr = 0x7f0000002000;
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	tf_reader *rd;
+	assert_int_equal(tf_reader_open_mem(&rd, b.data, b.len), 0);
+	tf_record got;
+	int rc, inits = 0, events = 0;
+	uint64_t end_events = 0;
+	while ((rc = tf_reader_next(rd, &got)) == 1) {
+		events += tf_kind_is_event(got.kind);
+		if (got.kind == TF_END)
+			end_events = got.u.end.events;
+		if (got.kind != TF_PY_INIT)
+			continue;
+		inits++;
+		assert_int_equal(got.u.py_init.number, 2);
+		assert_int_equal(got.u.py_init.allocator.len, 14);
+		assert_memory_equal(got.u.py_init.allocator.ptr, "pymalloc_debug", 14);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(inits, 1);
+	assert_int_equal(events, 2);
+	assert_int_equal(end_events, 2);
+	assert_false(tf_kind_is_event(TF_PY_INIT));
+	assert_string_equal(tf_kind_name(TF_PY_INIT), "py_init");
+	tf_reader_free(rd);
+	free(b.data);
+	close(fd);
+}
 
 /* The fast path writes the very bytes the field table gives, for every
  * allocation kind, both layers, with and without a time quantum. */
@@ -555,6 +607,7 @@ int main(void)
 	    cmocka_unit_test(test_varint_edges),
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_format_md_example),
+	    cmocka_unit_test(test_py_init_record),
 	    cmocka_unit_test(test_roundtrip_10m_exact),
 	    cmocka_unit_test(test_sink_frames_and_cuts),
 	    cmocka_unit_test(test_sink_commit_after_death),

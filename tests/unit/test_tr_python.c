@@ -75,6 +75,7 @@ int Py_AddPendingCall(int (*fn)(void *), void *arg);
 int PyGILState_Ensure(void);
 void PyGILState_Release(int state);
 int Py_IsInitialized(void);
+int Py_AtExit(void (*fn)(void));
 fobj *PyImport_ImportModule(const char *name);
 fobj *PyObject_GetAttrString(fobj *o, const char *name);
 int PyList_Append(fobj *list, fobj *item);
@@ -101,6 +102,7 @@ static struct {
 	int (*pending)(void *);   /* Py_AddPendingCall */
 	void *pending_arg;
 	PyMethodDef *gc_callback; /* what the hook appended to gc.callbacks */
+	void (*at_exit)(void);    /* what Py_AtExit registered (one) */
 } py;
 
 fobj _Py_NoneStruct;
@@ -204,6 +206,27 @@ static void fake_start(const char *version, int how)
 	py.arena = (PyObjectArenaAllocator){NULL, a_alloc, a_free};
 }
 
+/* The end of Py_FinalizeEx (its Py_AtExit functions), and a new
+ * initialisation: from 3.12 it copies the runtime back from its initial
+ * value, the domains and the arena allocator CPython's defaults again
+ * (reset), up to 3.11 they stay as they were. */
+static void fake_finalize_and_init(bool reset)
+{
+	void (*fn)(void) = py.at_exit;
+	py.at_exit = NULL;
+	py.initialized = 0;
+	py.pending = NULL;
+	py.gc_callback = NULL;
+	if (fn)
+		fn();
+	if (reset) {
+		for (int d = MEM; d <= OBJ; d++)
+			py.dom[d] = (PyMemAllocatorEx){&domain_ids[d], o_pymalloc, o_calloc, o_realloc,
+						       o_free};
+		py.arena = (PyObjectArenaAllocator){NULL, a_alloc, a_free};
+	}
+}
+
 const char *Py_GetVersion(void)
 {
 	return py.version;
@@ -254,6 +277,14 @@ void PyGILState_Release(int state)
 int Py_IsInitialized(void)
 {
 	return py.initialized;
+}
+
+int Py_AtExit(void (*fn)(void))
+{
+	if (py.at_exit)
+		return -1; /* the fake's list holds one */
+	py.at_exit = fn;
+	return 0;
 }
 
 fobj *PyImport_ImportModule(const char *name)
@@ -386,7 +417,8 @@ static void finish_and_read(void)
 	while ((rc = tf_reader_next(r, &rec)) == 1) {
 		bool keep = tf_kind_is_python_fn(rec.kind) || rec.kind == TF_ARENA_ALLOC ||
 			    rec.kind == TF_ARENA_FREE || rec.kind == TF_GC_START ||
-			    rec.kind == TF_GC_STOP || rec.kind == TF_PYTHON_ALLOCATOR;
+			    rec.kind == TF_GC_STOP || rec.kind == TF_PYTHON_ALLOCATOR ||
+			    rec.kind == TF_PY_INIT;
 		if (!keep)
 			continue;
 		CHECK(nseen < MAX_SEEN);
@@ -630,6 +662,93 @@ static void test_gc_passes(void **state)
 	run_child(gc_passes);
 }
 
+/* The interpreter initialised again (tracer/tr_python.c, "initialised
+ * again"): the pending call registers a Py_AtExit function, which arms the
+ * malloc wrappers' look.  From 3.12 the new initialisation finds the
+ * domains and the arena allocator reset: they are wrapped again before its
+ * first request, which comes after a py_init record; up to 3.11 the
+ * wrappers stay, and the first request through them writes the record.
+ * Either way the GC hook is asked for again, and each round's requests
+ * are recorded. */
+static void initialised_again(const char *version, bool reset, bool malloc_later)
+{
+	fake_start(version, START_PYMALLOC);
+	py.current_name = "pymalloc";
+	start_trace(tr_python_setup());
+	for (unsigned round = 1; round <= 3; round++) {
+		if (round > 1) {
+			fake_finalize_and_init(reset);
+			CHECK(tr_python_watch);
+			tr_python_look_free(); /* a free looks not: 3.12 frees the lock then */
+			CHECK(!reset || py.dom[OBJ].malloc == o_pymalloc);
+			tr_python_look(); /* a malloc of the new initialisation */
+			CHECK(py.dom[OBJ].malloc != o_pymalloc); /* the tracer's, again */
+			CHECK(py.arena.alloc != a_alloc);
+			if (malloc_later) { /* its pre-initialisation: PYTHONMALLOC=malloc */
+				PyMemAllocatorEx plain = {&domain_ids[MEM], o_malloc, o_calloc,
+							  o_realloc, o_free};
+				PyMem_SetAllocator(MEM, &plain);
+				plain.ctx = &domain_ids[OBJ];
+				PyMem_SetAllocator(OBJ, &plain);
+				py.current_name = "malloc";
+				tr_python_look();
+				CHECK(py.dom[OBJ].malloc != o_malloc); /* wrapped once more */
+			}
+		}
+		dom_free(OBJ, dom_malloc(OBJ, 8 * round));
+		CHECK(!tr_python_watch);
+		py.initialized = 1;
+		dom_free(MEM, dom_malloc(MEM, 100 * round));
+		CHECK(py.pending); /* the GC hook, each round */
+		CHECK(py.pending(py.pending_arg) == 0);
+		CHECK(py.gc_callback && py.at_exit);
+		void *a = py.arena.alloc(py.arena.ctx, 1 << 20);
+		py.arena.free(py.arena.ctx, a, 1 << 20);
+	}
+	CHECK(py.served[OBJ] == 6 && py.served[MEM] == 6 && py.arenas_served == 6);
+	finish_and_read();
+	CHECK(nnames == 1 && nseen == 1 + 3 * 6 + 2);
+	const char *later = malloc_later ? "malloc" : "pymalloc";
+	int k = 1;
+	for (unsigned round = 1; round <= 3; round++) {
+		if (round > 1) {
+			CHECK(seen[k].kind == TF_PY_INIT && seen[k].u.py_init.number == round);
+			CHECK(seen[k].u.py_init.allocator.len == strlen(later) &&
+			      !memcmp(seen[k].u.py_init.allocator.ptr, later, strlen(later)));
+			k++;
+		}
+		CHECK(seen[k].kind == TF_PY_OBJ_MALLOC && seen[k].u.alloc.size == 8 * round);
+		CHECK(seen[k + 2].kind == TF_PY_MEM_MALLOC && seen[k + 2].u.alloc.size == 100 * round);
+		CHECK(seen[k + 4].kind == TF_ARENA_ALLOC && seen[k + 5].kind == TF_ARENA_FREE);
+		k += 6;
+	}
+}
+
+static void initialised_again_3_12(void)
+{
+	initialised_again("3.12.1", true, false);
+}
+
+static void initialised_again_3_11(void)
+{
+	initialised_again("3.11.7", false, false);
+}
+
+/* 3.13 with PYTHONMALLOC=malloc set before the second initialisation: the
+ * reset domains, then malloc's, each wrapped; py_init names malloc. */
+static void initialised_again_malloc(void)
+{
+	initialised_again("3.13.0", true, true);
+}
+
+static void test_initialised_again(void **state)
+{
+	(void)state;
+	run_child(initialised_again_3_12);
+	run_child(initialised_again_3_11);
+	run_child(initialised_again_malloc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +757,7 @@ int main(void)
 	    cmocka_unit_test(test_arenas_3_9),
 	    cmocka_unit_test(test_allocator_names),
 	    cmocka_unit_test(test_under_debug_hooks),
+	    cmocka_unit_test(test_initialised_again),
 	    cmocka_unit_test(test_replaced_at_preinit),
 	    cmocka_unit_test(test_gc_passes),
 	};
