@@ -232,6 +232,9 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 	case TF_PYTHON_ALLOCATOR:
 		str_field("name", r->u.python_allocator);
 		break;
+	case TF_HEAP: /* 0: the main interpreter's obmalloc state */
+		printf(" tid=%" PRIu64 " state=0x%" PRIx64, r->u.heap.tid, r->u.heap.state);
+		break;
 	default:
 		if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind))
 			alloc_fields(r);

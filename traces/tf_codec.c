@@ -63,6 +63,7 @@ static const tf_field f_gc_start[] = {F(U, u.gc.generation)};
 static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected),
 				    F(U, u.gc.uncollectable)};
 static const tf_field f_python_allocator[] = {F(B, u.python_allocator)};
+static const tf_field f_heap[] = {F(U, u.heap.tid), F(U, u.heap.state)};
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 #define N(a) (uint8_t)NF(a), a
@@ -110,6 +111,7 @@ const tf_kinddef tf_kinds[TF_NKINDS] = {
     [TF_GC_STOP] = {"gc_stop", EV, 0, N(f_gc_stop)},
     [TF_PYTHON_ALLOCATOR] = {"python_allocator", BY, 0, N(f_python_allocator)},
     [TF_PY_FINALIZE] = {"py_finalize", 0, 0, 0, NULL}, /* no fields: its place says it */
+    [TF_HEAP] = {"heap", 0, 0, N(f_heap)},
 };
 
 const char *tf_kind_name(unsigned kind)

@@ -124,6 +124,15 @@ typedef struct tf_fork {
 	tf_bytes child_trace; /* path of the child's trace file, may be empty */
 } tf_fork;
 
+/* Which obmalloc state a thread's Python-layer requests and arena records
+ * are for from here on (FORMAT.md §5.4): CPython 3.12+'s isolated
+ * subinterpreters each have their own.  Every thread starts with the main
+ * interpreter's (state 0). */
+typedef struct tf_heap {
+	uint64_t tid;   /* the thread's small id */
+	uint64_t state; /* 0: the main interpreter's; else its struct _obmalloc_state's address */
+} tf_heap;
+
 typedef struct tf_end {
 	uint64_t clean;       /* TF_END_EXIT, TF_END_EXEC or TF_END_OTHER */
 	int64_t exit_status;  /* exit() argument when clean */
@@ -149,6 +158,7 @@ typedef struct tf_record {
 		tf_gc gc;
 		tf_fork fork;
 		tf_end end;
+		tf_heap heap;
 		uint64_t module_unload; /* module id */
 		tf_bytes python_allocator; /* what served CPython's OBJ domain: "pymalloc" … */
 	} u;
