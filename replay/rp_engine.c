@@ -560,6 +560,24 @@ static int start(replay *r, const tf_record *rec)
 	return rc < 0 ? fail(r, rc, rc == RP_E_NOMEM ? "out of memory" : "too many moments") : RP_OK;
 }
 
+/* Once a heap record has named another interpreter's heap: whether rec is
+ * that heap's (its thread's request, arena_alloc or snapshot, or an
+ * arena_free of one of its arenas), which the models do not replay. */
+static bool set_aside(replay *r, const tf_record *rec)
+{
+	if (tf_kind_is_python_fn(rec->kind))
+		return rp_heap_set_aside(r, rec);
+	if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr)
+		return rp_heap_arena_alloc(r, rec);
+	if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr)
+		return rp_heap_arena_free(r, rec);
+	if (rec->kind == TF_SNAPSHOT && r->cfg.check && rp_heap_snapshot_elsewhere(r, rec)) {
+		r->snap_elsewhere++;
+		return true;
+	}
+	return false;
+}
+
 int rp_engine_feed(rp_engine *r, const tf_record *rec)
 {
 	if (r->failed)
@@ -575,6 +593,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		return RP_OK; /* nothing before the header */
 	if (rec->kind == TF_PYTHON_ALLOCATOR) {
 		on_python_allocator(r, &rec->u.python_allocator);
+	} else if (r->heaps.any && !r->malloc_layer && set_aside(r, rec)) {
+		/* another interpreter's heap: counted, not replayed */
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {
@@ -592,6 +612,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		rp_on_gc(r, rec);
 	} else if (rec->kind == TF_SNAPSHOT && r->cfg.check) {
 		check_snapshot(r, rec, r->buf, r->buf_cap);
+	} else if (rec->kind == TF_HEAP) {
+		rp_heap_record(r, &rec->u.heap);
 	} else if (rec->kind == TF_STACK) {
 		rp_on_stack_node(r, &rec->u.node);
 	} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
@@ -659,6 +681,7 @@ int rp_engine_finish(rp_engine *r)
 	    .snapshots = r->snapshots,
 	    .snapshots_mismatched = r->snap_bad,
 	    .snapshots_unchecked = r->snap_unchecked,
+	    .snapshots_elsewhere = r->snap_elsewhere,
 	    .malloc_layer = r->malloc_layer,
 	    .compared = !r->malloc_layer && !r->not_pymalloc,
 	    .nmodels = r->n,
@@ -759,5 +782,6 @@ void rp_engine_free(rp_engine *r)
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
 	free(r->buf);
+	rp_heaps_free(r);
 	free(r);
 }

@@ -112,6 +112,16 @@ typedef struct model_run {
 	rp_classes classes_peak;
 } model_run;
 
+/* The heaps of isolated subinterpreters (rp_heaps.c). */
+typedef struct rp_heaps {
+	bool any;       /* a heap record named a state other than the main one */
+	u64map threads; /* thread -> its state, for the threads not on the main heap */
+	u64map states;  /* the states named, by address */
+	u64map arenas;  /* bases of the other heaps' arenas, allocated and not freed */
+	bool cached, other; /* the last thread asked about (tid) is on another heap */
+	uint32_t tid;
+} rp_heaps;
+
 struct rp_engine {
 	model_run mr[MAX_MODELS];
 	int n;
@@ -168,6 +178,8 @@ struct rp_engine {
 	bool has_exit;       /* a py_finalize record was read */
 	uint64_t exit_request, exit_time;
 	rp_replay_result result;
+	rp_heaps heaps;      /* rp_heaps.c */
+	uint64_t snap_elsewhere; /* snapshots taken on another interpreter's heap */
 	char msg[320];       /* rp_engine_error */
 };
 
@@ -224,5 +236,14 @@ void rp_moments_end(replay *r);
 /* rp_gc.c: GC passes, and --gc off's withheld frees */
 void rp_on_gc(replay *r, const tf_record *rec);
 void rp_withhold(replay *r, uint64_t size, uint64_t stack_w, const uint64_t *old_m);
+
+/* rp_heaps.c: the heaps of isolated subinterpreters, set aside; the
+ * others are true when the record is another heap's (and counted) */
+void rp_heap_record(replay *r, const tf_heap *h);
+bool rp_heap_set_aside(replay *r, const tf_record *rec);
+bool rp_heap_arena_alloc(replay *r, const tf_record *rec);
+bool rp_heap_arena_free(replay *r, const tf_record *rec);
+bool rp_heap_snapshot_elsewhere(replay *r, const tf_record *rec);
+void rp_heaps_free(replay *r);
 
 #endif

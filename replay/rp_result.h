@@ -29,6 +29,10 @@ typedef struct rp_facts {
 	uint64_t py_nodes;        /* of those, Python frames (FORMAT.md §5.5) */
 	bool complete;            /* the end record was read */
 	uint64_t dropped;         /* events the tracer could not record (its end record) */
+	/* isolated subinterpreters' obmalloc states (heap records), not
+	 * replayed: how many (by address), their requests, their arenas
+	 * allocated and freed (rp_heaps.c) */
+	uint64_t other_heaps, other_heap_requests, other_heap_arenas, other_heap_arenas_freed;
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
 } rp_facts;
@@ -137,6 +141,7 @@ typedef struct rp_replay_result {
 	uint64_t peak_live, live_end; /* requested bytes of live blocks */
 	uint64_t snapshots, snapshots_mismatched;
 	uint64_t snapshots_unchecked; /* --check-snapshots: not pymalloc's (below) */
+	uint64_t snapshots_elsewhere; /* --check-snapshots: taken on a subinterpreter's heap */
 	bool malloc_layer;
 	/* the Python layer, and pymalloc served the interpreter: a model of the recorded
 	 * version's profile is compared with it (each model's own `compared` says) */

@@ -233,6 +233,12 @@ void rep_summary_write(FILE *f, const rep_input *in, rep_stack_printer print, vo
 		fprintf(f, "dropped: %" PRIu64 " events the tracer could not record, which the replay "
 			   "lacks\n",
 			x->dropped);
+	if (x->other_heaps)
+		fprintf(f,
+			"subinterpreters: %" PRIu64 " obmalloc states other than the main "
+			"interpreter's, %" PRIu64 " requests and %" PRIu64
+			" arenas of theirs not replayed: the models are the main interpreter's heap\n",
+			x->other_heaps, x->other_heap_requests, x->other_heap_arenas);
 	summary_exactness(f, res);
 	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "released",
 		"highest", "now", "peak held", "jw1", "jw2", "jw3", "jw4");
