@@ -233,7 +233,8 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 		str_field("name", r->u.python_allocator);
 		break;
 	case TF_HEAP: /* 0: the main interpreter's obmalloc state */
-		printf(" tid=%" PRIu64 " state=0x%" PRIx64, r->u.heap.tid, r->u.heap.state);
+		printf(" tid=%" PRIu64 " state=0x%" PRIx64 " block=0x%" PRIx64, r->u.heap.tid,
+		       r->u.heap.state, r->u.heap.block);
 		break;
 	default:
 		if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind))

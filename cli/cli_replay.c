@@ -358,8 +358,8 @@ static void other_heaps_note(const rp_replay_result *res, char *buf, size_t cap)
 	const rp_facts *x = &res->facts;
 	if (x->other_heaps)
 		snprintf(buf, cap,
-			 ", %" PRIu64 " requests of %" PRIu64
-			 " subinterpreters' own heaps not replayed",
+			 "; and %" PRIu64 " requests of %" PRIu64
+			 " subinterpreters' own heaps, each through models of its own",
 			 x->other_heap_requests, x->other_heaps);
 }
 

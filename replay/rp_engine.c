@@ -125,6 +125,24 @@ static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
 		r->examples[kind] = addr;
 }
 
+/* For rp_heaps.c, which replays subinterpreters' heaps the same way. */
+enum op rp_request_op(const tf_record *rec, uint64_t *n)
+{
+	return classify(rec, false, n);
+}
+
+uint64_t rp_model_apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64_t old_n,
+			uint64_t n, uint64_t real)
+{
+	return apply(r, mr, op, old, old_n, n, real);
+}
+
+void rp_anomaly(replay *r, int kind, uint64_t addr)
+{
+	uint64_t *count[] = {&r->free_unknown, &r->realloc_unknown, &r->alloc_over_live};
+	anomaly(r, count[kind], kind, addr);
+}
+
 /* One request; returns the block's id there (0 for a free). */
 static uint64_t system_request(replay *r, enum op op, uint64_t old, uint64_t old_n, uint64_t n)
 {
@@ -562,15 +580,18 @@ static int start(replay *r, const tf_record *rec)
 
 /* Once a heap record has named another interpreter's heap: whether rec is
  * that heap's (its thread's request, arena_alloc or snapshot, or an
- * arena_free of one of its arenas), which the models do not replay. */
+ * arena_free of one of its arenas), which rp_heaps.c replays through the
+ * heap's own models; a malloc-family free may end a heap. */
 static bool set_aside(replay *r, const tf_record *rec)
 {
 	if (tf_kind_is_python_fn(rec->kind))
-		return rp_heap_set_aside(r, rec);
+		return rp_heap_request(r, rec);
 	if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr)
 		return rp_heap_arena_alloc(r, rec);
 	if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr)
 		return rp_heap_arena_free(r, rec);
+	if (rec->kind == TF_FREE && rec->u.alloc.addr)
+		rp_heap_block_freed(r, rec->u.alloc.addr);
 	if (rec->kind == TF_SNAPSHOT && r->cfg.check && rp_heap_snapshot_elsewhere(r, rec)) {
 		r->snap_elsewhere++;
 		return true;
@@ -710,6 +731,7 @@ int rp_engine_finish(rp_engine *r)
 	r->sysrun = NULL;
 	rp_pin *pins = NULL;
 	size_t npins = 0;
+	rp_heaps_end(r); /* their models' exactness, into the main heap's models' */
 	for (int i = 0; i < r->n; i++) {
 		rp_arenas_end(r, &r->mr[i]);
 		rp_xcheck_end(&r->mr[i]);

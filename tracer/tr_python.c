@@ -190,8 +190,11 @@ static __thread uintptr_t tls_heap __attribute__((tls_model("initial-exec")));
 
 /* The thread's heap as pymalloc's get_state() finds it: 0 for the main
  * interpreter's; 1 when there is none to tell (no thread state, a state
- * not set up yet or gone), which leaves the thread's heap as it was. */
-static uintptr_t heap_now(void)
+ * not set up yet or gone), which leaves the thread's heap as it was.
+ * *block is the malloc-family block whose free ends it: the interpreter
+ * in 3.12 (PyMem_RawCalloc'd, the state inside), the state in 3.13 (one
+ * of its own). */
+static uintptr_t heap_now(uintptr_t *block)
 {
 	void *ts = heap_tstate();
 	char *interp = ts ? FIELD(ts, HL->ts_interp, char *) : NULL;
@@ -210,12 +213,13 @@ static uintptr_t heap_now(void)
 	}
 	if (!state)
 		return 1;
+	*block = HL->state_ptr ? state : state - HL->is_obmalloc;
 	return state == main_state ? 0 : state;
 }
 
 static __attribute__((noinline, cold)) void heap_changed(void)
 {
-	uintptr_t h = heap_now();
+	uintptr_t block = 0, h = heap_now(&block);
 	if (h == 1 || h == tls_heap)
 		return;
 	if (h)
@@ -223,7 +227,7 @@ static __attribute__((noinline, cold)) void heap_changed(void)
 	tls_heap = h;
 	tf_record rec = {.kind = TF_HEAP};
 	int lk = tr_lock();
-	rec.u.heap = (tf_heap){tr_thread_id_locked(), h};
+	rec.u.heap = (tf_heap){tr_thread_id_locked(), h, h ? block : 0};
 	tr_put_locked(&rec);
 	tr_unlock(lk);
 	tr_after_unlock();

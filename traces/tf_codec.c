@@ -63,7 +63,7 @@ static const tf_field f_gc_start[] = {F(U, u.gc.generation)};
 static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected),
 				    F(U, u.gc.uncollectable)};
 static const tf_field f_python_allocator[] = {F(B, u.python_allocator)};
-static const tf_field f_heap[] = {F(U, u.heap.tid), F(U, u.heap.state)};
+static const tf_field f_heap[] = {F(U, u.heap.tid), F(U, u.heap.state), F(U, u.heap.block)};
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 #define N(a) (uint8_t)NF(a), a

@@ -131,6 +131,7 @@ typedef struct tf_fork {
 typedef struct tf_heap {
 	uint64_t tid;   /* the thread's small id */
 	uint64_t state; /* 0: the main interpreter's; else its struct _obmalloc_state's address */
+	uint64_t block; /* the malloc-family block whose free ends that state (0 for the main) */
 } tf_heap;
 
 typedef struct tf_end {

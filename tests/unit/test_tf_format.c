@@ -538,7 +538,7 @@ static void test_heap_record(void **state)
 	tf_record r = {.kind = TF_PY_OBJ_MALLOC, .thread = 2};
 	r.u.alloc = (tf_alloc){.size = 24, .addr = 0x7f0000100010};
 	tf_record h = {.kind = TF_HEAP, .thread = 1};
-	h.u.heap = (tf_heap){.tid = 2, .state = 0x55d0c0ffee40};
+	h.u.heap = (tf_heap){.tid = 2, .state = 0x55d0c0ffee40, .block = 0x55d0c0ffdec8};
 	tf_record back = {.kind = TF_HEAP, .thread = 1};
 	back.u.heap = (tf_heap){.tid = 2, .state = 0};
 	assert_int_equal(tf_writer_put(w, &h), 0);
@@ -553,11 +553,12 @@ static void test_heap_record(void **state)
 	tf_reader *rd;
 	assert_int_equal(tf_reader_open_mem(&rd, b.data, b.len), 0);
 	tf_record got;
-	uint64_t states[2], nheap = 0, nreq = 0, events = UINT64_MAX;
+	uint64_t states[2], blocks[2], nheap = 0, nreq = 0, events = UINT64_MAX;
 	while (tf_reader_next(rd, &got) == 1) {
 		if (got.kind == TF_HEAP) {
 			assert_true(nheap < 2);
 			assert_int_equal(got.u.heap.tid, 2);
+			blocks[nheap] = got.u.heap.block;
 			states[nheap++] = got.u.heap.state;
 			assert_int_equal(nreq, nheap - 1); /* in its place among the requests */
 		} else if (got.kind == TF_PY_OBJ_MALLOC) {
@@ -570,13 +571,15 @@ static void test_heap_record(void **state)
 	assert_int_equal(nheap, 2);
 	assert_int_equal(states[0], 0x55d0c0ffee40);
 	assert_int_equal(states[1], 0);
+	assert_int_equal(blocks[0], 0x55d0c0ffdec8);
+	assert_int_equal(blocks[1], 0);
 	assert_int_equal(events, 2);
 	tf_reader_free(rd);
 	free(b.data);
 	assert_string_equal(tf_kind_name(TF_HEAP), "heap");
 	assert_int_equal(TF_HEAP, 0x2e);
 	assert_false(tf_kind_is_event(TF_HEAP));
-	assert_int_equal(tf_kinds[TF_HEAP].nfields, 2);
+	assert_int_equal(tf_kinds[TF_HEAP].nfields, 3);
 }
 
 static void test_kind_names(void **state)
