@@ -1,9 +1,10 @@
 # subinterps.py - subinterpreters created, used and destroyed beside the main
 # interpreter's own work, for tests/e2e/test_subinterp.sh: two one after the
-# other on the main thread, then two at once on threads of their own while
-# the main thread allocates.  Each builds and drops enough small objects to
-# need several arenas.  From 3.12 they are isolated (an obmalloc state of
-# their own); before, they share the main interpreter's.
+# other on the main thread, then two at once on threads of their own (two
+# each) while the main thread allocates.  Each builds and drops enough small
+# objects to need several arenas.  From 3.12 they are isolated (an obmalloc
+# state of their own) unless the argument is "legacy"; before 3.12 they
+# always share the main interpreter's.
 import ctypes
 import sys
 import threading
@@ -13,6 +14,16 @@ try:
 except ImportError:
     import _interpreters as si
     run = si.exec
+
+legacy = sys.argv[1:] == ["legacy"]
+
+
+def create():
+    if not legacy or sys.version_info < (3, 12):
+        return si.create()
+    if sys.version_info < (3, 13):
+        return si.create(isolated=False)
+    return si.create("legacy")
 
 lib = ctypes.PyDLL(None)
 snapshot = getattr(lib, "arenatrace_snapshot", None)
@@ -29,7 +40,7 @@ total = sum(len(x) for x in keep)
 
 def use(n):
     for _ in range(n):
-        interp = si.create()
+        interp = create()
         run(interp, CODE)
         si.destroy(interp)
 
