@@ -225,12 +225,14 @@ static __attribute__((noinline, cold)) void heap_changed(void)
 	if (h)
 		__atomic_store_n(&heap_expect, HEAP_LOOK_ALWAYS, __ATOMIC_RELAXED);
 	tls_heap = h;
+	int e = errno; /* the request's, for the program */
 	tf_record rec = {.kind = TF_HEAP};
 	int lk = tr_lock();
 	rec.u.heap = (tf_heap){tr_thread_id_locked(), h, h ? block : 0};
 	tr_put_locked(&rec);
 	tr_unlock(lk);
 	tr_after_unlock();
+	errno = e;
 }
 
 /* Before a Python-layer record, with tr_busy set. */
