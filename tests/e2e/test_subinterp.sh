@@ -40,6 +40,13 @@ one() {
 		{ diff plain.out traced.out; head -5 traced.err; } | sed 's/^/# /'
 		return
 	fi
+	"$AT" info --json t.atr >i.json 2>/dev/null
+	_recs=$(json i.json 'j["python"]["heap_records"]')
+	if { [ "$_heaps" -eq 0 ] && [ "$_recs" = 0 ]; } || { [ "$_heaps" -gt 0 ] && [ "${_recs:-0}" -ge $((2 * _heaps)) ]; }; then
+		ok "$_what: $_recs heap records"
+	else
+		not_ok "$_what: heap records (info says ${_recs:-none})"
+	fi
 	"$AT" replay --json t.atr >r.json 2>/dev/null
 	_got=$(json r.json 'j["other_heaps"]["states"], m["addresses_unlike_interpreter"], m["arena_mismatches"], sum(j["anomalies"].values())')
 	_n=$(json r.json 'j["requests"] + j["other_heaps"]["requests"]')
