@@ -35,6 +35,23 @@ int cli_choice(const char *v, const char *const *words);
  * FORMAT.md §1.2, said in one line on stderr; kept in buf). */
 const char *cli_follow_exec(const char *path, char *buf, size_t cap, const char *cmd);
 
+/* A forked child's trace and the traces its state comes from: path[0 ..
+ * n-2] its ancestors', the oldest first, each with the events it had
+ * before the next one forked (until[i]); path[n-1] the trace asked for. */
+#define CLI_CHAIN_MAX 16
+typedef struct cli_chain {
+	int n;
+	char path[CLI_CHAIN_MAX][4097];
+	unsigned long long until[CLI_CHAIN_MAX];
+} cli_chain;
+
+/* The chain for path (follow: through the headers' fork_from; else path
+ * alone), said in one line on stderr when it is longer than path alone or
+ * when a parent's trace is missing.  A parent's trace is looked for where
+ * its child's header names it, then beside the child's (traces moved
+ * together); one whose process is not the child's parent is not taken. */
+void cli_fork_chain(const char *path, int follow, cli_chain *ch, const char *cmd);
+
 /* The symbolizer's warnings, one line each, "arenatrace: symbols: ...". */
 struct rep_sym;
 void cli_symbol_warnings(const struct rep_sym *s);

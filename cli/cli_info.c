@@ -124,6 +124,10 @@ static void print_text(const char *path, const tf_summary *s)
 		       h->exec_from.ptr);
 	if (exec_to[0])
 		printf("exec to    %s (the trace of the program it exec'd)\n", exec_to);
+	if (h->fork_from.len)
+		printf("fork from  %s, after its event %" PRIu64 " (the parent's trace; replay "
+		       "starts from its state)\n",
+		       h->fork_from.ptr, h->fork_at);
 	printf("python     %s", h->python.len ? h->python.ptr : "not detected");
 	if (s->python_allocator[0])
 		printf(", allocator %s%s", s->python_allocator,
@@ -284,6 +288,13 @@ static void print_json(const tf_summary *s)
 	json_str_or_null(h->exec_from.ptr, h->exec_from.len);
 	fputs(", \"exec_to\": ", stdout);
 	json_str_or_null(exec_to, strlen(exec_to));
+	fputs(", \"fork_from\": ", stdout);
+	json_str_or_null(h->fork_from.ptr, h->fork_from.len);
+	fputs(", \"fork_at\": ", stdout);
+	if (h->fork_from.len)
+		printf("%" PRIu64, h->fork_at);
+	else
+		fputs("null", stdout);
 	fputs(", \"python\": {\"version\": ", stdout);
 	json_str_or_null(h->python.ptr, h->python.len);
 	fputs(", \"allocator\": ", stdout);

@@ -22,11 +22,15 @@ static const char replay_usage[] =
     "usage: arenatrace replay [--model PROFILE[,PROFILE...]] [--layer auto|python|malloc]\n"
     "                         [--gc on|off] [--system] [--stats] [--check-snapshots]\n"
     "                         [--json] [--at WHEN]... [--stacks python|hybrid|native]\n"
-    "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
+    "                         [--debug-dir DIR]... [--no-follow-exec] [--no-follow-fork]\n"
+    "                         TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
     "  (two when moments are analysed: the first finds them).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
     "  trace (said on stderr); --no-follow-exec reads TRACE itself.\n"
+    "  A forked child's trace is replayed from its parent's state: the parent's\n"
+    "  trace (and its parent's ...) up to the fork first, then the child's (said on\n"
+    "  stderr); --no-follow-fork replays the child alone.\n"
     "  --model P[,P...]    cpython-3.8 ... cpython-3.13, or custom parameters:\n"
     "                      custom:arena=SIZE,pool=SIZE,align=N,threshold=N,keep-empty=0|1,\n"
     "                      radix=0|48|64 (sizes with K or M, powers of two; keys left\n"
@@ -78,7 +82,7 @@ static const char replay_usage[] =
  * the moments asked for. */
 #define MAX_AT RP_MOMENTS_MAX
 typedef struct outputs {
-	bool stats, json, no_follow_exec;
+	bool stats, json, no_follow_exec, no_follow_fork;
 	int stacks; /* --stacks: REP_STACKS_* */
 	const char *at[MAX_AT]; /* --at, as given */
 	int nat;
@@ -148,6 +152,8 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 			out->stacks = modes[c];
 		} else if (!strcmp(argv[i], "--no-follow-exec")) {
 			out->no_follow_exec = true;
+		} else if (!strcmp(argv[i], "--no-follow-fork")) {
+			out->no_follow_fork = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			return 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -172,7 +178,9 @@ static int parse_args(int argc, char **argv, rp_config *o, outputs *out, rep_sym
 /* What the commands show while the engine runs (its observer). */
 typedef struct watch {
 	rep_sym *sym;            /* fed the trace's modules and code records; NULL: none */
-	uint64_t file_bytes;     /* the trace's size, for the progress line; 0: no line */
+	uint64_t file_bytes;     /* the traces' size, for the progress line; 0: no line */
+	const tf_reader *cur;    /* the one being read, of a forked child's chain */
+	uint64_t done, cur_bytes; /* bytes of the chain's traces read before it, of it */
 	struct timespec start;
 	bool shown;              /* a progress line is on the terminal */
 } watch;
@@ -217,17 +225,56 @@ static void watch_progress(void *ctx, const tf_reader *rd, uint64_t events)
 		return;
 	tf_reader_status st;
 	tf_reader_get_status(rd, &st);
+	if (rd != w->cur) { /* the next trace of a forked child's chain */
+		w->done += w->cur_bytes;
+		w->cur = rd;
+	}
+	w->cur_bytes = st.bytes_compressed;
 	fprintf(stderr, "\rreplay: %3.0f%%, %.1f M events",
-		100.0 * (double)st.bytes_compressed / (double)w->file_bytes, (double)events / 1e6);
+		100.0 * (double)(w->done + w->cur_bytes) / (double)w->file_bytes,
+		(double)events / 1e6);
 	w->shown = true;
 }
 
-/* One replay of rd into a new engine (*out, NULL when the replay failed);
+static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_chain *ch,
+		     const rp_config *cfg, watch *w, const char *path, rp_engine **out);
+#define SHORT_PARENT (-1) /* run_chain: a parent's trace ends before its fork */
+
+/* One replay of rd (the last trace of ch) into a new engine (*out, NULL when
+ * the replay failed), after ch's other traces up to their forks (when one
+ * of them ends before its fork, rd alone, and ch is then rd alone);
  * CLI_EXIT_USAGE after saying why it failed. */
-static int run_once(tf_reader *rd, const rp_config *cfg, watch *w, const char *path,
-		    rp_engine **out)
+static int run_once(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w,
+		    const char *path, rp_engine **out)
 {
 	*out = NULL;
+	tf_reader *rds[CLI_CHAIN_MAX];
+	uint64_t until[CLI_CHAIN_MAX];
+	char err[700];
+	for (int i = 0; i < ch->n - 1; i++) {
+		until[i] = ch->until[i];
+		if (tf_reader_open_file(&rds[i], ch->path[i], err, sizeof(err)) < 0) {
+			cli_error("%s", err);
+			while (i--)
+				tf_reader_free(rds[i]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	rds[ch->n - 1] = rd;
+	int status = run_chain(rds, until, ch, cfg, w, path, out);
+	for (int i = 0; i < ch->n - 1; i++)
+		tf_reader_free(rds[i]);
+	if (status == SHORT_PARENT) { /* rd was not read yet */
+		ch->n = 1;
+		status = run_chain(&rd, until, ch, cfg, w, path, out);
+	}
+	return status;
+}
+
+/* run_once with the readers open. */
+static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_chain *ch,
+		     const rp_config *cfg, watch *w, const char *path, rp_engine **out)
+{
 	rp_engine *e;
 	int rc = rp_engine_create(&e, cfg);
 	if (rc == RP_E_MODEL) {
@@ -245,15 +292,23 @@ static int run_once(tf_reader *rd, const rp_config *cfg, watch *w, const char *p
 		return CLI_EXIT_USAGE;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &w->start);
-	rc = rp_engine_run(e, rd);
+	w->cur = NULL;
+	w->done = w->cur_bytes = 0;
+	rc = rp_engine_run_chain(e, rds, until, ch->n);
 	if (w->shown)
 		fputs("\r\033[K", stderr); /* clear the progress line */
 	w->shown = false;
 	if (rc == 0)
 		rc = rp_engine_finish(e);
+	if (rc == RP_E_SHORT) {
+		cli_error("replay: %s: replaying the child alone", rp_engine_error(e));
+		rp_engine_free(e);
+		return SHORT_PARENT;
+	}
 	int status = CLI_EXIT_OK;
 	if (rc == RP_E_READ)
-		cli_error("%s: %s", path, rp_engine_error(e));
+		cli_error("%s: %s", ch->n > 1 ? ch->path[rp_engine_segment(e)] : path,
+			  rp_engine_error(e));
 	else if (rc == RP_E_SYSTEM)
 		cli_error("replay: --system: %s", rp_engine_error(e));
 	else if (rc < 0)
@@ -292,20 +347,21 @@ static void outcome_free(outcome *oc)
  * prints while it runs go to stderr (addresses unlike the interpreter's,
  * snapshot differences: from the first replay only).  CLI_EXIT_USAGE
  * when it failed; oc->e is NULL then. */
-static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const char *cmd,
-	       const outputs *out, bool moments, outcome *oc)
+static int run(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const char *path,
+	       const char *cmd, const outputs *out, bool moments, outcome *oc)
 {
 	*oc = (outcome){0};
 	struct stat sb;
-	if (isatty(2) && stat(path, &sb) == 0 && sb.st_size > 0)
-		w->file_bytes = (uint64_t)sb.st_size;
+	for (int i = 0; isatty(2) && i < ch->n; i++)
+		if (stat(ch->path[i], &sb) == 0 && sb.st_size > 0)
+			w->file_bytes += (uint64_t)sb.st_size;
 	cfg->obs = (rp_observer){w,
 				 moments ? NULL : watch_module,
 				 watch_address,
 				 watch_snapshot,
 				 watch_progress,
 				 moments ? NULL : watch_py_code};
-	int status = run_once(rd, cfg, w, path, &oc->e);
+	int status = run_once(rd, ch, cfg, w, path, &oc->e);
 	if (!oc->e || !moments)
 		return status;
 	rp_at at[RP_MOMENTS_MAX];
@@ -336,7 +392,7 @@ static int run(tf_reader *rd, rp_config *cfg, watch *w, const char *path, const 
 	second.nat = nat;
 	second.system = false;
 	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress, watch_py_code};
-	int status2 = run_once(again, &second, w, path, &oc->e);
+	int status2 = run_once(again, ch, &second, w, path, &oc->e);
 	tf_reader_free(again);
 	if (!oc->e) {
 		outcome_free(oc);
@@ -399,7 +455,10 @@ static int snapshots_line(const rp_replay_result *res)
 		return CLI_EXIT_OK;
 	printf("snapshots: %" PRIu64 " checked, %" PRIu64 " mismatched", res->snapshots,
 	       res->snapshots_mismatched);
-	if (res->snapshots_unchecked)
+	if (res->snapshots_unchecked && res->facts.parent_missing)
+		printf("; %" PRIu64 " not checked: a forked child replayed without its parent's trace",
+		       res->snapshots_unchecked);
+	else if (res->snapshots_unchecked)
 		printf("; %" PRIu64 " not checked: %s served the interpreter", res->snapshots_unchecked,
 		       res->facts.python_allocator);
 	if (res->snapshots_elsewhere)
@@ -426,6 +485,8 @@ int cli_cmd_replay(int argc, char **argv)
 	char pbuf[TF_LINK_MAX + 1];
 	if (!out.no_follow_exec)
 		path = cli_follow_exec(path, pbuf, sizeof(pbuf), "replay");
+	static cli_chain chain;
+	cli_fork_chain(path, !out.no_follow_fork, &chain, "replay");
 	tf_reader *rd;
 	char err[512];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
@@ -438,7 +499,7 @@ int cli_cmd_replay(int argc, char **argv)
 	if (namer && rep_sym_create(&w.sym, &so) == REP_OK)
 		namer->sym = w.sym;
 	outcome oc;
-	int status = run(rd, &cfg, &w, path, "replay", &out, summary || out.json, &oc);
+	int status = run(rd, &chain, &cfg, &w, path, "replay", &out, summary || out.json, &oc);
 	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
 	if (res) {
 		if (out.stats)
@@ -468,12 +529,14 @@ static const char report_usage[] =
     "usage: arenatrace report [-o DIR] [--force] [--model PROFILE[,PROFILE...]]\n"
     "                         [--layer auto|python|malloc] [--gc on|off] [--system]\n"
     "                         [--at WHEN]... [--stacks python|hybrid|native]\n"
-    "                         [--debug-dir DIR]... [--no-follow-exec] TRACE\n"
+    "                         [--debug-dir DIR]... [--no-follow-exec] [--no-follow-fork]\n"
+    "                         TRACE\n"
     "  Replays the trace as `arenatrace replay` does (same options), prints its\n"
     "  summary, and writes DIR/report.html (one self-contained page: memory by\n"
     "  layer over time, arena lifelines, what pins the arenas, size classes, call\n"
     "  sites, GC passes, models side by side) and CSV files: timeline.csv,\n"
-    "  sizeclasses.csv, arenas.csv, callsites.csv, gc.csv (GC passes recorded),\n"
+    "  sizeclasses.csv, arenas.csv, callsites.csv, stacks.csv (their frames),\n"
+    "  gc.csv (GC passes recorded),\n"
     "  compare.csv (several models), system.csv (--system), and report.manifest\n"
     "  (the files it wrote).\n"
     "  Columns: reports/README.md.\n"
@@ -520,6 +583,8 @@ int cli_cmd_report(int argc, char **argv)
 	char pbuf[TF_LINK_MAX + 1];
 	if (!out.no_follow_exec)
 		path = cli_follow_exec(path, pbuf, sizeof(pbuf), "report");
+	static cli_chain chain;
+	cli_fork_chain(path, !out.no_follow_fork, &chain, "report");
 	tf_reader *rd;
 	char err[700];
 	if (tf_reader_open_file(&rd, path, err, sizeof(err)) < 0) {
@@ -542,7 +607,7 @@ int cli_cmd_report(int argc, char **argv)
 		namer = NULL;
 	}
 	outcome oc;
-	int status = run(rd, &cfg, &w, path, "report", &out, true, &oc);
+	int status = run(rd, &chain, &cfg, &w, path, "report", &out, true, &oc);
 	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
 	int wrote = 0;
 	char failed[700];

@@ -113,7 +113,7 @@ static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64
 		return 0;
 	if (pym_owns(mr->m, out))
 		mr->py_live += n;
-	if (out != real && !r->malloc_layer && mr->recorded_bases &&
+	if (out != real && !r->malloc_layer && mr->recorded_bases && !r->child_alone &&
 	    mr->addr_mismatch++ < ADDRESSES_TOLD && r->cfg.obs.on_address)
 		r->cfg.obs.on_address(r->cfg.obs.ctx, pym_get_params(mr->m)->name, out, real);
 	return out;
@@ -188,7 +188,9 @@ static void request(replay *r, const tf_record *rec)
 	}
 	if (gone) {
 		if (!(slot = u64map_find(&r->live, gone))) {
-			if (op == OP_FREE)
+			if (r->child_alone) /* a block from before the child's trace */
+				r->inherited_unknown++;
+			else if (op == OP_FREE)
 				anomaly(r, &r->free_unknown, RP_ANOMALY_FREE_UNKNOWN, gone);
 			else
 				anomaly(r, &r->realloc_unknown, RP_ANOMALY_REALLOC_UNKNOWN, gone);
@@ -267,7 +269,7 @@ static void request(replay *r, const tf_record *rec)
 
 static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t cap)
 {
-	if (r->not_pymalloc) { /* no pymalloc statistics to compare with */
+	if (r->not_pymalloc || r->child_alone) { /* no pymalloc state to compare with */
 		r->snap_unchecked++;
 		return;
 	}
@@ -326,6 +328,10 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 	f->pid = h->pid;
 	f->ppid = h->ppid;
 	f->start_real_ns = h->start_real_ns;
+	snprintf(f->fork_from, sizeof(f->fork_from), "%.*s", (int)h->fork_from.len,
+		 h->fork_from.ptr);
+	printable(f->fork_from);
+	f->fork_at = h->fork_at;
 }
 
 /* Whether a model's addresses and arenas are the interpreter's to compare
@@ -338,6 +344,8 @@ static int compared_of(const replay *r, const model_run *mr)
 		return RP_NC_NOT_PYMALLOC;
 	if (mr->gc_off)
 		return RP_NC_GC_OFF;
+	if (r->child_alone)
+		return RP_NC_FORKED;
 	pym_params rec;
 	pym_params_for_version(r->facts.python, &rec);
 	if (!r->facts.python[0] || strcmp(rec.name, pym_get_params(mr->m)->name))
@@ -367,6 +375,9 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 		break;
 	case RP_NC_GC_OFF:
 		snprintf(buf, cap, "a --gc off twin places its arenas itself");
+		break;
+	case RP_NC_FORKED:
+		snprintf(buf, cap, "a forked child replayed without its parent's trace");
 		break;
 	default:
 		snprintf(buf, cap, "the trace's arenas are not of this profile's size");
@@ -481,6 +492,8 @@ const char *rp_strerror(int code)
 		return "the allocator's process failed";
 	case RP_E_STATE:
 		return "a call out of order";
+	case RP_E_SHORT:
+		return "a parent's trace ends before the fork";
 	default:
 		return "unknown error";
 	}
@@ -543,6 +556,9 @@ static int start(replay *r, const tf_record *rec)
 	const rp_config *o = &r->cfg;
 	const char *py = rec->u.header.python.len ? rec->u.header.python.ptr : NULL;
 	facts_from_header(&r->facts, &rec->u.header);
+	r->origin_mono = rec->u.header.start_mono_ns;
+	/* a child's trace replayed from its own start: what it inherited is unknown */
+	r->child_alone = r->facts.parent_missing = rec->u.header.fork_from.len > 0;
 	r->tick_step = 1;
 	/* auto: the Python domains when the trace is CPython's */
 	r->malloc_layer = o->layer == RP_LAYER_MALLOC || (o->layer == RP_LAYER_AUTO && !py);
@@ -597,6 +613,77 @@ static bool set_aside(replay *r, const tf_record *rec)
 		return true;
 	}
 	return false;
+/* ---- a forked child after its ancestors ---- */
+
+/* The header of a trace that continues the replay: from here on its ids
+ * and times move past everything fed so far. */
+static void join(replay *r, const tf_header *h)
+{
+	r->joining = false;
+	r->facts.ancestors++;
+	r->facts.inherited_events = r->events;
+	r->shift.on = true;
+	r->shift.nodes = r->nnodes;
+	r->shift.codes = r->max_code;
+	r->shift.modules = r->max_module;
+	r->shift.threads = r->max_thread;
+	r->shift.time = h->start_mono_ns > r->origin_mono ? h->start_mono_ns - r->origin_mono : 0;
+	const bool alone = r->facts.parent_missing;
+	facts_from_header(&r->facts, h);
+	r->facts.parent_missing = alone; /* of the first trace: the chain's start */
+}
+
+/* rec with the shift applied, in buf. */
+static const tf_record *shifted(const replay *r, const tf_record *rec, tf_record *buf)
+{
+	*buf = *rec;
+	buf->time += r->shift.time;
+	if (buf->thread)
+		buf->thread += (uint32_t)r->shift.threads;
+	if (tf_kind_is_malloc_fn(rec->kind) || tf_kind_is_python_fn(rec->kind)) {
+		if (buf->u.alloc.stack)
+			buf->u.alloc.stack += r->shift.nodes;
+		return buf;
+	}
+	switch (rec->kind) {
+	case TF_STACK:
+		buf->u.node.id += r->shift.nodes;
+		if (buf->u.node.parent)
+			buf->u.node.parent += r->shift.nodes;
+		if (buf->u.node.code)
+			buf->u.node.code += r->shift.codes;
+		break;
+	case TF_PY_CODE:
+		buf->u.py_code.id += r->shift.codes;
+		break;
+	case TF_MODULE:
+		buf->u.module.id += r->shift.modules;
+		break;
+	case TF_MODULE_UNLOAD:
+		buf->u.module_unload += r->shift.modules;
+		break;
+	case TF_THREAD:
+	case TF_THREAD_NAME:
+		buf->u.thread.tid += r->shift.threads;
+		break;
+	case TF_HEAP:
+		buf->u.heap.tid += r->shift.threads;
+		break;
+	default:
+		break;
+	}
+	return buf;
+}
+
+/* The largest ids fed, for the next trace's shift. */
+static inline void note_ids(replay *r, const tf_record *rec)
+{
+	if (rec->kind == TF_PY_CODE && rec->u.py_code.id > r->max_code)
+		r->max_code = rec->u.py_code.id;
+	else if (rec->kind == TF_MODULE && rec->u.module.id > r->max_module)
+		r->max_module = rec->u.module.id;
+	else if (rec->kind == TF_THREAD && rec->u.thread.tid > r->max_thread)
+		r->max_thread = rec->u.thread.tid;
 }
 
 int rp_engine_feed(rp_engine *r, const tf_record *rec)
@@ -605,6 +692,14 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		return r->failed;
 	if (r->finished)
 		return fail(r, RP_E_STATE, "a record after the end");
+	tf_record moved;
+	if (__builtin_expect(r->joining, 0) && rec->kind == TF_HEADER && r->n) {
+		join(r, &rec->u.header);
+		return RP_OK;
+	}
+	if (__builtin_expect(r->shift.on, 0))
+		rec = shifted(r, rec, &moved);
+	note_ids(r, rec);
 	r->events += tf_kind_is_event(rec->kind);
 	if (rec->time > r->max_time && tf_kind_is_event(rec->kind))
 		r->max_time = rec->time;
@@ -615,7 +710,7 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	if (rec->kind == TF_PYTHON_ALLOCATOR) {
 		on_python_allocator(r, &rec->u.python_allocator);
 	} else if (r->heaps.any && !r->malloc_layer && set_aside(r, rec)) {
-		/* another interpreter's heap: counted, not replayed */
+		/* another interpreter's heap: replayed by its own models (rp_heaps.c) */
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {
@@ -656,16 +751,22 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	return RP_OK;
 }
 
-int rp_engine_run(rp_engine *r, tf_reader *rd)
+/* The records of rd up to its limit-th event (UINT64_MAX: all); *fed the
+ * events fed. */
+static int run_segment(replay *r, tf_reader *rd, uint64_t limit, uint64_t *fed)
 {
 	readahead *ra = malloc(sizeof(*ra));
 	if (!ra)
 		return fail(r, RP_E_NOMEM, "out of memory");
 	*ra = (readahead){.rd = rd, .rc = 1};
 	tf_record *rec = NULL;
-	uint64_t nrec = 0;
+	uint64_t nrec = 0, events = 0;
 	int rc;
 	while ((rc = ra_next(ra, &r->live, &rec)) > 0) {
+		if (tf_kind_is_event(rec->kind) && events++ == limit)
+			break; /* the first event after the fork: the child's trace goes on */
+		if (rec->kind == TF_END && limit != UINT64_MAX)
+			break; /* an ancestor's end is not the replay's */
 		int e = rp_engine_feed(r, rec);
 		if (e < 0) {
 			free(ra);
@@ -675,8 +776,34 @@ int rp_engine_run(rp_engine *r, tf_reader *rd)
 			r->cfg.obs.on_progress(r->cfg.obs.ctx, rd, r->events);
 	}
 	free(ra);
-	if (rc < 0)
+	*fed = events < limit ? events : limit;
+	if (events < limit && rc < 0)
 		return fail(r, RP_E_READ, "%s", tf_reader_error(rd));
+	return RP_OK;
+}
+
+int rp_engine_run(rp_engine *r, tf_reader *rd)
+{
+	uint64_t fed;
+	return run_segment(r, rd, UINT64_MAX, &fed);
+}
+
+int rp_engine_run_chain(rp_engine *r, tf_reader *const *rds, const uint64_t *until, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const uint64_t limit = i < n - 1 ? until[i] : UINT64_MAX;
+		uint64_t fed;
+		r->joining = i > 0;
+		r->segment = i;
+		int rc = run_segment(r, rds[i], limit, &fed);
+		if (rc < 0)
+			return rc;
+		if (i < n - 1 && fed < limit)
+			return fail(r, RP_E_SHORT,
+				    "the parent's trace holds %" PRIu64
+				    " events, not the %" PRIu64 " its child's header says it had at the fork",
+				    fed, limit);
+	}
 	return RP_OK;
 }
 
@@ -697,6 +824,7 @@ int rp_engine_finish(rp_engine *r)
 	    .free_unknown = r->free_unknown,
 	    .realloc_unknown = r->realloc_unknown,
 	    .alloc_over_live = r->alloc_over_live,
+	    .inherited_unknown = r->inherited_unknown,
 	    .peak_live = r->peak_live,
 	    .live_end = r->live_bytes,
 	    .snapshots = r->snapshots,
@@ -765,6 +893,11 @@ int rp_engine_finish(rp_engine *r)
 const rp_replay_result *rp_engine_result(const rp_engine *r)
 {
 	return r && r->finished && !r->failed ? &r->result : NULL;
+}
+
+int rp_engine_segment(const rp_engine *r)
+{
+	return r->segment;
 }
 
 const char *rp_engine_error(const rp_engine *r)

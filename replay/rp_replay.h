@@ -35,6 +35,7 @@ enum {
 	RP_E_READ = -4,    /* the trace could not be read to its end */
 	RP_E_SYSTEM = -5,  /* --system: the allocator's process failed */
 	RP_E_STATE = -6,   /* a call out of order (feed after finish, result before) */
+	RP_E_SHORT = -7,   /* rp_engine_run_chain: an ancestor's trace ends before its fork */
 };
 
 /* One line naming an error code. */
@@ -91,6 +92,20 @@ int rp_engine_feed(rp_engine *e, const tf_record *rec);
  * the same as rp_engine_feed on each, faster.  0, or a negative code
  * (RP_E_READ: the reader's error, tf_reader_error). */
 int rp_engine_run(rp_engine *e, tf_reader *rd);
+
+/* A forked child's trace from its parent's state: rds[0 .. n-2] are its
+ * ancestors' traces, the oldest first, each replayed up to its until[i]-th
+ * event (the fork_at of the next trace's header), and rds[n-1] the child's,
+ * to its end.  The later traces' stack, code, module and thread ids and
+ * their times are moved past the earlier ones', so the result names every
+ * frame and its time axis starts at the first trace's start.  n == 1 is
+ * rp_engine_run.  0, or a negative code (RP_E_SHORT: an ancestor's trace
+ * has fewer events than its child's header says). */
+int rp_engine_run_chain(rp_engine *e, tf_reader *const *rds, const uint64_t *until, int n);
+
+/* Which trace of rp_engine_run_chain's was being read (0 the first): the
+ * one an RP_E_READ error is of. */
+int rp_engine_segment(const rp_engine *e);
 
 /* Ends the replay and makes the result; 0 or a negative code.  A trace
  * without a header has no result (RP_E_READ). */

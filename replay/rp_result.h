@@ -35,6 +35,16 @@ typedef struct rp_facts {
 	uint64_t other_heaps, other_heap_requests, other_heap_arenas, other_heap_arenas_freed;
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
+	/* a forked child (its header's fork_from, fork_at): the parent's trace
+	 * and its events before the fork; ancestors: the traces replayed first,
+	 * up to their forks (rp_engine_run_chain), with inherited_events of
+	 * theirs; parent_missing: the state the first of them started from is
+	 * not in any trace replayed (a child replayed alone) */
+	char fork_from[512];
+	uint64_t fork_at;
+	uint32_t ancestors;
+	uint64_t inherited_events;
+	bool parent_missing;
 } rp_facts;
 
 /* Whether a model's addresses and arenas were compared with the
@@ -42,7 +52,7 @@ typedef struct rp_facts {
  * not serve the interpreter; the model is not the profile of the recorded
  * version; a --gc off twin; the trace's arenas are not of its size. */
 enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
-       RP_NC_ARENA_SIZE };
+       RP_NC_ARENA_SIZE, RP_NC_FORKED };
 
 /* The arena cross-check's parts (rp_xcheck.c), of a compared model; the
  * total is their sum: (a) the interpreter freed an arena (arena_free) the
@@ -137,6 +147,10 @@ enum { RP_ANOMALY_FREE_UNKNOWN, RP_ANOMALY_REALLOC_UNKNOWN, RP_ANOMALY_ALLOC_OVE
 typedef struct rp_replay_result {
 	uint64_t events, requests;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live; /* anomalies */
+	/* a forked child replayed without its parent's state: frees and
+	 * reallocs of blocks it inherited (skipped as anomalies are, not
+	 * counted as such) */
+	uint64_t inherited_unknown;
 	uint64_t examples[RP_ANOMALY_KINDS]; /* the first address of each (RP_ANOMALY_*) */
 	uint64_t peak_live, live_end; /* requested bytes of live blocks */
 	uint64_t snapshots, snapshots_mismatched;

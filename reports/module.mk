@@ -6,7 +6,7 @@
 # The symbolizer's tables are u64maps: whatever links REP_SYM_OBJ links
 # $(COMMON_OBJ) too (or librp.a, which holds it).
 REP_SYM_SRC := reports/rep_sym.c reports/rep_sym_map.c reports/rep_sym_dwarf.c reports/rep_sym_py.c
-REP_SINK_SRC := reports/rep_util.c reports/rep_view.c reports/rep_csv.c reports/rep_html.c reports/rep_html_chart.c \
+REP_SINK_SRC := reports/rep_util.c reports/rep_view.c reports/rep_paths.c reports/rep_csv.c reports/rep_html.c reports/rep_html_chart.c \
 	reports/rep_dir.c
 REP_TEXT_SRC := reports/rep_summary.c reports/rep_json.c
 REP_SRC := $(REP_SYM_SRC) reports/rep_stacks.c $(REP_SINK_SRC) $(REP_TEXT_SRC)

@@ -1,6 +1,8 @@
 /*
  * rep_csv.c - the CSV sink: timeline.csv, sizeclasses.csv, arenas.csv,
- * callsites.csv, moments.csv (when moments were analysed), gc.csv (when
+ * callsites.csv and stacks.csv (the frames of its stacks, each distinct
+ * path of frames once: rep_paths.h), moments.csv (when moments were
+ * analysed), gc.csv (when
  * the trace has GC passes), compare.csv (when several models ran) and
  * system.csv (replay --system).  RFC 4180:
  * a header line, comma-separated fields, CRLF line ends, fields quoted
@@ -9,6 +11,7 @@
  * result without Python frames writes what it always has.
  */
 #include "rep.h"
+#include "rep_paths.h"
 #include "rep_view.h"
 
 #include <inttypes.h>
@@ -223,13 +226,34 @@ static void python_fields(FILE *f, const rep_input *in, uint64_t stack)
 		field(f, text);
 }
 
+/* A stack's frame lines, leaf first (at most FRAME_LINES, each cut at
+ * REP_FRAME_MAX bytes). */
+typedef struct lines {
+	char text[FRAME_LINES][REP_FRAME_MAX];
+	size_t len[FRAME_LINES];
+	int n;
+} lines;
+
+static void keep_line(void *ctx, const char *line)
+{
+	lines *l = ctx;
+	if (l->n == FRAME_LINES)
+		return;
+	size_t n = strlen(line);
+	n = n < REP_FRAME_MAX - 1 ? n : REP_FRAME_MAX - 1;
+	memcpy(l->text[l->n], line, n);
+	l->text[l->n][n] = 0;
+	l->len[l->n++] = n;
+}
+
 /* One row a call site; with Python frames shown, one row per group of
  * call sites (python mode: the same Python frames) and three columns more:
- * how many call sites the row sums, and python_fields. */
-static void callsites(FILE *f, const rep_input *in)
+ * how many call sites the row sums, and python_fields.  Its frames are the
+ * path `path` of stacks.csv (paths: added to), and its innermost one. */
+static void callsites(FILE *f, const rep_input *in, rep_paths *paths)
 {
 	const bool py = rep_view_python(in);
-	fputs("stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
+	fputs("stack,path,frame,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
 	      "arenas_pinned",
 	      f);
 	if (py)
@@ -237,12 +261,22 @@ static void callsites(FILE *f, const rep_input *in)
 	eol(f);
 	rep_site_row *rows;
 	uint64_t n;
-	if (rep_view_sites(in, &rows, &n) < 0)
+	lines *l = malloc(sizeof(*l));
+	if (!l || rep_view_sites(in, &rows, &n) < 0) {
+		free(l);
 		return; /* out of memory: the header alone */
+	}
 	for (uint64_t k = 0; k < n; k++) {
 		const rp_callsite *c = &rows[k].c;
-		fprintf(f, "%" PRIu64 ",", c->stack);
-		frames_field(f, in, c->stack);
+		l->n = 0;
+		rep_stack_frames(in, c->stack, FRAME_LINES, keep_line, l);
+		uint32_t id = 0; /* the outermost line first */
+		for (int i = l->n - 1; i >= 0 && paths; i--)
+			if (!(id = rep_paths_add(paths, id, l->text[i], l->len[i])))
+				break; /* out of memory: no path */
+		fprintf(f, "%" PRIu64 ",%" PRIu32 ",", c->stack, id);
+		if (l->n)
+			rep_csv_field(f, l->text[0], l->len[0]);
 		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
 			c->allocs, c->bytes, c->live_peak, c->live_end, c->blocks_end, c->arenas);
 		if (py) {
@@ -252,6 +286,23 @@ static void callsites(FILE *f, const rep_input *in)
 		eol(f);
 	}
 	free(rows);
+	free(l);
+}
+
+/* The paths of callsites.csv: a row a frame line, its parent the line
+ * that called it (0: the outermost). */
+static void stacks(FILE *f, const rep_paths *paths)
+{
+	fputs("id,parent,frame", f);
+	eol(f);
+	const uint32_t n = paths ? rep_paths_count(paths) : 0;
+	for (uint32_t id = 1; id <= n; id++) {
+		size_t len;
+		const char *line = rep_paths_line(paths, id, &len);
+		fprintf(f, "%" PRIu32 ",%" PRIu32 ",", id, rep_paths_parent(paths, id));
+		rep_csv_field(f, line, len);
+		eol(f);
+	}
 }
 
 static void gc(FILE *f, const rep_input *in)
@@ -324,8 +375,29 @@ static int write_one(rep_out *out, const char *name, const rep_input *in,
 }
 
 static const char *const csv_files[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
-					"callsites.csv", "moments.csv",	    "gc.csv",
-					"compare.csv",	"system.csv",	    NULL};
+					"callsites.csv", "stacks.csv",	    "moments.csv",
+					"gc.csv",	 "compare.csv",	    "system.csv",
+					NULL};
+
+/* callsites.csv, then stacks.csv with the paths it named. */
+static int sites_and_stacks(rep_out *out, const rep_input *in)
+{
+	rep_paths *paths = rep_paths_new(); /* out of memory: no paths, rows still */
+	FILE *f = rep_open(out, "callsites.csv");
+	int rc = REP_E_IO;
+	if (f) {
+		callsites(f, in, paths);
+		rc = rep_close(out, f, "callsites.csv");
+	}
+	if (rc == REP_OK && (f = rep_open(out, "stacks.csv"))) {
+		stacks(f, paths);
+		rc = rep_close(out, f, "stacks.csv");
+	} else if (rc == REP_OK) {
+		rc = REP_E_IO;
+	}
+	rep_paths_free(paths);
+	return rc;
+}
 
 /* The files, in csv_files' order; gc.csv, compare.csv and system.csv only
  * when they have something to say (rep_dir removes an earlier report's). */
@@ -341,14 +413,14 @@ static int csv_write(const rep_input *in, rep_out *out)
 		bool want;
 	} files[] = {
 	    {timeline, true},  {sizeclasses, true},	      {arenas, true},
-	    {callsites, true}, {moments, has_moments},      {gc, has_gc},
-	    {compare, res->nmodels > 1},
-	    {system_csv, res->has_system},
+	    {NULL, true},      {NULL, false},		      {moments, has_moments},
+	    {gc, has_gc},      {compare, res->nmodels > 1}, {system_csv, res->has_system},
 	};
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		if (!files[k].want)
 			continue;
-		int rc = write_one(out, csv_files[k], in, files[k].body);
+		int rc = files[k].body ? write_one(out, csv_files[k], in, files[k].body)
+				       : sites_and_stacks(out, in);
 		if (rc < 0)
 			return rc;
 	}

@@ -235,6 +235,25 @@ static void json_moment(FILE *f, const char *sep, const rp_moment *m, const rep_
 	fputc('}', f);
 }
 
+/* "fork": a forked child's parent and how it was replayed; null when the
+ * trace is not a forked child's. */
+static void json_fork(FILE *f, const rp_replay_result *res)
+{
+	const rp_facts *x = &res->facts;
+	fputs(", \"fork\": ", f);
+	if (!x->fork_from[0]) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"from\": ", f);
+	rep_json_str(f, x->fork_from, strlen(x->fork_from));
+	fprintf(f,
+		", \"at_event\": %" PRIu64 ", \"ancestors_replayed\": %u, \"inherited_events\": %" PRIu64
+		", \"parent_missing\": %s, \"inherited_unknown\": %" PRIu64 "}",
+		x->fork_at, (unsigned)x->ancestors, x->inherited_events,
+		x->parent_missing ? "true" : "false", res->inherited_unknown);
+}
+
 void rep_json_write(FILE *f, const rep_input *in)
 {
 	const rp_replay_result *res = in->res;
@@ -255,6 +274,7 @@ void rep_json_write(FILE *f, const rep_input *in)
 		", \"arenas\": %" PRIu64 ", \"arenas_freed\": %" PRIu64 "}",
 		res->facts.other_heaps, res->facts.other_heap_requests, res->facts.other_heap_arenas,
 		res->facts.other_heap_arenas_freed);
+	json_fork(f, res);
 	fprintf(f, ", \"live\": {\"peak_bytes\": %" PRIu64 ", \"end_bytes\": %" PRIu64
 		   "}, \"models\": [",
 		res->peak_live, res->live_end);

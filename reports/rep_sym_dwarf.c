@@ -61,6 +61,10 @@ void sym_file_close(sym_file *f)
 	while (u64map_next(&f->cus, &pos, &off, &v))
 		free((sub_range *)(uintptr_t)v[CU_R]);
 	u64map_clear(&f->cus);
+	free(f->fns);
+	f->fns = NULL;
+	f->nfns = 0;
+	f->fns_state = 0;
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	f->dwfl = NULL;
@@ -217,15 +221,109 @@ static void call_site(rep_sym *s, Dwarf_Die *inl, Dwarf_Die *cu, const char **fi
 	}
 }
 
-/* The function symbol covering a (ELF symbols: .symtab, else .dynsym). */
-static const char *symbol_at(rep_sym *s, Dwfl_Module *mod, uint64_t a)
+/* ---- function symbols ----
+ *
+ * libdw finds the symbol of an address by reading the whole symbol table
+ * each time (dwfl_module_addrinfo): with libpython's 10,000 symbols that
+ * was a quarter of a report's time.  So the sized function symbols of a
+ * file are sorted by address once, the first time one is asked for, and
+ * found by binary search.  The symbol of an address is the one whose range
+ * holds it and starts last; of those starting there, the shortest, then a
+ * global one before a weak one before a local one, then the first in the
+ * table (libdw has rules of its own for aliases; any of them names the
+ * same code). */
+
+typedef struct sym_fn {
+	uint64_t lo, hi;  /* [lo, hi) */
+	uint64_t end_max; /* the largest hi of this entry and all before it */
+	const char *name; /* in the file's string table, alive with its Dwfl */
+	uint32_t rank;    /* binding: 0 global, 1 weak, 2 local */
+	uint32_t index;   /* in the symbol table */
+} sym_fn;
+
+static int fn_order(const void *x, const void *y)
 {
-	GElf_Sym sym;
-	GElf_Off off;
-	const char *n = dwfl_module_addrinfo(mod, a, &off, &sym, NULL, NULL, NULL);
-	int type = n ? GELF_ST_TYPE(sym.st_info) : STT_NOTYPE;
-	if (!n || (type != STT_FUNC && type != STT_GNU_IFUNC) || off >= sym.st_size)
-		return NULL; /* a sizeless label or a data symbol says nothing of the code */
+	const sym_fn *a = x, *b = y;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static void build_fns(sym_file *f)
+{
+	f->fns_state = -1;
+	int n = dwfl_module_getsymtab(f->mod);
+	if (n <= 1)
+		return;
+	sym_fn *t = malloc((size_t)n * sizeof(*t));
+	if (!t)
+		return;
+	size_t k = 0;
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *name = dwfl_module_getsym_info(f->mod, i, &sym, &addr, &shndx, NULL, NULL);
+		const int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+		if (!name || !name[0] || !sym.st_size || sym.st_shndx == SHN_UNDEF ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC) || addr + sym.st_size < addr)
+			continue;
+		t[k++] = (sym_fn){addr, addr + sym.st_size, 0, name,
+				  bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2, (uint32_t)i};
+	}
+	qsort(t, k, sizeof(*t), fn_order);
+	for (size_t i = 0; i < k; i++)
+		t[i].end_max = i && t[i - 1].end_max > t[i].hi ? t[i - 1].end_max : t[i].hi;
+	f->fns = t;
+	f->nfns = k;
+	f->fns_state = 1;
+}
+
+/* The entry for a (fn_order's first among those starting last), or NULL. */
+static const sym_fn *fn_at(const sym_file *f, uint64_t a)
+{
+	size_t lo = 0, hi = f->nfns; /* the first entry starting after a: lo */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->fns[mid].lo <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const sym_fn *best = NULL;
+	for (size_t i = lo; i-- > 0 && f->fns[i].end_max > a;) {
+		const sym_fn *e = &f->fns[i];
+		if (best && e->lo < best->lo)
+			break; /* starts earlier than the one found */
+		if (a < e->hi)
+			best = e; /* of equal starts, the earlier entry sorts first */
+	}
+	return best;
+}
+
+/* The function symbol covering a (ELF symbols: .symtab, else .dynsym). */
+static const char *symbol_at(rep_sym *s, sym_file *f, uint64_t a)
+{
+	const char *n;
+	if (!f->fns_state)
+		build_fns(f);
+	if (f->fns_state > 0) {
+		const sym_fn *e = fn_at(f, a);
+		n = e ? e->name : NULL;
+	} else { /* no memory for the table: libdw's own search */
+		GElf_Sym sym;
+		GElf_Off off;
+		n = dwfl_module_addrinfo(f->mod, a, &off, &sym, NULL, NULL, NULL);
+		int type = n ? GELF_ST_TYPE(sym.st_info) : STT_NOTYPE;
+		if (!n || (type != STT_FUNC && type != STT_GNU_IFUNC) || off >= sym.st_size)
+			return NULL; /* a sizeless label or a data symbol says nothing of the code */
+	}
+	if (!n)
+		return NULL;
 	const char *ver = strchr(n, '@'); /* "__libc_start_main@@GLIBC_2.34": no version */
 	if (ver) {
 		char plain[SYM_MAX_NAME];
@@ -389,7 +487,7 @@ int sym_describe(rep_sym *s, sym_file *f, uint64_t a, rep_frame *out)
 		src = sym_intern(s, sf, strlen(sf));
 		line = (unsigned)ln;
 	}
-	const char *sym = symbol_at(s, f->mod, a);
+	const char *sym = symbol_at(s, f, a);
 	int n = 0;
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(f->mod, a, &bias);

@@ -59,6 +59,9 @@ typedef struct sym_file {
 	Dwfl *dwfl;           /* FILE_READ: the session holding the one module */
 	Dwfl_Module *mod;
 	u64map cus;           /* unit indexes by the unit DIE's offset (rep_sym_dwarf.c) */
+	struct sym_fn *fns;   /* its sized function symbols by address, once one is asked for */
+	size_t nfns;
+	int fns_state;        /* 0 not built, 1 built, -1 could not be (libdw looks each up) */
 } sym_file;
 
 typedef struct sym_mod {

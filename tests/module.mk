@@ -51,7 +51,7 @@ REP_TEST_OBJ := $(B)/tests/unit/rep_testutil.o $(B)/reports/rep_util.o $(B)/repo
 	$(B)/librp.a $(B)/libpym.a $(B)/libtf.a
 $(B)/tests/unit/rep_testutil.o $(B)/tests/unit/test_rep_csv.o $(B)/tests/unit/test_rep_html.o \
 	$(B)/tests/unit/test_rep_view.o: MOD_CFLAGS := -Itraces -Ireplay -Ireports $(CMOCKA_CFLAGS)
-$(B)/tests/test_rep_csv: $(B)/tests/unit/test_rep_csv.o $(B)/reports/rep_csv.o $(REP_TEST_OBJ)
+$(B)/tests/test_rep_csv: $(B)/tests/unit/test_rep_csv.o $(B)/reports/rep_csv.o $(B)/reports/rep_paths.o $(REP_TEST_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 # the stack view, with the stream sinks that show it (the summary, --json)
 $(B)/tests/test_rep_view: $(B)/tests/unit/test_rep_view.o $(B)/reports/rep_summary.o \

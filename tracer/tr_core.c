@@ -69,6 +69,8 @@ static struct {
 	char path[PATH_MAX];     /* this trace, absolute */
 	char want[PATH_MAX];     /* a forked child's name, for its first record */
 	char exec_from[PATH_MAX]; /* the trace of the program that exec'd this one */
+	char fork_from[PATH_MAX]; /* at a fork: the trace the child's state is in */
+	uint64_t fork_at;         /* at a fork: the events of fork_from before it */
 	const char *python;      /* version string, or NULL */
 	tr_region_sink region;   /* shared with the drain, and the set being filled */
 	uint64_t next_poll;      /* event time of the next module-map poll */
@@ -320,6 +322,8 @@ static bool new_trace(const char *want, bool say)
 	    .argv = {args, alen},
 	    .python = {T.python ? T.python : "", T.python ? strlen(T.python) : 0},
 	    .exec_from = {T.exec_from, strlen(T.exec_from)},
+	    .fork_from = {T.fork_from, strlen(T.fork_from)},
+	    .fork_at = T.fork_at,
 	};
 	T.region.cur = 0;
 	tf_sink sink = {tr_region_swap, &T.region};
@@ -620,9 +624,20 @@ void tr_finish(unsigned clean, int exit_status)
 
 static __thread int fork_token;
 
+/* The lock is held from here until the fork returns, so the events this
+ * trace holds now are exactly those before the fork: the child's header
+ * names them (fork_from, fork_at), and replay runs them before the
+ * child's own.  A process with no trace of its own yet (a child before its
+ * first record) keeps what it inherited: its state is still that. */
 void tr_fork_prepare(void)
 {
 	fork_token = tr_lock();
+	if (tr_on && T.w && T.pid == getpid()) {
+		tf_writer_stats st;
+		tf_writer_get_stats(T.w, &st);
+		T.fork_at = st.events;
+		snprintf(T.fork_from, sizeof(T.fork_from), "%s", T.path);
+	}
 }
 
 void tr_fork_parent(void)

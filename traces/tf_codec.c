@@ -22,6 +22,7 @@ static const tf_field f_header[] = {
     F(B, u.header.clock),         F(B, u.header.tool_version),
     F(B, u.header.exe),           F(B, u.header.argv),
     F(B, u.header.python),        F(B, u.header.exec_from),
+    F(B, u.header.fork_from),     F(U, u.header.fork_at),
 };
 static const tf_field f_thread[] = {F(U, u.thread.tid), F(U, u.thread.os_tid),
 				    F(B, u.thread.name)};

@@ -268,7 +268,8 @@ static bool keep_header(tf_reader *r, const tf_record *rec)
 {
 	const tf_header *h = &rec->u.header;
 	tf_bytes *fields[] = {&r->header.clock, &r->header.tool_version, &r->header.exe,
-			      &r->header.argv, &r->header.python, &r->header.exec_from};
+			      &r->header.argv, &r->header.python, &r->header.exec_from,
+			      &r->header.fork_from};
 	size_t total = 0;
 	r->header = *h;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)

@@ -45,6 +45,10 @@ typedef struct tf_header {
 	tf_bytes exec_from;     /* the trace of the program that exec'd this one, as
 				 * that trace's path; empty when this process did not
 				 * start by exec from a traced program */
+	tf_bytes fork_from;     /* a forked child's: the parent's trace, as the
+				 * parent's tracer named it; empty otherwise */
+	uint64_t fork_at;       /* a forked child's: the events of fork_from
+				 * recorded before the fork */
 } tf_header;
 
 typedef struct tf_thread {

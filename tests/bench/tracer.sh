@@ -137,3 +137,22 @@ if [ $have_heaptrack = 1 ]; then
 	echo "  CPU s: heaptrack with PYTHONMALLOC=malloc $pyht"
 	echo "  arenatrace / heaptrack:           $(ratio "$pyours" "$pyht")   (target <= 1.0)"
 fi
+
+echo "== report: the bundled workload (traces/examples/workload.py), report against replay"
+# wall seconds of CMD, the median of RUNS runs (report writes into a fresh directory)
+wall_median() {
+	local i
+	for ((i = 0; i < RUNS; i++)); do
+		rm -rf wr
+		local TIMEFORMAT='%R'
+		{ time "$@" >/dev/null 2>&1; } 2>&1 | tail -n 1
+	done | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+rm -f ./*.atr
+(cd "$B/../traces/examples" && "$AT" record -o "$TMP/w.atr" -- "$PY" workload.py) >/dev/null 2>&1
+wrp=$(wall_median "$AT" replay w.atr)
+wrr=$(wall_median "$AT" report -o wr w.atr)
+"$AT" report -o wr w.atr >/dev/null 2>&1
+echo "  wall s: replay $wrp, report $wrr (median of $RUNS)"
+echo "  report / replay:                  $(ratio "$wrr" "$wrp")   (target <= 1.5)"
+echo "  call sites: callsites.csv $(size wr/callsites.csv) bytes, stacks.csv $(size wr/stacks.csv) bytes ($(grep -c '' wr/callsites.csv) and $(grep -c '' wr/stacks.csv) lines)"

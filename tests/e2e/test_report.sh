@@ -24,7 +24,7 @@ check "report exits 0" test $? -eq 0
 # report.html too, byte for byte: nothing in the page varies from run to
 # run (its times and dates are the trace's, the trace's path is the one
 # given here, the version is the build's), so nothing is normalised.
-for f in summary.txt r/timeline.csv r/sizeclasses.csv r/arenas.csv r/callsites.csv r/moments.csv r/gc.csv \
+for f in summary.txt r/timeline.csv r/sizeclasses.csv r/arenas.csv r/callsites.csv r/stacks.csv r/moments.csv r/gc.csv \
 	r/compare.csv r/report.html; do
 	g="$GOLDEN/report-pinning/$(basename "$f")"
 	if cmp -s "$g" "$f"; then
@@ -105,8 +105,8 @@ if [ -z "$skip_esc" ]; then
 			! grep -q "<script>alert" esc/report.html'
 	check "a C++ symbol with < and & shows as text" \
 		grep -Eq "ns::Box&lt;std::pair&lt;int, char&gt; ?&amp;&gt;::make" esc/report.html
-	check "the CSV quotes a frame list holding commas" \
-		grep -Eq '"[^"]*ns::Box<std::pair<int, char> ?&>::make' esc/callsites.csv
+	check "the CSV quotes a frame holding commas" \
+		grep -Eq '"[^"]*ns::Box<std::pair<int, char> ?&>::make' esc/stacks.csv
 else
 	skip "escaping in a real program's report" "$skip_esc"
 	skip "C++ symbols escaped" "$skip_esc"
@@ -233,7 +233,7 @@ for l in lines[1:]:
     h, size, name = l.split(" ")
     assert len(h) == 16 and int(h, 16) >= 0, l
     listed[name] = int(size)
-want = {"report.html", "timeline.csv", "sizeclasses.csv", "arenas.csv", "callsites.csv", "moments.csv", "gc.csv"}
+want = {"report.html", "timeline.csv", "sizeclasses.csv", "arenas.csv", "callsites.csv", "stacks.csv", "moments.csv", "gc.csv"}
 assert set(listed) == want, sorted(listed)
 for name, size in listed.items():
     assert os.path.getsize(os.path.join(d, name)) == size, name

@@ -6,6 +6,7 @@
  * comma or a quote quoted with its quotes doubled); the files written only
  * when they have something to say.
  */
+#include "rep_paths.h"
 #include "rep_testutil.h"
 
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <inttypes.h>
 
 /* Stack 2's frames as one field: leaf first, " < " between, quoted for
  * its commas and quotes. */
@@ -156,15 +158,93 @@ static void test_arenas(void **state)
 	    "cpython-3.12,2,0x7f0000040000,750000000,,0.200,10,512,2,512," FRAMES_FIELD "\r\n");
 }
 
+/* The frames of path id of stacks.csv (text), leaf first, " < " between
+ * them, unquoted. */
+static void path_of(const char *text, uint32_t id, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = 0;
+	while (id) {
+		char key[24];
+		snprintf(key, sizeof(key), "\r\n%" PRIu32 ",", id);
+		const char *row = strstr(text, key);
+		assert_non_null(row);
+		char *end;
+		const unsigned long parent = strtoul(row + strlen(key), &end, 10);
+		assert_true(*end == ',');
+		const char *f = end + 1;
+		len += (size_t)snprintf(out + len, cap - len, "%s", len ? " < " : "");
+		bool quoted = *f == '"';
+		for (f += quoted; *f && len + 1 < cap; f++) {
+			if (quoted && f[0] == '"' && f[1] == '"')
+				f++;
+			else if (quoted ? *f == '"' : *f == '\r')
+				break;
+			out[len++] = *f;
+		}
+		out[len] = 0;
+		assert_true(parent < id);
+		id = (uint32_t)parent;
+	}
+}
+
+/* The trie of stacks.csv: a line under the same parent is one node, under
+ * another parent another; ids from 1 in the order first met, parents
+ * before children; found again after the table grew many times. */
+static void test_paths(void **state)
+{
+	(void)state;
+	rep_paths *p = rep_paths_new();
+	assert_non_null(p);
+	assert_int_equal(rep_paths_add(p, 0, "main", 4), 1);
+	assert_int_equal(rep_paths_add(p, 1, "f", 1), 2);
+	assert_int_equal(rep_paths_add(p, 0, "main", 4), 1);
+	assert_int_equal(rep_paths_add(p, 0, "f", 1), 3); /* f called from nowhere */
+	assert_int_equal(rep_paths_add(p, 1, "", 0), 4);  /* an empty line is a line */
+	assert_int_equal(rep_paths_add(p, 9, "x", 1), 0); /* no such parent */
+	char line[32];
+	uint32_t id[20000];
+	for (uint32_t i = 0; i < 20000; i++) { /* a chain of 10000, and 10000 leaves off it */
+		int n = snprintf(line, sizeof(line), "frame %u", i % 10000);
+		id[i] = rep_paths_add(p, i < 10000 ? (i ? id[i - 1] : 1) : id[i - 10000],
+				      line, (size_t)n);
+		assert_int_equal(id[i], 5 + i);
+	}
+	for (uint32_t i = 0; i < 20000; i++) {
+		int n = snprintf(line, sizeof(line), "frame %u", i % 10000);
+		assert_int_equal(rep_paths_add(p, i < 10000 ? (i ? id[i - 1] : 1) : id[i - 10000],
+					       line, (size_t)n),
+				 id[i]);
+	}
+	assert_int_equal(rep_paths_count(p), 4 + 20000);
+	size_t len;
+	assert_int_equal(memcmp(rep_paths_line(p, 2, &len), "f", 1), 0); /* not NUL-terminated */
+	assert_int_equal(len, 1);
+	assert_int_equal(rep_paths_parent(p, 2), 1);
+	assert_int_equal(rep_paths_parent(p, id[10000]), id[0]);
+	assert_int_equal(memcmp(rep_paths_line(p, id[19999], &len), "frame 9999", 10), 0);
+	assert_int_equal(rep_paths_parent(p, 0), 0);
+	rep_paths_line(p, 99999, &len);
+	assert_int_equal(len, 0);
+	rep_paths_free(p);
+}
+
 static void test_callsites(void **state)
 {
 	run *t = *state;
 	run_csv(t);
+	/* each call site's stack is a path of stacks.csv, named by its
+	 * innermost line; the frames, outermost first, each once */
 	assert_file(t, "callsites.csv",
-	            "stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
+	            "stack,path,frame,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
 	            "arenas_pinned\r\n"
-	            "2," FRAMES_FIELD ",30,1536,1536,512,10,1\r\n"
-	            "0,,5,80,0,0,0,0\r\n");
+	            "2,3,\"ns::Box<std::pair<int, char>>::make (inlined)\",30,1536,1536,512,10,1\r\n"
+	            "0,0,,5,80,0,0,0,0\r\n");
+	assert_file(t, "stacks.csv",
+	            "id,parent,frame\r\n"
+	            "1,0,main at main.c:3\r\n"
+	            "2,1,\"run_job(\"\"a,b\"\") at job.cc:12\"\r\n"
+	            "3,2,\"ns::Box<std::pair<int, char>>::make (inlined)\"\r\n");
 }
 
 /* A Python program's call sites (rt_py): in python mode the call sites
@@ -180,16 +260,24 @@ static void test_callsites_python(void **state)
 	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO};
 	rt_mkdir(t->dir, sizeof(t->dir));
 	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
+	/* the paths share their outer lines: main.py's <module> once */
 	assert_file(t, "callsites.csv",
-	            "stack,frames,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
+	            "stack,path,frame,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
 	            "arenas_pinned,stacks,python_origin,program_frame\r\n"
-	            "3," LIB_PY " < " MAIN_PY ",19,1900,900,190,4,2,3,program," LIB_PY "\r\n"
-	            "8,/usr/lib/python3.12/json/decoder.py:352 in JSONDecoder.raw_decode < " LIB_PY
-	            " < " MAIN_PY ",7,700,0,70,1,2,1,stdlib," LIB_PY "\r\n"
-	            "11,\"unknown Python frame (code 9, offset 6) < " MAIN_PY
-	            "\",2,250,0,0,0,0,1,unknown," MAIN_PY "\r\n"
-	            "9,main at main.c:3,2,200,0,0,0,0,1,,\r\n"
-	            "0,,1,50,0,0,0,0,1,,\r\n");
+	            "3,2," LIB_PY ",19,1900,900,190,4,2,3,program," LIB_PY "\r\n"
+	            "8,3,/usr/lib/python3.12/json/decoder.py:352 in JSONDecoder.raw_decode"
+	            ",7,700,0,70,1,2,1,stdlib," LIB_PY "\r\n"
+	            "11,4,\"unknown Python frame (code 9, offset 6)\""
+	            ",2,250,0,0,0,0,1,unknown," MAIN_PY "\r\n"
+	            "9,5,main at main.c:3,2,200,0,0,0,0,1,,\r\n"
+	            "0,0,,1,50,0,0,0,0,1,,\r\n");
+	assert_file(t, "stacks.csv",
+	            "id,parent,frame\r\n"
+	            "1,0," MAIN_PY "\r\n"
+	            "2,1," LIB_PY "\r\n"
+	            "3,2,/usr/lib/python3.12/json/decoder.py:352 in JSONDecoder.raw_decode\r\n"
+	            "4,1,\"unknown Python frame (code 9, offset 6)\"\r\n"
+	            "5,0,main at main.c:3\r\n");
 	/* moments.csv's and arenas.csv's stacks as the mode shows them */
 	char *arenas = rt_read(t->dir, "arenas.csv");
 	assert_non_null(strstr(arenas, ",10,512,3,512," LIB_PY " < " MAIN_PY "\r\n"));
@@ -201,9 +289,16 @@ static void test_callsites_python(void **state)
 	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
 	char *got = rt_read(t->dir, "callsites.csv");
 	assert_int_equal(rt_count(got, "\r\n"), 1 + RT_PY_SITES);
-	assert_non_null(strstr(got, "\r\n4,main at main.c:3 < " LIB_PY " < " MAIN_PY
-				    ",6,600,300,60,1,2,1,program," LIB_PY "\r\n"));
+	const char *row = strstr(got, "\r\n4,");
+	assert_non_null(row);
+	unsigned long path = strtoul(row + 4, NULL, 10);
+	assert_non_null(strstr(row, ",main at main.c:3,6,600,300,60,1,2,1,program," LIB_PY "\r\n"));
 	free(got);
+	char *paths = rt_read(t->dir, "stacks.csv");
+	char frames[1024];
+	path_of(paths, (uint32_t)path, frames, sizeof(frames));
+	assert_string_equal(frames, "main at main.c:3 < " LIB_PY " < " MAIN_PY);
+	free(paths);
 	rt_rmdir(t->dir);
 	/* native: the native frames only, and the columns of a trace without Python */
 	in.stacks = REP_STACKS_NATIVE;
@@ -211,7 +306,12 @@ static void test_callsites_python(void **state)
 	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
 	got = rt_read(t->dir, "callsites.csv");
 	assert_non_null(strstr(got, "arenas_pinned\r\n"));
-	assert_non_null(strstr(got, "\r\n8,main at main.c:3,7,700,0,70,1,2\r\n"));
+	const char *row8 = strstr(got, "\r\n8,");
+	assert_non_null(row8);
+	char *after;
+	path = strtoul(row8 + 4, &after, 10);
+	const char *want8 = ",main at main.c:3,7,700,0,70,1,2\r\n";
+	assert_true(path > 0 && !strncmp(after, want8, strlen(want8)));
 	assert_null(strstr(got, ".py"));
 	free(got);
 	free(p);
@@ -299,7 +399,7 @@ static void test_rfc4180(void **state)
 {
 	run *t = *state;
 	run_csv(t);
-	assert_int_equal(t->out.nwritten, 7);
+	assert_int_equal(t->out.nwritten, 8);
 	for (int k = 0; k < t->out.nwritten; k++) {
 		char *got = rt_read(t->dir, t->out.written[k]);
 		assert_non_null(got);
@@ -326,14 +426,14 @@ static void test_only_what_applies(void **state)
 	res->gc_passes[0] = 0;
 	res->npasses = 0;
 	run_csv(t);
-	assert_int_equal(t->out.nwritten, 4);
+	assert_int_equal(t->out.nwritten, 5);
 	const char *const want[] = {"timeline.csv", "sizeclasses.csv", "arenas.csv",
-	                            "callsites.csv"};
-	for (int k = 0; k < 4; k++) {
+	                            "callsites.csv", "stacks.csv"};
+	for (int k = 0; k < 5; k++) {
 		assert_string_equal(t->out.written[k], want[k]);
 		assert_string_equal(rep_csv_sink.files[k], want[k]);
 	}
-	for (const char *const *f = &rep_csv_sink.files[4]; *f; f++)
+	for (const char *const *f = &rep_csv_sink.files[5]; *f; f++)
 		assert_null(rt_read(t->dir, *f));
 }
 
@@ -354,6 +454,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sizeclasses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_arenas, setup, teardown),
+	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test_setup_teardown(test_callsites, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callsites_python, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_and_system, setup, teardown),

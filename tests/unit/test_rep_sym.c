@@ -67,6 +67,17 @@ static __attribute__((noinline)) void *call_site(void)
 	return ra;
 }
 
+/* A global function with a weak alias of the same address and size: the
+ * symbolizer names it by the global symbol. */
+__attribute__((noinline)) void *sym_test_global(void);
+__attribute__((noinline)) void *sym_test_global(void)
+{
+	void *ra = where_called();
+	sink += 3;
+	return ra;
+}
+extern void *sym_test_weak(void) __attribute__((weak, alias("sym_test_global")));
+
 static const char *base_name(const char *p)
 {
 	const char *s = strrchr(p, '/');
@@ -100,6 +111,26 @@ static void test_function_file_line(void **state)
 	snprintf(want, sizeof(want), "call_site at test_rep_sym.c:%d", call_line);
 	assert_string_equal(buf, want);
 	assert_null(rep_sym_warning(s, 0));
+	rep_sym_free(s);
+}
+
+static void test_alias_named_by_global(void **state)
+{
+	(void)state;
+	rep_sym *s;
+	assert_int_equal(rep_sym_create(&s, NULL), REP_OK);
+	tf_module m = self_record(1);
+	assert_int_equal(rep_sym_load(s, &m, 0), REP_OK);
+	uint64_t ip = (uint64_t)(uintptr_t)sym_test_weak();
+	const rep_frame *fr;
+	int n = rep_sym_resolve(s, ip, 1, &fr);
+	assert_true(n >= 1);
+	assert_non_null(fr[n - 1].function);
+	assert_string_equal(fr[n - 1].function, "sym_test_global");
+	/* an address past every function of the executable: no function */
+	n = rep_sym_resolve(s, S.base + 0x7ffffff0, 1, &fr);
+	assert_int_equal(n, 1);
+	assert_null(fr[0].function);
 	rep_sym_free(s);
 }
 
@@ -451,7 +482,8 @@ static void test_python_origin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_function_file_line), cmocka_unit_test(test_each_address_once),
+	    cmocka_unit_test(test_function_file_line), cmocka_unit_test(test_alias_named_by_global),
+	    cmocka_unit_test(test_each_address_once),
 	    cmocka_unit_test(test_index_matches_unit_walk),
 	    cmocka_unit_test(test_build_id_differs),   cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_odd_input),          cmocka_unit_test(test_stamps),

@@ -1213,6 +1213,133 @@ static void test_heap_end_frees_arenas(void **state)
 		assert_int_equal(res.models[0].addr_mismatch, 0);
 		expect_parts(&res.models[0], parts(cases[c].freed_held, cases[c].released_kept, 0, 0));
 	}
+/* A trace in memory: header h, then what fill writes. */
+static tbuf trace_of(tf_header h, void (*fill)(void))
+{
+	fd = tmp_fd();
+	tf_writer_opts o = {.fd = fd, .exact_time = true};
+	assert_int_equal(tf_writer_create(&w, &o, &h), 0);
+	fill();
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	close(fd);
+	return b;
+}
+
+/* The parent: A, B and C allocated before the fork, D after it. */
+static void fork_parent(void)
+{
+	py_code(1, "app.py", "main");
+	py_node(1, 0, 1, 4);
+	ev_stack(TF_MALLOC, 100, 0xa000, 1, 10);
+	ev_stack(TF_MALLOC, 200, 0xb000, 1, 20);
+	ev_stack(TF_MALLOC, 300, 0xc000, 1, 30);
+	ev_stack(TF_MALLOC, 400, 0xd000, 1, 40); /* the parent's, after the fork */
+}
+
+/* The child: frees B (inherited), allocates E, frees D (never its own). */
+static void fork_child(void)
+{
+	py_code(1, "child.py", "work");
+	py_node(1, 0, 1, 8);
+	ev_stack(TF_FREE, 0, 0xb000, 1, 1);
+	ev_stack(TF_MALLOC, 50, 0xe000, 1, 2);
+	ev_stack(TF_FREE, 0, 0xd000, 1, 3);
+}
+
+typedef struct fork_seen {
+	rp_replay_result res;
+	uint64_t ip[2], parent[2];
+} fork_seen;
+
+static void keep_fork(const rp_replay_result *res, void *ctx)
+{
+	fork_seen *s = ctx;
+	s->res = *res;
+	for (uint64_t i = 0; i < res->nnodes && i < 2; i++) {
+		s->ip[i] = res->node_ip[i];
+		s->parent[i] = res->node_parent[i];
+	}
+}
+
+/* rds replayed as a chain with until; the engine's code, *seen filled on success. */
+static int replay_chain(tf_reader **rds, const uint64_t *until, int n, fork_seen *seen)
+{
+	rp_config cfg = {.layer = RP_LAYER_MALLOC};
+	rp_engine *e;
+	assert_int_equal(rp_engine_create(&e, &cfg), RP_OK);
+	int rc = rp_engine_run_chain(e, rds, until, n);
+	if (rc == RP_OK) {
+		assert_int_equal(rp_engine_finish(e), RP_OK);
+		keep_fork(rp_engine_result(e), seen);
+	}
+	rp_engine_free(e);
+	return rc;
+}
+
+/* A forked child's trace after its parent's, up to the fork: what the
+ * parent allocated before is live, what it did after is not; the child's
+ * stack and code ids and its times come after the parent's. */
+static void test_fork_chain(void **state)
+{
+	(void)state;
+	tf_header hp = theader();
+	hp.pid = 100;
+	hp.start_mono_ns = 1000000000;
+	tf_header hc = theader();
+	hc.pid = 101;
+	hc.ppid = 100;
+	hc.start_mono_ns = hp.start_mono_ns + 5000000; /* 5 ms later */
+	hc.fork_from = (tf_bytes){"parent.atr", 10};
+	hc.fork_at = 3;
+	tbuf bp = trace_of(hp, fork_parent), bc = trace_of(hc, fork_child);
+	tf_reader *rds[2];
+	uint64_t until[2] = {3, 0};
+	fork_seen seen = {0};
+
+	assert_int_equal(tf_reader_open_mem(&rds[0], bp.data, bp.len), 0);
+	assert_int_equal(tf_reader_open_mem(&rds[1], bc.data, bc.len), 0);
+	assert_int_equal(replay_chain(rds, until, 2, &seen), RP_OK);
+	tf_reader_free(rds[0]);
+	tf_reader_free(rds[1]);
+	const rp_replay_result *r = &seen.res;
+	assert_int_equal(r->requests, 6);         /* A, B, C; the child's three */
+	assert_int_equal(r->free_unknown, 1);     /* D: the parent's after the fork */
+	assert_int_equal(r->inherited_unknown, 0);
+	assert_int_equal(r->live_end, 100 + 300 + 50); /* A, C and E */
+	assert_int_equal(r->facts.pid, 101);
+	assert_string_equal(r->facts.fork_from, "parent.atr");
+	assert_int_equal(r->facts.fork_at, 3);
+	assert_int_equal(r->facts.ancestors, 1);
+	assert_int_equal(r->facts.inherited_events, 3);
+	assert_false(r->facts.parent_missing);
+	assert_int_equal(r->nnodes, 2); /* the child's node after the parent's */
+	assert_int_equal(seen.ip[0], tf_py_frame(1, 4));
+	assert_int_equal(seen.ip[1], tf_py_frame(2, 8)); /* its code is the second */
+	assert_int_equal(seen.parent[1], 0);
+	assert_true(r->facts.span_ns >= 5000000 + 3); /* the child's time after the parent's start */
+
+	/* the parent's trace with fewer events than the child's header says */
+	until[0] = 5;
+	assert_int_equal(tf_reader_open_mem(&rds[0], bp.data, bp.len), 0);
+	assert_int_equal(tf_reader_open_mem(&rds[1], bc.data, bc.len), 0);
+	assert_int_equal(replay_chain(rds, until, 2, &seen), RP_E_SHORT);
+	tf_reader_free(rds[0]);
+	tf_reader_free(rds[1]);
+
+	/* alone: the frees of blocks it inherited are counted apart */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(tf_reader_open_mem(&rds[0], bc.data, bc.len), 0);
+	assert_int_equal(replay_chain(rds, until, 1, &seen), RP_OK);
+	tf_reader_free(rds[0]);
+	assert_int_equal(seen.res.free_unknown, 0);
+	assert_int_equal(seen.res.inherited_unknown, 2); /* B and D */
+	assert_true(seen.res.facts.parent_missing);
+	assert_int_equal(seen.res.facts.ancestors, 0);
+	free(bp.data);
+	free(bc.data);
 }
 
 int main(void)
@@ -1243,6 +1370,7 @@ int main(void)
 	    cmocka_unit_test(test_heap_arena_free_by_base),
 	    cmocka_unit_test(test_heap_ends_with_its_block),
 	    cmocka_unit_test(test_heap_end_frees_arenas),
+	    cmocka_unit_test(test_fork_chain),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);
 }

@@ -110,6 +110,8 @@ static void header(bld *s, uint64_t version)
 	bytes(s, "x\0", 2);
 	str(s, "");
 	str(s, ""); /* exec_from */
+	str(s, ""); /* fork_from */
+	u(s, 0);    /* fork_at */
 }
 
 static void end(bld *s, uint64_t events)
