@@ -613,6 +613,8 @@ static bool set_aside(replay *r, const tf_record *rec)
 		return true;
 	}
 	return false;
+}
+
 /* ---- a forked child after its ancestors ---- */
 
 /* The header of a trace that continues the replay: from here on its ids

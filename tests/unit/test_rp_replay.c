@@ -1213,6 +1213,8 @@ static void test_heap_end_frees_arenas(void **state)
 		assert_int_equal(res.models[0].addr_mismatch, 0);
 		expect_parts(&res.models[0], parts(cases[c].freed_held, cases[c].released_kept, 0, 0));
 	}
+}
+
 /* A trace in memory: header h, then what fill writes. */
 static tbuf trace_of(tf_header h, void (*fill)(void))
 {
