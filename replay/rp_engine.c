@@ -346,6 +346,8 @@ static int compared_of(const replay *r, const model_run *mr)
 		return RP_NC_GC_OFF;
 	if (r->child_alone)
 		return RP_NC_FORKED;
+	if (r->facts.other_heap_lost)
+		return RP_NC_HEAPS_LOST;
 	pym_params rec;
 	pym_params_for_version(r->facts.python, &rec);
 	if (!r->facts.python[0] || strcmp(rec.name, pym_get_params(mr->m)->name))
@@ -375,6 +377,12 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 		break;
 	case RP_NC_GC_OFF:
 		snprintf(buf, cap, "a --gc off twin places its arenas itself");
+		break;
+	case RP_NC_HEAPS_LOST:
+		snprintf(buf, cap,
+			 "%" PRIu64 " requests and arenas of subinterpreters' heaps not replayed "
+			 "(more than %d at once, or no memory)",
+			 x->other_heap_lost, RP_HEAPS_LIVE_MAX);
 		break;
 	case RP_NC_FORKED:
 		snprintf(buf, cap, "a forked child replayed without its parent's trace");

@@ -67,6 +67,8 @@ static void heap_free(rp_heap *h, int n)
 static rp_heap *heap_new(replay *r, uint64_t state, uint64_t block)
 {
 	rp_heaps *H = &r->heaps;
+	if (H->nlive == RP_HEAPS_LIVE_MAX)
+		return NULL;
 	if (H->nheap == H->cap) {
 		uint32_t cap = H->cap ? 2 * H->cap : 8;
 		rp_heap **a = realloc(H->heap, cap * sizeof(*a));
@@ -101,6 +103,7 @@ static rp_heap *heap_new(replay *r, uint64_t state, uint64_t block)
 		return NULL;
 	}
 	H->heap[H->nheap++] = h;
+	H->nlive++;
 	r->facts.other_heaps++;
 	return h;
 }
@@ -135,6 +138,7 @@ static void heap_end(replay *r, rp_heap *h, bool freed)
 	if (h->block)
 		u64map_del(&H->blocks, h->block);
 	H->heap[h->index] = NULL;
+	H->nlive--;
 	H->cached = false;
 	heap_free(h, r->n);
 }
@@ -159,7 +163,7 @@ void rp_heap_record(replay *r, const tf_heap *h)
 	bool made;
 	uint64_t *v = u64map_get(&H->threads, h->tid, &made);
 	if (!v) {
-		r->oom++;
+		r->facts.other_heap_lost++; /* its requests would go to the main heap */
 		return;
 	}
 	v[T_STATE] = h->state;
@@ -167,7 +171,9 @@ void rp_heap_record(replay *r, const tf_heap *h)
 }
 
 /* The heap the thread's Python-layer records are for; NULL for the main
- * heap (or no memory for another: its requests are then lost, r->oom). */
+ * heap, or for another that could not be made (too many alive, or no
+ * memory: then its records are lost, other_heap_lost, and no model is
+ * compared). */
 static rp_heap *heap_of(replay *r, uint32_t thread)
 {
 	rp_heaps *H = &r->heaps;
@@ -178,13 +184,21 @@ static rp_heap *heap_of(replay *r, uint32_t thread)
 	if (t) {
 		const uint64_t *i = u64map_find(&H->live, t[T_STATE]);
 		h = i ? H->heap[*i] : heap_new(r, t[T_STATE], t[T_BLOCK]);
-		if (!h)
-			r->oom++;
 	}
 	H->cached = h || !t; /* a heap that could not be made is tried again */
 	H->tid = thread;
 	H->cur = h;
 	return h;
+}
+
+/* A record of a thread with no heap to take it: the main heap's (false),
+ * or another's that could not be made, lost (true). */
+static bool lost(replay *r, uint32_t thread)
+{
+	if (!u64map_find(&r->heaps.threads, thread))
+		return false;
+	r->facts.other_heap_lost++;
+	return true;
 }
 
 /* As rp_engine.c's request(), on the heap's own address map and models;
@@ -223,7 +237,7 @@ static void heap_request(replay *r, rp_heap *h, const tf_record *rec)
 	slot = NULL;
 	if (op != OP_FREE && a->addr) {
 		if (!(slot = u64map_insert(&h->live, a->addr))) {
-			r->oom++;
+			r->facts.other_heap_lost++;
 			return;
 		}
 		slot[H_SIZE] = n == UINT64_MAX ? 0 : n;
@@ -240,7 +254,7 @@ bool rp_heap_request(replay *r, const tf_record *rec)
 {
 	rp_heap *h = heap_of(r, rec->thread);
 	if (!h)
-		return u64map_find(&r->heaps.threads, rec->thread) != NULL; /* lost, not the main's */
+		return lost(r, rec->thread);
 	heap_request(r, h, rec);
 	return true;
 }
@@ -251,7 +265,7 @@ bool rp_heap_arena_alloc(replay *r, const tf_record *rec)
 	rp_heap *h = heap_of(r, rec->thread);
 	if (!h) { /* the main heap's; a base an ended heap left is another arena now */
 		u64map_del(&H->arenas, rec->u.arena.addr);
-		return u64map_find(&H->threads, rec->thread) != NULL;
+		return lost(r, rec->thread);
 	}
 	u64map_put(&H->arenas, rec->u.arena.addr, h->index);
 	r->facts.other_heap_arenas++;

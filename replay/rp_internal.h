@@ -116,7 +116,8 @@ typedef struct model_run {
 	rp_classes classes_peak;
 } model_run;
 
-/* The heaps of isolated subinterpreters (rp_heaps.c). */
+/* The heaps of isolated subinterpreters (rp_heaps.c), at most
+ * RP_HEAPS_LIVE_MAX alive at once (rp_result.h). */
 typedef struct rp_heap rp_heap;
 typedef struct rp_heaps {
 	bool any;       /* a heap record named a state other than the main one */
@@ -126,7 +127,7 @@ typedef struct rp_heaps {
 	u64map blocks;  /* block -> the heap its free ends */
 	u64map arenas;  /* arena base -> the heap it is of, not freed yet */
 	rp_heap **heap; /* every heap replayed, NULL once ended */
-	uint32_t nheap, cap;
+	uint32_t nheap, cap, nlive;
 	bool cached;    /* cur is the heap of thread tid (NULL: the main heap) */
 	uint32_t tid;
 	rp_heap *cur;

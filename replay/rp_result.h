@@ -14,6 +14,10 @@
 #include <stdint.h>
 
 #define RP_MAX_MODELS 8
+/* Subinterpreters' heaps replayed alive at once, at most (each some 50 KB
+ * and a model per model): the records of more are not replayed, and no
+ * model is compared (RP_NC_HEAPS_LOST). */
+#define RP_HEAPS_LIVE_MAX 1024
 
 /* The traced process (header and end record). */
 typedef struct rp_facts {
@@ -33,6 +37,7 @@ typedef struct rp_facts {
 	 * replayed: how many (by address), their requests, their arenas
 	 * allocated and freed (rp_heaps.c) */
 	uint64_t other_heaps, other_heap_requests, other_heap_arenas, other_heap_arenas_freed;
+	uint64_t other_heap_lost; /* their records no model could take (RP_NC_HEAPS_LOST) */
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
 	/* a forked child (its header's fork_from, fork_at): the parent's trace
@@ -52,7 +57,7 @@ typedef struct rp_facts {
  * not serve the interpreter; the model is not the profile of the recorded
  * version; a --gc off twin; the trace's arenas are not of its size. */
 enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
-       RP_NC_ARENA_SIZE, RP_NC_FORKED };
+       RP_NC_ARENA_SIZE, RP_NC_FORKED, RP_NC_HEAPS_LOST };
 
 /* The arena cross-check's parts (rp_xcheck.c), of a compared model; the
  * total is their sum: (a) the interpreter freed an arena (arena_free) the

@@ -1095,7 +1095,7 @@ static void test_heaps_replayed_apart(void **state)
 	assert_int_equal(res.free_unknown + res.realloc_unknown + res.alloc_over_live, 0);
 	assert_int_equal(res.models[0].arenas_current, 1); /* the measures: the main heap */
 	assert_non_null(strstr(text, "\"other_heaps\": {\"states\": 1, \"requests\": 2, "
-				     "\"arenas\": 1, \"arenas_freed\": 0}"));
+				     "\"arenas\": 1, \"arenas_freed\": 0, \"lost\": 0}"));
 	assert_non_null(strstr(text, "\nsubinterpreters: 1 obmalloc states of their own, 2 "
 				     "requests and 1 arenas, replayed through models of their own"));
 	free(text);
@@ -1213,6 +1213,31 @@ static void test_heap_end_frees_arenas(void **state)
 		assert_int_equal(res.models[0].addr_mismatch, 0);
 		expect_parts(&res.models[0], parts(cases[c].freed_held, cases[c].released_kept, 0, 0));
 	}
+}
+
+/* More subinterpreters' heaps alive at once than the replay keeps: their
+ * records are lost, and no model is compared (null, never a count that
+ * leaves them out). */
+static void test_heaps_too_many(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	for (uint64_t k = 0; k <= RP_HEAPS_LIVE_MAX; k++) {
+		tf_record r = {.kind = TF_HEAP, .thread = 1};
+		r.u.heap = (tf_heap){2, HSTATE + k * 4096, HBLOCK + k * 4096};
+		assert_int_equal(tf_writer_put(w, &r), 0);
+		ev_t(2, TF_PY_OBJ_MALLOC, 600, 0x5555000 + k * 1024); /* raw: no arena needed */
+	}
+	char *text;
+	rp_replay_result res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_int_equal(res.facts.other_heaps, RP_HEAPS_LIVE_MAX);
+	assert_int_equal(res.facts.other_heap_lost, 1);
+	assert_int_equal(res.models[0].compared, RP_NC_HEAPS_LOST);
+	assert_non_null(strstr(text, "\"addresses_unlike_interpreter\": null, \"arena_mismatches\": null"));
+	assert_non_null(strstr(text, "exactness: cpython-3.12: not compared: 1 requests and arenas of "
+				     "subinterpreters' heaps not replayed (more than 1024 at once, or no "
+				     "memory)"));
+	free(text);
 }
 
 /* A trace in memory: header h, then what fill writes. */
@@ -1372,6 +1397,7 @@ int main(void)
 	    cmocka_unit_test(test_heap_arena_free_by_base),
 	    cmocka_unit_test(test_heap_ends_with_its_block),
 	    cmocka_unit_test(test_heap_end_frees_arenas),
+	    cmocka_unit_test(test_heaps_too_many),
 	    cmocka_unit_test(test_fork_chain),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);
