@@ -184,6 +184,9 @@ static uintptr_t heap_expect;
 static const tr_pyheap_layout *HL;
 static char *runtime;                  /* &_PyRuntime */
 static void *(*heap_tstate)(void);     /* this thread's current state, or NULL */
+static void *(*ts_interp_of)(void *);  /* PyThreadState_GetInterpreter */
+static void *(*main_interp_of)(void);  /* PyInterpreterState_Main */
+static int heap_checked;               /* the layout was found right (1) or wrong (-1) */
 static __thread uintptr_t tls_heap __attribute__((tls_model("initial-exec")));
 
 #define FIELD(p, off, type) (*(type *)((char *)(p) + (off)))
@@ -217,8 +220,33 @@ static uintptr_t heap_now(uintptr_t *block)
 	return state == main_state ? 0 : state;
 }
 
+/* The first time there is a thread state to look at: whether the layout is
+ * this interpreter's, as its own functions (without side effects) answer
+ * for the thread's interpreter and the main one.  If not (a build the
+ * table does not describe), heaps are not looked at again. */
+static bool heap_layout_ok(void)
+{
+	int c = __atomic_load_n(&heap_checked, __ATOMIC_ACQUIRE);
+	if (c)
+		return c > 0;
+	void *ts = heap_tstate();
+	void *m = main_interp_of();
+	if (!ts || !m)
+		return false; /* not yet: no record either */
+	bool ok = ts_interp_of(ts) == FIELD(ts, HL->ts_interp, void *) &&
+		  m == runtime + HL->rt_main_interp;
+	if (!ok) {
+		__atomic_store_n(&heap_watch, &heap_quiet, __ATOMIC_RELAXED);
+		__atomic_store_n(&heap_expect, 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&heap_checked, ok ? 1 : -1, __ATOMIC_RELEASE);
+	return ok;
+}
+
 static __attribute__((noinline, cold)) void heap_changed(void)
 {
+	if (!heap_layout_ok())
+		return;
 	uintptr_t block = 0, h = heap_now(&block);
 	if (h == 1 || h == tls_heap)
 		return;
@@ -238,7 +266,10 @@ static __attribute__((noinline, cold)) void heap_changed(void)
 /* Before a Python-layer record, with tr_busy set. */
 static inline void heap_check(void)
 {
-	if (__builtin_expect(__atomic_load_n(heap_watch, __ATOMIC_RELAXED) != heap_expect, 0))
+	const uintptr_t *watch = __atomic_load_n(&heap_watch, __ATOMIC_RELAXED);
+	if (__builtin_expect(__atomic_load_n(watch, __ATOMIC_RELAXED) !=
+				     __atomic_load_n(&heap_expect, __ATOMIC_RELAXED),
+			     0))
 		heap_changed();
 }
 
@@ -248,7 +279,13 @@ static void heap_setup(int minor)
 	runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
 	if (!(*(void **)&heap_tstate = dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked")))
 		*(void **)&heap_tstate = dlsym(RTLD_DEFAULT, "_PyThreadState_UncheckedGet");
-	if (!HL || !runtime || !heap_tstate)
+	*(void **)&ts_interp_of = dlsym(RTLD_DEFAULT, "PyThreadState_GetInterpreter");
+	*(void **)&main_interp_of = dlsym(RTLD_DEFAULT, "PyInterpreterState_Main");
+	/* debug builds lay the states out otherwise (as tr_pystack.c finds them) */
+	bool debug = dlsym(RTLD_DEFAULT, "_Py_RefTotal") || dlsym(RTLD_DEFAULT, "_Py_GetRefTotal") ||
+		     dlsym(RTLD_DEFAULT, "_Py_GetGlobalRefTotal");
+	if (!HL || !runtime || !heap_tstate || !ts_interp_of || !main_interp_of || debug ||
+	    sizeof(void *) != 8)
 		return; /* before 3.12: one heap for every interpreter */
 	heap_expect = (uintptr_t)(runtime + HL->rt_main_interp);
 	heap_watch = (const uintptr_t *)(runtime + HL->rt_interp_head);

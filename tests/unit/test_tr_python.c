@@ -87,6 +87,8 @@ fobj *PyDict_GetItemString(fobj *d, const char *key);
 long PyLong_AsLong(fobj *o);
 void PyErr_Clear(void);
 void *PyThreadState_GetUnchecked(void);
+void *PyThreadState_GetInterpreter(void *tstate);
+void *PyInterpreterState_Main(void);
 extern fobj _Py_NoneStruct;
 extern char _PyRuntime[];
 
@@ -642,10 +644,21 @@ static void test_gc_passes(void **state)
 #define FAKE_INTERP 16384 /* bytes of a fake PyInterpreterState, past every offset */
 char _PyRuntime[131072] __attribute__((aligned(64)));
 static char *fake_tstate;
+static char *fake_main; /* PyInterpreterState_Main's answer */
 
 void *PyThreadState_GetUnchecked(void)
 {
 	return fake_tstate;
+}
+
+void *PyThreadState_GetInterpreter(void *tstate)
+{
+	return *(void **)((char *)tstate + 16);
+}
+
+void *PyInterpreterState_Main(void)
+{
+	return fake_main;
 }
 
 #define PUT(p, off, type, v) (*(type *)((char *)(p) + (off)) = (v))
@@ -675,7 +688,7 @@ static void heaps_seen(int *n, uint64_t *states, uint64_t *blocks)
  * the block that ends it, once; back on the main interpreter one naming
  * it (0); a legacy subinterpreter, on the main state, none; an arena of a
  * subinterpreter comes after its heap record. */
-static void heaps_of(const char *version, bool state_ptr)
+static void heaps_of(const char *version, bool state_ptr, bool layout_right)
 {
 	static char sub[FAKE_INTERP] __attribute__((aligned(64)));
 	static char legacy[FAKE_INTERP] __attribute__((aligned(64)));
@@ -684,6 +697,7 @@ static void heaps_of(const char *version, bool state_ptr)
 	const uint32_t head = state_ptr ? 632 : 40, mainoff = state_ptr ? 88352 : 76392;
 	const uint32_t flags = state_ptr ? 8440 : 1712, obm = state_ptr ? 10800 : 3960;
 	char *main_interp = _PyRuntime + mainoff;
+	fake_main = layout_right ? main_interp : _PyRuntime + 64; /* elsewhere: another layout */
 	memset(_PyRuntime, 0, sizeof(_PyRuntime));
 	memset(sub, 0, sizeof(sub));
 	memset(legacy, 0, sizeof(legacy));
@@ -717,6 +731,10 @@ static void heaps_of(const char *version, bool state_ptr)
 	int n;
 	uint64_t states[8], blocks[8];
 	heaps_seen(&n, states, blocks);
+	if (!layout_right) { /* found wrong: never looked at again, no record */
+		CHECK(n == 0 && nseen == 15);
+		return;
+	}
 	const uint64_t want = state_ptr ? (uintptr_t)sub_state : (uintptr_t)sub + obm;
 	const uint64_t block = state_ptr ? (uintptr_t)sub_state : (uintptr_t)sub;
 	/* the legacy interpreter's requests were the main state's, and the
@@ -736,12 +754,19 @@ static void heaps_of(const char *version, bool state_ptr)
 
 static void heaps_3_12(void)
 {
-	heaps_of("3.12.1 (main)", false);
+	heaps_of("3.12.1 (main)", false, true);
 }
 
 static void heaps_3_13(void)
 {
-	heaps_of("3.13.0 (main)", true);
+	heaps_of("3.13.0 (main)", true, true);
+}
+
+/* A build whose runtime is not where the table says (the interpreter's
+ * own PyInterpreterState_Main answers otherwise): no heap record. */
+static void heaps_other_layout(void)
+{
+	heaps_of("3.13.0 (main)", true, false);
 }
 
 /* Before 3.12 every interpreter shares the main one's state: whatever the
@@ -766,6 +791,7 @@ static void test_heaps(void **state)
 	run_child(heaps_3_12);
 	run_child(heaps_3_13);
 	run_child(heaps_3_11);
+	run_child(heaps_other_layout);
 }
 
 int main(void)
