@@ -238,6 +238,10 @@ static void print_record(const tf_reader *rd, uint64_t index, const tf_record *r
 		printf(" number=%" PRIu64, r->u.py_init.number);
 		str_field("allocator", r->u.py_init.allocator);
 		break;
+	case TF_HEAP: /* 0: the main interpreter's obmalloc state */
+		printf(" tid=%" PRIu64 " state=0x%" PRIx64 " block=0x%" PRIx64, r->u.heap.tid,
+		       r->u.heap.state, r->u.heap.block);
+		break;
 	default:
 		if (tf_kind_is_malloc_fn(r->kind) || tf_kind_is_python_fn(r->kind))
 			alloc_fields(r);

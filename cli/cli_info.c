@@ -156,6 +156,10 @@ static void print_text(const char *path, const tf_summary *s)
 		text_calls("python OBJ domain", s, py_obj, NELEM(py_obj));
 		printf("arenas     %s allocated, %s freed\n", commas(s->kinds[TF_ARENA_ALLOC], b1),
 		       commas(s->kinds[TF_ARENA_FREE], b2));
+		if (s->kinds[TF_HEAP]) /* isolated subinterpreters: FORMAT.md §5.4 */
+			printf("heaps      %s heap records: threads on subinterpreters' own "
+			       "obmalloc states\n",
+			       commas(s->kinds[TF_HEAP], b1));
 		printf("gc passes  %s (gen0 %" PRIu64 ", gen1 %" PRIu64 ", gen2 %" PRIu64 ")\n",
 		       commas(s->kinds[TF_GC_STOP], b1), s->gc_by_gen[0], s->gc_by_gen[1],
 		       s->gc_by_gen[2]);
@@ -309,9 +313,10 @@ static void print_json(const tf_summary *s)
 	printf(", \"arena_alloc\": %" PRIu64 ", \"arena_free\": %" PRIu64
 	       ", \"gc_passes\": %" PRIu64 ", \"gc_by_generation\": [%" PRIu64 ", %" PRIu64
 	       ", %" PRIu64 "], \"codes\": %" PRIu64 ", \"requests_with_python_frames\": %" PRIu64
-	       "}",
+	       ", \"heap_records\": %" PRIu64 "}",
 	       s->kinds[TF_ARENA_ALLOC], s->kinds[TF_ARENA_FREE], s->kinds[TF_GC_STOP],
-	       s->gc_by_gen[0], s->gc_by_gen[1], s->gc_by_gen[2], s->kinds[TF_PY_CODE], s->py_requests);
+	       s->gc_by_gen[0], s->gc_by_gen[1], s->gc_by_gen[2], s->kinds[TF_PY_CODE], s->py_requests,
+	       s->kinds[TF_HEAP]);
 	printf(", \"requests\": %" PRIu64, s->requests);
 	printf(", \"marks\": %" PRIu64 ", \"snapshots\": %" PRIu64 ", \"forks\": %" PRIu64
 	       ", \"threads\": %" PRIu64 ", \"stacks\": %" PRIu64 ", \"modules\": %" PRIu64

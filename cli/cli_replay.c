@@ -407,6 +407,18 @@ static int run(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const cha
 	return status != CLI_EXIT_OK ? status : status2;
 }
 
+/* What the replay set aside of isolated subinterpreters' heaps, for the
+ * line below: empty when there were none. */
+static void other_heaps_note(const rp_replay_result *res, char *buf, size_t cap)
+{
+	const rp_facts *x = &res->facts;
+	if (x->other_heaps)
+		snprintf(buf, cap,
+			 "; and %" PRIu64 " requests of %" PRIu64
+			 " subinterpreters' own heaps, each through models of its own",
+			 x->other_heap_requests, x->other_heaps);
+}
+
 /* The line on stderr after the result: how the first model's addresses
  * and arenas compared with the interpreter's, or why they were not. */
 static void addresses_line(const rp_replay_result *res)
@@ -414,12 +426,13 @@ static void addresses_line(const rp_replay_result *res)
 	const rp_model_result *m = &res->models[0];
 	const uint64_t anomalies =
 	    res->free_unknown + res->realloc_unknown + res->alloc_over_live + m->errors;
-	char why[128], dropped[64] = "";
+	char why[128], dropped[192] = "";
 	if (res->malloc_layer || !res->nmodels)
 		return;
 	if (res->facts.dropped)
 		snprintf(dropped, sizeof(dropped), ", %" PRIu64 " events dropped by the tracer",
 			 res->facts.dropped);
+	other_heaps_note(res, dropped + strlen(dropped), sizeof(dropped) - strlen(dropped));
 	if (rp_not_compared(res, m, why, sizeof(why)))
 		fprintf(stderr,
 			"replay: model %s, %" PRIu64 " requests, addresses not compared: %s, %" PRIu64
@@ -451,6 +464,9 @@ static int snapshots_line(const rp_replay_result *res)
 	else if (res->snapshots_unchecked)
 		printf("; %" PRIu64 " not checked: %s served the interpreter", res->snapshots_unchecked,
 		       res->facts.python_allocator);
+	if (res->snapshots_elsewhere)
+		printf("; %" PRIu64 " not checked: taken on a subinterpreter's own heap",
+		       res->snapshots_elsewhere);
 	putchar('\n');
 	return !res->snapshots || res->snapshots_mismatched ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }

@@ -33,8 +33,13 @@ uint64_t rp_arena_source(void *ctx, uint64_t size)
 
 void rp_on_arena_alloc(replay *r, const tf_arena *a)
 {
-	for (int i = 0; i < r->n; i++) {
-		model_run *mr = &r->mr[i];
+	rp_on_arena_alloc_in(r->mr, r->n, a);
+}
+
+void rp_on_arena_alloc_in(model_run *runs, int n, const tf_arena *a)
+{
+	for (int i = 0; i < n; i++) {
+		model_run *mr = &runs[i];
 		if (mr->gc_off)
 			continue; /* its arenas differ from the interpreter's */
 		if (a->size != pym_get_params(mr->m)->arena_size) {

@@ -172,6 +172,24 @@ static void anomaly(replay *r, uint64_t *count, int kind, uint64_t addr)
 		r->examples[kind] = addr;
 }
 
+/* For rp_heaps.c, which replays subinterpreters' heaps the same way. */
+enum op rp_request_op(const tf_record *rec, uint64_t *n)
+{
+	return classify(rec, false, n);
+}
+
+uint64_t rp_model_apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64_t old_n,
+			uint64_t n, uint64_t real)
+{
+	return apply(r, mr, op, old, old_n, n, real);
+}
+
+void rp_anomaly(replay *r, int kind, uint64_t addr)
+{
+	uint64_t *count[] = {&r->free_unknown, &r->realloc_unknown, &r->alloc_over_live};
+	anomaly(r, count[kind], kind, addr);
+}
+
 /* One request; returns the block's id there (0 for a free). */
 static uint64_t system_request(replay *r, enum op op, uint64_t old, uint64_t old_n, uint64_t n)
 {
@@ -376,6 +394,8 @@ static int compared_of(const replay *r, const model_run *mr)
 		return RP_NC_GC_OFF;
 	if (r->child_alone)
 		return RP_NC_FORKED;
+	if (r->facts.other_heap_lost)
+		return RP_NC_HEAPS_LOST;
 	pym_params rec;
 	pym_params_for_version(r->facts.python, &rec);
 	if (!r->facts.python[0] || strcmp(rec.name, pym_get_params(mr->m)->name))
@@ -410,6 +430,12 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 		break;
 	case RP_NC_REINIT:
 		return rp_reinit_why(x, buf, cap);
+	case RP_NC_HEAPS_LOST:
+		snprintf(buf, cap,
+			 "%" PRIu64 " requests and arenas of subinterpreters' heaps not replayed "
+			 "(more than %d at once, or no memory)",
+			 x->other_heap_lost, RP_HEAPS_LIVE_MAX);
+		break;
 	case RP_NC_FORKED:
 		snprintf(buf, cap, "a forked child replayed without its parent's trace");
 		break;
@@ -639,6 +665,27 @@ static int start(replay *r, const tf_record *rec)
 	return rc < 0 ? fail(r, rc, rc == RP_E_NOMEM ? "out of memory" : "too many moments") : RP_OK;
 }
 
+/* Once a heap record has named another interpreter's heap: whether rec is
+ * that heap's (its thread's request, arena_alloc or snapshot, or an
+ * arena_free of one of its arenas), which rp_heaps.c replays through the
+ * heap's own models; a malloc-family free may end a heap. */
+static bool set_aside(replay *r, const tf_record *rec)
+{
+	if (tf_kind_is_python_fn(rec->kind))
+		return rp_heap_request(r, rec);
+	if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr)
+		return rp_heap_arena_alloc(r, rec);
+	if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr)
+		return rp_heap_arena_free(r, rec);
+	if (rec->kind == TF_FREE && rec->u.alloc.addr)
+		rp_heap_block_freed(r, rec->u.alloc.addr);
+	if (rec->kind == TF_SNAPSHOT && r->cfg.check && rp_heap_snapshot_elsewhere(r, rec)) {
+		r->snap_elsewhere++;
+		return true;
+	}
+	return false;
+}
+
 /* ---- a forked child after its ancestors ---- */
 
 /* The header of a trace that continues the replay: from here on its ids
@@ -692,6 +739,9 @@ static const tf_record *shifted(const replay *r, const tf_record *rec, tf_record
 	case TF_THREAD_NAME:
 		buf->u.thread.tid += r->shift.threads;
 		break;
+	case TF_HEAP:
+		buf->u.heap.tid += r->shift.threads;
+		break;
 	default:
 		break;
 	}
@@ -735,6 +785,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	} else if (rec->kind == TF_PY_INIT) {
 		if (on_py_init(r, &rec->u.py_init) < 0)
 			return r->failed;
+	} else if (r->heaps.any && !r->malloc_layer && set_aside(r, rec)) {
+		/* another interpreter's heap: replayed by its own models (rp_heaps.c) */
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {
 		rp_on_arena_alloc(r, &rec->u.arena);
 	} else if (rec->kind == TF_ARENA_FREE && rec->u.arena.addr && !r->malloc_layer) {
@@ -753,6 +805,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		rp_on_gc(r, rec);
 	} else if (rec->kind == TF_SNAPSHOT && r->cfg.check) {
 		check_snapshot(r, rec, r->buf, r->buf_cap);
+	} else if (rec->kind == TF_HEAP) {
+		rp_heap_record(r, &rec->u.heap);
 	} else if (rec->kind == TF_STACK) {
 		rp_on_stack_node(r, &rec->u.node);
 	} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
@@ -853,6 +907,7 @@ int rp_engine_finish(rp_engine *r)
 	    .snapshots = r->snapshots,
 	    .snapshots_mismatched = r->snap_bad,
 	    .snapshots_unchecked = r->snap_unchecked,
+	    .snapshots_elsewhere = r->snap_elsewhere,
 	    .malloc_layer = r->malloc_layer,
 	    .compared = !r->malloc_layer && !r->not_pymalloc,
 	    .nmodels = r->n,
@@ -881,6 +936,7 @@ int rp_engine_finish(rp_engine *r)
 	r->sysrun = NULL;
 	rp_pin *pins = NULL;
 	size_t npins = 0;
+	rp_heaps_end(r); /* their models' exactness, into the main heap's models' */
 	for (int i = 0; i < r->n; i++) {
 		rp_arenas_end(r, &r->mr[i]);
 		rp_xcheck_end(&r->mr[i]);
@@ -958,5 +1014,6 @@ void rp_engine_free(rp_engine *r)
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);
 	free(r->buf);
+	rp_heaps_free(r);
 	free(r);
 }

@@ -77,6 +77,10 @@ typedef struct model_run {
 	pym *m;
 	const replay *r;
 	bool recorded_bases;  /* arena bases come from the trace */
+	/* the arena cross-check's clock: NULL for the engine's requests and
+	 * cur_realloc, else a subinterpreter heap's own (rp_heaps.c) */
+	const uint64_t *clock;
+	const bool *in_realloc;
 	uint64_t queue[QCAP]; /* arena bases recorded but not yet used */
 	unsigned qhead, qlen;
 	uint64_t addr_mismatch, errors;
@@ -111,6 +115,26 @@ typedef struct model_run {
 	uint64_t next_arena_id;
 	rp_classes classes_peak;
 } model_run;
+
+/* The heaps of isolated subinterpreters (rp_heaps.c), at most
+ * RP_HEAPS_LIVE_MAX alive at once (rp_result.h). */
+typedef struct rp_heap rp_heap;
+typedef struct rp_heaps {
+	bool any;       /* a heap record named a state other than the main one */
+	u64map threads; /* thread -> its state and the block that ends it, for the
+			 * threads not on the main heap */
+	u64map live;    /* state -> its heap (index in heap[]), while not freed */
+	u64map blocks;  /* block -> the heap its free ends */
+	u64map arenas;  /* arena base -> the heap it is of, not freed yet */
+	rp_heap **heap; /* every heap replayed, NULL once ended */
+	uint32_t nheap, cap, nlive;
+	bool cached;    /* cur is the heap of thread tid (NULL: the main heap) */
+	uint32_t tid;
+	rp_heap *cur;
+	/* the ended heaps' exactness, per model: added to the main heap's */
+	uint64_t addr_mismatch[MAX_MODELS], errors[MAX_MODELS];
+	rp_arena_mismatch xc[MAX_MODELS];
+} rp_heaps;
 
 struct rp_engine {
 	model_run mr[MAX_MODELS];
@@ -185,6 +209,8 @@ struct rp_engine {
 	bool in_teardown;    /* since the last py_finalize, no py_init */
 	uint64_t exit_request, exit_time;
 	rp_replay_result result;
+	rp_heaps heaps;      /* rp_heaps.c */
+	uint64_t snap_elsewhere; /* snapshots taken on another interpreter's heap */
 	char msg[320];       /* rp_engine_error */
 };
 
@@ -196,6 +222,7 @@ enum op { OP_NONE, OP_ALLOC, OP_REALLOC, OP_FREE };
 /* rp_arenas.c: arena bases from the trace, and the models' arena lifelines */
 uint64_t rp_arena_source(void *ctx, uint64_t size);
 void rp_on_arena_alloc(replay *r, const tf_arena *a);
+void rp_on_arena_alloc_in(model_run *runs, int n, const tf_arena *a);
 void rp_on_model_arena(void *ctx, uint64_t base, bool released);
 void rp_take_tick(replay *r);
 void rp_arenas_end(const replay *r, model_run *mr);
@@ -206,6 +233,10 @@ void rp_xcheck_model_arena(model_run *mr, uint64_t base, bool released);
 void rp_xcheck_arena_alloc(model_run *mr, uint64_t base); /* before it is queued */
 void rp_xcheck_arena_free(replay *r, const tf_arena *a);
 void rp_xcheck_after_request(replay *r);
+/* the same for any runs (a subinterpreter heap's), each by its own clock */
+void rp_xcheck_arena_free_in(model_run *runs, int n, const tf_arena *a);
+void rp_xcheck_after_request_in(model_run *runs, int n);
+void rp_xcheck_heap_end(model_run *mr, bool frees_all, bool model_empty);
 void rp_xcheck_end(model_run *mr);
 void rp_xcheck_free(model_run *mr);
 
@@ -241,5 +272,22 @@ void rp_moments_end(replay *r);
 /* rp_gc.c: GC passes, and --gc off's withheld frees */
 void rp_on_gc(replay *r, const tf_record *rec);
 void rp_withhold(replay *r, uint64_t size, uint64_t stack_w, const uint64_t *old_m);
+
+/* rp_heaps.c: the heaps of isolated subinterpreters, each replayed through
+ * models of its own; the first three are true when the record is another
+ * heap's (and replayed there) */
+bool rp_heap_request(replay *r, const tf_record *rec);
+bool rp_heap_arena_alloc(replay *r, const tf_record *rec);
+bool rp_heap_arena_free(replay *r, const tf_record *rec);
+void rp_heap_block_freed(replay *r, uint64_t addr);
+bool rp_heap_snapshot_elsewhere(replay *r, const tf_record *rec);
+void rp_heap_record(replay *r, const tf_heap *h);
+void rp_heaps_end(replay *r);
+void rp_heaps_free(replay *r);
+/* rp_engine.c's request steps, for rp_heaps.c */
+enum op rp_request_op(const tf_record *rec, uint64_t *n);
+uint64_t rp_model_apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64_t old_n,
+			uint64_t n, uint64_t real);
+void rp_anomaly(replay *r, int kind, uint64_t addr);
 
 #endif

@@ -14,6 +14,10 @@
 #include <stdint.h>
 
 #define RP_MAX_MODELS 8
+/* Subinterpreters' heaps replayed alive at once, at most (each some 50 KB
+ * and a model per model): the records of more are not replayed, and no
+ * model is compared (RP_NC_HEAPS_LOST). */
+#define RP_HEAPS_LIVE_MAX 1024
 
 /* The traced process (header and end record). */
 typedef struct rp_facts {
@@ -29,6 +33,11 @@ typedef struct rp_facts {
 	uint64_t py_nodes;        /* of those, Python frames (FORMAT.md §5.5) */
 	bool complete;            /* the end record was read */
 	uint64_t dropped;         /* events the tracer could not record (its end record) */
+	/* isolated subinterpreters' obmalloc states (heap records), not
+	 * replayed: how many (by address), their requests, their arenas
+	 * allocated and freed (rp_heaps.c) */
+	uint64_t other_heaps, other_heap_requests, other_heap_arenas, other_heap_arenas_freed;
+	uint64_t other_heap_lost; /* their records no model could take (RP_NC_HEAPS_LOST) */
 	uint64_t end_kind;        /* TF_END_* */
 	int64_t exit_status;
 	/* initialisations of the interpreter (py_init records, FORMAT.md §5.4): 1 for a CPython
@@ -54,9 +63,10 @@ typedef struct rp_facts {
  * not serve the interpreter; the model is not the profile of the recorded
  * version; a --gc off twin; the trace's arenas are not of its size; the
  * interpreter was initialised again and another allocator than pymalloc
- * served it from then on (rp_reinit_why). */
+ * served it from then on (rp_reinit_why); a forked child replayed without
+ * its parent's trace; subinterpreters' heaps that could not be replayed. */
 enum { RP_COMPARED, RP_NC_MALLOC_LAYER, RP_NC_NOT_PYMALLOC, RP_NC_PROFILE, RP_NC_GC_OFF,
-       RP_NC_ARENA_SIZE, RP_NC_FORKED, RP_NC_REINIT };
+       RP_NC_ARENA_SIZE, RP_NC_FORKED, RP_NC_REINIT, RP_NC_HEAPS_LOST };
 
 /* The arena cross-check's parts (rp_xcheck.c), of a compared model; the
  * total is their sum: (a) the interpreter freed an arena (arena_free) the
@@ -159,6 +169,7 @@ typedef struct rp_replay_result {
 	uint64_t peak_live, live_end; /* requested bytes of live blocks */
 	uint64_t snapshots, snapshots_mismatched;
 	uint64_t snapshots_unchecked; /* --check-snapshots: not pymalloc's (below) */
+	uint64_t snapshots_elsewhere; /* --check-snapshots: taken on a subinterpreter's heap */
 	bool malloc_layer;
 	/* the Python layer, and pymalloc served the interpreter: a model of the recorded
 	 * version's profile is compared with it (each model's own `compared` says) */

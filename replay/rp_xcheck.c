@@ -49,6 +49,18 @@ static bool checked(const model_run *mr)
 	return mr->recorded_bases;
 }
 
+/* The requests the run has replayed, and whether the one replayed now is a
+ * realloc: the engine's, or those of the heap the run models (rp_heaps.c). */
+static uint64_t now_of(const model_run *mr)
+{
+	return mr->clock ? *mr->clock : mr->r->requests;
+}
+
+static bool in_realloc(const model_run *mr)
+{
+	return mr->in_realloc ? *mr->in_realloc : mr->r->cur_realloc;
+}
+
 static xc_pending *pending_of(model_run *mr, uint64_t base)
 {
 	for (uint32_t i = 0; i < mr->xc_npend; i++)
@@ -95,14 +107,14 @@ void rp_xcheck_model_arena(model_run *mr, uint64_t base, bool released)
 	uint64_t *v = u64map_find(&mr->xc_lives, base);
 	if (!v || *v != XC_HELD)
 		return; /* not from a record, or its mismatch is counted */
-	const uint64_t now = mr->r->requests;
+	const uint64_t now = now_of(mr);
 	xc_pending *p = pending_of(mr, base);
 	if (!p) {
 		*v = now; /* until its arena_free is read */
 		return;
 	}
 	/* the interpreter's arena_free came first: a realloc's, or too early */
-	if (!(p->after + 1 == now && mr->r->cur_realloc))
+	if (!(p->after + 1 == now && in_realloc(mr)))
 		mr->xc.freed_held++;
 	pending_remove(mr, p);
 	u64map_del(&mr->xc_lives, base);
@@ -122,16 +134,17 @@ void rp_xcheck_arena_alloc(model_run *mr, uint64_t base)
 	u64map_del(&mr->xc_lives, base);
 }
 
-void rp_xcheck_arena_free(replay *r, const tf_arena *a)
+void rp_xcheck_arena_free_in(model_run *runs, int n, const tf_arena *a)
 {
-	for (int i = 0; i < r->n; i++) {
-		model_run *mr = &r->mr[i];
+	for (int i = 0; i < n; i++) {
+		model_run *mr = &runs[i];
+		const uint64_t now = now_of(mr);
 		if (!checked(mr) || a->size != pym_get_params(mr->m)->arena_size)
 			continue;
 		uint64_t *v = u64map_find(&mr->xc_lives, a->addr);
 		if (v && !pending_of(mr, a->addr)) {
 			if (*v != XC_HELD) { /* the model released it first */
-				if (*v != r->requests)
+				if (*v != now)
 					mr->xc.released_kept++;
 				u64map_del(&mr->xc_lives, a->addr);
 				continue;
@@ -147,7 +160,7 @@ void rp_xcheck_arena_free(replay *r, const tf_arena *a)
 				mr->xc_pend = p;
 				mr->xc_cap = cap;
 			}
-			mr->xc_pend[mr->xc_npend++] = (xc_pending){a->addr, r->requests};
+			mr->xc_pend[mr->xc_npend++] = (xc_pending){a->addr, now};
 			continue;
 		}
 		/* never the model's: never taken (out of the queue now), or a
@@ -157,15 +170,21 @@ void rp_xcheck_arena_free(replay *r, const tf_arena *a)
 	}
 }
 
+void rp_xcheck_arena_free(replay *r, const tf_arena *a)
+{
+	rp_xcheck_arena_free_in(r->mr, r->n, a);
+}
+
 /* After a request: the arena_free records whose request has gone by
  * without the model releasing their arena. */
-void rp_xcheck_after_request(replay *r)
+void rp_xcheck_after_request_in(model_run *runs, int n)
 {
-	for (int i = 0; i < r->n; i++) {
-		model_run *mr = &r->mr[i];
+	for (int i = 0; i < n; i++) {
+		model_run *mr = &runs[i];
+		const uint64_t now = now_of(mr);
 		for (uint32_t k = 0; k < mr->xc_npend;) {
 			xc_pending *p = &mr->xc_pend[k];
-			if (p->after >= r->requests) {
+			if (p->after >= now) {
 				k++;
 				continue;
 			}
@@ -174,6 +193,35 @@ void rp_xcheck_after_request(replay *r)
 			pending_remove(mr, p);
 		}
 	}
+}
+
+void rp_xcheck_after_request(replay *r)
+{
+	rp_xcheck_after_request_in(r->mr, r->n);
+}
+
+/* A subinterpreter's obmalloc state was freed (rp_heaps.c).  CPython 3.13
+ * frees every arena of the state first when no block is allocated in it,
+ * 3.12 never (frees_all): the arena_free records since the state's last
+ * request match the model's arenas when the model has no block either,
+ * and an arena the model holds then that the interpreter did not free is
+ * one the model would have released. */
+void rp_xcheck_heap_end(model_run *mr, bool frees_all, bool model_empty)
+{
+	if (!checked(mr))
+		return;
+	const bool released = frees_all && model_empty;
+	for (uint32_t k = 0; k < mr->xc_npend;) {
+		xc_pending *p = &mr->xc_pend[k];
+		if (!released)
+			mr->xc.freed_held++; /* the model keeps it */
+		u64map_del(&mr->xc_lives, p->base);
+		pending_remove(mr, p);
+	}
+	size_t pos = 0;
+	uint64_t base, *v;
+	while (released && u64map_next(&mr->xc_lives, &pos, &base, &v))
+		mr->xc.released_kept += *v == XC_HELD; /* freed by the model, not the interpreter */
 }
 
 /* At the end: what is still waiting for the other side. */

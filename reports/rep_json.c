@@ -269,6 +269,11 @@ void rep_json_write(FILE *f, const rep_input *in)
 		fprintf(f, "%" PRIu64, res->facts.dropped);
 	else
 		fputs("null", f);
+	fprintf(f,
+		", \"other_heaps\": {\"states\": %" PRIu64 ", \"requests\": %" PRIu64
+		", \"arenas\": %" PRIu64 ", \"arenas_freed\": %" PRIu64 ", \"lost\": %" PRIu64 "}",
+		res->facts.other_heaps, res->facts.other_heap_requests, res->facts.other_heap_arenas,
+		res->facts.other_heap_arenas_freed, res->facts.other_heap_lost);
 	json_fork(f, res);
 	fprintf(f, ", \"live\": {\"peak_bytes\": %" PRIu64 ", \"end_bytes\": %" PRIu64
 		   "}, \"models\": [",

@@ -255,6 +255,12 @@ void rep_summary_write(FILE *f, const rep_input *in, rep_stack_printer print, vo
 		fprintf(f, "dropped: %" PRIu64 " events the tracer could not record, which the replay "
 			   "lacks\n",
 			x->dropped);
+	if (x->other_heaps)
+		fprintf(f,
+			"subinterpreters: %" PRIu64 " obmalloc states of their own, %" PRIu64
+			" requests and %" PRIu64 " arenas, replayed through models of their own: "
+			"in the exactness line, not in the measures (the main interpreter's heap)\n",
+			x->other_heaps, x->other_heap_requests, x->other_heap_arenas);
 	summary_fork(f, res);
 	summary_exactness(f, res);
 	fprintf(f, "%-19s %8s %8s %8s %8s %14s %6s %6s %6s %6s\n", "model", "arenas", "released",

@@ -417,6 +417,11 @@ static __attribute__((noinline)) uint32_t new_thread_locked(void)
 	return tls_tid;
 }
 
+uint32_t tr_thread_id_locked(void)
+{
+	return thread_id_locked();
+}
+
 /* A forked child's first record: its own trace starts now. */
 static __attribute__((noinline, cold)) int child_trace_locked(void)
 {

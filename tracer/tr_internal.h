@@ -97,6 +97,11 @@ void tr_event_locked(tf_kind kind, tf_alloc *a, void **ips, int nips);
 void tr_put(tf_record *rec);
 void tr_put_locked(tf_record *rec);
 
+/* The calling thread's small id (announcing it with a thread record on
+ * first use), for records that name a thread in a field (heap).  Needs
+ * tr_lock held. */
+uint32_t tr_thread_id_locked(void);
+
 /* What a record's caller does once it has released the lock: the module
  * poll when one is due.  tr_event and tr_put do it themselves. */
 void tr_after_unlock(void);

@@ -78,6 +78,41 @@ static const tr_pylayout tr_pylayouts[] = {
 };
 #undef N_
 
+/* 3.12+: which obmalloc state (heap) a request is for, as pymalloc's
+ * get_state() finds it: the current thread state's interpreter's.  In 3.12
+ * the state is inside PyInterpreterState (obmalloc), and an interpreter
+ * made with use_main_obmalloc (Py_RTFLAGS_USE_MAIN_OBMALLOC in its
+ * feature_flags: legacy subinterpreters) uses the main interpreter's; from
+ * 3.13 obmalloc is a pointer, to the main interpreter's state for those.
+ * The main interpreter is _PyRuntime._main_interpreter; new interpreters
+ * are put at the head of _PyRuntime.interpreters, so head is the main
+ * interpreter exactly while no other exists (or none has existed yet). */
+typedef struct tr_pyheap_layout {
+	uint8_t minor;
+	uint8_t state_ptr;         /* interp->obmalloc is a pointer (3.13), not the state (3.12) */
+	uint32_t rt_interp_head;   /* _PyRuntimeState: interpreters.head */
+	uint32_t rt_main_interp;   /* _PyRuntimeState: _main_interpreter */
+	uint32_t ts_interp;        /* PyThreadState: interp */
+	uint32_t is_feature_flags; /* PyInterpreterState: feature_flags (unsigned long) */
+	uint32_t is_obmalloc;      /* PyInterpreterState: obmalloc */
+} tr_pyheap_layout;
+
+#define TR_RTFLAGS_USE_MAIN_OBMALLOC (1ul << 5) /* 3.12, 3.13 */
+
+static const tr_pyheap_layout tr_pyheaps[] = {
+    /* minor ptr  head   main  interp flags obmalloc */
+    {12, 0, 40, 76392, 16, 1712, 3960},
+    {13, 1, 632, 88352, 16, 8440, 10800},
+};
+
+static inline const tr_pyheap_layout *tr_pyheap_of(int minor)
+{
+	for (unsigned i = 0; i < sizeof(tr_pyheaps) / sizeof(tr_pyheaps[0]); i++)
+		if (tr_pyheaps[i].minor == minor)
+			return &tr_pyheaps[i];
+	return 0;
+}
+
 static inline const tr_pylayout *tr_pylayout_of(int minor)
 {
 	for (unsigned i = 0; i < sizeof(tr_pylayouts) / sizeof(tr_pylayouts[0]); i++)

@@ -35,7 +35,13 @@
  *    Py_AtExit function arms the look of the malloc-family wrappers again,
  *    the domains and the arena allocator are wrapped again where the new
  *    initialisation reset them, and its first request writes py_init
- *    (see ---- initialised again ----).
+ *    (see ---- initialised again ----);
+ *  - from 3.12, isolated subinterpreters have an obmalloc state (heap) of
+ *    their own: before a Python-layer request or arena record of a thread
+ *    whose heap is not the one its last such record was for, a heap
+ *    record names it (tr_pylayout.h says how pymalloc finds it).  While no
+ *    interpreter but the main one has ever existed, that costs one load
+ *    and compare (heap_check).
  * It also exports arenatrace_snapshot(label), which records a snapshot with
  * the text of _PyObject_DebugMallocStats at that point (taking the GIL),
  * and arenatrace_mark(label).
@@ -49,6 +55,7 @@
  * tracer's own work, so that pymalloc's own calls to malloc are recorded.
  */
 #include "tr_internal.h"
+#include "tr_pylayout.h"
 #include "tr_python.h"
 #include "tr_pystack.h"
 
@@ -170,6 +177,129 @@ static unsigned inits = 1; /* the initialisations seen: the py_init record's num
  * so they are serialised: recording after the call keeps the global order. */
 #define RECORDING (!tr_busy && tr_recording())
 
+/* ---- heaps: whose obmalloc state a request is for (3.12+) ----
+ * heap_watch points at _PyRuntime.interpreters.head, which is the main
+ * interpreter (heap_expect) while no other interpreter exists; before
+ * 3.12 (one state for all) at heap_quiet, which never differs.  Once a
+ * thread's heap has been another interpreter's, heap_expect is a value
+ * head never has, and every request looks (heap_changed): a thread that
+ * goes back to the main interpreter's heap must say so.  tls_heap is the
+ * heap the thread's last record was for: 0, the main interpreter's, at
+ * the start of every trace. */
+static const uintptr_t heap_quiet = 0;
+static const uintptr_t *heap_watch = &heap_quiet;
+static uintptr_t heap_expect;
+#define HEAP_LOOK_ALWAYS ((uintptr_t)1) /* no interpreter lives at address 1 */
+static const tr_pyheap_layout *HL;
+static char *runtime;                  /* &_PyRuntime */
+static void *(*heap_tstate)(void);     /* this thread's current state, or NULL */
+static void *(*ts_interp_of)(void *);  /* PyThreadState_GetInterpreter */
+static void *(*main_interp_of)(void);  /* PyInterpreterState_Main */
+static int heap_checked;               /* the layout was found right (1) or wrong (-1) */
+static __thread uintptr_t tls_heap __attribute__((tls_model("initial-exec")));
+
+#define FIELD(p, off, type) (*(type *)((char *)(p) + (off)))
+
+/* The thread's heap as pymalloc's get_state() finds it: 0 for the main
+ * interpreter's; 1 when there is none to tell (no thread state, a state
+ * not set up yet or gone), which leaves the thread's heap as it was.
+ * *block is the malloc-family block whose free ends it: the interpreter
+ * in 3.12 (PyMem_RawCalloc'd, the state inside), the state in 3.13 (one
+ * of its own). */
+static uintptr_t heap_now(uintptr_t *block)
+{
+	void *ts = heap_tstate();
+	char *interp = ts ? FIELD(ts, HL->ts_interp, char *) : NULL;
+	if (!interp)
+		return 1;
+	char *main = runtime + HL->rt_main_interp;
+	uintptr_t state, main_state;
+	if (HL->state_ptr) {
+		state = FIELD(interp, HL->is_obmalloc, uintptr_t);
+		main_state = FIELD(main, HL->is_obmalloc, uintptr_t);
+	} else {
+		bool own = interp == main || !(FIELD(interp, HL->is_feature_flags, unsigned long) &
+					       TR_RTFLAGS_USE_MAIN_OBMALLOC);
+		state = (uintptr_t)(own ? interp : main) + HL->is_obmalloc;
+		main_state = (uintptr_t)main + HL->is_obmalloc;
+	}
+	if (!state)
+		return 1;
+	*block = HL->state_ptr ? state : state - HL->is_obmalloc;
+	return state == main_state ? 0 : state;
+}
+
+/* The first time there is a thread state to look at: whether the layout is
+ * this interpreter's, as its own functions (without side effects) answer
+ * for the thread's interpreter and the main one.  If not (a build the
+ * table does not describe), heaps are not looked at again. */
+static bool heap_layout_ok(void)
+{
+	int c = __atomic_load_n(&heap_checked, __ATOMIC_ACQUIRE);
+	if (c)
+		return c > 0;
+	void *ts = heap_tstate();
+	void *m = main_interp_of();
+	if (!ts || !m)
+		return false; /* not yet: no record either */
+	bool ok = ts_interp_of(ts) == FIELD(ts, HL->ts_interp, void *) &&
+		  m == runtime + HL->rt_main_interp;
+	if (!ok) {
+		__atomic_store_n(&heap_watch, &heap_quiet, __ATOMIC_RELAXED);
+		__atomic_store_n(&heap_expect, 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&heap_checked, ok ? 1 : -1, __ATOMIC_RELEASE);
+	return ok;
+}
+
+static __attribute__((noinline, cold)) void heap_changed(void)
+{
+	if (!heap_layout_ok())
+		return;
+	uintptr_t block = 0, h = heap_now(&block);
+	if (h == 1 || h == tls_heap)
+		return;
+	if (h)
+		__atomic_store_n(&heap_expect, HEAP_LOOK_ALWAYS, __ATOMIC_RELAXED);
+	tls_heap = h;
+	int e = errno; /* the request's, for the program */
+	tf_record rec = {.kind = TF_HEAP};
+	int lk = tr_lock();
+	rec.u.heap = (tf_heap){tr_thread_id_locked(), h, h ? block : 0};
+	tr_put_locked(&rec);
+	tr_unlock(lk);
+	tr_after_unlock();
+	errno = e;
+}
+
+/* Before a Python-layer record, with tr_busy set. */
+static inline void heap_check(void)
+{
+	const uintptr_t *watch = __atomic_load_n(&heap_watch, __ATOMIC_RELAXED);
+	if (__builtin_expect(__atomic_load_n(watch, __ATOMIC_RELAXED) !=
+				     __atomic_load_n(&heap_expect, __ATOMIC_RELAXED),
+			     0))
+		heap_changed();
+}
+
+static void heap_setup(int minor)
+{
+	HL = tr_pyheap_of(minor);
+	runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
+	if (!(*(void **)&heap_tstate = dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked")))
+		*(void **)&heap_tstate = dlsym(RTLD_DEFAULT, "_PyThreadState_UncheckedGet");
+	*(void **)&ts_interp_of = dlsym(RTLD_DEFAULT, "PyThreadState_GetInterpreter");
+	*(void **)&main_interp_of = dlsym(RTLD_DEFAULT, "PyInterpreterState_Main");
+	/* debug builds lay the states out otherwise (as tr_pystack.c finds them) */
+	bool debug = dlsym(RTLD_DEFAULT, "_Py_RefTotal") || dlsym(RTLD_DEFAULT, "_Py_GetRefTotal") ||
+		     dlsym(RTLD_DEFAULT, "_Py_GetGlobalRefTotal");
+	if (!HL || !runtime || !heap_tstate || !ts_interp_of || !main_interp_of || debug ||
+	    sizeof(void *) != 8)
+		return; /* before 3.12: one heap for every interpreter */
+	heap_expect = (uintptr_t)(runtime + HL->rt_main_interp);
+	heap_watch = (const uintptr_t *)(runtime + HL->rt_interp_head);
+}
+
 static void **capture(void **buf, int *k)
 {
 	tr_busy = 1;
@@ -181,6 +311,7 @@ static void **capture(void **buf, int *k)
 static void record(tf_kind kind, tf_alloc *a, void **ips, int k)
 {
 	tr_busy = 1;
+	heap_check();
 	tr_event(kind, a, ips, k);
 	tr_busy = 0;
 }
@@ -256,6 +387,7 @@ static void record_arena(tf_kind kind, void *p, size_t size)
 	if (!RECORDING)
 		return;
 	tr_busy = 1;
+	heap_check();
 	tf_record rec = {.kind = kind};
 	rec.u.arena = (tf_arena){(uintptr_t)p, size};
 	tr_put(&rec);
@@ -629,6 +761,7 @@ static __attribute__((noinline, cold)) void first_requests(void)
 static void after_fork_child(void)
 {
 	settling = 0; /* the thread that held it is not in the child */
+	tls_heap = 0; /* the child's trace starts with the main interpreter's heap */
 	if (!(pending & P_SETTLE))
 		pending |= P_ANNOUNCE;
 }
@@ -695,6 +828,7 @@ const char *tr_python_setup(void)
 	pthread_atfork(NULL, NULL, after_fork_child);
 	sscanf(get_version(), "%" STR(VERSION_MAX) "s", version);
 	tr_pystack_setup(minor);
+	heap_setup(minor);
 	return version;
 }
 

@@ -65,6 +65,7 @@ static const tf_field f_gc_stop[] = {F(U, u.gc.generation), F(U, u.gc.collected)
 				    F(U, u.gc.uncollectable)};
 static const tf_field f_python_allocator[] = {F(B, u.python_allocator)};
 static const tf_field f_py_init[] = {F(U, u.py_init.number), F(B, u.py_init.allocator)};
+static const tf_field f_heap[] = {F(U, u.heap.tid), F(U, u.heap.state), F(U, u.heap.block)};
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 #define N(a) (uint8_t)NF(a), a
@@ -113,6 +114,7 @@ const tf_kinddef tf_kinds[TF_NKINDS] = {
     [TF_PYTHON_ALLOCATOR] = {"python_allocator", BY, 0, N(f_python_allocator)},
     [TF_PY_FINALIZE] = {"py_finalize", 0, 0, 0, NULL}, /* no fields: its place says it */
     [TF_PY_INIT] = {"py_init", BY, 0, N(f_py_init)},
+    [TF_HEAP] = {"heap", 0, 0, N(f_heap)},
 };
 
 const char *tf_kind_name(unsigned kind)

@@ -84,6 +84,7 @@ const char *tf_strerror(int err);
 	X(GC_STOP, 0x2b, "gc_stop", TF_C_EVENT)                                \
 	X(PYTHON_ALLOCATOR, 0x2c, "python_allocator", TF_C_NONE)              \
 	X(PY_FINALIZE, 0x2d, "py_finalize", TF_C_NONE)                         \
+	X(HEAP, 0x2e, "heap", TF_C_NONE)                                       \
 	X(PY_INIT, 0x2f, "py_init", TF_C_NONE)
 
 typedef enum tf_kind {

@@ -133,6 +133,15 @@ typedef struct tf_py_init {
 	uint64_t number;    /* which initialisation: 2 for the second, … */
 	tf_bytes allocator; /* what serves the domains from now on, as python_allocator names it */
 } tf_py_init;
+/* Which obmalloc state a thread's Python-layer requests and arena records
+ * are for from here on (FORMAT.md §5.4): CPython 3.12+'s isolated
+ * subinterpreters each have their own.  Every thread starts with the main
+ * interpreter's (state 0). */
+typedef struct tf_heap {
+	uint64_t tid;   /* the thread's small id */
+	uint64_t state; /* 0: the main interpreter's; else its struct _obmalloc_state's address */
+	uint64_t block; /* the malloc-family block whose free ends that state (0 for the main) */
+} tf_heap;
 
 typedef struct tf_end {
 	uint64_t clean;       /* TF_END_EXIT, TF_END_EXEC or TF_END_OTHER */
@@ -159,6 +168,7 @@ typedef struct tf_record {
 		tf_gc gc;
 		tf_fork fork;
 		tf_end end;
+		tf_heap heap;
 		uint64_t module_unload; /* module id */
 		tf_bytes python_allocator; /* what served CPython's OBJ domain: "pymalloc" … */
 		tf_py_init py_init;

@@ -42,5 +42,11 @@ int main(int argc, char **argv)
 	printf("ob_type %u\nstr_length %u\nstr_state %u\nbytes_size %u\nbytes_data %u\n", TR_OB_TYPE,
 	       TR_STR_LENGTH, TR_STR_STATE, TR_BYTES_SIZE, TR_BYTES_DATA);
 	printf("frame_owned_by_cstack %u\n", TR_FRAME_OWNED_BY_CSTACK);
+	const tr_pyheap_layout *h = tr_pyheap_of(l->minor);
+	if (h)
+		printf("heap_state_ptr %u\nrt_interp_head %u\nrt_main_interp %u\nts_interp %u\n"
+		       "is_feature_flags %u\nis_obmalloc %u\nuse_main_obmalloc %lu\n",
+		       h->state_ptr, h->rt_interp_head, h->rt_main_interp, h->ts_interp,
+		       h->is_feature_flags, h->is_obmalloc, TR_RTFLAGS_USE_MAIN_OBMALLOC);
 	return 0;
 }

@@ -9,6 +9,10 @@
 #include <Python.h>
 #if PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_frame.h"
+#if PY_VERSION_HEX >= 0x030C0000
+#include "internal/pycore_interp.h"
+#include "internal/pycore_runtime.h"
+#endif
 #else
 #include <frameobject.h>
 #endif
@@ -81,6 +85,22 @@ int main(void)
 	P("frame_owned_by_cstack", FRAME_OWNED_BY_CSTACK);
 #else
 	P("frame_owned_by_cstack", 3); /* not in this version: the tracer's value is not used */
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+	/* whose obmalloc state a request is for (tr_pyheap_layout) */
+	P("heap_state_ptr", __builtin_types_compatible_p(
+				__typeof__(((PyInterpreterState *)0)->obmalloc),
+				struct _obmalloc_state *));
+	P("rt_interp_head", offsetof(_PyRuntimeState, interpreters.head));
+	P("rt_main_interp", offsetof(_PyRuntimeState, _main_interpreter));
+	P("ts_interp", offsetof(PyThreadState, interp));
+	P("is_feature_flags", offsetof(PyInterpreterState, feature_flags));
+	P("is_obmalloc", offsetof(PyInterpreterState, obmalloc));
+	P("use_main_obmalloc", Py_RTFLAGS_USE_MAIN_OBMALLOC);
+	if (sizeof(((PyInterpreterState *)0)->feature_flags) != sizeof(unsigned long)) {
+		fprintf(stderr, "feature_flags is not an unsigned long\n");
+		return 3;
+	}
 #endif
 	/* the state's bits the tracer reads: kind, compact, ascii (from bit 2) */
 	PyASCIIObject probe = {0};

@@ -1158,6 +1158,203 @@ static void test_dropped(void **state)
 	assert_non_null(strstr(json, "\"dropped\": null, "));
 }
 
+
+/* ---- subinterpreters' heaps (replay/rp_heaps.c) ----
+ * 1 MiB arenas (3.12, 3.13); a fresh heap's first 32-byte blocks are at
+ * base + 48, + 80, + 112. */
+#define HA1 UINT64_C(0x7f1000000000)
+#define HA2 UINT64_C(0x7f2000000000)
+#define HA3 UINT64_C(0x7f3000000000)
+#define HSTATE UINT64_C(0x55d000001f48)
+#define HBLOCK UINT64_C(0x55d000001000)
+
+static void heap_rec(uint32_t tid, uint64_t state)
+{
+	tf_record r = {.kind = TF_HEAP, .thread = 1};
+	r.u.heap = (tf_heap){tid, state, state ? HBLOCK : 0};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+static void arena_on(uint32_t t, tf_kind kind, uint64_t base)
+{
+	tf_record r = {.kind = kind, .thread = t};
+	r.u.arena = (tf_arena){base, 1u << 20};
+	assert_int_equal(tf_writer_put(w, &r), 0);
+}
+
+/* A thread on a subinterpreter's heap gets the blocks of a pymalloc of its
+ * own, at the same places in its own arena as the main interpreter's in
+ * its; and back on the main heap, the main one's next block.  One model
+ * for both would have given thread 2 the main heap's next block. */
+static void test_heaps_replayed_apart(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	arena_on(1, TF_ARENA_ALLOC, HA1);
+	ev_t(1, TF_PY_OBJ_MALLOC, 32, HA1 + 48);
+	heap_rec(2, HSTATE);
+	arena_on(2, TF_ARENA_ALLOC, HA2);
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 48);
+	ev_t(1, TF_PY_OBJ_MALLOC, 32, HA1 + 80); /* the main heap, between */
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 80);
+	heap_rec(2, 0);
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA1 + 112);
+	char *text;
+	rp_replay_result res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_int_equal(res.requests, 3); /* the main heap's */
+	assert_int_equal(res.facts.other_heaps, 1);
+	assert_int_equal(res.facts.other_heap_requests, 2);
+	assert_int_equal(res.facts.other_heap_arenas, 1);
+	assert_int_equal(res.models[0].addr_mismatch, 0);
+	expect_parts(&res.models[0], parts(0, 0, 0, 0));
+	assert_int_equal(res.free_unknown + res.realloc_unknown + res.alloc_over_live, 0);
+	assert_int_equal(res.models[0].arenas_current, 1); /* the measures: the main heap */
+	assert_non_null(strstr(text, "\"other_heaps\": {\"states\": 1, \"requests\": 2, "
+				     "\"arenas\": 1, \"arenas_freed\": 0, \"lost\": 0}"));
+	assert_non_null(strstr(text, "\nsubinterpreters: 1 obmalloc states of their own, 2 "
+				     "requests and 1 arenas, replayed through models of their own"));
+	free(text);
+
+	/* without its heap record, thread 2 is the main heap's: every one of
+	 * its addresses is unlike, and its arena never the model's */
+	start("3.12.1");
+	arena_on(1, TF_ARENA_ALLOC, HA1);
+	ev_t(1, TF_PY_OBJ_MALLOC, 32, HA1 + 48);
+	arena_on(2, TF_ARENA_ALLOC, HA2);
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 48);
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 80);
+	res = replay38();
+	assert_int_equal(res.models[0].addr_mismatch, 2);
+	assert_int_equal(res.models[0].arena_mismatch, 1);
+	assert_int_equal(res.facts.other_heaps, 0);
+}
+
+/* A subinterpreter's arena freed by its request is matched by its own
+ * model's release, whatever the thread its arena_free was recorded on;
+ * a wrong address in its heap counts as any. */
+static void test_heap_arena_free_by_base(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	arena_on(1, TF_ARENA_ALLOC, HA1);
+	ev_t(1, TF_PY_OBJ_MALLOC, 32, HA1 + 48);
+	heap_rec(2, HSTATE);
+	arena_on(2, TF_ARENA_ALLOC, HA2);
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 48);
+	arena_on(2, TF_ARENA_ALLOC, HA3);          /* a second arena: the first can go */
+	ev_t(2, TF_PY_OBJ_MALLOC, 600000, 0x5555000); /* raw: no arena */
+	ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 96);   /* unlike: HA2 + 80 */
+	ev_t(2, TF_PY_OBJ_FREE, 0, HA2 + 96);
+	ev_t(2, TF_PY_OBJ_FREE, 0, HA2 + 48);
+	rp_replay_result res = replay38();
+	assert_int_equal(res.models[0].addr_mismatch, 1);
+	/* HA3 was never taken (recorded_unused at the end); HA2 is kept, as
+	 * pymalloc keeps its one usable arena */
+	expect_parts(&res.models[0], parts(0, 0, 1, 0));
+
+	/* a subinterpreter fills an arena (64 pools of 31 blocks of 512
+	 * bytes), takes a second, then frees the first: its arena_free, on
+	 * the main thread, is its model's release */
+	start("3.12.1");
+	heap_rec(2, HSTATE);
+	arena_on(2, TF_ARENA_ALLOC, HA2);
+	for (uint64_t p = 0; p < 64; p++)
+		for (uint64_t k = 0; k < 31; k++)
+			ev_t(2, TF_PY_OBJ_MALLOC, 512, HA2 + p * 16384 + 48 + k * 512);
+	arena_on(2, TF_ARENA_ALLOC, HA3);
+	ev_t(2, TF_PY_OBJ_MALLOC, 512, HA3 + 48);
+	for (uint64_t p = 0; p < 64; p++)
+		for (uint64_t k = 0; k < 31; k++)
+			ev_t(2, TF_PY_OBJ_FREE, 0, HA2 + p * 16384 + 48 + k * 512);
+	arena_on(1, TF_ARENA_FREE, HA2);
+	ev_t(1, TF_PY_OBJ_MALLOC, 32, 0x5555000); /* the main heap: no arena recorded */
+	res = replay38();
+	assert_int_equal(res.facts.other_heap_requests, 2 * 64 * 31 + 1);
+	assert_int_equal(res.facts.other_heap_arenas, 2);
+	assert_int_equal(res.facts.other_heap_arenas_freed, 1);
+	assert_int_equal(res.requests, 1);
+	assert_int_equal(res.models[0].addr_mismatch, 1); /* the main heap's own, placed by the model */
+	expect_parts(&res.models[0], parts(0, 0, 0, 1));
+}
+
+/* A heap ends when its block is freed (the malloc layer): a later
+ * interpreter whose state has the same address is a new heap, with a
+ * pymalloc of its own; the thread that runs it need not say so again. */
+static void test_heap_ends_with_its_block(void **state)
+{
+	(void)state;
+	for (int ends = 1; ends >= 0; ends--) {
+		start("3.13.0");
+		heap_rec(2, HSTATE);
+		arena_on(2, TF_ARENA_ALLOC, HA2);
+		ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 48); /* leaked: its arena stays */
+		if (ends)
+			ev_t(1, TF_FREE, 0, HBLOCK);
+		arena_on(2, TF_ARENA_ALLOC, HA3);
+		ev_t(2, TF_PY_OBJ_MALLOC, 32, HA3 + 48);
+		rp_replay_result res = replay38();
+		assert_int_equal(res.facts.other_heaps, ends ? 2 : 1);
+		assert_int_equal(res.models[0].addr_mismatch, ends ? 0 : 1);
+		expect_parts(&res.models[0], ends ? parts(0, 0, 0, 0) : parts(0, 0, 1, 0));
+	}
+}
+
+/* CPython 3.13 frees the arenas of a state with no block left when it
+ * frees the state, 3.12 never: the arena_free records just before the
+ * state's block goes match the model's arenas when it has no block either;
+ * a 3.13 state that goes with a model arena unfreed is a mismatch. */
+static void test_heap_end_frees_arenas(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *python;
+		bool freed; /* the trace has the arena_free */
+		uint64_t freed_held, released_kept;
+	} cases[] = {{"3.13.0", true, 0, 0}, {"3.13.0", false, 0, 1}, {"3.12.1", false, 0, 0},
+		     {"3.12.1", true, 1, 0}};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		start(cases[c].python);
+		heap_rec(2, HSTATE);
+		arena_on(2, TF_ARENA_ALLOC, HA2);
+		ev_t(2, TF_PY_OBJ_MALLOC, 32, HA2 + 48);
+		ev_t(2, TF_PY_OBJ_FREE, 0, HA2 + 48); /* empty, and kept: its only arena */
+		heap_rec(2, 0);
+		ev_t(2, TF_PY_OBJ_MALLOC, 600, 0x5555000);
+		if (cases[c].freed)
+			arena_on(2, TF_ARENA_FREE, HA2);
+		ev_t(2, TF_FREE, 0, HBLOCK);
+		rp_replay_result res = replay38();
+		assert_int_equal(res.facts.other_heaps, 1);
+		assert_int_equal(res.models[0].addr_mismatch, 0);
+		expect_parts(&res.models[0], parts(cases[c].freed_held, cases[c].released_kept, 0, 0));
+	}
+}
+
+/* More subinterpreters' heaps alive at once than the replay keeps: their
+ * records are lost, and no model is compared (null, never a count that
+ * leaves them out). */
+static void test_heaps_too_many(void **state)
+{
+	(void)state;
+	start("3.12.1");
+	for (uint64_t k = 0; k <= RP_HEAPS_LIVE_MAX; k++) {
+		tf_record r = {.kind = TF_HEAP, .thread = 1};
+		r.u.heap = (tf_heap){2, HSTATE + k * 4096, HBLOCK + k * 4096};
+		assert_int_equal(tf_writer_put(w, &r), 0);
+		ev_t(2, TF_PY_OBJ_MALLOC, 600, 0x5555000 + k * 1024); /* raw: no arena needed */
+	}
+	char *text;
+	rp_replay_result res = replay_texts((replay_opts){.layer = RP_LAYER_AUTO}, &text);
+	assert_int_equal(res.facts.other_heaps, RP_HEAPS_LIVE_MAX);
+	assert_int_equal(res.facts.other_heap_lost, 1);
+	assert_int_equal(res.models[0].compared, RP_NC_HEAPS_LOST);
+	assert_non_null(strstr(text, "\"addresses_unlike_interpreter\": null, \"arena_mismatches\": null"));
+	assert_non_null(strstr(text, "exactness: cpython-3.12: not compared: 1 requests and arenas of "
+				     "subinterpreters' heaps not replayed (more than 1024 at once, or no "
+				     "memory)"));
+	free(text);
+}
+
 /* A trace in memory: header h, then what fill writes. */
 static tbuf trace_of(tf_header h, void (*fill)(void))
 {
@@ -1312,6 +1509,11 @@ int main(void)
 	    cmocka_unit_test(test_xcheck_not_compared),
 	    cmocka_unit_test(test_initialised_again),
 	    cmocka_unit_test(test_dropped),
+	    cmocka_unit_test(test_heaps_replayed_apart),
+	    cmocka_unit_test(test_heap_arena_free_by_base),
+	    cmocka_unit_test(test_heap_ends_with_its_block),
+	    cmocka_unit_test(test_heap_end_frees_arenas),
+	    cmocka_unit_test(test_heaps_too_many),
 	    cmocka_unit_test(test_fork_chain),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);

@@ -579,6 +579,61 @@ static void test_put_alloc_rejects_misuse(void **state)
 	close(fd);
 }
 
+/* The heap record (FORMAT.md §5.4): declared in the schema as "uu", read
+ * back with its thread and state, and not an event (the end record's
+ * count is of the two requests only). */
+static void test_heap_record(void **state)
+{
+	(void)state;
+	int fd = tmp_fd();
+	tf_writer *w = new_writer(fd, (tf_writer_opts){.exact_time = true});
+	tf_record r = {.kind = TF_PY_OBJ_MALLOC, .thread = 2};
+	r.u.alloc = (tf_alloc){.size = 24, .addr = 0x7f0000100010};
+	tf_record h = {.kind = TF_HEAP, .thread = 1};
+	h.u.heap = (tf_heap){.tid = 2, .state = 0x55d0c0ffee40, .block = 0x55d0c0ffdec8};
+	tf_record back = {.kind = TF_HEAP, .thread = 1};
+	back.u.heap = (tf_heap){.tid = 2, .state = 0};
+	assert_int_equal(tf_writer_put(w, &h), 0);
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	assert_int_equal(tf_writer_put(w, &back), 0);
+	assert_int_equal(tf_writer_put(w, &r), 0);
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	close(fd);
+	tf_reader *rd;
+	assert_int_equal(tf_reader_open_mem(&rd, b.data, b.len), 0);
+	tf_record got;
+	uint64_t states[2], blocks[2], nheap = 0, nreq = 0, events = UINT64_MAX;
+	while (tf_reader_next(rd, &got) == 1) {
+		if (got.kind == TF_HEAP) {
+			assert_true(nheap < 2);
+			assert_int_equal(got.u.heap.tid, 2);
+			blocks[nheap] = got.u.heap.block;
+			states[nheap++] = got.u.heap.state;
+			assert_int_equal(nreq, nheap - 1); /* in its place among the requests */
+		} else if (got.kind == TF_PY_OBJ_MALLOC) {
+			assert_int_equal(got.thread, 2);
+			nreq++;
+		} else if (got.kind == TF_END) {
+			events = got.u.end.events;
+		}
+	}
+	assert_int_equal(nheap, 2);
+	assert_int_equal(states[0], 0x55d0c0ffee40);
+	assert_int_equal(states[1], 0);
+	assert_int_equal(blocks[0], 0x55d0c0ffdec8);
+	assert_int_equal(blocks[1], 0);
+	assert_int_equal(events, 2);
+	tf_reader_free(rd);
+	free(b.data);
+	assert_string_equal(tf_kind_name(TF_HEAP), "heap");
+	assert_int_equal(TF_HEAP, 0x2e);
+	assert_false(tf_kind_is_event(TF_HEAP));
+	assert_int_equal(tf_kinds[TF_HEAP].nfields, 3);
+}
+
 static void test_kind_names(void **state)
 {
 	(void)state;
@@ -606,6 +661,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_varint_edges),
 	    cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_heap_record),
 	    cmocka_unit_test(test_format_md_example),
 	    cmocka_unit_test(test_py_init_record),
 	    cmocka_unit_test(test_roundtrip_10m_exact),

@@ -87,7 +87,11 @@ const char *PyUnicode_AsUTF8(fobj *o);
 fobj *PyDict_GetItemString(fobj *d, const char *key);
 long PyLong_AsLong(fobj *o);
 void PyErr_Clear(void);
+void *PyThreadState_GetUnchecked(void);
+void *PyThreadState_GetInterpreter(void *tstate);
+void *PyInterpreterState_Main(void);
 extern fobj _Py_NoneStruct;
+extern char _PyRuntime[];
 
 enum { RAW, MEM, OBJ };
 
@@ -418,7 +422,7 @@ static void finish_and_read(void)
 		bool keep = tf_kind_is_python_fn(rec.kind) || rec.kind == TF_ARENA_ALLOC ||
 			    rec.kind == TF_ARENA_FREE || rec.kind == TF_GC_START ||
 			    rec.kind == TF_GC_STOP || rec.kind == TF_PYTHON_ALLOCATOR ||
-			    rec.kind == TF_PY_INIT;
+			    rec.kind == TF_PY_INIT || rec.kind == TF_HEAP;
 		if (!keep)
 			continue;
 		CHECK(nseen < MAX_SEEN);
@@ -749,6 +753,165 @@ static void test_initialised_again(void **state)
 	run_child(initialised_again_malloc);
 }
 
+/* ---- subinterpreters' heaps (3.12+) ----
+ * The fake runtime: _PyRuntime with its main interpreter and the head of
+ * its list of interpreters where tracer/tr_pylayout.h says, interpreters
+ * and thread states as bytes at those offsets; this thread's state is
+ * what PyThreadState_GetUnchecked answers (NULL: none, as in the other
+ * cases, which then never see a heap record). */
+#define FAKE_INTERP 16384 /* bytes of a fake PyInterpreterState, past every offset */
+char _PyRuntime[131072] __attribute__((aligned(64)));
+static char *fake_tstate;
+static char *fake_main; /* PyInterpreterState_Main's answer */
+
+void *PyThreadState_GetUnchecked(void)
+{
+	return fake_tstate;
+}
+
+void *PyThreadState_GetInterpreter(void *tstate)
+{
+	return *(void **)((char *)tstate + 16);
+}
+
+void *PyInterpreterState_Main(void)
+{
+	return fake_main;
+}
+
+#define PUT(p, off, type, v) (*(type *)((char *)(p) + (off)) = (v))
+
+/* A thread on interpreter interp; for 3.13 obmalloc points at state, for
+ * 3.12 the state is in the interpreter and legacy sets use_main_obmalloc. */
+static char tstate_on[64] __attribute__((aligned(8)));
+static void run_on(char *interp)
+{
+	PUT(tstate_on, 16, char *, interp); /* ts_interp, 3.12 and 3.13 */
+	fake_tstate = tstate_on;
+}
+
+static void heaps_seen(int *n, uint64_t *states, uint64_t *blocks)
+{
+	*n = 0;
+	for (int i = 0; i < nseen; i++)
+		if (seen[i].kind == TF_HEAP) {
+			states[*n] = seen[i].u.heap.state;
+			blocks[*n] = seen[i].u.heap.block;
+			(*n)++;
+		}
+}
+
+/* Before another interpreter exists, no heap record; a request on an
+ * isolated subinterpreter's state gets one before it, naming the state and
+ * the block that ends it, once; back on the main interpreter one naming
+ * it (0); a legacy subinterpreter, on the main state, none; an arena of a
+ * subinterpreter comes after its heap record. */
+static void heaps_of(const char *version, bool state_ptr, bool layout_right)
+{
+	static char sub[FAKE_INTERP] __attribute__((aligned(64)));
+	static char legacy[FAKE_INTERP] __attribute__((aligned(64)));
+	static char sub_state[256] __attribute__((aligned(64)));
+	static char main_state[256] __attribute__((aligned(64)));
+	const uint32_t head = state_ptr ? 632 : 40, mainoff = state_ptr ? 88352 : 76392;
+	const uint32_t flags = state_ptr ? 8440 : 1712, obm = state_ptr ? 10800 : 3960;
+	char *main_interp = _PyRuntime + mainoff;
+	fake_main = layout_right ? main_interp : _PyRuntime + 64; /* elsewhere: another layout */
+	memset(_PyRuntime, 0, sizeof(_PyRuntime));
+	memset(sub, 0, sizeof(sub));
+	memset(legacy, 0, sizeof(legacy));
+	PUT(_PyRuntime, head, char *, main_interp);
+	if (state_ptr) {
+		PUT(main_interp, obm, char *, main_state);
+		PUT(sub, obm, char *, sub_state);
+		PUT(legacy, obm, char *, main_state);
+	} else {
+		PUT(legacy, flags, unsigned long, 1ul << 5);
+	}
+	fake_start(version, START_PYMALLOC);
+	start_trace(tr_python_setup());
+	run_on(main_interp);
+	dom_free(OBJ, dom_malloc(OBJ, 8));
+	PUT(_PyRuntime, head, char *, sub); /* a subinterpreter exists */
+	dom_free(OBJ, dom_malloc(OBJ, 8)); /* still on the main one */
+	run_on(sub);
+	void *a = py.arena.alloc(py.arena.ctx, 1 << 20);
+	void *o = dom_malloc(OBJ, 16);
+	dom_free(OBJ, o);
+	run_on(main_interp);
+	dom_free(MEM, dom_malloc(MEM, 24));
+	run_on(legacy);
+	dom_free(OBJ, dom_malloc(OBJ, 8));
+	run_on(sub);
+	py.arena.free(py.arena.ctx, a, 1 << 20);
+	fake_tstate = NULL; /* no thread state: as it was */
+	dom_free(OBJ, dom_malloc(OBJ, 8));
+	finish_and_read();
+	int n;
+	uint64_t states[8], blocks[8];
+	heaps_seen(&n, states, blocks);
+	if (!layout_right) { /* found wrong: never looked at again, no record */
+		CHECK(n == 0 && nseen == 15);
+		return;
+	}
+	const uint64_t want = state_ptr ? (uintptr_t)sub_state : (uintptr_t)sub + obm;
+	const uint64_t block = state_ptr ? (uintptr_t)sub_state : (uintptr_t)sub;
+	/* the legacy interpreter's requests were the main state's, and the
+	 * last, with no thread state, the heap's the thread was on */
+	CHECK(n == 3 && nseen == 18);
+	CHECK(states[0] == want && blocks[0] == block);
+	CHECK(states[1] == 0 && blocks[1] == 0);
+	CHECK(states[2] == want && blocks[2] == block);
+	/* where they are: the first before the arena, after the main's four */
+	CHECK(seen[5].kind == TF_HEAP && seen[6].kind == TF_ARENA_ALLOC);
+	CHECK(seen[7].kind == TF_PY_OBJ_MALLOC && seen[8].kind == TF_PY_OBJ_FREE);
+	CHECK(seen[9].kind == TF_HEAP && seen[10].kind == TF_PY_MEM_MALLOC);
+	CHECK(seen[12].kind == TF_PY_OBJ_MALLOC && seen[13].kind == TF_PY_OBJ_FREE);
+	CHECK(seen[14].kind == TF_HEAP && seen[15].kind == TF_ARENA_FREE);
+	CHECK(seen[5].u.heap.tid == seen[7].thread);
+}
+
+static void heaps_3_12(void)
+{
+	heaps_of("3.12.1 (main)", false, true);
+}
+
+static void heaps_3_13(void)
+{
+	heaps_of("3.13.0 (main)", true, true);
+}
+
+/* A build whose runtime is not where the table says (the interpreter's
+ * own PyInterpreterState_Main answers otherwise): no heap record. */
+static void heaps_other_layout(void)
+{
+	heaps_of("3.13.0 (main)", true, false);
+}
+
+/* Before 3.12 every interpreter shares the main one's state: whatever the
+ * runtime holds, no heap record. */
+static void heaps_3_11(void)
+{
+	memset(_PyRuntime, 0xab, sizeof(_PyRuntime));
+	fake_start("3.11.7 (main)", START_PYMALLOC);
+	start_trace(tr_python_setup());
+	fake_tstate = tstate_on;
+	dom_free(OBJ, dom_malloc(OBJ, 8));
+	finish_and_read();
+	int n;
+	uint64_t states[8], blocks[8];
+	heaps_seen(&n, states, blocks);
+	CHECK(n == 0 && nseen == 3);
+}
+
+static void test_heaps(void **state)
+{
+	(void)state;
+	run_child(heaps_3_12);
+	run_child(heaps_3_13);
+	run_child(heaps_3_11);
+	run_child(heaps_other_layout);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +923,7 @@ int main(void)
 	    cmocka_unit_test(test_initialised_again),
 	    cmocka_unit_test(test_replaced_at_preinit),
 	    cmocka_unit_test(test_gc_passes),
+	    cmocka_unit_test(test_heaps),
 	};
 	return cmocka_run_group_tests_name("tr_python", tests, NULL, NULL);
 }

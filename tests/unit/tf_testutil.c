@@ -66,7 +66,7 @@ static const tf_kind alloc_kinds[] = {
 static const tf_kind rare_kinds[] = {TF_THREAD, TF_THREAD_NAME, TF_STACK,    TF_MODULE,
 				     TF_MODULE_UNLOAD, TF_MARK,  TF_SNAPSHOT, TF_FORK,
 				     TF_ARENA_ALLOC, TF_ARENA_FREE, TF_GC_START, TF_GC_STOP,
-				     TF_PYTHON_ALLOCATOR, TF_PY_FINALIZE, TF_PY_INIT};
+				     TF_PYTHON_ALLOCATOR, TF_PY_FINALIZE, TF_PY_INIT, TF_HEAP};
 static const tf_kind blob_kinds[] = {TF_MODULE, TF_SNAPSHOT, TF_THREAD, TF_FORK};
 
 /* Sets every field the kind encodes, leaves the rest zero. */
