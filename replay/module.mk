@@ -1,7 +1,7 @@
 # replay/: the replay engine (a trace's requests through pymalloc models,
 # and --system's real allocator) and the workload simulator; a library
 # below the command line and the reports.
-RP_SRC := replay/rp_engine.c replay/rp_measure.c replay/rp_arenas.c replay/rp_xcheck.c replay/rp_heaps.c \
+RP_SRC := replay/rp_engine.c replay/rp_lifecycle.c replay/rp_measure.c replay/rp_arenas.c replay/rp_xcheck.c replay/rp_heaps.c \
 	replay/rp_moments.c \
 	replay/rp_pinning.c replay/rp_gc.c replay/rp_system.c replay/rp_workload.c replay/rp_simulate.c
 RP_OBJ := $(RP_SRC:%.c=$(B)/%.o)

@@ -6,7 +6,9 @@
  * and at the end every model's result is made (rp_replay.h).
  *
  * Layers: python feeds the CPython MEM/OBJ domain requests; malloc feeds
- * the malloc family, as if pymalloc served the program.
+ * the malloc family, as if pymalloc served the program.  A forked child's
+ * chain of traces and re-initialisations are rp_lifecycle.c's, other
+ * interpreters' heaps rp_heaps.c's.
  *
  * Invariants: the address map holds exactly the trace's live blocks (and
  * --gc off's withheld ones, at keys from WITHHELD_KEY0 up); live_bytes is
@@ -26,7 +28,6 @@
 #define PROGRESS_EVERY 0xffff /* records between progress calls, less one */
 #define STATS_TEXT_MAX (1u << 16) /* bytes of a model's statistics text */
 
-static void printable(char *s);
 static int fail(replay *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* What served the interpreter (the first python_allocator record, before
@@ -40,58 +41,12 @@ static void on_python_allocator(replay *r, const tf_bytes *name)
 		return;
 	snprintf(f->python_allocator, sizeof(f->python_allocator), "%.*s", (int)name->len,
 		 name->ptr);
-	printable(f->python_allocator);
+	rp_printable(f->python_allocator);
 	if (tf_pymalloc_served(f->python_allocator))
 		return;
 	r->not_pymalloc = true;
 	for (int i = 0; i < r->n; i++)
 		r->mr[i].recorded_bases = false;
-}
-
-/* A new initialisation of the interpreter (py_init).  The models go on
- * with the state they have, as the interpreter does up to 3.11 (pymalloc's
- * state and arenas are static variables of Objects/obmalloc.c) and from
- * 3.13 (the main interpreter's state is a static of its own).  CPython
- * 3.12 keeps the main interpreter's in _PyRuntime, which the new
- * initialisation copies back from its initial value: its pymalloc starts
- * with no arena (those it had stay mapped, never freed nor used again),
- * and so do the models (pym_forget); the requested bytes of the blocks
- * left in the forgotten arenas are no pool's any more.  The models do not
- * model another allocator serving the new initialisation: then, from
- * there on, their addresses and arenas are not compared, nor the
- * snapshots checked. */
-static bool reinit_starts_afresh(const char *python)
-{
-	int major, minor;
-	return sscanf(python, "%d.%d", &major, &minor) == 2 && major == 3 && minor == 12;
-}
-
-/* 0, or RP_E_NOMEM (the replay stops) */
-static int on_py_init(replay *r, const tf_py_init *pi)
-{
-	rp_facts *f = &r->facts;
-	f->inits++;
-	r->in_teardown = false; /* the worst moment may be this initialisation's */
-	if (r->malloc_layer || r->not_pymalloc || r->reinit_apart)
-		return RP_OK;
-	char name[sizeof(f->reinit_allocator)];
-	snprintf(name, sizeof(name), "%.*s", (int)pi->allocator.len, pi->allocator.ptr);
-	printable(name);
-	if (tf_pymalloc_served(name)) {
-		for (int i = 0; reinit_starts_afresh(f->python) && i < r->n; i++) {
-			if (pym_forget(r->mr[i].m) < 0)
-				return fail(r, RP_E_NOMEM, "out of memory");
-			r->mr[i].py_live = 0;
-		}
-		return RP_OK;
-	}
-	r->reinit_apart = true;
-	f->reinit_number = pi->number;
-	f->reinit_at = r->requests;
-	snprintf(f->reinit_allocator, sizeof(f->reinit_allocator), "%s", name);
-	for (int i = 0; i < r->n; i++)
-		r->mr[i].recorded_bases = false; /* the model places its arenas itself */
-	return RP_OK;
 }
 
 /* ---- requests ---- */
@@ -348,7 +303,7 @@ static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t ca
 
 /* ---- pinning ---- */
 
-static void printable(char *s)
+void rp_printable(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -356,7 +311,7 @@ static void printable(char *s)
 }
 
 /* The header's facts, cut to their fields' sizes. */
-static void facts_from_header(rp_facts *f, const tf_header *h)
+void rp_facts_from_header(rp_facts *f, const tf_header *h)
 {
 	snprintf(f->exe, sizeof(f->exe), "%.*s", (int)h->exe.len, h->exe.ptr);
 	snprintf(f->python, sizeof(f->python), "%.*s", (int)h->python.len, h->python.ptr);
@@ -368,8 +323,8 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 		if (!f->argv[i])
 			f->argv[i] = ' ';
 	/* control characters would act on a terminal: shown as '?' */
-	printable(f->argv);
-	printable(f->exe);
+	rp_printable(f->argv);
+	rp_printable(f->exe);
 	while (n && f->argv[n - 1] == ' ')
 		n--;
 	f->argv[n] = 0;
@@ -378,7 +333,7 @@ static void facts_from_header(rp_facts *f, const tf_header *h)
 	f->start_real_ns = h->start_real_ns;
 	snprintf(f->fork_from, sizeof(f->fork_from), "%.*s", (int)h->fork_from.len,
 		 h->fork_from.ptr);
-	printable(f->fork_from);
+	rp_printable(f->fork_from);
 	f->fork_at = h->fork_at;
 }
 
@@ -443,16 +398,6 @@ const char *rp_not_compared(const rp_replay_result *res, const rp_model_result *
 		snprintf(buf, cap, "the trace's arenas are not of this profile's size");
 		break;
 	}
-	return buf;
-}
-
-const char *rp_reinit_why(const rp_facts *x, char *buf, size_t cap)
-{
-	if (!x->reinit_number)
-		return NULL;
-	snprintf(buf, cap, "%s served the interpreter from its initialisation %" PRIu64
-		 " on (after request %" PRIu64 ")",
-		 x->reinit_allocator, x->reinit_number, x->reinit_at);
 	return buf;
 }
 
@@ -625,7 +570,7 @@ static int start(replay *r, const tf_record *rec)
 {
 	const rp_config *o = &r->cfg;
 	const char *py = rec->u.header.python.len ? rec->u.header.python.ptr : NULL;
-	facts_from_header(&r->facts, &rec->u.header);
+	rp_facts_from_header(&r->facts, &rec->u.header);
 	r->facts.inits = py ? 1 : 0;
 	r->origin_mono = rec->u.header.start_mono_ns;
 	/* a child's trace replayed from its own start: what it inherited is unknown */
@@ -686,68 +631,6 @@ static bool set_aside(replay *r, const tf_record *rec)
 	return false;
 }
 
-/* ---- a forked child after its ancestors ---- */
-
-/* The header of a trace that continues the replay: from here on its ids
- * and times move past everything fed so far. */
-static void join(replay *r, const tf_header *h)
-{
-	r->joining = false;
-	r->facts.ancestors++;
-	r->facts.inherited_events = r->events;
-	r->shift.on = true;
-	r->shift.nodes = r->nnodes;
-	r->shift.codes = r->max_code;
-	r->shift.modules = r->max_module;
-	r->shift.threads = r->max_thread;
-	r->shift.time = h->start_mono_ns > r->origin_mono ? h->start_mono_ns - r->origin_mono : 0;
-	const bool alone = r->facts.parent_missing;
-	facts_from_header(&r->facts, h);
-	r->facts.parent_missing = alone; /* of the first trace: the chain's start */
-}
-
-/* rec with the shift applied, in buf. */
-static const tf_record *shifted(const replay *r, const tf_record *rec, tf_record *buf)
-{
-	*buf = *rec;
-	buf->time += r->shift.time;
-	if (buf->thread)
-		buf->thread += (uint32_t)r->shift.threads;
-	if (tf_kind_is_malloc_fn(rec->kind) || tf_kind_is_python_fn(rec->kind)) {
-		if (buf->u.alloc.stack)
-			buf->u.alloc.stack += r->shift.nodes;
-		return buf;
-	}
-	switch (rec->kind) {
-	case TF_STACK:
-		buf->u.node.id += r->shift.nodes;
-		if (buf->u.node.parent)
-			buf->u.node.parent += r->shift.nodes;
-		if (buf->u.node.code)
-			buf->u.node.code += r->shift.codes;
-		break;
-	case TF_PY_CODE:
-		buf->u.py_code.id += r->shift.codes;
-		break;
-	case TF_MODULE:
-		buf->u.module.id += r->shift.modules;
-		break;
-	case TF_MODULE_UNLOAD:
-		buf->u.module_unload += r->shift.modules;
-		break;
-	case TF_THREAD:
-	case TF_THREAD_NAME:
-		buf->u.thread.tid += r->shift.threads;
-		break;
-	case TF_HEAP:
-		buf->u.heap.tid += r->shift.threads;
-		break;
-	default:
-		break;
-	}
-	return buf;
-}
-
 /* The largest ids fed, for the next trace's shift. */
 static inline void note_ids(replay *r, const tf_record *rec)
 {
@@ -767,11 +650,11 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		return fail(r, RP_E_STATE, "a record after the end");
 	tf_record moved;
 	if (__builtin_expect(r->joining, 0) && rec->kind == TF_HEADER && r->n) {
-		join(r, &rec->u.header);
+		rp_join(r, &rec->u.header);
 		return RP_OK;
 	}
 	if (__builtin_expect(r->shift.on, 0))
-		rec = shifted(r, rec, &moved);
+		rec = rp_shifted(r, rec, &moved);
 	note_ids(r, rec);
 	r->events += tf_kind_is_event(rec->kind);
 	if (rec->time > r->max_time && tf_kind_is_event(rec->kind))
@@ -783,8 +666,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	if (rec->kind == TF_PYTHON_ALLOCATOR) {
 		on_python_allocator(r, &rec->u.python_allocator);
 	} else if (rec->kind == TF_PY_INIT) {
-		if (on_py_init(r, &rec->u.py_init) < 0)
-			return r->failed;
+		if (rp_on_py_init(r, &rec->u.py_init) < 0)
+			return fail(r, RP_E_NOMEM, "out of memory");
 	} else if (r->heaps.any && !r->malloc_layer && set_aside(r, rec)) {
 		/* another interpreter's heap: replayed by its own models (rp_heaps.c) */
 	} else if (rec->kind == TF_ARENA_ALLOC && rec->u.arena.addr && !r->malloc_layer) {

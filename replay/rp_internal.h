@@ -289,5 +289,19 @@ enum op rp_request_op(const tf_record *rec, uint64_t *n);
 uint64_t rp_model_apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64_t old_n,
 			uint64_t n, uint64_t real);
 void rp_anomaly(replay *r, int kind, uint64_t addr);
+/* rp_engine.c's header facts, for rp_lifecycle.c: the header's facts cut
+ * to their fields' sizes; control characters made '?' */
+void rp_facts_from_header(rp_facts *f, const tf_header *h);
+void rp_printable(char *s);
+
+/* rp_lifecycle.c: a forked child's trace after its ancestors', and an
+ * interpreter initialised again */
+/* The header of a trace that continues the replay: from here on its ids
+ * and times move past everything fed so far. */
+void rp_join(replay *r, const tf_header *h);
+/* rec with the shift applied, in buf. */
+const tf_record *rp_shifted(const replay *r, const tf_record *rec, tf_record *buf);
+/* A py_init record: 0, or RP_E_NOMEM (the replay stops). */
+int rp_on_py_init(replay *r, const tf_py_init *pi);
 
 #endif
