@@ -406,6 +406,7 @@ static tf_record seen[MAX_SEEN];
 static int nseen;
 static char names[4][32]; /* python_allocator records, in order */
 static int nnames;
+static char init_names[MAX_SEEN][32]; /* a py_init record's allocator, by its index in seen */
 
 /* Ends the trace and reads back its Python-layer, arena, GC and
  * python_allocator records (a name is kept by its index in seen). */
@@ -430,6 +431,11 @@ static void finish_and_read(void)
 			CHECK(nnames < 4);
 			snprintf(names[nnames++], sizeof(names[0]), "%.*s",
 				 (int)rec.u.python_allocator.len, rec.u.python_allocator.ptr);
+		}
+		if (rec.kind == TF_PY_INIT) { /* its bytes are the reader's: kept here */
+			snprintf(init_names[nseen], sizeof(init_names[0]), "%.*s",
+				 (int)rec.u.py_init.allocator.len, rec.u.py_init.allocator.ptr);
+			rec.u.py_init.allocator.ptr = init_names[nseen];
 		}
 		seen[nseen++] = rec;
 	}
