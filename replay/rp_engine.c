@@ -115,7 +115,7 @@ static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64
 		return 0;
 	if (pym_owns(mr->m, out))
 		mr->py_live += n;
-	if (out != real && !r->malloc_layer && mr->recorded_bases && !r->child_alone &&
+	if (out != real && !r->malloc_layer && mr->recorded_bases && !r->facts.parent_missing &&
 	    mr->addr_mismatch++ < ADDRESSES_TOLD && r->cfg.obs.on_address)
 		r->cfg.obs.on_address(r->cfg.obs.ctx, pym_get_params(mr->m)->name, out, real);
 	return out;
@@ -190,7 +190,7 @@ static void request(replay *r, const tf_record *rec)
 	}
 	if (gone) {
 		if (!(slot = u64map_find(&r->live, gone))) {
-			if (r->child_alone) /* a block from before the child's trace */
+			if (r->facts.parent_missing) /* a block from before the child's trace */
 				r->inherited_unknown++;
 			else if (op == OP_FREE)
 				anomaly(r, &r->free_unknown, RP_ANOMALY_FREE_UNKNOWN, gone);
@@ -272,7 +272,7 @@ static void request(replay *r, const tf_record *rec)
 static void check_snapshot(replay *r, const tf_record *rec, char *buf, size_t cap)
 {
 	/* no pymalloc state to compare with */
-	if (r->not_pymalloc || r->child_alone || r->reinit_apart) {
+	if (r->not_pymalloc || r->facts.parent_missing || r->reinit_apart) {
 		r->snap_unchecked++;
 		return;
 	}
@@ -347,7 +347,7 @@ static int compared_of(const replay *r, const model_run *mr)
 		return RP_NC_NOT_PYMALLOC;
 	if (mr->gc_off)
 		return RP_NC_GC_OFF;
-	if (r->child_alone)
+	if (r->facts.parent_missing)
 		return RP_NC_FORKED;
 	if (r->facts.other_heap_lost)
 		return RP_NC_HEAPS_LOST;
@@ -574,7 +574,7 @@ static int start(replay *r, const tf_record *rec)
 	r->facts.inits = py ? 1 : 0;
 	r->origin_mono = rec->u.header.start_mono_ns;
 	/* a child's trace replayed from its own start: what it inherited is unknown */
-	r->child_alone = r->facts.parent_missing = rec->u.header.fork_from.len > 0;
+	r->facts.parent_missing = rec->u.header.fork_from.len > 0;
 	r->tick_step = 1;
 	/* auto: the Python domains when the trace is CPython's */
 	r->malloc_layer = o->layer == RP_LAYER_MALLOC || (o->layer == RP_LAYER_AUTO && !py);
@@ -631,17 +631,6 @@ static bool set_aside(replay *r, const tf_record *rec)
 	return false;
 }
 
-/* The largest ids fed, for the next trace's shift. */
-static inline void note_ids(replay *r, const tf_record *rec)
-{
-	if (rec->kind == TF_PY_CODE && rec->u.py_code.id > r->max_code)
-		r->max_code = rec->u.py_code.id;
-	else if (rec->kind == TF_MODULE && rec->u.module.id > r->max_module)
-		r->max_module = rec->u.module.id;
-	else if (rec->kind == TF_THREAD && rec->u.thread.tid > r->max_thread)
-		r->max_thread = rec->u.thread.tid;
-}
-
 int rp_engine_feed(rp_engine *r, const tf_record *rec)
 {
 	if (r->failed)
@@ -655,7 +644,6 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	}
 	if (__builtin_expect(r->shift.on, 0))
 		rec = rp_shifted(r, rec, &moved);
-	note_ids(r, rec);
 	r->events += tf_kind_is_event(rec->kind);
 	if (rec->time > r->max_time && tf_kind_is_event(rec->kind))
 		r->max_time = rec->time;
@@ -693,15 +681,23 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	} else if (rec->kind == TF_STACK) {
 		rp_on_stack_node(r, &rec->u.node);
 	} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
-		/* counted whether or not a symbolizer takes them */
+		/* counted whether or not a symbolizer takes them; the largest
+		 * ids fed (of modules, code objects, threads) are the next
+		 * joined trace's shift (rp_lifecycle.c) */
 		r->facts.modules += rec->kind == TF_MODULE;
+		if (rec->kind == TF_MODULE && rec->u.module.id > r->max_module)
+			r->max_module = rec->u.module.id;
 		if (r->cfg.obs.on_module)
 			r->cfg.obs.on_module(r->cfg.obs.ctx, rec, r->nnodes);
 	} else if (rec->kind == TF_PY_CODE) {
+		if (rec->u.py_code.id > r->max_code)
+			r->max_code = rec->u.py_code.id;
 		if (r->cfg.obs.on_py_code)
 			r->cfg.obs.on_py_code(r->cfg.obs.ctx, rec);
 	} else if (rec->kind == TF_THREAD) {
 		r->sys.threads++;
+		if (rec->u.thread.tid > r->max_thread)
+			r->max_thread = rec->u.thread.tid;
 	} else if (rec->kind == TF_END) {
 		r->facts.complete = true;
 		r->facts.end_kind = rec->u.end.clean;

@@ -162,7 +162,7 @@ struct rp_engine {
 	rp_facts facts;
 	uint64_t max_time;
 	uint64_t free_unknown, realloc_unknown, alloc_over_live;
-	uint64_t inherited_unknown; /* child_alone: frees of blocks from before its trace */
+	uint64_t inherited_unknown; /* facts.parent_missing: frees of blocks from before its trace */
 	uint64_t examples[RP_ANOMALY_KINDS]; /* first address of each anomaly kind */
 	/* a forked child after its ancestors (rp_engine_run_chain): each later
 	 * trace's ids and times are moved past those of the traces before it,
@@ -176,7 +176,6 @@ struct rp_engine {
 	uint64_t origin_mono; /* the first header's start_mono_ns */
 	bool joining;         /* the next header continues this replay */
 	int segment;          /* the trace of the chain being read, from 0 */
-	bool child_alone;     /* the first trace is a forked child's, without its parent */
 	uint64_t last_time;
 	uint64_t snapshots, snap_bad, snap_unchecked;
 	bool not_pymalloc;   /* the trace says pymalloc did not serve the interpreter */

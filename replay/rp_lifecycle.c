@@ -7,7 +7,7 @@
  *
  * Invariant: after a join, every record of the joined trace is fed with
  * its stack, code, module and thread ids above the largest fed before
- * (note_ids in rp_engine.c keeps those), and its time on the first
+ * (rp_engine_feed keeps those), and its time on the first
  * trace's axis.
  */
 #include "rp_internal.h"
