@@ -187,6 +187,10 @@ $(B)/tests/bench/churn: tests/bench/churn.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
 
+$(B)/tests/bench/xthreads: tests/bench/xthreads.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $< -lpthread
+
 $(B)/tests/bench/libforward.so: tests/bench/forward.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -fPIC -shared -Wall -Wextra -o $@ $<
@@ -196,6 +200,7 @@ $(B)/tests/bench_pym: $(B)/tests/bench/bench_pym.o $(B)/libpym.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 
 bench: all $(B)/atr-synth $(B)/tests/bench_format $(B)/tests/bench/churn $(B)/tests/bench_pym \
+	$(B)/tests/bench/xthreads \
 	$(B)/tests/bench/libforward.so
 	@sh tests/bench/run.sh $(B)
 	@echo "== pymalloc model alone"
