@@ -7,6 +7,7 @@
 # them: the launcher's table says what they used), the median of RUNS runs.
 set -u
 B=$(realpath "$1")
+R=$(cd "$(dirname "$0")/../.." && pwd) # the repository: its sources and workloads
 RUNS=${RUNS:-5}
 AT="$B/arenatrace"
 TMP=$(mktemp -d)
@@ -125,8 +126,7 @@ fi
 "$B/tests/bench_format" real-churn rc.atr | sed -n 's/^  \(decode+decompress\|zstd alone  *[0-9.]* M events\/s decompressing\)/  \1/p'
 
 echo "== tracer: gcc compiling a file (its cc1 process, where the allocations are)"
-src="$B/../traces/tf_reader.c"
-[ -f "$src" ] || src=$(ls "$B"/../traces/*.c | head -n 1)
+src="$R/traces/tf_reader.c"
 CC1=$(gcc -print-prog-name=cc1)
 eval "set -- $(gcc -### -O2 -c -I"$(dirname "$src")" "$src" -o x.o 2>&1 | grep '/cc1 ' | sed 's/ -o [^ ]*$//')"
 shift
@@ -147,7 +147,7 @@ fi
 echo "== tracer: Python script building and dropping dicts, lists, strings"
 PY=$(command -v python3)
 PY=$("$PY" -c 'import sys; print(sys.executable)')
-PW="$B/../tests/bench/pywork.py"
+PW="$R/tests/bench/pywork.py"
 pybase=$(median "$PY" "$PW")
 pytm=$(median "$PY" -X tracemalloc=25 "$PW")
 pyours=$(median "$AT" record -o p.atr -- "$PY" "$PW")
@@ -163,14 +163,14 @@ echo "  Python stacks only / tracemalloc:   $(ratio "$pyonly" "$pytm")   (target
 echo "  with Python stacks / without:       $(ratio "$pyours" "$pynopy")   (target <= 1.2)"
 echo "  trace size with / without them:     $(ratio "$size_both" "$size_nopy")   (target <= 1.15; $size_both bytes)"
 if [ $have_heaptrack = 1 ]; then
-	pyht=$(PYTHONMALLOC=malloc median heaptrack -o pyht "$PY" "$B/../tests/bench/pywork.py")
+	pyht=$(PYTHONMALLOC=malloc median heaptrack -o pyht "$PY" "$R/tests/bench/pywork.py")
 	echo "  CPU s: heaptrack with PYTHONMALLOC=malloc $pyht"
 	echo "  arenatrace / heaptrack:           $(ratio "$pyours" "$pyht")   (target <= 1.0)"
 fi
 
 echo "== report: the bundled workload (traces/examples/workload.py), report against replay"
 rm -f ./*.atr
-(cd "$B/../traces/examples" && "$AT" record -o "$TMP/w.atr" -- "$PY" workload.py) >/dev/null 2>&1
+(cd "$R/traces/examples" && "$AT" record -o "$TMP/w.atr" -- "$PY" workload.py) >/dev/null 2>&1
 wrp=$(wall_median "$AT" replay w.atr)
 wrr=$(wall_median "$AT" report -o wr w.atr)
 "$AT" report -o wr w.atr >/dev/null 2>&1
