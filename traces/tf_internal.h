@@ -158,6 +158,27 @@ static inline bool tf_get_uv(const uint8_t **pp, const uint8_t *end, uint64_t *v
 		*pp = p + 1;
 		return true;
 	}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* up to 8 bytes, with 8 to read: the end is the first byte without
+	 * the top bit, and the 7-bit groups are packed in three steps (pairs,
+	 * quads, the whole), without a branch per byte */
+	if (end - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, sizeof(w));
+		const uint64_t stop = ~w & 0x8080808080808080ull;
+		if (stop) {
+			const unsigned len = ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
+			uint64_t x = len == 8 ? w : w & ((1ull << (8 * len)) - 1);
+			x &= 0x7f7f7f7f7f7f7f7full;
+			x = (x & 0x007f007f007f007full) | ((x & 0x7f007f007f007f00ull) >> 1);
+			x = (x & 0x00003fff00003fffull) | ((x & 0x3fff00003fff0000ull) >> 2);
+			x = (x & 0x000000000fffffffull) | ((x & 0x0fffffff00000000ull) >> 4);
+			*v = x;
+			*pp = p + len;
+			return true;
+		}
+	}
+#endif
 	uint64_t r = 0;
 	for (unsigned shift = 0; p < end; shift += 7) {
 		uint8_t b = *p++;

@@ -16,6 +16,55 @@
 
 #include <cmocka.h>
 
+/* The byte-at-a-time reading of a varint, to compare the reader's with. */
+static bool ref_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+	for (unsigned shift = 0; *pp < end && shift < 64; shift += 7) {
+		uint8_t b = *(*pp)++;
+		if (shift == 63 && b > 1)
+			return false;
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Every length from 1 to 10 bytes, canonical or not (0x80 groups left on),
+ * followed by bytes with and without the top bit, and cut anywhere: the
+ * reader (which reads 8 bytes at once when it can) reads what the
+ * byte-at-a-time reading does, and stops where it stops. */
+static void test_varint_any_length(void **state)
+{
+	(void)state;
+	uint64_t rng = 12345;
+	for (int iter = 0; iter < 200000; iter++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		uint8_t buf[24];
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (uint8_t)(rng >> (i % 8 * 8)) ^ (uint8_t)(i * 37);
+		const unsigned len = 1 + (unsigned)(rng % 10);
+		for (unsigned i = 0; i + 1 < len; i++)
+			buf[i] |= 0x80;
+		buf[len - 1] &= 0x7f;
+		if (rng >> 60 == 0)
+			buf[len - 1] = 0; /* overlong: a last group of 0 */
+		const size_t room = len + (size_t)(rng >> 32) % (sizeof(buf) - len + 1);
+		const size_t cut = (rng >> 48) % 4 == 0 ? (size_t)(rng >> 50) % (len + 1) : room;
+		const uint8_t *p = buf, *q = buf;
+		uint64_t v = 0, w = 0;
+		const bool ok = tf_get_varint(&p, buf + cut, &v), ref = ref_varint(&q, buf + cut, &w);
+		assert_int_equal(ok, ref);
+		if (ok) {
+			assert_int_equal(v, w);
+			assert_ptr_equal(p, q);
+		}
+	}
+}
+
 static void test_varint_edges(void **state)
 {
 	(void)state;
@@ -660,6 +709,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_varint_edges),
+	    cmocka_unit_test(test_varint_any_length),
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_heap_record),
 	    cmocka_unit_test(test_format_md_example),
