@@ -565,6 +565,14 @@ static void default_dir(const char *trace, char *buf, size_t cap)
 	snprintf(buf, cap, "%.*s.report", (int)n, base);
 }
 
+/* report's progress line while it writes its files (a terminal's stderr only) */
+static void writing_file(void *ctx, const char *name)
+{
+	bool *shown = ctx;
+	fprintf(stderr, "\rreport: writing %s\033[K", name);
+	*shown = true;
+}
+
 int cli_cmd_report(int argc, char **argv)
 {
 	rp_config cfg = {0};
@@ -620,7 +628,14 @@ int cli_cmd_report(int argc, char **argv)
 				namer ? rep_stacks_describe : NULL, out.stacks};
 		rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
 		addresses_line(res);
+		bool shown = false;
+		if (isatty(STDERR_FILENO)) {
+			fflush(stdout); /* the summary first, where they share a terminal */
+			rep_dir_on_file(dir, writing_file, &shown);
+		}
 		wrote = res->nmodels ? rep_dir_write(dir, &in, failed, sizeof(failed)) : 0;
+		if (shown)
+			fputs("\r\033[K", stderr); /* clear the progress line */
 	}
 	outcome_free(&oc);
 	if (namer) {

@@ -71,6 +71,8 @@ typedef struct rep_input {
 #define REP_MAX_FILES 16
 typedef struct rep_out {
 	const char *dir;
+	void (*on_file)(void *ctx, const char *name); /* rep_open: a file is begun */
+	void *ctx;
 	const char *written[REP_MAX_FILES];
 	int nwritten;
 	char failed[600]; /* the file that could not be written, and why */
@@ -105,6 +107,8 @@ int rep_dir_open(rep_dir **out, const char *path, bool force, char *msg, size_t 
  * this one did not write, and writes the manifest.  0 or an error, with
  * the failing file and why in msg. */
 int rep_dir_write(rep_dir *d, const rep_input *in, char *msg, size_t cap);
+/* fn(ctx, name) as rep_dir_write begins each file (a progress line); NULL: none. */
+void rep_dir_on_file(rep_dir *d, void (*fn)(void *ctx, const char *name), void *ctx);
 /* Frees d; a directory it made and nothing was written into is removed.
  * NULL is a no-op. */
 void rep_dir_free(rep_dir *d);

@@ -36,6 +36,8 @@ typedef struct entry {
 
 struct rep_dir {
 	char path[4096];
+	void (*on_file)(void *ctx, const char *name);
+	void *on_file_ctx;
 	bool made;                /* this run made the directory */
 	bool wrote;               /* a sink opened a file in it */
 	entry old[REP_MAX_FILES]; /* the earlier report's files, as it left them */
@@ -261,7 +263,7 @@ static int write_manifest(const rep_dir *d, const rep_out *out, char *msg, size_
 
 int rep_dir_write(rep_dir *d, const rep_input *in, char *msg, size_t cap)
 {
-	rep_out out = {.dir = d->path};
+	rep_out out = {.dir = d->path, .on_file = d->on_file, .ctx = d->on_file_ctx};
 	int rc = REP_OK;
 	for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]) && rc == REP_OK; k++)
 		rc = sinks[k]->write(in, &out);
@@ -293,6 +295,12 @@ int rep_dir_write(rep_dir *d, const rep_input *in, char *msg, size_t cap)
 		}
 	}
 	return rc;
+}
+
+void rep_dir_on_file(rep_dir *d, void (*fn)(void *ctx, const char *name), void *ctx)
+{
+	d->on_file = fn;
+	d->on_file_ctx = ctx;
 }
 
 void rep_dir_free(rep_dir *d)

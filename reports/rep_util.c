@@ -77,6 +77,8 @@ FILE *rep_open(rep_out *out, const char *name)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", out->dir, name);
+	if (out->on_file)
+		out->on_file(out->ctx, name);
 	if (out->nwritten == REP_MAX_FILES) {
 		snprintf(out->failed, sizeof(out->failed), "%s/%s: more files than a report has",
 			 out->dir, name);

@@ -138,9 +138,24 @@ fi
 
 # ---- size bound: 10 M events ----
 "$SYNTH" -o big.atr --events 10000000 --seed 9 >/dev/null 2>&1
-"$AT" report -o big --model cpython-3.8,cpython-3.13 big.atr >/dev/null 2>&1
+"$AT" report -o big --model cpython-3.8,cpython-3.13 big.atr >big.out 2>big.err
 size=$(wc -c <big/report.html)
 check "a trace of 10 M events gives a page under 5 MB ($size bytes)" test "$size" -lt 5000000
+# progress through every phase: the replay's passes and the writing of
+# each file, on a terminal's stderr only, and cleared before the last line
+check "no progress line when stderr is not a terminal" sh -c '! grep -q "writing\|M events" big.err'
+if command -v script >/dev/null 2>&1; then
+	script -qc "'$AT' report -o bigtty --model cpython-3.8,cpython-3.13 big.atr" /dev/null >tty.txt 2>&1
+	check "on a terminal: the writing of each file is shown (callsites.csv, report.html)" \
+		sh -c 'grep -aq "report: writing callsites.csv" tty.txt && grep -aq "report: writing report.html" tty.txt'
+	check "on a terminal: the progress line is cleared before the report's last line" \
+		sh -c 'tr "\r" "\n" <tty.txt | grep -a "report: bigtty/report.html" | grep -avq writing'
+	check "on a terminal: the same summary as with stderr elsewhere" \
+		sh -c 'tr -d "\r" <tty.txt | sed "s/\x1b\[K//g" | grep -a "^cpython-3.13 " | head -n 1 >t1 &&
+			grep "^cpython-3.13 " big.out | head -n 1 >t2 && test -s t1 && cmp -s t1 t2'
+else
+	skip "progress lines on a terminal" "script(1) not installed"
+fi
 
 # ---- scale: 1,000+ arenas held, 100 k+ call sites, 150 marks ----
 # More arenas held than the page's table has rows (the held-arena table's
