@@ -329,4 +329,27 @@ else
 	skip "disk full: one line on stderr" "cannot mount a small tmpfs here"
 fi
 
+# --- time: bursts of requests 100 ms apart show 100 ms apart (the coarse
+# clock's tick and the writer's 1 ms quantum allowed for), and time never
+# goes back ---
+"$AT" record -o ticks.atr -- "$P/ticks" >/dev/null 2>&1
+"$AT" dump ticks.atr >ticks.txt
+check "a burst after a 100 ms sleep shows at least 75 ms after the last one, and time never goes back" python3 -c '
+import re, sys
+first, last, prev = {}, {}, 0.0
+for line in open("ticks.txt"):
+    m = re.match(r"\d+ (\d+\.\d+) t\d+ (\S+)(?: size=(\d+))?", line)
+    if not m:
+        continue
+    t = float(m.group(1))
+    assert t >= prev, line
+    prev = t
+    if m.group(2) == "malloc" and m.group(3) and 1000 <= int(m.group(3)) < 2000:
+        first.setdefault((int(m.group(3)) - 1000) // 125, t)
+        last[(int(m.group(3)) - 1000) // 125] = t
+assert sorted(first) == list(range(8)), first
+gaps = [first[r + 1] - last[r] for r in range(7)]
+assert min(gaps) >= 0.075, gaps
+'
+
 done_testing
