@@ -7,6 +7,7 @@
 #include "cli_moments.h"
 #include "rep.h"
 #include "rep_stacks.h"
+#include "rep_view.h"
 #include "rep_text.h"
 #include "rp_replay.h"
 
@@ -508,7 +509,7 @@ int cli_cmd_replay(int argc, char **argv)
 		if (out.stats)
 			rep_stats_write(stdout, res);
 		rep_input in = {res, path, w.sym ? rep_stacks_namer : NULL, namer,
-				w.sym ? rep_stacks_describe : NULL, out.stacks};
+				w.sym ? rep_stacks_describe : NULL, out.stacks, NULL};
 		if (out.json)
 			rep_json_write(stdout, &in);
 		else if (summary)
@@ -624,8 +625,9 @@ int cli_cmd_report(int argc, char **argv)
 	char failed[700];
 	if (res) {
 		/* every sink, while the result lives */
+		rep_view_memo memo = {0}; /* the call-site rows, for the CSV and the page */
 		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer,
-				namer ? rep_stacks_describe : NULL, out.stacks};
+				namer ? rep_stacks_describe : NULL, out.stacks, &memo};
 		rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
 		addresses_line(res);
 		bool shown = false;
@@ -636,6 +638,7 @@ int cli_cmd_report(int argc, char **argv)
 		wrote = res->nmodels ? rep_dir_write(dir, &in, failed, sizeof(failed)) : 0;
 		if (shown)
 			fputs("\r\033[K", stderr); /* clear the progress line */
+		rep_view_memo_free(&memo);
 	}
 	outcome_free(&oc);
 	if (namer) {

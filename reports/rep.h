@@ -63,6 +63,8 @@ typedef struct rep_input {
 	rep_py_describer py;      /* with namer_ctx; NULL: Python frames' lines and
 				   * files unknown */
 	int stacks;               /* REP_STACKS_* */
+	struct rep_view_memo *memo; /* NULL, or where rep_view_sites keeps its rows for
+				     * the next sink (rep_view.h) */
 } rep_input;
 
 /* Where a sink writes: the directory, and the files opened in it so far

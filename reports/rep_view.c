@@ -277,6 +277,21 @@ static int row_cmp(const void *a, const void *b)
 	return x->c.stack < y->c.stack ? -1 : x->c.stack > y->c.stack;
 }
 
+/* A malloc'd copy of n rows (n > 0), or NULL. */
+static rep_site_row *rows_copy(const rep_site_row *rows, uint64_t n)
+{
+	rep_site_row *c = malloc((size_t)n * sizeof(*c));
+	if (c)
+		memcpy(c, rows, (size_t)n * sizeof(*c));
+	return c;
+}
+
+void rep_view_memo_free(rep_view_memo *m)
+{
+	free(m->rows);
+	*m = (rep_view_memo){0};
+}
+
 int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 {
 	const rp_replay_result *res = in->res;
@@ -284,6 +299,14 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 	*n = 0;
 	if (!res->ncallsites)
 		return REP_OK;
+	rep_view_memo *memo = in->memo;
+	const int mode = rep_view_mode(in);
+	if (memo && memo->kept && memo->mode == mode) {
+		if (!(*rows = rows_copy(memo->rows, memo->n)))
+			return REP_E_NOMEM;
+		*n = memo->n;
+		return REP_OK;
+	}
 	const size_t count = (size_t)res->ncallsites;
 	rep_site_row *out = calloc(count, sizeof(*out));
 	uint64_t *stacks = malloc(count * sizeof(*stacks));
@@ -316,6 +339,11 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 	free(stacks), free(group);
 	*rows = out;
 	*n = (uint64_t)ngroups;
+	if (memo && !memo->kept && ngroups > 0 && (memo->rows = rows_copy(out, *n))) {
+		memo->n = *n; /* out of memory: not kept, computed again next time */
+		memo->mode = mode;
+		memo->kept = true;
+	}
 	return REP_OK;
 }
 

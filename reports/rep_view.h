@@ -80,6 +80,17 @@ typedef struct rep_site_row {
  * *rows (malloc'd: free it; NULL when there is none); their count in *n.
  * REP_OK or REP_E_NOMEM. */
 int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n);
+/* The rows of the first rep_view_sites of an input, for the next ones
+ * (callsites.csv and the page each ask; grouping Python stacks is most of
+ * the cost): zeroed before use, rep_view_memo_free after.  Rows kept for
+ * one view mode are not taken for another. */
+typedef struct rep_view_memo {
+	rep_site_row *rows;
+	uint64_t n;
+	int mode;
+	bool kept;
+} rep_view_memo;
+void rep_view_memo_free(rep_view_memo *m);
 
 /* A row of a pinning table: its pins summed as the call sites are (first
  * and last allocation the earliest and the latest); pin.stack and frames

@@ -257,7 +257,7 @@ static void test_callsites_python(void **state)
 {
 	run *t = *state;
 	rt_py *p = rt_py_new();
-	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO};
+	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO, NULL};
 	rt_mkdir(t->dir, sizeof(t->dir));
 	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
 	/* the paths share their outer lines: main.py's <module> once */

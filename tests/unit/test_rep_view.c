@@ -26,7 +26,7 @@
 
 static rep_input input(const rt_py *p, int stacks)
 {
-	return (rep_input){&p->r.res, "app.atr", rt_namer, NULL, rt_describe, stacks};
+	return (rep_input){&p->r.res, "app.atr", rt_namer, NULL, rt_describe, stacks, NULL};
 }
 
 /* A stack's lines, "|" after each, "~" before a folded one, "!" after a
@@ -67,7 +67,7 @@ static void test_modes(void **state)
 	in.stacks = REP_STACKS_NATIVE;
 	assert_false(rep_view_python(&in));
 	/* without Python frames: native, whatever is asked */
-	rep_input none = {&plain->res, "c.atr", rt_namer, NULL, rt_describe, REP_STACKS_PYTHON};
+	rep_input none = {&plain->res, "c.atr", rt_namer, NULL, rt_describe, REP_STACKS_PYTHON, NULL};
 	assert_int_equal(rep_view_mode(&none), REP_STACKS_NATIVE);
 	none.stacks = REP_STACKS_HYBRID;
 	assert_int_equal(rep_view_mode(&none), REP_STACKS_NATIVE);
@@ -157,6 +157,40 @@ static void test_sites_grouped(void **state)
 		assert_int_equal(rows[k].nstacks, 1);
 	}
 	free(rows);
+	free(p);
+}
+
+/* With a memo, the second and later asks give the first's rows (each a
+ * copy of its own), for the same mode only: another mode groups again. */
+static void test_sites_memo(void **state)
+{
+	(void)state;
+	rt_py *p = rt_py_new();
+	rep_view_memo memo = {0};
+	rep_input in = input(p, REP_STACKS_PYTHON);
+	in.memo = &memo;
+	rep_site_row *a, *b, *c;
+	uint64_t na, nb, nc;
+	assert_int_equal(rep_view_sites(&in, &a, &na), REP_OK);
+	assert_true(memo.kept);
+	assert_int_equal(memo.n, 5);
+	assert_int_equal(rep_view_sites(&in, &b, &nb), REP_OK);
+	assert_int_equal(nb, na);
+	assert_ptr_not_equal(a, b);
+	assert_memory_equal(a, b, (size_t)na * sizeof(*a));
+	/* the memo's rows are what a memo-less ask gives */
+	rep_input plain = input(p, REP_STACKS_PYTHON);
+	free(b);
+	assert_int_equal(rep_view_sites(&plain, &b, &nb), REP_OK);
+	assert_int_equal(nb, na);
+	assert_memory_equal(a, b, (size_t)na * sizeof(*a));
+	/* hybrid: a row a call site, not the memo's five */
+	in.stacks = REP_STACKS_HYBRID;
+	assert_int_equal(rep_view_sites(&in, &c, &nc), REP_OK);
+	assert_int_equal(nc, RT_PY_SITES);
+	free(a), free(b), free(c);
+	rep_view_memo_free(&memo);
+	assert_false(memo.kept);
 	free(p);
 }
 
@@ -340,6 +374,7 @@ int main(void)
 	    cmocka_unit_test(test_modes),
 	    cmocka_unit_test(test_lines_of_each_mode),
 	    cmocka_unit_test(test_sites_grouped),
+	    cmocka_unit_test(test_sites_memo),
 	    cmocka_unit_test(test_grouped_by_line_not_offset),
 	    cmocka_unit_test(test_pins_grouped),
 	    cmocka_unit_test(test_pins_from_ranking),
