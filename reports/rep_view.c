@@ -301,7 +301,7 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 		return REP_OK;
 	rep_view_memo *memo = in->memo;
 	const int mode = rep_view_mode(in);
-	if (memo && memo->kept && memo->mode == mode) {
+	if (memo && memo->rows && memo->mode == mode) {
 		if (!(*rows = rows_copy(memo->rows, memo->n)))
 			return REP_E_NOMEM;
 		*n = memo->n;
@@ -339,10 +339,9 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 	free(stacks), free(group);
 	*rows = out;
 	*n = (uint64_t)ngroups;
-	if (memo && !memo->kept && ngroups > 0 && (memo->rows = rows_copy(out, *n))) {
+	if (memo && !memo->rows && ngroups > 0 && (memo->rows = rows_copy(out, *n))) {
 		memo->n = *n; /* out of memory: not kept, computed again next time */
 		memo->mode = mode;
-		memo->kept = true;
 	}
 	return REP_OK;
 }

@@ -82,13 +82,13 @@ typedef struct rep_site_row {
 int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n);
 /* The rows of the first rep_view_sites of an input, for the next ones
  * (callsites.csv and the page each ask; grouping Python stacks is most of
- * the cost): zeroed before use, rep_view_memo_free after.  Rows kept for
- * one view mode are not taken for another. */
+ * the cost): zeroed before use, rep_view_memo_free after.  rows is NULL
+ * until rows are kept; rows kept for one view mode are not taken for
+ * another. */
 typedef struct rep_view_memo {
 	rep_site_row *rows;
 	uint64_t n;
 	int mode;
-	bool kept;
 } rep_view_memo;
 void rep_view_memo_free(rep_view_memo *m);
 
