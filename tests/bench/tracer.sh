@@ -22,19 +22,15 @@ cpu() {
 	d=$(sed -n 's/.*drain processes used \([0-9.]*\) s of CPU.*/\1/p' "$TMP/cpu.err" | tail -n 1)
 	echo "$t ${d:-0}" | awk '{printf "%.3f\n", $1 + $2 + $3}'
 }
+# mid: the median of the numbers on stdin, one a line
+mid() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # median CMD...: median CPU seconds over RUNS runs; cleans traces between runs
 median() {
 	local i
 	for ((i = 0; i < RUNS; i++)); do
 		rm -f ./*.atr ./*.zst
 		cpu "$@"
-	done | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
-}
-# median_keep CMD...: the same, leaving files alone (CMD reads them)
-median_keep() {
-	local i
-	for ((i = 0; i < RUNS; i++)); do cpu "$@"; done |
-		sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+	done | mid
 }
 # wall seconds of CMD, the median of RUNS runs (report writes into a fresh directory)
 wall_median() {
@@ -43,7 +39,7 @@ wall_median() {
 		rm -rf wr
 		local TIMEFORMAT='%R'
 		{ time "$@" >/dev/null 2>&1; } 2>&1 | tail -n 1
-	done | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+	done | mid
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
@@ -112,9 +108,8 @@ rm -f ./*.atr
 # what the user waits for: wall time (replay may use both cores)
 r1=$(wall_median "$AT" replay --layer malloc --model cpython-3.12 rc.atr)
 r2=$(wall_median "$AT" replay --layer malloc --model cpython-3.12,cpython-3.8 rc.atr)
-c1=$(median_keep "$AT" replay --layer malloc --model cpython-3.12 rc.atr)
 ev=$("$AT" info --json rc.atr | sed -n 's/.*"events": \([0-9]*\),.*/\1/p')
-echo "  wall s: one model $r1, two models $r2 (CPU s of one model $c1; $(awk -v e="$ev" -v t="$r1" 'BEGIN {printf "%.1f", e / t / 1e6}') M events/s)"
+echo "  wall s: one model $r1, two models $r2 ($(awk -v e="$ev" -v t="$r1" 'BEGIN {printf "%.1f", e / t / 1e6}') M events/s)"
 echo "  second model adds / one model:    $(awk -v a="$r2" -v b="$r1" 'BEGIN {printf "%.2f", (a - b) / b}')   (target <= 0.3)"
 if [ $have_heaptrack = 1 ] && command -v heaptrack_print >/dev/null 2>&1; then
 	heaptrack -o ht2 "$CHURN" >/dev/null 2>&1
