@@ -78,6 +78,90 @@ static void test_stacks_intern(void **state)
 	tr_stacks_reset();
 }
 
+/* Random stacks against the node records written: each leaf handed out
+ * must be the node whose path to the root is the stack, and no (parent, ip)
+ * may be written twice.  The stacks share outer frames with the one before
+ * in every way a thread's do (a few inner frames changed, many changed,
+ * deeper, shallower, an old stack again), so both ways of looking a stack
+ * up are taken. */
+#define ORACLE_MAX 400000
+static struct {
+	uint64_t parent, ip;
+} oracle[ORACLE_MAX + 1];
+static uint64_t oracle_n;
+static uint32_t oracle_by[1 << 19]; /* (parent, ip) -> id, open addressing */
+
+static int oracle_put(tf_record *rec)
+{
+	assert_int_equal(rec->kind, TF_STACK);
+	assert_true(oracle_n < ORACLE_MAX);
+	assert_true(rec->u.node.parent <= oracle_n); /* its parent came first */
+	uint64_t h = (rec->u.node.parent * 0x9E3779B97F4A7C15ull) ^ rec->u.node.ip;
+	uint32_t at = (uint32_t)(h * 0x9E3779B97F4A7C15ull >> 45);
+	for (; oracle_by[at]; at = (at + 1) & ((1u << 19) - 1)) { /* no node written twice */
+		uint32_t o = oracle_by[at];
+		assert_false(oracle[o].parent == rec->u.node.parent && oracle[o].ip == rec->u.node.ip);
+	}
+	oracle_by[at] = (uint32_t)(oracle_n + 1);
+	rec->u.node.id = ++oracle_n;
+	oracle[oracle_n].parent = rec->u.node.parent;
+	oracle[oracle_n].ip = rec->u.node.ip;
+	return 0;
+}
+
+static void test_stacks_random_against_records(void **state)
+{
+	(void)state;
+	tr_stacks_reset();
+	oracle_n = 0;
+	memset(oracle_by, 0, sizeof(oracle_by));
+	uint64_t rng = 0x2545F4914F6CDD1Dull;
+#define RND(k) (rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17, (int)(rng % (uint64_t)(k)))
+	void *cur[TR_MAX_DEPTH], *kept[16][TR_MAX_DEPTH];
+	int n = 0, kept_n[16] = {0};
+	for (int step = 0; step < 20000; step++) {
+		const int how = RND(10);
+		if (how < 6) { /* a few inner frames replaced */
+			int drop = RND(n + 1 < 5 ? n + 1 : 5), add = RND(n > 40 ? 1 : 5); /* depth about 40 at most */
+			n -= drop;
+			while (add-- && n < TR_MAX_DEPTH) {
+				memmove(cur + 1, cur, (size_t)n * sizeof(*cur));
+				cur[0] = (void *)(uintptr_t)(0x1000 + 16 * RND(12)); /* few ips: nodes recur */
+				n++;
+			}
+		} else if (how < 8) { /* most of the stack replaced, up to the whole depth */
+			int keep = RND(n < 20 ? n + 1 : 20), depth = keep + 9 + RND(12);
+			if (step == 19999)
+				depth = TR_MAX_DEPTH; /* once, the deepest a stack can be */
+			memmove(cur + (depth - keep), cur + (n - keep), (size_t)keep * sizeof(*cur));
+			for (int i = 0; i < depth - keep; i++)
+				cur[i] = (void *)(uintptr_t)(0x1000 + 16 * RND(12));
+			n = depth;
+		} else if (how < 9) { /* one kept earlier, again */
+			int k = RND(16);
+			memcpy(cur, kept[k], (size_t)kept_n[k] * sizeof(*cur));
+			n = kept_n[k];
+		} else { /* kept for later */
+			int k = RND(16);
+			memcpy(kept[k], cur, (size_t)n * sizeof(*cur));
+			kept_n[k] = n;
+		}
+		if (!n)
+			continue;
+		uint64_t id = tr_stacks_intern(cur, n, oracle_put);
+		assert_true(id >= 1 && id <= oracle_n);
+		for (int i = 0; i < n; i++) { /* the path from the leaf up is the stack */
+			assert_true(id >= 1);
+			assert_int_equal(oracle[id].ip, (uint64_t)(uintptr_t)cur[i]);
+			id = oracle[id].parent;
+		}
+		assert_int_equal(id, 0);
+	}
+#undef RND
+	assert_true(oracle_n > 1000); /* the stacks were varied enough to add nodes throughout */
+	tr_stacks_reset();
+}
+
 /* ---- recording from threads ---- */
 
 #define NTHREADS 4
@@ -282,6 +366,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stacks_intern),
+	    cmocka_unit_test(test_stacks_random_against_records),
 	    cmocka_unit_test(test_threads_record_in_order),
 	    cmocka_unit_test(test_threads_global_order),
 	};
