@@ -123,6 +123,13 @@ void rep_csv_field(FILE *f, const char *s, size_t len);
 /* s (len bytes) as HTML text (also safe in a quoted attribute): & < > " '
  * escaped, control bytes and invalid UTF-8 as U+FFFD. */
 void rep_html_text(FILE *f, const char *s, size_t len);
+/* A forked child's replay in the words the summary and the page share:
+ * whose trace it forked from, at which event, and from what state it was
+ * replayed ("from P at its event N; replayed ..."), into buf (cut at cap);
+ * false, and buf empty, when the trace is not a forked child's.  The
+ * parent's name is at most 511 bytes (rp_facts), so REP_FORK_TEXT holds all. */
+#define REP_FORK_TEXT 1024
+bool rep_fork_text(const rp_replay_result *res, char *buf, size_t cap);
 /* A stack's frames as in->stacks shows them (rep_view.h), through the
  * namer: calls fn once per line (inlined frames give several lines for
  * one address), at most max lines; folded frames are left out. */

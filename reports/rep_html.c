@@ -286,18 +286,10 @@ static void facts_section(FILE *f, const rep_input *in)
 		" frees of unknown blocks, %" PRIu64 " reallocs of unknown blocks, %" PRIu64
 		" allocations over a live block</td></tr>",
 		res->free_unknown, res->realloc_unknown, res->alloc_over_live);
-	if (x->fork_from[0]) { /* a forked child: from whose state it was replayed */
-		fputs("<tr><th class=\"l\">forked from</th><td class=\"l\">", f);
-		text(f, x->fork_from);
-		if (x->parent_missing && !x->ancestors)
-			fprintf(f, " at its event %" PRIu64 "; replayed without that trace: %" PRIu64
-				   " frees and reallocs of inherited blocks skipped",
-				x->fork_at, res->inherited_unknown);
-		else
-			fprintf(f, " at its event %" PRIu64 "; replayed from the parent's state: %" PRIu64
-				   " events of %u earlier trace%s first",
-				x->fork_at, x->inherited_events, (unsigned)x->ancestors,
-				x->ancestors > 1 ? "s" : "");
+	char forked[REP_FORK_TEXT];
+	if (rep_fork_text(res, forked, sizeof(forked))) { /* from whose state it was replayed */
+		fputs("<tr><th class=\"l\">forked</th><td class=\"l\">", f);
+		text(f, forked);
 		fputs("</td></tr>", f);
 	}
 	fputs("</tbody></table><table><thead><tr><th class=\"l\">model</th><th>arena</th>"

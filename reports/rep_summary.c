@@ -208,23 +208,9 @@ static void moment(FILE *f, const rep_input *in, const char *model, const rp_mom
 /* A forked child: whose state it was replayed from, or that it was not. */
 static void summary_fork(FILE *f, const rp_replay_result *res)
 {
-	const rp_facts *x = &res->facts;
-	if (!x->fork_from[0])
-		return;
-	if (x->ancestors)
-		fprintf(f, "forked: from %s at its event %" PRIu64 "; replayed from the parent's "
-			   "state: %" PRIu64 " events of %u earlier trace%s first\n",
-			x->fork_from, x->fork_at, x->inherited_events, (unsigned)x->ancestors,
-			x->ancestors > 1 ? "s" : "");
-	if (x->parent_missing && !x->ancestors)
-		fprintf(f, "forked: from %s at its event %" PRIu64 ", replayed without that trace: %" PRIu64
-			   " frees and reallocs of blocks inherited at the fork skipped, not anomalies\n",
-			x->fork_from, x->fork_at, res->inherited_unknown);
-	else if (x->parent_missing)
-		fprintf(f, "forked: the first of those traces is a forked child's too, without its "
-			   "parent's: %" PRIu64 " frees and reallocs of inherited blocks skipped, not "
-			   "anomalies\n",
-			res->inherited_unknown);
+	char line[REP_FORK_TEXT];
+	if (rep_fork_text(res, line, sizeof(line)))
+		fprintf(f, "forked: %s\n", line);
 }
 
 void rep_summary_write(FILE *f, const rep_input *in, rep_stack_printer print, void *ctx)

@@ -179,16 +179,30 @@ mkdir nomid && cp "$grand" nomid/ && cp first/p.atr nomid/
 one_line "python $v: the grandchild without its parent's trace" nm.err "is not there: replaying it alone"
 alone_ok "python $v: the grandchild without its parent's trace" nm.json nm.err
 
+# as_html TEXT: TEXT as the page writes it (rep_html_text's escapes of a path and these words)
+as_html() { printf '%s' "$1" | sed "s/&/\\&amp;/g; s/</\\&lt;/g; s/>/\\&gt;/g; s/\"/\\&quot;/g; s/'/\\&#39;/g"; }
 "$AT" info "$grand" >gi.txt 2>&1
 "$AT" report -o rep "$grand" >rep.out 2>rep.err
 st=$?
+"$AT" replay "$grand" >gr.txt 2>/dev/null
+said=$(sed -n 's/^forked: //p' gr.txt)
 if grep -q "^fork from  .*, after its event [1-9][0-9]* (the parent's trace; replay starts from its state)$" gi.txt &&
 	[ "$st" -eq 0 ] && grep -q "child_work" rep/stacks.csv && [ -s rep/report.html ] &&
-	grep -q "<th class=\"l\">forked from</th><td class=\"l\">[^<]* at its event [0-9]*; replayed from the parent's state: [0-9]* events of 2 earlier traces first" rep/report.html; then
-	ok "python $v: info shows the fork; report of the grandchild, its call sites named, the page says from which state"
+	echo "$said" | grep -q "^from [^<]* at its event [0-9]*; replayed from the parent's state: [0-9]* events of 2 earlier traces first$" &&
+	grep -qF "<tr><th class=\"l\">forked</th><td class=\"l\">$(as_html "$said")</td></tr>" rep/report.html; then
+	ok "python $v: info shows the fork; report of the grandchild, its call sites named, the page says from which state in the summary's words"
 else
 	not_ok "python $v: info and report of the grandchild (report status $st)"
-	{ grep fork gi.txt; head -3 rep.err; } | sed 's/^/# /'
+	{ grep fork gi.txt; grep "^forked" gr.txt; grep -o "<th class=\"l\">forked</th><td[^/]*" rep/report.html; head -3 rep.err; } | sed 's/^/# /'
+fi
+# replayed alone: the page says what the summary says
+"$AT" report --no-follow-fork -o rep-alone "$child" >/dev/null 2>&1
+said=$(sed -n 's/^forked: //p' nf.txt)
+if [ -n "$said" ] && grep -qF "<tr><th class=\"l\">forked</th><td class=\"l\">$(as_html "$said")</td></tr>" rep-alone/report.html; then
+	ok "python $v: a child reported alone: the page's forked row is the summary's line"
+else
+	not_ok "python $v: a child reported alone: the page's forked row is the summary's line"
+	{ grep "^forked" nf.txt; grep -o "<th class=\"l\">forked</th><td[^/]*" rep-alone/report.html; } | sed 's/^/# /'
 fi
 
 # A C program's forked child (tests/progs/forker.c frees, in the child, a
