@@ -33,7 +33,8 @@ $(B)/tests/test_gcm: $(B)/tests/unit/test_gcm.o $(B)/libgcm.a
 # model with pym_check() after every operation (libpym-checked.a)
 $(B)/tests/unit/test_rp_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports $(CMOCKA_CFLAGS)
 $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) \
-		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/reports/rep_view.o $(B)/librp.a \
+		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/reports/rep_view.o \
+		$(B)/reports/rep_util.o $(B)/librp.a \
 		$(B)/libpym-checked.a $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
 
