@@ -125,8 +125,8 @@ void rep_csv_field(FILE *f, const char *s, size_t len);
 void rep_html_text(FILE *f, const char *s, size_t len);
 /* A forked child's replay in the words the summary and the page share:
  * whose trace it forked from, at which event, and from what state it was
- * replayed ("from P at its event N; replayed ..."), into buf (cut at cap);
- * false, and buf empty, when the trace is not a forked child's.  The
+ * replayed ("from P at its event N; replayed ..."), into buf (cap > 0, cut
+ * there); false, and buf empty, when the trace is not a forked child's.  The
  * parent's name is at most 511 bytes (rp_facts), so REP_FORK_TEXT holds all. */
 #define REP_FORK_TEXT 1024
 bool rep_fork_text(const rp_replay_result *res, char *buf, size_t cap);

@@ -1,7 +1,7 @@
 /*
  * rep_util.c - what the report sinks share: CSV fields (RFC 4180), HTML
- * escaping, a forked child's wording, opening and closing their files (a stack's frames are
- * rep_view.c's).
+ * escaping, a forked child's wording, opening and closing their files (a
+ * stack's frames are rep_view.c's).
  *
  * Invariants: the escapers write every byte of their input or its
  * replacement, so a field or a text is never cut; a file is written only
@@ -20,28 +20,25 @@
 bool rep_fork_text(const rp_replay_result *res, char *buf, size_t cap)
 {
 	const rp_facts *x = &res->facts;
-	if (cap)
-		buf[0] = 0;
-	if (!x->fork_from[0] || !cap)
+	buf[0] = 0;
+	if (!x->fork_from[0])
 		return false;
-	int n = snprintf(buf, cap, "from %s at its event %" PRIu64, x->fork_from, x->fork_at);
-	size_t at = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+	char from[192] = "; replayed without that trace", skipped[128] = "";
 	if (x->ancestors)
-		n = snprintf(buf + at, cap - at,
-			     "; replayed from the parent's state: %" PRIu64
-			     " events of %u earlier trace%s first%s",
-			     x->inherited_events, (unsigned)x->ancestors, x->ancestors > 1 ? "s" : "",
-			     x->parent_missing ? "; the first of those traces is a forked child's too, "
-						 "without its parent's"
-					       : "");
-	else
-		n = snprintf(buf + at, cap - at, "; replayed without that trace");
-	at += n < 0 ? 0 : (size_t)n < cap - at ? (size_t)n : cap - at - 1;
+		snprintf(from, sizeof(from),
+			 "; replayed from the parent's state: %" PRIu64 " events of %u earlier trace%s "
+			 "first%s",
+			 x->inherited_events, (unsigned)x->ancestors, x->ancestors > 1 ? "s" : "",
+			 x->parent_missing ? "; the first of those traces is a forked child's too, "
+					     "without its parent's"
+					   : "");
 	if (x->parent_missing)
-		snprintf(buf + at, cap - at,
+		snprintf(skipped, sizeof(skipped),
 			 ": %" PRIu64 " frees and reallocs of blocks inherited at the fork skipped, "
 			 "not anomalies",
 			 res->inherited_unknown);
+	snprintf(buf, cap, "from %s at its event %" PRIu64 "%s%s", x->fork_from, x->fork_at, from,
+		 skipped);
 	return true;
 }
 
