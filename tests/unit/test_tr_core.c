@@ -82,14 +82,15 @@ static void test_stacks_intern(void **state)
  * must be the node whose path to the root is the stack, and no (parent, ip)
  * may be written twice.  The stacks share outer frames with the one before
  * in every way a thread's do (a few inner frames changed, many changed,
- * deeper, shallower, an old stack again), so both ways of looking a stack
- * up are taken. */
+ * deeper, shallower, an old stack again), so every way of finding a stack
+ * is taken: the thread's last one, the whole-stack table, node by node. */
 #define ORACLE_MAX 400000
+#define ORACLE_SLOTS_LOG 19 /* more slots than nodes: the probes end */
 static struct {
 	uint64_t parent, ip;
 } oracle[ORACLE_MAX + 1];
 static uint64_t oracle_n;
-static uint32_t oracle_by[1 << 19]; /* (parent, ip) -> id, open addressing */
+static uint32_t oracle_by[1u << ORACLE_SLOTS_LOG]; /* (parent, ip) -> id, open addressing */
 
 static int oracle_put(tf_record *rec)
 {
@@ -97,8 +98,8 @@ static int oracle_put(tf_record *rec)
 	assert_true(oracle_n < ORACLE_MAX);
 	assert_true(rec->u.node.parent <= oracle_n); /* its parent came first */
 	uint64_t h = (rec->u.node.parent * 0x9E3779B97F4A7C15ull) ^ rec->u.node.ip;
-	uint32_t at = (uint32_t)(h * 0x9E3779B97F4A7C15ull >> 45);
-	for (; oracle_by[at]; at = (at + 1) & ((1u << 19) - 1)) { /* no node written twice */
+	uint32_t at = (uint32_t)(h * 0x9E3779B97F4A7C15ull >> (64 - ORACLE_SLOTS_LOG));
+	for (; oracle_by[at]; at = (at + 1) & ((1u << ORACLE_SLOTS_LOG) - 1)) { /* no node written twice */
 		uint32_t o = oracle_by[at];
 		assert_false(oracle[o].parent == rec->u.node.parent && oracle[o].ip == rec->u.node.ip);
 	}
