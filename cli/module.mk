@@ -7,4 +7,4 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 $(CLI_OBJ): MOD_CFLAGS := -Icli -Itraces -Iallocator -Ireplay -Ireports
 
 $(B)/arenatrace: $(CLI_OBJ) $(REP_OBJ) $(B)/librp.a $(B)/libtf.a $(B)/libpym.a $(B)/libgcm.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_LIBS) $(RP_LIBS)

@@ -509,6 +509,10 @@ const char *rp_strerror(int code)
 		return "a call out of order";
 	case RP_E_SHORT:
 		return "a parent's trace ends before the fork";
+	case RP_E_MARKS:
+		return "more marks than marks_stop";
+	case RP_E_STOPPED:
+		return "stopped by the replay that followed it";
 	default:
 		return "unknown error";
 	}
@@ -667,7 +671,15 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 		rp_xcheck_after_request(r);
 		if (r->requests >= r->at_next_request)
 			rp_moments_after_request(r);
+		if (r->cfg.lead && !(r->requests & LEAD_EVERY) && r->requests != r->lead_told) {
+			r->lead_told = r->requests;
+			if (!rp_lead_publish(r->cfg.lead, r))
+				return fail(r, RP_E_STOPPED, "stopped: the replay that followed ended");
+		}
 	} else if (rec->kind == TF_MARK) {
+		if (r->cfg.marks_stop && r->nmarks >= r->cfg.marks_stop)
+			return fail(r, RP_E_MARKS, "more than %u marks: ranking them needs a first replay",
+				    r->cfg.marks_stop);
 		rp_moments_on_mark(r, &rec->u.label.label);
 	} else if (rec->kind == TF_PY_FINALIZE) {
 		r->in_teardown = true;
@@ -679,7 +691,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	} else if (rec->kind == TF_HEAP) {
 		rp_heap_record(r, &rec->u.heap);
 	} else if (rec->kind == TF_STACK) {
-		rp_on_stack_node(r, &rec->u.node);
+		if (!r->cfg.lead) /* a lead's candidates need no stacks: nor their memory */
+			rp_on_stack_node(r, &rec->u.node);
 	} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
 		/* counted whether or not a symbolizer takes them; the largest
 		 * ids fed (of modules, code objects, threads) are the next

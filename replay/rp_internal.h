@@ -104,6 +104,8 @@ typedef struct model_run {
 	uint64_t worst_request, worst_time; /* after which request it was first that large */
 	rp_moment *moments;     /* the moments taken (rp_moments.c) */
 	int nmoments;
+	int16_t moment_at[RP_MOMENTS_MAX]; /* the trigger that took each */
+	uint64_t moment_mark[RP_MOMENTS_MAX]; /* a mark's: its occurrence, else 0 */
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
@@ -201,6 +203,10 @@ struct rp_engine {
 	rp_at *at;           /* cfg.at, copied */
 	bool *at_taken;      /* per trigger: taken (every-occurrence marks never are) */
 	uint64_t at_next_request, at_next_time;
+	uint64_t lead_told;    /* cfg.lead: the requests it was last told */
+	uint64_t taking_mark;  /* while a mark's moments are taken: its occurrence */
+	uint64_t follow_bound; /* cfg.follow: the requests up to which the follow
+				* triggers hold the lead's candidates, a lag ahead */
 	rp_mark *marks;      /* the first RP_MARKS_KEPT marks */
 	uint32_t nmarks_kept;
 	uint64_t nmarks;
@@ -259,6 +265,17 @@ void rp_frames_of(const replay *r, uint64_t stack, uint64_t frames[RP_PIN_FRAMES
 /* out->ranked is malloc'd: the caller frees it (rp_engine_free does). */
 void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin **all,
 		   size_t *nall);
+
+/* rp_lead.c: a leading engine's progress (rp_replay.h) */
+#define RP_LEAD_LAG (1u << 18) /* requests the follower stays behind, at least */
+#define LEAD_EVERY 4095u       /* the lead publishes when (requests & LEAD_EVERY) == 0 */
+uint64_t rp_lead_lag(const rp_lead *l, uint64_t requests);
+/* r's requests and candidates; false when the follower asked it to stop */
+bool rp_lead_publish(rp_lead *l, const replay *r);
+/* Waits until the lead has replayed want requests or is done; its n
+ * models' peak and worst requests then; returns its requests
+ * (UINT64_MAX once done). */
+uint64_t rp_lead_wait(rp_lead *l, uint64_t want, int n, uint64_t *peak, uint64_t *worst);
 
 /* rp_moments.c: moments analysed in full */
 int rp_moments_start(replay *r); /* after the models exist: 0 or RP_E_* */

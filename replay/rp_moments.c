@@ -6,13 +6,16 @@
  * of the same state: a mark or py_finalize record as it is read, a time
  * before the first request past it, peak and worst after the request a
  * first replay found (the engine is deterministic: a second replay of the
- * same trace passes through the same states), the end at rp_engine_finish.
- * The marks and the worst moment are also noted while any replay runs, so
- * that a first replay says where to look.
+ * same trace passes through the same states) or that a leading replay
+ * says, a lag ahead (follow triggers, rp_replay.h), the end at
+ * rp_engine_finish.  The marks and the worst moment are also noted while
+ * any replay runs, so that a first replay says where to look.
  *
  * Invariants: next_request is the smallest request of a PEAK or WORST
- * trigger not yet taken (UINT64_MAX when none), next_time the same for
- * TIME triggers; a model has at most RP_MOMENTS_MAX moments.
+ * trigger not yet taken (UINT64_MAX when none), or with a lead to follow
+ * the request after follow_bound when that is smaller; next_time the same
+ * for TIME triggers; a model has at most RP_MOMENTS_MAX moments, in the
+ * order they were taken, and at most one per follow trigger (moment_at).
  */
 #include "rp_internal.h"
 
@@ -94,13 +97,38 @@ out:
 	u64map_clear(&pairs);
 }
 
-/* Takes model mr's moment now (after r->requests requests). */
-static void take(replay *r, model_run *mr, int kind, const char *label)
+/* Drops the moment follow trigger k took before, if any: a later request
+ * overtook it.  The moments stay in the order they were taken. */
+static void drop_taken_by(model_run *mr, int k)
 {
+	for (int j = 0; j < mr->nmoments; j++) {
+		if (mr->moment_at[j] != k)
+			continue;
+		free((void *)(uintptr_t)mr->moments[j].pinning.ranked);
+		free((void *)(uintptr_t)mr->moments[j].leaks_ranked);
+		const int after = mr->nmoments - j - 1;
+		memmove(&mr->moments[j], &mr->moments[j + 1], (size_t)after * sizeof(rp_moment));
+		memmove(&mr->moment_at[j], &mr->moment_at[j + 1],
+			(size_t)after * sizeof(mr->moment_at[0]));
+		memmove(&mr->moment_mark[j], &mr->moment_mark[j + 1],
+			(size_t)after * sizeof(mr->moment_mark[0]));
+		mr->nmoments--;
+		return;
+	}
+}
+
+/* Takes model mr's moment now (after r->requests requests), for trigger
+ * k (a follow trigger's earlier moment goes). */
+static void take(replay *r, model_run *mr, int k, int kind, const char *label)
+{
+	if (r->at[k].follow)
+		drop_taken_by(mr, k);
 	if (mr->nmoments == RP_MOMENTS_MAX)
 		return;
 	if (!mr->moments && !(mr->moments = calloc(RP_MOMENTS_MAX, sizeof(rp_moment))))
 		return;
+	mr->moment_at[mr->nmoments] = (int16_t)k;
+	mr->moment_mark[mr->nmoments] = kind == RP_AT_MARK ? r->taking_mark : 0;
 	rp_moment *m = &mr->moments[mr->nmoments++];
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
@@ -124,12 +152,12 @@ static void take(replay *r, model_run *mr, int kind, const char *label)
 	}
 }
 
-/* Every model's moment, or only model `only` (>= 0). */
-static void take_all(replay *r, int only, int kind, const char *label)
+/* Trigger k's moment of every model, or only of model `only` (>= 0). */
+static void take_all(replay *r, int k, int only, int kind, const char *label)
 {
 	for (int i = 0; i < r->n; i++)
 		if (only < 0 || only == i)
-			take(r, &r->mr[i], kind, label);
+			take(r, &r->mr[i], k, kind, label);
 }
 
 /* ---- triggers ---- */
@@ -148,13 +176,83 @@ static void next_triggers(replay *r)
 		if (at->kind == RP_AT_TIME && at->time_ns < r->at_next_time)
 			r->at_next_time = at->time_ns;
 	}
+	/* past the bound the follow triggers must learn the lead's candidates */
+	if (r->cfg.follow && r->follow_bound < r->at_next_request)
+		r->at_next_request = r->follow_bound + 1; /* the bound is below UINT64_MAX */
+}
+
+/* The lead's candidates for the follow triggers, once the lead is a lag
+ * past this request (rp_replay.h).  A candidate at or after this request
+ * is pending; one before it was taken already: when this replay was there
+ * the lead, a lag further on, had the same one. */
+static void follow_lead(replay *r)
+{
+	rp_lead *l = r->cfg.follow;
+	const uint64_t x = r->requests;
+	uint64_t peak[MAX_MODELS], worst[MAX_MODELS];
+	const uint64_t lag = rp_lead_lag(l, x);
+	const uint64_t got = rp_lead_wait(l, x > UINT64_MAX - lag ? UINT64_MAX : x + lag, r->n,
+					  peak, worst);
+	/* any request y <= got - lag(got) has y + lag(y) <= got */
+	const uint64_t glag = got == UINT64_MAX ? 0 : rp_lead_lag(l, got);
+	r->follow_bound = got == UINT64_MAX ? UINT64_MAX : got - glag > x ? got - glag : x;
+	for (int k = 0; k < r->cfg.nat; k++) {
+		rp_at *at = &r->at[k];
+		if (!at->follow)
+			continue;
+		const uint64_t c = (at->kind == RP_AT_PEAK ? peak : worst)[at->model];
+		if (c && c >= x && c != at->request) {
+			at->request = c;
+			r->at_taken[k] = false;
+		}
+	}
+}
+
+/* A follow trigger for every model (rp_at.model -1) made one per model;
+ * each waits for its first candidate (taken: none pending). */
+static int expand_follow(replay *r)
+{
+	int n = 0;
+	for (int k = 0; k < r->cfg.nat; k++)
+		n += r->at[k].follow && r->at[k].model < 0 ? r->n : 1;
+	rp_at *at = malloc((size_t)(n ? n : 1) * sizeof(rp_at));
+	if (!at || !(r->at_taken = calloc((size_t)(n ? n : 1), sizeof(bool)))) {
+		free(at);
+		return RP_E_NOMEM;
+	}
+	int j = 0;
+	for (int k = 0; k < r->cfg.nat; k++) {
+		const rp_at *a = &r->at[k];
+		for (int i = 0; i < (a->follow && a->model < 0 ? r->n : 1); i++) {
+			at[j] = *a;
+			if (a->follow) {
+				at[j].model = a->model < 0 ? i : a->model;
+				at[j].request = 0;
+				r->at_taken[j] = true;
+			}
+			j++;
+		}
+	}
+	free(r->at);
+	r->at = at;
+	r->cfg.at = at;
+	r->cfg.nat = n;
+	return RP_OK;
 }
 
 int rp_moments_start(replay *r)
 {
 	if (r->cfg.nat > RP_MOMENTS_MAX)
 		return RP_E_MODELS;
-	if (r->cfg.nat && !(r->at_taken = calloc((size_t)r->cfg.nat, sizeof(bool))))
+	for (int k = 0; k < r->cfg.nat; k++)
+		if (r->at[k].follow && (!r->cfg.follow || r->at[k].model >= r->n))
+			return RP_E_MODELS; /* no lead to follow, or no such model */
+	bool follows = false;
+	for (int k = 0; k < r->cfg.nat; k++)
+		follows |= r->at[k].follow;
+	if (!follows)
+		r->cfg.follow = NULL; /* nothing waits for the lead */
+	if (r->cfg.nat && expand_follow(r) < 0)
 		return RP_E_NOMEM;
 	next_triggers(r);
 	/* moments at request 0: before the first request */
@@ -165,13 +263,15 @@ int rp_moments_start(replay *r)
 
 void rp_moments_after_request(replay *r)
 {
+	if (r->cfg.follow && r->requests > r->follow_bound)
+		follow_lead(r);
 	for (int k = 0; k < r->cfg.nat; k++) {
 		const rp_at *at = &r->cfg.at[k];
 		if (r->at_taken[k] || (at->kind != RP_AT_PEAK && at->kind != RP_AT_WORST) ||
 		    at->request != r->requests)
 			continue;
 		r->at_taken[k] = true;
-		take_all(r, at->model, at->kind, rp_moment_kind(at->kind));
+		take_all(r, k, at->model, at->kind, rp_moment_kind(at->kind));
 	}
 	next_triggers(r);
 }
@@ -183,7 +283,7 @@ void rp_moments_before_time(replay *r, uint64_t time_ns)
 		if (r->at_taken[k] || at->kind != RP_AT_TIME || at->time_ns >= time_ns)
 			continue;
 		r->at_taken[k] = true;
-		take_all(r, -1, RP_AT_TIME, at->label);
+		take_all(r, k, -1, RP_AT_TIME, at->label);
 	}
 	next_triggers(r);
 }
@@ -216,7 +316,8 @@ void rp_moments_on_mark(replay *r, const tf_bytes *label)
 	}
 	for (int k = 0; k < r->cfg.nat; k++) {
 		const rp_at *at = &r->cfg.at[k];
-		if (r->at_taken[k] || at->kind != RP_AT_MARK || strcmp(at->label, name) ||
+		if (r->at_taken[k] || at->kind != RP_AT_MARK ||
+		    (!at->any_mark && strcmp(at->label, name)) ||
 		    (at->occurrence && at->occurrence != occurrence))
 			continue;
 		char moment[RP_MOMENT_LABEL];
@@ -226,7 +327,9 @@ void rp_moments_on_mark(replay *r, const tf_bytes *label)
 			snprintf(moment, sizeof(moment), "%s", name);
 		if (at->occurrence)
 			r->at_taken[k] = true;
-		take_all(r, -1, RP_AT_MARK, moment);
+		r->taking_mark = occurrence;
+		take_all(r, k, -1, RP_AT_MARK, moment);
+		r->taking_mark = 0;
 	}
 }
 
@@ -240,23 +343,47 @@ void rp_moments_on_exit(replay *r)
 	for (int k = 0; k < r->cfg.nat; k++)
 		if (!r->at_taken[k] && r->cfg.at[k].kind == RP_AT_EXIT) {
 			r->at_taken[k] = true;
-			take_all(r, -1, RP_AT_EXIT, "exit");
+			take_all(r, k, -1, RP_AT_EXIT, "exit");
 		}
+}
+
+/* The first mark of a label the trace has again, taken by an any_mark
+ * trigger as LABEL: LABEL#1, as the later ones are LABEL#N. */
+static void name_first_marks(replay *r)
+{
+	for (int i = 0; i < r->n; i++) {
+		model_run *mr = &r->mr[i];
+		for (int j = 0; j < mr->nmoments; j++) {
+			rp_moment *m = &mr->moments[j];
+			if (mr->moment_mark[j] != 1 || !r->at[mr->moment_at[j]].any_mark)
+				continue;
+			uint32_t same = 0;
+			for (uint32_t k = 0; k < r->nmarks_kept && same < 2; k++)
+				same += !strcmp(r->marks[k].label, m->label);
+			if (same > 1) {
+				char first[RP_MOMENT_LABEL];
+				snprintf(first, sizeof(first), "%.50s#1", m->label);
+				memcpy(m->label, first, sizeof(first));
+			}
+		}
+	}
 }
 
 void rp_moments_end(replay *r)
 {
+	name_first_marks(r);
 	/* times the requests never passed: the state at the end is theirs */
 	for (int k = 0; k < r->cfg.nat; k++) {
 		const rp_at *at = &r->cfg.at[k];
 		if (!r->at_taken[k] && at->kind == RP_AT_TIME && at->time_ns <= r->max_time) {
 			r->at_taken[k] = true;
-			take_all(r, -1, RP_AT_TIME, at->label);
+			take_all(r, k, -1, RP_AT_TIME, at->label);
 		}
 	}
 	for (int k = 0; k < r->cfg.nat; k++)
-		if (!r->at_taken[k] && r->cfg.at[k].kind == RP_AT_END) {
+		if (!r->at_taken[k] && r->cfg.at[k].kind == RP_AT_END &&
+		    !(r->cfg.at[k].unless_exit && r->has_exit)) {
 			r->at_taken[k] = true;
-			take_all(r, -1, RP_AT_END, "end");
+			take_all(r, k, -1, RP_AT_END, "end");
 		}
 }

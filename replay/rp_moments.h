@@ -36,6 +36,12 @@ typedef struct rp_at {
 	uint64_t time_ns;      /* TIME: since the trace's start */
 	uint64_t request;      /* PEAK, WORST: after this many requests (a first replay's) */
 	int model;             /* PEAK, WORST: the model it is for; -1 for all */
+	bool follow;           /* PEAK, WORST: request from rp_config.follow, for each
+				* model (rp_replay.h) */
+	bool unless_exit;      /* END: only when no py_finalize was read */
+	bool any_mark;         /* MARK: every mark, whatever its label, named as the
+				* defaults name them: LABEL, or LABEL#N when the trace
+				* has more than one mark of that label */
 } rp_at;
 
 /* The stacks whose blocks are live at a moment, by bytes. */

@@ -36,6 +36,8 @@ enum {
 	RP_E_SYSTEM = -5,  /* --system: the allocator's process failed */
 	RP_E_STATE = -6,   /* a call out of order (feed after finish, result before) */
 	RP_E_SHORT = -7,   /* rp_engine_run_chain: an ancestor's trace ends before its fork */
+	RP_E_MARKS = -8,   /* rp_config.marks_stop: a mark past so many was read */
+	RP_E_STOPPED = -9, /* rp_config.lead: its follower stopped the replay */
 };
 
 /* One line naming an error code. */
@@ -63,6 +65,8 @@ typedef struct rp_observer {
 	void (*on_py_code)(void *ctx, const tf_record *rec);
 } rp_observer;
 
+typedef struct rp_lead rp_lead; /* below */
+
 typedef struct rp_config {
 	const char *model; /* profile names, comma-separated; NULL: from the trace */
 	int layer;         /* RP_LAYER_*: which requests go to the models */
@@ -74,9 +78,39 @@ typedef struct rp_config {
 	const rp_at *at;   /* moments to analyse in full (rp_moments.h; copied) */
 	int nat;           /* at most RP_MOMENTS_MAX */
 	rp_observer obs;
+	rp_lead *lead;     /* this engine leads: it tells lead how far it is (at most one
+			    * engine per lead; its follower runs on another thread) */
+	rp_lead *follow;   /* the lead its rp_at.follow moments follow */
+	uint32_t marks_stop; /* > 0: a mark past this many stops the replay (RP_E_MARKS): the
+			    * defaults' moments among more marks are the ones with the most
+			    * waste, which a first replay must rank */
 } rp_config;
 
 typedef struct rp_engine rp_engine;
+
+/* ---- one pass that finds and analyses the moments ----
+ * Peak and worst are known only once the trace has been read.  A leading
+ * engine (rp_config.lead), on another thread and without moments, tells
+ * how far it has read and each model's peak and worst request so far; a
+ * following engine (rp_at.follow) takes those moments when it reaches the
+ * lead's current ones, staying a lag behind: a request it passes is the
+ * final peak only if the lead, a lag further on, has found none later.
+ * A moment taken at a request that is overtaken later is taken again, in
+ * its place; the lag bounds how often (a request survives only if no
+ * higher peak came in the lag after it).  Both engines replay the same
+ * trace with the same models, so they pass through the same states: the
+ * follower's moments are those a second replay would take where a first
+ * found them. */
+/* A lead for up to RP_MAX_MODELS models; lag_min: the follower stays at
+ * least this many requests behind (and an eighth of its requests), 0 for
+ * the default.  NULL when out of memory. */
+rp_lead *rp_lead_create(uint64_t lag_min);
+/* The leading engine is done (finished, failed or stopped): the follower
+ * waits no more.  res: its result, NULL when it has none. */
+void rp_lead_done(rp_lead *l, const rp_replay_result *res);
+/* The follower asks the leading engine to stop (RP_E_STOPPED). */
+void rp_lead_stop(rp_lead *l);
+void rp_lead_free(rp_lead *l);
 
 /* A new engine for one trace, or *out NULL and RP_E_NOMEM, RP_E_MODEL (an
  * unknown or invalid name in cfg->model) or RP_E_MODELS (more than

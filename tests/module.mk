@@ -36,7 +36,7 @@ $(B)/tests/test_rp_replay: $(B)/tests/unit/test_rp_replay.o $(TESTUTIL_OBJ) \
 		$(B)/reports/rep_summary.o $(B)/reports/rep_json.o $(B)/reports/rep_view.o \
 		$(B)/reports/rep_util.o $(B)/librp.a \
 		$(B)/libpym-checked.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(RP_LIBS)
 
 $(B)/tests/unit/test_rep_sym.o: MOD_CFLAGS := -Itraces -Ireports -Itracer $(CMOCKA_CFLAGS) \
 	$(LIBDW_CFLAGS)
@@ -53,14 +53,14 @@ REP_TEST_OBJ := $(B)/tests/unit/rep_testutil.o $(B)/reports/rep_util.o $(B)/repo
 $(B)/tests/unit/rep_testutil.o $(B)/tests/unit/test_rep_csv.o $(B)/tests/unit/test_rep_html.o \
 	$(B)/tests/unit/test_rep_view.o: MOD_CFLAGS := -Itraces -Ireplay -Ireports $(CMOCKA_CFLAGS)
 $(B)/tests/test_rep_csv: $(B)/tests/unit/test_rep_csv.o $(B)/reports/rep_csv.o $(B)/reports/rep_paths.o $(REP_TEST_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(RP_LIBS)
 # the stack view, with the stream sinks that show it (the summary, --json)
 $(B)/tests/test_rep_view: $(B)/tests/unit/test_rep_view.o $(B)/reports/rep_summary.o \
 		$(B)/reports/rep_json.o $(REP_TEST_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(RP_LIBS)
 $(B)/tests/test_rep_html: $(B)/tests/unit/test_rep_html.o $(B)/reports/rep_html.o \
 		$(B)/reports/rep_html_chart.o $(REP_TEST_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LIBZSTD_LIBS) $(REP_SINK_LIBS) $(RP_LIBS)
 
 # The tracer core without the preload shim (CONTRIBUTING.md, Tests).
 TR_CORE_OBJ := $(B)/tracer/tr_core.o $(B)/tracer/tr_env.o $(B)/tracer/tr_region.o \
@@ -149,7 +149,7 @@ $(B)/tests/fuzz-replay-raw: $(B)/tests/fuzz/raw_reader.o $(B)/tests/fuzz/standal
 $(B)/tests/fuzz/fuzz_replay.o: MOD_CFLAGS := -Itraces -Ireplay -Iallocator -Ireports
 $(B)/tests/fuzz-replay-replay: $(B)/tests/fuzz/fuzz_replay.o $(B)/tests/fuzz/standalone.o \
 		$(REP_SINK_OBJ) $(REP_TEXT_OBJ) $(B)/librp.a $(B)/libpym-checked.a $(B)/libtf.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_SINK_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBZSTD_LIBS) $(REP_SINK_LIBS) $(RP_LIBS)
 $(B)/tests/fuzz/fuzz_pyline.o: MOD_CFLAGS := -Itraces
 $(B)/tests/fuzz-pyline: $(B)/tests/fuzz/fuzz_pyline.o $(B)/tests/fuzz/standalone.o $(B)/libtf.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^

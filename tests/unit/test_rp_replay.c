@@ -10,6 +10,7 @@
 #include "tf_testutil.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1484,6 +1485,159 @@ static void test_fork_chain(void **state)
 	free(bc.data);
 }
 
+/* ---- one pass: a leading engine on another thread, a following one ---- */
+
+typedef struct lead_run {
+	const tbuf *b;
+	rp_config cfg;
+	int rc;
+} lead_run;
+
+static void *lead_main(void *arg)
+{
+	lead_run *l = arg;
+	tf_reader *r;
+	rp_engine *e = NULL;
+	l->rc = tf_reader_open_mem(&r, l->b->data, l->b->len);
+	if (l->rc == 0 && (l->rc = rp_engine_create(&e, &l->cfg)) == 0 &&
+	    (l->rc = rp_engine_run(e, r)) == 0)
+		l->rc = rp_engine_finish(e);
+	rp_lead_done(l->cfg.lead, l->rc == 0 ? rp_engine_result(e) : NULL);
+	rp_engine_free(e);
+	tf_reader_free(r);
+	return NULL;
+}
+
+/* The result of b replayed with cfg, as JSON (malloc'd). */
+static char *json_of(const tbuf *b, const rp_config *cfg, rp_lead *follow)
+{
+	tf_reader *r;
+	rp_engine *e;
+	pthread_t t;
+	lead_run l = {b, *cfg, -1};
+	rp_config c = *cfg;
+	if (follow) { /* a lead of the same models, without moments */
+		l.cfg.at = NULL;
+		l.cfg.nat = 0;
+		l.cfg.lead = follow;
+		c.follow = follow;
+		assert_int_equal(pthread_create(&t, NULL, lead_main, &l), 0);
+	}
+	assert_int_equal(tf_reader_open_mem(&r, b->data, b->len), 0);
+	assert_int_equal(rp_engine_create(&e, &c), RP_OK);
+	assert_int_equal(rp_engine_run(e, r), RP_OK);
+	assert_int_equal(rp_engine_finish(e), RP_OK);
+	if (follow) {
+		pthread_join(t, NULL);
+		assert_int_equal(l.rc, RP_OK);
+	}
+	char *text;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	rep_input in = {.res = rp_engine_result(e)};
+	rep_json_write(f, &in);
+	fclose(f);
+	rp_engine_free(e);
+	tf_reader_free(r);
+	return text;
+}
+
+/* Waves of blocks, most freed after each, the survivors piling up at
+ * uneven rates: held bytes peak again and again, the worst moment moves,
+ * with plateaus of every length between.  A replay that follows a lead
+ * (at lags from 1 request to the default) analyses the moments a second
+ * replay does where a first found them: the same JSON, byte for byte,
+ * for two models. */
+static void test_follow_lead(void **state)
+{
+	(void)state;
+	start("");
+	enum { LATER = 20 }; /* the others are freed this many allocations later */
+	static uint64_t live[16384];
+	uint64_t addr = 0x10000000, later[LATER];
+	size_t nlive = 0, nlater = 0;
+	uint32_t seed = 7;
+	for (int wave = 0; wave < 90; wave++) {
+		const int n = 300 + (wave * 37 % 11) * 250;
+		for (int i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			const uint64_t a = addr;
+			addr += 1024;
+			ev(TF_MALLOC, 0, 8 + (seed >> 16) % 500, a);
+			if ((seed >> 8) % (wave % 3 ? 4 : 40) == 0 && nlive < 16384) {
+				live[nlive++] = a; /* a survivor */
+				continue;
+			}
+			if (nlater == LATER) {
+				ev(TF_FREE, 0, 0, later[0]);
+				memmove(later, later + 1, (LATER - 1) * sizeof(later[0]));
+				nlater--;
+			}
+			later[nlater++] = a;
+		}
+		while (nlater)
+			ev(TF_FREE, 0, 0, later[--nlater]);
+		if (wave % 10 == 9) /* now and then most survivors go too */
+			while (nlive > 40)
+				ev(TF_FREE, 0, 0, live[--nlive]);
+	}
+	assert_int_equal(tf_writer_finish(w, TF_END_EXIT, 0, 0), 0);
+	tf_writer_free(w);
+	tbuf b;
+	assert_int_equal(tbuf_from_fd(fd, &b), 0);
+	close(fd);
+
+	/* two replays: the first finds the moments */
+	rp_config cfg = {.model = "cpython-3.12,cpython-3.8", .layer = RP_LAYER_MALLOC};
+	tf_reader *r;
+	rp_engine *e;
+	assert_int_equal(tf_reader_open_mem(&r, b.data, b.len), 0);
+	assert_int_equal(rp_engine_create(&e, &cfg), RP_OK);
+	assert_int_equal(rp_engine_run(e, r), RP_OK);
+	assert_int_equal(rp_engine_finish(e), RP_OK);
+	const rp_replay_result *first = rp_engine_result(e);
+	rp_at at[2 * RP_MAX_MODELS + 1];
+	int nat = 0;
+	for (int kind = RP_AT_PEAK; kind <= RP_AT_WORST; kind++)
+		for (int i = 0; i < first->nmodels; i++)
+			at[nat++] = (rp_at){.kind = kind,
+					    .model = i,
+					    .request = kind == RP_AT_PEAK ? first->models[i].peak_request
+									  : first->models[i].worst_request};
+	at[nat++] = (rp_at){.kind = RP_AT_END};
+	const uint64_t peak0 = first->models[0].peak_request;
+	rp_engine_free(e);
+	tf_reader_free(r);
+	rp_config two = cfg;
+	two.at = at;
+	two.nat = nat;
+	char *want = json_of(&b, &two, NULL);
+	assert_non_null(strstr(want, "\"kind\": \"worst\""));
+	assert_null(strstr(want, "\"anomalies\": {\"free_unknown\": 1")); /* a sound trace */
+
+	/* one: peak and worst follow the lead */
+	const rp_at online[] = {{.kind = RP_AT_PEAK, .model = -1, .follow = true},
+				{.kind = RP_AT_WORST, .model = -1, .follow = true},
+				{.kind = RP_AT_END}};
+	rp_config one = cfg;
+	one.at = online;
+	one.nat = 3;
+	const uint64_t lags[] = {1, 50, 2000, 0};
+	for (size_t k = 0; k < sizeof(lags) / sizeof(lags[0]); k++) {
+		rp_lead *l = rp_lead_create(lags[k]);
+		assert_non_null(l);
+		char *got = json_of(&b, &one, l);
+		if (strcmp(got, want))
+			fail_msg("lag %" PRIu64 ": the moments differ from two replays'", lags[k]);
+		free(got);
+		rp_lead_free(l);
+	}
+	assert_true(peak0 > 1000); /* the peak is no first request */
+	free(want);
+	free(b.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1515,6 +1669,7 @@ int main(void)
 	    cmocka_unit_test(test_heap_end_frees_arenas),
 	    cmocka_unit_test(test_heaps_too_many),
 	    cmocka_unit_test(test_fork_chain),
+	    cmocka_unit_test(test_follow_lead),
 	};
 	return cmocka_run_group_tests_name("rp_replay", tests, NULL, NULL);
 }
