@@ -244,6 +244,16 @@ void rep_sym_free(rep_sym *s)
 	free(s);
 }
 
+void rep_sym_forget_records(rep_sym *s)
+{
+	if (!s)
+		return;
+	s->nmods = 0;
+	s->st.modules = 0;
+	u64map_clear(&s->codes);
+	sym_py_init(s);
+}
+
 /* ---- the cache of resolved addresses ---- */
 
 /* The record of (file1, addr) in the cache, or NULL. */

@@ -125,6 +125,11 @@ int rep_sym_unload(rep_sym *s, uint64_t id, uint64_t stamp);
 /* A `py_code` record (copied).  A second record of an id already kept (a
  * damaged trace) is ignored. */
 int rep_sym_py_code(rep_sym *s, const tf_py_code *c);
+/* Forgets the module and py_code records fed, for a replay that feeds a
+ * trace again from its start (the files opened, their libdw sessions and
+ * the addresses resolved in them stay: they do not depend on where a
+ * module was loaded).  NULL is a no-op. */
+void rep_sym_forget_records(rep_sym *s);
 
 /* Resolves one recorded return address at stamp (UINT64_MAX: the modules
  * loaded last).  Return addresses point after their call, so ip - 1 is
