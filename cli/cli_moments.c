@@ -194,3 +194,41 @@ int cli_moments_resolve(const char *const *specs, int nspecs, const rp_replay_re
 	}
 	return 0;
 }
+
+int cli_moments_online(const char *const *specs, int nspecs, rp_at *out, int *n,
+		       uint32_t *marks_stop)
+{
+	*n = 0;
+	*marks_stop = nspecs ? 0 : CLI_MARKS_ALL;
+	if (!nspecs) { /* every mark while there are at most CLI_MARKS_ALL */
+		const rp_at d[] = {{.kind = RP_AT_PEAK, .model = -1, .follow = true},
+				   {.kind = RP_AT_WORST, .model = -1, .follow = true},
+				   {.kind = RP_AT_EXIT},
+				   {.kind = RP_AT_END, .unless_exit = true},
+				   {.kind = RP_AT_MARK, .any_mark = true}};
+		for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+			add(out, n, &d[i]);
+		return 0;
+	}
+	for (int i = 0; i < nspecs; i++) {
+		const char *s = specs[i];
+		rp_at at = {0};
+		if (!strcmp(s, "peak") || !strcmp(s, "worst")) {
+			at = (rp_at){.kind = !strcmp(s, "peak") ? RP_AT_PEAK : RP_AT_WORST,
+				     .model = -1,
+				     .follow = true};
+		} else if (!strcmp(s, "exit")) {
+			at.kind = RP_AT_EXIT;
+		} else if (!strcmp(s, "end")) {
+			at.kind = RP_AT_END;
+		} else if (parse_time(s, &at.time_ns)) {
+			at.kind = RP_AT_TIME;
+			snprintf(at.label, sizeof(at.label), "%s", s);
+		} else if (!parse_mark(!strncmp(s, "mark:", 5) ? s + 5 : s, &at)) {
+			return -1;
+		}
+		if (!add(out, n, &at))
+			return -1;
+	}
+	return 0;
+}

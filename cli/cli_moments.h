@@ -18,4 +18,14 @@ int cli_moments_check(const char *const *specs, int n);
 int cli_moments_resolve(const char *const *specs, int nspecs, const rp_replay_result *res,
 			const char *cmd, rp_at *out, int *n);
 
+/* The triggers for specs before any replay, for one that follows a lead
+ * (rp_replay.h): peak and worst follow it, the others are as
+ * cli_moments_resolve makes them, the defaults' marks every mark;
+ * *marks_stop (rp_config.marks_stop) the marks past which the defaults
+ * rank them by waste, which takes a first replay.  Whether they are valid
+ * for the trace is for cli_moments_resolve to say, on the result.  0, or
+ * -1 (too many, or not well formed): two replays then. */
+int cli_moments_online(const char *const *specs, int nspecs, rp_at *out, int *n,
+		       uint32_t *marks_stop);
+
 #endif

@@ -12,6 +12,7 @@
 #include "rp_replay.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +27,8 @@ static const char replay_usage[] =
     "                         [--debug-dir DIR]... [--no-follow-exec] [--no-follow-fork]\n"
     "                         TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
-    "  (two when moments are analysed: the first finds them).\n"
+    "  (when moments are analysed, a second replay on another thread finds them;\n"
+    "  the defaults of a trace with marks replay it twice, one after the other).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
     "  trace (said on stderr); --no-follow-exec reads TRACE itself.\n"
     "  A forked child's trace is replayed from its parent's state: the parent's\n"
@@ -184,6 +186,9 @@ typedef struct watch {
 	uint64_t done, cur_bytes; /* bytes of the chain's traces read before it, of it */
 	struct timespec start;
 	bool shown;              /* a progress line is on the terminal */
+	/* a replay run again (the fallback to two) says nothing twice: the
+	 * observer's calls of this run, and how many of them were said */
+	uint64_t addr_calls, addr_said, snap_calls, snap_said;
 } watch;
 
 static void watch_module(void *ctx, const tf_record *rec, uint64_t nodes)
@@ -202,7 +207,10 @@ static void watch_py_code(void *ctx, const tf_record *rec)
 
 static void watch_address(void *ctx, const char *profile, uint64_t model, uint64_t real)
 {
-	(void)ctx;
+	watch *w = ctx;
+	if (++w->addr_calls <= w->addr_said)
+		return;
+	w->addr_said = w->addr_calls;
 	cli_error("replay: %s returned 0x%" PRIx64 " where the interpreter got 0x%" PRIx64, profile,
 		  model, real);
 }
@@ -210,7 +218,10 @@ static void watch_address(void *ctx, const char *profile, uint64_t model, uint64
 static void watch_snapshot(void *ctx, const tf_bytes *label, bool first, const char *want,
 			   size_t want_len, const char *got, size_t got_len)
 {
-	(void)ctx;
+	watch *w = ctx;
+	if (++w->snap_calls <= w->snap_said)
+		return;
+	w->snap_said = w->snap_calls;
 	if (first)
 		printf("snapshot %.*s:\n", (int)label->len, label->ptr);
 	printf("  expected: %.*s\n  model:    %.*s\n", (int)want_len, want, (int)got_len, got);
@@ -238,15 +249,20 @@ static void watch_progress(void *ctx, const tf_reader *rd, uint64_t events)
 }
 
 static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_chain *ch,
-		     const rp_config *cfg, watch *w, const char *path, rp_engine **out);
+		     const rp_config *cfg, watch *w, const char *path, int flags, rp_engine **out);
 #define SHORT_PARENT (-1) /* run_chain: a parent's trace ends before its fork */
+#define MARK_READ (-2)    /* run_chain: cfg->marks_stop, and a mark was read */
+enum { ONCE_QUIET = 1,    /* say nothing (a leading replay) */
+       ONCE_NO_RETRY = 2  /* a parent's trace that ends short: SHORT_PARENT, unsaid */
+};
 
 /* One replay of rd (the last trace of ch) into a new engine (*out, NULL when
  * the replay failed), after ch's other traces up to their forks (when one
  * of them ends before its fork, rd alone, and ch is then rd alone);
- * CLI_EXIT_USAGE after saying why it failed. */
+ * CLI_EXIT_USAGE after saying why it failed; MARK_READ or (ONCE_NO_RETRY)
+ * SHORT_PARENT, unsaid. */
 static int run_once(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w,
-		    const char *path, rp_engine **out)
+		    const char *path, int flags, rp_engine **out)
 {
 	*out = NULL;
 	tf_reader *rds[CLI_CHAIN_MAX];
@@ -255,33 +271,49 @@ static int run_once(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 	for (int i = 0; i < ch->n - 1; i++) {
 		until[i] = ch->until[i];
 		if (tf_reader_open_file(&rds[i], ch->path[i], err, sizeof(err)) < 0) {
-			cli_error("%s", err);
+			if (!(flags & ONCE_QUIET))
+				cli_error("%s", err);
 			while (i--)
 				tf_reader_free(rds[i]);
 			return CLI_EXIT_USAGE;
 		}
 	}
 	rds[ch->n - 1] = rd;
-	int status = run_chain(rds, until, ch, cfg, w, path, out);
+	int status = run_chain(rds, until, ch, cfg, w, path, flags, out);
 	for (int i = 0; i < ch->n - 1; i++)
 		tf_reader_free(rds[i]);
-	if (status == SHORT_PARENT) { /* rd was not read yet */
+	if (status == SHORT_PARENT && !(flags & ONCE_NO_RETRY)) { /* rd was not read yet */
 		ch->n = 1;
-		status = run_chain(&rd, until, ch, cfg, w, path, out);
+		status = run_chain(&rd, until, ch, cfg, w, path, flags, out);
 	}
 	return status;
 }
 
 /* run_once with the readers open. */
 static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_chain *ch,
-		     const rp_config *cfg, watch *w, const char *path, rp_engine **out)
+		     const rp_config *cfg, watch *w, const char *path, int flags, rp_engine **out)
 {
+	if (flags & ONCE_QUIET) { /* a leading replay: its errors are the follower's too */
+		rp_engine *e;
+		if (rp_engine_create(&e, cfg) < 0)
+			return CLI_EXIT_USAGE;
+		int rc = rp_engine_run_chain(e, rds, until, ch->n);
+		if (rc == 0)
+			rc = rp_engine_finish(e);
+		if (rc < 0 || !rp_engine_result(e)) {
+			rp_engine_free(e);
+			return rc == RP_E_SHORT ? SHORT_PARENT : CLI_EXIT_USAGE;
+		}
+		*out = e;
+		return CLI_EXIT_OK;
+	}
+	w->addr_calls = w->snap_calls = 0;
 	rp_engine *e;
 	int rc = rp_engine_create(&e, cfg);
 	if (rc == RP_E_MODEL) {
 		cli_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", cfg->model);
 		return CLI_EXIT_USAGE;
-	} else if (rc == RP_E_MODELS && cfg->nat) {
+	} else if (rc == RP_E_MODELS && cfg->nat > RP_MOMENTS_MAX) {
 		cli_error("replay: at most %d moments", RP_MOMENTS_MAX);
 		return CLI_EXIT_USAGE;
 	} else if (rc == RP_E_MODELS) {
@@ -301,10 +333,11 @@ static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_cha
 	w->shown = false;
 	if (rc == 0)
 		rc = rp_engine_finish(e);
-	if (rc == RP_E_SHORT) {
-		cli_error("replay: %s: replaying the child alone", rp_engine_error(e));
+	if (rc == RP_E_SHORT || rc == RP_E_MARKS) {
+		if (rc == RP_E_SHORT && !(flags & ONCE_NO_RETRY))
+			cli_error("replay: %s: replaying the child alone", rp_engine_error(e));
 		rp_engine_free(e);
-		return SHORT_PARENT;
+		return rc == RP_E_SHORT ? SHORT_PARENT : MARK_READ;
 	}
 	int status = CLI_EXIT_OK;
 	if (rc == RP_E_READ)
@@ -343,11 +376,115 @@ static void outcome_free(outcome *oc)
 	free(oc->merged);
 }
 
-/* Replays rd (path) with cfg; with moments, a first replay finds them and
- * a second, of the trace opened again, analyses them.  The lines replay
- * prints while it runs go to stderr (addresses unlike the interpreter's,
- * snapshot differences: from the first replay only).  CLI_EXIT_USAGE
- * when it failed; oc->e is NULL then. */
+/* The leading replay of one_pass, on its own thread, silent: the same
+ * trace, models and layer as the follower's, without moments. */
+typedef struct leader {
+	pthread_t thread;
+	rp_lead *lead;
+	tf_reader *rd;
+	cli_chain ch;
+	rp_config cfg;
+	watch w;
+	const char *path;
+	bool ok; /* it replayed the trace to its end */
+} leader;
+
+static void *leader_main(void *arg)
+{
+	leader *l = arg;
+	rp_engine *e = NULL;
+	char err[700];
+	if (tf_reader_open_file(&l->rd, l->path, err, sizeof(err)) == 0)
+		run_once(l->rd, &l->ch, &l->cfg, &l->w, l->path, ONCE_QUIET | ONCE_NO_RETRY, &e);
+	l->ok = e != NULL;
+	rp_lead_done(l->lead, e ? rp_engine_result(e) : NULL);
+	rp_engine_free(e); /* its memory goes as soon as it is done */
+	return NULL;
+}
+
+#define TWO_PASSES 1 /* one_pass: the moments need a first replay */
+static int two_passes(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const char *path,
+		      const char *cmd, const outputs *out, bool moments, outcome *oc);
+
+/* Replays rd once, finding and analysing the moments at the same time
+ * (rp_replay.h): a leading replay of the trace, opened again, runs on a
+ * second thread.  TWO_PASSES when that cannot be: too many or malformed
+ * moments, marks to rank (defaults), a parent's trace that ends before
+ * its fork, no thread; else as run. */
+static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w,
+		    const char *path, const char *cmd, const outputs *out, outcome *oc)
+{
+	rp_at at[RP_MOMENTS_MAX];
+	int nat;
+	uint32_t marks_stop;
+	if (cli_moments_online(out->at, out->nat, at, &nat, &marks_stop) < 0)
+		return TWO_PASSES;
+	const char *lag = getenv("ARENATRACE_FOLLOW_LAG");
+	leader *l = calloc(1, sizeof(*l));
+	if (!l || !(l->lead = rp_lead_create(lag ? strtoull(lag, NULL, 10) : 0))) {
+		free(l);
+		return TWO_PASSES;
+	}
+	l->ch = *ch;
+	l->path = path;
+	l->cfg = *cfg;
+	l->cfg.at = NULL;
+	l->cfg.nat = 0;
+	l->cfg.obs = (rp_observer){0};
+	l->cfg.system = l->cfg.stats = l->cfg.check = false;
+	l->cfg.lead = l->lead;
+	if (pthread_create(&l->thread, NULL, leader_main, l)) {
+		rp_lead_free(l->lead);
+		free(l);
+		return TWO_PASSES;
+	}
+	rp_config b = *cfg;
+	b.at = at;
+	b.nat = nat;
+	b.follow = l->lead;
+	b.marks_stop = marks_stop;
+	b.obs = (rp_observer){w, watch_module, watch_address, watch_snapshot, watch_progress,
+			      watch_py_code};
+	int status = run_once(rd, ch, &b, w, path, ONCE_NO_RETRY, &oc->e);
+	rp_lead_stop(l->lead); /* the leader is done, or its work is of no use */
+	pthread_join(l->thread, NULL);
+	const bool led = l->ok;
+	tf_reader_free(l->rd);
+	rp_lead_free(l->lead);
+	free(l);
+	if (status == MARK_READ || status == SHORT_PARENT || (oc->e && !led)) {
+		/* without a lead to its end the moments may be wrong */
+		outcome_free(oc);
+		*oc = (outcome){0};
+		/* the replays to come feed the symbolizer from the start; those of
+		 * the child alone (SHORT_PARENT) meet other records, and say what
+		 * they meet */
+		rep_sym_forget_records(w->sym);
+		if (status == SHORT_PARENT)
+			w->addr_said = w->snap_said = 0;
+		return TWO_PASSES;
+	}
+	if (!oc->e)
+		return status;
+	/* what the moments asked for must be in the trace, as with two replays */
+	const rp_replay_result *res = rp_engine_result(oc->e);
+	rp_at check[RP_MOMENTS_MAX];
+	int ncheck;
+	if (res->nmodels && cli_moments_resolve(out->at, out->nat, res, cmd, check, &ncheck) < 0) {
+		outcome_free(oc);
+		*oc = (outcome){0};
+		return CLI_EXIT_USAGE;
+	}
+	return status;
+}
+
+/* Replays rd (path) with cfg; with moments, in one pass that finds and
+ * analyses them (one_pass), or where that cannot be (and with
+ * ARENATRACE_TWO_PASSES set), a first replay finds them and a second, of
+ * the trace opened again, analyses them.  The lines replay prints while it
+ * runs go to stderr (addresses unlike the interpreter's, snapshot
+ * differences), each once.  CLI_EXIT_USAGE when it failed; oc->e is NULL
+ * then. */
 static int run(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const char *path,
 	       const char *cmd, const outputs *out, bool moments, outcome *oc)
 {
@@ -356,13 +493,34 @@ static int run(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const cha
 	for (int i = 0; isatty(2) && i < ch->n; i++)
 		if (stat(ch->path[i], &sb) == 0 && sb.st_size > 0)
 			w->file_bytes += (uint64_t)sb.st_size;
+	tf_reader *own = NULL; /* rd, read anew after one_pass read some of it */
+	if (moments && !getenv("ARENATRACE_TWO_PASSES")) {
+		int status = one_pass(rd, ch, cfg, w, path, cmd, out, oc);
+		if (status != TWO_PASSES)
+			return status;
+		char err[700];
+		if (tf_reader_open_file(&own, path, err, sizeof(err)) < 0) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		rd = own;
+	}
+	int status = two_passes(rd, ch, cfg, w, path, cmd, out, moments, oc);
+	tf_reader_free(own);
+	return status;
+}
+
+/* run's replays, a first to find the moments and a second to analyse them. */
+static int two_passes(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const char *path,
+		      const char *cmd, const outputs *out, bool moments, outcome *oc)
+{
 	cfg->obs = (rp_observer){w,
 				 moments ? NULL : watch_module,
 				 watch_address,
 				 watch_snapshot,
 				 watch_progress,
 				 moments ? NULL : watch_py_code};
-	int status = run_once(rd, ch, cfg, w, path, &oc->e);
+	int status = run_once(rd, ch, cfg, w, path, 0, &oc->e);
 	if (!oc->e || !moments)
 		return status;
 	rp_at at[RP_MOMENTS_MAX];
@@ -393,7 +551,7 @@ static int run(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const cha
 	second.nat = nat;
 	second.system = false;
 	second.obs = (rp_observer){w, watch_module, NULL, NULL, watch_progress, watch_py_code};
-	int status2 = run_once(again, ch, &second, w, path, &oc->e);
+	int status2 = run_once(again, ch, &second, w, path, 0, &oc->e);
 	tf_reader_free(again);
 	if (!oc->e) {
 		outcome_free(oc);
