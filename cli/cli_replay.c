@@ -28,7 +28,7 @@ static const char replay_usage[] =
     "                         TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
     "  (when moments are analysed, a second replay on another thread finds them;\n"
-    "  the defaults of a trace with marks replay it twice, one after the other).\n"
+    "  the defaults of a trace with more than 20 marks replay it twice).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
     "  trace (said on stderr); --no-follow-exec reads TRACE itself.\n"
     "  A forked child's trace is replayed from its parent's state: the parent's\n"
