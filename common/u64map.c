@@ -12,10 +12,15 @@
 #define BIG_TABLE (1u << 20)     /* u64map_pages: tables this large are mappings */
 #define RELEASE_STEP (2u << 20)  /* a growing map lets its old table go in steps of this */
 
+/* A zeroed table written now, not calloc'd: calloc leaves a large block as
+ * the kernel's zero page, which the first probe maps read-only and the
+ * first insertion then copies, flushing the TLB of every other CPU that
+ * runs one of the process's threads (replay runs two). */
 static void *heap_alloc(void *ctx, size_t bytes)
 {
 	(void)ctx;
-	return calloc(1, bytes);
+	void *p = malloc(bytes);
+	return p ? memset(p, 0, bytes) : NULL;
 }
 
 static void heap_release(void *ctx, void *table, size_t bytes, size_t off, size_t len)
@@ -32,7 +37,9 @@ static void *pages_alloc(void *ctx, size_t bytes)
 	(void)ctx;
 	if (bytes < BIG_TABLE)
 		return calloc(1, bytes);
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* populated: written pages from the start, for the reason heap_alloc says */
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	return p == MAP_FAILED ? NULL : p; /* zero-filled */
 }
 
