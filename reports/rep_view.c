@@ -193,7 +193,7 @@ bool rep_view_program_frame(const rep_input *in, uint64_t leaf, char *text, size
  * id with bit KEY_LINE set when the second word is its line, else the
  * second word is its offset.  Returns the words. */
 #define KEY_LINE (1ull << 40)
-static int stack_key(const rep_input *in, uint64_t leaf, uint64_t *key)
+static int stack_key(const rep_input *in, uint64_t leaf, uint64_t *key, u64map *lines)
 {
 	uint64_t fr[VIEW_DEPTH];
 	const int n = walk(in->res, leaf, fr);
@@ -201,10 +201,17 @@ static int stack_key(const rep_input *in, uint64_t leaf, uint64_t *key)
 	for (int i = 0; i < n; i++) {
 		if (!tf_is_py_frame(fr[i]))
 			continue;
-		rep_pyframe pf;
-		const bool line = describe(in, fr[i], &pf) && pf.line;
+		/* a frame's line, looked up once: stacks share most of their frames */
+		bool made = false;
+		uint64_t *v = u64map_get(lines, fr[i], &made), line = v && !made ? v[0] : 0;
+		if (!v || made) {
+			rep_pyframe pf;
+			line = describe(in, fr[i], &pf) ? pf.line : 0;
+			if (v)
+				v[0] = line;
+		}
 		key[k++] = tf_py_frame_code(fr[i]) | (line ? KEY_LINE : 0);
-		key[k++] = line ? pf.line : tf_py_frame_offset(fr[i]);
+		key[k++] = line ? line : tf_py_frame_offset(fr[i]);
 	}
 	return k;
 }
@@ -218,8 +225,8 @@ static uint64_t hash_words(const uint64_t *w, int n)
 }
 
 /* The words of a group's record in the candidates' map: its number, and
- * its first stack's index. */
-enum { G_GROUP, G_FIRST, G_WORDS };
+ * where its key is in the pool of keys, and how long. */
+enum { G_GROUP, G_KEY, G_LEN, G_WORDS };
 
 int64_t rep_view_group(const rep_input *in, const uint64_t *stacks, size_t n, uint32_t *group)
 {
@@ -228,14 +235,17 @@ int64_t rep_view_group(const rep_input *in, const uint64_t *stacks, size_t n, ui
 			group[i] = (uint32_t)i;
 		return (int64_t)n;
 	}
-	uint64_t *key = malloc(2 * 2 * VIEW_DEPTH * sizeof(uint64_t)), *other = key + 2 * VIEW_DEPTH;
+	uint64_t *key = malloc(2 * VIEW_DEPTH * sizeof(uint64_t));
 	if (!key)
 		return REP_E_NOMEM;
-	u64map seen;
+	u64map seen, lines;
 	u64map_init(&seen, G_WORDS, &u64map_heap);
+	u64map_init(&lines, 1, &u64map_heap); /* Python frame -> its line, 0 unknown */
+	uint64_t *pool = NULL; /* every group's key, one after the other */
+	size_t used = 0, cap = 0;
 	int64_t ngroups = 0;
 	for (size_t i = 0; i < n; i++) {
-		const int len = stack_key(in, stacks[i], key);
+		const int len = stack_key(in, stacks[i], key, &lines);
 		if (!len) { /* no Python frame: a row of its own */
 			group[i] = (uint32_t)ngroups++;
 			continue;
@@ -243,25 +253,43 @@ int64_t rep_view_group(const rep_input *in, const uint64_t *stacks, size_t n, ui
 		const uint64_t h = hash_words(key, len);
 		uint64_t *v = u64map_find(&seen, h);
 		for (; v; v = u64map_find_next(&seen, h, v))
-			if (stack_key(in, stacks[v[G_FIRST]], other) == len &&
-			    !memcmp(key, other, (size_t)len * sizeof(*key)))
+			if (v[G_LEN] == (uint64_t)len &&
+			    !memcmp(key, pool + v[G_KEY], (size_t)len * sizeof(*key)))
 				break;
 		if (v) {
 			group[i] = (uint32_t)v[G_GROUP];
 			continue;
 		}
-		if (!(v = u64map_insert(&seen, h))) {
-			u64map_clear(&seen);
-			free(key);
-			return REP_E_NOMEM;
+		if (used + (size_t)len > cap) {
+			size_t c = cap ? 2 * cap : 4096;
+			while (c < used + (size_t)len)
+				c *= 2;
+			uint64_t *p = realloc(pool, c * sizeof(*p));
+			if (!p)
+				goto nomem;
+			pool = p;
+			cap = c;
 		}
+		if (!(v = u64map_insert(&seen, h)))
+			goto nomem;
+		memcpy(pool + used, key, (size_t)len * sizeof(*key));
 		v[G_GROUP] = (uint64_t)ngroups;
-		v[G_FIRST] = i;
+		v[G_KEY] = used;
+		v[G_LEN] = (uint64_t)len;
+		used += (size_t)len;
 		group[i] = (uint32_t)ngroups++;
 	}
 	u64map_clear(&seen);
+	u64map_clear(&lines);
+	free(pool);
 	free(key);
 	return ngroups;
+nomem:
+	u64map_clear(&seen);
+	u64map_clear(&lines);
+	free(pool);
+	free(key);
+	return REP_E_NOMEM;
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
