@@ -181,6 +181,8 @@ void rp_xcheck_after_request_in(model_run *runs, int n)
 {
 	for (int i = 0; i < n; i++) {
 		model_run *mr = &runs[i];
+		if (!mr->xc_npend)
+			continue; /* most requests: nothing waits (always in the malloc layer) */
 		const uint64_t now = now_of(mr);
 		for (uint32_t k = 0; k < mr->xc_npend;) {
 			xc_pending *p = &mr->xc_pend[k];
