@@ -56,18 +56,34 @@ static int parse_mark(const char *s, rp_at *at)
 	return 1;
 }
 
+/* One WHEN as a trigger, before any replay: peak and worst for every
+ * model, following a lead (a first replay's result makes them per model,
+ * at its requests); 0 when a mark's label is too long or empty. */
+static int parse_spec(const char *s, rp_at *at)
+{
+	*at = (rp_at){0};
+	if (!strcmp(s, "peak") || !strcmp(s, "worst")) {
+		*at = (rp_at){.kind = !strcmp(s, "peak") ? RP_AT_PEAK : RP_AT_WORST,
+			      .model = -1,
+			      .follow = true};
+	} else if (!strcmp(s, "exit")) {
+		at->kind = RP_AT_EXIT;
+	} else if (!strcmp(s, "end")) {
+		at->kind = RP_AT_END;
+	} else if (parse_time(s, &at->time_ns)) {
+		at->kind = RP_AT_TIME;
+		snprintf(at->label, sizeof(at->label), "%s", s);
+	} else {
+		return parse_mark(!strncmp(s, "mark:", 5) ? s + 5 : s, at);
+	}
+	return 1;
+}
+
 int cli_moments_check(const char *const *specs, int n)
 {
 	for (int i = 0; i < n; i++) {
 		rp_at at;
-		uint64_t ns;
-		const char *s = specs[i];
-		if (!strcmp(s, "peak") || !strcmp(s, "worst") || !strcmp(s, "exit") ||
-		    !strcmp(s, "end") || parse_time(s, &ns))
-			continue;
-		if (!strncmp(s, "mark:", 5))
-			s += 5;
-		if (!parse_mark(s, &at)) {
+		if (!parse_spec(specs[i], &at)) {
 			cli_error("--at '%s': a mark's label is 1 to %d bytes", specs[i],
 				  RP_MOMENT_LABEL - 1);
 			return -1;
@@ -150,31 +166,22 @@ int cli_moments_resolve(const char *const *specs, int nspecs, const rp_replay_re
 	}
 	for (int i = 0; i < nspecs; i++) {
 		const char *s = specs[i];
-		rp_at at = {0};
-		if (!strcmp(s, "peak") || !strcmp(s, "worst")) {
-			per_model(res, !strcmp(s, "peak") ? RP_AT_PEAK : RP_AT_WORST, out, n);
+		rp_at at;
+		parse_spec(s, &at); /* well formed: cli_moments_check said so */
+		if (at.kind == RP_AT_PEAK || at.kind == RP_AT_WORST) {
+			per_model(res, at.kind, out, n);
 			continue;
 		}
-		if (!strcmp(s, "exit")) {
-			if (!res->has_exit) {
-				cli_error("%s: --at exit: the trace did not record the interpreter's "
-					  "exit (not a CPython process, or one that did not finalise)",
-					  cmd);
-				return -1;
-			}
-			at.kind = RP_AT_EXIT;
-		} else if (!strcmp(s, "end")) {
-			at.kind = RP_AT_END;
-		} else if (parse_time(s, &at.time_ns)) {
-			if (at.time_ns > res->facts.span_ns) {
-				cli_error("%s: --at %s: past the trace's end at %.3f s", cmd, s,
-					  (double)res->facts.span_ns / 1e9);
-				return -1;
-			}
-			at.kind = RP_AT_TIME;
-			snprintf(at.label, sizeof(at.label), "%s", s);
-		} else {
-			parse_mark(!strncmp(s, "mark:", 5) ? s + 5 : s, &at);
+		if (at.kind == RP_AT_EXIT && !res->has_exit) {
+			cli_error("%s: --at exit: the trace did not record the interpreter's "
+				  "exit (not a CPython process, or one that did not finalise)",
+				  cmd);
+			return -1;
+		} else if (at.kind == RP_AT_TIME && at.time_ns > res->facts.span_ns) {
+			cli_error("%s: --at %s: past the trace's end at %.3f s", cmd, s,
+				  (double)res->facts.span_ns / 1e9);
+			return -1;
+		} else if (at.kind == RP_AT_MARK) {
 			uint64_t have = marks_of(res, at.label);
 			if (!have) {
 				cli_error("%s: --at '%s': the trace has no mark of that label", cmd,
@@ -211,23 +218,8 @@ int cli_moments_online(const char *const *specs, int nspecs, rp_at *out, int *n,
 		return 0;
 	}
 	for (int i = 0; i < nspecs; i++) {
-		const char *s = specs[i];
-		rp_at at = {0};
-		if (!strcmp(s, "peak") || !strcmp(s, "worst")) {
-			at = (rp_at){.kind = !strcmp(s, "peak") ? RP_AT_PEAK : RP_AT_WORST,
-				     .model = -1,
-				     .follow = true};
-		} else if (!strcmp(s, "exit")) {
-			at.kind = RP_AT_EXIT;
-		} else if (!strcmp(s, "end")) {
-			at.kind = RP_AT_END;
-		} else if (parse_time(s, &at.time_ns)) {
-			at.kind = RP_AT_TIME;
-			snprintf(at.label, sizeof(at.label), "%s", s);
-		} else if (!parse_mark(!strncmp(s, "mark:", 5) ? s + 5 : s, &at)) {
-			return -1;
-		}
-		if (!add(out, n, &at))
+		rp_at at;
+		if (!parse_spec(specs[i], &at) || !add(out, n, &at))
 			return -1;
 	}
 	return 0;

@@ -293,35 +293,26 @@ static int run_once(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_chain *ch,
 		     const rp_config *cfg, watch *w, const char *path, int flags, rp_engine **out)
 {
-	if (flags & ONCE_QUIET) { /* a leading replay: its errors are the follower's too */
-		rp_engine *e;
-		if (rp_engine_create(&e, cfg) < 0)
-			return CLI_EXIT_USAGE;
-		int rc = rp_engine_run_chain(e, rds, until, ch->n);
-		if (rc == 0)
-			rc = rp_engine_finish(e);
-		if (rc < 0 || !rp_engine_result(e)) {
-			rp_engine_free(e);
-			return rc == RP_E_SHORT ? SHORT_PARENT : CLI_EXIT_USAGE;
-		}
-		*out = e;
-		return CLI_EXIT_OK;
-	}
+	/* a leading replay says nothing: its errors are the follower's too */
+#define SAY(...)                                                                          \
+	do {                                                                              \
+		if (!(flags & ONCE_QUIET))                                                \
+			cli_error(__VA_ARGS__);                                           \
+	} while (0)
 	w->addr_calls = w->snap_calls = 0;
 	rp_engine *e;
 	int rc = rp_engine_create(&e, cfg);
 	if (rc == RP_E_MODEL) {
-		cli_error("replay: unknown or invalid model '%s' (arenatrace replay --help)", cfg->model);
+		SAY("replay: unknown or invalid model '%s' (arenatrace replay --help)", cfg->model);
 		return CLI_EXIT_USAGE;
 	} else if (rc == RP_E_MODELS && cfg->nat > RP_MOMENTS_MAX) {
-		cli_error("replay: at most %d moments", RP_MOMENTS_MAX);
+		SAY("replay: at most %d moments", RP_MOMENTS_MAX);
 		return CLI_EXIT_USAGE;
 	} else if (rc == RP_E_MODELS) {
-		cli_error("replay: --gc off runs every model twice: at most %d models",
-			  RP_MAX_MODELS / 2);
+		SAY("replay: --gc off runs every model twice: at most %d models", RP_MAX_MODELS / 2);
 		return CLI_EXIT_USAGE;
 	} else if (rc < 0) {
-		cli_error("replay: %s", rp_strerror(rc));
+		SAY("replay: %s", rp_strerror(rc));
 		return CLI_EXIT_USAGE;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &w->start);
@@ -335,18 +326,17 @@ static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_cha
 		rc = rp_engine_finish(e);
 	if (rc == RP_E_SHORT || rc == RP_E_MARKS) {
 		if (rc == RP_E_SHORT && !(flags & ONCE_NO_RETRY))
-			cli_error("replay: %s: replaying the child alone", rp_engine_error(e));
+			SAY("replay: %s: replaying the child alone", rp_engine_error(e));
 		rp_engine_free(e);
 		return rc == RP_E_SHORT ? SHORT_PARENT : MARK_READ;
 	}
 	int status = CLI_EXIT_OK;
 	if (rc == RP_E_READ)
-		cli_error("%s: %s", ch->n > 1 ? ch->path[rp_engine_segment(e)] : path,
-			  rp_engine_error(e));
+		SAY("%s: %s", ch->n > 1 ? ch->path[rp_engine_segment(e)] : path, rp_engine_error(e));
 	else if (rc == RP_E_SYSTEM)
-		cli_error("replay: --system: %s", rp_engine_error(e));
+		SAY("replay: --system: %s", rp_engine_error(e));
 	else if (rc < 0)
-		cli_error("replay: %s", rp_engine_error(e));
+		SAY("replay: %s", rp_engine_error(e));
 	if (rc < 0)
 		status = CLI_EXIT_USAGE;
 	if (!rp_engine_result(e)) { /* a replay that failed has no result */
@@ -356,6 +346,7 @@ static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_cha
 	*out = e;
 	return status;
 }
+#undef SAY
 
 /* A replay's outcome: the engine whose result is shown, and when a second
  * replay analysed the moments, its result with the first one's --system
@@ -395,9 +386,10 @@ static void *leader_main(void *arg)
 	rp_engine *e = NULL;
 	char err[700];
 	if (tf_reader_open_file(&l->rd, l->path, err, sizeof(err)) == 0)
-		run_once(l->rd, &l->ch, &l->cfg, &l->w, l->path, ONCE_QUIET | ONCE_NO_RETRY, &e);
-	l->ok = e != NULL;
-	rp_lead_done(l->lead, e ? rp_engine_result(e) : NULL);
+		l->ok = run_once(l->rd, &l->ch, &l->cfg, &l->w, l->path, ONCE_QUIET | ONCE_NO_RETRY,
+				 &e) == CLI_EXIT_OK &&
+			e;
+	rp_lead_done(l->lead, l->ok ? rp_engine_result(e) : NULL);
 	rp_engine_free(e); /* its memory goes as soon as it is done */
 	return NULL;
 }
