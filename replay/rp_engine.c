@@ -891,10 +891,8 @@ void rp_engine_free(rp_engine *r)
 		rp_xcheck_free(&r->mr[i]);
 		free(r->stats[i]);
 		/* the ranked stacks: each moment's, and the end's (pin_peak is a moment's) */
-		for (int k = 0; k < r->mr[i].nmoments; k++) {
-			free((void *)(uintptr_t)r->mr[i].moments[k].pinning.ranked);
-			free((void *)(uintptr_t)r->mr[i].moments[k].leaks_ranked);
-		}
+		for (int k = 0; k < r->mr[i].nmoments; k++)
+			rp_moment_release(&r->mr[i].moments[k]);
 		free(r->mr[i].moments);
 		if (r->finished && i < r->result.nmodels)
 			free((void *)(uintptr_t)r->result.models[i].pinning.ranked);

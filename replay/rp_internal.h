@@ -279,6 +279,7 @@ uint64_t rp_lead_wait(rp_lead *l, uint64_t want, int n, uint64_t *peak, uint64_t
 
 /* rp_moments.c: moments analysed in full */
 int rp_moments_start(replay *r); /* after the models exist: 0 or RP_E_* */
+void rp_moment_release(rp_moment *m); /* what a moment holds: its ranked stacks */
 void rp_moments_after_request(replay *r);
 void rp_moments_before_time(replay *r, uint64_t time_ns);
 void rp_moments_on_mark(replay *r, const tf_bytes *label);

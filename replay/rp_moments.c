@@ -97,6 +97,12 @@ out:
 	u64map_clear(&pairs);
 }
 
+void rp_moment_release(rp_moment *m)
+{
+	free((void *)(uintptr_t)m->pinning.ranked);
+	free((void *)(uintptr_t)m->leaks_ranked);
+}
+
 /* Drops the moment follow trigger k took before, if any: a later request
  * overtook it.  The moments stay in the order they were taken. */
 static void drop_taken_by(model_run *mr, int k)
@@ -104,8 +110,7 @@ static void drop_taken_by(model_run *mr, int k)
 	for (int j = 0; j < mr->nmoments; j++) {
 		if (mr->moment_at[j] != k)
 			continue;
-		free((void *)(uintptr_t)mr->moments[j].pinning.ranked);
-		free((void *)(uintptr_t)mr->moments[j].leaks_ranked);
+		rp_moment_release(&mr->moments[j]);
 		const int after = mr->nmoments - j - 1;
 		memmove(&mr->moments[j], &mr->moments[j + 1], (size_t)after * sizeof(rp_moment));
 		memmove(&mr->moment_at[j], &mr->moment_at[j + 1],

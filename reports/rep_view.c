@@ -265,13 +265,17 @@ int64_t rep_view_group(const rep_input *in, const uint64_t *stacks, size_t n, ui
 			while (c < used + (size_t)len)
 				c *= 2;
 			uint64_t *p = realloc(pool, c * sizeof(*p));
-			if (!p)
-				goto nomem;
+			if (!p) {
+				ngroups = REP_E_NOMEM;
+				break;
+			}
 			pool = p;
 			cap = c;
 		}
-		if (!(v = u64map_insert(&seen, h)))
-			goto nomem;
+		if (!(v = u64map_insert(&seen, h))) {
+			ngroups = REP_E_NOMEM;
+			break;
+		}
 		memcpy(pool + used, key, (size_t)len * sizeof(*key));
 		v[G_GROUP] = (uint64_t)ngroups;
 		v[G_KEY] = used;
@@ -284,12 +288,6 @@ int64_t rep_view_group(const rep_input *in, const uint64_t *stacks, size_t n, ui
 	free(pool);
 	free(key);
 	return ngroups;
-nomem:
-	u64map_clear(&seen);
-	u64map_clear(&lines);
-	free(pool);
-	free(key);
-	return REP_E_NOMEM;
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
