@@ -166,54 +166,60 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 	u64map_init(&stacks, 1, &u64map_heap);
 	rp_pin *pins = NULL;
 	size_t npins = 0, cap = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		size_t pos = 0;
-		uint64_t addr, *sl;
-		while (u64map_next(&r->live, &pos, &addr, &sl)) {
-			uint64_t size = sl[A_SIZE], stack = word_stack(sl[A_STACK]);
-			uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + (mr - r->mr)]);
-			if (!base)
-				continue; /* a large object */
-			uint64_t *al = u64map_find(&arena_live, base);
-			if (pass == 0) {
-				u64map_put(&arena_live, base, (al ? *al : 0) + size);
-				continue;
+	/* one walk of the live map (most of its slots are empty): the blocks
+	 * in arenas, with their arena, for the second pass */
+	typedef struct {
+		uint64_t base, size, word;
+	} in_arena;
+	in_arena *blk = r->live.live ? malloc(r->live.live * sizeof(*blk)) : NULL;
+	size_t nblk = 0, pos = 0;
+	uint64_t addr, *sl;
+	if (r->live.live && !blk)
+		goto out_free; /* out of memory: no pinning, as below */
+	while (u64map_next(&r->live, &pos, &addr, &sl)) {
+		uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + (mr - r->mr)]);
+		if (!base)
+			continue; /* a large object */
+		uint64_t *al = u64map_find(&arena_live, base);
+		u64map_put(&arena_live, base, (al ? *al : 0) + sl[A_SIZE]);
+		blk[nblk++] = (in_arena){base, sl[A_SIZE], sl[A_STACK]};
+	}
+	for (size_t b = 0; b < nblk; b++) {
+		const uint64_t base = blk[b].base, size = blk[b].size, stack = word_stack(blk[b].word);
+		if (*u64map_find(&arena_live, base) * 4 >= asize)
+			continue; /* well used */
+		uint64_t *pi = u64map_find(&stacks, stack);
+		if (!pi) {
+			if (npins == cap) {
+				rp_pin *p = realloc(pins, (cap = cap ? 2 * cap : 64) * sizeof(*p));
+				if (!p)
+					goto out_free;
+				pins = p;
 			}
-			if (*al * 4 >= asize)
-				continue; /* well used */
-			uint64_t *pi = u64map_find(&stacks, stack);
-			if (!pi) {
-				if (npins == cap) {
-					rp_pin *p = realloc(pins, (cap = cap ? 2 * cap : 64) * sizeof(*p));
-					if (!p)
-						goto out_free;
-					pins = p;
-				}
-				memset(&pins[npins], 0, sizeof(*pins));
-				pins[npins].stack = stack;
-				pins[npins].first_ns = UINT64_MAX;
-				u64map_put(&stacks, stack, npins);
-				pi = u64map_find(&stacks, stack);
-				npins++;
-			}
-			rp_pin *pin = &pins[*pi];
-			pin->blocks++;
-			pin->bytes += size;
-			const uint64_t t = word_time(sl[A_STACK]);
-			pin->first_ns = t < pin->first_ns ? t : pin->first_ns;
-			pin->last_ns = t > pin->last_ns ? t : pin->last_ns;
-			/* (stack, arena) seen once: mix the two into one key */
-			uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ base;
-			if (!u64map_find(&pairs, key)) {
-				u64map_put(&pairs, key, 1);
-				pin->arenas++;
-			}
+			memset(&pins[npins], 0, sizeof(*pins));
+			pins[npins].stack = stack;
+			pins[npins].first_ns = UINT64_MAX;
+			u64map_put(&stacks, stack, npins);
+			pi = u64map_find(&stacks, stack);
+			npins++;
+		}
+		rp_pin *pin = &pins[*pi];
+		pin->blocks++;
+		pin->bytes += size;
+		const uint64_t t = word_time(blk[b].word);
+		pin->first_ns = t < pin->first_ns ? t : pin->first_ns;
+		pin->last_ns = t > pin->last_ns ? t : pin->last_ns;
+		/* (stack, arena) seen once: mix the two into one key */
+		uint64_t key = (stack * 0x9E3779B97F4A7C15ull) ^ base;
+		if (!u64map_find(&pairs, key)) {
+			u64map_put(&pairs, key, 1);
+			pin->arenas++;
 		}
 	}
 	/* low: arenas with few live bytes, and those with none at all */
 	uint64_t with_blocks = 0, low = 0;
-	size_t pos = 0;
 	uint64_t base, *held_live;
+	pos = 0;
 	while (u64map_next(&arena_live, &pos, &base, &held_live)) {
 		with_blocks++;
 		low += *held_live * 4 < asize;
@@ -242,7 +248,7 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 		pins = NULL;
 	}
 out_free:
-	free(pins);
+	free(pins), free(blk);
 	u64map_clear(&arena_live), u64map_clear(&pairs), u64map_clear(&stacks);
 }
 
