@@ -89,6 +89,9 @@ typedef struct outputs {
 	int stacks; /* --stacks: REP_STACKS_* */
 	const char *at[MAX_AT]; /* --at, as given */
 	int nat;
+	/* report: the leading replay feeds a symbolizer of these options of its
+	 * own and, once done, prepares the call sites with it (rep_csv_prepare) */
+	const rep_sym_opts *prepare;
 } outputs;
 
 /* The options of replay, or of report when outdir is not NULL (-o DIR,
@@ -354,6 +357,13 @@ static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_cha
 typedef struct outcome {
 	rp_engine *e;
 	rp_replay_result *merged; /* the shown result, when there were two */
+	/* outputs.prepare, from the leading replay: its symbolizer (fed the
+	 * same records as the follower's, and warm), the grouping of its call
+	 * sites, and its count of stack nodes (what its stamps count): both
+	 * are the shown result's only when that has as many */
+	rep_sym *sym;
+	rep_view_memo memo;
+	uint64_t nnodes;
 } outcome;
 
 static const rp_replay_result *shown(const outcome *oc)
@@ -365,6 +375,21 @@ static void outcome_free(outcome *oc)
 {
 	rp_engine_free(oc->e);
 	free(oc->merged);
+	rep_sym_free(oc->sym);
+	rep_view_memo_free(&oc->memo);
+}
+
+/* The grouping of the leading replay's call sites, for the shown result
+ * res when it has as many stack nodes: moved into *memo, its rows
+ * dropped (their figures are the leader's; rep_view_sites sums res's own,
+ * and groups anew unless res's call sites are the same stacks). */
+static void prepared_grouping(outcome *oc, const rp_replay_result *res, rep_view_memo *memo)
+{
+	if (!oc->memo.group || oc->nnodes != res->nnodes)
+		return;
+	*memo = oc->memo;
+	oc->memo = (rep_view_memo){0};
+	rep_view_memo_forget_rows(memo);
 }
 
 /* The leading replay of one_pass, on its own thread, silent: the same
@@ -378,7 +403,28 @@ typedef struct leader {
 	watch w;
 	const char *path;
 	bool ok; /* it replayed the trace to its end */
+	/* outputs.prepare: w.sym is its own symbolizer (namer's); stacks the
+	 * mode; what it prepared goes to the outcome (outcome.sym ...) */
+	rep_namer *namer;
+	int stacks;
+	rep_view_memo memo;
+	uint64_t nnodes;
 } leader;
+
+static bool lead_stopped(void *ctx)
+{
+	return rp_lead_stopped(ctx);
+}
+
+/* The leading replay is done and the follower still runs: the call-site
+ * rows and their frames, which the report would otherwise work out only
+ * after the follower, are worked out now, until the follower is done. */
+static void leader_prepare(leader *l, const rp_replay_result *res)
+{
+	rep_input in = {res, l->path, rep_stacks_namer, l->namer, rep_stacks_describe, l->stacks,
+			&l->memo};
+	(void)rep_csv_prepare(&in, lead_stopped, l->lead); /* out of memory: nothing kept */
+}
 
 static void *leader_main(void *arg)
 {
@@ -390,8 +436,29 @@ static void *leader_main(void *arg)
 				 &e) == CLI_EXIT_OK &&
 			e;
 	rp_lead_done(l->lead, l->ok ? rp_engine_result(e) : NULL);
+	if (l->ok)
+		l->nnodes = rp_engine_result(e)->nnodes;
+	if (l->ok && l->namer && !rp_lead_stopped(l->lead)) {
+		rp_engine_trim(e); /* the follower is at its largest: the memory goes first */
+		leader_prepare(l, rp_engine_result(e));
+	}
 	rp_engine_free(e); /* its memory goes as soon as it is done */
 	return NULL;
+}
+
+/* What the leader made for outputs.prepare, freed, or moved into oc. */
+static void leader_hand_over(leader *l, outcome *oc)
+{
+	rep_sym *sym = l->namer ? l->namer->sym : NULL;
+	free(l->namer);
+	if (!oc) {
+		rep_sym_free(sym);
+		rep_view_memo_free(&l->memo);
+		return;
+	}
+	oc->sym = sym;
+	oc->memo = l->memo;
+	oc->nnodes = l->nnodes;
 }
 
 #define TWO_PASSES 1 /* one_pass: the moments need a first replay */
@@ -425,7 +492,20 @@ static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 	l->cfg.obs = (rp_observer){0};
 	l->cfg.system = l->cfg.stats = l->cfg.check = false;
 	l->cfg.lead = l->lead;
+	/* created here: rep_sym_create changes the environment */
+	if (out->prepare && w->sym && (l->namer = calloc(1, sizeof(*l->namer))) &&
+	    rep_sym_create(&l->namer->sym, out->prepare) == REP_OK) {
+		l->w.sym = l->namer->sym;
+		l->cfg.obs = (rp_observer){.ctx = &l->w, .on_module = watch_module,
+					   .on_py_code = watch_py_code};
+		l->stacks = out->stacks;
+		l->cfg.lead_stacks = true;
+	} else {
+		free(l->namer);
+		l->namer = NULL;
+	}
 	if (pthread_create(&l->thread, NULL, leader_main, l)) {
+		leader_hand_over(l, NULL);
 		rp_lead_free(l->lead);
 		free(l);
 		return TWO_PASSES;
@@ -441,6 +521,8 @@ static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 	rp_lead_stop(l->lead); /* the leader is done, or its work is of no use */
 	pthread_join(l->thread, NULL);
 	const bool led = l->ok;
+	/* the leader's symbolizer was fed the trace to its end, as the follower's */
+	leader_hand_over(l, led && oc->e ? oc : NULL);
 	tf_reader_free(l->rd);
 	rp_lead_free(l->lead);
 	free(l);
@@ -769,13 +851,21 @@ int cli_cmd_report(int argc, char **argv)
 		namer = NULL;
 	}
 	outcome oc;
+	out.prepare = &so;
 	int status = run(rd, &chain, &cfg, &w, path, "report", &out, true, &oc);
 	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
+	if (oc.sym && namer && res && oc.nnodes == res->nnodes) {
+		/* the leader's: fed the same records at the same stamps, and warm */
+		rep_sym_free(namer->sym);
+		namer->sym = w.sym = oc.sym;
+		oc.sym = NULL;
+	}
 	int wrote = 0;
 	char failed[700];
 	if (res) {
 		/* every sink, while the result lives */
 		rep_view_memo memo = {0}; /* the call-site rows, for the CSV and the page */
+		prepared_grouping(&oc, res, &memo);
 		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer,
 				namer ? rep_stacks_describe : NULL, out.stacks, &memo};
 		rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);

@@ -691,7 +691,8 @@ int rp_engine_feed(rp_engine *r, const tf_record *rec)
 	} else if (rec->kind == TF_HEAP) {
 		rp_heap_record(r, &rec->u.heap);
 	} else if (rec->kind == TF_STACK) {
-		if (!r->cfg.lead) /* a lead's candidates need no stacks: nor their memory */
+		/* a lead's candidates need no stacks: nor their memory */
+		if (!r->cfg.lead || r->cfg.lead_stacks)
 			rp_on_stack_node(r, &rec->u.node);
 	} else if (rec->kind == TF_MODULE || rec->kind == TF_MODULE_UNLOAD) {
 		/* counted whether or not a symbolizer takes them; the largest
@@ -872,6 +873,16 @@ int rp_engine_segment(const rp_engine *r)
 const char *rp_engine_error(const rp_engine *r)
 {
 	return r ? r->msg : "";
+}
+
+void rp_engine_trim(rp_engine *r)
+{
+	if (!r || !r->finished)
+		return;
+	u64map_clear(&r->live);
+	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
+	r->site_allocs = r->site_bytes = r->site_live = r->site_live_peak = NULL;
+	r->site_cap = 0;
 }
 
 void rp_engine_free(rp_engine *r)

@@ -90,8 +90,13 @@ void rp_lead_done(rp_lead *l, const rp_replay_result *res)
 void rp_lead_stop(rp_lead *l)
 {
 	pthread_mutex_lock(&l->mu);
-	l->stop = true;
+	__atomic_store_n(&l->stop, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&l->mu);
+}
+
+bool rp_lead_stopped(rp_lead *l)
+{
+	return __atomic_load_n(&l->stop, __ATOMIC_RELAXED);
 }
 
 uint64_t rp_lead_wait(rp_lead *l, uint64_t want, int n, uint64_t *peak, uint64_t *worst)

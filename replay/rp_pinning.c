@@ -7,7 +7,9 @@
  * its return address, or a Python frame as tf_py_frame (code, offset)
  * (traces/tf_record.h), whose top bit no return address has; the per-site arrays
  * have site_cap entries, indexed by stack id, 0 for no stack; site_live
- * is the requested bytes live per site now.
+ * is the requested bytes live per site now.  A leading engine (rp_config
+ * lead) counts allocations and bytes alone: its call sites are for their
+ * order (a report groups them ahead), their live figures zero.
  */
 #include "rp_internal.h"
 
@@ -23,7 +25,7 @@ static bool site_room(replay *r, uint64_t id)
 	while (cap <= id)
 		cap *= 2;
 	uint64_t **arr[] = {&r->site_allocs, &r->site_bytes, &r->site_live, &r->site_live_peak};
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < (r->cfg.lead ? 2 : 4); k++) {
 		uint64_t *p = realloc(*arr[k], cap * sizeof(uint64_t));
 		if (!p)
 			return false;
@@ -42,13 +44,14 @@ void rp_site_alloc(replay *r, uint64_t stack, uint64_t n)
 		return;
 	r->site_allocs[stack]++;
 	r->site_bytes[stack] += n == UINT64_MAX ? 0 : n;
-	r->site_live[stack] += n == UINT64_MAX ? 0 : n;
+	if (!r->cfg.lead)
+		r->site_live[stack] += n == UINT64_MAX ? 0 : n;
 }
 
 /* A live block of the trace (size as its slot has it) was freed. */
 void rp_site_free(replay *r, uint64_t stack, uint64_t size)
 {
-	if (!r->site_cap)
+	if (!r->site_cap || r->cfg.lead)
 		return; /* nothing counted: the arrays could not grow */
 	uint64_t *live = &r->site_live[stack < r->site_cap ? stack : 0];
 	*live -= size < *live ? size : *live;
@@ -58,7 +61,7 @@ void rp_site_free(replay *r, uint64_t stack, uint64_t size)
  * date by every request, so no pass over the live blocks. */
 void rp_sites_live_now(replay *r)
 {
-	if (r->site_cap)
+	if (r->site_cap && !r->cfg.lead)
 		memcpy(r->site_live_peak, r->site_live, r->site_cap * sizeof(uint64_t));
 }
 
@@ -77,10 +80,13 @@ rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins,
 	*n = 0;
 	if (!r->site_cap)
 		return NULL;
-	uint64_t *live = calloc(r->site_cap, sizeof(uint64_t));
-	uint64_t *blocks = calloc(r->site_cap, sizeof(uint64_t));
-	uint64_t *arenas = calloc(r->site_cap, sizeof(uint64_t));
 	rp_callsite *out = NULL;
+	uint64_t *live = NULL, *blocks = NULL, *arenas = NULL;
+	if (r->cfg.lead)
+		goto count; /* the order alone */
+	live = calloc(r->site_cap, sizeof(uint64_t));
+	blocks = calloc(r->site_cap, sizeof(uint64_t));
+	arenas = calloc(r->site_cap, sizeof(uint64_t));
 	if (!live || !blocks || !arenas)
 		goto out_free;
 	size_t pos = 0;
@@ -96,6 +102,7 @@ rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins,
 	for (size_t k = 0; k < npins; k++)
 		if (pins[k].stack < r->site_cap)
 			arenas[pins[k].stack] = pins[k].arenas;
+count:;
 	size_t count = 0;
 	for (size_t id = 0; id < r->site_cap; id++)
 		count += r->site_allocs[id] > 0;
@@ -104,8 +111,9 @@ rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins,
 	for (size_t id = 0; id < r->site_cap; id++) {
 		if (!r->site_allocs[id])
 			continue;
-		out[(*n)++] = (rp_callsite){id,		r->site_allocs[id], r->site_bytes[id],
-					    r->site_live_peak[id], live[id], blocks[id], arenas[id]};
+		out[(*n)++] = live ? (rp_callsite){id,	      r->site_allocs[id], r->site_bytes[id],
+						   r->site_live_peak[id], live[id], blocks[id], arenas[id]}
+				   : (rp_callsite){id, r->site_allocs[id], r->site_bytes[id], 0, 0, 0, 0};
 	}
 	qsort(out, *n, sizeof(*out), site_cmp);
 out_free:

@@ -80,6 +80,8 @@ typedef struct rp_config {
 	rp_observer obs;
 	rp_lead *lead;     /* this engine leads: it tells lead how far it is (at most one
 			    * engine per lead; its follower runs on another thread) */
+	bool lead_stacks;  /* a lead keeps the stack nodes all the same, and with them
+			    * its call sites (a report prepares them on its thread) */
 	rp_lead *follow;   /* the lead its rp_at.follow moments follow */
 	uint32_t marks_stop; /* > 0: a mark past this many stops the replay (RP_E_MARKS): the
 			    * defaults' moments among more marks are the ones with the most
@@ -110,6 +112,9 @@ rp_lead *rp_lead_create(uint64_t lag_min);
 void rp_lead_done(rp_lead *l, const rp_replay_result *res);
 /* The follower asks the leading engine to stop (RP_E_STOPPED). */
 void rp_lead_stop(rp_lead *l);
+/* Whether rp_lead_stop was called: the leading thread's work after its
+ * replay (rp_lead_done) asks, to end when the follower no longer waits. */
+bool rp_lead_stopped(rp_lead *l);
 void rp_lead_free(rp_lead *l);
 
 /* A new engine for one trace, or *out NULL and RP_E_NOMEM, RP_E_MODEL (an
@@ -154,5 +159,11 @@ const char *rp_engine_error(const rp_engine *e);
 /* Frees e and its result; NULL is a no-op.  An allocator's process that
  * --system started ends too. */
 void rp_engine_free(rp_engine *e);
+/* After rp_engine_finish: frees the memory of the replay that its result
+ * does not need (the live blocks' map, the per-call-site counters, whose
+ * figures are in the result's call sites), for work on the result that
+ * runs on while the process needs its memory elsewhere (a record after
+ * the end is refused as ever). */
+void rp_engine_trim(rp_engine *e);
 
 #endif

@@ -92,6 +92,14 @@ extern const rep_sink rep_csv_sink;  /* timeline, sizeclasses, arenas, callsites
 				      * system */
 extern const rep_sink rep_html_sink; /* report.html */
 
+/* What callsites.csv needs of the result and the namer alone, done ahead,
+ * where a thread would otherwise idle (a leading replay's, once it is
+ * done): the call-site rows into in->memo, and every frame line of them
+ * through the namer, whose symbolizer keeps what it resolved.  stop is
+ * asked between rows (NULL: never); true ends the work early, the rows
+ * still kept.  REP_OK, or REP_E_NOMEM (nothing kept). */
+int rep_csv_prepare(const rep_input *in, bool (*stop)(void *ctx), void *ctx);
+
 /* ---- the report directory (rep_dir.c) ----
  * A report writes into a directory that is new, empty, or holds an earlier
  * report: one whose manifest (REP_MANIFEST: the files that report wrote,

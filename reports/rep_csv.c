@@ -289,6 +289,23 @@ static void callsites(FILE *f, const rep_input *in, rep_paths *paths)
 	free(l);
 }
 
+static void discard_line(void *ctx, const char *line)
+{
+	(void)ctx, (void)line;
+}
+
+int rep_csv_prepare(const rep_input *in, bool (*stop)(void *ctx), void *ctx)
+{
+	rep_site_row *rows;
+	uint64_t n;
+	if (rep_view_sites(in, &rows, &n) < 0)
+		return REP_E_NOMEM;
+	for (uint64_t k = 0; k < n && !(stop && stop(ctx)); k++)
+		rep_stack_frames(in, rows[k].c.stack, FRAME_LINES, discard_line, NULL);
+	free(rows);
+	return REP_OK;
+}
+
 /* The paths of callsites.csv: a row a frame line, its parent the line
  * that called it (0: the outermost). */
 static void stacks(FILE *f, const rep_paths *paths)

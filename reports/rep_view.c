@@ -315,7 +315,23 @@ static rep_site_row *rows_copy(const rep_site_row *rows, uint64_t n)
 void rep_view_memo_free(rep_view_memo *m)
 {
 	free(m->rows);
+	free(m->stacks);
+	free(m->group);
 	*m = (rep_view_memo){0};
+}
+
+void rep_view_memo_forget_rows(rep_view_memo *m)
+{
+	free(m->rows);
+	m->rows = NULL;
+	m->n = 0;
+}
+
+/* The memo's grouping, when it is of these stacks in this mode. */
+static bool kept_grouping(const rep_view_memo *memo, int mode, const uint64_t *stacks, size_t n)
+{
+	return memo && memo->group && memo->group_mode == mode && memo->nstacks == n &&
+	       !memcmp(memo->stacks, stacks, n * sizeof(*stacks));
 }
 
 int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
@@ -340,8 +356,12 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 	int64_t ngroups = out && stacks && group ? 0 : REP_E_NOMEM;
 	for (size_t i = 0; ngroups == 0 && i < count; i++)
 		stacks[i] = res->callsites[i].stack;
-	if (ngroups == 0)
+	if (ngroups == 0 && kept_grouping(memo, mode, stacks, count)) {
+		memcpy(group, memo->group, count * sizeof(*group));
+		ngroups = memo->ngroups;
+	} else if (ngroups == 0) {
 		ngroups = rep_view_group(in, stacks, count, group);
+	}
 	if (ngroups < 0) {
 		free(out), free(stacks), free(group);
 		return REP_E_NOMEM;
@@ -362,7 +382,15 @@ int rep_view_sites(const rep_input *in, rep_site_row **rows, uint64_t *n)
 	}
 	if ((size_t)ngroups < count) /* rows merged: ranked again */
 		qsort(out, (size_t)ngroups, sizeof(*out), row_cmp);
-	free(stacks), free(group);
+	if (memo && !memo->group) { /* the grouping kept: the memo owns them now */
+		memo->stacks = stacks;
+		memo->group = group;
+		memo->nstacks = count;
+		memo->ngroups = ngroups;
+		memo->group_mode = mode;
+	} else {
+		free(stacks), free(group);
+	}
 	*rows = out;
 	*n = (uint64_t)ngroups;
 	if (memo && !memo->rows && ngroups > 0 && (memo->rows = rows_copy(out, *n))) {

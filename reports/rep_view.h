@@ -89,8 +89,20 @@ typedef struct rep_view_memo {
 	rep_site_row *rows;
 	uint64_t n;
 	int mode;
+	/* the grouping behind rows (mode group_mode): the stacks grouped, in
+	 * the order of the call sites, and each one's group number.  Another
+	 * result of the same trace whose call sites are of these stacks in
+	 * this order (a leading replay's, rep_csv_prepare, for the follower's)
+	 * takes the grouping and sums its own figures. */
+	uint64_t *stacks;
+	uint32_t *group;
+	size_t nstacks;
+	int64_t ngroups;
+	int group_mode;
 } rep_view_memo;
 void rep_view_memo_free(rep_view_memo *m);
+/* Forgets the rows, keeping the grouping: for another result's figures. */
+void rep_view_memo_forget_rows(rep_view_memo *m);
 
 /* A row of a pinning table: its pins summed as the call sites are (first
  * and last allocation the earliest and the latest); pin.stack and frames

@@ -19,6 +19,7 @@ skip_under_asan "one-pass moments (the tracer in a plain program)"
 AT=$(realpath "$AT")
 PROG=$(realpath "$B/tests/progs/plateau")
 PYDIR=$(realpath "$(dirname "$0")/../python")
+EXDIR=$(realpath "$(dirname "$0")/../../traces/examples")
 cd "$TMP" || exit 1
 
 # same TAG TRACE ARGS...: replay --json the three ways; ok when identical
@@ -122,6 +123,26 @@ check "python: report's summary and CSV files as with two replays (status $s1 $s
 	test $s1 -eq 0 -a $s2 -eq 0 -a -z "$differ" -a -s r1/report.html
 sed 's/r1/r2/' r1.txt >r1s.txt
 check "python: report's summary as with two replays" cmp -s r1s.txt r2.txt
+
+# the bundled workload (1.7 M requests, thousands of call sites, the
+# interpreter's native frames): report's leading replay groups the call
+# sites and resolves their frames while the other replay runs on; the
+# files, the summary and the symbolizer's warnings are what two replays give
+(cd "$EXDIR" && "$AT" record -o "$TMP/wl.atr" -- "$PY" workload.py) \
+	>/dev/null 2>&1
+rm -rf wla wlb
+"$AT" report -o wla wl.atr >wla.txt 2>wla.err
+s1=$?
+ARENATRACE_TWO_PASSES=1 "$AT" report -o wlb wl.atr >wlb.txt 2>wlb.err
+s2=$?
+differ=
+for f in wlb/*.csv wlb/report.html; do cmp -s "$f" "wla/$(basename "$f")" || differ="$differ $(basename "$f")"; done
+sites=$(grep -c '' wla/callsites.csv 2>/dev/null || echo 0)
+check "workload: report's files as with two replays (status $s1 $s2, $sites call-site rows;$differ)" \
+	test $s1 -eq 0 -a $s2 -eq 0 -a -z "$differ" -a "$sites" -gt 1000
+sed 's/wla/wlb/' wla.txt >wlas.txt
+check "workload: report's summary and warnings as with two replays" \
+	sh -c 'cmp -s wlas.txt wlb.txt && cmp -s wla.err wlb.err'
 
 # a forked child, replayed through its parent's trace
 mkdir run && cp "$PYDIR/pyfork.py" .

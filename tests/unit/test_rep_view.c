@@ -194,6 +194,57 @@ static void test_sites_memo(void **state)
 	free(p);
 }
 
+/* A memo's grouping serves another result of the same call-site stacks
+ * (a leading replay's for the follower's: live bytes at the peak differ):
+ * its rows are summed from that result's own figures; a result whose
+ * stacks differ is grouped anew. */
+static void test_sites_memo_grouping(void **state)
+{
+	(void)state;
+	rt_py *p = rt_py_new();
+	rep_view_memo memo = {0};
+	rep_input in = input(p, REP_STACKS_PYTHON);
+	in.memo = &memo;
+	rep_site_row *a, *b;
+	uint64_t na, nb;
+	assert_int_equal(rep_view_sites(&in, &a, &na), REP_OK);
+	free(a);
+	assert_non_null(memo.group);
+	assert_int_equal(memo.nstacks, RT_PY_SITES);
+	assert_int_equal(memo.ngroups, 5);
+	rep_view_memo_forget_rows(&memo);
+	assert_null(memo.rows);
+	assert_non_null(memo.group); /* the grouping stays */
+	/* the follower's result: other live bytes at the peak */
+	for (int k = 0; k < RT_PY_SITES; k++)
+		p->callsite[k].live_peak += 1000 * (uint64_t)(k + 1);
+	assert_int_equal(rep_view_sites(&in, &a, &na), REP_OK);
+	rep_input plain = input(p, REP_STACKS_PYTHON);
+	assert_int_equal(rep_view_sites(&plain, &b, &nb), REP_OK);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, (size_t)na * sizeof(*a)); /* its own figures */
+	assert_int_equal(a[0].c.live_peak, 500 + 300 + 100 + (1 + 3 + 4) * 1000);
+	free(a), free(b);
+	/* the grouping is taken, not made again: a memo that makes each stack
+	 * a group of its own gives a row a call site */
+	rep_view_memo_forget_rows(&memo);
+	for (size_t k = 0; k < memo.nstacks; k++)
+		memo.group[k] = (uint32_t)k;
+	memo.ngroups = (int64_t)memo.nstacks;
+	assert_int_equal(rep_view_sites(&in, &a, &na), REP_OK);
+	assert_int_equal(na, RT_PY_SITES);
+	free(a);
+	/* stacks other than the memo's: grouped anew */
+	rep_view_memo_forget_rows(&memo);
+	memo.stacks[0] += 100;
+	assert_int_equal(rep_view_sites(&in, &a, &na), REP_OK);
+	assert_int_equal(na, 5);
+	free(a);
+	rep_view_memo_free(&memo);
+	assert_null(memo.group);
+	free(p);
+}
+
 /* The key is the line: without lines (no describer) the frames' offsets
  * differ, and stack 6 (lib.py at offset 8) is a row of its own. */
 static void test_grouped_by_line_not_offset(void **state)
@@ -375,6 +426,7 @@ int main(void)
 	    cmocka_unit_test(test_lines_of_each_mode),
 	    cmocka_unit_test(test_sites_grouped),
 	    cmocka_unit_test(test_sites_memo),
+	    cmocka_unit_test(test_sites_memo_grouping),
 	    cmocka_unit_test(test_grouped_by_line_not_offset),
 	    cmocka_unit_test(test_pins_grouped),
 	    cmocka_unit_test(test_pins_from_ranking),
