@@ -363,6 +363,7 @@ typedef struct outcome {
 	 * are the shown result's only when that has as many */
 	rep_sym *sym;
 	rep_view_memo memo;
+	rep_prepared *prepared;
 	uint64_t nnodes;
 } outcome;
 
@@ -377,19 +378,25 @@ static void outcome_free(outcome *oc)
 	free(oc->merged);
 	rep_sym_free(oc->sym);
 	rep_view_memo_free(&oc->memo);
+	rep_prepared_free(oc->prepared);
 }
 
-/* The grouping of the leading replay's call sites, for the shown result
- * res when it has as many stack nodes: moved into *memo, its rows
- * dropped (their figures are the leader's; rep_view_sites sums res's own,
- * and groups anew unless res's call sites are the same stacks). */
-static void prepared_grouping(outcome *oc, const rp_replay_result *res, rep_view_memo *memo)
+/* What the leading replay prepared of its call sites, for the shown
+ * result res when it has as many stack nodes: the grouping moved into
+ * *memo, its rows dropped (their figures are the leader's; rep_view_sites
+ * sums res's own, and groups anew unless res's call sites are the same
+ * stacks), and the rows' texts (the sinks take them for the same stacks
+ * only). */
+static rep_prepared *prepared_for(outcome *oc, const rp_replay_result *res, rep_view_memo *memo)
 {
-	if (!oc->memo.group || oc->nnodes != res->nnodes)
-		return;
-	*memo = oc->memo;
-	oc->memo = (rep_view_memo){0};
-	rep_view_memo_forget_rows(memo);
+	if (oc->nnodes != res->nnodes)
+		return NULL;
+	if (oc->memo.group) {
+		*memo = oc->memo;
+		oc->memo = (rep_view_memo){0};
+		rep_view_memo_forget_rows(memo);
+	}
+	return oc->prepared;
 }
 
 /* The leading replay of one_pass, on its own thread, silent: the same
@@ -408,6 +415,7 @@ typedef struct leader {
 	rep_namer *namer;
 	int stacks;
 	rep_view_memo memo;
+	rep_prepared *prepared;
 	uint64_t nnodes;
 } leader;
 
@@ -422,8 +430,9 @@ static bool lead_stopped(void *ctx)
 static void leader_prepare(leader *l, const rp_replay_result *res)
 {
 	rep_input in = {res, l->path, rep_stacks_namer, l->namer, rep_stacks_describe, l->stacks,
-			&l->memo};
-	(void)rep_csv_prepare(&in, lead_stopped, l->lead); /* out of memory: nothing kept */
+			&l->memo, NULL};
+	/* out of memory: nothing prepared */
+	(void)rep_csv_prepare(&in, lead_stopped, l->lead, &l->prepared);
 }
 
 static void *leader_main(void *arg)
@@ -454,10 +463,12 @@ static void leader_hand_over(leader *l, outcome *oc)
 	if (!oc) {
 		rep_sym_free(sym);
 		rep_view_memo_free(&l->memo);
+		rep_prepared_free(l->prepared);
 		return;
 	}
 	oc->sym = sym;
 	oc->memo = l->memo;
+	oc->prepared = l->prepared;
 	oc->nnodes = l->nnodes;
 }
 
@@ -741,7 +752,7 @@ int cli_cmd_replay(int argc, char **argv)
 		if (out.stats)
 			rep_stats_write(stdout, res);
 		rep_input in = {res, path, w.sym ? rep_stacks_namer : NULL, namer,
-				w.sym ? rep_stacks_describe : NULL, out.stacks, NULL};
+				w.sym ? rep_stacks_describe : NULL, out.stacks, NULL, NULL};
 		if (out.json)
 			rep_json_write(stdout, &in);
 		else if (summary)
@@ -854,20 +865,22 @@ int cli_cmd_report(int argc, char **argv)
 	out.prepare = &so;
 	int status = run(rd, &chain, &cfg, &w, path, "report", &out, true, &oc);
 	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
+	bool led = false; /* the leader's symbolizer and what it prepared with it */
 	if (oc.sym && namer && res && oc.nnodes == res->nnodes) {
 		/* the leader's: fed the same records at the same stamps, and warm */
 		rep_sym_free(namer->sym);
 		namer->sym = w.sym = oc.sym;
 		oc.sym = NULL;
+		led = true;
 	}
 	int wrote = 0;
 	char failed[700];
 	if (res) {
 		/* every sink, while the result lives */
 		rep_view_memo memo = {0}; /* the call-site rows, for the CSV and the page */
-		prepared_grouping(&oc, res, &memo);
+		rep_prepared *pp = led ? prepared_for(&oc, res, &memo) : NULL;
 		rep_input in = {res, path, namer ? rep_stacks_namer : NULL, namer,
-				namer ? rep_stacks_describe : NULL, out.stacks, &memo};
+				namer ? rep_stacks_describe : NULL, out.stacks, &memo, pp};
 		rep_summary_write(stdout, &in, w.sym ? rep_stacks_print : NULL, w.sym);
 		addresses_line(res);
 		bool shown = false;

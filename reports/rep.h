@@ -65,7 +65,10 @@ typedef struct rep_input {
 	int stacks;               /* REP_STACKS_* */
 	struct rep_view_memo *memo; /* NULL, or where rep_view_sites keeps its rows for
 				     * the next sink (rep_view.h) */
+	struct rep_prepared *prepared; /* NULL, or the call-site rows' texts worked out
+					* ahead (rep_csv_prepare) */
 } rep_input;
+typedef struct rep_prepared rep_prepared;
 
 /* Where a sink writes: the directory, and the files opened in it so far
  * (rep_open records them, for the manifest; names are the sinks' own
@@ -92,13 +95,18 @@ extern const rep_sink rep_csv_sink;  /* timeline, sizeclasses, arenas, callsites
 				      * system */
 extern const rep_sink rep_html_sink; /* report.html */
 
-/* What callsites.csv needs of the result and the namer alone, done ahead,
- * where a thread would otherwise idle (a leading replay's, once it is
- * done): the call-site rows into in->memo, and every frame line of them
- * through the namer, whose symbolizer keeps what it resolved.  stop is
- * asked between rows (NULL: never); true ends the work early, the rows
- * still kept.  REP_OK, or REP_E_NOMEM (nothing kept). */
-int rep_csv_prepare(const rep_input *in, bool (*stop)(void *ctx), void *ctx);
+/* What callsites.csv and stacks.csv need of the result and the namer
+ * alone, worked out ahead where a thread would otherwise idle (a leading
+ * replay's, once it is done, for the result of the replay that follows
+ * it): the call-site rows (their grouping into in->memo), and each row's
+ * frame lines, path and Python fields, in order.  stop is asked between
+ * rows (NULL: never); true ends the work, the rows done so far kept.
+ * *out (rep_prepared_free) goes in rep_input.prepared of the result the
+ * files are written for: they take the prepared rows while its rows are
+ * of the same stacks in the same order, and the same paths, so the files
+ * are what they would be without.  REP_OK, or REP_E_NOMEM (*out NULL). */
+int rep_csv_prepare(const rep_input *in, bool (*stop)(void *ctx), void *ctx, rep_prepared **out);
+void rep_prepared_free(rep_prepared *pp);
 
 /* ---- the report directory (rep_dir.c) ----
  * A report writes into a directory that is new, empty, or holds an earlier

@@ -212,20 +212,6 @@ static void arenas(FILE *f, const rep_input *in)
 	}
 }
 
-/* Where the innermost Python frame of a stack is, and its innermost
- * frame in the program's own files: two fields, empty when there is none. */
-static void python_fields(FILE *f, const rep_input *in, uint64_t stack)
-{
-	rep_pyframe pf;
-	fputc(',', f);
-	if (rep_view_pyframes(in, stack, NULL, &pf, 1))
-		field(f, rep_origin_name(pf.origin));
-	fputc(',', f);
-	char text[REP_FRAME_MAX];
-	if (rep_view_program_frame(in, stack, text, sizeof(text)))
-		field(f, text);
-}
-
 /* A stack's frame lines, leaf first (at most FRAME_LINES, each cut at
  * REP_FRAME_MAX bytes). */
 typedef struct lines {
@@ -246,11 +232,145 @@ static void keep_line(void *ctx, const char *line)
 	l->len[l->n++] = n;
 }
 
+/* Text kept one string after another (offsets stay valid as it grows). */
+typedef struct pool {
+	char *p;
+	size_t used, cap;
+} pool;
+
+#define NONE SIZE_MAX /* no text */
+
+/* Appends s (len bytes); its offset, or NONE out of memory. */
+static size_t pool_add(pool *t, const char *s, size_t len)
+{
+	if (t->used + len > t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 4096;
+		while (cap < t->used + len)
+			cap *= 2;
+		char *q = realloc(t->p, cap);
+		if (!q)
+			return NONE;
+		t->p = q;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->used, s, len);
+	t->used += len;
+	return t->used - len;
+}
+
+/* What a row of callsites.csv shows of its stack: its path in stacks.csv,
+ * its innermost frame line and, with Python frames shown, where the
+ * innermost Python frame is and the innermost frame in the program's own
+ * files; texts in a pool, NONE when there is none. */
+typedef struct row_text {
+	uint64_t stack;
+	uint32_t path;
+	int origin; /* rep_origin of the innermost Python frame; -1: no Python frame */
+	size_t frame, frame_len, prog, prog_len;
+} row_text;
+
+/* The row_text of stack, its texts into t, its lines added to paths
+ * (NULL: no path).  false out of memory in the pool. */
+static bool row_text_of(const rep_input *in, uint64_t stack, bool py, rep_paths *paths, lines *l,
+			pool *t, row_text *out)
+{
+	*out = (row_text){.stack = stack, .origin = -1, .frame = NONE, .prog = NONE};
+	l->n = 0;
+	rep_stack_frames(in, stack, FRAME_LINES, keep_line, l);
+	uint32_t id = 0; /* the outermost line first */
+	for (int i = l->n - 1; i >= 0 && paths; i--)
+		if (!(id = rep_paths_add(paths, id, l->text[i], l->len[i])))
+			break; /* out of memory: no path */
+	out->path = id;
+	if (l->n && (out->frame = pool_add(t, l->text[0], l->len[0])) == NONE)
+		return false;
+	out->frame_len = l->n ? l->len[0] : 0;
+	if (!py)
+		return true;
+	rep_pyframe pf;
+	if (rep_view_pyframes(in, stack, NULL, &pf, 1))
+		out->origin = (int)pf.origin;
+	char text[REP_FRAME_MAX];
+	if (rep_view_program_frame(in, stack, text, sizeof(text))) {
+		out->prog_len = strlen(text);
+		if ((out->prog = pool_add(t, text, out->prog_len)) == NONE)
+			return false;
+	}
+	return true;
+}
+
+/* One row of callsites.csv: r's figures and its stack's texts (t, in
+ * p); with Python frames, the call sites it sums and where its Python
+ * frames are: two fields, empty when there is none. */
+static void site_row(FILE *f, const rep_site_row *r, bool py, const row_text *t, const char *p)
+{
+	const rp_callsite *c = &r->c;
+	fprintf(f, "%" PRIu64 ",%" PRIu32 ",", c->stack, t->path);
+	if (t->frame != NONE)
+		rep_csv_field(f, p + t->frame, t->frame_len);
+	fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+		c->allocs, c->bytes, c->live_peak, c->live_end, c->blocks_end, c->arenas);
+	if (py) {
+		fprintf(f, ",%" PRIu64 ",", r->nstacks);
+		if (t->origin >= 0)
+			field(f, rep_origin_name((rep_origin)t->origin));
+		fputc(',', f);
+		if (t->prog != NONE)
+			rep_csv_field(f, p + t->prog, t->prog_len);
+	}
+	eol(f);
+}
+
+/* The rows' texts worked out ahead (rep_csv_prepare): the first n rows',
+ * in order, and the paths of their stacks, added in that order. */
+struct rep_prepared {
+	rep_paths *paths;
+	row_text *rows;
+	uint64_t n;
+	pool text;
+};
+
+void rep_prepared_free(rep_prepared *pp)
+{
+	if (!pp)
+		return;
+	rep_paths_free(pp->paths);
+	free(pp->rows);
+	free(pp->text.p);
+	free(pp);
+}
+
+int rep_csv_prepare(const rep_input *in, bool (*stop)(void *ctx), void *ctx, rep_prepared **out)
+{
+	*out = NULL;
+	rep_site_row *rows;
+	uint64_t n;
+	if (rep_view_sites(in, &rows, &n) < 0)
+		return REP_E_NOMEM;
+	rep_prepared *pp = calloc(1, sizeof(*pp));
+	lines *l = malloc(sizeof(*l));
+	if (!pp || !l || !(pp->paths = rep_paths_new()) ||
+	    (n && !(pp->rows = malloc((size_t)n * sizeof(*pp->rows))))) {
+		free(rows), free(l);
+		rep_prepared_free(pp);
+		return REP_E_NOMEM;
+	}
+	const bool py = rep_view_python(in);
+	while (pp->n < n && !(stop && stop(ctx)) &&
+	       row_text_of(in, rows[pp->n].c.stack, py, pp->paths, l, &pp->text, &pp->rows[pp->n]))
+		pp->n++;
+	free(rows), free(l);
+	*out = pp;
+	return REP_OK;
+}
+
 /* One row a call site; with Python frames shown, one row per group of
  * call sites (python mode: the same Python frames) and three columns more:
- * how many call sites the row sums, and python_fields.  Its frames are the
- * path `path` of stacks.csv (paths: added to), and its innermost one. */
-static void callsites(FILE *f, const rep_input *in, rep_paths *paths)
+ * how many call sites the row sums, and where its Python frames are.  Its
+ * frames are the path `path` of stacks.csv (paths: added to), and its
+ * innermost one.  The first pp_rows rows are in->prepared's. */
+static void callsites(FILE *f, const rep_input *in, const rep_site_row *rows, uint64_t n,
+		      rep_paths *paths, uint64_t pp_rows)
 {
 	const bool py = rep_view_python(in);
 	fputs("stack,path,frame,allocations,bytes,live_peak_bytes,live_end_bytes,live_end_blocks,"
@@ -259,51 +379,19 @@ static void callsites(FILE *f, const rep_input *in, rep_paths *paths)
 	if (py)
 		fputs(",stacks,python_origin,program_frame", f);
 	eol(f);
-	rep_site_row *rows;
-	uint64_t n;
+	for (uint64_t k = 0; k < pp_rows; k++)
+		site_row(f, &rows[k], py, &in->prepared->rows[k], in->prepared->text.p);
 	lines *l = malloc(sizeof(*l));
-	if (!l || rep_view_sites(in, &rows, &n) < 0) {
-		free(l);
-		return; /* out of memory: the header alone */
+	pool t = {0};
+	row_text rt;
+	for (uint64_t k = pp_rows; k < n && l; k++) {
+		t.used = 0;
+		if (!row_text_of(in, rows[k].c.stack, py, paths, l, &t, &rt))
+			break; /* out of memory: the rows so far */
+		site_row(f, &rows[k], py, &rt, t.p);
 	}
-	for (uint64_t k = 0; k < n; k++) {
-		const rp_callsite *c = &rows[k].c;
-		l->n = 0;
-		rep_stack_frames(in, c->stack, FRAME_LINES, keep_line, l);
-		uint32_t id = 0; /* the outermost line first */
-		for (int i = l->n - 1; i >= 0 && paths; i--)
-			if (!(id = rep_paths_add(paths, id, l->text[i], l->len[i])))
-				break; /* out of memory: no path */
-		fprintf(f, "%" PRIu64 ",%" PRIu32 ",", c->stack, id);
-		if (l->n)
-			rep_csv_field(f, l->text[0], l->len[0]);
-		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
-			c->allocs, c->bytes, c->live_peak, c->live_end, c->blocks_end, c->arenas);
-		if (py) {
-			fprintf(f, ",%" PRIu64, rows[k].nstacks);
-			python_fields(f, in, c->stack);
-		}
-		eol(f);
-	}
-	free(rows);
+	free(t.p);
 	free(l);
-}
-
-static void discard_line(void *ctx, const char *line)
-{
-	(void)ctx, (void)line;
-}
-
-int rep_csv_prepare(const rep_input *in, bool (*stop)(void *ctx), void *ctx)
-{
-	rep_site_row *rows;
-	uint64_t n;
-	if (rep_view_sites(in, &rows, &n) < 0)
-		return REP_E_NOMEM;
-	for (uint64_t k = 0; k < n && !(stop && stop(ctx)); k++)
-		rep_stack_frames(in, rows[k].c.stack, FRAME_LINES, discard_line, NULL);
-	free(rows);
-	return REP_OK;
 }
 
 /* The paths of callsites.csv: a row a frame line, its parent the line
@@ -397,22 +485,44 @@ static const char *const csv_files[] = {"timeline.csv", "sizeclasses.csv", "aren
 					NULL};
 
 /* callsites.csv, then stacks.csv with the paths it named. */
+/* How many of in->prepared's rows are the first of rows (the same stacks
+ * in the same order): all of its, or 0. */
+static uint64_t prepared_rows(const rep_input *in, const rep_site_row *rows, uint64_t n)
+{
+	const rep_prepared *pp = in->prepared;
+	if (!pp || pp->n > n)
+		return 0;
+	for (uint64_t k = 0; k < pp->n; k++)
+		if (pp->rows[k].stack != rows[k].c.stack)
+			return 0;
+	return pp->n;
+}
+
 static int sites_and_stacks(rep_out *out, const rep_input *in)
 {
-	rep_paths *paths = rep_paths_new(); /* out of memory: no paths, rows still */
+	rep_site_row *rows = NULL;
+	uint64_t n = 0;
+	if (rep_view_sites(in, &rows, &n) < 0)
+		n = 0; /* out of memory: the header alone */
+	/* the prepared rows' paths, the other rows' added after theirs as a
+	 * pass over every row would have */
+	const uint64_t pp_rows = prepared_rows(in, rows, n);
+	rep_paths *own = pp_rows ? NULL : rep_paths_new(); /* out of memory: no paths, rows still */
+	rep_paths *paths = pp_rows ? in->prepared->paths : own;
 	FILE *f = rep_open(out, "callsites.csv");
 	int rc = REP_E_IO;
 	if (f) {
-		callsites(f, in, paths);
+		callsites(f, in, rows, n, paths, pp_rows);
 		rc = rep_close(out, f, "callsites.csv");
 	}
+	free(rows);
 	if (rc == REP_OK && (f = rep_open(out, "stacks.csv"))) {
 		stacks(f, paths);
 		rc = rep_close(out, f, "stacks.csv");
 	} else if (rc == REP_OK) {
 		rc = REP_E_IO;
 	}
-	rep_paths_free(paths);
+	rep_paths_free(own);
 	return rc;
 }
 

@@ -312,7 +312,7 @@ char *rt_read(const char *dir, const char *name)
 int rt_run_sink(const rep_sink *sink, const rp_replay_result *res, const char *trace,
                 const char *dir, rep_out *out)
 {
-	rep_input in = {res, trace, rt_namer, NULL, NULL, REP_STACKS_AUTO, NULL};
+	rep_input in = {res, trace, rt_namer, NULL, NULL, REP_STACKS_AUTO, NULL, NULL};
 	*out = (rep_out){.dir = dir};
 	return sink->write(&in, out);
 }

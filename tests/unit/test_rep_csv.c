@@ -247,6 +247,81 @@ static void test_callsites(void **state)
 	            "3,2,\"ns::Box<std::pair<int, char>>::make (inlined)\"\r\n");
 }
 
+/* callsites.csv and stacks.csv of rt_py's python mode, through in (its
+ * prepared rows, if any), into *calls and *paths (free them). */
+static void site_files(run *t, const rep_input *in, char **calls, char **paths)
+{
+	rt_mkdir(t->dir, sizeof(t->dir));
+	assert_int_equal(rt_run_sink_in(&rep_csv_sink, in, t->dir, &t->out), REP_OK);
+	*calls = rt_read(t->dir, "callsites.csv");
+	*paths = rt_read(t->dir, "stacks.csv");
+	assert_non_null(*calls);
+	assert_non_null(*paths);
+	rt_rmdir(t->dir);
+}
+
+/* rep_csv_prepare's stop: true once it was asked `left` times more. */
+static bool stop_after(void *ctx)
+{
+	int *left = ctx;
+	return (*left)-- <= 0;
+}
+
+/* Rows prepared ahead (all, or the first ones when stopped) give the
+ * files a pass over every row gives; prepared rows of other stacks, or of
+ * another order, are not taken.  That prepared rows are taken shows where
+ * they were made with another namer (hex addresses for native frames). */
+static void test_callsites_prepared(void **state)
+{
+	run *t = *state;
+	rt_py *p = rt_py_new();
+	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_PYTHON, NULL,
+			NULL};
+	char *want_calls, *want_paths, *calls, *paths;
+	site_files(t, &in, &want_calls, &want_paths);
+	for (int left = 0; left <= 6; left++) {
+		rep_prepared *pp;
+		int n = left;
+		assert_int_equal(rep_csv_prepare(&in, stop_after, &n, &pp), REP_OK);
+		in.prepared = pp;
+		site_files(t, &in, &calls, &paths);
+		assert_string_equal(calls, want_calls);
+		assert_string_equal(paths, want_paths);
+		free(calls), free(paths);
+		in.prepared = NULL;
+		rep_prepared_free(pp);
+	}
+	/* the rows of hybrid mode (a row a call site: 3, 8, 4 ...) are not
+	 * python mode's (3, 8, 11 ...), whether all or the first three */
+	for (int left = 3; left <= 7; left += 4) {
+		rep_input hy = in;
+		hy.stacks = REP_STACKS_HYBRID;
+		rep_prepared *pp;
+		int n = left;
+		assert_int_equal(rep_csv_prepare(&hy, stop_after, &n, &pp), REP_OK);
+		in.prepared = pp;
+		site_files(t, &in, &calls, &paths);
+		assert_string_equal(calls, want_calls);
+		assert_string_equal(paths, want_paths);
+		free(calls), free(paths);
+		in.prepared = NULL;
+		rep_prepared_free(pp);
+	}
+	/* prepared without a namer: row 9's native frame is its address */
+	rep_input bare = in;
+	bare.namer = NULL;
+	rep_prepared *pp;
+	assert_int_equal(rep_csv_prepare(&bare, NULL, NULL, &pp), REP_OK);
+	in.prepared = pp;
+	site_files(t, &in, &calls, &paths);
+	assert_null(strstr(calls, "main at main.c:3"));
+	assert_non_null(strstr(calls, "\r\n9,5,0x"));
+	free(calls), free(paths);
+	rep_prepared_free(pp);
+	free(want_calls), free(want_paths);
+	free(p);
+}
+
 /* A Python program's call sites (rt_py): in python mode the call sites
  * of the same Python lines are one row, their figures summed, with three
  * columns more: the row's call sites, where its innermost Python frame is,
@@ -257,7 +332,7 @@ static void test_callsites_python(void **state)
 {
 	run *t = *state;
 	rt_py *p = rt_py_new();
-	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO, NULL};
+	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO, NULL, NULL};
 	rt_mkdir(t->dir, sizeof(t->dir));
 	assert_int_equal(rt_run_sink_in(&rep_csv_sink, &in, t->dir, &t->out), REP_OK);
 	/* the paths share their outer lines: main.py's <module> once */
@@ -457,6 +532,7 @@ int main(void)
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test_setup_teardown(test_callsites, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callsites_python, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callsites_prepared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_and_system, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_label_quoted, setup, teardown),

@@ -228,7 +228,7 @@ static void test_python_stacks(void **state)
 {
 	run *t = *state;
 	rt_py *p = rt_py_new();
-	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO, NULL};
+	rep_input in = {&p->r.res, "app.atr", rt_namer, NULL, rt_describe, REP_STACKS_AUTO, NULL, NULL};
 	rt_mkdir(t->dir, sizeof(t->dir));
 	assert_int_equal(rt_run_sink_in(&rep_html_sink, &in, t->dir, &t->out), REP_OK);
 	char *page = rt_read(t->dir, "report.html");

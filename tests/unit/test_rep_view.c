@@ -26,7 +26,7 @@
 
 static rep_input input(const rt_py *p, int stacks)
 {
-	return (rep_input){&p->r.res, "app.atr", rt_namer, NULL, rt_describe, stacks, NULL};
+	return (rep_input){&p->r.res, "app.atr", rt_namer, NULL, rt_describe, stacks, NULL, NULL};
 }
 
 /* A stack's lines, "|" after each, "~" before a folded one, "!" after a
@@ -67,7 +67,7 @@ static void test_modes(void **state)
 	in.stacks = REP_STACKS_NATIVE;
 	assert_false(rep_view_python(&in));
 	/* without Python frames: native, whatever is asked */
-	rep_input none = {&plain->res, "c.atr", rt_namer, NULL, rt_describe, REP_STACKS_PYTHON, NULL};
+	rep_input none = {&plain->res, "c.atr", rt_namer, NULL, rt_describe, REP_STACKS_PYTHON, NULL, NULL};
 	assert_int_equal(rep_view_mode(&none), REP_STACKS_NATIVE);
 	none.stacks = REP_STACKS_HYBRID;
 	assert_int_equal(rep_view_mode(&none), REP_STACKS_NATIVE);
