@@ -357,11 +357,11 @@ static int run_chain(tf_reader *const *rds, const uint64_t *until, const cli_cha
 typedef struct outcome {
 	rp_engine *e;
 	rp_replay_result *merged; /* the shown result, when there were two */
-	/* outputs.prepare, from the leading replay: its symbolizer (fed the
+	/* outputs.prepare, from the leading replay: its namer's symbolizer (fed the
 	 * same records as the follower's, and warm), the grouping of its call
 	 * sites, and its count of stack nodes (what its stamps count): both
 	 * are the shown result's only when that has as many */
-	rep_sym *sym;
+	rep_namer *namer; /* its symbolizer, and the lines it formatted */
 	rep_view_memo memo;
 	rep_prepared *prepared;
 	uint64_t nnodes;
@@ -372,11 +372,21 @@ static const rp_replay_result *shown(const outcome *oc)
 	return oc->merged ? oc->merged : rp_engine_result(oc->e);
 }
 
+/* A namer made for a replay, with its symbolizer. */
+static void namer_free(rep_namer *nm)
+{
+	if (!nm)
+		return;
+	rep_namer_clear(nm);
+	rep_sym_free(nm->sym);
+	free(nm);
+}
+
 static void outcome_free(outcome *oc)
 {
 	rp_engine_free(oc->e);
 	free(oc->merged);
-	rep_sym_free(oc->sym);
+	namer_free(oc->namer);
 	rep_view_memo_free(&oc->memo);
 	rep_prepared_free(oc->prepared);
 }
@@ -458,15 +468,13 @@ static void *leader_main(void *arg)
 /* What the leader made for outputs.prepare, freed, or moved into oc. */
 static void leader_hand_over(leader *l, outcome *oc)
 {
-	rep_sym *sym = l->namer ? l->namer->sym : NULL;
-	free(l->namer);
 	if (!oc) {
-		rep_sym_free(sym);
+		namer_free(l->namer);
 		rep_view_memo_free(&l->memo);
 		rep_prepared_free(l->prepared);
 		return;
 	}
-	oc->sym = sym;
+	oc->namer = l->namer;
 	oc->memo = l->memo;
 	oc->prepared = l->prepared;
 	oc->nnodes = l->nnodes;
@@ -512,7 +520,7 @@ static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 		l->stacks = out->stacks;
 		l->cfg.lead_stacks = true;
 	} else {
-		free(l->namer);
+		namer_free(l->namer);
 		l->namer = NULL;
 	}
 	if (pthread_create(&l->thread, NULL, leader_main, l)) {
@@ -765,6 +773,7 @@ int cli_cmd_replay(int argc, char **argv)
 	if (w.sym)
 		cli_symbol_warnings(w.sym);
 	rep_sym_free(w.sym);
+	rep_namer_clear(namer);
 	free(namer);
 	tf_reader_free(rd);
 	return status;
@@ -866,11 +875,12 @@ int cli_cmd_report(int argc, char **argv)
 	int status = run(rd, &chain, &cfg, &w, path, "report", &out, true, &oc);
 	const rp_replay_result *res = oc.e ? shown(&oc) : NULL;
 	bool led = false; /* the leader's symbolizer and what it prepared with it */
-	if (oc.sym && namer && res && oc.nnodes == res->nnodes) {
+	if (oc.namer && namer && res && oc.nnodes == res->nnodes) {
 		/* the leader's: fed the same records at the same stamps, and warm */
-		rep_sym_free(namer->sym);
-		namer->sym = w.sym = oc.sym;
-		oc.sym = NULL;
+		namer_free(namer);
+		namer = oc.namer;
+		oc.namer = NULL;
+		w.sym = namer->sym;
 		led = true;
 	}
 	int wrote = 0;
@@ -896,8 +906,7 @@ int cli_cmd_report(int argc, char **argv)
 	outcome_free(&oc);
 	if (namer) {
 		cli_symbol_warnings(namer->sym);
-		rep_sym_free(namer->sym);
-		free(namer);
+		namer_free(namer);
 	}
 	tf_reader_free(rd);
 	rep_dir_free(dir);

@@ -11,8 +11,12 @@
  */
 #include "rep_stacks.h"
 
+#include "u64map.h"
+
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void rep_stacks_on_module(const tf_record *rec, uint64_t nodes, void *ctx)
 {
@@ -53,22 +57,95 @@ void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx)
 	}
 }
 
+/* An address's lines, formatted: n of them, each NUL-ended, one after
+ * the other in text. */
+typedef struct named_lines {
+	int n;
+	char text[];
+} named_lines;
+
+/* The lines of resolved addresses, by the frames rep_sym_resolve gave
+ * (kept until rep_sym_free, one array an address: a key for as long). */
+struct rep_named {
+	u64map map; /* frames -> named_lines */
+};
+
+/* The lines of frames fr (n), formatted as rep_stacks_namer gives them,
+ * into buf; their count. */
+static int format_lines(const rep_frame *fr, int n, char buf[][REP_FRAME_MAX])
+{
+	for (int i = 0; i < n; i++) {
+		int len = rep_frame_format(&fr[i], buf[i], REP_FRAME_MAX);
+		if (fr[i].inlined && len >= 0 && (size_t)len < REP_FRAME_MAX)
+			snprintf(buf[i] + len, REP_FRAME_MAX - (size_t)len, " (inlined)");
+	}
+	return n;
+}
+
+/* fr's lines kept (n of them, in buf), or NULL out of memory. */
+static const named_lines *keep_lines(rep_namer *nm, const rep_frame *fr, int n,
+				     char buf[][REP_FRAME_MAX])
+{
+	if (!nm->named && (nm->named = calloc(1, sizeof(*nm->named))))
+		u64map_init(&nm->named->map, 1, &u64map_heap);
+	if (!nm->named)
+		return NULL;
+	size_t bytes = 0;
+	for (int i = 0; i < n; i++)
+		bytes += strlen(buf[i]) + 1;
+	named_lines *l = malloc(sizeof(*l) + bytes);
+	uint64_t *v = l ? u64map_insert(&nm->named->map, (uintptr_t)fr) : NULL;
+	if (!v) {
+		free(l);
+		return NULL;
+	}
+	l->n = n;
+	char *at = l->text;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(buf[i]) + 1;
+		memcpy(at, buf[i], len);
+		at += len;
+	}
+	v[0] = (uintptr_t)l;
+	return l;
+}
+
 int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max)
 {
 	rep_namer *nm = ctx;
 	const rep_frame *fr;
 	int n = rep_sym_resolve(nm->sym, ip, leaf, &fr);
-	if (n > max)
-		n = max;
+	if (n <= 0)
+		return 0;
 	if (n > REP_SYM_MAX_FRAMES)
 		n = REP_SYM_MAX_FRAMES;
-	for (int i = 0; i < n; i++) {
-		int len = rep_frame_format(&fr[i], nm->buf[i], sizeof(nm->buf[i]));
-		if (fr[i].inlined && len >= 0 && (size_t)len < sizeof(nm->buf[i]))
-			snprintf(nm->buf[i] + len, sizeof(nm->buf[i]) - (size_t)len, " (inlined)");
-		lines[i] = nm->buf[i];
+	const uint64_t *v = nm->named ? u64map_find(&nm->named->map, (uintptr_t)fr) : NULL;
+	const named_lines *l = v ? (const named_lines *)(uintptr_t)v[0] : NULL;
+	if (!l && !(l = keep_lines(nm, fr, format_lines(fr, n, nm->buf), nm->buf))) {
+		for (int i = 0; i < n && i < max; i++) /* out of memory: nm->buf's, for now */
+			lines[i] = nm->buf[i];
+		return n < max ? n : max;
 	}
-	return n < 0 ? 0 : n;
+	const char *at = l->text;
+	int k = 0;
+	for (; k < l->n && k < max; k++) {
+		lines[k] = at;
+		at += strlen(at) + 1;
+	}
+	return k;
+}
+
+void rep_namer_clear(rep_namer *nm)
+{
+	if (!nm || !nm->named)
+		return;
+	size_t pos = 0;
+	uint64_t key, *v;
+	while (u64map_next(&nm->named->map, &pos, &key, &v))
+		free((void *)(uintptr_t)v[0]);
+	u64map_clear(&nm->named->map);
+	free(nm->named);
+	nm->named = NULL;
 }
 
 bool rep_stacks_describe(void *ctx, uint64_t frame, rep_pyframe *out)

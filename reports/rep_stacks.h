@@ -30,8 +30,13 @@ void rep_stacks_print(FILE *f, const rp_pin *pin, void *ctx);
 typedef struct rep_namer {
 	rep_sym *sym;
 	char buf[REP_SYM_MAX_FRAMES][REP_FRAME_MAX];
+	struct rep_named *named; /* each resolved address's lines, formatted once */
 } rep_namer;
+/* The lines given stay valid until rep_namer_clear (those of an address
+ * kept once, out of memory until the next call). */
 int rep_stacks_namer(void *ctx, uint64_t ip, uint64_t leaf, const char **lines, int max);
+/* Frees the lines the namer keeps (not nm itself, nor its symbolizer). */
+void rep_namer_clear(rep_namer *nm);
 /* A rep_py_describer (rep.h) over the same rep_namer: a Python frame's
  * function, file, line and origin from the symbolizer's py_code records. */
 bool rep_stacks_describe(void *ctx, uint64_t frame, rep_pyframe *out);
