@@ -600,10 +600,11 @@ static int start(replay *r, const tf_record *rec)
 		u64map_init(&mr->xc_lives, 1, &u64map_heap);
 		mr->gc_off = o->gc_off && (i & 1);
 		mr->recorded_bases = !r->malloc_layer && !mr->gc_off;
-		mr->series = calloc(1, sizeof(rp_series));
+		/* a lead's result is for its moments: no time series */
+		mr->series = o->lead ? NULL : calloc(1, sizeof(rp_series));
 		pym_hooks hooks = {rp_arena_source, rp_on_model_arena, mr};
 		const pym_params *pp = &r->params[o->gc_off ? i / 2 : i];
-		if (!mr->series || pym_create(&mr->m, pp, &hooks) < 0) {
+		if ((!o->lead && !mr->series) || pym_create(&mr->m, pp, &hooks) < 0) {
 			free(mr->series);
 			mr->series = NULL;
 			return fail(r, RP_E_NOMEM, "out of memory");
