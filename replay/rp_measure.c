@@ -173,7 +173,8 @@ void rp_model_result_of(const replay *r, const model_run *mr, rp_model_result *o
 	if (mr->series && mr->series->filled)
 		close_point(mr->series, &mr->open);
 	out->series = mr->series;
-	rp_pinning_of(r, mr, &out->pinning, all, nall);
+	if (!r->cfg.lead) /* a lead's result is for its moments: its pinning would go unread */
+		rp_pinning_of(r, mr, &out->pinning, all, nall);
 	out->pinning_peak = mr->pin_peak;
 	out->peak_request = mr->peak_request;
 	out->peak_time = mr->peak_time;
