@@ -120,6 +120,22 @@ uint64_t pym_arena_base(const pym *m, uint64_t p)
 	return ai == NONE ? 0 : m->arenas[ai].address;
 }
 
+int32_t pym_arena_index(const pym *m, uint64_t p)
+{
+	int32_t ai = arena_of(m, p);
+	return ai == NONE ? -1 : ai;
+}
+
+uint32_t pym_arena_slots(const pym *m)
+{
+	return m->maxarenas;
+}
+
+uint64_t pym_arena_address(const pym *m, int32_t i)
+{
+	return i >= 0 && (uint32_t)i < m->maxarenas ? m->arenas[i].address : 0;
+}
+
 /* ---- radix tree node counts (3.10+, §7-8) ---- */
 
 static void radix_mark(pym *m, uint64_t a)

@@ -124,6 +124,12 @@ void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u),
 bool pym_owns(const pym *m, uint64_t p);
 /* The base of the live arena holding p, or 0. */
 uint64_t pym_arena_base(const pym *m, uint64_t p);
+/* The index of the live arena holding p (0 .. pym_arena_slots - 1), or -1:
+ * a small dense number for tables by arena, the arena's while it lives. */
+int32_t pym_arena_index(const pym *m, uint64_t p);
+uint32_t pym_arena_slots(const pym *m);
+/* The base of arena index i (a live arena's pym_arena_index). */
+uint64_t pym_arena_address(const pym *m, int32_t i);
 
 #define PYM_MAX_CLASSES 128
 /* Everything _PyObject_DebugMallocStats prints (§8). */

@@ -168,8 +168,12 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 {
 	memset(out, 0, sizeof(*out));
 	const uint64_t asize = pym_get_params(mr->m)->arena_size;
-	u64map arena_live, pairs, stacks;
-	u64map_init(&arena_live, 1, &u64map_heap);
+	/* by arena (pym_arena_index): its live requested bytes, and whether
+	 * it holds a live block at all */
+	const uint32_t slots = pym_arena_slots(mr->m);
+	uint64_t *arena_live = calloc(slots ? slots : 1, sizeof(*arena_live));
+	uint8_t *arena_has = calloc(slots ? slots : 1, 1);
+	u64map pairs, stacks;
 	u64map_init(&pairs, 1, &u64map_heap);
 	u64map_init(&stacks, 1, &u64map_heap);
 	rp_pin *pins = NULL;
@@ -177,25 +181,27 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 	/* one walk of the live map (most of its slots are empty): the blocks
 	 * in arenas, with their arena, for the second pass */
 	typedef struct {
-		uint64_t base, size, word;
+		uint64_t size, word;
+		int32_t arena;
 	} in_arena;
 	in_arena *blk = r->live.live ? malloc(r->live.live * sizeof(*blk)) : NULL;
 	size_t nblk = 0, pos = 0;
 	uint64_t addr, *sl;
-	if (r->live.live && !blk)
+	if ((r->live.live && !blk) || !arena_live || !arena_has)
 		goto out_free; /* out of memory: no pinning, as below */
 	while (u64map_next(&r->live, &pos, &addr, &sl)) {
-		uint64_t base = pym_arena_base(mr->m, sl[A_MODEL + (mr - r->mr)]);
-		if (!base)
+		const int32_t ai = pym_arena_index(mr->m, sl[A_MODEL + (mr - r->mr)]);
+		if (ai < 0)
 			continue; /* a large object */
-		uint64_t *al = u64map_find(&arena_live, base);
-		u64map_put(&arena_live, base, (al ? *al : 0) + sl[A_SIZE]);
-		blk[nblk++] = (in_arena){base, sl[A_SIZE], sl[A_STACK]};
+		arena_live[ai] += sl[A_SIZE];
+		arena_has[ai] = 1;
+		blk[nblk++] = (in_arena){sl[A_SIZE], sl[A_STACK], ai};
 	}
 	for (size_t b = 0; b < nblk; b++) {
-		const uint64_t base = blk[b].base, size = blk[b].size, stack = word_stack(blk[b].word);
-		if (*u64map_find(&arena_live, base) * 4 >= asize)
+		const uint64_t size = blk[b].size, stack = word_stack(blk[b].word);
+		if (arena_live[blk[b].arena] * 4 >= asize)
 			continue; /* well used */
+		const uint64_t base = pym_arena_address(mr->m, blk[b].arena);
 		uint64_t *pi = u64map_find(&stacks, stack);
 		if (!pi) {
 			if (npins == cap) {
@@ -226,11 +232,9 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 	}
 	/* low: arenas with few live bytes, and those with none at all */
 	uint64_t with_blocks = 0, low = 0;
-	uint64_t base, *held_live;
-	pos = 0;
-	while (u64map_next(&arena_live, &pos, &base, &held_live)) {
-		with_blocks++;
-		low += *held_live * 4 < asize;
+	for (uint32_t i = 0; i < slots; i++) {
+		with_blocks += arena_has[i];
+		low += arena_has[i] && arena_live[i] * 4 < asize;
 	}
 	out->arenas_held = pym_arenas_current(mr->m);
 	out->arenas_low = low + out->arenas_held - with_blocks;
@@ -256,8 +260,8 @@ void rp_pinning_of(const replay *r, const model_run *mr, rp_pinning *out, rp_pin
 		pins = NULL;
 	}
 out_free:
-	free(pins), free(blk);
-	u64map_clear(&arena_live), u64map_clear(&pairs), u64map_clear(&stacks);
+	free(pins), free(blk), free(arena_live), free(arena_has);
+	u64map_clear(&pairs), u64map_clear(&stacks);
 }
 
 /* ---- output ---- */

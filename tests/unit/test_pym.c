@@ -406,6 +406,46 @@ static void test_each_arena(void **state)
 	pym_free(m);
 }
 
+/* An arena's index: the same for every block of it, distinct between
+ * arenas, below pym_arena_slots, naming the arena's base; -1 for a raw
+ * block and for an address no arena holds. */
+static void test_arena_index(void **state)
+{
+	(void)state;
+	pym *m;
+	pym_params p;
+	assert_int_equal(pym_params_from_name("cpython-3.12", &p), 0);
+	assert_int_equal(pym_create(&m, &p, NULL), 0);
+	uint64_t b[5000];
+	for (int i = 0; i < 5000; i++) /* 512-byte blocks: 2.5 arenas */
+		assert_int_equal(pym_malloc(m, 500, &b[i]), 0);
+	int32_t seen[8];
+	uint64_t bases[8];
+	int n = 0;
+	for (int i = 0; i < 5000; i++) {
+		const int32_t ai = pym_arena_index(m, b[i]);
+		assert_true(ai >= 0 && (uint32_t)ai < pym_arena_slots(m));
+		assert_int_equal(pym_arena_address(m, ai), pym_arena_base(m, b[i]));
+		int k = 0;
+		while (k < n && seen[k] != ai)
+			k++;
+		if (k == n) {
+			assert_true(n < 8);
+			seen[n] = ai;
+			bases[n++] = pym_arena_base(m, b[i]);
+		} else {
+			assert_int_equal(bases[k], pym_arena_base(m, b[i]));
+		}
+	}
+	assert_int_equal(n, 3);
+	uint64_t raw;
+	assert_int_equal(pym_malloc(m, 100000, &raw), 0);
+	assert_int_equal(pym_arena_index(m, raw), -1);
+	assert_int_equal(pym_arena_index(m, 16), -1);
+	assert_int_equal(pym_arena_address(m, -1), 0);
+	pym_free(m);
+}
+
 /* pym_check() is not blind: each invariant broken by hand is reported,
  * and the state passes again once it is put back. */
 static void test_check_fires(void **state)
@@ -453,6 +493,7 @@ int main(void)
 	    cmocka_unit_test(test_alignment_loss),   cmocka_unit_test(test_arena_order),
 	    cmocka_unit_test(test_profiles),         cmocka_unit_test(test_unknown_addresses),
 	    cmocka_unit_test(test_stress_every_profile), cmocka_unit_test(test_each_arena),
+	    cmocka_unit_test(test_arena_index),
 	    cmocka_unit_test(test_check_fires),
 	};
 	return cmocka_run_group_tests_name("pym", tests, NULL, NULL);
