@@ -421,7 +421,7 @@ typedef struct leader {
 	const char *path;
 	bool ok; /* it replayed the trace to its end */
 	/* outputs.prepare: w.sym is its own symbolizer (namer's); stacks the
-	 * mode; what it prepared goes to the outcome (outcome.sym ...) */
+	 * mode; what it prepared goes to the outcome (outcome.namer ...) */
 	rep_namer *namer;
 	int stacks;
 	rep_view_memo memo;
