@@ -881,9 +881,7 @@ void rp_engine_trim(rp_engine *r)
 	if (!r || !r->finished)
 		return;
 	u64map_clear(&r->live);
-	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
-	r->site_allocs = r->site_bytes = r->site_live = r->site_live_peak = NULL;
-	r->site_cap = 0;
+	rp_sites_free(r);
 }
 
 void rp_engine_free(rp_engine *r)
@@ -911,7 +909,7 @@ void rp_engine_free(rp_engine *r)
 	}
 	free(r->at), free(r->at_taken), free(r->marks);
 	free(r->callsites);
-	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
+	rp_sites_free(r);
 	u64map_clear(&r->live);
 	free(r->node_parent), free(r->node_ip);
 	free(r->passes);

@@ -258,6 +258,8 @@ void rp_on_stack_node(replay *r, const tf_stack_node *nd);
 void rp_site_alloc(replay *r, uint64_t stack, uint64_t n);
 void rp_site_free(replay *r, uint64_t stack, uint64_t size);
 void rp_sites_live_now(replay *r);
+/* Frees the per-site arrays (none counted after). */
+void rp_sites_free(replay *r);
 rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins, uint64_t *n);
 /* A stack's frames from its leaf outwards, the first RP_PIN_FRAMES (0-ended
  * when fewer; frames[] zeroed by the caller). */

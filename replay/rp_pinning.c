@@ -15,6 +15,13 @@
 
 #include <stdlib.h>
 
+/* Whether the per-site arrays count live bytes (site_live, site_live_peak):
+ * all but a leading engine's. */
+static inline bool sites_count_live(const replay *r)
+{
+	return !r->cfg.lead;
+}
+
 /* Room for stack id `id` in the per-site arrays (ids are dense: at most
  * the stack nodes seen). */
 static bool site_room(replay *r, uint64_t id)
@@ -25,7 +32,7 @@ static bool site_room(replay *r, uint64_t id)
 	while (cap <= id)
 		cap *= 2;
 	uint64_t **arr[] = {&r->site_allocs, &r->site_bytes, &r->site_live, &r->site_live_peak};
-	for (int k = 0; k < (r->cfg.lead ? 2 : 4); k++) {
+	for (int k = 0; k < (sites_count_live(r) ? 4 : 2); k++) {
 		uint64_t *p = realloc(*arr[k], cap * sizeof(uint64_t));
 		if (!p)
 			return false;
@@ -44,14 +51,14 @@ void rp_site_alloc(replay *r, uint64_t stack, uint64_t n)
 		return;
 	r->site_allocs[stack]++;
 	r->site_bytes[stack] += n == UINT64_MAX ? 0 : n;
-	if (!r->cfg.lead)
+	if (sites_count_live(r))
 		r->site_live[stack] += n == UINT64_MAX ? 0 : n;
 }
 
 /* A live block of the trace (size as its slot has it) was freed. */
 void rp_site_free(replay *r, uint64_t stack, uint64_t size)
 {
-	if (!r->site_cap || r->cfg.lead)
+	if (!r->site_cap || !sites_count_live(r))
 		return; /* nothing counted: the arrays could not grow */
 	uint64_t *live = &r->site_live[stack < r->site_cap ? stack : 0];
 	*live -= size < *live ? size : *live;
@@ -61,7 +68,7 @@ void rp_site_free(replay *r, uint64_t stack, uint64_t size)
  * date by every request, so no pass over the live blocks. */
 void rp_sites_live_now(replay *r)
 {
-	if (r->site_cap && !r->cfg.lead)
+	if (r->site_cap && sites_count_live(r))
 		memcpy(r->site_live_peak, r->site_live, r->site_cap * sizeof(uint64_t));
 }
 
@@ -82,7 +89,7 @@ rp_callsite *rp_callsites_end(const replay *r, const rp_pin *pins, size_t npins,
 		return NULL;
 	rp_callsite *out = NULL;
 	uint64_t *live = NULL, *blocks = NULL, *arenas = NULL;
-	if (r->cfg.lead)
+	if (!sites_count_live(r))
 		goto count; /* the order alone */
 	live = calloc(r->site_cap, sizeof(uint64_t));
 	blocks = calloc(r->site_cap, sizeof(uint64_t));
@@ -111,14 +118,26 @@ count:;
 	for (size_t id = 0; id < r->site_cap; id++) {
 		if (!r->site_allocs[id])
 			continue;
-		out[(*n)++] = live ? (rp_callsite){id,	      r->site_allocs[id], r->site_bytes[id],
-						   r->site_live_peak[id], live[id], blocks[id], arenas[id]}
-				   : (rp_callsite){id, r->site_allocs[id], r->site_bytes[id], 0, 0, 0, 0};
+		rp_callsite *c = &out[(*n)++];
+		*c = (rp_callsite){.stack = id, .allocs = r->site_allocs[id], .bytes = r->site_bytes[id]};
+		if (live) { /* the live figures, where they are counted */
+			c->live_peak = r->site_live_peak[id];
+			c->live_end = live[id];
+			c->blocks_end = blocks[id];
+			c->arenas = arenas[id];
+		}
 	}
 	qsort(out, *n, sizeof(*out), site_cmp);
 out_free:
 	free(live), free(blocks), free(arenas);
 	return out;
+}
+
+void rp_sites_free(replay *r)
+{
+	free(r->site_allocs), free(r->site_bytes), free(r->site_live), free(r->site_live_peak);
+	r->site_allocs = r->site_bytes = r->site_live = r->site_live_peak = NULL;
+	r->site_cap = 0;
 }
 
 void rp_on_stack_node(replay *r, const tf_stack_node *nd)
