@@ -112,13 +112,24 @@ PY
 "$AT" record -o rounds30.atr -- "$PY" rounds.py 30 >/dev/null 2>&1
 same "python: the defaults with 31 marks (the 20 with the most waste)" rounds30.atr
 
-rm -rf r1 r2
-"$AT" report -o r1 evict.atr >r1.txt 2>r1.err
-s1=$?
-ARENATRACE_TWO_PASSES=1 "$AT" report -o r2 evict.atr >r2.txt 2>r2.err
-s2=$?
-differ=
-for f in r2/*.csv; do cmp -s "$f" "r1/$(basename "$f")" || differ="$differ $(basename "$f")"; done
+# two_reports TRACE A B FILE...: report TRACE into A in one pass and into B
+# with two replays (stdout A.txt, B.txt; stderr A.err, B.err), their status
+# in s1 and s2, and the names of the FILEs (B's; globs, quoted: matched
+# once the reports are written) that differ in differ
+two_reports() {
+	_t=$1 _a=$2 _b=$3
+	shift 3
+	rm -rf "$_a" "$_b"
+	"$AT" report -o "$_a" "$_t" >"$_a.txt" 2>"$_a.err"
+	s1=$?
+	ARENATRACE_TWO_PASSES=1 "$AT" report -o "$_b" "$_t" >"$_b.txt" 2>"$_b.err"
+	s2=$?
+	differ=
+	# shellcheck disable=SC2048 # the globs match here
+	for f in $*; do cmp -s "$f" "$_a/$(basename "$f")" || differ="$differ $(basename "$f")"; done
+}
+
+two_reports evict.atr r1 r2 'r2/*.csv'
 check "python: report's summary and CSV files as with two replays (status $s1 $s2;$differ)" \
 	test $s1 -eq 0 -a $s2 -eq 0 -a -z "$differ" -a -s r1/report.html
 sed 's/r1/r2/' r1.txt >r1s.txt
@@ -130,13 +141,7 @@ check "python: report's summary as with two replays" cmp -s r1s.txt r2.txt
 # files, the summary and the symbolizer's warnings are what two replays give
 (cd "$EXDIR" && "$AT" record -o "$TMP/wl.atr" -- "$PY" workload.py) \
 	>/dev/null 2>&1
-rm -rf wla wlb
-"$AT" report -o wla wl.atr >wla.txt 2>wla.err
-s1=$?
-ARENATRACE_TWO_PASSES=1 "$AT" report -o wlb wl.atr >wlb.txt 2>wlb.err
-s2=$?
-differ=
-for f in wlb/*.csv wlb/report.html; do cmp -s "$f" "wla/$(basename "$f")" || differ="$differ $(basename "$f")"; done
+two_reports wl.atr wla wlb 'wlb/*.csv' wlb/report.html
 sites=$(grep -c '' wla/callsites.csv 2>/dev/null || echo 0)
 check "workload: report's files as with two replays (status $s1 $s2, $sites call-site rows;$differ)" \
 	test $s1 -eq 0 -a $s2 -eq 0 -a -z "$differ" -a "$sites" -gt 1000

@@ -381,16 +381,24 @@ static void add_arena(void *ctx, const pym_arena_use *u)
 	assert_true(u->base != 0);
 }
 
-static void test_each_arena(void **state)
+/* A CPython 3.12 model holding 5000 blocks of 500 bytes (512-byte blocks:
+ * 31 a pool, 2.5 arenas), into b. */
+static pym *model_of_5000(uint64_t b[5000])
 {
-	(void)state;
 	pym *m;
 	pym_params p;
 	assert_int_equal(pym_params_from_name("cpython-3.12", &p), 0);
 	assert_int_equal(pym_create(&m, &p, NULL), 0);
-	uint64_t b[5000];
-	for (int i = 0; i < 5000; i++) /* 512-byte blocks: 31 a pool, 2.5 arenas */
+	for (int i = 0; i < 5000; i++)
 		assert_int_equal(pym_malloc(m, 500, &b[i]), 0);
+	return m;
+}
+
+static void test_each_arena(void **state)
+{
+	(void)state;
+	uint64_t b[5000];
+	pym *m = model_of_5000(b);
 	for (int i = 0; i < 5000; i += 2)
 		assert_int_equal(pym_free_block(m, b[i], NULL), 0);
 	arena_sum s = {0};
@@ -412,13 +420,8 @@ static void test_each_arena(void **state)
 static void test_arena_index(void **state)
 {
 	(void)state;
-	pym *m;
-	pym_params p;
-	assert_int_equal(pym_params_from_name("cpython-3.12", &p), 0);
-	assert_int_equal(pym_create(&m, &p, NULL), 0);
 	uint64_t b[5000];
-	for (int i = 0; i < 5000; i++) /* 512-byte blocks: 2.5 arenas */
-		assert_int_equal(pym_malloc(m, 500, &b[i]), 0);
+	pym *m = model_of_5000(b);
 	int32_t seen[8];
 	uint64_t bases[8];
 	int n = 0;

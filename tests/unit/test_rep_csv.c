@@ -267,6 +267,23 @@ static bool stop_after(void *ctx)
 	return (*left)-- <= 0;
 }
 
+/* The files written through in, with rows prepared through `from` (its
+ * preparation stopped after `left` rows), are want_calls and want_paths. */
+static void same_files_prepared(run *t, const rep_input *in, const rep_input *from, int left,
+				const char *want_calls, const char *want_paths)
+{
+	rep_prepared *pp;
+	assert_int_equal(rep_csv_prepare(from, stop_after, &left, &pp), REP_OK);
+	rep_input with = *in;
+	with.prepared = pp;
+	char *calls, *paths;
+	site_files(t, &with, &calls, &paths);
+	assert_string_equal(calls, want_calls);
+	assert_string_equal(paths, want_paths);
+	free(calls), free(paths);
+	rep_prepared_free(pp);
+}
+
 /* Rows prepared ahead (all, or the first ones when stopped) give the
  * files a pass over every row gives; prepared rows of other stacks, or of
  * another order, are not taken.  That prepared rows are taken shows where
@@ -279,34 +296,14 @@ static void test_callsites_prepared(void **state)
 			NULL};
 	char *want_calls, *want_paths, *calls, *paths;
 	site_files(t, &in, &want_calls, &want_paths);
-	for (int left = 0; left <= 6; left++) {
-		rep_prepared *pp;
-		int n = left;
-		assert_int_equal(rep_csv_prepare(&in, stop_after, &n, &pp), REP_OK);
-		in.prepared = pp;
-		site_files(t, &in, &calls, &paths);
-		assert_string_equal(calls, want_calls);
-		assert_string_equal(paths, want_paths);
-		free(calls), free(paths);
-		in.prepared = NULL;
-		rep_prepared_free(pp);
-	}
+	for (int left = 0; left <= 6; left++)
+		same_files_prepared(t, &in, &in, left, want_calls, want_paths);
 	/* the rows of hybrid mode (a row a call site: 3, 8, 4 ...) are not
 	 * python mode's (3, 8, 11 ...), whether all or the first three */
-	for (int left = 3; left <= 7; left += 4) {
-		rep_input hy = in;
-		hy.stacks = REP_STACKS_HYBRID;
-		rep_prepared *pp;
-		int n = left;
-		assert_int_equal(rep_csv_prepare(&hy, stop_after, &n, &pp), REP_OK);
-		in.prepared = pp;
-		site_files(t, &in, &calls, &paths);
-		assert_string_equal(calls, want_calls);
-		assert_string_equal(paths, want_paths);
-		free(calls), free(paths);
-		in.prepared = NULL;
-		rep_prepared_free(pp);
-	}
+	rep_input hy = in;
+	hy.stacks = REP_STACKS_HYBRID;
+	for (int left = 3; left <= 7; left += 4)
+		same_files_prepared(t, &in, &hy, left, want_calls, want_paths);
 	/* prepared without a namer: row 9's native frame is its address */
 	rep_input bare = in;
 	bare.namer = NULL;
