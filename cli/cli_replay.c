@@ -27,8 +27,9 @@ static const char replay_usage[] =
     "                         [--debug-dir DIR]... [--no-follow-exec] [--no-follow-fork]\n"
     "                         TRACE\n"
     "  Replays the trace's allocator requests through pymalloc models, in one pass\n"
-    "  (when moments are analysed, a second replay on another thread finds them;\n"
-    "  the defaults of a trace with more than 20 marks replay it twice).\n"
+    "  (when the peak or the worst moment is analysed, a second replay on another\n"
+    "  thread finds it; the defaults of a trace with more than 20 marks replay it\n"
+    "  twice).\n"
     "  A trace whose process exec'd a traced program is followed to that program's\n"
     "  trace (said on stderr); --no-follow-exec reads TRACE itself.\n"
     "  A forked child's trace is replayed from its parent's state: the parent's\n"
@@ -484,24 +485,16 @@ static void leader_hand_over(leader *l, outcome *oc)
 static int two_passes(tf_reader *rd, cli_chain *ch, rp_config *cfg, watch *w, const char *path,
 		      const char *cmd, const outputs *out, bool moments, outcome *oc);
 
-/* Replays rd once, finding and analysing the moments at the same time
- * (rp_replay.h): a leading replay of the trace, opened again, runs on a
- * second thread.  TWO_PASSES when that cannot be: too many or malformed
- * moments, marks to rank (defaults), a parent's trace that ends before
- * its fork, no thread; else as run. */
-static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w,
-		    const char *path, const char *cmd, const outputs *out, outcome *oc)
+/* The leading replay of one_pass, started on its own thread; NULL when it
+ * cannot be. */
+static leader *start_leader(const cli_chain *ch, const rp_config *cfg, watch *w,
+			    const char *path, const outputs *out)
 {
-	rp_at at[RP_MOMENTS_MAX];
-	int nat;
-	uint32_t marks_stop;
-	if (cli_moments_online(out->at, out->nat, at, &nat, &marks_stop) < 0)
-		return TWO_PASSES;
 	const char *lag = getenv("ARENATRACE_FOLLOW_LAG");
 	leader *l = calloc(1, sizeof(*l));
 	if (!l || !(l->lead = rp_lead_create(lag ? strtoull(lag, NULL, 10) : 0))) {
 		free(l);
-		return TWO_PASSES;
+		return NULL;
 	}
 	l->ch = *ch;
 	l->path = path;
@@ -527,16 +520,16 @@ static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 		leader_hand_over(l, NULL);
 		rp_lead_free(l->lead);
 		free(l);
-		return TWO_PASSES;
+		return NULL;
 	}
-	rp_config b = *cfg;
-	b.at = at;
-	b.nat = nat;
-	b.follow = l->lead;
-	b.marks_stop = marks_stop;
-	b.obs = (rp_observer){w, watch_module, watch_address, watch_snapshot, watch_progress,
-			      watch_py_code};
-	int status = run_once(rd, ch, &b, w, path, ONCE_NO_RETRY, &oc->e);
+	return l;
+}
+
+/* The leader stopped and gone, what it made handed to oc (when it replayed
+ * the whole trace and oc has a result).  Whether it replayed the whole
+ * trace. */
+static bool end_leader(leader *l, outcome *oc)
+{
 	rp_lead_stop(l->lead); /* the leader is done, or its work is of no use */
 	pthread_join(l->thread, NULL);
 	const bool led = l->ok;
@@ -545,6 +538,39 @@ static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w
 	tf_reader_free(l->rd);
 	rp_lead_free(l->lead);
 	free(l);
+	return led;
+}
+
+/* Replays rd once, finding and analysing the moments at the same time
+ * (rp_replay.h): a leading replay of the trace, opened again, runs on a
+ * second thread, where a moment follows it (peak, worst) or the report
+ * prepares its call sites with it; moments at the exit, the end, a mark,
+ * a request or a time need none.  TWO_PASSES when that cannot be: too
+ * many or malformed moments, marks to rank (defaults), a parent's trace
+ * that ends before its fork, no thread; else as run. */
+static int one_pass(tf_reader *rd, cli_chain *ch, const rp_config *cfg, watch *w,
+		    const char *path, const char *cmd, const outputs *out, outcome *oc)
+{
+	rp_at at[RP_MOMENTS_MAX];
+	int nat;
+	uint32_t marks_stop;
+	if (cli_moments_online(out->at, out->nat, at, &nat, &marks_stop) < 0)
+		return TWO_PASSES;
+	bool follows = false;
+	for (int i = 0; i < nat; i++)
+		follows |= at[i].follow;
+	leader *l = NULL;
+	if ((follows || (out->prepare && w->sym)) && !(l = start_leader(ch, cfg, w, path, out)))
+		return TWO_PASSES;
+	rp_config b = *cfg;
+	b.at = at;
+	b.nat = nat;
+	b.follow = l ? l->lead : NULL;
+	b.marks_stop = marks_stop;
+	b.obs = (rp_observer){w, watch_module, watch_address, watch_snapshot, watch_progress,
+			      watch_py_code};
+	int status = run_once(rd, ch, &b, w, path, ONCE_NO_RETRY, &oc->e);
+	const bool led = l ? end_leader(l, oc) : true;
 	if (status == MARK_READ || status == SHORT_PARENT || (oc->e && !led)) {
 		/* without a lead to its end the moments may be wrong */
 		outcome_free(oc);

@@ -13,7 +13,9 @@
 # smallest (ARENATRACE_FOLLOW_LAG=1: moments overtaken and taken again
 # thousands of times).  The trace is read by two threads at once (the
 # defaults of a trace with more than 20 marks need a first replay to rank
-# them: read again then).  A damaged trace is one error line, not one per replay.
+# them: read again then); moments that need no look ahead (a mark, the
+# end) are analysed by one replay on one thread, which reads the trace
+# once.  A damaged trace is one error line, not one per replay.
 . "$(dirname "$0")/lib.sh"
 skip_under_asan "one-pass moments (the tracer in a plain program)"
 AT=$(realpath "$AT")
@@ -59,6 +61,11 @@ if command -v strace >/dev/null 2>&1; then
 	# (the main thread also opens it to follow exec and fork links)
 	tids=$(grep 'plateau.atr' st.txt | grep -v ENOENT | awk '{print $1}' | sort -u | wc -l)
 	check "one pass: the trace is opened by two threads ($tids)" test "$tids" -eq 2
+	strace -f -e trace=openat -o st1.txt "$AT" replay --model cpython-3.13 --at plateau \
+		--at end plateau.atr >/dev/null 2>&1
+	tids=$(grep 'plateau.atr' st1.txt | grep -v ENOENT | awk '{print $1}' | sort -u | wc -l)
+	check "a mark and the end need no lead: one thread opens the trace ($tids)" \
+		test "$tids" -eq 1
 else
 	skip "the trace read by two threads" "strace is not installed"
 fi
@@ -85,6 +92,7 @@ check "python: the program runs traced" test $? -eq 0
 same "python: the defaults (exit recorded)" evict.atr
 same "python: two models, --gc off" evict.atr --model cpython-3.12,cpython-3.8 --gc off
 same "python: exit, end, peak, worst by hand" evict.atr --at exit --at end --at peak --at worst
+same "python: exit and end, no lead" evict.atr --model cpython-3.12,cpython-3.8 --at exit --at end
 
 # marks: a label met once and one met in every round (named LABEL#N by
 # default), and a program with more marks than the defaults take (ranked
