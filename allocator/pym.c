@@ -686,7 +686,7 @@ int pym_create(pym **out, const pym_params *p, const pym_hooks *hooks)
  * their bases again); the raw blocks are malloc's, and stay. */
 int pym_forget(pym *m)
 {
-	m->forgotten_arenas += m->usage.arenas;
+	m->usage.forgotten_arenas += m->usage.arenas;
 	for (size_t i = 0; i < ((size_t)m->maxarenas << m->pools_shift); i++)
 		free(m->pools[i].next);
 	free(m->pools), free(m->arenas);
@@ -698,7 +698,8 @@ int pym_forget(pym *m)
 	for (uint32_t i = 0; i < m->nclasses; i++)
 		m->usedpools[i] = NONE;
 	m->ntimes_arena_allocated = m->narenas_highwater = 0;
-	m->usage = (pym_usage){.raw_bytes = m->usage.raw_bytes};
+	m->usage = (pym_usage){.raw_bytes = m->usage.raw_bytes,
+			       .forgotten_arenas = m->usage.forgotten_arenas};
 	u64map_clear(&m->slots), u64map_clear(&m->pages);
 	u64map_clear(&m->radix_mid), u64map_clear(&m->radix_bot);
 	u64map_init(&m->slots, 1, &u64map_heap), u64map_init(&m->pages, 1, &u64map_heap);

@@ -104,7 +104,14 @@ typedef struct pym_usage {
 	uint64_t empty_arenas; /* wholly free arenas kept */
 	uint64_t arenas;       /* arenas held */
 	uint64_t raw_bytes;    /* the large-object layer's requested bytes */
+	uint64_t forgotten_arenas; /* of the states before pym_forget: held, never used again */
 } pym_usage;
+/* pym_held_bytes from the usage, for a model of that arena size: inline,
+ * for the replay's reading after every request. */
+static inline uint64_t pym_usage_held(const pym_usage *u, uint64_t arena_size)
+{
+	return (u->arenas + u->forgotten_arenas) * arena_size + u->raw_bytes;
+}
 void pym_get_usage(const pym *m, pym_usage *u);
 /* The same figures in place, valid as long as the model: read per request,
  * where a copy's wide loads of just-stored fields would stall. */

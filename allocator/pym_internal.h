@@ -123,7 +123,6 @@ struct pym {
 	int32_t *nfp2lasta;  /* [max_pools + 1] (above) */
 	int32_t *usedpools;  /* [nclasses]: first pool of the ring, NONE = empty */
 	uint64_t ntimes_arena_allocated; /* >= usage.arenas */
-	uint64_t forgotten_arenas;       /* of the states before pym_forget: held, never used again */
 	uint64_t narenas_highwater;      /* max of usage.arenas over time */
 	/* O(1) figures for the replay's waste split, kept up to date in place:
 	 *   usage.arenas == live arenas (narenas_currently_allocated);

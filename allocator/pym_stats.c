@@ -48,7 +48,7 @@ void pym_each_arena(const pym *m, void (*fn)(void *ctx, const pym_arena_use *u),
 
 uint64_t pym_held_bytes(const pym *m)
 {
-	return (m->usage.arenas + m->forgotten_arenas) * m->p.arena_size + m->usage.raw_bytes;
+	return pym_usage_held(&m->usage, m->p.arena_size);
 }
 
 /* ---- statistics (§8) ---- */

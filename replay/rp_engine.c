@@ -82,8 +82,12 @@ static enum op classify(const tf_record *rec, bool malloc_layer, uint64_t *n)
 /* One request on one model; old is the model's block freed or reallocated
  * (old_n bytes requested), real the address the real allocator returned.
  * Returns the model's block (0 for a free or a refused request). */
-static uint64_t apply(replay *r, model_run *mr, enum op op, uint64_t old, uint64_t old_n,
-		      uint64_t n, uint64_t real)
+/* Inlined in request(): it runs for every model after every request, and a
+ * call saved and restored as many registers as it has instructions of its
+ * own on the commonest path. */
+static inline __attribute__((always_inline)) uint64_t apply(replay *r, model_run *mr, enum op op,
+							    uint64_t old, uint64_t old_n,
+							    uint64_t n, uint64_t real)
 {
 	/* in the Python layer raw blocks keep the interpreter's address */
 	uint64_t raw = r->malloc_layer ? 0 : real, out = 0;
@@ -238,12 +242,12 @@ static void request(replay *r, const tf_record *rec)
 			rp_measure(r, mr, dt);
 			continue;
 		}
-		uint64_t arenas = op == OP_ALLOC ? 0 : pym_arenas_current(mr->m);
+		uint64_t arenas = op == OP_ALLOC ? 0 : mr->usage->arenas;
 		uint64_t out = apply(r, mr, op, old_m[i], old_n, n, a->addr);
 		if (slot)
 			slot[A_MODEL + i] = out;
-		if (op != OP_ALLOC && pym_arenas_current(mr->m) < arenas) {
-			uint64_t released = arenas - pym_arenas_current(mr->m);
+		if (op != OP_ALLOC && mr->usage->arenas < arenas) {
+			uint64_t released = arenas - mr->usage->arenas;
 			if (gc_now)
 				mr->gc.arenas_released_in_gc += released;
 			else
@@ -609,6 +613,7 @@ static int start(replay *r, const tf_record *rec)
 			mr->series = NULL;
 			return fail(r, RP_E_NOMEM, "out of memory");
 		}
+		rp_model_ready(mr);
 		r->n++;
 	}
 	int rc = rp_moments_start(r);

@@ -96,6 +96,7 @@ static rp_heap *heap_new(replay *r, uint64_t state, uint64_t block)
 			heap_free(h, i);
 			return NULL;
 		}
+		rp_model_ready(mr);
 	}
 	if (!u64map_put(&H->live, state, h->index) || (block && !u64map_put(&H->blocks, block, h->index))) {
 		u64map_del(&H->live, state);

@@ -109,7 +109,10 @@ typedef struct model_run {
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
-	rp_open_point open;   /* the series' open point */
+	rp_open_point open;   /* the series' open point (pools, arenas and empty
+			       * arenas as counts: bytes when it closes) */
+	const pym_usage *usage; /* the model's, in place (rp_model_ready) */
+	uint64_t arena_size, pool_size;
 	double jw1_sum, jw1_time; /* time-weighted held/live */
 	rp_arenas arenas;     /* lifelines */
 	uint32_t arenas_cap;
@@ -247,7 +250,75 @@ void rp_xcheck_free(model_run *mr);
 
 /* rp_measure.c: held bytes, peaks, the waste split, series, size classes */
 void rp_waste_now(const model_run *mr, rp_waste *w);
-void rp_measure(replay *r, model_run *mr, uint64_t dt);
+/* After pym_create: what rp_measure reads of the model after every request,
+ * kept in mr (the usage in place, the sizes). */
+void rp_model_ready(model_run *mr);
+/* A series' point opens (when all are used, pairs merge and the step
+ * doubles); the open point is written into the series. */
+void rp_series_open(rp_series *s, rp_open_point *o);
+void rp_series_close(const model_run *mr, rp_series *s, const rp_open_point *o);
+
+static inline void rp_keep_max(uint64_t *at, uint64_t v)
+{
+	*at = v > *at ? v : *at;
+}
+
+/* After a request: held bytes, peaks and the fragmentation sums.  It runs
+ * for every model after every request, so it is inline here, the model's
+ * figures read in place (a copy's wide loads of fields the request just
+ * stored would wait for the stores), and the series' open point takes the
+ * maximum of each figure without a branch (pools, arenas and empty arenas
+ * as counts: rp_series_close makes them bytes). */
+static inline __attribute__((always_inline)) void rp_measure(replay *r, model_run *mr,
+							       uint64_t dt)
+{
+	if (mr->held && mr->live && dt) {
+		mr->jw1_sum += (double)dt * (double)mr->held / (double)mr->live;
+		mr->jw1_time += (double)dt;
+	}
+	const pym_usage *u = mr->usage;
+	mr->live = r->live_bytes + mr->gc.withheld.bytes;
+	mr->held = pym_usage_held(u, mr->arena_size);
+	if (mr->live >= mr->peak_live) {
+		mr->peak_live = mr->live;
+		mr->held_at_peak_live = mr->held;
+	}
+	if (mr->held > mr->peak_held) {
+		mr->peak_held = mr->held;
+		mr->live_at_peak_held = mr->live;
+		mr->peak_request = r->requests;
+		mr->peak_time = r->last_time;
+		rp_waste_now(mr, &mr->waste_peak);
+	}
+	/* the worst moment: where fragmentation costs the most; for a Python
+	 * program, outside the interpreter's teardown (which frees nearly
+	 * everything while the arenas go last), until it is initialised again */
+	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste && !r->in_teardown) {
+		mr->worst_waste = mr->held - mr->live;
+		mr->worst_request = r->requests;
+		mr->worst_time = r->last_time;
+	}
+	rp_keep_max(&mr->arenas_peak, u->arenas);
+	rp_series *s = mr->series;
+	if (!s)
+		return;
+	rp_open_point *o = &mr->open;
+	if (__builtin_expect(s->filled == 0, 0))
+		rp_series_open(s, o);
+	o->time = r->last_time;
+	rp_keep_max(&o->v[0], mr->live);
+	rp_keep_max(&o->v[1], u->block_bytes);
+	rp_keep_max(&o->v[2], u->pools_used);
+	rp_keep_max(&o->v[3], u->arenas);
+	rp_keep_max(&o->v[4], u->arenas);
+	rp_keep_max(&o->v[5], u->raw_bytes);
+	rp_keep_max(&o->v[6], mr->py_live);
+	rp_keep_max(&o->v[7], u->empty_arenas);
+	if (++s->filled == s->step) {
+		s->filled = 0;
+		rp_series_close(mr, s, o);
+	}
+}
 void rp_classes_now(const model_run *mr, rp_classes *c);
 /* all (may be NULL): every stack's pinning at the end, for the call sites */
 void rp_model_result_of(const replay *r, const model_run *mr, rp_model_result *out,

@@ -19,105 +19,59 @@
 /* Where the held bytes go (cli/CLI.md): O(1) from the model's usage. */
 void rp_waste_now(const model_run *mr, rp_waste *w)
 {
-	const pym_usage *u = pym_usage_of(mr->m);
-	const pym_params *p = pym_get_params(mr->m);
+	const pym_usage *u = mr->usage;
 	w->requested = mr->py_live;
 	w->internal = u->block_bytes - mr->py_live;
-	w->free_blocks = u->pools_used * p->pool_size - u->block_bytes;
-	w->empty_arenas = u->empty_arenas * p->arena_size;
-	w->empty_pools = u->arenas * p->arena_size - u->pools_used * p->pool_size - w->empty_arenas;
+	w->free_blocks = u->pools_used * mr->pool_size - u->block_bytes;
+	w->empty_arenas = u->empty_arenas * mr->arena_size;
+	w->empty_pools = u->arenas * mr->arena_size - u->pools_used * mr->pool_size - w->empty_arenas;
 	w->large = u->raw_bytes;
+}
+
+void rp_model_ready(model_run *mr)
+{
+	const pym_params *p = pym_get_params(mr->m);
+	mr->usage = pym_usage_of(mr->m);
+	mr->arena_size = p->arena_size;
+	mr->pool_size = p->pool_size;
 }
 
 const char *const rp_series_names[RP_NSERIES] = {
     "live_bytes", "block_bytes", "pool_bytes",		 "arena_bytes",
     "arenas",	  "large_bytes", "pool_requested_bytes", "empty_arena_bytes"};
 
-/* Writes the open point into its place in the series. */
-static void close_point(rp_series *s, const rp_open_point *o)
+/* Writes the open point into its place in the series: the counts of pools,
+ * arenas and empty arenas as bytes (the maximum of a count times a size is
+ * the maximum of the bytes). */
+void rp_series_close(const model_run *mr, rp_series *s, const rp_open_point *o)
 {
 	if (!s->n)
 		return;
+	const uint64_t bytes[RP_NSERIES] = {1, 1, mr->pool_size, mr->arena_size, 1, 1, 1,
+					    mr->arena_size};
 	s->time[s->n - 1] = o->time;
 	for (int k = 0; k < RP_NSERIES; k++)
-		s->v[k][s->n - 1] = o->v[k];
+		s->v[k][s->n - 1] = o->v[k] * bytes[k];
 }
 
-/* Adds the state after one request to the series (max-merge into the open
- * point; when all points are used, pairs merge and the step doubles). */
-static void sample(rp_series *s, rp_open_point *o, uint64_t t, const uint64_t v[RP_NSERIES])
+/* A new point opens: when all points are used, pairs merge and the step
+ * doubles. */
+void rp_series_open(rp_series *s, rp_open_point *o)
 {
 	if (!s->step)
 		s->step = 1;
-	if (s->filled == 0) {
-		if (s->n == RP_SERIES_MAX) {
-			for (uint32_t i = 0; i < RP_SERIES_MAX / 2; i++) {
-				s->time[i] = s->time[2 * i + 1];
-				for (int k = 0; k < RP_NSERIES; k++)
-					s->v[k][i] = s->v[k][2 * i] > s->v[k][2 * i + 1] ? s->v[k][2 * i]
-											 : s->v[k][2 * i + 1];
-			}
-			s->n = RP_SERIES_MAX / 2;
-			s->step *= 2;
+	if (s->n == RP_SERIES_MAX) {
+		for (uint32_t i = 0; i < RP_SERIES_MAX / 2; i++) {
+			s->time[i] = s->time[2 * i + 1];
+			for (int k = 0; k < RP_NSERIES; k++)
+				s->v[k][i] = s->v[k][2 * i] > s->v[k][2 * i + 1] ? s->v[k][2 * i]
+										 : s->v[k][2 * i + 1];
 		}
-		*o = (rp_open_point){0};
-		s->n++;
+		s->n = RP_SERIES_MAX / 2;
+		s->step *= 2;
 	}
-	o->time = t;
-	for (int k = 0; k < RP_NSERIES; k++)
-		if (v[k] > o->v[k])
-			o->v[k] = v[k];
-	if (++s->filled == s->step) {
-		s->filled = 0;
-		close_point(s, o);
-	}
-}
-
-/* After a request: held bytes, peaks and the fragmentation sums. */
-void rp_measure(replay *r, model_run *mr, uint64_t dt)
-{
-	if (mr->held && mr->live && dt) {
-		mr->jw1_sum += (double)dt * (double)mr->held / (double)mr->live;
-		mr->jw1_time += (double)dt;
-	}
-	mr->live = r->live_bytes + mr->gc.withheld.bytes;
-	mr->held = pym_held_bytes(mr->m);
-	if (mr->live >= mr->peak_live) {
-		mr->peak_live = mr->live;
-		mr->held_at_peak_live = mr->held;
-	}
-	if (mr->held > mr->peak_held) {
-		mr->peak_held = mr->held;
-		mr->live_at_peak_held = mr->live;
-		mr->peak_request = r->requests;
-		mr->peak_time = r->last_time;
-		rp_waste_now(mr, &mr->waste_peak);
-	}
-	/* the worst moment: where fragmentation costs the most; for a Python
-	 * program, outside the interpreter's teardown (which frees nearly
-	 * everything while the arenas go last), until it is initialised again */
-	if (mr->held > mr->live && mr->held - mr->live > mr->worst_waste && !r->in_teardown) {
-		mr->worst_waste = mr->held - mr->live;
-		mr->worst_request = r->requests;
-		mr->worst_time = r->last_time;
-	}
-	/* read in place: a copy's wide loads of fields the request just
-	 * stored would wait for the stores (no store forwarding) */
-	const pym_usage *u = pym_usage_of(mr->m);
-	if (u->arenas > mr->arenas_peak)
-		mr->arenas_peak = u->arenas;
-	if (mr->series) {
-		const pym_params *p = pym_get_params(mr->m);
-		uint64_t v[RP_NSERIES] = {mr->live,
-					  u->block_bytes,
-					  u->pools_used * p->pool_size,
-					  u->arenas * p->arena_size,
-					  u->arenas,
-					  u->raw_bytes,
-					  mr->py_live,
-					  u->empty_arenas * p->arena_size};
-		sample(mr->series, &mr->open, r->last_time, v);
-	}
+	*o = (rp_open_point){0};
+	s->n++;
 }
 
 /* ---- arena lifelines ---- */
@@ -171,7 +125,7 @@ void rp_model_result_of(const replay *r, const model_run *mr, rp_model_result *o
 	out->waste_peak = mr->waste_peak;
 	rp_waste_now(mr, &out->waste_end);
 	if (mr->series && mr->series->filled)
-		close_point(mr->series, &mr->open);
+		rp_series_close(mr, mr->series, &mr->open);
 	out->series = mr->series;
 	if (!r->cfg.lead) /* a lead's result is for its moments: its pinning would go unread */
 		rp_pinning_of(r, mr, &out->pinning, all, nall);
