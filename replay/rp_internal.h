@@ -248,7 +248,8 @@ void rp_xcheck_heap_end(model_run *mr, bool frees_all, bool model_empty);
 void rp_xcheck_end(model_run *mr);
 void rp_xcheck_free(model_run *mr);
 
-/* rp_measure.c: held bytes, peaks, the waste split, series, size classes */
+/* rp_measure.c (and rp_measure below): held bytes, peaks, the waste split,
+ * series, size classes */
 void rp_waste_now(const model_run *mr, rp_waste *w);
 /* After pym_create: what rp_measure reads of the model after every request,
  * kept in mr (the usage in place, the sizes). */

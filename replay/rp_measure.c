@@ -2,7 +2,8 @@
  * rp_measure.c - what a model's state is worth after every request: bytes
  * held against live bytes, their peaks, the Johnstone-Wilson measures
  * (ISMM 1998), the waste split, the time series and the size classes, and
- * a model's result at the end.
+ * a model's result at the end.  What runs after every request
+ * (rp_measure) is inline in rp_internal.h; its rare parts are here.
  *
  *   jw1  held / live averaged over time (time-weighted, where live > 0)
  *   jw2  held / live at the moment of peak live
