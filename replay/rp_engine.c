@@ -81,10 +81,10 @@ static enum op classify(const tf_record *rec, bool malloc_layer, uint64_t *n)
 
 /* One request on one model; old is the model's block freed or reallocated
  * (old_n bytes requested), real the address the real allocator returned.
- * Returns the model's block (0 for a free or a refused request). */
-/* Inlined in request(): it runs for every model after every request, and a
- * call saved and restored as many registers as it has instructions of its
- * own on the commonest path. */
+ * Returns the model's block (0 for a free or a refused request).  Inlined
+ * in request(): it runs for every model after every request, and a call
+ * saved and restored as many registers as it has instructions of its own
+ * on the commonest path. */
 static inline __attribute__((always_inline)) uint64_t apply(replay *r, model_run *mr, enum op op,
 							    uint64_t old, uint64_t old_n,
 							    uint64_t n, uint64_t real)

@@ -109,8 +109,8 @@ typedef struct model_run {
 	uint64_t held, peak_held, arenas_peak;
 	uint64_t live_at_peak_held, held_at_peak_live;
 	rp_series *series;
-	rp_open_point open;   /* the series' open point (pools, arenas and empty
-			       * arenas as counts: bytes when it closes) */
+	rp_open_point open;   /* the series' open point (pools and empty arenas as
+			       * counts, arena bytes not kept: made when it closes) */
 	const pym_usage *usage; /* the model's, in place (rp_model_ready) */
 	uint64_t arena_size, pool_size;
 	double jw1_sum, jw1_time; /* time-weighted held/live */
@@ -268,8 +268,8 @@ static inline void rp_keep_max(uint64_t *at, uint64_t v)
  * for every model after every request, so it is inline here, the model's
  * figures read in place (a copy's wide loads of fields the request just
  * stored would wait for the stores), and the series' open point takes the
- * maximum of each figure without a branch (pools, arenas and empty arenas
- * as counts: rp_series_close makes them bytes). */
+ * maximum of each figure without a branch (pools and empty arenas as counts,
+ * arena bytes from the arenas: rp_series_close makes them bytes). */
 static inline __attribute__((always_inline)) void rp_measure(replay *r, model_run *mr,
 							       uint64_t dt)
 {
@@ -310,8 +310,7 @@ static inline __attribute__((always_inline)) void rp_measure(replay *r, model_ru
 	rp_keep_max(&o->v[0], mr->live);
 	rp_keep_max(&o->v[1], u->block_bytes);
 	rp_keep_max(&o->v[2], u->pools_used);
-	rp_keep_max(&o->v[3], u->arenas);
-	rp_keep_max(&o->v[4], u->arenas);
+	rp_keep_max(&o->v[4], u->arenas); /* and arena_bytes (v[3]) when it closes */
 	rp_keep_max(&o->v[5], u->raw_bytes);
 	rp_keep_max(&o->v[6], mr->py_live);
 	rp_keep_max(&o->v[7], u->empty_arenas);

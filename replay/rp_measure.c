@@ -41,9 +41,9 @@ const char *const rp_series_names[RP_NSERIES] = {
     "live_bytes", "block_bytes", "pool_bytes",		 "arena_bytes",
     "arenas",	  "large_bytes", "pool_requested_bytes", "empty_arena_bytes"};
 
-/* Writes the open point into its place in the series: the counts of pools,
- * arenas and empty arenas as bytes (the maximum of a count times a size is
- * the maximum of the bytes). */
+/* Writes the open point into its place in the series: the counts of pools
+ * and empty arenas as bytes, and the arena bytes from the arenas (the
+ * maximum of a count times a size is the size times the maximum count). */
 void rp_series_close(const model_run *mr, rp_series *s, const rp_open_point *o)
 {
 	if (!s->n)
@@ -52,7 +52,7 @@ void rp_series_close(const model_run *mr, rp_series *s, const rp_open_point *o)
 					    mr->arena_size};
 	s->time[s->n - 1] = o->time;
 	for (int k = 0; k < RP_NSERIES; k++)
-		s->v[k][s->n - 1] = o->v[k] * bytes[k];
+		s->v[k][s->n - 1] = (k == 3 ? o->v[4] : o->v[k]) * bytes[k];
 }
 
 /* A new point opens: when all points are used, pairs merge and the step
