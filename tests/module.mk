@@ -79,7 +79,7 @@ $(B)/tests/test_tr_python: $(B)/tests/unit/test_tr_python.o $(B)/tracer/tr_pytho
 E2E_SUITES := $(wildcard tests/e2e/test_*.sh)
 
 # Programs the tracer's end-to-end tests run under the tracer, and a checker.
-PROGS := selfcount threads forker killme dlprog sigchld fdlimit daemon phdrfork mainexit crash lonely chdirfork plateau ticks
+PROGS := selfcount threads forker killme dlprog sigchld fdlimit daemon phdrfork mainexit crash lonely chdirfork plateau ticks ustacks
 PROG_BINS := $(PROGS:%=$(B)/tests/progs/%) $(B)/tests/progs/libplugin.so
 $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)

@@ -5,7 +5,7 @@
 # The `record` launcher is the command line's (cli/cli_record.c).
 TR_SRC := tracer/tr_core.c tracer/tr_env.c tracer/tr_region.c tracer/tr_stack.c \
 	tracer/tr_modules.c tracer/tr_modinfo.c tracer/tr_python.c tracer/tr_pystack.c \
-	tracer/tr_preload.c
+	tracer/tr_preload.c tracer/tr_ucache.c
 TR_OBJ := $(TR_SRC:%.c=$(B)/%.o)
 # the writer, built again with hidden symbols for the library
 TR_TF_OBJ := $(patsubst traces/%.c,$(B)/tracer/tf/%.o,traces/tf_codec.c traces/tf_error.c \

@@ -56,6 +56,7 @@
 #include "tr_env.h"
 #include "tr_python.h"
 #include "tr_pystack.h"
+#include "tr_ucache.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -180,8 +181,31 @@ static bool want_stacks = true, want_native = true, want_python = true;
 static __thread int unwinding __attribute__((tls_model("initial-exec"))); /* in libunwind */
 
 
+static inline bool in_self(uintptr_t ip)
+{
+	return ip >= self_lo && ip < self_hi;
+}
+
+/* ARENATRACE_STACK_CACHE=check: a hit unwound in full as well. */
+static __attribute__((noinline, cold)) void check_hit(void *const *ips, int n)
+{
+	void *buf[TR_CAPTURE_SLOTS];
+	unwinding = 1;
+	int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
+	unwinding = 0;
+	int skip = 0;
+	while (skip < k && in_self((uintptr_t)buf[skip]))
+		skip++;
+	k -= skip;
+	k = k > depth ? depth : k > 0 ? k : 0;
+	tr_ucache_checked(k == n && !memcmp(buf + skip, ips, (size_t)n * sizeof(*ips)));
+}
+
 /* Inlined into the wrappers, so that the unwinder starts in the wrapper
- * itself: one frame of the tracer's own to step over, not two. */
+ * itself: one frame of the tracer's own to step over, not two.  A stack
+ * seen just before from the same place comes from tr_ucache.c instead,
+ * once the stack's memory shows it unchanged; for that the wrapper gets a
+ * frame pointer (TR_UKEY_HERE). */
 static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 {
 	*n = 0;
@@ -189,13 +213,26 @@ static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 		return buf;
 	int skip = 0;
 	if (want_native) {
-		unwinding = 1;
-		int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
-		unwinding = 0;
-		while (skip < k && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
-			skip++;
-		k -= skip;
-		*n = k > depth ? depth : k > 0 ? k : 0;
+		tr_ukey key = TR_UKEY_HERE();
+		bool cacheable = tr_ucache_mode != TR_UCACHE_OFF && !in_self(key.ra);
+		int k = cacheable ? tr_ucache_get(&key, buf, depth) : -1;
+		if (k >= 0 && __builtin_expect(tr_ucache_mode == TR_UCACHE_CHECK, 0)) {
+			check_hit(buf, k);
+		} else if (k < 0) {
+			unwinding = 1;
+			k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
+			unwinding = 0;
+			while (skip < k && in_self((uintptr_t)buf[skip]))
+				skip++;
+			k -= skip;
+			k = k > depth ? depth : k > 0 ? k : 0;
+			if (cacheable) {
+				unwinding = 1; /* learning a stack unwinds it again */
+				tr_ucache_put(&key, buf + skip, k);
+				unwinding = 0;
+			}
+		}
+		*n = k;
 	}
 	if (want_python && __atomic_load_n(&tr_pystacks, __ATOMIC_ACQUIRE))
 		*n = tr_pystack_merge(buf + skip, *n, depth);
@@ -872,6 +909,7 @@ __attribute__((constructor)) static void tr_init(void)
 	want_native = c.native_stacks;
 	want_python = c.python_stacks;
 	depth = (int)c.depth;
+	tr_ucache_setup();
 	/* libunwind sets itself up at its first call, opening its (fake) pipe */
 	unwinding = 1;
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
@@ -886,4 +924,5 @@ __attribute__((destructor)) static void tr_fini(void)
 {
 	tr_busy = 1;
 	tr_at_unload();
+	tr_ucache_report();
 }

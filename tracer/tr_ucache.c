@@ -1,0 +1,307 @@
+/*
+ * tr_ucache.c - reusing an unwound native stack when the stack's memory
+ * shows it has not changed.
+ *
+ * Most allocations come from a stack seen just before: a loop calls
+ * malloc from the same place, at the same depth.  Unwinding it again
+ * (libunwind's unw_backtrace: a context save and a table lookup a frame)
+ * was most of what a stack costs.  Each thread keeps a few stacks here,
+ * each under its key (tr_ukey: the return address into the wrapper's
+ * caller, the caller's stack pointer and its rbp), with the places in the
+ * stack that unwinding it read: where each frame's return address is kept,
+ * and where each saved rbp is.  When the key matches and every one of
+ * those words still holds what it held, unwinding again would start from
+ * the same registers, read the same words at the same places, and find the
+ * same frames:
+ *  - a frame whose CFA is its stack pointer plus a constant has the same
+ *    CFA, since its stack pointer is the inner frame's CFA;
+ *  - a frame whose CFA is rbp-based has the same rbp: the key's, or one
+ *    read from a checked slot;
+ *  - a frame that realigned its stack (gcc's DRAP: the CFA read from
+ *    rbp - 8) has that word checked too, whenever it held the CFA when the
+ *    stack was learnt.
+ * A frame whose return address is not in memory (a signal frame) or any
+ * other surprise while learning leaves the stack uncached.  What is not
+ * covered: a CFA computed from another register (hand-written unwind
+ * tables), and an unwinder that stopped on reading a zero return address
+ * that is no longer zero; both are beyond what compilers emit for a call
+ * site.
+ *
+ * A stack is learnt (unwound a second time, frame by frame, with
+ * unw_step, to find those places) only once its key has come a few times
+ * while the thread kept it, and only while the thread's hits pay for its
+ * learning (UC_LEARN_AFTER and below): stacks that do not repeat cost no
+ * more than before.  A key whose check fails three times is given up until
+ * another key takes its slot.
+ *
+ * ARENATRACE_STACK_CACHE=0 turns the cache off; =check:FILE unwinds every
+ * hit in full too and appends "hits N wrong M" to FILE at exit (the tests'
+ * proof that a hit is always the stack the unwinder gives).
+ */
+#define UNW_LOCAL_ONLY
+#include "tr_ucache.h"
+#include "tr_internal.h"
+
+#include "tr_env.h"
+
+#include <fcntl.h>
+#include <libunwind.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UC_WAYS 4      /* stacks a thread keeps */
+#define UC_FRAMES 32   /* deeper stacks are not kept */
+#define UC_EXTRA 16    /* rbp slots and realigned frames' words a stack checks */
+#define UC_GIVE_UP 3   /* failed checks before a key is given up */
+/* Learning a stack costs what many hits save (about 12 us against
+ * 0.1-0.3 us a hit, gcc's cc1: libunwind's slow path finds each frame's
+ * unwind table anew), so a key is learnt only the UC_LEARN_AFTER-th time
+ * it comes, and a thread learns on credit: a learn costs UC_LEARN_COST, a
+ * hit earns UC_HIT, a key that could be learnt but is not earns 1.  A
+ * thread whose stacks never repeat thus learns once in some thousand such
+ * keys; one whose stacks do, as often as they pay. */
+#define UC_LEARN_AFTER 4
+#define UC_HIT 16
+#define UC_LEARN_COST (32 * UC_HIT)
+#define UC_BUDGET (8 * UC_LEARN_COST)  /* what a thread may spend ahead */
+#define UC_SAVINGS (56 * UC_LEARN_COST) /* what it may earn ahead */
+
+enum { EMPTY, SEEN, READY, GIVEN_UP };
+
+typedef struct {
+	uintptr_t addr, val;
+} check;
+
+typedef struct {
+	tr_ukey key;
+	uint32_t used;     /* the thread's tick when last used: the oldest is replaced */
+	uint8_t state, fails, n, nextra;
+	uint8_t seen;      /* times the key came while SEEN */
+	uint8_t need_bp;   /* a frame's CFA may depend on the key's rbp */
+	uintptr_t ips[UC_FRAMES];
+	uintptr_t at[UC_FRAMES]; /* where ips[i] is kept (i >= 1) */
+	check extra[UC_EXTRA];
+} entry;
+
+/* About 3 KiB of each thread's static TLS. */
+static __thread struct {
+	int busy; /* inside get or put: a signal handler's allocation unwinds in full */
+	uint32_t tick;
+	int64_t spent; /* learning's cost less what was earned: at most UC_BUDGET */
+	entry e[UC_WAYS];
+} U __attribute__((tls_model("initial-exec")));
+
+int tr_ucache_mode = TR_UCACHE_ON;
+
+static inline entry *find(const tr_ukey *k)
+{
+	for (int i = 0; i < UC_WAYS; i++)
+		if (U.e[i].key.ra == k->ra && U.e[i].key.sp == k->sp && U.e[i].state != EMPTY)
+			return &U.e[i];
+	return NULL;
+}
+
+/* The words read are the caller's stack frames, above the wrapper's. */
+__attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void **ips, int max)
+{
+	if (U.busy)
+		return -1;
+	entry *e = find(k);
+	if (!e || e->state != READY || (e->need_bp && e->key.bp != k->bp))
+		return -1;
+	U.busy = 1;
+	unsigned n = e->n;
+	bool same = true;
+	for (unsigned i = 1; i < n; i++)
+		same &= *(const volatile uintptr_t *)e->at[i] == e->ips[i];
+	for (unsigned i = 0; i < e->nextra; i++)
+		same &= *(const volatile uintptr_t *)e->extra[i].addr == e->extra[i].val;
+	if (!same) {
+		e->state = ++e->fails >= UC_GIVE_UP ? GIVEN_UP : SEEN;
+		e->seen = 0;
+		U.busy = 0;
+		return -1;
+	}
+	e->used = ++U.tick;
+	if (U.spent > -UC_SAVINGS)
+		U.spent -= UC_HIT;
+	if ((int)n > max)
+		n = (unsigned)max;
+	memcpy(ips, e->ips, n * sizeof(*ips));
+	U.busy = 0;
+	return (int)n;
+}
+
+static bool add(entry *e, uintptr_t addr, uintptr_t val)
+{
+	for (unsigned i = 0; i < e->nextra; i++)
+		if (e->extra[i].addr == addr)
+			return e->extra[i].val == val;
+	if (e->nextra == UC_EXTRA)
+		return false;
+	e->extra[e->nextra++] = (check){addr, val};
+	return true;
+}
+
+/* Whether a frame's CFA may be rbp-based: rbp a little below it (a frame
+ * pointer is the CFA - 16), or the word under rbp holding it (a realigned
+ * frame).  Code without a frame pointer keeps data in rbp, which then
+ * need not match for the stack to be the same. */
+static bool rbp_based(uintptr_t rbp, uintptr_t cfa)
+{
+	return rbp < cfa && cfa - rbp <= 512 && rbp % sizeof(uintptr_t) == 0;
+}
+
+/* Unwinds again from here, frame by frame, to the frame the key names and
+ * on through ips[1..n), noting where each frame's return address and rbp
+ * were read from.  false (nothing kept) on any frame it cannot vouch for. */
+__attribute__((noinline, no_sanitize("address"))) static bool learn(entry *e, const tr_ukey *k,
+								   void *const *ips, int n)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
+		return false;
+	unw_word_t ip = 0, sp = 0, bp = 0;
+	for (int steps = 0;; steps++) {
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
+			return false;
+		if (ip == k->ra)
+			break;
+		if (steps > TR_CAPTURE_SKIP + 4 || unw_step(&c) <= 0)
+			return false;
+	}
+	if (unw_get_reg(&c, UNW_REG_SP, &sp) < 0 || unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0 ||
+	    sp != k->sp || bp != k->bp)
+		return false;
+	/* frame i: its stack pointer, its rbp and where that was read from
+	 * (0: still the key's) */
+	uintptr_t sps[UC_FRAMES], rbps[UC_FRAMES], rbp_at[UC_FRAMES];
+	sps[0] = sp, rbps[0] = bp, rbp_at[0] = 0;
+	uintptr_t hi = k->sp; /* the highest word read: the stack from k->sp to it is mapped */
+	e->nextra = 0;
+	e->need_bp = 0;
+	for (int i = 1; i < n; i++) {
+		unw_save_loc_t loc;
+		if (unw_step(&c) <= 0 || unw_get_reg(&c, UNW_REG_IP, &ip) < 0 ||
+		    ip != (uintptr_t)ips[i] || unw_get_reg(&c, UNW_REG_SP, &sp) < 0 ||
+		    unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
+			return false;
+		sps[i] = sp, rbps[i] = bp;
+		/* the return address: in memory, in the program's frames */
+		if (unw_get_save_loc(&c, UNW_REG_IP, &loc) < 0 || loc.type != UNW_SLT_MEMORY ||
+		    loc.u.addr < k->sp || loc.u.addr % sizeof(uintptr_t) ||
+		    *(uintptr_t *)loc.u.addr != ip)
+			return false;
+		e->at[i] = loc.u.addr;
+		if (loc.u.addr > hi)
+			hi = loc.u.addr;
+		/* rbp: saved in a program frame, or still the key's (saved in
+		 * the tracer's frames, or in its register); else unknown (1) */
+		rbp_at[i] = 1;
+		if (unw_get_save_loc(&c, UNW_X86_64_RBP, &loc) == 0 && loc.type == UNW_SLT_MEMORY) {
+			if (loc.u.addr >= k->sp && loc.u.addr % sizeof(uintptr_t) == 0 &&
+			    *(uintptr_t *)loc.u.addr == bp)
+				rbp_at[i] = loc.u.addr;
+			else if (loc.u.addr < k->sp && bp == k->bp)
+				rbp_at[i] = 0;
+		}
+	}
+	/* the rbp of every frame whose CFA may come from it, and a realigned
+	 * frame's word under rbp */
+	for (int i = 0; i + 1 < n; i++) {
+		uintptr_t cfa = sps[i + 1], w = rbps[i] - sizeof(uintptr_t);
+		bool drap = rbps[i] % sizeof(uintptr_t) == 0 && w >= k->sp && w <= hi &&
+			    *(uintptr_t *)w == cfa;
+		if (!drap && !rbp_based(rbps[i], cfa))
+			continue;
+		if (rbp_at[i] == 1)
+			return false;
+		if (rbp_at[i] == 0)
+			e->need_bp = 1;
+		else if (rbp_at[i] > hi || !add(e, rbp_at[i], rbps[i]))
+			return false;
+		if (drap && !add(e, w, cfa))
+			return false;
+	}
+	for (int i = 0; i < n; i++)
+		e->ips[i] = (uintptr_t)ips[i];
+	e->n = (uint8_t)n;
+	return true;
+}
+
+void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)
+{
+	if (U.busy || n <= 0 || n > UC_FRAMES || (uintptr_t)ips[0] != k->ra)
+		return;
+	entry *e = find(k);
+	if (!e) { /* a new key: remembered, learnt if it comes again */
+		e = &U.e[0];
+		for (int i = 1; i < UC_WAYS && e->state != EMPTY; i++)
+			if (U.e[i].state == EMPTY || U.e[i].used < e->used)
+				e = &U.e[i];
+		e->key = *k;
+		e->state = SEEN;
+		e->fails = 0;
+		e->seen = 1;
+		e->used = ++U.tick;
+		return;
+	}
+	if (e->state != SEEN)
+		return;
+	e->used = ++U.tick;
+	if (e->seen < UC_LEARN_AFTER - 1) {
+		e->seen++;
+		return;
+	}
+	if (U.spent + UC_LEARN_COST > UC_BUDGET) {
+		U.spent--;
+		return;
+	}
+	U.spent += UC_LEARN_COST;
+	e->key.bp = k->bp;
+	U.busy = 1;
+	e->state = learn(e, k, ips, n) ? READY : GIVEN_UP;
+	U.busy = 0;
+}
+
+static uint64_t hits, wrong;
+static char check_file[PATH_MAX];
+
+void tr_ucache_checked(bool same)
+{
+	__atomic_add_fetch(&hits, 1, __ATOMIC_RELAXED);
+	if (!same)
+		__atomic_add_fetch(&wrong, 1, __ATOMIC_RELAXED);
+}
+
+void tr_ucache_setup(void)
+{
+	const char *v = tr_env_get("ARENATRACE_STACK_CACHE");
+	if (!v || !*v)
+		return;
+	if (!strncmp(v, "check:", 6) && v[6]) {
+		snprintf(check_file, sizeof(check_file), "%s", v + 6);
+		tr_ucache_mode = TR_UCACHE_CHECK;
+	} else if (v[0] == '0' || !strcmp(v, "off")) {
+		tr_ucache_mode = TR_UCACHE_OFF;
+	}
+}
+
+void tr_ucache_report(void)
+{
+	if (tr_ucache_mode != TR_UCACHE_CHECK)
+		return;
+	int fd = open(check_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	char line[96];
+	int len = snprintf(line, sizeof(line), "pid %d hits %llu wrong %llu\n", (int)getpid(),
+			   (unsigned long long)__atomic_load_n(&hits, __ATOMIC_RELAXED),
+			   (unsigned long long)__atomic_load_n(&wrong, __ATOMIC_RELAXED));
+	ssize_t k = write(fd, line, (size_t)len);
+	(void)k;
+	close(fd);
+}
