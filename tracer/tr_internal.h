@@ -84,10 +84,12 @@ void tr_unlock(int token);
 
 /* Unwinds the caller's stack into buf (TR_CAPTURE_SLOTS entries) and
  * returns where its frames start past the tracer's own (innermost
- * first); *n is their number (0 with --no-stacks). */
+ * first); *n is their number (0 with --no-stacks).  from: where the
+ * tracer's function was called from (TR_UKEY_HERE() in it, tr_ucache.h). */
 #define TR_CAPTURE_SKIP 16 /* frames of the tracer's own, at most */
 #define TR_CAPTURE_SLOTS (TR_MAX_DEPTH + TR_CAPTURE_SKIP)
-void **tr_capture(void **buf, int *n);
+struct tr_ukey;
+void **tr_capture(const struct tr_ukey *from, void **buf, int *n);
 
 /* Records an allocation-layer event; stack from ips[0..nips), into
  * a->stack.  The _locked form needs tr_lock held. */

@@ -206,16 +206,17 @@ static __attribute__((noinline, cold)) void check_hit(void *const *ips, int n)
  * seen just before from the same place comes from tr_ucache.c instead,
  * once the stack's memory shows it unchanged; for that the wrapper gets a
  * frame pointer (TR_UKEY_HERE). */
-static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
+static inline __attribute__((always_inline)) void **capture_from(const tr_ukey *from, void **buf,
+								int *n)
 {
 	*n = 0;
 	if (!want_stacks)
 		return buf;
 	int skip = 0;
 	if (want_native) {
-		tr_ukey key = TR_UKEY_HERE();
-		bool cacheable = tr_ucache_mode != TR_UCACHE_OFF && !in_self(key.ra);
-		int k = cacheable ? tr_ucache_get(&key, buf, depth) : -1;
+		const tr_ukey *key = from;
+		bool cacheable = tr_ucache_mode != TR_UCACHE_OFF && !in_self(key->ra);
+		int k = cacheable ? tr_ucache_get(key, buf, depth) : -1;
 		if (k >= 0 && __builtin_expect(tr_ucache_mode == TR_UCACHE_CHECK, 0)) {
 			check_hit(buf, k);
 		} else if (k < 0) {
@@ -228,7 +229,7 @@ static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 			k = k > depth ? depth : k > 0 ? k : 0;
 			if (cacheable) {
 				unwinding = 1; /* learning a stack unwinds it again */
-				tr_ucache_put(&key, buf + skip, k);
+				tr_ucache_put(key, buf + skip, k);
 				unwinding = 0;
 			}
 		}
@@ -239,9 +240,11 @@ static inline __attribute__((always_inline)) void **capture(void **buf, int *n)
 	return buf + skip;
 }
 
-void **tr_capture(void **buf, int *n)
+#define capture(buf, n) capture_from(&TR_UKEY_HERE(), buf, n)
+
+void **tr_capture(const tr_ukey *from, void **buf, int *n)
 {
-	return capture(buf, n);
+	return capture_from(from, buf, n);
 }
 
 /* The loader's code, and libc's dl_iterate_phdr, which holds the loader's

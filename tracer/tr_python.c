@@ -57,6 +57,7 @@
 #include "tr_internal.h"
 #include "tr_pylayout.h"
 #include "tr_python.h"
+#include "tr_ucache.h"
 #include "tr_pystack.h"
 
 #include <dlfcn.h>
@@ -300,10 +301,12 @@ static void heap_setup(int minor)
 	heap_watch = (const uintptr_t *)(runtime + HL->rt_interp_head);
 }
 
-static void **capture(void **buf, int *k)
+/* Inlined into the hooks: the stack cache's key is where the interpreter
+ * called the hook from (tr_ucache.h). */
+static inline __attribute__((always_inline)) void **capture(void **buf, int *k)
 {
 	tr_busy = 1;
-	void **ips = tr_capture(buf, k);
+	void **ips = tr_capture(&TR_UKEY_HERE(), buf, k);
 	tr_busy = 0;
 	return ips;
 }

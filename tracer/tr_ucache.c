@@ -5,8 +5,9 @@
  * Most allocations come from a stack seen just before: a loop calls
  * malloc from the same place, at the same depth.  Unwinding it again
  * (libunwind's unw_backtrace: a context save and a table lookup a frame)
- * was most of what a stack costs.  Each thread keeps a few stacks here,
- * each under its key (tr_ukey: the return address into the wrapper's
+ * was most of what a stack costs.  Each thread keeps up to 64 stacks here
+ * (16 sets of 4, in a table of its own mapped at its first stack and
+ * unmapped when it exits), each under its key (tr_ukey: the return address into the wrapper's
  * caller, the caller's stack pointer and its rbp), with the places in the
  * stack that unwinding it read: where each frame's return address is kept,
  * and where each saved rbp is.  When the key matches and every one of
@@ -31,8 +32,8 @@
  * unw_step, to find those places) only once its key has come a few times
  * while the thread kept it, and only while the thread's hits pay for its
  * learning (UC_LEARN_AFTER and below): stacks that do not repeat cost no
- * more than before.  A key whose check fails three times is given up until
- * another key takes its slot.
+ * more than before.  A key whose check fails three times in a row is given
+ * up for its next UC_RETRY misses.
  *
  * ARENATRACE_STACK_CACHE=0 turns the cache off; =check:FILE unwinds every
  * hit in full too and appends "hits N wrong M" to FILE at exit (the tests'
@@ -47,59 +48,87 @@
 #include <fcntl.h>
 #include <libunwind.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define UC_WAYS 4      /* stacks a thread keeps */
+#define UC_SETS 16     /* a thread keeps UC_SETS * UC_WAYS stacks */
+#define UC_WAYS 4
 #define UC_FRAMES 32   /* deeper stacks are not kept */
-#define UC_EXTRA 16    /* rbp slots and realigned frames' words a stack checks */
-#define UC_GIVE_UP 3   /* failed checks before a key is given up */
-/* Learning a stack costs what many hits save (about 12 us against
- * 0.1-0.3 us a hit, gcc's cc1: libunwind's slow path finds each frame's
- * unwind table anew), so a key is learnt only the UC_LEARN_AFTER-th time
- * it comes, and a thread learns on credit: a learn costs UC_LEARN_COST, a
- * hit earns UC_HIT, a key that could be learnt but is not earns 1.  A
- * thread whose stacks never repeat thus learns once in some thousand such
- * keys; one whose stacks do, as often as they pay. */
+#define UC_EXTRA 12    /* rbp slots and realigned frames' words a stack checks */
+#define UC_GIVE_UP 3   /* failed checks in a row before a key is given up */
+#define UC_RETRY 255   /* for so many of its misses */
+/* Learning a stack costs what about a hundred hits save: measured on
+ * gcc's cc1, 26 us a learn (1.5 us a frame: libunwind's slow path finds
+ * each frame's unwind table anew) against 370 ns a full unwind (19 ns a
+ * frame) that a hit saves less its checks.  So a key is learnt only the
+ * UC_LEARN_AFTER-th time it comes, and a thread learns on credit: a learn
+ * costs UC_LEARN_COST, a hit earns UC_HIT, a key that could be learnt but
+ * is not earns 2, so that a thread whose stacks stop repeating learns once
+ * in some 12,800 such keys (0.5% of their unwinding), and one whose stacks
+ * repeat, as often as they pay. */
 #define UC_LEARN_AFTER 4
-#define UC_HIT 16
-#define UC_LEARN_COST (32 * UC_HIT)
+#define UC_HIT 256
+#define UC_LEARN_COST (100 * UC_HIT)
 #define UC_BUDGET (8 * UC_LEARN_COST)  /* what a thread may spend ahead */
 #define UC_SAVINGS (56 * UC_LEARN_COST) /* what it may earn ahead */
 
 enum { EMPTY, SEEN, READY, GIVEN_UP };
 
-typedef struct {
-	uintptr_t addr, val;
-} check;
-
+/* The words checked are at offsets from the key's stack pointer: they are
+ * all in the frames above it. */
 typedef struct {
 	tr_ukey key;
 	uint32_t used;     /* the thread's tick when last used: the oldest is replaced */
 	uint8_t state, fails, n, nextra;
-	uint8_t seen;      /* times the key came while SEEN */
+	uint8_t seen;      /* times the key came while SEEN, or GIVEN_UP */
 	uint8_t need_bp;   /* a frame's CFA may depend on the key's rbp */
+	uint32_t at[UC_FRAMES];   /* where ips[i] is kept (i >= 1) */
+	uint32_t xat[UC_EXTRA];   /* where the extra words are */
 	uintptr_t ips[UC_FRAMES];
-	uintptr_t at[UC_FRAMES]; /* where ips[i] is kept (i >= 1) */
-	check extra[UC_EXTRA];
+	uintptr_t xval[UC_EXTRA]; /* and what they hold */
 } entry;
 
-/* About 3 KiB of each thread's static TLS. */
+typedef struct {
+	entry e[UC_SETS][UC_WAYS];
+} table;
+
 static __thread struct {
-	int busy; /* inside get or put: a signal handler's allocation unwinds in full */
+	int busy;    /* inside get or put: a signal handler's allocation unwinds in full */
+	int dead;    /* the thread is exiting: its table is gone */
 	uint32_t tick;
 	int64_t spent; /* learning's cost less what was earned: at most UC_BUDGET */
-	entry e[UC_WAYS];
+	table *t;
 } U __attribute__((tls_model("initial-exec")));
 
 int tr_ucache_mode = TR_UCACHE_ON;
 
+/* A thread's table goes when it exits (the key's destructor; the
+ * destructors' later allocations unwind in full). */
+static pthread_key_t table_key;
+
+static void table_drop(void *t)
+{
+	U.t = NULL;
+	U.dead = 1;
+	tr_mmap_free(NULL, t);
+}
+
+static inline entry *set_of(table *t, const tr_ukey *k)
+{
+	uint64_t h = (k->ra ^ (k->sp >> 4)) * 0x9e3779b97f4a7c15ull;
+	return t->e[h >> 60];
+}
+
 static inline entry *find(const tr_ukey *k)
 {
+	if (!U.t)
+		return NULL;
+	entry *set = set_of(U.t, k);
 	for (int i = 0; i < UC_WAYS; i++)
-		if (U.e[i].key.ra == k->ra && U.e[i].key.sp == k->sp && U.e[i].state != EMPTY)
-			return &U.e[i];
+		if (set[i].key.ra == k->ra && set[i].key.sp == k->sp && set[i].state != EMPTY)
+			return &set[i];
 	return NULL;
 }
 
@@ -109,21 +138,22 @@ __attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void
 	if (U.busy)
 		return -1;
 	entry *e = find(k);
-	if (!e || e->state != READY || (e->need_bp && e->key.bp != k->bp))
+	if (!e || e->state != READY)
 		return -1;
 	U.busy = 1;
 	unsigned n = e->n;
-	bool same = true;
+	bool same = !e->need_bp || e->key.bp == k->bp;
 	for (unsigned i = 1; i < n; i++)
-		same &= *(const volatile uintptr_t *)e->at[i] == e->ips[i];
+		same &= *(const volatile uintptr_t *)(k->sp + e->at[i]) == e->ips[i];
 	for (unsigned i = 0; i < e->nextra; i++)
-		same &= *(const volatile uintptr_t *)e->extra[i].addr == e->extra[i].val;
-	if (!same) {
+		same &= *(const volatile uintptr_t *)(k->sp + e->xat[i]) == e->xval[i];
+	if (!same) { /* learnt again after a few more, unless it keeps failing */
 		e->state = ++e->fails >= UC_GIVE_UP ? GIVEN_UP : SEEN;
 		e->seen = 0;
 		U.busy = 0;
 		return -1;
 	}
+	e->fails = 0;
 	e->used = ++U.tick;
 	if (U.spent > -UC_SAVINGS)
 		U.spent -= UC_HIT;
@@ -134,14 +164,19 @@ __attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void
 	return (int)n;
 }
 
-static bool add(entry *e, uintptr_t addr, uintptr_t val)
+/* A word to check, at addr (in the frames above k->sp). */
+static bool add(entry *e, const tr_ukey *k, uintptr_t addr, uintptr_t val)
 {
+	if (addr < k->sp || addr - k->sp > UINT32_MAX)
+		return false;
+	uint32_t at = (uint32_t)(addr - k->sp);
 	for (unsigned i = 0; i < e->nextra; i++)
-		if (e->extra[i].addr == addr)
-			return e->extra[i].val == val;
+		if (e->xat[i] == at)
+			return e->xval[i] == val;
 	if (e->nextra == UC_EXTRA)
 		return false;
-	e->extra[e->nextra++] = (check){addr, val};
+	e->xat[e->nextra] = at;
+	e->xval[e->nextra++] = val;
 	return true;
 }
 
@@ -193,9 +228,9 @@ __attribute__((noinline, no_sanitize("address"))) static bool learn(entry *e, co
 		/* the return address: in memory, in the program's frames */
 		if (unw_get_save_loc(&c, UNW_REG_IP, &loc) < 0 || loc.type != UNW_SLT_MEMORY ||
 		    loc.u.addr < k->sp || loc.u.addr % sizeof(uintptr_t) ||
-		    *(uintptr_t *)loc.u.addr != ip)
+		    *(uintptr_t *)loc.u.addr != ip || loc.u.addr - k->sp > UINT32_MAX)
 			return false;
-		e->at[i] = loc.u.addr;
+		e->at[i] = (uint32_t)(loc.u.addr - k->sp);
 		if (loc.u.addr > hi)
 			hi = loc.u.addr;
 		/* rbp: saved in a program frame, or still the key's (saved in
@@ -221,9 +256,9 @@ __attribute__((noinline, no_sanitize("address"))) static bool learn(entry *e, co
 			return false;
 		if (rbp_at[i] == 0)
 			e->need_bp = 1;
-		else if (rbp_at[i] > hi || !add(e, rbp_at[i], rbps[i]))
+		else if (rbp_at[i] > hi || !add(e, k, rbp_at[i], rbps[i]))
 			return false;
-		if (drap && !add(e, w, cfa))
+		if (drap && !add(e, k, w, cfa))
 			return false;
 	}
 	for (int i = 0; i < n; i++)
@@ -236,12 +271,18 @@ void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)
 {
 	if (U.busy || n <= 0 || n > UC_FRAMES || (uintptr_t)ips[0] != k->ra)
 		return;
+	if (!U.t) { /* the thread's first stack */
+		if (U.dead || !(U.t = tr_mmap_alloc(NULL, sizeof(table))))
+			return;
+		pthread_setspecific(table_key, U.t);
+	}
 	entry *e = find(k);
 	if (!e) { /* a new key: remembered, learnt if it comes again */
-		e = &U.e[0];
+		entry *set = set_of(U.t, k);
+		e = &set[0];
 		for (int i = 1; i < UC_WAYS && e->state != EMPTY; i++)
-			if (U.e[i].state == EMPTY || U.e[i].used < e->used)
-				e = &U.e[i];
+			if (set[i].state == EMPTY || set[i].used < e->used)
+				e = &set[i];
 		e->key = *k;
 		e->state = SEEN;
 		e->fails = 0;
@@ -249,15 +290,20 @@ void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)
 		e->used = ++U.tick;
 		return;
 	}
+	e->used = ++U.tick;
+	if (e->state == GIVEN_UP && ++e->seen == UC_RETRY) { /* another try, after a while */
+		e->state = SEEN;
+		e->fails = 0;
+		e->seen = 0;
+	}
 	if (e->state != SEEN)
 		return;
-	e->used = ++U.tick;
 	if (e->seen < UC_LEARN_AFTER - 1) {
 		e->seen++;
 		return;
 	}
 	if (U.spent + UC_LEARN_COST > UC_BUDGET) {
-		U.spent--;
+		U.spent -= 2;
 		return;
 	}
 	U.spent += UC_LEARN_COST;
@@ -279,6 +325,17 @@ void tr_ucache_checked(bool same)
 
 void tr_ucache_setup(void)
 {
+	/* pthread_setspecific allocates for keys past the first 32: without
+	 * one of those, no cache */
+	if (pthread_key_create(&table_key, table_drop) != 0) {
+		tr_ucache_mode = TR_UCACHE_OFF;
+		return;
+	}
+	if (table_key >= 32) {
+		pthread_key_delete(table_key);
+		tr_ucache_mode = TR_UCACHE_OFF;
+		return;
+	}
 	const char *v = tr_env_get("ARENATRACE_STACK_CACHE");
 	if (!v || !*v)
 		return;

@@ -9,6 +9,7 @@
 #    full as well: no hit differs, and most allocations are hits;
 #  - its trace with the cache and without it (one thread, no address
 #    randomisation): the same records, stack for stack;
+#  - 2000 threads that come and go: their kept stacks go with them;
 #  - real programs (sort, git, sqlite3, gcc, python3) in check mode: no hit
 #    differs, in any of their processes.
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +59,20 @@ if command -v setarch >/dev/null 2>&1 && setarch -R true 2>/dev/null; then
 	fi
 else
 	skip "ustacks with and without the cache" "setarch -R not available"
+fi
+
+# a thread's kept stacks go with it (a table of some 37 KiB each): 2000
+# threads that come and go leave the process no bigger than without the
+# cache
+m0=$(ARENATRACE_STACK_CACHE=0 "$AT" record -o cg0.atr -- "$US" come-and-go 2>/dev/null | sed -n 's/ KiB$//p')
+rm -f cg.txt
+m1=$(ARENATRACE_STACK_CACHE=check:"$TMP/cg.txt" "$AT" record -o cg1.atr -- "$US" come-and-go 2>/dev/null |
+	sed -n 's/ KiB$//p')
+set -- $(hits cg.txt)
+if [ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -le $((m0 + 1024)) ] && [ "${1:-0}" -ge 2000 ] && [ "${2:-1}" -eq 0 ]; then
+	ok "2000 short-lived threads: $m1 KiB at the end (without the cache $m0), $1 hits"
+else
+	not_ok "2000 short-lived threads: ${m1:-?} KiB at the end against ${m0:-?} without the cache (${1:-?} hits, ${2:-?} wrong)"
 fi
 
 # real programs, every process they start

@@ -13,7 +13,9 @@
  *    frame with an alloca (moved(), below);
  *  - recursion to varying depths, and a longjmp out of a deep one;
  *  - more call sites in turn than a thread keeps stacks for;
- *  - all of it again on four threads at once (ustacks N: on N threads).
+ *  - all of it again on four threads at once (ustacks N: on N threads);
+ *  - (ustacks come-and-go) threads that start, allocate and end, 2000 of
+ *    them, and the process's size after.
  * Prints the number of allocations it made.
  */
 #include <alloca.h>
@@ -24,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROUNDS 300
+#define ROUNDS 100
 
 static __thread unsigned long allocs;
 static unsigned long total;
@@ -93,7 +95,7 @@ __attribute__((noinline)) static void recurse(int depth, size_t n)
 }
 
 /* the length of a run of one stack; volatile, so no loop is unrolled */
-static volatile int reps = 64;
+static volatile int reps = 200;
 
 static __thread jmp_buf out;
 static volatile int jump_now = 1;
@@ -231,8 +233,42 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* ustacks come-and-go: 2000 threads one after another, each allocating
+ * from one stack long enough for it to be kept; prints the process's
+ * virtual size at the end (a thread's kept stacks must go with it). */
+static void *short_lived(void *arg)
+{
+	(void)arg;
+	for (int j = 0; j < 64; j++)
+		leaf(48);
+	return NULL;
+}
+
+/* the process's virtual size, in KiB (VmSize) */
+static long vm_size(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmSize:", 7))
+			kb = atol(line + 7);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "come-and-go")) {
+		for (int i = 0; i < 2000; i++) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, short_lived, NULL) || pthread_join(t, NULL))
+				return 1;
+		}
+		printf("%ld KiB\n", vm_size());
+		return 0;
+	}
 	int threads = argc > 1 ? atoi(argv[1]) : 4;
 	work((void *)1);
 	pthread_t t[16];

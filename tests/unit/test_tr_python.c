@@ -352,8 +352,9 @@ void PyErr_Clear(void)
 }
 
 /* The preload shim's unwinder: no stacks here. */
-void **tr_capture(void **buf, int *n)
+void **tr_capture(const struct tr_ukey *from, void **buf, int *n)
 {
+	(void)from;
 	*n = 0;
 	return buf;
 }
