@@ -95,7 +95,7 @@ typedef struct {
 } table;
 
 static __thread struct {
-	int busy;    /* inside get or put: a signal handler's allocation unwinds in full */
+	int busy;    /* inside get or put (enter, leave) */
 	int dead;    /* the thread is exiting: its table is gone */
 	uint32_t tick;
 	int64_t spent; /* learning's cost less what was earned: at most UC_BUDGET */
@@ -132,15 +132,34 @@ static inline entry *find(const tr_ukey *k)
 	return NULL;
 }
 
+/* A signal handler that allocates while this thread is in get or put
+ * finds busy set, and unwinds in full: it never sees an entry half
+ * written, nor changes the one being read. */
+static inline bool enter(void)
+{
+	if (U.busy)
+		return false;
+	U.busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return true;
+}
+
+static inline void leave(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	U.busy = 0;
+}
+
 /* The words read are the caller's stack frames, above the wrapper's. */
 __attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void **ips, int max)
 {
-	if (U.busy)
+	if (!enter())
 		return -1;
 	entry *e = find(k);
-	if (!e || e->state != READY)
+	if (!e || e->state != READY) {
+		leave();
 		return -1;
-	U.busy = 1;
+	}
 	unsigned n = e->n;
 	bool same = !e->need_bp || e->key.bp == k->bp;
 	for (unsigned i = 1; i < n; i++)
@@ -150,7 +169,7 @@ __attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void
 	if (!same) { /* learnt again after a few more, unless it keeps failing */
 		e->state = ++e->fails >= UC_GIVE_UP ? GIVEN_UP : SEEN;
 		e->seen = 0;
-		U.busy = 0;
+		leave();
 		return -1;
 	}
 	e->fails = 0;
@@ -160,7 +179,7 @@ __attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void
 	if ((int)n > max)
 		n = (unsigned)max;
 	memcpy(ips, e->ips, n * sizeof(*ips));
-	U.busy = 0;
+	leave();
 	return (int)n;
 }
 
@@ -267,10 +286,8 @@ __attribute__((noinline, no_sanitize("address"))) static bool learn(entry *e, co
 	return true;
 }
 
-void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)
+static void put(const tr_ukey *k, void *const *ips, int n)
 {
-	if (U.busy || n <= 0 || n > UC_FRAMES || (uintptr_t)ips[0] != k->ra)
-		return;
 	if (!U.t) { /* the thread's first stack */
 		if (U.dead || !(U.t = tr_mmap_alloc(NULL, sizeof(table))))
 			return;
@@ -308,9 +325,15 @@ void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)
 	}
 	U.spent += UC_LEARN_COST;
 	e->key.bp = k->bp;
-	U.busy = 1;
 	e->state = learn(e, k, ips, n) ? READY : GIVEN_UP;
-	U.busy = 0;
+}
+
+void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)
+{
+	if (n <= 0 || n > UC_FRAMES || (uintptr_t)ips[0] != k->ra || !enter())
+		return;
+	put(k, ips, n);
+	leave();
 }
 
 static uint64_t hits, wrong;
