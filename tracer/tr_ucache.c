@@ -7,17 +7,20 @@
  * (libunwind's unw_backtrace: a context save and a table lookup a frame)
  * was most of what a stack costs.  Each thread keeps up to 64 stacks here
  * (16 sets of 4, in a table of its own mapped at its first stack and
- * unmapped when it exits), each under its key (tr_ukey: the return address into the wrapper's
- * caller, the caller's stack pointer and its rbp), with the places in the
- * stack that unwinding it read: where each frame's return address is kept,
- * and where each saved rbp is.  When the key matches and every one of
+ * unmapped when it exits), each under its key (tr_ukey: the return address
+ * into the function that called the tracer, and the caller's stack
+ * pointer), with the places in the stack that unwinding it read: where
+ * each frame's return address is kept, and where the rbp of each frame
+ * whose CFA may come from rbp is.  When the key matches and every one of
  * those words still holds what it held, unwinding again would start from
  * the same registers, read the same words at the same places, and find the
  * same frames:
  *  - a frame whose CFA is its stack pointer plus a constant has the same
  *    CFA, since its stack pointer is the inner frame's CFA;
- *  - a frame whose CFA is rbp-based has the same rbp: the key's, or one
- *    read from a checked slot;
+ *  - a frame whose CFA is rbp-based has the same rbp: the key's (then
+ *    compared too), or one read from a checked slot.  Whether a CFA may be
+ *    rbp-based is judged from rbp when the stack is learnt (rbp_based):
+ *    code without a frame pointer keeps data in rbp;
  *  - a frame that realigned its stack (gcc's DRAP: the CFA read from
  *    rbp - 8) has that word checked too, whenever it held the CFA when the
  *    stack was learnt.
@@ -31,13 +34,14 @@
  * A stack is learnt (unwound a second time, frame by frame, with
  * unw_step, to find those places) only once its key has come a few times
  * while the thread kept it, and only while the thread's hits pay for its
- * learning (UC_LEARN_AFTER and below): stacks that do not repeat cost no
- * more than before.  A key whose check fails three times in a row is given
- * up for its next UC_RETRY misses.
+ * learning (UC_LEARN_AFTER and below): stacks that do not repeat cost
+ * little more than before (a table lookup, a learn now and then).  A key
+ * whose check fails three times in a row is given up for its next
+ * UC_RETRY misses.
  *
  * ARENATRACE_STACK_CACHE=0 turns the cache off; =check:FILE unwinds every
- * hit in full too and appends "hits N wrong M" to FILE at exit (the tests'
- * proof that a hit is always the stack the unwinder gives).
+ * hit in full too and appends "pid P hits N wrong M" to FILE at exit (the
+ * tests' proof that a hit is always the stack the unwinder gives).
  */
 #define UNW_LOCAL_ONLY
 #include "tr_ucache.h"
