@@ -186,18 +186,26 @@ static inline bool in_self(uintptr_t ip)
 	return ip >= self_lo && ip < self_hi;
 }
 
+/* A full unwind into buf: the number of the caller's frames (at most
+ * depth), which start at buf + *skip, past the tracer's own. */
+static inline __attribute__((always_inline)) int full_unwind(void **buf, int *skip)
+{
+	unwinding = 1;
+	int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
+	unwinding = 0;
+	int s = 0;
+	while (s < k && in_self((uintptr_t)buf[s]))
+		s++;
+	*skip = s;
+	k -= s;
+	return k > depth ? depth : k > 0 ? k : 0;
+}
+
 /* ARENATRACE_STACK_CACHE=check: a hit unwound in full as well. */
 static __attribute__((noinline, cold)) void check_hit(void *const *ips, int n)
 {
 	void *buf[TR_CAPTURE_SLOTS];
-	unwinding = 1;
-	int k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
-	unwinding = 0;
-	int skip = 0;
-	while (skip < k && in_self((uintptr_t)buf[skip]))
-		skip++;
-	k -= skip;
-	k = k > depth ? depth : k > 0 ? k : 0;
+	int skip, k = full_unwind(buf, &skip);
 	tr_ucache_checked(k == n && !memcmp(buf + skip, ips, (size_t)n * sizeof(*ips)));
 }
 
@@ -214,22 +222,15 @@ static inline __attribute__((always_inline)) void **capture_from(const tr_ukey *
 		return buf;
 	int skip = 0;
 	if (want_native) {
-		const tr_ukey *key = from;
-		bool cacheable = tr_ucache_mode != TR_UCACHE_OFF && !in_self(key->ra);
-		int k = cacheable ? tr_ucache_get(key, buf, depth) : -1;
+		bool cacheable = tr_ucache_mode != TR_UCACHE_OFF && !in_self(from->ra);
+		int k = cacheable ? tr_ucache_get(from, buf, depth) : -1;
 		if (k >= 0 && __builtin_expect(tr_ucache_mode == TR_UCACHE_CHECK, 0)) {
 			check_hit(buf, k);
 		} else if (k < 0) {
-			unwinding = 1;
-			k = unw_backtrace(buf, depth + TR_CAPTURE_SKIP);
-			unwinding = 0;
-			while (skip < k && in_self((uintptr_t)buf[skip]))
-				skip++;
-			k -= skip;
-			k = k > depth ? depth : k > 0 ? k : 0;
+			k = full_unwind(buf, &skip);
 			if (cacheable) {
 				unwinding = 1; /* learning a stack unwinds it again */
-				tr_ucache_put(key, buf + skip, k);
+				tr_ucache_put(from, buf + skip, k);
 				unwinding = 0;
 			}
 		}
@@ -240,7 +241,8 @@ static inline __attribute__((always_inline)) void **capture_from(const tr_ukey *
 	return buf + skip;
 }
 
-#define capture(buf, n) capture_from(&TR_UKEY_HERE(), buf, n)
+/* The key is read only when stacks are recorded. */
+#define capture(buf, n) (want_stacks ? capture_from(&TR_UKEY_HERE(), buf, n) : (*(n) = 0, (buf)))
 
 void **tr_capture(const tr_ukey *from, void **buf, int *n)
 {

@@ -9,8 +9,9 @@
 #include <stdint.h>
 
 /* Where a wrapper was called from: the return address into its caller,
- * the caller's stack pointer after the return, and the caller's rbp.
- * A wrapper built with a frame pointer reads all three off its frame. */
+ * the caller's stack pointer after the return, and the caller's rbp
+ * (compared only for stacks whose CFA may come from it).  A wrapper built
+ * with a frame pointer reads all three off its frame. */
 typedef struct tr_ukey {
 	uintptr_t ra, sp, bp;
 } tr_ukey;
@@ -33,9 +34,9 @@ enum { TR_UCACHE_OFF, TR_UCACHE_ON, TR_UCACHE_CHECK };
 int tr_ucache_get(const tr_ukey *key, void **ips, int max);
 
 /* After a full unwind from key gave ips[0..n) (the caller's frames only,
- * truncated at the recording depth or not): remembers key; the second time
- * in a row a key comes, unwinds again frame by frame to learn where each
- * frame's return address and rbp are kept, so that get can check them. */
+ * truncated at the recording depth or not): remembers key; once a key has
+ * come a few times (and the thread's hits pay for it), unwinds again frame
+ * by frame to learn which stack words get must check. */
 void tr_ucache_put(const tr_ukey *key, void *const *ips, int n);
 
 /* Reads ARENATRACE_STACK_CACHE (at start); appends the check mode's line

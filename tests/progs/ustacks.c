@@ -131,23 +131,17 @@ __attribute__((noipa)) static void alloca_direct(size_t b)
 	__asm__ volatile("" ::: "memory");
 }
 
-__attribute__((noipa)) static void outer_x(size_t a, size_t b)
-{
-	char *v = alloca(a);
-	v[0] = 1;
-	__asm__ volatile("" : : "r"(v) : "memory");
-	alloca_direct(b);
-	__asm__ volatile("" ::: "memory");
-}
-
-__attribute__((noipa)) static void outer_y(size_t a, size_t b)
-{
-	char *v = alloca(a);
-	v[0] = 2;
-	__asm__ volatile("" : : "r"(v) : "memory");
-	alloca_direct(b);
-	__asm__ volatile("" ::: "memory");
-}
+#define OUTER(name, mark)                                                                   \
+	__attribute__((noipa)) static void name(size_t a, size_t b)                         \
+	{                                                                                   \
+		char *v = alloca(a);                                                        \
+		v[0] = mark;                                                                \
+		__asm__ volatile("" : : "r"(v) : "memory");                                 \
+		alloca_direct(b);                                                           \
+		__asm__ volatile("" ::: "memory");                                          \
+	}
+OUTER(outer_x, 1)
+OUTER(outer_y, 2)
 
 static void (*volatile outers[2])(size_t, size_t) = {outer_x, outer_y};
 
