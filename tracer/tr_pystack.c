@@ -113,7 +113,7 @@ static uint64_t units(const char *f, uintptr_t code)
 
 /* The thread's Python frames, innermost first, at most max; ends[i] is set
  * on the outermost frame of each evaluation loop. */
-static int walk(uint64_t *out, uint8_t *ends, int max)
+static int walk(void **out, uint8_t *ends, int max)
 {
 	if (!is_initialized())
 		return 0;
@@ -135,7 +135,7 @@ static int walk(uint64_t *out, uint8_t *ends, int max)
 		uintptr_t code = AT(f, L->f_code, uintptr_t);
 		if (!code || AT(code, TR_OB_TYPE, uintptr_t) != tr_pycode_type)
 			break; /* not a frame as this layout knows it: stop here */
-		out[n] = tr_pyf(code, units(f, code));
+		out[n] = (void *)(uintptr_t)tr_pyf(code, units(f, code));
 		ends[n] = L->minor <= 10 || (L->f_is_entry != TR_PYL_NONE && AT(f, L->f_is_entry, char));
 		n++;
 		f = back;
@@ -145,32 +145,52 @@ static int walk(uint64_t *out, uint8_t *ends, int max)
 	return n;
 }
 
+/* Native frames stay where they are until the second pass moves them up:
+ * each becomes one frame of the result, or a group of at least one Python
+ * frame, so none moves down, and frames is merged into in place, from the
+ * back (a copy from a buffer took a fifth of this function's time: GCC
+ * makes it a rep movsq, slow to start for a few frames). */
 int tr_pystack_merge(void **frames, int n, int depth)
 {
-	uint64_t py[TR_MAX_DEPTH];
 	uint8_t ends[TR_MAX_DEPTH];
 	if (depth > TR_MAX_DEPTH)
 		depth = TR_MAX_DEPTH;
+	if (!n) /* Python frames only (--native-stacks off): walked into place */
+		return walk(frames, ends, depth);
+	void *py[TR_MAX_DEPTH];
 	int np = walk(py, ends, depth);
 	if (!np)
 		return n;
-	void *out[TR_MAX_DEPTH];
-	int o = 0, j = 0;
-	for (int i = 0; i < n && o < depth; i++) {
-		uintptr_t ip = (uintptr_t)frames[i];
+	/* first pass: native frame i stays (from[i] < 0) or gives way to the
+	 * Python frames py[from[i]] to py[to[i] - 1] */
+	int16_t from[TR_MAX_DEPTH], to[TR_MAX_DEPTH];
+	int o = 0, j = 0, m = 0;
+	for (; m < n && o < depth; m++) {
+		uintptr_t ip = (uintptr_t)frames[m];
 		if (j == np || ip <= eval_lo || ip > eval_hi) { /* return addresses follow their call */
-			out[o++] = frames[i];
+			from[m] = -1;
+			o++;
 			continue;
 		}
-		for (bool end = false; !end && j < np && o < depth; j++) {
+		from[m] = (int16_t)j;
+		for (bool end = false; !end && j < np && o < depth; j++, o++)
 			end = ends[j];
-			out[o++] = (void *)(uintptr_t)py[j];
-		}
+		to[m] = (int16_t)j;
 	}
-	while (j < np && o < depth)
-		out[o++] = (void *)(uintptr_t)py[j++];
-	memcpy(frames, out, (size_t)o * sizeof(*out));
-	return o;
+	const int tail = np - j < depth - o ? np - j : depth - o;
+	const int total = o + tail;
+	/* second pass, from the back */
+	int p = total;
+	for (int k = j + tail - 1; k >= j; k--)
+		frames[--p] = py[k];
+	for (int i = m - 1; i >= 0; i--) {
+		if (from[i] < 0)
+			frames[--p] = frames[i];
+		else
+			for (int k = to[i] - 1; k >= from[i]; k--)
+				frames[--p] = py[k];
+	}
+	return total;
 }
 
 /* ---- code objects ---- */
