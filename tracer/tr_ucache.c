@@ -59,7 +59,11 @@
 
 #define UC_SETS 16     /* a thread keeps UC_SETS * UC_WAYS stacks */
 #define UC_WAYS 4
-#define UC_FRAMES 32   /* deeper stacks are not kept */
+/* Deeper stacks are not kept.  The default depth: a Python before 3.11
+ * calls its eval loop again for every Python call, so that a dozen Python
+ * calls make some 50 C frames (tests/e2e/test_stack_cache.sh: with 32, none
+ * of such a program's stacks was kept, and it ran 25% slower). */
+#define UC_FRAMES 64
 #define UC_EXTRA 12    /* rbp slots and realigned frames' words a stack checks */
 #define UC_GIVE_UP 3   /* failed checks in a row before a key is given up */
 #define UC_RETRY 255   /* for so many of its misses */

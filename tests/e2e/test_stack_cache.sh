@@ -10,6 +10,9 @@
 #  - its trace with the cache and without it (one thread, no address
 #    randomisation): the same records, stack for stack;
 #  - 2000 threads that come and go: their kept stacks go with them;
+#  - stacks of 48 and of 120 frames (cut at the 64 the tracer records), and
+#    a Python 3.8-3.10 program a dozen calls deep (some 50 C frames): kept
+#    and served like shallow ones;
 #  - real programs (sort, git, sqlite3, gcc, python3) in check mode: no hit
 #    differs, in any of their processes.
 . "$(dirname "$0")/lib.sh"
@@ -61,7 +64,7 @@ else
 	skip "ustacks with and without the cache" "setarch -R not available"
 fi
 
-# a thread's kept stacks go with it (a table of some 37 KiB each): 2000
+# a thread's kept stacks go with it (a table of some 60 KiB each): 2000
 # threads that come and go leave the process no bigger than without the
 # cache
 m0=$(ARENATRACE_STACK_CACHE=0 "$AT" record -o cg0.atr -- "$US" come-and-go 2>/dev/null | sed -n 's/ KiB$//p')
@@ -73,6 +76,48 @@ if [ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -le $((m0 + 1024)) ] && [ "${1:-0}" -
 	ok "2000 short-lived threads: $m1 KiB at the end (without the cache $m0), $1 hits"
 else
 	not_ok "2000 short-lived threads: ${m1:-?} KiB at the end against ${m0:-?} without the cache (${1:-?} hits, ${2:-?} wrong)"
+fi
+
+# deep stacks are kept too: 48 frames, and 120 cut at the 64 recorded
+ARENATRACE_STACK_CACHE=check:"$TMP/deep.txt" "$AT" record -o deep.atr -- "$US" deep >deep.out 2>/dev/null
+allocs=$(sed -n 's/^\([0-9]*\) allocations$/\1/p' deep.out)
+set -- $(hits deep.txt)
+if [ -n "$allocs" ] && [ "${2:-1}" -eq 0 ] && [ $((${1:-0} * 10)) -ge $((allocs * 9)) ]; then
+	ok "ustacks deep: $1 hits for $allocs allocations 48 and 120 frames down, none differs"
+else
+	not_ok "ustacks deep: ${1:-?} hits (${2:-?} differ) for ${allocs:-?} allocations"
+fi
+# a Python before 3.11 calls its eval loop again for every Python call: a
+# dozen calls make some 50 C frames
+py_old=
+for p in $(cpython_interpreters); do
+	case $(cpython_version "$p") in 3.8 | 3.9 | 3.10) py_old=$p && break ;; esac
+done
+if [ -n "$py_old" ]; then
+	cat >deep.py <<'EOF2'
+def work(d):
+    if d:
+        return work(d - 1)
+    out = []
+    for i in range(100000):
+        out.append({"k": str(i), "v": [i, i + 1]})
+        if len(out) > 1000:
+            out.clear()
+work(12)
+EOF2
+	rm -f deep.txt
+	ARENATRACE_STACK_CACHE=check:"$TMP/deep.txt" "$AT" record -o pydeep.atr -- "$py_old" deep.py >/dev/null 2>&1
+	events=$("$AT" info --json pydeep.atr | sed -n 's/.*"events": \([0-9]*\),.*/\1/p')
+	set -- $(hits deep.txt)
+	# about half the events are allocations: most of them hits
+	if [ -n "$events" ] && [ "${2:-1}" -eq 0 ] && [ $((${1:-0} * 4)) -ge "$events" ]; then
+		ok "python $(cpython_version "$py_old"), 13 calls deep: $1 hits in $events events, none differs"
+	else
+		not_ok "python $(cpython_version "$py_old"), 13 calls deep: ${1:-?} hits (${2:-?} differ) in ${events:-?} events"
+	fi
+	rm -f pydeep.atr
+else
+	skip "a Python 3.8-3.10 program a dozen calls deep" "no CPython 3.8-3.10 here"
 fi
 
 # real programs, every process they start

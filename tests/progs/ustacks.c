@@ -15,7 +15,9 @@
  *  - more call sites in turn than a thread keeps stacks for;
  *  - all of it again on four threads at once (ustacks N: on N threads);
  *  - (ustacks come-and-go) threads that start, allocate and end, 2000 of
- *    them, and the process's size after.
+ *    them, and the process's size after;
+ *  - (ustacks deep) allocations under 48 and under 120 frames: deeper than
+ *    a stack the cache kept at first, and deeper than the tracer records.
  * Prints the number of allocations it made.
  */
 #include <alloca.h>
@@ -238,6 +240,29 @@ static void *short_lived(void *arg)
 	return NULL;
 }
 
+/* ustacks deep: runs of allocations at the bottom of a recursion, 48
+ * frames deep (as a Python 3.8-3.10 interpreter's stacks are under a dozen
+ * Python calls), then 120 (more than the 64 frames the tracer records by
+ * default: the stack is cut). */
+__attribute__((noinline)) static void dig(int depth, int reps_at_bottom)
+{
+	if (depth > 0)
+		dig(depth - 1, reps_at_bottom);
+	else
+		for (int j = 0; j < reps_at_bottom; j++)
+			leaf(32);
+	__asm__ volatile("" ::: "memory");
+}
+
+static void deep(void)
+{
+	for (int r = 0; r < 50; r++) {
+		dig(48, 400);
+		dig(120, 400);
+	}
+	printf("%lu allocations\n", allocs);
+}
+
 /* the process's virtual size, in KiB (VmSize) */
 static long vm_size(void)
 {
@@ -261,6 +286,10 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		printf("%ld KiB\n", vm_size());
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "deep")) {
+		deep();
 		return 0;
 	}
 	int threads = argc > 1 ? atoi(argv[1]) : 4;
