@@ -11,8 +11,10 @@
  * most events still come from a stack seen before, so a second table maps
  * a hash of the whole stack to its leaf: one hash over the frames and a
  * walk up the leaf's parents to confirm the match (the nodes are kept by
- * id), instead of one table probe per frame.  All memory is mmap'd (the
- * tables' too, through tr_map_mem); everything runs under tr_lock.
+ * id), instead of one table probe per frame.  A deep stack that leaves
+ * the thread's last one only in a few inner frames is interned from the
+ * last one's node where it leaves it (from_last).  All memory is mmap'd
+ * (the tables' too, through tr_map_mem); everything runs under tr_lock.
  *
  * Python frames (tr_pystack.h) are frames like the others, with the code
  * object's address in them: a node of one is also bound to the code's
@@ -73,10 +75,16 @@ static struct {
 			  * invalidates the thread caches and the whole stacks */
 } S = {.gen = 1};
 
+/* The thread's last stack; of a deep one, each frame's node too, by its
+ * distance from the outermost frame (ids[0] is the root's child), so that
+ * a stack that shares its outer frames is interned from where it leaves
+ * them (tr_stacks_intern). */
 static __thread struct {
 	uint32_t gen, leaf;
 	int n;
+	bool has_ids; /* ids[0..n) are the nodes of ips[n-1..0] */
 	void *ips[TR_MAX_DEPTH];
+	uint32_t ids[TR_MAX_DEPTH];
 } cache __attribute__((tls_model("initial-exec")));
 
 #define GOLDEN 0x9E3779B97F4A7C15ull /* 2^64 / the golden ratio: Fibonacci hashing */
@@ -230,15 +238,66 @@ static uint32_t find_stack(void *const *ips, int n, tr_put_fn put)
 	return id;
 }
 
+/* A stack at least DEEP frames deep whose frames differ from the thread's
+ * last stack in at most FEW inner ones is interned from the node where they
+ * leave it: FEW node probes, against a hash over all its frames and a walk
+ * up its whole path.  (For shallow stacks, whose inner frames change on
+ * nearly every event, node probes, each a cache miss, cost as much as the
+ * whole-stack lookup: tests/bench/pywork.py was no faster.)  A Python
+ * before 3.11, a dozen calls deep, allocates under some 70 frames, of which
+ * the leaf's Python frame changes. */
+#define DEEP 24
+#define FEW 4
+
+/* The nodes of the leaf's path into cache.ids, for the next stack. */
+static void keep_ids(uint32_t leaf, int n)
+{
+	uint32_t id = leaf;
+	for (int k = n - 1; k >= 0; k--) {
+		cache.ids[k] = id;
+		id = S.nodes[id].parent;
+	}
+	cache.has_ids = true;
+}
+
+/* The leaf of ips[0..n) interned from the outer frames it shares with the
+ * thread's last stack, or 0 when it shares too few (or out of memory). */
+static uint32_t from_last(void *const *ips, int n, tr_put_fn put)
+{
+	const int m = cache.n;
+	int c = 0; /* outer frames shared */
+	while (c < n && c < m && ips[n - 1 - c] == cache.ips[m - 1 - c])
+		c++;
+	if (n - c > FEW || !c)
+		return 0;
+	uint32_t id = cache.ids[c - 1];
+	for (int k = c; k < n; k++) {
+		if (!(id = intern_node(id, (uint64_t)(uintptr_t)ips[n - 1 - k], put))) {
+			cache.has_ids = false; /* ids[c..k) are this stack's, not the last one's */
+			return 0;
+		}
+		cache.ids[k] = id;
+	}
+	return id;
+}
+
 uint64_t tr_stacks_intern(void *const *ips, int n, tr_put_fn put)
 {
 	if (n <= 0)
 		return 0;
 	if (cache.gen == S.gen && cache.n == n && !memcmp(cache.ips, ips, (size_t)n * sizeof(*ips)))
 		return cache.leaf;
-	uint32_t leaf = find_stack(ips, n, put);
-	if (!leaf)
-		return 0;
+	uint32_t leaf = 0;
+	const bool deep = n >= DEEP;
+	if (deep && cache.gen == S.gen && cache.has_ids)
+		leaf = from_last(ips, n, put); /* its ids are kept: ids[0..n) */
+	if (!leaf) {
+		if (!(leaf = find_stack(ips, n, put)))
+			return 0;
+		cache.has_ids = false;
+		if (deep)
+			keep_ids(leaf, n);
+	}
 	cache.gen = S.gen;
 	cache.n = n;
 	cache.leaf = leaf;

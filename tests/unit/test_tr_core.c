@@ -83,7 +83,8 @@ static void test_stacks_intern(void **state)
  * may be written twice.  The stacks share outer frames with the one before
  * in every way a thread's do (a few inner frames changed, many changed,
  * deeper, shallower, an old stack again), so every way of finding a stack
- * is taken: the thread's last one, the whole-stack table, node by node. */
+ * is taken: the thread's last one, from the last one's nodes (a deep stack
+ * with a few inner frames changed), the whole-stack table, node by node. */
 #define ORACLE_MAX 400000
 #define ORACLE_SLOTS_LOG 19 /* more slots than nodes: the probes end */
 static struct {
