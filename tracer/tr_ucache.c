@@ -35,9 +35,16 @@
  * unw_step, to find those places) only once its key has come a few times
  * while the thread kept it, and only while the thread's hits pay for its
  * learning (UC_LEARN_AFTER and below): stacks that do not repeat cost
- * little more than before (a table lookup, a learn now and then).  A key
- * whose check fails three times in a row is given up for its next
- * UC_RETRY misses.
+ * little more than before (a table lookup, a learn now and then).
+ *
+ * One key may have several stacks: the interpreter's allocator calls the
+ * hook from one place for all objects, and callers at one depth give it
+ * one stack pointer.  So a stack that fails its check stays while another
+ * of its key's is learnt (a key's entries are all checked, and a hit is
+ * one whose every word matched); after UC_GIVE_UP failures in a row, with
+ * no other stack of its key met meanwhile, a stack goes: if it was never
+ * hit since it was learnt, its key is given up for its next UC_RETRY
+ * misses (its stacks do not repeat).
  *
  * ARENATRACE_STACK_CACHE=0 turns the cache off; =check:FILE unwinds every
  * hit in full too and appends "pid P hits N wrong M" to FILE at exit (the
@@ -65,7 +72,7 @@
  * of such a program's stacks was kept, and it ran 25% slower). */
 #define UC_FRAMES 64
 #define UC_EXTRA 12    /* rbp slots and realigned frames' words a stack checks */
-#define UC_GIVE_UP 3   /* failed checks in a row before a key is given up */
+#define UC_GIVE_UP 3   /* failed checks in a row before a stack goes */
 #define UC_RETRY 255   /* for so many of its misses */
 /* Learning a stack costs what about a hundred hits save: measured on
  * gcc's cc1, 26 us a learn (1.5 us a frame: libunwind's slow path finds
@@ -129,15 +136,24 @@ static inline entry *set_of(table *t, const tr_ukey *k)
 	return t->e[h >> 60];
 }
 
-static inline entry *find(const tr_ukey *k)
+static inline bool key_is(const entry *e, const tr_ukey *k)
 {
-	if (!U.t)
-		return NULL;
-	entry *set = set_of(U.t, k);
+	return e->key.ra == k->ra && e->key.sp == k->sp;
+}
+
+/* The key's entry that is not (yet, or any longer) a stack to check: SEEN
+ * before GIVEN_UP; NULL when it has none. */
+static inline entry *learner(const tr_ukey *k)
+{
+	entry *set = set_of(U.t, k), *given_up = NULL;
 	for (int i = 0; i < UC_WAYS; i++)
-		if (set[i].key.ra == k->ra && set[i].key.sp == k->sp && set[i].state != EMPTY)
-			return &set[i];
-	return NULL;
+		if (key_is(&set[i], k)) {
+			if (set[i].state == SEEN)
+				return &set[i];
+			if (set[i].state == GIVEN_UP)
+				given_up = &set[i];
+		}
+	return given_up;
 }
 
 /* A signal handler that allocates while this thread is in get or put
@@ -158,32 +174,43 @@ static inline void leave(void)
 	U.busy = 0;
 }
 
-/* The words read are the caller's stack frames, above the wrapper's. */
+/* Whether the words e checks hold what they held when it was learnt. */
+__attribute__((no_sanitize("address"))) static inline bool matches(const entry *e,
+								  const tr_ukey *k)
+{
+	bool same = !e->need_bp || e->key.bp == k->bp;
+	for (unsigned i = 1; i < e->n; i++)
+		same &= *(const volatile uintptr_t *)(k->sp + e->at[i]) == e->ips[i];
+	for (unsigned i = 0; i < e->nextra; i++)
+		same &= *(const volatile uintptr_t *)(k->sp + e->xat[i]) == e->xval[i];
+	return same;
+}
+
+/* The words read are the caller's stack frames, above the wrapper's.  A
+ * READY entry's seen: whether it was hit since it was learnt. */
 __attribute__((no_sanitize("address"))) int tr_ucache_get(const tr_ukey *k, void **ips, int max)
 {
 	if (!enter())
 		return -1;
-	entry *e = find(k);
-	if (!e || e->state != READY) {
-		leave();
-		return -1;
-	}
-	unsigned n = e->n;
-	bool same = !e->need_bp || e->key.bp == k->bp;
-	for (unsigned i = 1; i < n; i++)
-		same &= *(const volatile uintptr_t *)(k->sp + e->at[i]) == e->ips[i];
-	for (unsigned i = 0; i < e->nextra; i++)
-		same &= *(const volatile uintptr_t *)(k->sp + e->xat[i]) == e->xval[i];
-	if (!same) { /* learnt again after a few more, unless it keeps failing */
-		e->state = ++e->fails >= UC_GIVE_UP ? GIVEN_UP : SEEN;
-		e->seen = 0;
+	entry *set = U.t ? set_of(U.t, k) : NULL, *e = NULL;
+	for (int i = 0; set && i < UC_WAYS && !e; i++)
+		if (set[i].state == READY && key_is(&set[i], k) && matches(&set[i], k))
+			e = &set[i];
+	if (!e) { /* none of the key's stacks: each counts a failure */
+		for (int i = 0; set && i < UC_WAYS; i++)
+			if (set[i].state == READY && key_is(&set[i], k) && ++set[i].fails >= UC_GIVE_UP) {
+				set[i].state = set[i].seen ? EMPTY : GIVEN_UP;
+				set[i].seen = 0;
+			}
 		leave();
 		return -1;
 	}
 	e->fails = 0;
+	e->seen = 1;
 	e->used = ++U.tick;
 	if (U.spent > -UC_SAVINGS)
 		U.spent -= UC_HIT;
+	unsigned n = e->n;
 	if ((int)n > max)
 		n = (unsigned)max;
 	memcpy(ips, e->ips, n * sizeof(*ips));
@@ -301,8 +328,8 @@ static void put(const tr_ukey *k, void *const *ips, int n)
 			return;
 		pthread_setspecific(table_key, U.t);
 	}
-	entry *e = find(k);
-	if (!e) { /* a new key: remembered, learnt if it comes again */
+	entry *e = learner(k);
+	if (!e) { /* a new stack: remembered, learnt if its key comes again */
 		entry *set = set_of(U.t, k);
 		e = &set[0];
 		for (int i = 1; i < UC_WAYS && e->state != EMPTY; i++)
@@ -334,6 +361,8 @@ static void put(const tr_ukey *k, void *const *ips, int n)
 	U.spent += UC_LEARN_COST;
 	e->key.bp = k->bp;
 	e->state = learn(e, k, ips, n) ? READY : GIVEN_UP;
+	e->fails = 0;
+	e->seen = 0;
 }
 
 void tr_ucache_put(const tr_ukey *k, void *const *ips, int n)

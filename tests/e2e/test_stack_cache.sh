@@ -10,9 +10,9 @@
 #  - its trace with the cache and without it (one thread, no address
 #    randomisation): the same records, stack for stack;
 #  - 2000 threads that come and go: their kept stacks go with them;
-#  - stacks of 48 and of 120 frames (cut at the 64 the tracer records), and
-#    a Python 3.8-3.10 program a dozen calls deep (some 50 C frames): kept
-#    and served like shallow ones;
+#  - stacks of 48 and of 120 frames (cut at the 64 the tracer records), two
+#    stacks of one key in turn, and a Python 3.8-3.10 program a dozen calls
+#    deep (some 50 C frames): kept and served like the others;
 #  - real programs (sort, git, sqlite3, gcc, python3) in check mode: no hit
 #    differs, in any of their processes.
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +86,16 @@ if [ -n "$allocs" ] && [ "${2:-1}" -eq 0 ] && [ $((${1:-0} * 10)) -ge $((allocs 
 	ok "ustacks deep: $1 hits for $allocs allocations 48 and 120 frames down, none differs"
 else
 	not_ok "ustacks deep: ${1:-?} hits (${2:-?} differ) for ${allocs:-?} allocations"
+fi
+# two stacks of one key in turn (the same return address and stack
+# pointer, another caller above): both kept
+ARENATRACE_STACK_CACHE=check:"$TMP/alt.txt" "$AT" record -o alt.atr -- "$US" alternate >alt.out 2>/dev/null
+allocs=$(sed -n 's/^\([0-9]*\) allocations$/\1/p' alt.out)
+set -- $(hits alt.txt)
+if [ -n "$allocs" ] && [ "${2:-1}" -eq 0 ] && [ $((${1:-0} * 10)) -ge $((allocs * 9)) ]; then
+	ok "ustacks alternate: $1 hits for $allocs allocations from two stacks of one key, none differs"
+else
+	not_ok "ustacks alternate: ${1:-?} hits (${2:-?} differ) for ${allocs:-?} allocations"
 fi
 # a Python before 3.11 calls its eval loop again for every Python call: a
 # dozen calls make some 50 C frames

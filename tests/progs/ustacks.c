@@ -17,7 +17,9 @@
  *  - (ustacks come-and-go) threads that start, allocate and end, 2000 of
  *    them, and the process's size after;
  *  - (ustacks deep) allocations under 48 and under 120 frames: deeper than
- *    a stack the cache kept at first, and deeper than the tracer records.
+ *    a stack the cache kept at first, and deeper than the tracer records;
+ *  - (ustacks alternate) the two callers of the first item in turn, one
+ *    call each: two stacks of one key, as an interpreter's allocator has.
  * Prints the number of allocations it made.
  */
 #include <alloca.h>
@@ -263,6 +265,18 @@ static void deep(void)
 	printf("%lu allocations\n", allocs);
 }
 
+/* ustacks alternate: via_f and via_g in turn from one call site, so that
+ * the allocating frame's key is the same for both and each comes every
+ * other call. */
+static void (*volatile vias[2])(size_t) = {via_f, via_g};
+
+static void alternate(void)
+{
+	for (int j = 0; j < 40000; j++)
+		vias[j & 1](24);
+	printf("%lu allocations\n", allocs);
+}
+
 /* the process's virtual size, in KiB (VmSize) */
 static long vm_size(void)
 {
@@ -290,6 +304,10 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "deep")) {
 		deep();
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "alternate")) {
+		alternate();
 		return 0;
 	}
 	int threads = argc > 1 ? atoi(argv[1]) : 4;
